@@ -1,0 +1,5 @@
+"""`python -m paved` is the `paved` command."""
+
+from paved.cli import main
+
+main()

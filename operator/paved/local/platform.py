@@ -1,0 +1,509 @@
+"""`paved local`: bring the embedded platform up on loopback, report on it, tear it down.
+
+All state lives in one directory (`PAVED_LOCAL_DIR`, by default under ~/.local/state): data,
+logs, the PKI, the kubeconfig and `state.json` with each component's pid and ports. `up` is
+idempotent: what runs and answers is left alone, what is missing is started. Stored ports are
+reused while they are free, so a kubeconfig handed out stays valid across `down` and `up`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import httpx
+import yaml
+from pydantic import BaseModel
+
+from paved.local import processes
+from paved.local.certs import ClusterPki, ensure_pki
+from paved.local.errors import ComponentFailedError, PrerequisiteMissingError
+from paved.local.toolchain import Toolchain, ensure_toolchain
+
+ETCD: Final = "etcd"
+APISERVER: Final = "kube-apiserver"
+REDIS: Final = "redis"
+PROMETHEUS: Final = "prometheus"
+MLFLOW: Final = "mlflow"
+COMPONENTS: Final = (ETCD, APISERVER, REDIS, PROMETHEUS, MLFLOW)
+
+# Debian package that provides each system binary the platform runs.
+SYSTEM_PACKAGES: Final = {"redis-server": "redis-server", "prometheus": "prometheus"}
+
+_START_TIMEOUT_SECONDS: Final = {
+    ETCD: 30.0,
+    APISERVER: 120.0,
+    REDIS: 30.0,
+    PROMETHEUS: 60.0,
+    MLFLOW: 180.0,
+}
+# MLflow phones home unless told not to; tests and the platform talk only to loopback.
+QUIET_ENVIRONMENT: Final = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+
+
+def default_directory() -> Path:
+    explicit = os.environ.get("PAVED_LOCAL_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "paved" / "local"
+
+
+class ComponentState(BaseModel):
+    pid: int
+    executable: str
+
+
+class PlatformState(BaseModel):
+    ports: dict[str, int] = {}
+    components: dict[str, ComponentState] = {}
+    toolchain_bin_dirs: list[str] = []
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kubeconfig: Path
+    apiserver: str
+    mlflow: str
+    redis: str
+    prometheus: str
+    bin_dirs: tuple[str, ...]
+
+    def exports(self) -> dict[str, str]:
+        """The environment a shell (or a test) needs to reach the platform."""
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "MLFLOW_TRACKING_URI": self.mlflow,
+            "PAVED_REDIS_URL": self.redis,
+            "PAVED_PROMETHEUS_URL": self.prometheus,
+            **QUIET_ENVIRONMENT,
+        }
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    pid: int | None
+    running: bool
+    ready: bool
+    address: str
+
+
+@dataclass
+class _Launch:
+    """How to start one component and how to tell it is ready."""
+
+    name: str
+    executable: str
+    argv: list[str]
+    ready: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _http_ok(url: str, verify: str | bool = False, expect: str | None = None) -> bool:
+    try:
+        response = httpx.get(url, verify=verify, timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and (expect is None or expect in response.text)
+
+
+def _redis_pong(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2.0) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class LocalPlatform:
+    """The local platform rooted at one directory."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = (directory or default_directory()).absolute()
+        self.state_file = self.directory / "state.json"
+        self.kubeconfig = self.directory / "kubeconfig"
+        self.logs = self.directory / "logs"
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _load(self) -> PlatformState:
+        if not self.state_file.is_file():
+            return PlatformState()
+        return PlatformState.model_validate_json(self.state_file.read_text())
+
+    def _save(self, state: PlatformState) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(state.model_dump_json(indent=2))
+        temporary.replace(self.state_file)
+
+    def endpoints(self) -> Endpoints:
+        state = self._load()
+        if not state.ports:
+            raise ComponentFailedError(
+                f"no local platform in {self.directory}: run `paved local up` first"
+            )
+        return self._endpoints(state)
+
+    def _endpoints(self, state: PlatformState) -> Endpoints:
+        ports = state.ports
+        return Endpoints(
+            kubeconfig=self.kubeconfig,
+            apiserver=f"https://127.0.0.1:{ports[APISERVER]}",
+            mlflow=f"http://127.0.0.1:{ports[MLFLOW]}",
+            redis=f"redis://127.0.0.1:{ports[REDIS]}/0",
+            prometheus=f"http://127.0.0.1:{ports[PROMETHEUS]}",
+            bin_dirs=tuple(state.toolchain_bin_dirs),
+        )
+
+    # -- up --------------------------------------------------------------------------------------
+
+    def up(
+        self, apiserver_port: int | None = None, log: Callable[[str], None] = print
+    ) -> Endpoints:
+        """Start whatever is not running; leave alone what runs and answers."""
+        check_system_prerequisites()
+        toolchain = ensure_toolchain()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        state = self._load()
+        state.toolchain_bin_dirs = [str(d) for d in toolchain.bin_dirs]
+        pki = ensure_pki(self.directory / "pki", dt.datetime.now(dt.UTC))
+
+        needed = [name for name in COMPONENTS if not self._healthy(state, name)]
+        # The API server is bound to etcd's port: when etcd restarts, so must the API server.
+        if ETCD in needed and APISERVER not in needed:
+            needed.append(APISERVER)
+        if apiserver_port is not None and state.ports.get(APISERVER) != apiserver_port:
+            processes.require_free(apiserver_port, APISERVER)
+            if APISERVER not in needed:
+                needed.append(APISERVER)
+        for name in needed:
+            self._stop_component(state, name)
+        self._assign_ports(state, needed, apiserver_port)
+        self._save(state)
+        self._write_kubeconfig(state, pki)
+        if not needed:
+            log(f"local platform already up in {self.directory}")
+            return self._endpoints(state)
+
+        launches = {name: self._launch(name, state, toolchain, pki) for name in needed}
+        try:
+            for name in (ETCD, REDIS, PROMETHEUS, MLFLOW):
+                if name in launches:
+                    self._start(state, launches[name], log)
+            if ETCD in launches:
+                self._await(state, launches[ETCD])
+            if APISERVER in launches:
+                self._start(state, launches[APISERVER], log)
+            for name in (APISERVER, REDIS, PROMETHEUS, MLFLOW):
+                if name in launches:
+                    self._await(state, launches[name])
+                    log(f"  {name} ready")
+        except BaseException:
+            # A half-started platform is worse than none: stop what this call started.
+            for name in launches:
+                self._stop_component(state, name)
+            self._save(state)
+            raise
+        return self._endpoints(state)
+
+    def _healthy(self, state: PlatformState, name: str) -> bool:
+        running = state.components.get(name)
+        if running is None or not processes.is_running(running.pid, running.executable):
+            return False
+        return self._ready_check(name, state)()
+
+    def _assign_ports(
+        self, state: PlatformState, needed: list[str], apiserver_port: int | None
+    ) -> None:
+        wanted = {name: [name] for name in needed}
+        if ETCD in wanted:
+            wanted[ETCD] = [ETCD, f"{ETCD}-peer"]
+        for roles in wanted.values():
+            for role in roles:
+                if role == APISERVER and apiserver_port is not None:
+                    state.ports[role] = apiserver_port
+                    continue
+                stored = state.ports.get(role)
+                state.ports[role] = (
+                    stored
+                    if stored is not None and processes.is_free(stored)
+                    else processes.free_port()
+                )
+
+    def _start(self, state: PlatformState, launch: _Launch, log: Callable[[str], None]) -> None:
+        log(f"starting {launch.name} on 127.0.0.1:{state.ports[launch.name]}")
+        pid = processes.start(
+            launch.argv, self.logs / f"{launch.name}.log", self.directory, launch.env
+        )
+        state.components[launch.name] = ComponentState(pid=pid, executable=launch.executable)
+        self._save(state)
+
+    def _await(self, state: PlatformState, launch: _Launch) -> None:
+        running = state.components[launch.name]
+        processes.wait_until_ready(
+            launch.name,
+            running.pid,
+            running.executable,
+            launch.ready,
+            _START_TIMEOUT_SECONDS[launch.name],
+            self.logs / f"{launch.name}.log",
+        )
+
+    def _ready_check(self, name: str, state: PlatformState) -> Callable[[], bool]:
+        port = state.ports.get(name, 0)
+        ca = str(self.directory / "pki" / "ca.crt")
+        checks: dict[str, Callable[[], bool]] = {
+            ETCD: lambda: _http_ok(f"http://127.0.0.1:{port}/health", expect='"health":"true"'),
+            APISERVER: lambda: _http_ok(f"https://127.0.0.1:{port}/readyz", verify=ca, expect="ok"),
+            REDIS: lambda: _redis_pong(port),
+            PROMETHEUS: lambda: _http_ok(f"http://127.0.0.1:{port}/-/ready"),
+            MLFLOW: lambda: _http_ok(f"http://127.0.0.1:{port}/health"),
+        }
+        return checks[name]
+
+    def _launch(
+        self, name: str, state: PlatformState, toolchain: Toolchain, pki: ClusterPki
+    ) -> _Launch:
+        ports = state.ports
+        ready = self._ready_check(name, state)
+        if name == ETCD:
+            client, peer = (
+                f"http://127.0.0.1:{ports[ETCD]}",
+                f"http://127.0.0.1:{ports['etcd-peer']}",
+            )
+            return _Launch(
+                ETCD,
+                "etcd",
+                [
+                    str(toolchain.etcd),
+                    "--name=default",
+                    f"--data-dir={self.directory / 'etcd'}",
+                    f"--listen-client-urls={client}",
+                    f"--advertise-client-urls={client}",
+                    f"--listen-peer-urls={peer}",
+                    f"--initial-advertise-peer-urls={peer}",
+                    f"--initial-cluster=default={peer}",
+                    "--unsafe-no-fsync=true",
+                    "--log-level=warn",
+                ],
+                ready,
+            )
+        if name == APISERVER:
+            port = ports[APISERVER]
+            return _Launch(
+                APISERVER,
+                "kube-apiserver",
+                [
+                    str(toolchain.kube_apiserver),
+                    f"--etcd-servers=http://127.0.0.1:{ports[ETCD]}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={port}",
+                    # Without it the API server looks for a default route's address and dies
+                    # in a network namespace that has none.
+                    "--advertise-address=127.0.0.1",
+                    f"--tls-cert-file={pki.serving.certificate}",
+                    f"--tls-private-key-file={pki.serving.key}",
+                    f"--client-ca-file={pki.ca.certificate}",
+                    "--authorization-mode=RBAC",
+                    f"--service-account-issuer=https://127.0.0.1:{port}/",
+                    f"--service-account-key-file={pki.service_account_public}",
+                    f"--service-account-signing-key-file={pki.service_account_private}",
+                    "--service-cluster-ip-range=10.0.0.0/24",
+                    "--allow-privileged=true",
+                    # No controller-manager creates the `default` ServiceAccount this plugin wants.
+                    "--disable-admission-plugins=ServiceAccount",
+                    # A loopback address in the `kubernetes` Endpoints fails validation: log noise.
+                    "--endpoint-reconciler-type=none",
+                ],
+                ready,
+            )
+        if name == REDIS:
+            data = self.directory / "redis"
+            data.mkdir(parents=True, exist_ok=True)
+            return _Launch(
+                REDIS,
+                "redis-server",
+                [
+                    _system_binary("redis-server"),
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(ports[REDIS]),
+                    "--dir",
+                    str(data),
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
+                    "--daemonize",
+                    "no",
+                ],
+                ready,
+            )
+        if name == PROMETHEUS:
+            config = self._write_prometheus_config(ports[PROMETHEUS])
+            return _Launch(
+                PROMETHEUS,
+                "prometheus",
+                [
+                    _system_binary("prometheus"),
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={self.directory / 'prometheus' / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{ports[PROMETHEUS]}",
+                    "--web.enable-lifecycle",
+                    "--log.level=warn",
+                ],
+                ready,
+            )
+        if name == MLFLOW:
+            store = self.directory / "mlflow"
+            (store / "artifacts").mkdir(parents=True, exist_ok=True)
+            return _Launch(
+                MLFLOW,
+                "mlflow",
+                [
+                    sys.executable,
+                    "-m",
+                    "mlflow",
+                    "server",
+                    f"--backend-store-uri=sqlite:///{store / 'mlflow.db'}",
+                    f"--artifacts-destination={store / 'artifacts'}",
+                    "--host=127.0.0.1",
+                    f"--port={ports[MLFLOW]}",
+                    "--workers=1",
+                ],
+                ready,
+                env=dict(QUIET_ENVIRONMENT),
+            )
+        raise ValueError(f"unknown component {name}")
+
+    def prometheus_targets_directory(self) -> Path:
+        """A `<name>.json` file-SD target list put here is scraped within seconds."""
+        return self.directory / "prometheus" / "targets"
+
+    def _write_prometheus_config(self, port: int) -> Path:
+        root = self.directory / "prometheus"
+        self.prometheus_targets_directory().mkdir(parents=True, exist_ok=True)
+        config = {
+            "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
+            "scrape_configs": [
+                {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]},
+                {
+                    "job_name": "paved",
+                    "file_sd_configs": [
+                        {
+                            "files": [str(self.prometheus_targets_directory() / "*.json")],
+                            "refresh_interval": "2s",
+                        }
+                    ],
+                },
+            ],
+        }
+        path = root / "prometheus.yml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    def _write_kubeconfig(self, state: PlatformState, pki: ClusterPki) -> None:
+        def encoded(path: Path) -> str:
+            return base64.b64encode(path.read_bytes()).decode()
+
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "paved-local",
+                    "cluster": {
+                        "server": f"https://127.0.0.1:{state.ports[APISERVER]}",
+                        "certificate-authority-data": encoded(pki.ca.certificate),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": "paved-admin",
+                    "user": {
+                        "client-certificate-data": encoded(pki.admin.certificate),
+                        "client-key-data": encoded(pki.admin.key),
+                    },
+                }
+            ],
+            "contexts": [
+                {
+                    "name": "paved-local",
+                    "context": {"cluster": "paved-local", "user": "paved-admin"},
+                }
+            ],
+            "current-context": "paved-local",
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.kubeconfig.chmod(0o600)
+
+    # -- down and status -------------------------------------------------------------------------
+
+    def _stop_component(self, state: PlatformState, name: str) -> None:
+        running = state.components.pop(name, None)
+        if running is not None and processes.is_running(running.pid, running.executable):
+            processes.stop(running.pid)
+
+    def down(self, delete_data: bool = False) -> list[str]:
+        """Stop every component (API server first); return the names that were running."""
+        state = self._load()
+        stopped = []
+        for name in reversed(COMPONENTS):
+            running = state.components.get(name)
+            if running is not None and processes.is_running(running.pid, running.executable):
+                stopped.append(name)
+            self._stop_component(state, name)
+        if delete_data:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        elif self.directory.is_dir():
+            self._save(state)
+        return stopped
+
+    def status(self) -> Iterator[ComponentStatus]:
+        state = self._load()
+        for name in COMPONENTS:
+            running = state.components.get(name)
+            alive = running is not None and processes.is_running(running.pid, running.executable)
+            port = state.ports.get(name)
+            yield ComponentStatus(
+                name=name,
+                pid=running.pid if running else None,
+                running=alive,
+                ready=alive and self._ready_check(name, state)(),
+                address=f"127.0.0.1:{port}" if port else "-",
+            )
+
+
+def _system_binary(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise PrerequisiteMissingError(
+            f"`{name}` is not installed. Install the Debian package: "
+            f"`sudo apt-get install {SYSTEM_PACKAGES[name]}` (or run `make setup`)."
+        )
+    return found
+
+
+def check_system_prerequisites() -> None:
+    """Name every missing system package at once, rather than one per attempt."""
+    missing = [
+        package for binary, package in SYSTEM_PACKAGES.items() if shutil.which(binary) is None
+    ]
+    if missing:
+        raise PrerequisiteMissingError(
+            f"missing system packages: {', '.join(missing)}. "
+            f"Install them with `sudo apt-get install {' '.join(missing)}` (or run `make setup`)."
+        )

@@ -1,0 +1,157 @@
+"""Start, watch and stop the platform's processes; each in its own session, stopped by its pid.
+
+A process is started in a new session, so its pid is also its process-group id: stopping the
+group also stops the workers a server forks (MLflow's), and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from paved.local.errors import ComponentFailedError, PortInUseError
+
+_LOG_TAIL_LINES = 25
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def require_free(port: int, component: str) -> None:
+    """Fail with what to do when `port` is already bound on loopback."""
+    if not is_free(port):
+        raise PortInUseError(
+            f"port {port} for {component} is in use by another process. "
+            f"Free it (`ss -ltnp 'sport = :{port}'` shows who holds it), or leave the port "
+            "out and let paved choose a free one."
+        )
+
+
+def _reap(pid: int) -> None:
+    """Collect `pid`'s exit status when it is our own child, so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def is_running(pid: int, executable: str) -> bool:
+    """True when `pid` is alive and still runs `executable` (a recycled pid is not ours)."""
+    _reap(pid)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state != "Z" and any(executable.encode() in part for part in cmdline[:3])
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Members that are zombies still count for killpg; they are gone for every practical purpose.
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def start(argv: Sequence[str], log: Path, cwd: Path, env: Mapping[str, str] | None = None) -> int:
+    """Start `argv` detached from us, output appended to `log`; return its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def stop(pid: int, grace_seconds: float = 10.0) -> None:
+    """Stop the process group led by `pid`: SIGTERM, then SIGKILL after the grace period."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+
+    def gone() -> bool:
+        _reap(pid)
+        return not group_alive(pid)
+
+    if _wait(gone, grace_seconds):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    _wait(gone, 5.0)
+
+
+def _wait(done: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if done():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+
+
+def tail(log: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    if not log.is_file():
+        return "(no log written)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_until_ready(
+    name: str,
+    pid: int,
+    executable: str,
+    ready: Callable[[], bool],
+    timeout: float,
+    log: Path,
+) -> None:
+    """Poll `ready` until it holds; fail early, with the log's tail, if the process exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if ready():
+            return
+        if not is_running(pid, executable):
+            raise ComponentFailedError(
+                f"{name} exited during start-up. Last lines of {log}:\n{tail(log)}"
+            )
+        if time.monotonic() > deadline:
+            raise ComponentFailedError(
+                f"{name} was not ready after {timeout:.0f}s. Last lines of {log}:\n{tail(log)}"
+            )
+        time.sleep(0.2)

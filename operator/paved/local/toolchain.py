@@ -1,0 +1,109 @@
+"""The Go-built binaries of the local control plane, cached by version outside the repository.
+
+kube-apiserver, kubectl, etcd and helm come from the Go module proxy (no registry ships a recent
+kube-apiserver); the first build takes a long while, every later one finds the cache.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from paved.local.errors import PrerequisiteMissingError
+
+KUBERNETES_VERSION: Final = "v1.36.3"
+HELM_VERSION: Final = "v3.22.0"
+MINIMUM_GO: Final = (1, 26)
+_BUILD_SCRIPT: Final = Path(__file__).with_name("build-toolchain.sh")
+
+
+def cache_root() -> Path:
+    """Where built binaries live; kept across clones and sessions, never in git."""
+    explicit = os.environ.get("PAVED_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "paved" / "toolchain"
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    kube_apiserver: Path
+    kubectl: Path
+    etcd: Path
+    helm: Path
+
+    @property
+    def bin_dirs(self) -> list[Path]:
+        return sorted({p.parent for p in (self.kube_apiserver, self.kubectl, self.etcd, self.helm)})
+
+
+def _expected(cache: Path) -> Toolchain | None:
+    k8s = cache / f"kubernetes-{KUBERNETES_VERSION}"
+    etcd_version_file = k8s / "etcd-version"
+    if not etcd_version_file.is_file():
+        return None
+    etcd_version = etcd_version_file.read_text().strip()
+    toolchain = Toolchain(
+        kube_apiserver=k8s / "bin" / "kube-apiserver",
+        kubectl=k8s / "bin" / "kubectl",
+        etcd=cache / f"etcd-{etcd_version}" / "bin" / "etcd",
+        helm=cache / f"helm-{HELM_VERSION}" / "bin" / "helm",
+    )
+    built = all(os.access(p, os.X_OK) for p in vars(toolchain).values())
+    return toolchain if built else None
+
+
+def find_toolchain(cache: Path | None = None) -> Toolchain | None:
+    """The cached toolchain, or None when any binary is missing."""
+    return _expected(cache or cache_root())
+
+
+def check_go() -> str:
+    """Return the path of a Go toolchain new enough to build Kubernetes, or say what to install."""
+    go = shutil.which("go")
+    if go is None:
+        raise PrerequisiteMissingError(
+            "Go is not installed, and the local control plane is built from Go modules. "
+            f"Install Go {MINIMUM_GO[0]}.{MINIMUM_GO[1]} or newer and put `go` on PATH, "
+            "then run `paved local up` again."
+        )
+    printed = subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"go(\d+)\.(\d+)", printed)
+    if match is None or (int(match[1]), int(match[2])) < MINIMUM_GO:
+        raise PrerequisiteMissingError(
+            f"{printed.strip()} is too old to build Kubernetes {KUBERNETES_VERSION}: "
+            f"install Go {MINIMUM_GO[0]}.{MINIMUM_GO[1]} or newer."
+        )
+    return go
+
+
+def ensure_toolchain(cache: Path | None = None) -> Toolchain:
+    """Build whatever binary is missing (once, even when several callers race) and return them."""
+    cache = cache or cache_root()
+    found = _expected(cache)
+    if found is not None:
+        return found
+    check_go()
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = _expected(cache)
+        if found is not None:
+            return found
+        subprocess.run(
+            ["bash", str(_BUILD_SCRIPT), str(cache), KUBERNETES_VERSION, HELM_VERSION],
+            check=True,
+        )
+    built = _expected(cache)
+    if built is None:
+        raise PrerequisiteMissingError(
+            f"the toolchain build finished but left binaries missing in {cache}"
+        )
+    return built

@@ -1,0 +1,1 @@
+"""The ports: one small Protocol per pluggable part, each method with a one-line contract."""

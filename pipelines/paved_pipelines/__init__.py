@@ -1,0 +1,1 @@
+"""Training pipelines for paved, compiled to KFP v2 IR."""

@@ -1,0 +1,26 @@
+"""Tiers by folder (unit, integration, e2e), and the local platform started once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from paved.local.platform import QUIET_ENVIRONMENT
+
+pytest_plugins = ["tests.support.fixtures"]
+
+_TIERS = {"unit": 10, "integration": 300, "e2e": 600}  # per-test timeout in seconds
+_TESTS = Path(__file__).parent
+
+os.environ.update(QUIET_ENVIRONMENT)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(item.fspath).relative_to(_TESTS).parts[0]
+        if tier in _TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(_TIERS[tier]))

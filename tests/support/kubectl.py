@@ -1,0 +1,37 @@
+"""Run the platform's own kubectl (the version built with the API server) as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Kubectl:
+    binary: Path
+    kubeconfig: Path
+
+    def run(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.binary), f"--kubeconfig={self.kubeconfig}", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+            )
+        return result
+
+    def apply(self, manifest: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run("apply", "-f", "-", *args, stdin=manifest)
+
+    def get_json(self, *args: str) -> Any:
+        return json.loads(self.run("get", "-o", "json", *args).stdout)
