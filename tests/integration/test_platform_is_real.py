@@ -129,6 +129,7 @@ def metrics_target(local_platform: LocalPlatform) -> Iterator[str]:
     finally:
         target_file.unlink()
         server.shutdown()
+        server.server_close()
 
 
 def test_prometheus_scrapes_a_target_and_answers_a_query_about_it(

@@ -30,8 +30,10 @@ class Kubectl:
             )
         return result
 
-    def apply(self, manifest: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.run("apply", "-f", "-", *args, stdin=manifest)
+    def apply(
+        self, manifest: str, *args: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run("apply", "-f", "-", *args, stdin=manifest, check=check)
 
     def get_json(self, *args: str) -> Any:
         return json.loads(self.run("get", "-o", "json", *args).stdout)

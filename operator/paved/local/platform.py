@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import shutil
 import socket
+import ssl
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ class _Launch:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def _http_ok(url: str, verify: str | bool = False, expect: str | None = None) -> bool:
+def _http_ok(url: str, verify: ssl.SSLContext | bool = False, expect: str | None = None) -> bool:
     try:
         response = httpx.get(url, verify=verify, timeout=2.0)
     except httpx.HTTPError:
@@ -262,7 +263,8 @@ class LocalPlatform:
 
     def _ready_check(self, name: str, state: PlatformState) -> Callable[[], bool]:
         port = state.ports.get(name, 0)
-        ca = str(self.directory / "pki" / "ca.crt")
+        ca_file = self.directory / "pki" / "ca.crt"
+        ca = ssl.create_default_context(cafile=ca_file) if ca_file.is_file() else False
         checks: dict[str, Callable[[], bool]] = {
             ETCD: lambda: _http_ok(f"http://127.0.0.1:{port}/health", expect='"health":"true"'),
             APISERVER: lambda: _http_ok(f"https://127.0.0.1:{port}/readyz", verify=ca, expect="ok"),
