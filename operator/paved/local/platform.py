@@ -244,9 +244,7 @@ class LocalPlatform:
 
     def _start(self, state: PlatformState, launch: _Launch, log: Callable[[str], None]) -> None:
         log(f"starting {launch.name} on 127.0.0.1:{state.ports[launch.name]}")
-        pid = processes.start(
-            launch.argv, self.logs / f"{launch.name}.log", self.directory, launch.env
-        )
+        pid = processes.start(launch.argv, self.logs / f"{launch.name}.log", launch.env)
         state.components[launch.name] = ComponentState(pid=pid, executable=launch.executable)
         self._save(state)
 

@@ -10,7 +10,6 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -85,20 +84,30 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def start(argv: Sequence[str], log: Path, cwd: Path, env: Mapping[str, str] | None = None) -> int:
-    """Start `argv` detached from us, output appended to `log`; return its pid."""
+def start(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> int:
+    """Start `argv` in a session of its own, output appended to `log`; return its pid.
+
+    posix_spawn rather than Popen: the process outlives this call by design, and a Popen object
+    collected while its child runs is reported as a leak.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
+    output = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    no_input = os.open(os.devnull, os.O_RDONLY)
+    try:
+        return os.posix_spawn(
+            argv[0],
             list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
+            {**os.environ, **(env or {})},
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, no_input, 0),
+                (os.POSIX_SPAWN_DUP2, output, 1),
+                (os.POSIX_SPAWN_DUP2, output, 2),
+            ],
+            setsid=True,
         )
-    return process.pid
+    finally:
+        os.close(output)
+        os.close(no_input)
 
 
 def stop(pid: int, grace_seconds: float = 10.0) -> None:
