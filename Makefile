@@ -15,7 +15,7 @@ export UV_CACHE_DIR := $(PAVED_CACHE_DIR)/uv-cache
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup system python toolchain demo test test-unit test-integration test-e2e lint fmt down clean
+.PHONY: help setup system python toolchain demo test test-unit test-integration test-e2e crds lint fmt down clean
 
 help: ## Show the targets and what they do
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ test-integration: setup ## Run the integration tier (adapters against real servi
 
 test-e2e: setup ## Run the e2e tier (the operator on the local platform)
 	$(BIN)/pytest tests/e2e
+
+crds: python ## Regenerate crds/ and the chart's copy from the pydantic models in paved.api
+	$(BIN)/python scripts/render_crds.py
 
 lint: python ## ruff, ruff format --check, mypy --strict and the import-linter layer contracts
 	$(BIN)/ruff check .

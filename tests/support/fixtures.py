@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from paved.api.crds import KINDS
 from paved.local.platform import Endpoints, LocalPlatform
 from paved.local.toolchain import Toolchain, ensure_toolchain
 from tests.support.kubectl import Kubectl
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +54,11 @@ def namespace(kubectl: Kubectl) -> str:
     name = f"t-{uuid.uuid4().hex[:10]}"
     kubectl.run("create", "namespace", name)
     return name
+
+
+@pytest.fixture(scope="session")
+def paved_crds(kubectl: Kubectl) -> None:
+    """paved's CRDs, installed as a user would: `kubectl apply -f crds/`."""
+    kubectl.run("apply", "-f", str(ROOT / "crds"))
+    for kind in KINDS:
+        kubectl.run("wait", "--for=condition=Established", f"crd/{kind.crd_name}", "--timeout=60s")

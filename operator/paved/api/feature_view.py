@@ -1,0 +1,147 @@
+"""FeatureView: one immutable version of a feature set, offline (Parquet) and online (Redis).
+
+Everything that defines the features (entity, source, ttl, features) is immutable: a change is a
+new FeatureView, a new version, never a mutation. Only how the view is operated (schedule,
+stale policy) may change in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import Field
+
+from paved.api.meta import Duration, Identifier, Model, Status, cel, section, validated
+
+
+class DataType(StrEnum):
+    INT64 = "int64"
+    FLOAT64 = "float64"
+    STRING = "string"
+    BOOL = "bool"
+
+
+class StalePolicy(StrEnum):
+    """What an online read returns for a value older than its freshness SLO."""
+
+    MARK = "mark"  # the value, flagged stale
+    NULL = "null"  # no value
+
+
+class Entity(Model):
+    name: Identifier = Field(description="What the features describe, e.g. user.")
+    join_keys: list[Identifier] = Field(
+        min_length=1,
+        max_length=8,
+        description="Columns that identify one entity, in the source and in entity rows.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
+
+class Source(Model):
+    path: str = Field(
+        min_length=1,
+        description="Parquet files: a path or glob, relative to the operator's data root.",
+    )
+    timestamp_field: Identifier = Field(description="When the value was true (event time).")
+    created_timestamp_field: Identifier | None = Field(
+        default=None,
+        description="When the row was written; rows count only from then on (no backfill leak).",
+    )
+
+
+class Feature(Model):
+    model_config = validated(
+        cel(
+            "!has(self.min) || !has(self.max) || self.min <= self.max",
+            "min must not be greater than max",
+            ".min",
+        ),
+        cel(
+            "(!has(self.min) && !has(self.max)) || self.dtype in ['int64', 'float64']",
+            "min and max apply to int64 and float64 features only",
+            ".dtype",
+        ),
+    )
+
+    name: Identifier
+    dtype: DataType
+    nullable: bool = True
+    min: float | None = Field(default=None, description="Smallest valid value (numbers only).")
+    max: float | None = Field(default=None, description="Largest valid value (numbers only).")
+    freshness: Duration | None = Field(
+        default=None, description="Freshness SLO: an online value older than this is stale."
+    )
+    description: str | None = Field(default=None, max_length=1024)
+
+
+class Materialization(Model):
+    interval: Duration = Field(default="1m", description="How often offline rows go online.")
+    enabled: bool = True
+
+
+class Online(Model):
+    stale_policy: StalePolicy = Field(default=StalePolicy.MARK)
+
+
+_IMMUTABLE = "is immutable: a change is a new FeatureView (a new version), never a mutation"
+
+
+class FeatureViewSpec(Model):
+    entity: Entity = Field(json_schema_extra={"x-kubernetes-validations": [
+        cel("self == oldSelf", f"entity {_IMMUTABLE}")]})  # fmt: skip
+    source: Source = Field(json_schema_extra={"x-kubernetes-validations": [
+        cel("self == oldSelf", f"source {_IMMUTABLE}")]})  # fmt: skip
+    ttl: Duration = Field(
+        default="0s",
+        description="Point-in-time lookback and online expiry; 0s means no limit.",
+        json_schema_extra={
+            "x-kubernetes-validations": [cel("self == oldSelf", f"ttl {_IMMUTABLE}")]
+        },
+    )
+    features: list[Feature] = Field(
+        min_length=1,
+        max_length=2000,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+            "x-kubernetes-validations": [cel("self == oldSelf", f"features {_IMMUTABLE}")],
+        },
+    )
+    materialization: Materialization = section(Materialization)
+    online: Online = section(Online)
+
+    model_config = validated(
+        cel(
+            "!self.features.exists(f, f.name in self.entity.joinKeys"
+            " || f.name == self.source.timestampField)",
+            "a feature may not be named like a join key or the timestamp field",
+            ".features",
+        ),
+    )
+
+
+class FeatureFreshness(Model):
+    feature: Identifier
+    lag_seconds: float | None = Field(default=None, description="None: never materialized.")
+    slo_seconds: float | None = None
+    ok: bool
+
+
+class MaterializationRun(Model):
+    at: dt.datetime
+    rows: int = Field(ge=0)
+    seconds: float = Field(ge=0)
+
+
+class FeatureViewStatus(Status):
+    version: str | None = Field(default=None, description="Content hash of the spec.")
+    watermark: dt.datetime | None = Field(
+        default=None, description="Event time up to which rows are online."
+    )
+    last_materialization: MaterializationRun | None = None
+    freshness: list[FeatureFreshness] = Field(default_factory=list)
+    freshness_summary: str | None = Field(
+        default=None, description="For people: e.g. 'fresh' or '2/20 stale'."
+    )

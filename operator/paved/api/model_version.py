@@ -1,0 +1,184 @@
+"""ModelVersion: one trained model, from a pipeline run to a registry stage, with its evidence.
+
+What defines the candidate (model name, pipeline, features, labels) is immutable: retraining on
+other data is a new ModelVersion. Gates and approval may still change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from paved.api.meta import Identifier, Model, ObjectName, Status, cel, free_form, section
+
+_IMMUTABLE = "is immutable: train a new ModelVersion instead"
+
+
+def _immutable(field: str) -> dict[str, Any]:
+    return {"x-kubernetes-validations": [cel("self == oldSelf", f"{field} {_IMMUTABLE}")]}
+
+
+class Pipeline(Model):
+    name: ObjectName = Field(description="The training pipeline, e.g. tabular-classifier.")
+    parameters: dict[str, Any] = free_form("Pipeline parameters (hyper-parameters and options).")
+    seed: int = Field(default=42, ge=0, le=2**31 - 1)
+
+
+class FeatureSelection(Model):
+    feature_view: ObjectName
+    names: list[Identifier] = Field(
+        min_length=1, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+
+
+class Labels(Model):
+    path: str = Field(min_length=1, description="Parquet file(s) with one label per entity row.")
+    entity_columns: list[Identifier] = Field(min_length=1, max_length=8)
+    timestamp_column: Identifier
+    label: Identifier
+
+
+class SchemaGate(Model):
+    enabled: bool = True
+
+
+class DriftGate(Model):
+    max_psi: float = Field(default=0.2, gt=0)
+    top_features: int = Field(default=20, ge=1, le=2000)
+    bins: int = Field(default=10, ge=2, le=100)
+
+
+class MetricName(StrEnum):
+    AUC = "auc"
+    LOG_LOSS = "logLoss"
+    ACCURACY = "accuracy"
+
+
+class MetricGate(Model):
+    name: MetricName = MetricName.AUC
+    max_regression: float = Field(
+        default=0.0, ge=0, description="How much worse than production is still acceptable."
+    )
+    min_value: float | None = Field(default=None, description="Absolute floor, e.g. AUC 0.7.")
+
+
+class SliceGate(Model):
+    name: Identifier
+    where: str = Field(min_length=1, description="A SQL predicate over the evaluation rows.")
+    max_regression: float = Field(default=0.0, ge=0)
+
+
+class GoldenCase(Model):
+    name: str = Field(min_length=1, max_length=128)
+    features: dict[str, Any] = free_form("The input row.")
+    expect_label: int | None = None
+    expect_score_min: float | None = Field(default=None, ge=0, le=1)
+    expect_score_max: float | None = Field(default=None, ge=0, le=1)
+
+
+class Gates(Model):
+    schema_: SchemaGate = section(SchemaGate, alias="schema")
+    drift: DriftGate = section(DriftGate)
+    metric: MetricGate = section(MetricGate)
+    slices: list[SliceGate] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    golden: list[GoldenCase] = Field(default_factory=list)
+
+
+class SignOff(Model):
+    by: str = Field(
+        min_length=1,
+        description="The approver's Kubernetes user name; the API server checks it is the caller.",
+    )
+    comment: str = Field(default="", max_length=2048)
+
+
+class Approval(Model):
+    required: bool = True
+    approver_groups: list[str] = Field(
+        default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    sign_off: SignOff | None = None
+
+
+class ModelVersionSpec(Model):
+    model: ObjectName = Field(
+        description="The registered model name.", json_schema_extra=_immutable("model")
+    )
+    pipeline: Pipeline = Field(json_schema_extra=_immutable("pipeline"))
+    features: list[FeatureSelection] = Field(min_length=1, json_schema_extra=_immutable("features"))
+    labels: Labels = Field(json_schema_extra=_immutable("labels"))
+    gates: Gates = section(Gates)
+    approval: Approval = section(Approval)
+
+
+class Stage(StrEnum):
+    TRAINED = "Trained"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    TRAINING = "Training"
+    EVALUATING = "Evaluating"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    READY = "Ready"
+    FAILED = "Failed"
+
+
+class PipelineRun(Model):
+    id: str
+    state: str
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+
+class RegistryEntry(Model):
+    name: str
+    version: str
+    uri: str | None = None
+
+
+class FeatureViewVersion(Model):
+    name: str
+    version: str
+
+
+class Lineage(Model):
+    dataset_hash: str | None = None
+    feature_views: list[FeatureViewVersion] = Field(default_factory=list)
+    code_commit: str | None = None
+    parameters: dict[str, Any] = free_form("The parameters the run used.")
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class GateResult(Model):
+    name: str
+    verdict: str
+    value: float | None = None
+    threshold: float | None = None
+    message: str = ""
+
+
+class ApprovalRecord(Model):
+    by: str
+    at: dt.datetime
+    comment: str = ""
+
+
+class ModelVersionStatus(Status):
+    phase: Phase | None = None
+    stage: Stage | None = None
+    run: PipelineRun | None = None
+    registry: RegistryEntry | None = None
+    lineage: Lineage | None = None
+    gates: list[GateResult] = Field(default_factory=list)
+    gates_summary: str | None = Field(default=None, description="For people: e.g. '5/5 passed'.")
+    approval: ApprovalRecord | None = None

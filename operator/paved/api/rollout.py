@@ -1,0 +1,221 @@
+"""Rollout: move a candidate ModelVersion onto a SeldonDeployment step by step, on evidence.
+
+Steps are single-key objects, as in Argo Rollouts, so the YAML stays flat:
+`- shadow: {duration: 10m}`, `- canary: {weight: 5, duration: 10m}`, `- abTest: {...}`,
+`- pause: {}`, `- full: {}`. The step position lives in status, never inferred.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import Field
+
+from paved.api.meta import Duration, Model, ObjectName, Status, cel, section, validated
+
+
+class ShadowStep(Model):
+    duration: Duration = Field(description="How long the candidate gets mirrored traffic.")
+
+
+class CanaryStep(Model):
+    weight: int = Field(ge=0, le=100, description="Percent of live traffic to the candidate.")
+    duration: Duration = Field(description="How long to hold this weight with guardrails green.")
+
+
+class Outcome(StrEnum):
+    """What an A/B test concluded about the candidate."""
+
+    WIN = "win"
+    NO_DIFFERENCE = "noDifference"
+    LOSS = "loss"
+
+
+class OutcomeAction(StrEnum):
+    PROMOTE = "promote"
+    ROLL_BACK = "rollBack"
+    PAUSE = "pause"
+
+
+class AbPolicy(Model):
+    win: OutcomeAction = OutcomeAction.PROMOTE
+    no_difference: OutcomeAction = OutcomeAction.PAUSE
+    loss: OutcomeAction = OutcomeAction.ROLL_BACK
+
+
+class AbTestStep(Model):
+    weight: int = Field(default=50, ge=1, le=99, description="Percent of traffic to the candidate.")
+    metric: str = Field(
+        min_length=1,
+        description="The business metric: a counter the model server exports per predictor.",
+    )
+    minimum_detectable_effect: float = Field(
+        gt=0, le=1, description="Smallest absolute difference in the metric's rate worth finding."
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    power: float = Field(default=0.8, gt=0.5, lt=1)
+    max_duration: Duration = Field(
+        default="1h", description="Stop with the evidence so far when this passes."
+    )
+    policy: AbPolicy = section(AbPolicy)
+
+
+class PauseStep(Model):
+    duration: Duration | None = Field(
+        default=None, description="Resume after this long; without it, wait for a person."
+    )
+
+
+class FullStep(Model):
+    """Promote: the candidate takes all traffic and becomes the production model version."""
+
+
+class Step(Model):
+    model_config = validated(
+        cel(
+            "[has(self.shadow), has(self.canary), has(self.abTest), has(self.pause),"
+            " has(self.full)].filter(k, k).size() == 1",
+            "a step has exactly one kind: shadow, canary, abTest, pause or full",
+        )
+    )
+
+    shadow: ShadowStep | None = None
+    canary: CanaryStep | None = None
+    ab_test: AbTestStep | None = None
+    pause: PauseStep | None = None
+    full: FullStep | None = None
+
+
+class BuiltinGuardrail(StrEnum):
+    ERROR_RATE = "errorRate"
+    LATENCY_P99 = "latencyP99"
+
+
+class Guardrail(Model):
+    model_config = validated(
+        cel(
+            "has(self.builtin) != has(self.query)",
+            "a guardrail has exactly one of builtin or query",
+        ),
+        cel(
+            "!has(self.builtin) || self.builtin != 'errorRate' || has(self.max)"
+            " || has(self.vsBaseline)",
+            "the errorRate guardrail needs max or vsBaseline",
+        ),
+        cel(
+            "!has(self.builtin) || self.builtin != 'latencyP99' || has(self.maxMs)"
+            " || has(self.vsBaseline)",
+            "the latencyP99 guardrail needs maxMs or vsBaseline",
+        ),
+        cel(
+            "!has(self.query) || has(self.max) || has(self.min)",
+            "a query guardrail needs max or min",
+        ),
+        cel("!has(self.maxMs) || self.builtin == 'latencyP99'", "maxMs is for latencyP99 only"),
+    )
+
+    name: str | None = Field(
+        default=None, max_length=63, description="Shown in status; defaults to builtin."
+    )
+    builtin: BuiltinGuardrail | None = None
+    query: str | None = Field(
+        default=None, min_length=1, description="PromQL returning one number for the candidate."
+    )
+    max: float | None = Field(default=None, description="Breach above this.")
+    min: float | None = Field(default=None, description="Breach below this.")
+    max_ms: float | None = Field(default=None, gt=0, description="p99 latency limit, in ms.")
+    vs_baseline: float | None = Field(
+        default=None, ge=1, description="Breach when the candidate exceeds baseline times this."
+    )
+
+
+class NoDataPolicy(StrEnum):
+    """What to do when a guardrail has no data or too few samples for a verdict."""
+
+    WAIT = "wait"
+    PAUSE = "pause"
+    ROLL_BACK = "rollBack"
+
+
+class Analysis(Model):
+    interval: Duration = Field(default="30s")
+    window: Duration = Field(default="1m", description="The range each reading covers.")
+    failure_limit: int = Field(
+        default=0, ge=0, description="Breaches tolerated; one more rolls back."
+    )
+    min_samples: int = Field(
+        default=50, ge=1, description="Requests a reading needs before it gives a verdict."
+    )
+    on_no_data: NoDataPolicy = NoDataPolicy.WAIT
+    max_no_data: Duration = Field(
+        default="10m", description="How long 'no data' may last before on_no_data applies."
+    )
+
+
+class SeldonTarget(Model):
+    seldon_deployment: ObjectName
+    baseline_predictor: ObjectName = "baseline"
+    candidate_predictor: ObjectName = "candidate"
+    shadow_predictor: ObjectName = "shadow"
+
+
+class RolloutSpec(Model):
+    candidate: ObjectName = Field(description="The ModelVersion to roll out.")
+    baseline: ObjectName | None = Field(
+        default=None, description="The ModelVersion serving now; default: the model's production."
+    )
+    target: SeldonTarget
+    steps: list[Step] = Field(
+        min_length=1,
+        max_length=32,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.filter(s, has(s.canary)).map(s, s.canary.weight).isSorted()",
+                    "canary weights never decrease from one step to the next",
+                ),
+                cel(
+                    "self.filter(s, has(s.full)).size() <= 1"
+                    " && (!self.exists(s, has(s.full)) || has(self[size(self) - 1].full))",
+                    "full is the last step, and there is at most one",
+                ),
+            ]
+        },
+    )
+    guardrails: list[Guardrail] = Field(default_factory=list, max_length=32)
+    analysis: Analysis = section(Analysis)
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    SUCCEEDED = "Succeeded"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+class TrafficSplit(Model):
+    baseline: int = Field(ge=0, le=100)
+    candidate: int = Field(ge=0, le=100)
+    shadow: bool = False
+
+
+class GuardrailReading(Model):
+    guardrail: str
+    value: float | None = None
+    threshold: float | None = None
+    verdict: str
+    at: dt.datetime
+    message: str = ""
+
+
+class RolloutStatus(Status):
+    phase: Phase | None = None
+    current_step: int | None = Field(default=None, ge=0)
+    current_step_kind: str | None = None
+    step_started_at: dt.datetime | None = None
+    traffic: TrafficSplit | None = None
+    analysis: list[GuardrailReading] = Field(default_factory=list)
+    message: str | None = None

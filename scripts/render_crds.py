@@ -1,0 +1,22 @@
+"""Write crds/*.yaml and the chart's copy from the pydantic models (`make crds`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paved.api.crds import KINDS, file_name, render
+
+ROOT = Path(__file__).resolve().parents[1]
+DESTINATIONS = (ROOT / "crds", ROOT / "charts" / "paved" / "crds")
+
+
+def main() -> None:
+    for destination in DESTINATIONS:
+        destination.mkdir(parents=True, exist_ok=True)
+        for kind in KINDS:
+            (destination / file_name(kind)).write_text(render(kind))
+            print(f"wrote {(destination / file_name(kind)).relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

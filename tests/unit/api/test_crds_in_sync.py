@@ -1,0 +1,24 @@
+"""The checked-in CRDs are exactly what the pydantic models generate (`make crds`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paved.api.crds import KINDS, Kind, file_name, render
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)
+@pytest.mark.parametrize("folder", ["crds", "charts/paved/crds"])
+def test_checked_in_crd_matches_the_models(kind: Kind, folder: str) -> None:
+    checked_in = (ROOT / folder / file_name(kind)).read_text()
+    assert checked_in == render(kind), f"{folder}/{file_name(kind)} is stale: run `make crds`"
+
+
+def test_no_stray_crd_files() -> None:
+    expected = {file_name(kind) for kind in KINDS}
+    for folder in ("crds", "charts/paved/crds"):
+        assert {p.name for p in (ROOT / folder).glob("*.yaml")} == expected
