@@ -1,5 +1,5 @@
-"""`python -m paved` is the `paved` command."""
+"""`python -m paved` runs the operator, as `paved operator` does."""
 
 from paved.cli import main
 
-main()
+main(["operator"])

@@ -5,18 +5,52 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from paved.local.errors import LocalPlatformError
 from paved.local.platform import LocalPlatform
 from paved.local.toolchain import ensure_toolchain
+from paved.settings import OperatorSettings
+from paved.wiring import run
 
 
 @click.group()
 @click.version_option(package_name="paved")
 def main() -> None:
     """paved: the paved road for machine learning on Kubernetes."""
+
+
+@main.command()
+@click.option("--namespace", "namespaces", multiple=True, help="Watch only these namespaces.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: in-cluster.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="0 turns metrics off.")
+@click.option("--health-port", type=click.IntRange(1, 65535), help="Liveness on /healthz.")
+@click.option("--bind", "address", help="Address for metrics and liveness (default 0.0.0.0).")
+@click.option("--peering", help="kopf peering name, for an active/standby pair.")
+def operator(
+    namespaces: tuple[str, ...],
+    kubeconfig: str | None,
+    metrics_port: int | None,
+    health_port: int | None,
+    address: str | None,
+    peering: str | None,
+) -> None:
+    """Run the paved operator (also `python -m paved`); settings also come from PAVED_* vars."""
+    overrides: dict[str, Any] = {
+        "namespaces": list(namespaces) or None,
+        "kubeconfig": kubeconfig,
+        "metrics_port": metrics_port,
+        "health_port": health_port,
+        "metrics_address": address,
+        "health_address": address,
+        "peering": peering,
+    }
+    settings = OperatorSettings.model_validate(
+        {k: v for k, v in overrides.items() if v is not None}
+    )
+    run(settings)
 
 
 @main.group()

@@ -15,7 +15,7 @@ from paved.local.toolchain import Toolchain
 
 def paved(*args: str, directory: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "paved", "local", "--dir", str(directory), *args],
+        [str(Path(sys.executable).parent / "paved"), "local", "--dir", str(directory), *args],
         capture_output=True,
         text=True,
         timeout=400,

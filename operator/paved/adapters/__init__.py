@@ -1,0 +1,1 @@
+"""Adapters: one folder per family of pluggable parts, one module per implementation."""

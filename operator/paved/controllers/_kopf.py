@@ -1,0 +1,119 @@
+"""Where kopf meets paved: bodies become models, results become one status patch, and paved's
+errors become kopf's retry policy. Handlers written with `reconciler` never see kopf.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+from pydantic import BaseModel, ValidationError
+
+from paved.api.crds import Kind
+from paved.api.meta import GROUP, VERSION, Status
+from paved.core.conditions import Observation, flipped, report
+from paved.core.references import invalid_spec
+from paved.errors import PermanentError, TransientError
+from paved.observability import RECONCILE_SECONDS, RECONCILES
+from paved.ports import Ports
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One paved object as a handler sees it: parsed, validated, typed."""
+
+    kind: str
+    namespace: str
+    name: str
+    generation: int
+    spec: Any
+    status: Status
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What a handler concluded: conditions to set, and whether to look again soon."""
+
+    observed: Sequence[Observation]
+    retry_after_seconds: float | None = None
+    retry_reason: str = ""
+    status_updates: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[Resource, Ports, dt.datetime], Awaitable[Reconciled]]
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def _validation_message(error: ValidationError) -> str:
+    return "; ".join(
+        f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+    )
+
+
+def reconciler(*kinds: Kind) -> Callable[[Handler], Handler]:
+    """Register `handler` for create, update and resume of each kind."""
+
+    def register(handler: Handler) -> Handler:
+        for kind in kinds:
+            adapted = _adapt(kind, handler)
+            for event in (kopf.on.create, kopf.on.update, kopf.on.resume):
+                event(GROUP, VERSION, kind.plural, id=handler.__name__)(adapted)
+        return handler
+
+    return register
+
+
+def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
+    async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        now = dt.datetime.now(dt.UTC)
+        generation = int(body.metadata.get("generation") or 0)
+        before = kind.status.model_validate(body.get("status") or {})
+        assert isinstance(before, Status)
+        with RECONCILE_SECONDS.labels(kind.kind).time():
+            try:
+                spec = kind.spec.model_validate(body.get("spec") or {})
+            except ValidationError as error:
+                observed = [invalid_spec(_validation_message(error))]
+                _write(body, patch, before, report(before, observed, generation, now))
+                RECONCILES.labels(kind.kind, "failed").inc()
+                raise kopf.PermanentError(observed[0].message) from error
+            resource = Resource(
+                kind.kind, body.metadata.namespace or "", body.metadata.name or "",
+                generation, spec, before,
+            )  # fmt: skip
+            try:
+                result = await handler(resource, memo["ports"], now)
+            except TransientError as error:
+                RECONCILES.labels(kind.kind, "retry").inc()
+                raise kopf.TemporaryError(str(error), delay=error.retry_after_seconds) from error
+            except PermanentError as error:
+                RECONCILES.labels(kind.kind, "failed").inc()
+                raise kopf.PermanentError(str(error)) from error
+        after = report(before, result.observed, generation, now)
+        if result.status_updates:
+            after = after.model_copy(update=result.status_updates)
+        _write(body, patch, before, after)
+        if result.retry_after_seconds is not None:
+            RECONCILES.labels(kind.kind, "retry").inc()
+            raise kopf.TemporaryError(result.retry_reason, delay=result.retry_after_seconds)
+        RECONCILES.labels(kind.kind, "ok").inc()
+
+    return handle
+
+
+def _write(body: kopf.Body, patch: kopf.Patch, before: Status, after: Status) -> None:
+    """One status patch per reconcile, and an event for each condition that flipped."""
+    patch.status.update(_dump(after))
+    for condition in flipped(before.conditions, after.conditions):
+        kopf.event(
+            body,
+            type="Normal" if condition.status == "True" else "Warning",
+            reason=condition.reason,
+            message=condition.message,
+        )

@@ -1,0 +1,58 @@
+"""What a resource refers to, and whether it may be accepted given what exists.
+
+Pure: the caller looks the references up and passes in the ones it could not find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from paved.api.feature_view import FeatureViewSpec
+from paved.api.model_version import ModelVersionSpec
+from paved.api.rollout import RolloutSpec
+from paved.core.conditions import Observation
+
+ACCEPTED: Final = "Accepted"
+
+
+@dataclass(frozen=True, order=True)
+class Reference:
+    """Another paved resource in the same namespace."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def references_of(spec: FeatureViewSpec | ModelVersionSpec | RolloutSpec) -> list[Reference]:
+    match spec:
+        case FeatureViewSpec():
+            return []
+        case ModelVersionSpec():
+            return sorted({Reference("FeatureView", s.feature_view) for s in spec.features})
+        case RolloutSpec():
+            names = [spec.candidate] + ([spec.baseline] if spec.baseline else [])
+            return sorted({Reference("ModelVersion", name) for name in names})
+
+
+def acceptance(missing: Sequence[Reference], namespace: str) -> Observation:
+    """Accepted when everything referred to exists; otherwise say exactly what is missing."""
+    if not missing:
+        return Observation(
+            ACCEPTED, "True", "Accepted", "The spec is valid and its references exist."
+        )
+    listed = ", ".join(str(r) for r in sorted(missing))
+    return Observation(
+        ACCEPTED,
+        "False",
+        "ReferenceNotFound",
+        f"Waiting for {listed} in namespace {namespace}: not found.",
+    )
+
+
+def invalid_spec(error: str) -> Observation:
+    return Observation(ACCEPTED, "False", "InvalidSpec", error)

@@ -1,0 +1,15 @@
+"""Errors adapters raise; `paved.controllers._kopf` alone maps them to kopf's retry policy."""
+
+from __future__ import annotations
+
+
+class TransientError(Exception):
+    """Try again later: a service is down, a reference is not there yet."""
+
+    def __init__(self, message: str, retry_after_seconds: float = 10.0) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PermanentError(Exception):
+    """Retrying cannot help until the resource changes."""

@@ -1,0 +1,11 @@
+"""The Kubernetes API as controllers need it beyond their own resource."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Cluster(Protocol):
+    async def get_paved(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The paved resource `kind`/`name` in `namespace`, or None when it does not exist."""
+        ...

@@ -1,0 +1,62 @@
+"""The composition root: settings → adapters → `Ports` in kopf's memo; then run kopf.
+
+The only module that imports both controllers and adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+import paved.controllers  # noqa: F401  (registers the handlers)
+from paved.adapters.kubernetes.cluster import KubernetesCluster, api_client
+from paved.ports import Ports
+from paved.settings import OperatorSettings
+
+
+def build_ports(settings: OperatorSettings) -> Ports:
+    return Ports(cluster=KubernetesCluster(api_client(settings.kubeconfig)))
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a pod, its service account; elsewhere KUBECONFIG, read when kopf logs in."""
+    info: kopf.ConnectionInfo | None = kopf.login_with_service_account(
+        **kwargs
+    ) or kopf.login_with_kubeconfig(**kwargs)
+    return info
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    paved_settings: OperatorSettings = memo.get("settings") or OperatorSettings()
+    memo["ports"] = build_ports(paved_settings)
+    # Status belongs to paved (and its schema prunes anything else): kopf keeps its own
+    # bookkeeping in annotations.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="paved.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="paved.dev")
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    if paved_settings.metrics_port:
+        start_http_server(paved_settings.metrics_port, paved_settings.metrics_address)
+
+
+def run(settings: OperatorSettings) -> None:
+    """Run the operator until interrupted; liveness answers on /healthz."""
+    if settings.kubeconfig:
+        os.environ["KUBECONFIG"] = settings.kubeconfig  # kopf logs in from the environment
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not settings.namespaces,
+            namespaces=settings.namespaces,
+            standalone=settings.peering is None,
+            peering_name=settings.peering,
+            liveness_endpoint=f"http://{settings.health_address}:{settings.health_port}/healthz",
+            memo=kopf.Memo(settings=settings),
+        )
+    )

@@ -1,0 +1,115 @@
+"""The operator skeleton: every resource is accepted or told exactly what it is waiting for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.support.conditions import condition, wait_for_condition
+from tests.support.fixtures import RunningOperator
+from tests.support.kubectl import Kubectl
+from tests.support.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = {
+    "FeatureView": "user-activity-v1",
+    "ModelVersion": "churn-v1",
+    "Rollout": "churn-v1",
+}
+
+pytestmark = pytest.mark.usefixtures("paved_operator")
+
+
+def _kind(kind: str) -> str:
+    return f"{kind.lower()}.paved.dev"
+
+
+def test_every_example_gets_observed_generation_and_accepted(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples"))
+    for kind, name in EXAMPLES.items():
+        resource = wait_for_condition(kubectl, _kind(kind), name, namespace, "Accepted", "True")
+        assert resource["status"]["observedGeneration"] == resource["metadata"]["generation"] == 1
+        accepted = condition(resource, "Accepted")
+        assert accepted is not None
+        assert accepted["reason"] == "Accepted"
+        assert accepted["observedGeneration"] == 1
+
+
+def test_a_spec_change_bumps_observed_generation(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "01-featureview.yaml"))
+    wait_for_condition(
+        kubectl, _kind("FeatureView"), "user-activity-v1", namespace, "Accepted", "True"
+    )
+    kubectl.run(
+        "patch", _kind("FeatureView"), "user-activity-v1", "-n", namespace, "--type=merge",
+        "-p", '{"spec": {"materialization": {"interval": "5m"}}}',
+    )  # fmt: skip
+    resource = wait_for_condition(
+        kubectl, _kind("FeatureView"), "user-activity-v1", namespace, "Accepted", "True",
+        generation=2,
+    )  # fmt: skip
+    assert resource["status"]["observedGeneration"] == 2
+
+
+def test_a_missing_reference_is_named_and_resolves_when_it_appears(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "02-modelversion.yaml"))
+    waiting = wait_for_condition(
+        kubectl, _kind("ModelVersion"), "churn-v1", namespace, "Accepted", "False"
+    )
+    accepted = condition(waiting, "Accepted")
+    assert accepted is not None
+    assert accepted["reason"] == "ReferenceNotFound"
+    assert f"FeatureView user-activity-v1 in namespace {namespace}" in accepted["message"]
+
+    kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "01-featureview.yaml"))
+    wait_for_condition(
+        kubectl, _kind("ModelVersion"), "churn-v1", namespace, "Accepted", "True", timeout=60
+    )
+
+
+def test_a_rollout_of_a_candidate_that_does_not_exist_says_so(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    rollout = yaml.safe_load((ROOT / "examples" / "03-rollout.yaml").read_text())
+    rollout["spec"]["candidate"] = "churn-v404"
+    rollout["spec"]["baseline"] = "churn-v0"
+    kubectl.apply(yaml.safe_dump(rollout), "-n", namespace)
+    waiting = wait_for_condition(
+        kubectl, _kind("Rollout"), "churn-v1", namespace, "Accepted", "False"
+    )
+    message = (condition(waiting, "Accepted") or {})["message"]
+    assert "ModelVersion churn-v0" in message
+    assert "ModelVersion churn-v404" in message
+
+
+def test_condition_changes_are_posted_as_events(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "02-modelversion.yaml"))
+
+    def reasons() -> set[str] | None:
+        events = kubectl.get_json(
+            "events", "-n", namespace, "--field-selector=involvedObject.name=churn-v1"
+        )["items"]
+        found = {e["reason"] for e in events}
+        return found if "ReferenceNotFound" in found else None
+
+    assert "ReferenceNotFound" in wait_for(reasons, timeout=30, what="a ReferenceNotFound event")
+
+
+def test_operator_serves_liveness_and_its_own_metrics(
+    paved_operator: RunningOperator, kubectl: Kubectl, namespace: str
+) -> None:
+    kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "01-featureview.yaml"))
+    wait_for_condition(
+        kubectl, _kind("FeatureView"), "user-activity-v1", namespace, "Accepted", "True"
+    )
+    assert httpx.get(paved_operator.health_url).status_code == 200
+    metrics = httpx.get(paved_operator.metrics_url).text
+    assert 'paved_reconcile_total{kind="FeatureView",result="ok"}' in metrics
+    assert "paved_reconcile_duration_seconds_bucket" in metrics

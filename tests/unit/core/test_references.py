@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from paved.api.model_version import ModelVersionSpec
+from paved.api.rollout import RolloutSpec
+from paved.core.references import Reference, acceptance, references_of
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _spec(example: str) -> dict[str, Any]:
+    spec: dict[str, Any] = yaml.safe_load((ROOT / "examples" / example).read_text())["spec"]
+    return spec
+
+
+def test_a_model_version_refers_to_each_feature_view_once() -> None:
+    raw = _spec("02-modelversion.yaml")
+    raw["features"].append({"featureView": "user-activity-v1", "names": ["country"]})
+    raw["features"].append({"featureView": "payments-v3", "names": ["amount_30d"]})
+    spec = ModelVersionSpec.model_validate(raw)
+    assert references_of(spec) == [
+        Reference("FeatureView", "payments-v3"),
+        Reference("FeatureView", "user-activity-v1"),
+    ]
+
+
+def test_a_rollout_refers_to_its_candidate_and_explicit_baseline() -> None:
+    spec = RolloutSpec.model_validate({**_spec("03-rollout.yaml"), "baseline": "churn-v0"})
+    assert references_of(spec) == [
+        Reference("ModelVersion", "churn-v0"),
+        Reference("ModelVersion", "churn-v1"),
+    ]
+
+
+def test_acceptance_names_every_missing_reference() -> None:
+    missing = [Reference("ModelVersion", "b"), Reference("FeatureView", "a")]
+    observed = acceptance(missing, "team-x")
+    assert (observed.status, observed.reason) == ("False", "ReferenceNotFound")
+    assert observed.message == (
+        "Waiting for FeatureView a, ModelVersion b in namespace team-x: not found."
+    )
+    assert acceptance([], "team-x").status == "True"
