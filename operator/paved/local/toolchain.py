@@ -27,7 +27,7 @@ def cache_root() -> Path:
     """Where built binaries live; kept across clones and sessions, never in git."""
     explicit = os.environ.get("PAVED_CACHE_DIR")
     if explicit:
-        return Path(explicit)
+        return Path(explicit) / "toolchain"
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "paved" / "toolchain"
 
