@@ -1,0 +1,91 @@
+"""FeatureView definitions as the data plane sees them, their version ids, and freshness.
+
+Pure: no I/O, no clock. A FeatureView's version is a content hash of what defines its data
+(entity, source, ttl, features): the same definition always has the same version, and any
+change to it is a different version with its own online namespace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Final
+
+from paved.api.feature_view import DataType, FeatureViewSpec, StalePolicy
+from paved.api.meta import parse_duration
+
+VERSION_LENGTH: Final = 12
+
+
+@dataclass(frozen=True)
+class FeatureDefinition:
+    name: str
+    dtype: DataType
+    nullable: bool = True
+    min: float | None = None
+    max: float | None = None
+    freshness: dt.timedelta | None = None
+
+
+@dataclass(frozen=True)
+class ViewDefinition:
+    """Everything an offline engine or online store needs to know about one FeatureView version."""
+
+    name: str
+    version: str
+    join_keys: tuple[str, ...]
+    source: str  # an absolute path or glob of Parquet files
+    timestamp_field: str
+    created_timestamp_field: str | None
+    ttl: dt.timedelta | None  # None: no limit
+    features: tuple[FeatureDefinition, ...]
+    stale_policy: StalePolicy = StalePolicy.MARK
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def feature(self, name: str) -> FeatureDefinition:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(f"FeatureView {self.name} has no feature {name!r}")
+
+
+def view_version(spec: FeatureViewSpec) -> str:
+    """Content hash of the fields that define the data; operating knobs do not count."""
+    defining = spec.model_dump(
+        by_alias=True, mode="json", include={"entity", "source", "ttl", "features"}
+    )
+    canonical = json.dumps(defining, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:VERSION_LENGTH]
+
+
+def view_definition(name: str, spec: FeatureViewSpec, data_root: str) -> ViewDefinition:
+    """The data-plane view of a FeatureView; relative source paths resolve under `data_root`."""
+    source = PurePosixPath(spec.source.path)
+    ttl = parse_duration(spec.ttl)
+    return ViewDefinition(
+        name=name,
+        version=view_version(spec),
+        join_keys=tuple(spec.entity.join_keys),
+        source=str(source if source.is_absolute() else PurePosixPath(data_root) / source),
+        timestamp_field=spec.source.timestamp_field,
+        created_timestamp_field=spec.source.created_timestamp_field,
+        ttl=ttl if ttl > dt.timedelta(0) else None,
+        features=tuple(
+            FeatureDefinition(
+                name=f.name,
+                dtype=f.dtype,
+                nullable=f.nullable,
+                min=f.min,
+                max=f.max,
+                freshness=parse_duration(f.freshness) if f.freshness else None,
+            )
+            for f in spec.features
+        ),
+        stale_policy=spec.online.stale_policy,
+    )
