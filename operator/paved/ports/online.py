@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -27,7 +27,7 @@ class FeatureValue:
     event_timestamp: dt.datetime | None
 
 
-EntityKey = tuple[Any, ...]  # the join key values, in the view's join_keys order
+EntityRow = Mapping[str, Any]  # join key → value; each view takes the keys it joins on
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class OnlineStore(Protocol):
 
     def read(
         self,
-        entity_keys: Sequence[EntityKey],
+        entity_rows: Sequence[EntityRow],
         requests: Sequence[OnlineRequest],
         now: dt.datetime,
     ) -> list[dict[str, FeatureValue]]:
