@@ -13,3 +13,12 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """Retrying cannot help until the resource changes."""
+
+
+class SourceDataError(PermanentError):
+    """A FeatureView's source cannot be used as declared: missing files, columns, wrong types,
+    null keys, timestamps without a time zone. The message names the file and the column."""
+
+
+class StoreUnavailableError(TransientError):
+    """The online store (or another service) does not answer; retry from the last watermark."""

@@ -1,0 +1,1 @@
+"""Offline engines: point-in-time joins over Parquet (DuckDB embedded, Spark for scale)."""
