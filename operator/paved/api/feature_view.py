@@ -78,6 +78,13 @@ class Feature(Model):
 
 class Materialization(Model):
     interval: Duration = Field(default="1m", description="How often offline rows go online.")
+    allowed_lateness: Duration = Field(
+        default="1h",
+        description=(
+            "Rows whose event time is up to this much behind the watermark are still picked up."
+            " Views with a created timestamp pick up late rows of any age."
+        ),
+    )
     enabled: bool = True
 
 
@@ -138,7 +145,10 @@ class MaterializationRun(Model):
 class FeatureViewStatus(Status):
     version: str | None = Field(default=None, description="Content hash of the spec.")
     watermark: dt.datetime | None = Field(
-        default=None, description="Event time up to which rows are online."
+        default=None, description="The newest event time online."
+    )
+    created_watermark: dt.datetime | None = Field(
+        default=None, description="The newest created time online (views with one)."
     )
     last_materialization: MaterializationRun | None = None
     freshness: list[FeatureFreshness] = Field(default_factory=list)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from paved.api.feature_view import FeatureViewSpec
+from paved.core.feature_views import view_definition, view_version
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _spec(**changes: Any) -> FeatureViewSpec:
+    raw = yaml.safe_load((ROOT / "examples" / "01-featureview.yaml").read_text())["spec"]
+    return FeatureViewSpec.model_validate(raw | changes)
+
+
+def test_the_same_definition_has_the_same_version() -> None:
+    assert view_version(_spec()) == view_version(_spec())
+    assert len(view_version(_spec())) == 12
+
+
+def test_any_change_to_the_data_definition_is_a_new_version() -> None:
+    base = view_version(_spec())
+    assert view_version(_spec(ttl="30d")) != base
+    assert view_version(_spec(entity={"name": "user", "joinKeys": ["user_id", "region"]})) != base
+    features = _spec().model_dump(by_alias=True)["features"][:2]
+    assert view_version(_spec(features=features)) != base
+
+
+def test_operating_knobs_do_not_change_the_version() -> None:
+    base = view_version(_spec())
+    assert view_version(_spec(materialization={"interval": "5m"})) == base
+    assert view_version(_spec(online={"stalePolicy": "null"})) == base
+
+
+def test_relative_sources_resolve_under_the_data_root_and_ttl_zero_means_no_limit() -> None:
+    view = view_definition("user-activity-v1", _spec(ttl="0s"), "/srv/data")
+    assert view.source == "/srv/data/data/user_activity/*.parquet"
+    assert view.ttl is None
+    assert view.feature("clicks_7d").freshness == dt.timedelta(minutes=10)
+    assert view_definition("v", _spec(), "/srv").ttl == dt.timedelta(days=7)
