@@ -1,0 +1,311 @@
+"""The ML CI gates a ModelVersion must pass before staging: schema, drift, metric, slices,
+golden cases. Pure functions of what was measured; each verdict carries its value, threshold,
+reason and a message with the numbers in it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from paved.api.feature_view import DataType
+from paved.core.feature_views import FeatureDefinition
+
+PSI_EPSILON: Final = 1e-4
+Value = float | int | str | bool | None
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    # Not enough evidence to judge (a slice below its minimum support): reported, not blocking.
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    gate: str  # e.g. "schema:clicks_7d", "drift:country", "metric:auc", "slice:new_users"
+    verdict: Verdict
+    reason: str
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+
+
+def blocking(verdicts: Sequence[GateVerdict]) -> list[GateVerdict]:
+    return [v for v in verdicts if v.verdict is Verdict.FAIL]
+
+
+def summary(verdicts: Sequence[GateVerdict]) -> str:
+    passed = sum(v.verdict is Verdict.PASS for v in verdicts)
+    failed = len(blocking(verdicts))
+    text = f"{passed}/{len(verdicts)} passed"
+    return f"{text}, {failed} failed" if failed else text
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """What the training data held in one column."""
+
+    dtype: str  # int64, float64, string or bool
+    rows: int
+    nulls: int
+    min: float | None = None
+    max: float | None = None
+
+
+def schema_gate(
+    features: Sequence[FeatureDefinition], profiles: Mapping[str, ColumnProfile]
+) -> list[GateVerdict]:
+    """Types, nullability and ranges of the training data against the FeatureView's schema."""
+    verdicts = []
+    for feature in features:
+        gate = f"schema:{feature.name}"
+        profile = profiles.get(feature.name)
+        problems = []
+        if profile is None:
+            problems.append("missing from the training data")
+        else:
+            if profile.dtype != feature.dtype.value:
+                problems.append(f"type {profile.dtype}, declared {feature.dtype.value}")
+            if not feature.nullable and profile.nulls:
+                problems.append(f"{profile.nulls} nulls in a non-nullable feature")
+            if feature.min is not None and profile.min is not None and profile.min < feature.min:
+                problems.append(f"min {profile.min:g} < declared {feature.min:g}")
+            if feature.max is not None and profile.max is not None and profile.max > feature.max:
+                problems.append(f"max {profile.max:g} > declared {feature.max:g}")
+        if problems:
+            verdicts.append(
+                GateVerdict(
+                    gate, Verdict.FAIL, "SchemaViolated", f"{feature.name}: " + "; ".join(problems)
+                )
+            )
+        else:
+            verdicts.append(
+                GateVerdict(
+                    gate, Verdict.PASS, "SchemaMatches", f"{feature.name} matches its declaration."
+                )
+            )
+    return verdicts
+
+
+# -- drift -------------------------------------------------------------------------------------
+
+
+def _shares(counts: NDArray[np.float64], epsilon: float) -> NDArray[np.float64]:
+    # Additive smoothing, then renormalised, so an empty bin neither breaks ln(0) nor
+    # leaves the shares summing to more than one.
+    smoothed = counts / max(counts.sum(), 1.0) + epsilon
+    return np.asarray(smoothed / smoothed.sum(), dtype=np.float64)
+
+
+def psi_numeric(
+    reference: ArrayLike, current: ArrayLike, bins: int = 10, epsilon: float = PSI_EPSILON
+) -> float:
+    """PSI with bin edges from the reference's quantiles (open at both ends); nulls: own bin."""
+    ref = np.asarray(reference, dtype=np.float64)
+    cur = np.asarray(current, dtype=np.float64)
+    ref_values, cur_values = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    if ref_values.size == 0:
+        raise ValueError("the reference has no values to take bin edges from")
+    edges = np.unique(np.quantile(ref_values, np.linspace(0, 1, bins + 1)[1:-1]))
+
+    def counts(values: NDArray[np.float64], nulls: int) -> NDArray[np.float64]:
+        binned = np.bincount(np.searchsorted(edges, values, side="right"), minlength=edges.size + 1)
+        return np.append(binned, nulls).astype(np.float64)
+
+    expected = _shares(counts(ref_values, int(np.isnan(ref).sum())), epsilon)
+    actual = _shares(counts(cur_values, int(np.isnan(cur).sum())), epsilon)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def psi_categorical(
+    reference: Sequence[Value], current: Sequence[Value], epsilon: float = PSI_EPSILON
+) -> float:
+    """PSI over the reference's categories; unseen categories share one 'other' bin."""
+    categories = sorted({str(v) for v in reference if v is not None})
+    index = {category: i for i, category in enumerate(categories)}
+    other, missing = len(categories), len(categories) + 1
+
+    def counts(values: Sequence[Value]) -> NDArray[np.float64]:
+        result = np.zeros(len(categories) + 2)
+        for value in values:
+            result[missing if value is None else index.get(str(value), other)] += 1
+        return result
+
+    expected, actual = _shares(counts(reference), epsilon), _shares(counts(current), epsilon)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def psi_noise_floor(
+    reference_rows: int, current_rows: int, bins: int, alpha: float = 0.01
+) -> float:
+    """The PSI two samples of these sizes reach without any drift, at confidence 1 - alpha.
+
+    Under no drift PSI ≈ (1/n + 1/m)·χ²(bins - 1): on small samples a fixed 0.1 or 0.2 fires
+    on noise alone, so the gate's threshold never drops below this floor.
+    """
+    return float(stats.chi2.ppf(1 - alpha, bins - 1) * (1 / reference_rows + 1 / current_rows))
+
+
+def drift_gate(
+    feature: FeatureDefinition,
+    reference: Sequence[Value],
+    current: Sequence[Value],
+    max_psi: float,
+    bins: int,
+) -> GateVerdict:
+    """PSI of one feature, current vs reference, against max(max_psi, the noise floor)."""
+    numeric = feature.dtype in (DataType.INT64, DataType.FLOAT64)
+    if numeric:
+        value = psi_numeric(
+            [math.nan if v is None else float(v) for v in reference],
+            [math.nan if v is None else float(v) for v in current],
+            bins,
+        )
+    else:
+        value = psi_categorical(reference, current)
+    effective_bins = bins + 1 if numeric else len({str(v) for v in reference}) + 2
+    floor = psi_noise_floor(len(reference), len(current), max(effective_bins, 2))
+    threshold = max(max_psi, floor)
+    note = (
+        f" (noise floor {floor:.3f} for n={len(reference)}, m={len(current)})"
+        if floor > max_psi
+        else ""
+    )
+    gate = f"drift:{feature.name}"
+    if value > threshold:
+        return GateVerdict(
+            gate, Verdict.FAIL, "DriftDetected",
+            f"{feature.name}: PSI {value:.3f} > {threshold:.3f}{note}", value, threshold,
+        )  # fmt: skip
+    return GateVerdict(
+        gate, Verdict.PASS, "NoDrift", f"{feature.name}: PSI {value:.3f} ≤ {threshold:.3f}{note}",
+        value, threshold,
+    )  # fmt: skip
+
+
+# -- metric, slices, golden cases ----------------------------------------------------------------
+
+
+def _regression(candidate: float, production: float, higher_is_better: bool) -> float:
+    """How much worse the candidate is (positive) or better (negative)."""
+    return production - candidate if higher_is_better else candidate - production
+
+
+def metric_gate(
+    name: str,
+    candidate: float,
+    production: float | None,
+    max_regression: float,
+    min_value: float | None,
+    higher_is_better: bool = True,
+) -> GateVerdict:
+    gate = f"metric:{name}"
+    if min_value is not None and (
+        candidate < min_value if higher_is_better else candidate > min_value
+    ):
+        return GateVerdict(
+            gate, Verdict.FAIL, "BelowFloor",
+            f"{name} {candidate:.4f} is past the floor {min_value:.4f}", candidate, min_value,
+        )  # fmt: skip
+    if production is None:
+        return GateVerdict(
+            gate, Verdict.PASS, "NoProductionModel",
+            f"{name} {candidate:.4f}; no production model to compare with", candidate, min_value,
+        )  # fmt: skip
+    worse_by = _regression(candidate, production, higher_is_better)
+    compared = f"{name} {candidate:.4f} vs production {production:.4f}"
+    if worse_by > max_regression:
+        return GateVerdict(
+            gate, Verdict.FAIL, "MetricRegressed",
+            f"{compared}: worse by {worse_by:.4f} > {max_regression:.4f}", worse_by, max_regression,
+        )  # fmt: skip
+    return GateVerdict(
+        gate, Verdict.PASS, "MetricHolds",
+        f"{compared}: within {max_regression:.4f}", worse_by, max_regression,
+    )  # fmt: skip
+
+
+def slice_gate(
+    name: str,
+    metric: str,
+    candidate: float | None,
+    production: float | None,
+    support: int,
+    min_support: int,
+    max_regression: float,
+    higher_is_better: bool = True,
+) -> GateVerdict:
+    gate = f"slice:{name}"
+    if support < min_support or candidate is None:
+        return GateVerdict(
+            gate, Verdict.INCONCLUSIVE, "InsufficientSupport",
+            f"slice {name}: {support} rows < minimum {min_support}; not judged", float(support),
+            float(min_support),
+        )  # fmt: skip
+    if production is None:
+        return GateVerdict(
+            gate, Verdict.PASS, "NoProductionModel",
+            f"slice {name}: {metric} {candidate:.4f} on {support} rows; nothing to compare with",
+            candidate, None,
+        )  # fmt: skip
+    worse_by = _regression(candidate, production, higher_is_better)
+    compared = (
+        f"slice {name}: {metric} {candidate:.4f} vs production {production:.4f} ({support} rows)"
+    )
+    if worse_by > max_regression:
+        return GateVerdict(
+            gate, Verdict.FAIL, "SliceRegressed",
+            f"{compared}: worse by {worse_by:.4f} > {max_regression:.4f}", worse_by, max_regression,
+        )  # fmt: skip
+    return GateVerdict(
+        gate, Verdict.PASS, "SliceHolds", f"{compared}: within {max_regression:.4f}",
+        worse_by, max_regression,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GoldenResult:
+    case: str
+    score: float
+    label: int
+    expect_label: int | None = None
+    expect_score_min: float | None = None
+    expect_score_max: float | None = None
+
+    @property
+    def problem(self) -> str | None:
+        if self.expect_label is not None and self.label != self.expect_label:
+            return f"{self.case}: label {self.label}, expected {self.expect_label}"
+        if self.expect_score_min is not None and self.score < self.expect_score_min:
+            return f"{self.case}: score {self.score:.3f} < {self.expect_score_min:.3f}"
+        if self.expect_score_max is not None and self.score > self.expect_score_max:
+            return f"{self.case}: score {self.score:.3f} > {self.expect_score_max:.3f}"
+        return None
+
+
+def golden_gate(results: Sequence[GoldenResult]) -> GateVerdict:
+    problems = [r.problem for r in results if r.problem is not None]
+    if problems:
+        shown = "; ".join(problems[:5]) + (
+            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        )
+        return GateVerdict(
+            "golden", Verdict.FAIL, "GoldenCasesFailed",
+            f"{len(problems)}/{len(results)} golden cases failed: {shown}",
+            float(len(problems)), 0.0,
+        )  # fmt: skip
+    return GateVerdict(
+        "golden", Verdict.PASS, "GoldenCasesHold", f"{len(results)} golden cases hold", 0.0, 0.0
+    )
