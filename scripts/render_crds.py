@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paved.api.crds import KINDS, file_name, render
+from paved.api.crds import KINDS, POLICY_FILE, file_name, render, render_policies
 
 ROOT = Path(__file__).resolve().parents[1]
 DESTINATIONS = (ROOT / "crds", ROOT / "charts" / "paved" / "crds")
@@ -16,6 +16,8 @@ def main() -> None:
         for kind in KINDS:
             (destination / file_name(kind)).write_text(render(kind))
             print(f"wrote {(destination / file_name(kind)).relative_to(ROOT)}")
+        (destination / POLICY_FILE).write_text(render_policies())
+        print(f"wrote {(destination / POLICY_FILE).relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus
 from paved.api.meta import GROUP, VERSION
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
+from paved.api.policies import sign_off_policy
 from paved.api.rollout import RolloutSpec, RolloutStatus
 
 CATEGORY: Final = "paved"
@@ -242,3 +243,14 @@ def render(kind: Kind) -> str:
 
 def file_name(kind: Kind) -> str:
     return f"{GROUP}_{kind.plural}.yaml"
+
+
+POLICY_FILE: Final = f"{GROUP}_sign-off-policy.yaml"
+
+
+def render_policies() -> str:
+    """The admission policies, as the YAML checked in beside the CRDs."""
+    header = "# Generated from paved.api by `make crds`: do not edit.\n"
+    return header + yaml.dump_all(
+        sign_off_policy(), Dumper=_NoAliasDumper, sort_keys=False, width=100
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from paved.api.crds import KINDS, Kind, file_name, render
+from paved.api.crds import KINDS, POLICY_FILE, Kind, file_name, render, render_policies
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -18,7 +18,12 @@ def test_checked_in_crd_matches_the_models(kind: Kind, folder: str) -> None:
     assert checked_in == render(kind), f"{folder}/{file_name(kind)} is stale: run `make crds`"
 
 
+@pytest.mark.parametrize("folder", ["crds", "charts/paved/crds"])
+def test_checked_in_policies_match_the_models(folder: str) -> None:
+    assert (ROOT / folder / POLICY_FILE).read_text() == render_policies()
+
+
 def test_no_stray_crd_files() -> None:
-    expected = {file_name(kind) for kind in KINDS}
+    expected = {file_name(kind) for kind in KINDS} | {POLICY_FILE}
     for folder in ("crds", "charts/paved/crds"):
         assert {p.name for p in (ROOT / folder).glob("*.yaml")} == expected
