@@ -1,0 +1,76 @@
+"""Log a training run to MLflow: parameters, metrics, gate verdicts, the model and its data.
+
+Idempotent by run key: a finished run tagged with the same key is reused, never duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import mlflow
+import pyarrow as pa
+import pyarrow.parquet as pq
+from mlflow.tracking import MlflowClient
+from sklearn.pipeline import Pipeline
+
+from paved_pipelines.request import TrainingRequest
+from paved_pipelines.steps import LABEL, Evaluation
+
+RUN_KEY_TAG = "paved.run_key"
+# skops (MLflow's safe default format) refuses types it does not know; these are the
+# scikit-learn internals a HistGradientBoostingClassifier pipeline pickles.
+SKOPS_TRUSTED_TYPES = [
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+]
+TRAINING_DATA_ARTIFACT = "training-data/features.parquet"
+
+
+def find_run(client: MlflowClient, experiment_id: str, run_key: str) -> str | None:
+    found = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{RUN_KEY_TAG}` = '{run_key}' and attributes.status = 'FINISHED'",
+        max_results=1,
+    )
+    return found[0].info.run_id if found else None
+
+
+def log_training_run(
+    request: TrainingRequest,
+    model: Pipeline,
+    train_rows: pa.Table,
+    evaluation: Evaluation,
+    lineage: dict[str, str],
+) -> str:
+    """The MLflow run id holding this training; the same run for the same run key."""
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(request.model)
+    experiment_id = (
+        experiment.experiment_id if experiment else client.create_experiment(request.model)
+    )
+    existing = find_run(client, experiment_id, request.run_key)
+    if existing is not None:
+        return existing
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"{request.model_version}-{request.run_key[-8:]}",
+        tags={RUN_KEY_TAG: request.run_key, **lineage},
+    ) as run:
+        mlflow.log_params({"seed": request.seed, **request.parameters})
+        mlflow.log_metrics(evaluation.metrics)
+        mlflow.log_metrics({f"slice.{k}": v for k, v in evaluation.slice_metrics.items()})
+        mlflow.log_dict(
+            {"passed": evaluation.passed, "verdicts": [asdict(v) for v in evaluation.verdicts]},
+            "gates.json",
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            features = Path(scratch) / "features.parquet"
+            pq.write_table(train_rows.drop_columns([LABEL]), features)
+            mlflow.log_artifact(str(features), "training-data")
+        mlflow.sklearn.log_model(model, name="model", skops_trusted_types=SKOPS_TRUSTED_TYPES)
+        mlflow.set_tag("paved.gates", json.dumps({"passed": evaluation.passed}))
+        return str(run.info.run_id)

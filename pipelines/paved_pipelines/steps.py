@@ -1,0 +1,331 @@
+"""The training pipeline's steps as plain functions; the KFP components only wrap them.
+
+Each step is deterministic in its inputs and seed, so the same data, code, parameters and seed
+give the same model and the same predictions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+from paved.adapters.offline.duckdb import DuckDBEngine
+from paved.api.feature_view import DataType
+from paved.api.model_version import MetricName
+from paved.core.feature_views import FeatureDefinition, ViewDefinition, view_definition
+from paved.core.gates import (
+    ColumnProfile,
+    GateVerdict,
+    GoldenResult,
+    Verdict,
+    drift_gate,
+    golden_gate,
+    metric_gate,
+    schema_gate,
+    slice_gate,
+)
+from paved.ports.offline import FeatureRequest, JoinOptions
+from paved_pipelines.request import TrainingRequest
+
+LABEL = "__label"
+HIGHER_IS_BETTER = {MetricName.AUC: True, MetricName.ACCURACY: True, MetricName.LOG_LOSS: False}
+
+
+class TrainingDataError(ValueError):
+    """The labels or features cannot make a training set; the message says which and why."""
+
+
+def feature_definitions(request: TrainingRequest) -> dict[str, FeatureDefinition]:
+    """The selected features by column name, as their FeatureViews declare them."""
+    views = resolve_views(request)
+    selected: dict[str, FeatureDefinition] = {}
+    for selection in request.features:
+        view = views[selection.feature_view]
+        for name in selection.names:
+            if name not in view.feature_names:
+                raise TrainingDataError(
+                    f"FeatureView {view.name} has no feature {name!r} "
+                    f"(it has: {', '.join(view.feature_names)})"
+                )
+            selected[name] = view.feature(name)
+    return selected
+
+
+def resolve_views(request: TrainingRequest) -> dict[str, ViewDefinition]:
+    views = {}
+    for selection in request.features:
+        spec = request.feature_views.get(selection.feature_view)
+        if spec is None:
+            raise TrainingDataError(f"FeatureView {selection.feature_view} was not provided")
+        views[selection.feature_view] = view_definition(
+            selection.feature_view, spec, request.data_root
+        )
+    return views
+
+
+def dataset_hash(table: pa.Table) -> str:
+    """SHA-256 over every row and the schema (not a sample, unlike MLflow's digest)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def build_training_set(request: TrainingRequest) -> pa.Table:
+    """Labels joined point-in-time with the selected features: one row per label row."""
+    labels = request.labels
+    path = labels.path if labels.path.startswith("/") else f"{request.data_root}/{labels.path}"
+    try:
+        label_rows = ds.dataset(path, format="parquet").to_table()
+    except (FileNotFoundError, pa.ArrowInvalid) as error:
+        raise TrainingDataError(f"labels at {path}: {error}") from error
+    wanted = [*labels.entity_columns, labels.timestamp_column, labels.label]
+    missing = [c for c in wanted if c not in label_rows.column_names]
+    if missing:
+        raise TrainingDataError(f"labels at {path} lack column(s) {', '.join(missing)}")
+    if label_rows.num_rows == 0:
+        raise TrainingDataError(f"labels at {path} have no rows")
+    entity_rows = label_rows.select(wanted).rename_columns(
+        [*labels.entity_columns, labels.timestamp_column, LABEL]
+    )
+    definitions = feature_definitions(request)
+    views = resolve_views(request)
+    requests = [FeatureRequest(views[s.feature_view], tuple(s.names)) for s in request.features]
+    joined = DuckDBEngine().historical_features(
+        entity_rows, requests, JoinOptions(entity_timestamp_column=labels.timestamp_column)
+    )
+    matched = np.zeros(joined.num_rows, dtype=bool)
+    for name in definitions:
+        matched |= joined.column(name).is_valid().to_numpy(zero_copy_only=False)
+    if not matched.any():
+        raise TrainingDataError(
+            f"no label row matched any feature row: check that the labels' "
+            f"{', '.join(labels.entity_columns)} values and timestamps meet the FeatureViews'"
+        )
+    return joined
+
+
+def split_by_time(
+    table: pa.Table, timestamp_column: str, validation_fraction: float
+) -> tuple[pa.Table, pa.Table]:
+    """Earlier rows train, the latest `validation_fraction` validate: no look into the future."""
+    order = np.argsort(table.column(timestamp_column).to_numpy(), kind="stable")
+    ordered = table.take(pa.array(order))
+    cut = int(math.floor(ordered.num_rows * (1 - validation_fraction)))
+    if cut == 0 or cut == ordered.num_rows:
+        raise TrainingDataError(f"{ordered.num_rows} rows are too few to split for validation")
+    return ordered.slice(0, cut), ordered.slice(cut)
+
+
+def _frame(table: pa.Table, features: Mapping[str, FeatureDefinition]) -> Any:
+    frame = table.select(list(features)).to_pandas()
+    for name, feature in features.items():
+        if feature.dtype in (DataType.STRING, DataType.BOOL):
+            frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
+        else:
+            frame[name] = frame[name].astype("float64")
+    return frame
+
+
+def train(
+    table: pa.Table, features: Mapping[str, FeatureDefinition], parameters: Mapping[str, Any],
+    seed: int,
+) -> Pipeline:  # fmt: skip
+    """A seeded gradient-boosted classifier; categorical features ordinal-encoded."""
+    categorical = [n for n, f in features.items() if f.dtype in (DataType.STRING, DataType.BOOL)]
+    numeric = [n for n in features if n not in categorical]
+    encode = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value", unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                ),
+                categorical,
+            ),
+            ("numeric", "passthrough", numeric),
+        ],
+        verbose_feature_names_out=False,
+    )  # fmt: skip
+    classifier = HistGradientBoostingClassifier(
+        max_depth=int(parameters.get("max_depth", 4)),
+        learning_rate=float(parameters.get("learning_rate", 0.1)),
+        max_iter=int(parameters.get("n_estimators", 100)),
+        categorical_features=[True] * len(categorical) + [False] * len(numeric),
+        early_stopping=False,
+        random_state=seed,
+    )
+    model = Pipeline([("encode", encode), ("classify", classifier)])
+    labels = table.column(LABEL).to_numpy(zero_copy_only=False).astype(int)
+    model.fit(_frame(table, features), labels)
+    return model
+
+
+def scores(model: Pipeline, table: pa.Table, features: Mapping[str, FeatureDefinition]) -> Any:
+    return model.predict_proba(_frame(table, features))[:, 1]
+
+
+def _metrics(labels: Any, score: Any) -> dict[str, float]:
+    result = {
+        MetricName.LOG_LOSS.value: float(log_loss(labels, score, labels=[0, 1])),
+        MetricName.ACCURACY.value: float(accuracy_score(labels, score >= 0.5)),
+        "brier": float(brier_score_loss(labels, score)),
+        "expectedCalibrationError": _calibration_error(labels, score),
+    }
+    if len(set(labels.tolist())) == 2:
+        result[MetricName.AUC.value] = float(roc_auc_score(labels, score))
+    return result
+
+
+def _calibration_error(labels: Any, score: Any, bins: int = 10) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(score, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            error += members.mean() * abs(labels[members].mean() - score[members].mean())
+    return float(error)
+
+
+def _profile(table: pa.Table, name: str, feature: FeatureDefinition) -> ColumnProfile:
+    column = table.column(name)
+    arrow_type = column.type
+    dtype = (
+        "int64" if pa.types.is_integer(arrow_type)
+        else "float64" if pa.types.is_floating(arrow_type)
+        else "bool" if pa.types.is_boolean(arrow_type)
+        else "string"
+    )  # fmt: skip
+    numeric = feature.dtype in (DataType.INT64, DataType.FLOAT64) and column.null_count < len(
+        column
+    )
+    values = column.drop_null().to_numpy() if numeric else None
+    return ColumnProfile(
+        dtype=dtype,
+        rows=len(column),
+        nulls=column.null_count,
+        min=float(values.min()) if values is not None and values.size else None,
+        max=float(values.max()) if values is not None and values.size else None,
+    )
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    slice_metrics: dict[str, float]
+    verdicts: list[GateVerdict] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not any(v.verdict is Verdict.FAIL for v in self.verdicts)
+
+
+def evaluate(
+    model: Pipeline,
+    train_rows: pa.Table,
+    valid_rows: pa.Table,
+    features: Mapping[str, FeatureDefinition],
+    request: TrainingRequest,
+    production_training_rows: pa.Table | None,
+) -> Evaluation:
+    """Metrics overall and per slice, and every gate's verdict."""
+    gates = request.gates
+    labels = valid_rows.column(LABEL).to_numpy(zero_copy_only=False).astype(int)
+    score = scores(model, valid_rows, features)
+    metrics = _metrics(labels, score)
+    production = request.production
+    metric_name = gates.metric.name.value
+    verdicts: list[GateVerdict] = []
+    if gates.schema_.enabled:
+        profiles = {n: _profile(train_rows, n, f) for n, f in features.items()}
+        verdicts += schema_gate(list(features.values()), profiles)
+    if production_training_rows is not None:
+        for name in list(features)[: gates.drift.top_features]:
+            verdicts.append(
+                drift_gate(
+                    features[name],
+                    production_training_rows.column(name).to_pylist(),
+                    train_rows.column(name).to_pylist(),
+                    gates.drift.max_psi,
+                    gates.drift.bins,
+                )
+            )
+    verdicts.append(
+        metric_gate(
+            metric_name,
+            metrics.get(metric_name, math.nan),
+            production.metrics.get(metric_name) if production else None,
+            gates.metric.max_regression,
+            gates.metric.min_value,
+            HIGHER_IS_BETTER[gates.metric.name],
+        )
+    )
+    slice_metrics: dict[str, float] = {}
+    for slice_gate_spec in gates.slices:
+        members = _slice_members(valid_rows, slice_gate_spec.where)
+        support = int(members.sum())
+        sliced = _metrics(labels[members], score[members]) if support else {}
+        candidate = sliced.get(metric_name)
+        if candidate is not None:
+            slice_metrics[slice_gate_spec.name] = candidate
+        verdicts.append(
+            slice_gate(
+                slice_gate_spec.name,
+                metric_name,
+                candidate,
+                production.slice_metrics.get(slice_gate_spec.name) if production else None,
+                support,
+                request.min_slice_support,
+                slice_gate_spec.max_regression,
+                HIGHER_IS_BETTER[gates.metric.name],
+            )
+        )
+    if gates.golden:
+        cases = pa.Table.from_pylist([dict(c.features) for c in gates.golden])
+        for name in features:
+            if name not in cases.column_names:
+                cases = cases.append_column(name, pa.nulls(cases.num_rows))
+        golden_scores = scores(model, cases, features)
+        verdicts.append(
+            golden_gate(
+                [
+                    GoldenResult(
+                        case.name,
+                        float(s),
+                        int(s >= 0.5),
+                        case.expect_label,
+                        case.expect_score_min,
+                        case.expect_score_max,
+                    )  # fmt: skip
+                    for case, s in zip(gates.golden, golden_scores, strict=True)
+                ]
+            )
+        )
+    return Evaluation(metrics, slice_metrics, verdicts)
+
+
+def _slice_members(rows: pa.Table, where: str) -> Any:
+    """Rows matching a slice's SQL predicate, evaluated by DuckDB over the validation rows."""
+    with duckdb.connect() as connection:
+        connection.register("validation", rows)
+        try:
+            query = f"SELECT coalesce(({where}), false) FROM validation"
+            mask = connection.execute(query).to_arrow_table()
+        except duckdb.Error as error:
+            raise TrainingDataError(f"slice predicate {where!r}: {error}") from error
+    return mask.column(0).to_numpy(zero_copy_only=False).astype(bool)

@@ -1,0 +1,65 @@
+"""A small synthetic churn data set: user activity (with late and backfilled rows) and labels.
+
+Churn depends on activity, so a model can learn it; `regress_slice` makes labels of new users
+noise, which a model trained on them does worse on — what the slice gate must catch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+UTC = pa.timestamp("us", tz="UTC")
+
+
+def write_churn_data(
+    root: Path, users: int = 600, days: int = 20, seed: int = 3, regress_slice: bool = False
+) -> None:
+    rng = np.random.default_rng(seed)
+    activity = root / "activity"
+    activity.mkdir(parents=True, exist_ok=True)
+    engagement = rng.gamma(2.0, 10.0, users)
+    tenure = rng.integers(1, 900, users)
+    countries = np.array(["DE", "FR", "IT", "ES"])[rng.integers(0, 4, users)]
+    user_ids, stamps, created, clicks, sessions, tenure_days, country = [], [], [], [], [], [], []
+    for day in range(days):
+        at = START + dt.timedelta(days=day)
+        user_ids += list(range(users))
+        stamps += [at] * users
+        created += [at + dt.timedelta(minutes=5)] * users
+        clicks += list(np.maximum(0, engagement + rng.normal(0, 3, users)))
+        sessions += list(rng.poisson(engagement / 5 + 1))
+        tenure_days += list(tenure + day)
+        country += list(countries)
+    table = pa.table(
+        {
+            "user_id": pa.array(user_ids, pa.int64()),
+            "event_timestamp": pa.array(stamps, UTC),
+            "created_at": pa.array(created, UTC),
+            "clicks_7d": pa.array(clicks, pa.float64()),
+            "sessions_7d": pa.array(sessions, pa.int64()),
+            "tenure_days": pa.array(tenure_days, pa.int64()),
+            "country": pa.array(country, pa.string()),
+        }
+    )
+    pq.write_table(table, activity / "part-0.parquet")
+    label_days = rng.integers(2, days, users * 2)
+    label_users = np.concatenate([np.arange(users), np.arange(users)])
+    probability = 1 / (1 + np.exp((engagement[label_users] - 18) / 4))
+    churned = rng.random(users * 2) < probability
+    if regress_slice:
+        new = tenure[label_users] < 200
+        churned = np.where(new, rng.random(users * 2) < 0.5, churned)
+    labels = pa.table(
+        {
+            "user_id": pa.array(label_users, pa.int64()),
+            "ts": pa.array([START + dt.timedelta(days=int(d), hours=12) for d in label_days], UTC),
+            "churned": pa.array(churned.astype(int), pa.int64()),
+        }
+    )
+    pq.write_table(labels, root / "churn_labels.parquet")
