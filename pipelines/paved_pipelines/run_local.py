@@ -35,7 +35,7 @@ def main() -> None:
         local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(arguments.root))
         run = tabular_classifier(request=arguments.request.read_text())
         _write(arguments.result, {"state": "SUCCEEDED", "output": run.output})
-    except Exception as error:  # noqa: BLE001 (every failure must reach the result file)
+    except Exception as error:  # every failure must reach the result file
         _write(
             arguments.result,
             {"state": "FAILED", "error": f"{type(error).__name__}: {error}",

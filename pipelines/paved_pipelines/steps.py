@@ -124,7 +124,7 @@ def split_by_time(
     """Earlier rows train, the latest `validation_fraction` validate: no look into the future."""
     order = np.argsort(table.column(timestamp_column).to_numpy(), kind="stable")
     ordered = table.take(pa.array(order))
-    cut = int(math.floor(ordered.num_rows * (1 - validation_fraction)))
+    cut = math.floor(ordered.num_rows * (1 - validation_fraction))
     if cut == 0 or cut == ordered.num_rows:
         raise TrainingDataError(f"{ordered.num_rows} rows are too few to split for validation")
     return ordered.slice(0, cut), ordered.slice(cut)
@@ -311,7 +311,7 @@ def evaluate(
                         case.expect_label,
                         case.expect_score_min,
                         case.expect_score_max,
-                    )  # fmt: skip
+                    )
                     for case, s in zip(gates.golden, golden_scores, strict=True)
                 ]
             )

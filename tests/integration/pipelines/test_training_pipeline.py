@@ -54,7 +54,7 @@ def test_labels_without_matching_entities_are_refused_clearly(
 ) -> None:
     request = training_request(data_root, "mismatch")
     moved = request.model_copy(update={"data_root": str(tmp_path)})
-    with pytest.raises(TrainingDataError, match="labels at .*churn_labels.parquet"):
+    with pytest.raises(TrainingDataError, match=r"labels at .*churn_labels\.parquet"):
         build_training_set(moved)
 
 
