@@ -18,7 +18,12 @@ UTC = pa.timestamp("us", tz="UTC")
 
 
 def write_churn_data(
-    root: Path, users: int = 600, days: int = 20, seed: int = 3, regress_slice: bool = False
+    root: Path,
+    users: int = 600,
+    days: int = 20,
+    seed: int = 3,
+    regress_slice: bool = False,
+    labels_file: str = "churn_labels.parquet",
 ) -> None:
     rng = np.random.default_rng(seed)
     activity = root / "activity"
@@ -62,4 +67,4 @@ def write_churn_data(
             "churned": pa.array(churned.astype(int), pa.int64()),
         }
     )
-    pq.write_table(labels, root / "churn_labels.parquet")
+    pq.write_table(labels, root / labels_file)

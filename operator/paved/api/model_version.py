@@ -128,13 +128,16 @@ class Phase(StrEnum):
     PENDING = "Pending"
     TRAINING = "Training"
     EVALUATING = "Evaluating"
-    AWAITING_APPROVAL = "AwaitingApproval"
-    READY = "Ready"
+    HELD = "Held"  # trained and registered, but a gate failed: not promoted
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
     FAILED = "Failed"
 
 
 class PipelineRun(Model):
     id: str
+    key: str = Field(description="<uid>-<generation>: the run belongs to this generation.")
     state: str
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
@@ -144,6 +147,7 @@ class RegistryEntry(Model):
     name: str
     version: str
     uri: str | None = None
+    run_id: str | None = Field(default=None, description="The MLflow run that trained it.")
 
 
 class FeatureViewVersion(Model):

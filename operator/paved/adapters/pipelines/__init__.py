@@ -1,0 +1,1 @@
+"""Pipeline runners: KFP local (embedded default) and the KFP API."""

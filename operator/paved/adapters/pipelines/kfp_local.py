@@ -1,0 +1,94 @@
+"""`PipelineRunner` on KFP's local runner: each run is a detached process of its own.
+
+The run's directory is named by its key, so a second start for the same key (an operator
+restart, a retry) finds the run instead of starting another one; the process outlives the
+operator and writes its outcome to `result.json` atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from paved.errors import PermanentError
+from paved.ports.pipelines import PipelineRun, RunState
+
+_PIPELINES = {"tabular-classifier": "paved_pipelines.run_local"}
+
+
+class KfpLocalRunner:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def _directory(self, run_id: str) -> Path:
+        return self._root / run_id
+
+    @staticmethod
+    def run_id(run_key: str) -> str:
+        return "run-" + hashlib.sha256(run_key.encode()).hexdigest()[:16]
+
+    async def start(self, run_key: str, pipeline: str, request: str) -> PipelineRun:
+        module = _PIPELINES.get(pipeline)
+        if module is None:
+            known = ", ".join(sorted(_PIPELINES))
+            raise PermanentError(f"unknown pipeline {pipeline!r}; known pipelines: {known}")
+        run_id = self.run_id(run_key)
+        directory = self._directory(run_id)
+        try:
+            directory.mkdir(parents=True)  # atomic claim: only one start per key wins
+        except FileExistsError:
+            return await self.get(run_id)
+        (directory / "request.json").write_text(request)
+        (directory / "key").write_text(run_key)
+        log = os.open(directory / "run.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            command = [
+                sys.executable, "-m", module, "--request", str(directory / "request.json"),
+                "--root", str(directory / "artifacts"), "--result", str(directory / "result.json"),
+            ]  # fmt: skip
+            pid = await asyncio.to_thread(
+                os.posix_spawn,
+                sys.executable,
+                command,
+                dict(os.environ),
+                file_actions=[(os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)],
+                setsid=True,
+            )  # fmt: skip
+        finally:
+            os.close(log)
+        (directory / "pid").write_text(str(pid))
+        return PipelineRun(run_id, RunState.RUNNING)
+
+    async def get(self, run_id: str) -> PipelineRun:
+        directory = self._directory(run_id)
+        result = directory / "result.json"
+        if result.is_file():
+            outcome = json.loads(result.read_text())
+            state = RunState.SUCCEEDED if outcome["state"] == "SUCCEEDED" else RunState.FAILED
+            return PipelineRun(run_id, state, outcome.get("output"), outcome.get("error"))
+        if not directory.is_dir():
+            return PipelineRun(run_id, RunState.FAILED, error=f"no run {run_id} in {self._root}")
+        if not _alive(directory / "pid"):
+            return PipelineRun(
+                run_id, RunState.FAILED,
+                error=f"the run's process ended without a result; see {directory / 'run.log'}",
+            )  # fmt: skip
+        return PipelineRun(run_id, RunState.RUNNING)
+
+
+def _alive(pid_file: Path) -> bool:
+    if not pid_file.is_file():
+        return True  # just claimed; the pid is being written
+    pid = int(pid_file.read_text())
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"

@@ -1,0 +1,40 @@
+"""The model registry: versions with lineage tags, and stages kept as aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from paved.api.model_version import Stage
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    model: str
+    version: str
+    run_id: str
+    uri: str
+    stage: Stage
+    tags: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)  # of the run that trained it
+
+
+class ModelRegistry(Protocol):
+    async def register(
+        self, model: str, run_id: str, key: str, tags: Mapping[str, str]
+    ) -> RegisteredVersion:
+        """The version registered for `key`; created only when no version carries that key."""
+        ...
+
+    async def set_stage(self, model: str, version: str, stage: Stage) -> None:
+        """Move the version to `stage`; a new production version archives the previous one."""
+        ...
+
+    async def in_stage(self, model: str, stage: Stage) -> RegisteredVersion | None:
+        """The version holding `stage` (staging and production are held by one at a time)."""
+        ...
+
+    async def find(self, model: str, key: str) -> RegisteredVersion | None:
+        """The version registered for `key`, if any."""
+        ...
