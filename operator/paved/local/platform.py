@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel
 
 from paved.local import processes
-from paved.local.certs import ClusterPki, ensure_pki
+from paved.local.certs import ClusterPki, KeyPair, ensure_pki, issue_client_certificate
 from paved.local.errors import ComponentFailedError, PrerequisiteMissingError
 from paved.local.toolchain import Toolchain, ensure_toolchain
 
@@ -414,9 +414,29 @@ class LocalPlatform:
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return path
 
-    def _write_kubeconfig(self, state: PlatformState, pki: ClusterPki) -> None:
-        def encoded(path: Path) -> str:
-            return base64.b64encode(path.read_bytes()).decode()
+    def user_kubeconfig(self, user: str, groups: tuple[str, ...] = ()) -> Path:
+        """A kubeconfig for `user` in `groups` (a client certificate), for people and tests."""
+        state = self._load()
+        pki = ensure_pki(self.directory / "pki", dt.datetime.now(dt.UTC))
+        pair = issue_client_certificate(
+            pki, self.directory / "pki", user, groups, dt.datetime.now(dt.UTC)
+        )
+        path = self.directory / f"kubeconfig-{pair.certificate.stem.removeprefix('user-')}"
+        self._write_kubeconfig(state, pki, path, user, pair)
+        return path
+
+    def _write_kubeconfig(
+        self,
+        state: PlatformState,
+        pki: ClusterPki,
+        path: Path | None = None,
+        user: str = "paved-admin",
+        credentials: KeyPair | None = None,
+    ) -> None:
+        def encoded(file: Path) -> str:
+            return base64.b64encode(file.read_bytes()).decode()
+
+        pair = credentials or pki.admin
 
         config = {
             "apiVersion": "v1",
@@ -432,23 +452,24 @@ class LocalPlatform:
             ],
             "users": [
                 {
-                    "name": "paved-admin",
+                    "name": user,
                     "user": {
-                        "client-certificate-data": encoded(pki.admin.certificate),
-                        "client-key-data": encoded(pki.admin.key),
+                        "client-certificate-data": encoded(pair.certificate),
+                        "client-key-data": encoded(pair.key),
                     },
                 }
             ],
             "contexts": [
                 {
                     "name": "paved-local",
-                    "context": {"cluster": "paved-local", "user": "paved-admin"},
+                    "context": {"cluster": "paved-local", "user": user},
                 }
             ],
             "current-context": "paved-local",
         }
-        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
-        self.kubeconfig.chmod(0o600)
+        target = path or self.kubeconfig
+        target.write_text(yaml.safe_dump(config, sort_keys=False))
+        target.chmod(0o600)
 
     # -- down and status -------------------------------------------------------------------------
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from paved.local.platform import LocalPlatform
 from tests.support.kubectl import Kubectl
 
 ROOT = Path(__file__).resolve().parents[3]
+PAVED = str(Path(sys.executable).parent / "paved")
 
 pytestmark = pytest.mark.usefixtures("paved_crds")
 
@@ -74,3 +78,27 @@ def test_other_edits_after_a_sign_off_are_not_blocked(
         "--as-group=analysts",
     )  # fmt: skip
     assert edited.returncode == 0
+
+
+def test_paved_approve_signs_off_as_the_authenticated_user(
+    kubectl: Kubectl, namespace: str, model_version: str, local_platform: LocalPlatform
+) -> None:
+    alice = local_platform.user_kubeconfig("alice@example.com", ("ml-approvers",))
+    approved = subprocess.run(
+        [PAVED, "approve", model_version, "-n", namespace, "--comment", "AUC holds",
+         f"--kubeconfig={alice}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
+    sign_off = kubectl.get_json("modelversion.paved.dev", model_version, "-n", namespace)["spec"][
+        "approval"
+    ]["signOff"]
+    assert sign_off == {"by": "alice@example.com", "comment": "AUC holds"}
+
+    mallory = local_platform.user_kubeconfig("mallory", ("analysts",))
+    refused = subprocess.run(
+        [PAVED, "approve", model_version, "-n", namespace, f"--kubeconfig={mallory}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "mallory is not in an approver group" in refused.stderr
