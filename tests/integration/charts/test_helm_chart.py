@@ -1,0 +1,129 @@
+"""The Helm chart: lints clean, refuses bad values at install, installs for real on the local
+API server, and grants the operator what it uses and nothing more."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from paved.local.platform import Endpoints
+from paved.local.toolchain import Toolchain
+from tests.support.kubectl import Kubectl
+
+ROOT = Path(__file__).resolve().parents[3]
+CHART = ROOT / "charts" / "paved"
+
+
+def helm(
+    toolchain: Toolchain, *args: str, kubeconfig: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [str(toolchain.helm), *args]
+    if kubeconfig is not None:
+        command.append(f"--kubeconfig={kubeconfig}")
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_chart_lints_clean(toolchain: Toolchain) -> None:
+    linted = helm(toolchain, "lint", str(CHART), "--strict", "--kube-version=1.36.3")
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_alert_rules_pass_their_promtool_tests() -> None:
+    promtool = shutil.which("promtool")
+    assert promtool is not None, "promtool comes with the Debian prometheus package"
+    tested = subprocess.run(
+        [promtool, "test", "rules", str(CHART / "tests" / "alerts_test.yaml")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["rbac.scope=namespaced"], "at '/rbac/watchNamespaces': minItems"),
+        (["replicas=5"], "at '/replicas': maximum: got 5, want 2"),
+        (["operator.redisUrl=localhost:6379"], "at '/operator/redisUrl'"),
+        (["operator.offlineEngine=pandas"], "at '/operator/offlineEngine'"),
+        (["rbac.scop=cluster"], "additional properties 'scop' not allowed"),
+    ],
+    ids=["namespaced-without-namespaces", "too-many-replicas", "redis-url-without-scheme",
+         "unknown-engine", "misspelt-key"],
+)  # fmt: skip
+def test_a_wrong_value_fails_at_install_with_a_clear_message(
+    toolchain: Toolchain, values: list[str], message: str
+) -> None:
+    flags = [f"--set={v}" for v in values]
+    rendered = helm(toolchain, "template", "t", str(CHART), "--kube-version=1.36.3", *flags)
+    assert rendered.returncode != 0
+    assert message in rendered.stderr
+
+
+@pytest.mark.usefixtures("paved_crds")
+def test_install_lands_every_object_and_rbac_is_least_privilege(
+    toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
+) -> None:
+    release = f"paved-{uuid.uuid4().hex[:6]}"
+    # No --wait: there is no kubelet here, so the Deployment never gets pods.
+    installed = helm(
+        toolchain, "install", release, str(CHART), f"--namespace={namespace}",
+        kubeconfig=endpoints.kubeconfig,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    assert "kubectl get paved -A" in installed.stdout  # NOTES.txt says what to do next
+
+    manifest = helm(
+        toolchain, "get", "manifest", release, f"--namespace={namespace}",
+        kubeconfig=endpoints.kubeconfig,
+    ).stdout  # fmt: skip
+    listed = kubectl.run("get", "-f", "-", "-o", "json", stdin=manifest)
+    landed = {
+        (item["kind"], item["metadata"]["name"]) for item in json.loads(listed.stdout)["items"]
+    }
+    assert ("Deployment", release) in landed
+    assert ("ServiceAccount", release) in landed
+    for purpose in ("resources", "serving", "events", "peering", "discovery"):
+        assert ("ClusterRole", f"{release}-{purpose}") in landed
+        assert ("ClusterRoleBinding", f"{release}-{purpose}") in landed
+
+    deployment = kubectl.get_json("deployment", release, "-n", namespace)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+
+    account = f"system:serviceaccount:{namespace}:{release}"
+    assert _allowed(kubectl, account, "paved.dev", "rollouts", "patch", "status")
+    assert _allowed(kubectl, account, "paved.dev", "modelversions", "watch")
+    assert _allowed(kubectl, account, "machinelearning.seldon.io", "seldondeployments", "patch")
+    assert _allowed(kubectl, account, "", "events", "create")
+    assert not _allowed(kubectl, account, "", "secrets", "get")
+    assert not _allowed(kubectl, account, "", "pods", "delete")
+    assert not _allowed(kubectl, account, "paved.dev", "featureviews", "delete")
+
+
+def _allowed(
+    kubectl: Kubectl, user: str, group: str, resource: str, verb: str, subresource: str = ""
+) -> bool:
+    """Ask the API server's authorizer directly (a SubjectAccessReview): no discovery needed,
+    so it also answers for resources whose CRDs this cluster does not have (Seldon's)."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": user,
+            "groups": ["system:serviceaccounts", "system:authenticated"],
+            "resourceAttributes": {
+                "group": group, "resource": resource, "verb": verb,
+                "subresource": subresource, "namespace": "any",
+            },
+        },
+    }  # fmt: skip
+    answer = kubectl.run("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
+    allowed: bool = json.loads(answer.stdout)["status"]["allowed"]
+    return allowed
