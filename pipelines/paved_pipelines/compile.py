@@ -8,7 +8,7 @@ from kfp import compiler
 
 from paved_pipelines.training import PIPELINE_NAME, tabular_classifier
 
-COMPILED = Path(__file__).resolve().parents[1] / "compiled"
+COMPILED = Path(__file__).resolve().parent / "compiled"
 
 
 def compiled_path(name: str = PIPELINE_NAME) -> Path:

@@ -39,14 +39,23 @@ def find_run(client: MlflowClient, experiment_id: str, run_key: str) -> str | No
     return found[0].info.run_id if found else None
 
 
+OUTCOME_ARTIFACT = "outcome.json"
+
+
 def log_training_run(
     request: TrainingRequest,
     model: Pipeline,
     train_rows: pa.Table,
     evaluation: Evaluation,
     lineage: dict[str, str],
+    outcome: dict[str, object],
 ) -> str:
-    """The MLflow run id holding this training; the same run for the same run key."""
+    """The MLflow run id holding this training; the same run for the same run key.
+
+    `outcome` (gates, metrics, lineage) is logged as `outcome.json` with the run id in it: the
+    operator reads it from MLflow, whichever runner ran the pipeline (KFP's API does not return
+    a pipeline's output parameters).
+    """
     client = MlflowClient()
     experiment = client.get_experiment_by_name(request.model)
     experiment_id = (
@@ -73,4 +82,5 @@ def log_training_run(
             mlflow.log_artifact(str(features), "training-data")
         mlflow.sklearn.log_model(model, name="model", skops_trusted_types=SKOPS_TRUSTED_TYPES)
         mlflow.set_tag("paved.gates", json.dumps({"passed": evaluation.passed}))
+        mlflow.log_dict({**outcome, "mlflowRunId": run.info.run_id}, OUTCOME_ARTIFACT)
         return str(run.info.run_id)

@@ -98,17 +98,15 @@ def evaluate_and_log(
         "paved.namespace": parsed.namespace,
         "paved.model_version": parsed.model_version,
     }
-    run_id = log_training_run(parsed, fitted, earlier, outcome, tags)
-    return json.dumps(
-        {
-            "mlflowRunId": run_id,
-            "passed": outcome.passed,
-            "metrics": outcome.metrics,
-            "sliceMetrics": outcome.slice_metrics,
-            "verdicts": [asdict(v) for v in outcome.verdicts],
-            "lineage": data,
-        }
-    )
+    document = {
+        "passed": outcome.passed,
+        "metrics": outcome.metrics,
+        "sliceMetrics": outcome.slice_metrics,
+        "verdicts": [asdict(v) for v in outcome.verdicts],
+        "lineage": data,
+    }
+    run_id = log_training_run(parsed, fitted, earlier, outcome, tags, document)
+    return json.dumps({**document, "mlflowRunId": run_id})
 
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Point-in-time training set, seeded model, gates.")

@@ -171,8 +171,10 @@ async def train_and_promote(resource: Resource, ports: Ports, now: dt.datetime) 
         return Reconciled(
             observed, status_updates=updates | {"phase": Phase.FAILED, "run": finished}
         )
+    # KFP's API returns no output parameters; the run logged its outcome to MLflow too.
+    document = current.output or await ports.registry.training_outcome(spec.model, key)
     try:
-        outcome = TrainingOutcome.model_validate_json(current.output or "")
+        outcome = TrainingOutcome.model_validate_json(document or "")
     except ValidationError as error:
         observed.append(Observation(TRAINED, "False", "UnreadableOutcome", str(error)))
         return Reconciled(
@@ -187,6 +189,11 @@ async def train_and_promote(resource: Resource, ports: Ports, now: dt.datetime) 
         "paved.pipeline_run": run.id,
         "paved.model_version": f"{resource.namespace}/{resource.name}",
         "paved.gates": summary(verdicts),
+        "paved.gate_results": json.dumps(outcome.verdicts, sort_keys=True)[:5000],
+        "paved.parameters": json.dumps(
+            spec.pipeline.parameters | {"seed": spec.pipeline.seed}, sort_keys=True
+        ),
+        "paved.metrics": json.dumps(outcome.metrics, sort_keys=True),
     }
     registered = await ports.registry.register(spec.model, outcome.mlflowRunId, key, lineage_tags)
     stage = registered.stage

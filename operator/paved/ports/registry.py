@@ -38,3 +38,8 @@ class ModelRegistry(Protocol):
     async def find(self, model: str, key: str) -> RegisteredVersion | None:
         """The version registered for `key`, if any."""
         ...
+
+    async def training_outcome(self, model: str, run_key: str) -> str | None:
+        """The outcome document (gates, metrics, lineage) the training run for `run_key`
+        logged, or None when no finished run has one."""
+        ...

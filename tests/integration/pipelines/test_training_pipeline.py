@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from kfp import local
 from mlflow.tracking import MlflowClient
 
+from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.local.platform import Endpoints
 from paved_pipelines.compile import compile_all, compiled_path
 from paved_pipelines.steps import (
@@ -87,6 +89,11 @@ def test_pipeline_trains_evaluates_and_logs_with_lineage(
     assert len(run.data.tags["paved.dataset_hash"]) == 64
     assert json.loads(run.data.tags["paved.feature_views"]) == outcome["lineage"]["featureViews"]
     assert run.data.params["seed"] == "42"
+
+    # The outcome is in MLflow too: KFP's API does not hand pipeline outputs back.
+    logged = asyncio.run(MlflowRegistry(endpoints.mlflow).training_outcome("churn", run_key))
+    assert logged is not None
+    assert json.loads(logged) == outcome
 
     # Running the same key again reuses the run rather than logging a second one.
     again = json.loads(tabular_classifier(request=request.model_dump_json()).output)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Final, TypeVar
 
 from mlflow.entities.model_registry import ModelVersion
@@ -20,6 +21,9 @@ from paved.errors import TransientError
 from paved.ports.registry import RegisteredVersion
 
 KEY_TAG: Final = "paved.key"
+# Written by the training pipeline (paved_pipelines.registry) on its MLflow run.
+RUN_KEY_TAG: Final = "paved.run_key"
+OUTCOME_ARTIFACT: Final = "outcome.json"
 STAGE_TAG: Final = "paved.stage"
 _ALIASES: Final = {Stage.STAGING: "staging", Stage.PRODUCTION: "production"}
 T = TypeVar("T")
@@ -112,6 +116,25 @@ class MlflowRegistry:
             if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 return None
             raise
+
+    async def training_outcome(self, model: str, run_key: str) -> str | None:
+        def read() -> str | None:
+            experiment = self._client.get_experiment_by_name(model)
+            if experiment is None:
+                return None
+            runs = self._client.search_runs(
+                [experiment.experiment_id],
+                filter_string=(
+                    f"tags.`{RUN_KEY_TAG}` = '{run_key}' and attributes.status = 'FINISHED'"
+                ),
+                max_results=1,
+            )
+            if not runs:
+                return None
+            path = self._client.download_artifacts(runs[0].info.run_id, OUTCOME_ARTIFACT)
+            return Path(path).read_text()
+
+        return await self._call(read)
 
     async def in_stage(self, model: str, stage: Stage) -> RegisteredVersion | None:
         alias = _ALIASES.get(stage)

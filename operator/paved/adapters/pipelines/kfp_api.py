@@ -1,0 +1,167 @@
+"""`PipelineRunner` on a KFP installation, through KFP's own `kfp.Client` (REST API v2beta1).
+
+A run's display name is its key and is looked up before any create, so a restart or a retry finds
+the run instead of submitting a second one. KFP's API server cannot run on this machine (it needs
+a cluster and Argo), so this is tested against its HTTP contract, with the real client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+import kfp
+import urllib3
+from kfp_server_api.exceptions import ApiException  # type: ignore[import-untyped]
+
+from paved.errors import PermanentError, TransientError
+from paved.ports.pipelines import PipelineRun, RunState
+
+# By name, as kfp_local does: imported statically, mypy would check paved_pipelines (whose KFP
+# decorators are untyped) as part of paved.
+_compiled_path = importlib.import_module("paved_pipelines.compile").compiled_path
+_PIPELINES: Final = {"tabular-classifier": Path(_compiled_path("tabular-classifier"))}
+
+# V2beta1RuntimeState → RunState. Anything else (RUNTIME_STATE_UNSPECIFIED, or no state at all:
+# the server omits empty fields) has not started yet.
+_STATES: Final = {
+    "PENDING": RunState.PENDING,
+    "RUNNING": RunState.RUNNING,
+    "PAUSED": RunState.RUNNING,  # it can be resumed, so it is not over
+    "CANCELING": RunState.RUNNING,  # it may still end SUCCEEDED or FAILED
+    "SUCCEEDED": RunState.SUCCEEDED,
+    "FAILED": RunState.FAILED,
+    "CANCELED": RunState.CANCELED,
+    "SKIPPED": RunState.SKIPPED,
+}
+_CONFLICT: Final = 409
+_NOT_FOUND: Final = 404
+# Status 0 is the client's own TLS failure; 408 and 429 ask the caller to come back.
+_RETRYABLE: Final = frozenset({0, 408, 429})
+
+
+class _RefusedError(PermanentError):
+    """The API server refused the request (4xx): sending it again cannot help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class KfpApiRunner:
+    def __init__(
+        self, client: kfp.Client, experiment: str = "paved", namespace: str | None = None
+    ) -> None:
+        self._client = client
+        self._experiment = experiment
+        self._namespace = namespace
+
+    @classmethod
+    def from_host(
+        cls, host: str, experiment: str = "paved", namespace: str | None = None
+    ) -> KfpApiRunner:
+        """Blocks while kfp.Client probes the API server's /healthz, which it does (up to 5
+        attempts, 5 s apart) unless it is given a namespace."""
+        if namespace is None:
+            return cls(kfp.Client(host=host), experiment)
+        return cls(kfp.Client(host=host, namespace=namespace), experiment, namespace)
+
+    async def start(self, run_key: str, pipeline: str, request: str) -> PipelineRun:
+        package = _PIPELINES.get(pipeline)
+        if package is None:
+            known = ", ".join(sorted(_PIPELINES))
+            raise PermanentError(f"unknown pipeline {pipeline!r}; known pipelines: {known}")
+        experiment_id = await self._experiment_id()
+        # KFP does not deduplicate runs: look for this key's run first. Check-then-create is not
+        # atomic; kopf runs one handler per object at a time, which is what makes it enough.
+        predicate = {"key": "display_name", "operation": "EQUALS", "string_value": run_key}
+        named = json.dumps({"predicates": [predicate]})
+        existing = await self._call(
+            "list runs", self._client.list_runs,
+            experiment_id=experiment_id, filter=named, sort_by="created_at", page_size=1,
+        )  # fmt: skip
+        if existing.runs:
+            return _pipeline_run(existing.runs[0])
+        created = await self._call(
+            "create run", self._client.create_run_from_pipeline_package,
+            pipeline_file=str(package), arguments={"request": request}, run_name=run_key,
+            experiment_id=experiment_id,
+        )  # fmt: skip
+        return _pipeline_run(created.run_info)
+
+    async def get(self, run_id: str) -> PipelineRun:
+        try:
+            run = await self._call("get run", self._client.get_run, run_id=run_id)
+        except _RefusedError as refused:
+            if refused.status != _NOT_FOUND:
+                raise
+            return PipelineRun(run_id, RunState.FAILED, error=f"no run {run_id} in KFP: {refused}")
+        return _pipeline_run(run)
+
+    async def _experiment_id(self) -> str:
+        name, namespace = self._experiment, self._namespace
+        try:
+            # kfp.Client's create_experiment is get-or-create, but not atomic.
+            experiment = await self._call(
+                "create experiment", self._client.create_experiment,
+                name=name, namespace=namespace,
+            )  # fmt: skip
+        except _RefusedError as refused:
+            if refused.status != _CONFLICT:
+                raise
+            # Another writer created it between the client's lookup and its create.
+            experiment = await self._call(
+                "get experiment", self._client.get_experiment,
+                experiment_name=name, namespace=namespace,
+            )  # fmt: skip
+        return str(experiment.experiment_id)
+
+    @staticmethod
+    async def _call(what: str, method: Callable[..., Any], **arguments: Any) -> Any:
+        try:
+            return await asyncio.to_thread(method, **arguments)
+        except urllib3.exceptions.HTTPError as error:
+            raise TransientError(f"KFP's API cannot be reached ({what}): {error}") from error
+        except ApiException as error:
+            status, message = int(error.status or 0), _message(error)
+            if status in _RETRYABLE or status >= 500:
+                raise TransientError(f"KFP's API failed ({what}): {status} {message}") from error
+            raise _RefusedError(
+                status, f"KFP's API refused ({what}): {status} {message}"
+            ) from error
+
+
+def _pipeline_run(run: Any) -> PipelineRun:
+    """`run` is a V2beta1Run. Its `output` stays None: KFP v2 records output parameters in ML
+    Metadata (the `outputs` custom property of the task's and the root DAG's executions), and
+    the REST API serves none of them. `run_details.task_details[*]` carry only MLMD ids
+    (`execution_id`, and artifact ids in `outputs`); reading the value takes an MLMD client."""
+    state = _STATES.get(str(run.state), RunState.PENDING)
+    error = _failure(run) if state is RunState.FAILED else None
+    return PipelineRun(str(run.run_id), state, error=error)
+
+
+def _failure(run: Any) -> str:
+    if run.error is not None and run.error.message:
+        return str(run.error.message)
+    # The API documents a run's `error` as a failure to retrieve the run, and a task's as set
+    # once the task FAILED or was CANCELED: the reason may be only on the failed tasks.
+    tasks = run.run_details.task_details if run.run_details is not None else None
+    failed = [
+        f"{task.display_name}: {task.error.message}"
+        for task in tasks or []
+        if task.error is not None and task.error.message
+    ]
+    return "; ".join(failed) or "the run failed without an error message"
+
+
+def _message(error: Any) -> str:
+    """The `message` of the google.rpc.Status body the API server answers errors with."""
+    try:
+        return str(json.loads(error.body)["message"])
+    except (TypeError, ValueError, KeyError):
+        return str(error.reason)
