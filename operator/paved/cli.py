@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -51,6 +52,113 @@ def operator(
         {k: v for k, v in overrides.items() if v is not None}
     )
     run(settings)
+
+
+@main.group()
+def features() -> None:
+    """Work with FeatureViews from the command line (the SDK is paved.features)."""
+
+
+@features.command("materialize")
+@click.argument("view")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the FeatureView from this file instead of the cluster.",
+)
+def materialize_command(view: str, namespace: str, manifest: Path | None) -> None:
+    """Copy VIEW's offline rows online now, with a progress bar."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from paved.features import FeatureStore
+
+    store = (
+        FeatureStore.from_manifests([manifest])
+        if manifest
+        else FeatureStore.from_cluster(namespace)
+    )
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(f"{view}: 0 rows", total=None)
+        seen = 0
+
+        def advance(rows: int) -> None:
+            nonlocal seen
+            seen += rows
+            progress.update(task, description=f"{view}: {seen:,} rows")
+
+        report = store.materialize(view, on_batch=advance)
+    click.echo(
+        f"{report.written:,} of {report.rows:,} rows written in {report.seconds:.2f}s; "
+        f"event watermark {report.watermarks.event}"
+    )
+
+
+@features.command("serve")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8090, show_default=True)
+def serve_command(namespace: str, host: str, port: int) -> None:
+    """Serve HTTP push and online reads for the namespace's FeatureViews."""
+    from aiohttp import web
+
+    from paved.feature_server import application
+    from paved.features import FeatureStore
+
+    web.run_app(application(FeatureStore.from_cluster(namespace)), host=host, port=port)
+
+
+@features.command("consume")
+@click.argument("view")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--consumer", default="paved-1", show_default=True, help="Name in the group.")
+def consume_command(view: str, namespace: str, consumer: str) -> None:
+    """Consume VIEW's Redis stream (paved:stream:VIEW) into the online and offline stores."""
+    import redis
+
+    from paved.features import FeatureStore
+    from paved.streaming import StreamConsumer
+
+    settings = OperatorSettings()
+    store = FeatureStore.from_cluster(namespace, settings)
+    stream = StreamConsumer(store, redis.Redis.from_url(settings.redis_url), view, consumer)
+    click.echo(f"consuming paved:stream:{view} as {consumer}; Ctrl-C stops", err=True)
+    while True:
+        stream.consume_once()
+
+
+@main.command()
+@click.argument("model_version")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--comment", default="", help="Why it is fit for production.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def approve(model_version: str, namespace: str, comment: str, kubeconfig: str | None) -> None:
+    """Sign MODEL_VERSION off for production, as the user your kubeconfig authenticates.
+
+    The API server checks the sign-off names you (a ValidatingAdmissionPolicy), so it cannot
+    be made in anyone else's name. Also `kubectl paved approve`.
+    """
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from paved.adapters.kubernetes.cluster import api_client
+
+    api = api_client(kubeconfig)
+    review = client.AuthenticationV1Api(api).create_self_subject_review(
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    )
+    user = review.status.user_info.username
+    patch = {"spec": {"approval": {"signOff": {"by": user, "comment": comment}}}}
+    try:
+        client.CustomObjectsApi(api).patch_namespaced_custom_object(
+            "paved.dev", "v1alpha1", namespace, "modelversions", model_version, patch
+        )
+    except ApiException as error:
+        reason = json.loads(error.body or "{}").get("message", error.reason)
+        click.echo(f"error: {reason}", err=True)
+        sys.exit(1)
+    click.echo(f"modelversion {namespace}/{model_version} signed off by {user}")
 
 
 @main.group()

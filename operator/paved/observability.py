@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RECONCILES: Final = Counter(
     "paved_reconcile_total",
@@ -13,4 +13,19 @@ RECONCILES: Final = Counter(
 )
 RECONCILE_SECONDS: Final = Histogram(
     "paved_reconcile_duration_seconds", "Time spent in one reconcile.", ["kind"]
+)
+FEATURE_LAG_SECONDS: Final = Gauge(
+    "paved_feature_freshness_lag_seconds",
+    "How far behind now the newest online value of a feature is.",
+    ["namespace", "feature_view", "feature"],
+)
+FEATURE_SLO_SECONDS: Final = Gauge(
+    "paved_feature_freshness_slo_seconds",
+    "The feature's freshness SLO; lag above it is a breach.",
+    ["namespace", "feature_view", "feature"],
+)
+MATERIALIZED_ROWS: Final = Counter(
+    "paved_materialized_rows_total",
+    "Rows written to the online store by materialization.",
+    ["namespace", "feature_view"],
 )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +20,30 @@ class OperatorSettings(BaseSettings):
     metrics_port: int = Field(default=9808, ge=0, le=65535)
     health_address: str = "0.0.0.0"
     health_port: int = Field(default=8080, ge=0, le=65535)
+    data_root: str = Field(
+        default_factory=os.getcwd, description="Root of FeatureView sources with relative paths."
+    )
+    offline_engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[2]"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    feature_tick_seconds: float = Field(
+        default=5.0, gt=0, description="How often FeatureViews are checked for due work."
+    )
+    pipeline_runner: Literal["kfp-local", "kfp-api"] = "kfp-local"
+    kfp_host: str = Field(
+        default="http://ml-pipeline.kubeflow.svc.cluster.local:8888",
+        description="The KFP API endpoint, for kfp-api (default: KFP's in-cluster service).",
+    )
+    mlflow_tracking_uri: str = Field(
+        default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    )
+    state_dir: str = Field(
+        default_factory=lambda: os.path.expanduser("~/.local/state/paved/operator"),
+        description="Where the local pipeline runner keeps its runs.",
+    )
+    code_commit: str = Field(
+        default="unknown", description="The commit of the training code, recorded as lineage."
+    )
     peering: str | None = Field(
         default=None, description="kopf peering name for a standby replica; None: standalone."
     )

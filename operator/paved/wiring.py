@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -15,12 +16,62 @@ from prometheus_client import start_http_server
 
 import paved.controllers  # noqa: F401  (registers the handlers)
 from paved.adapters.kubernetes.cluster import KubernetesCluster, api_client
-from paved.ports import Ports
+from paved.ports import ModelRegistry, OfflineEngine, OnlineStore, PipelineRunner, Ports
 from paved.settings import OperatorSettings
 
 
+def offline_engine(settings: OperatorSettings) -> OfflineEngine:
+    """The configured engine; imported lazily so Spark loads only when chosen."""
+    match settings.offline_engine:
+        case "duckdb":
+            from paved.adapters.offline.duckdb import DuckDBEngine
+
+            return DuckDBEngine()
+        case "spark":
+            from pyspark.sql import SparkSession
+
+            from paved.adapters.offline.spark import SparkEngine
+
+            session = SparkSession.builder.master(settings.spark_master).appName("paved")
+            return SparkEngine(session.getOrCreate())
+
+
+def online_store(settings: OperatorSettings) -> OnlineStore:
+    from paved.adapters.online.redis import RedisOnlineStore
+
+    return RedisOnlineStore.from_url(settings.redis_url)
+
+
+def pipeline_runner(settings: OperatorSettings) -> PipelineRunner:
+    match settings.pipeline_runner:
+        case "kfp-local":
+            from paved.adapters.pipelines.kfp_local import KfpLocalRunner
+
+            return KfpLocalRunner(Path(settings.state_dir) / "runs")
+        case "kfp-api":
+            from paved.adapters.pipelines.kfp_api import KfpApiRunner
+
+            return KfpApiRunner.from_host(settings.kfp_host)
+
+
+def model_registry(settings: OperatorSettings) -> ModelRegistry:
+    from paved.adapters.registry.mlflow import MlflowRegistry
+
+    return MlflowRegistry(settings.mlflow_tracking_uri)
+
+
 def build_ports(settings: OperatorSettings) -> Ports:
-    return Ports(cluster=KubernetesCluster(api_client(settings.kubeconfig)))
+    # Pipeline runs are processes of their own: they find MLflow the way the operator does.
+    os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
+    return Ports(
+        cluster=KubernetesCluster(api_client(settings.kubeconfig)),
+        offline=offline_engine(settings),
+        online=online_store(settings),
+        runner=pipeline_runner(settings),
+        registry=model_registry(settings),
+        data_root=settings.data_root,
+        code_commit=settings.code_commit,
+    )
 
 
 @kopf.on.login()

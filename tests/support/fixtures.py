@@ -11,7 +11,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -70,49 +69,71 @@ def paved_crds(kubectl: Kubectl) -> None:
         kubectl.run("wait", "--for=condition=Established", f"crd/{kind.crd_name}", "--timeout=60s")
 
 
-@dataclass(frozen=True)
 class RunningOperator:
-    pid: int
-    health_url: str
-    metrics_url: str
-    log: Path
+    """`paved operator` as its own process against the local platform, as a user runs it."""
+
+    def __init__(self, endpoints: Endpoints, root: Path) -> None:
+        self.data_root = root / "data"  # FeatureView sources with relative paths live here
+        self.state_dir = root / "state"
+        self.log = root / "operator.log"
+        self.data_root.mkdir()
+        health_port, metrics_port = processes.free_port(), processes.free_port()
+        self.health_url = f"http://127.0.0.1:{health_port}/healthz"
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        self._command = [
+            str(Path(sys.executable).parent / "paved"), "operator",
+            f"--kubeconfig={endpoints.kubeconfig}", "--bind=127.0.0.1",
+            f"--health-port={health_port}", f"--metrics-port={metrics_port}",
+        ]  # fmt: skip
+        self._environment = {
+            **os.environ,
+            "PAVED_REDIS_URL": endpoints.redis,
+            "PAVED_DATA_ROOT": str(self.data_root),
+            "PAVED_STATE_DIR": str(self.state_dir),
+            "PAVED_MLFLOW_TRACKING_URI": endpoints.mlflow,
+            "PAVED_CODE_COMMIT": "test-commit",
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as output:
+            self._process = subprocess.Popen(
+                self._command, stdout=output, stderr=subprocess.STDOUT, env=self._environment
+            )
+        process = self._process
+        wait_for(
+            lambda: process.poll() is not None or _answers(self.health_url),
+            timeout=60,
+            what="the operator's liveness endpoint",
+        )
+        assert process.poll() is None, f"the operator exited:\n{self.log.read_text()}"
+
+    def stop(self, crash: bool = False) -> None:
+        """Stop the operator; `crash` kills it with no chance to clean up."""
+        if self._process is None:
+            return
+        if crash:
+            self._process.kill()
+        else:
+            self._process.terminate()
+        try:
+            self._process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
 
 
 @pytest.fixture(scope="session")
 def paved_operator(
     endpoints: Endpoints, paved_crds: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningOperator]:
-    """`paved operator` as its own process against the local platform, as a user runs it."""
-    health_port, metrics_port = processes.free_port(), processes.free_port()
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    command = [
-        str(Path(sys.executable).parent / "paved"), "operator",
-        f"--kubeconfig={endpoints.kubeconfig}", "--bind=127.0.0.1",
-        f"--health-port={health_port}", f"--metrics-port={metrics_port}",
-    ]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    running = RunningOperator(
-        process.pid,
-        f"http://127.0.0.1:{health_port}/healthz",
-        f"http://127.0.0.1:{metrics_port}/metrics",
-        log,
-    )
+    running = RunningOperator(endpoints, tmp_path_factory.mktemp("operator"))
     try:
-        wait_for(
-            lambda: process.poll() is not None or _answers(running.health_url),
-            timeout=60,
-            what="the operator's liveness endpoint",
-        )
-        assert process.poll() is None, f"the operator exited:\n{log.read_text()}"
+        running.start()
         yield running
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        running.stop()
 
 
 def _answers(url: str) -> bool:

@@ -144,9 +144,7 @@ class MaterializationRun(Model):
 
 class FeatureViewStatus(Status):
     version: str | None = Field(default=None, description="Content hash of the spec.")
-    watermark: dt.datetime | None = Field(
-        default=None, description="The newest event time online."
-    )
+    watermark: dt.datetime | None = Field(default=None, description="The newest event time online.")
     created_watermark: dt.datetime | None = Field(
         default=None, description="The newest created time online (views with one)."
     )

@@ -3,6 +3,6 @@
 Importing this package registers every handler with kopf.
 """
 
-from paved.controllers import acceptance
+from paved.controllers import acceptance, feature_view, model_version
 
-__all__ = ["acceptance"]
+__all__ = ["acceptance", "feature_view", "model_version"]

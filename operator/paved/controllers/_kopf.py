@@ -28,6 +28,7 @@ class Resource:
     kind: str
     namespace: str
     name: str
+    uid: str
     generation: int
     spec: Any
     status: Status
@@ -69,6 +70,24 @@ def reconciler(*kinds: Kind) -> Callable[[Handler], Handler]:
     return register
 
 
+# Timers are level-triggered: each tick re-reads the object and decides again, so nothing is
+# lost across operator restarts. The core decides whether work is due at each tick.
+TIMER_SECONDS = 5.0
+
+
+def timer(*kinds: Kind) -> Callable[[Handler], Handler]:
+    """Register `handler` to run every few seconds for every object of each kind."""
+
+    def register(handler: Handler) -> Handler:
+        for kind in kinds:
+            kopf.timer(GROUP, VERSION, kind.plural, id=handler.__name__, interval=TIMER_SECONDS)(
+                _adapt(kind, handler)
+            )
+        return handler
+
+    return register
+
+
 def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
     async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -85,7 +104,7 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
                 raise kopf.PermanentError(observed[0].message) from error
             resource = Resource(
                 kind.kind, body.metadata.namespace or "", body.metadata.name or "",
-                generation, spec, before,
+                body.metadata.uid or "", generation, spec, before,
             )  # fmt: skip
             try:
                 result = await handler(resource, memo["ports"], now)
@@ -97,7 +116,7 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
                 raise kopf.PermanentError(str(error)) from error
         after = report(before, result.observed, generation, now)
         if result.status_updates:
-            after = after.model_copy(update=result.status_updates)
+            after = type(after).model_validate(after.model_dump() | result.status_updates)
         _write(body, patch, before, after)
         if result.retry_after_seconds is not None:
             RECONCILES.labels(kind.kind, "retry").inc()

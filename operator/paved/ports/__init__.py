@@ -8,6 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paved.ports.cluster import Cluster
+from paved.ports.offline import OfflineEngine
+from paved.ports.online import OnlineStore
+from paved.ports.pipelines import PipelineRunner
+from paved.ports.registry import ModelRegistry
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,12 @@ class Ports:
     """Everything a controller may act through; built once by `paved.wiring`."""
 
     cluster: Cluster
+    offline: OfflineEngine
+    online: OnlineStore
+    runner: PipelineRunner
+    registry: ModelRegistry
+    data_root: str  # where FeatureView sources with relative paths live
+    code_commit: str  # of the training code, recorded as lineage
 
 
-__all__ = ["Cluster", "Ports"]
+__all__ = ["Cluster", "ModelRegistry", "OfflineEngine", "OnlineStore", "PipelineRunner", "Ports"]

@@ -37,6 +37,36 @@ class OnlineRequest:
 
 
 @dataclass(frozen=True)
+class OnlineFeatures:
+    """A read's result, columnar: building one object per value would cost more than Redis.
+
+    `values[i][j]` and `statuses[i][j]` are entity row i's value and status of `columns[j]`
+    (`view__feature`); `event_timestamps[i][k]` is the event time of the k-th requested view's
+    row for entity i (None when not found).
+    """
+
+    columns: tuple[str, ...]
+    values: list[list[Any]]
+    statuses: list[list[ValueStatus]]
+    event_timestamps: list[list[dt.datetime | None]]
+    views: tuple[str, ...]
+
+    def row(self, index: int) -> dict[str, FeatureValue]:
+        """Entity row `index` as `view__feature` → value, status and event time."""
+        view_of = {column: column.split("__", 1)[0] for column in self.columns}
+        stamps = dict(zip(self.views, self.event_timestamps[index], strict=True))
+        return {
+            column: FeatureValue(value, status, stamps[view_of[column]])
+            for column, value, status in zip(
+                self.columns, self.values[index], self.statuses[index], strict=True
+            )
+        }
+
+    def rows(self) -> list[dict[str, FeatureValue]]:
+        return [self.row(i) for i in range(len(self.values))]
+
+
+@dataclass(frozen=True)
 class WriteResult:
     rows: int  # rows offered
     written: int  # rows that were newer than what the store held, and so replaced it
@@ -56,8 +86,8 @@ class OnlineStore(Protocol):
         entity_rows: Sequence[EntityRow],
         requests: Sequence[OnlineRequest],
         now: dt.datetime,
-    ) -> list[dict[str, FeatureValue]]:
-        """Per entity (in order), `view__feature` → value, in one round trip for all of them.
+    ) -> OnlineFeatures:
+        """Every entity row's requested features (in order), in one round trip for all of them.
 
         ttl and each feature's freshness SLO are checked against `now`: a value past them is
         never returned as present.

@@ -1,0 +1,94 @@
+"""The feature server: HTTP push into a FeatureView and online reads, over the SDK.
+
+POST /v1/push/{view}        {"rows": [{...}, ...]}             → {"rows": n, "written": n}
+POST /v1/features/online    {"entities": [...], "features": ["view:feature", ...]}
+GET  /healthz
+
+Online reads answer columnar, as the online store reads, so no object is built per value:
+
+    {"columns": ["view__feature", ...],   one per requested feature, grouped by view
+     "values": [[...], ...],              values[i][j]: entity i's columns[j], or null
+     "statuses": [[...], ...],            statuses[i][j]: present | stale | expired | notFound
+     "eventTimestamps": {"view": [...]}}  entity i's event time in that view (ISO 8601), or null
+
+A value is null when the store holds a null, when nothing was written for the entity, past the
+view's ttl, or past its freshness SLO under the view's `null` stale policy; an event time is
+null only when nothing was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from paved.features import FeatureStore, rows_to_table
+from paved.ports.online import OnlineFeatures
+
+
+class PushRequest(BaseModel):
+    rows: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
+
+
+class OnlineFeaturesRequest(BaseModel):
+    entities: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    features: list[str] = Field(min_length=1)
+
+
+def _columnar(result: OnlineFeatures) -> dict[str, Any]:
+    """The JSON body of an online read, as the module docstring lays it out."""
+    return {
+        "columns": result.columns,
+        "values": result.values,
+        "statuses": result.statuses,  # string enums: JSON writes their values
+        "eventTimestamps": {
+            view: [_isoformat(stamps[k]) for stamps in result.event_timestamps]
+            for k, view in enumerate(result.views)
+        },
+    }
+
+
+def _isoformat(stamp: dt.datetime | None) -> str | None:
+    return None if stamp is None else stamp.isoformat()
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def application(store: FeatureStore) -> web.Application:
+    async def push(request: web.Request) -> web.Response:
+        name = request.match_info["view"]
+        try:
+            view = store.view(name)
+        except KeyError as error:
+            return _error(404, str(error.args[0]))
+        try:
+            body = PushRequest.model_validate_json(await request.read())
+            table = rows_to_table(view, body.rows)
+        except (ValidationError, ValueError) as error:
+            return _error(400, str(error))
+        written = await asyncio.to_thread(store.push, name, table, dt.datetime.now(dt.UTC))
+        return web.json_response({"rows": table.num_rows, "written": written})
+
+    async def online(request: web.Request) -> web.Response:
+        try:
+            body = OnlineFeaturesRequest.model_validate_json(await request.read())
+            results = await asyncio.to_thread(
+                store.get_online_features, body.entities, body.features, dt.datetime.now(dt.UTC)
+            )
+        except (ValidationError, ValueError, KeyError) as error:
+            return _error(400, str(error))
+        return web.json_response(_columnar(results))
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/push/{view}", push)
+    app.router.add_post("/v1/features/online", online)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,270 @@
+"""The feature store SDK: historical (point-in-time) and online features, push, skew checks.
+
+    store = FeatureStore.from_cluster(namespace="team-a")
+    training = store.get_historical_features(entity_rows, ["user-activity-v1:clicks_7d"])
+    online = store.get_online_features([{"user_id": 42}], ["user-activity-v1:clicks_7d"])
+
+A reference is `<FeatureView name>:<feature>`. The definitions come from the FeatureView objects
+(or manifests), so the SDK, the operator and the training pipeline read features the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import yaml
+
+from paved.api.feature_view import FeatureViewSpec
+from paved.api.meta import parse_duration
+from paved.core.feature_views import ViewDefinition, view_definition
+from paved.ports.offline import FeatureRequest, JoinOptions, OfflineEngine
+from paved.ports.online import OnlineFeatures, OnlineRequest, OnlineStore
+from paved.services.materialization import MaterializationReport, Watermarks, materialize
+from paved.settings import OperatorSettings
+from paved.wiring import offline_engine, online_store
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    entity: dict[str, Any]
+    feature: str
+    online: Any
+    offline: Any
+
+
+@dataclass(frozen=True)
+class SkewReport:
+    """Online values compared with what the offline join returns as of the same moment."""
+
+    view: str
+    entities: int
+    compared: int
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def mismatch_rate(self) -> float:
+        return len(self.mismatches) / self.compared if self.compared else 0.0
+
+
+def _parse_refs(refs: Iterable[str]) -> dict[str, list[str]]:
+    by_view: dict[str, list[str]] = {}
+    for ref in refs:
+        view, separator, feature = ref.partition(":")
+        if not separator or not view or not feature:
+            raise ValueError(f"feature reference {ref!r} is not of the form <view>:<feature>")
+        by_view.setdefault(view, []).append(feature)
+    return by_view
+
+
+def _values_equal(online: Any, offline: Any) -> bool:
+    if isinstance(online, float) and isinstance(offline, float):
+        return abs(online - offline) <= 1e-9 * max(1.0, abs(offline))
+    return bool(online == offline)
+
+
+class FeatureStore:
+    def __init__(
+        self,
+        views: Mapping[str, ViewDefinition],
+        offline: OfflineEngine,
+        online: OnlineStore,
+        lateness: Mapping[str, dt.timedelta] | None = None,
+    ) -> None:
+        self._views = dict(views)
+        self._offline = offline
+        self._online = online
+        self._lateness = dict(lateness or {})
+
+    @classmethod
+    def from_specs(
+        cls,
+        specs: Mapping[str, FeatureViewSpec],
+        settings: OperatorSettings | None = None,
+    ) -> FeatureStore:
+        settings = settings or OperatorSettings()
+        views = {name: view_definition(name, s, settings.data_root) for name, s in specs.items()}
+        lateness = {
+            name: parse_duration(s.materialization.allowed_lateness) for name, s in specs.items()
+        }
+        return cls(views, offline_engine(settings), online_store(settings), lateness)
+
+    @classmethod
+    def from_manifests(
+        cls, paths: Iterable[Path], settings: OperatorSettings | None = None
+    ) -> FeatureStore:
+        specs = {}
+        for path in paths:
+            for document in yaml.safe_load_all(path.read_text()):
+                if document and document.get("kind") == "FeatureView":
+                    name = document["metadata"]["name"]
+                    specs[name] = FeatureViewSpec.model_validate(document["spec"])
+        return cls.from_specs(specs, settings)
+
+    @classmethod
+    def from_cluster(cls, namespace: str, settings: OperatorSettings | None = None) -> FeatureStore:
+        from kubernetes import client
+
+        from paved.adapters.kubernetes.cluster import api_client
+
+        settings = settings or OperatorSettings()
+        objects = client.CustomObjectsApi(api_client(settings.kubeconfig))
+        listed = objects.list_namespaced_custom_object(
+            "paved.dev", "v1alpha1", namespace, "featureviews"
+        )
+        specs = {
+            item["metadata"]["name"]: FeatureViewSpec.model_validate(item["spec"])
+            for item in listed["items"]
+        }
+        return cls.from_specs(specs, settings)
+
+    @property
+    def view_names(self) -> list[str]:
+        return sorted(self._views)
+
+    def view(self, name: str) -> ViewDefinition:
+        try:
+            return self._views[name]
+        except KeyError:
+            known = ", ".join(sorted(self._views)) or "none"
+            raise KeyError(f"no FeatureView {name!r} (known: {known})") from None
+
+    def get_historical_features(
+        self,
+        entity_rows: pa.Table,
+        refs: Sequence[str],
+        entity_timestamp_column: str = "event_timestamp",
+        created_cutoff: bool = True,
+        full_feature_names: bool = False,
+    ) -> pa.Table:
+        """Point-in-time correct features for every entity row (training sets)."""
+        requests = [
+            FeatureRequest(self.view(view), tuple(features))
+            for view, features in _parse_refs(refs).items()
+        ]
+        options = JoinOptions(entity_timestamp_column, created_cutoff, full_feature_names)
+        return self._offline.historical_features(entity_rows, requests, options)
+
+    def get_online_features(
+        self, entity_rows: Sequence[Mapping[str, Any]], refs: Sequence[str], now: dt.datetime
+    ) -> OnlineFeatures:
+        """The latest values per entity, columnar: one `view__feature` column per reference.
+
+        Columns come grouped by view, in the order each view is first referenced; `.row(i)`
+        gives entity row i as `view__feature` → value, status and event time.
+        """
+        requests = [
+            OnlineRequest(self.view(view), tuple(features))
+            for view, features in _parse_refs(refs).items()
+        ]
+        return self._online.read(entity_rows, requests, now)
+
+    def push(self, view_name: str, rows: pa.Table, now: dt.datetime) -> int:
+        """Write rows offline first (durable), then online; return rows that went online."""
+        view = self.view(view_name)
+        created = view.created_timestamp_field
+        if created is not None and created not in rows.column_names:
+            stamp = pa.array([now] * rows.num_rows, pa.timestamp("us", tz="UTC"))
+            rows = rows.append_column(created, stamp)
+        self._offline.append(view, rows)
+        return self._online.write(view, rows).written
+
+    def materialize(
+        self,
+        view_name: str,
+        since: Watermarks | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> MaterializationReport:
+        """Copy what changed since `since` (everything by default) online."""
+        view = self.view(view_name)
+        lateness = self._lateness.get(view_name, dt.timedelta(hours=1))
+        return materialize(
+            view, self._offline, self._online, since or Watermarks(), lateness, on_batch=on_batch
+        )
+
+    def skew_check(self, view_name: str, entities: pa.Table, now: dt.datetime) -> SkewReport:
+        """Compare online values for `entities` with the offline join as of `now`."""
+        view = self.view(view_name)
+        keys = entities.select(list(view.join_keys))
+        as_of = keys.append_column(
+            "__as_of", pa.array([now] * keys.num_rows, pa.timestamp("us", tz="UTC"))
+        )
+        offline = self._offline.historical_features(
+            as_of,
+            [FeatureRequest(view, view.feature_names)],
+            JoinOptions("__as_of", created_cutoff=True, full_feature_names=True),
+        )
+        rows = keys.to_pylist()
+        online = self._online.read(rows, [OnlineRequest(view, view.feature_names)], now)
+        mismatches = []
+        for index, (entity, online_values) in enumerate(zip(rows, online.values, strict=True)):
+            for feature, online_value in zip(view.feature_names, online_values, strict=True):
+                offline_value = offline.column(f"{view.name}__{feature}")[index].as_py()
+                if not _values_equal(online_value, offline_value):
+                    mismatches.append(Mismatch(entity, feature, online_value, offline_value))
+        compared = len(rows) * len(view.features)
+        return SkewReport(view.name, len(rows), compared, mismatches)
+
+
+def sample_entities(rows: pa.Table, join_keys: Sequence[str], size: int) -> pa.Table:
+    """Up to `size` distinct entities from `rows`, first seen first (deterministic)."""
+    distinct = rows.select(list(join_keys)).group_by(list(join_keys)).aggregate([])
+    return distinct.slice(0, size) if distinct.num_rows > size else distinct
+
+
+__all__ = ["FeatureStore", "Mismatch", "SkewReport", "sample_entities"]
+
+
+_ARROW_TYPES = {
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+}
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def _timestamp(value: Any, column: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError as error:
+        raise ValueError(f"{column}: {value!r} is not an ISO 8601 timestamp") from error
+    if not isinstance(parsed, dt.datetime) or parsed.tzinfo is None:
+        raise ValueError(f"{column}: {value!r} is not a timestamp with a time zone")
+    return parsed.astimezone(dt.UTC)
+
+
+def rows_to_table(view: ViewDefinition, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """JSON-like rows (push endpoint, stream entries) → a table typed as the view declares.
+
+    Timestamps are ISO 8601 strings with a time zone; a missing join key, timestamp or
+    non-nullable feature is refused, naming the row and the column.
+    """
+    required = [*view.join_keys, view.timestamp_field]
+    required += [f.name for f in view.features if not f.nullable]
+    for index, row in enumerate(rows):
+        missing = [column for column in required if row.get(column) is None]
+        if missing:
+            raise ValueError(f"row {index}: missing {', '.join(missing)}")
+    columns: dict[str, pa.Array] = {}
+    for key in view.join_keys:
+        columns[key] = pa.array([row[key] for row in rows])
+    timestamps = [view.timestamp_field]
+    if view.created_timestamp_field is not None and any(
+        view.created_timestamp_field in row for row in rows
+    ):
+        timestamps.append(view.created_timestamp_field)
+    for column in timestamps:
+        stamps = [_timestamp(row[column], column) for row in rows]
+        columns[column] = pa.array(stamps, _TIMESTAMP)
+    for feature in view.features:
+        values = [row.get(feature.name) for row in rows]
+        try:
+            columns[feature.name] = pa.array(values, _ARROW_TYPES[feature.dtype.value])
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise ValueError(f"{feature.name}: not {feature.dtype.value}: {error}") from error
+    return pa.table(columns)
