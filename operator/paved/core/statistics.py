@@ -1,0 +1,102 @@
+"""Statistics for rollouts: sample sizes from MDE, alpha and power; an always-valid A/B test.
+
+Pure. The A/B test is the mixture sequential probability ratio test (mSPRT, Johari et al.
+2017/2022) on the difference of two proportions: its p-value may be read after every batch of
+data ("peeking") without inflating the false-positive rate, unlike a repeated z-test.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scipy import stats
+
+
+def sample_size_per_arm(baseline_rate: float, minimum_detectable_effect: float, alpha: float,
+                        power: float) -> int:  # fmt: skip
+    """Observations per arm for a two-sided test of two proportions to detect the MDE."""
+    p1 = min(max(baseline_rate, 1e-6), 1 - 1e-6)
+    p2 = min(max(p1 + minimum_detectable_effect, 1e-6), 1 - 1e-6)
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return math.ceil(z**2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p2 - p1) ** 2)
+
+
+class AbOutcome(StrEnum):
+    WIN = "win"
+    LOSS = "loss"
+    NO_DIFFERENCE = "noDifference"
+    UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True)
+class AbResult:
+    outcome: AbOutcome
+    effect: float  # candidate rate - baseline rate
+    low: float  # always-valid confidence sequence bounds on the effect
+    high: float
+    p_value: float  # always-valid
+    samples_baseline: int
+    samples_candidate: int
+    required_per_arm: int
+    message: str
+
+
+def ab_test(
+    successes_baseline: int,
+    trials_baseline: int,
+    successes_candidate: int,
+    trials_candidate: int,
+    minimum_detectable_effect: float,
+    alpha: float,
+    power: float,
+    horizon_reached: bool = False,
+) -> AbResult:
+    """Win, loss or no difference, once the evidence says so; undecided until then.
+
+    The mixing prior's scale τ is the MDE (fixed in advance, as validity requires). "No
+    difference" is declared when the required sample size is reached (or the horizon passed)
+    and the always-valid interval excludes effects of MDE size in both directions.
+    """
+    n_b, n_c = trials_baseline, trials_candidate
+    required = sample_size_per_arm(
+        successes_baseline / n_b if n_b else 0.5, minimum_detectable_effect, alpha, power
+    )
+    if n_b == 0 or n_c == 0:
+        return AbResult(
+            AbOutcome.UNDECIDED, 0.0, -1.0, 1.0, 1.0, n_b, n_c, required,
+            "no data yet in one of the arms",
+        )  # fmt: skip
+    rate_b, rate_c = successes_baseline / n_b, successes_candidate / n_c
+    effect = rate_c - rate_b
+    pooled = (successes_baseline + successes_candidate) / (n_b + n_c)
+    variance = max(pooled * (1 - pooled) * (1 / n_b + 1 / n_c), 1e-12)
+    tau2 = minimum_detectable_effect**2
+    likelihood_ratio = math.sqrt(variance / (variance + tau2)) * math.exp(
+        min(tau2 * effect**2 / (2 * variance * (variance + tau2)), 700.0)
+    )
+    p_value = min(1.0, 1.0 / likelihood_ratio)
+    half_width = math.sqrt(
+        variance * (variance + tau2) / tau2
+        * (math.log((variance + tau2) / variance) + 2 * math.log(1 / alpha))
+    )  # fmt: skip
+    low, high = effect - half_width, effect + half_width
+    counts = f"baseline {successes_baseline}/{n_b}, candidate {successes_candidate}/{n_c}"
+    estimate = f"effect {effect:+.4f} [{low:+.4f}, {high:+.4f}], p {p_value:.3g}"
+    if p_value <= alpha:
+        outcome = AbOutcome.WIN if effect > 0 else AbOutcome.LOSS
+    elif horizon_reached or (
+        min(n_b, n_c) >= required
+        and -minimum_detectable_effect < low
+        and high < minimum_detectable_effect
+    ):
+        # Past the horizon the evidence so far is the answer: no effect was shown.
+        outcome = AbOutcome.NO_DIFFERENCE
+    else:
+        outcome = AbOutcome.UNDECIDED
+    return AbResult(
+        outcome, effect, low, high, p_value, n_b, n_c, required,
+        f"{outcome.value}: {estimate} ({counts}; {required} per arm for MDE "
+        f"{minimum_detectable_effect})",
+    )  # fmt: skip

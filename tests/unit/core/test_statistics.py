@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paved.core.statistics import AbOutcome, ab_test, sample_size_per_arm
+
+
+def test_sample_size_matches_the_textbook_example() -> None:
+    # Error rate 1.0% → 1.5%, alpha 0.05, power 0.8: about 7,750 per arm.
+    assert 7_600 <= sample_size_per_arm(0.01, 0.005, 0.05, 0.8) <= 7_900
+
+
+def test_a_clear_win_is_declared_early_and_a_loss_likewise() -> None:
+    win = ab_test(1_000, 10_000, 1_400, 10_000, 0.01, 0.05, 0.8)
+    assert win.outcome is AbOutcome.WIN
+    assert win.low > 0
+    loss = ab_test(1_400, 10_000, 1_000, 10_000, 0.01, 0.05, 0.8)
+    assert loss.outcome is AbOutcome.LOSS
+
+
+def test_equal_arms_are_no_difference_once_enough_samples_are_in() -> None:
+    early = ab_test(100, 1_000, 101, 1_000, 0.02, 0.05, 0.8)
+    assert early.outcome is AbOutcome.UNDECIDED
+    late = ab_test(10_000, 100_000, 10_010, 100_000, 0.02, 0.05, 0.8)
+    assert late.outcome is AbOutcome.NO_DIFFERENCE
+    assert "per arm for MDE 0.02" in late.message
+
+
+def test_no_data_is_undecided_never_a_verdict() -> None:
+    assert ab_test(0, 0, 0, 0, 0.01, 0.05, 0.8).outcome is AbOutcome.UNDECIDED
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_peeking_under_no_difference_rarely_declares_a_winner(seed: int) -> None:
+    """Look after every batch of an A/A test: the always-valid test stays below alpha."""
+    rng = np.random.default_rng(seed)
+    false_alarms = 0
+    for _ in range(20):
+        successes_b = successes_c = trials = 0
+        for _ in range(30):
+            trials += 200
+            successes_b += int(rng.binomial(200, 0.1))
+            successes_c += int(rng.binomial(200, 0.1))
+            result = ab_test(successes_b, trials, successes_c, trials, 0.02, 0.05, 0.8)
+            if result.outcome in (AbOutcome.WIN, AbOutcome.LOSS):
+                false_alarms += 1
+                break
+    assert false_alarms <= 4  # 20 experiments at alpha 0.05 with 30 peeks each: expect ~1
+
+
+@pytest.mark.parametrize("effect", [0.0, 0.02])
+def test_the_interval_covers_the_estimate(effect: float) -> None:
+    result = ab_test(1_000, 10_000, int(1_000 + effect * 10_000), 10_000, 0.01, 0.05, 0.8)
+    assert result.low <= result.effect <= result.high
