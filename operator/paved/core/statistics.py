@@ -19,7 +19,7 @@ def sample_size_per_arm(baseline_rate: float, minimum_detectable_effect: float, 
     """Observations per arm for a two-sided test of two proportions to detect the MDE."""
     p1 = min(max(baseline_rate, 1e-6), 1 - 1e-6)
     p2 = min(max(p1 + minimum_detectable_effect, 1e-6), 1 - 1e-6)
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
     return math.ceil(z**2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p2 - p1) ** 2)
 
 
