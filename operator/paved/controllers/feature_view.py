@@ -13,6 +13,7 @@ from paved.api.crds import FEATURE_VIEW
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus, MaterializationRun
 from paved.api.meta import parse_duration
 from paved.controllers._kopf import Reconciled, Resource, timer
+from paved.controllers.acceptance import check_references
 from paved.core.conditions import Observation
 from paved.core.feature_views import view_definition
 from paved.core.freshness import feature_lags, fresh_condition, is_due, summary
@@ -31,7 +32,7 @@ async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime
     assert isinstance(status, FeatureViewStatus)
     view = view_definition(resource.name, spec, ports.data_root)
     updates: dict[str, object] = {"version": view.version}
-    observed: list[Observation] = []
+    observed: list[Observation] = [await check_references(resource, ports)]
     last_run = status.last_materialization.at if status.last_materialization else None
     watermark = status.watermark
     if spec.materialization.enabled and is_due(

@@ -27,6 +27,7 @@ from paved.api.model_version import (
     Stage,
 )
 from paved.controllers._kopf import Reconciled, Resource, timer
+from paved.controllers.acceptance import check_references
 from paved.core.conditions import Observation
 from paved.core.gates import GateVerdict, Verdict, summary
 from paved.core.model_lifecycle import Evidence, Refusal, transition
@@ -117,7 +118,10 @@ async def train_and_promote(resource: Resource, ports: Ports, now: dt.datetime) 
     status = resource.status
     assert isinstance(status, ModelVersionStatus)
     key = run_key(resource.uid, resource.generation)
-    observed: list[Observation] = []
+    accepted = await check_references(resource, ports)
+    if accepted.status != "True":
+        return Reconciled([accepted], status_updates={"phase": Phase.PENDING})
+    observed: list[Observation] = [accepted]
     updates: dict[str, Any] = {}
     sign_off = spec.approval.sign_off
     if sign_off is not None:
