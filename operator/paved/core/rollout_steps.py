@@ -1,0 +1,267 @@
+"""The Rollout step engine: (spec, progress, observations, now) → one decision.
+
+Pure: the controller observes traffic, guardrails and requests, and carries the decision out.
+The step position lives in the progress (status), never inferred from traffic. A step counts as
+started only once the observed traffic matches it. "No data" never promotes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import assert_never
+
+from paved.api.meta import parse_duration
+from paved.api.rollout import NoDataPolicy, OutcomeAction, RolloutSpec, Step
+from paved.core.statistics import AbOutcome, AbResult
+
+
+@dataclass(frozen=True)
+class Traffic:
+    baseline: int
+    candidate: int
+    shadow: bool = False
+
+
+BASELINE_ONLY = Traffic(100, 0, False)
+
+
+class GuardrailState(StrEnum):
+    PASS = "pass"
+    BREACH = "breach"
+    NO_DATA = "noData"
+
+
+@dataclass(frozen=True)
+class GuardrailReading:
+    guardrail: str
+    state: GuardrailState
+    message: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the status remembers between decisions."""
+
+    step: int | None = None  # None: not started
+    step_started_at: dt.datetime | None = None  # when the observed traffic matched the step
+    breaches: int = 0
+    no_data_since: dt.datetime | None = None
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class Observations:
+    traffic: Traffic | None  # what the router reports, None when it cannot tell
+    guardrails: Sequence[GuardrailReading] = ()
+    ab: AbResult | None = None
+    rollback_requested: bool = False
+    resume_requested: bool = False
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Nothing to change now; look again after `check_again_seconds`."""
+
+    reason: str
+    message: str
+    progress: Progress
+    check_again_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class SetTraffic:
+    traffic: Traffic
+    reason: str
+    message: str
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class Pause:
+    reason: str
+    message: str
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class RollBack:
+    reason: str
+    message: str
+    progress: Progress
+    traffic: Traffic = BASELINE_ONLY
+
+
+@dataclass(frozen=True)
+class Complete:
+    reason: str
+    message: str
+    progress: Progress
+
+
+Decision = Hold | SetTraffic | Pause | RollBack | Complete
+
+
+def step_kind(step: Step) -> str:
+    for kind in ("shadow", "canary", "ab_test", "pause", "full"):
+        if getattr(step, kind) is not None:
+            return kind
+    raise ValueError("a step has exactly one kind")  # the API server guarantees it
+
+
+def traffic_for(steps: Sequence[Step], index: int) -> Traffic:
+    """The split step `index` runs with; a pause keeps the split of the step before it."""
+    step = steps[index]
+    kind = step_kind(step)
+    if kind == "shadow":
+        return Traffic(100, 0, True)
+    if kind == "canary" and step.canary is not None:
+        return Traffic(100 - step.canary.weight, step.canary.weight, False)
+    if kind == "ab_test" and step.ab_test is not None:
+        return Traffic(100 - step.ab_test.weight, step.ab_test.weight, False)
+    if kind == "full":
+        return Traffic(0, 100, False)
+    return traffic_for(steps, index - 1) if index > 0 else BASELINE_ONLY
+
+
+def _enter(spec: RolloutSpec, index: int, progress: Progress, why: str) -> Decision:
+    target = traffic_for(spec.steps, index)
+    kind = step_kind(spec.steps[index])
+    return SetTraffic(
+        target,
+        "StepStarted",
+        f"{why}; step {index + 1}/{len(spec.steps)} ({kind}): baseline {target.baseline}%, "
+        f"candidate {target.candidate}%{', shadow on' if target.shadow else ''}",
+        Progress(step=index, breaches=progress.breaches),
+    )
+
+
+def decide(
+    spec: RolloutSpec, progress: Progress, observed: Observations, now: dt.datetime
+) -> Decision:
+    """The next thing to do, with a reason and a message that has the numbers in it."""
+    if progress.finished:
+        return Hold("Finished", "The rollout has finished.", progress, check_again_seconds=300)
+    if observed.rollback_requested:
+        return RollBack("RollbackRequested", "Rolled back on request.", replace(progress, True))
+    breach = [g for g in observed.guardrails if g.state is GuardrailState.BREACH]
+    if breach and progress.step is not None:
+        breaches = progress.breaches + 1
+        detail = "; ".join(g.message for g in breach)
+        if breaches > spec.analysis.failure_limit:
+            return RollBack(
+                "GuardrailBreached",
+                f"{detail} (breach {breaches} > failure limit {spec.analysis.failure_limit})",
+                replace(progress, True, breaches=breaches),
+            )
+        progress = Progress(
+            progress.step, progress.step_started_at, breaches, progress.no_data_since
+        )
+    no_data = [g for g in observed.guardrails if g.state is GuardrailState.NO_DATA]
+    if no_data and progress.step is not None and progress.step_started_at is not None:
+        since = progress.no_data_since or now
+        progress = Progress(progress.step, progress.step_started_at, progress.breaches, since)
+        if now - since >= parse_duration(spec.analysis.max_no_data):
+            detail = "; ".join(g.message for g in no_data)
+            match spec.analysis.on_no_data:
+                case NoDataPolicy.ROLL_BACK:
+                    return RollBack(
+                        "NoData", f"No data for too long: {detail}", replace(progress, True)
+                    )
+                case NoDataPolicy.PAUSE:
+                    if not observed.resume_requested:
+                        return Pause("NoData", f"No data for too long: {detail}", progress)
+                case NoDataPolicy.WAIT:
+                    pass
+                case unreachable:
+                    assert_never(unreachable)
+    elif progress.no_data_since is not None:
+        progress = Progress(progress.step, progress.step_started_at, progress.breaches, None)
+
+    if progress.step is None:
+        return _enter(spec, 0, progress, "Rollout started")
+    index = progress.step
+    target = traffic_for(spec.steps, index)
+    if observed.traffic != target:
+        return Hold(
+            "WaitingForTraffic",
+            f"Waiting for the router to show baseline {target.baseline}%, candidate "
+            f"{target.candidate}% (it shows {_describe(observed.traffic)})",
+            progress,
+            check_again_seconds=2,
+        )
+    if progress.step_started_at is None:
+        progress = Progress(index, now, progress.breaches, progress.no_data_since)
+    started = progress.step_started_at or now
+    step = spec.steps[index]
+    kind = step_kind(step)
+    last = index == len(spec.steps) - 1
+    if no_data and kind != "full":
+        return Hold("NoData", "No data yet: " + "; ".join(g.message for g in no_data), progress)
+
+    def advance(why: str) -> Decision:
+        if last:
+            return Complete("Completed", why, replace(progress, True))
+        return _enter(spec, index + 1, progress, why)
+
+    if kind == "full":
+        return Complete("Promoted", "The candidate takes all traffic.", replace(progress, True))
+    if kind in ("shadow", "canary"):
+        held_for = parse_duration(
+            step.shadow.duration if step.shadow else step.canary.duration if step.canary else "0s"
+        )
+        if now - started >= held_for:
+            return advance(f"{kind} held for {held_for} with guardrails green")
+        remaining = (started + held_for - now).total_seconds()
+        return Hold("StepInProgress", f"{kind}: {remaining:.0f}s to go", progress,
+                    check_again_seconds=min(max(remaining, 1.0), 30.0))  # fmt: skip
+    if kind == "pause":
+        duration = step.pause.duration if step.pause else None
+        if observed.resume_requested or (
+            duration is not None and now - started >= parse_duration(duration)
+        ):
+            return advance("pause ended")
+        return Pause("PausedForJudgement", "Paused: resume to go on, or roll back.", progress)
+    if kind == "ab_test" and step.ab_test is not None:
+        ab = observed.ab
+        if ab is None or ab.outcome is AbOutcome.UNDECIDED:
+            message = ab.message if ab is not None else "waiting for A/B data"
+            return Hold("Experimenting", message, progress, check_again_seconds=10)
+        policy = step.ab_test.policy
+        action = {
+            AbOutcome.WIN: policy.win,
+            AbOutcome.NO_DIFFERENCE: policy.no_difference,
+            AbOutcome.LOSS: policy.loss,
+        }[ab.outcome]
+        match action:
+            case OutcomeAction.PROMOTE:
+                return advance(f"A/B {ab.message}")
+            case OutcomeAction.ROLL_BACK:
+                return RollBack(f"AbTest{ab.outcome.value[:1].upper()}{ab.outcome.value[1:]}",
+                                f"A/B {ab.message}", replace(progress, True))  # fmt: skip
+            case OutcomeAction.PAUSE:
+                if observed.resume_requested:
+                    return advance(f"resumed after A/B {ab.message}")
+                return Pause("AbTestNeedsJudgement", f"A/B {ab.message}", progress)
+            case unexpected:
+                assert_never(unexpected)
+    raise ValueError(f"unknown step kind {kind}")
+
+
+def replace(progress: Progress, finished: bool, breaches: int | None = None) -> Progress:
+    return Progress(
+        progress.step,
+        progress.step_started_at,
+        progress.breaches if breaches is None else breaches,
+        progress.no_data_since,
+        finished,
+    )
+
+
+def _describe(traffic: Traffic | None) -> str:
+    if traffic is None:
+        return "nothing"
+    shadow = ", shadow on" if traffic.shadow else ""
+    return f"baseline {traffic.baseline}%, candidate {traffic.candidate}%{shadow}"

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paved.api.rollout import RolloutSpec
+from paved.core.rollout_steps import (
+    Complete,
+    Decision,
+    GuardrailReading,
+    GuardrailState,
+    Hold,
+    Observations,
+    Pause,
+    Progress,
+    RollBack,
+    SetTraffic,
+    Traffic,
+    decide,
+    traffic_for,
+)
+from paved.core.statistics import AbOutcome, ab_test
+
+ROOT = Path(__file__).resolve().parents[3]
+T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+SPEC = RolloutSpec.model_validate(
+    yaml.safe_load((ROOT / "examples" / "03-rollout.yaml").read_text())["spec"]
+)
+GREEN = (GuardrailReading("errorRate", GuardrailState.PASS, "error rate 0.1% ≤ 1%"),)
+RED = (GuardrailReading("errorRate", GuardrailState.BREACH, "error rate 4.2% > 1.0%"),)
+QUIET = (GuardrailReading("errorRate", GuardrailState.NO_DATA, "0 requests in 1m"),)
+
+
+def _run(observations: Observations, now: dt.datetime, progress: Progress) -> Decision:
+    return decide(SPEC, progress, observations, now)
+
+
+def test_a_rollout_walks_shadow_canaries_ab_and_full() -> None:
+    progress, now, kinds = Progress(), T0, []
+    win = ab_test(1_000, 10_000, 1_400, 10_000, 0.01, 0.05, 0.8)
+    for _ in range(40):
+        target = traffic_for(SPEC.steps, progress.step) if progress.step is not None else None
+        decision = _run(Observations(target, GREEN, ab=win), now, progress)
+        kinds.append(type(decision).__name__)
+        if isinstance(decision, Complete):
+            break
+        progress = decision.progress
+        now += dt.timedelta(minutes=6)
+    assert isinstance(decision, Complete)
+    assert decision.reason == "Promoted"
+    assert kinds.count("SetTraffic") == 5  # shadow, canary 1%, canary 5%, A/B, full
+
+
+def test_the_step_starts_only_when_the_router_shows_its_split() -> None:
+    entered = _run(Observations(None, GREEN), T0, Progress())
+    assert isinstance(entered, SetTraffic)
+    assert entered.traffic == Traffic(100, 0, True)
+    waiting = _run(Observations(Traffic(100, 0, False), GREEN), T0, entered.progress)
+    assert isinstance(waiting, Hold)
+    assert waiting.reason == "WaitingForTraffic"
+    assert "it shows baseline 100%, candidate 0%" in waiting.message
+
+
+def test_a_breach_beyond_the_failure_limit_rolls_back_to_baseline() -> None:
+    progress = Progress(step=1, step_started_at=T0)
+    first = _run(Observations(Traffic(99, 1), RED), T0, progress)
+    assert isinstance(first, Hold)  # failureLimit 1: one breach is tolerated
+    second = _run(Observations(Traffic(99, 1), RED), T0, first.progress)
+    assert isinstance(second, RollBack)
+    assert second.traffic == Traffic(100, 0, False)
+    assert "error rate 4.2% > 1.0% (breach 2 > failure limit 1)" in second.message
+
+
+def test_a_person_rolls_back_in_one_step() -> None:
+    decision = _run(Observations(Traffic(95, 5), GREEN, rollback_requested=True), T0,
+                    Progress(step=2, step_started_at=T0))  # fmt: skip
+    assert isinstance(decision, RollBack)
+    assert decision.reason == "RollbackRequested"
+
+
+def test_an_ab_loss_rolls_back_and_no_difference_pauses() -> None:
+    progress = Progress(step=3, step_started_at=T0)
+    loss = ab_test(1_400, 10_000, 1_000, 10_000, 0.01, 0.05, 0.8)
+    rolled = _run(Observations(Traffic(50, 50), GREEN, ab=loss), T0, progress)
+    assert isinstance(rolled, RollBack)
+    assert rolled.reason == "AbTestLoss"
+    same = ab_test(10_000, 100_000, 10_010, 100_000, 0.02, 0.05, 0.8)
+    assert same.outcome is AbOutcome.NO_DIFFERENCE
+    paused = _run(Observations(Traffic(50, 50), GREEN, ab=same), T0, progress)
+    assert isinstance(paused, Pause)
+
+
+observations = st.builds(
+    Observations,
+    traffic=st.sampled_from([None, Traffic(100, 0, True), Traffic(99, 1), Traffic(95, 5),
+                             Traffic(50, 50), Traffic(0, 100), Traffic(100, 0)]),
+    guardrails=st.sampled_from([GREEN, RED, QUIET, ()]),
+    rollback_requested=st.booleans(),
+    resume_requested=st.booleans(),
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(sequence=st.lists(st.tuples(observations, st.integers(0, 900)), min_size=1, max_size=25))
+def test_every_decision_keeps_traffic_valid_and_replays_identically(
+    sequence: list[tuple[Observations, int]],
+) -> None:
+    progress, now = Progress(), T0
+    for observed, seconds in sequence:
+        now += dt.timedelta(seconds=seconds)
+        decision = decide(SPEC, progress, observed, now)
+        assert decide(SPEC, progress, observed, now) == decision  # a restart replays the same
+        if isinstance(decision, SetTraffic | RollBack):
+            split = decision.traffic
+            assert split.baseline + split.candidate == 100
+            assert 0 <= split.candidate <= 100
+        if isinstance(decision, RollBack):
+            assert decision.traffic == Traffic(100, 0, False)
+            assert decision.progress.finished
+        if observed.guardrails == QUIET and progress.step is not None:
+            # "No data" never promotes: the position does not move forward.
+            assert not isinstance(decision, Complete) or progress.step == len(SPEC.steps) - 1
+            if isinstance(decision, SetTraffic):
+                assert decision.progress.step == progress.step
+        progress = decision.progress
