@@ -384,7 +384,9 @@ class LocalPlatform:
                     "--workers=1",
                 ],
                 ready,
-                env=dict(QUIET_ENVIRONMENT),
+                # MLflow 3's job runner (GenAI evaluation jobs) forks a dozen worker processes
+                # paved never uses: a gigabyte and a core on a small machine.
+                env={**QUIET_ENVIRONMENT, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             )
         raise ValueError(f"unknown component {name}")
 
