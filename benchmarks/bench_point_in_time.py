@@ -247,7 +247,7 @@ def main() -> None:
         print(
             "\nThe no-cutoff floors are plain ASOF joins: ASOF cannot also require created <="
             " entity time,\nso it answers the no-cutoff question only. The cutoff floors are"
-            f" range joins. Bar: no cutoff, 100 features, ratio <= {BAR}."
+            f" range joins.\nBar: no cutoff, 100 features, ratio <= {BAR}."
         )
 
 

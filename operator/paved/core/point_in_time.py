@@ -8,12 +8,14 @@ by path, then rows in file order).
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from paved.core.feature_views import ViewDefinition
 
 Row = Mapping[str, object]
+
 # Event time, created time, source position: a larger tuple is a later row.
 _Recency = tuple[dt.datetime, dt.datetime, int]
 _NO_CREATED_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -39,12 +41,12 @@ def output_feature_names(
         for feature in features:
             view.feature(feature)  # KeyError names an unknown feature before any data is read
         names.append([f"{view.name}__{f}" if full_feature_names else f for f in features])
-    flat = [name for per_view in names for name in per_view]
-    repeated = sorted({name for name in flat if flat.count(name) > 1})
+    counts = Counter(name for per_view in names for name in per_view)
+    repeated = sorted(name for name, count in counts.items() if count > 1)
     if repeated:
         hint = "" if full_feature_names else "; set full_feature_names to prefix the view name"
         raise ValueError(f"feature names requested more than once: {', '.join(repeated)}{hint}")
-    shadowing = sorted(set(flat) & set(entity_columns))
+    shadowing = sorted(counts.keys() & set(entity_columns))
     if shadowing:
         raise ValueError(f"features would overwrite entity columns: {', '.join(shadowing)}")
     return names

@@ -42,7 +42,7 @@ _SPARK_TYPES: dict[DataType, st.DataType] = {
 }
 _MICROSECOND = dt.timedelta(microseconds=1)
 # Internal columns next to the declared ones; the prefix keeps them apart from user names.
-_PATH, _FILE_INDEX, _FILE_ROW_NUMBER = "__paved_path", "__paved_file_index", "__paved_row_number"
+_FILE_INDEX, _FILE_ROW_NUMBER = "__paved_file_index", "__paved_row_number"
 _RECENCY = "__paved_recency"
 
 
@@ -124,16 +124,16 @@ class SparkEngine:
         paths = [_literal_path(f) for f in source.files]
         rows = self._spark.read.schema(schema).parquet(*paths)
         # Spark names a file by its URI; decode it back to the path to find its index.
-        file_index = self._spark.createDataFrame(
-            [(f, i) for i, f in enumerate(source.files)], f"{_PATH} string, {_FILE_INDEX} long"
-        )
         uri = sf.regexp_replace(sf.col("_metadata.file_path"), r"\+", "%2B")
         path = sf.regexp_replace(sf.url_decode(uri), "^file:", "")
+        file_index = sf.create_map(
+            *(sf.lit(value) for i, file in enumerate(source.files) for value in (file, i))
+        )
         return rows.select(
             *schema.fieldNames(),
-            path.alias(_PATH),
+            file_index[path].cast("long").alias(_FILE_INDEX),
             sf.col("_metadata.row_index").alias(_FILE_ROW_NUMBER),
-        ).join(sf.broadcast(file_index), _PATH)
+        )
 
     def _chosen_rows(
         self,
