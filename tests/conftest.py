@@ -17,9 +17,16 @@ _TESTS = Path(__file__).parent
 os.environ.update(QUIET_ENVIRONMENT)
 
 
+def _tier(item: pytest.Item) -> str:
+    return Path(item.fspath).relative_to(_TESTS).parts[0]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Fast feedback first: unit, then integration, then e2e (a stable sort keeps file order).
+    order = list(_TIERS)
+    items.sort(key=lambda i: order.index(t) if (t := _tier(i)) in order else len(order))
     for item in items:
-        tier = Path(item.fspath).relative_to(_TESTS).parts[0]
+        tier = _tier(item)
         if tier in _TIERS:
             item.add_marker(getattr(pytest.mark, tier))
             if item.get_closest_marker("timeout") is None:
