@@ -203,6 +203,17 @@ def _regression(candidate: float, production: float, higher_is_better: bool) -> 
     return production - candidate if higher_is_better else candidate - production
 
 
+def _compared(
+    gate: str, compared: str, worse_by: float, max_regression: float, failed: str, held: str
+) -> GateVerdict:
+    """The verdict of a candidate-vs-production comparison; `compared` says what was compared."""
+    if worse_by > max_regression:
+        message = f"{compared}: worse by {worse_by:.4f} > {max_regression:.4f}"
+        return GateVerdict(gate, Verdict.FAIL, failed, message, worse_by, max_regression)
+    message = f"{compared}: within {max_regression:.4f}"
+    return GateVerdict(gate, Verdict.PASS, held, message, worse_by, max_regression)
+
+
 def metric_gate(
     name: str,
     candidate: float,
@@ -226,15 +237,7 @@ def metric_gate(
         )  # fmt: skip
     worse_by = _regression(candidate, production, higher_is_better)
     compared = f"{name} {candidate:.4f} vs production {production:.4f}"
-    if worse_by > max_regression:
-        return GateVerdict(
-            gate, Verdict.FAIL, "MetricRegressed",
-            f"{compared}: worse by {worse_by:.4f} > {max_regression:.4f}", worse_by, max_regression,
-        )  # fmt: skip
-    return GateVerdict(
-        gate, Verdict.PASS, "MetricHolds",
-        f"{compared}: within {max_regression:.4f}", worse_by, max_regression,
-    )  # fmt: skip
+    return _compared(gate, compared, worse_by, max_regression, "MetricRegressed", "MetricHolds")
 
 
 def slice_gate(
@@ -264,15 +267,7 @@ def slice_gate(
     compared = (
         f"slice {name}: {metric} {candidate:.4f} vs production {production:.4f} ({support} rows)"
     )
-    if worse_by > max_regression:
-        return GateVerdict(
-            gate, Verdict.FAIL, "SliceRegressed",
-            f"{compared}: worse by {worse_by:.4f} > {max_regression:.4f}", worse_by, max_regression,
-        )  # fmt: skip
-    return GateVerdict(
-        gate, Verdict.PASS, "SliceHolds", f"{compared}: within {max_regression:.4f}",
-        worse_by, max_regression,
-    )  # fmt: skip
+    return _compared(gate, compared, worse_by, max_regression, "SliceRegressed", "SliceHolds")
 
 
 @dataclass(frozen=True)
