@@ -1,0 +1,36 @@
+"""`MetricsProvider` on Prometheus (prometheus-api-client); "no data" is None, never zero."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from requests.exceptions import RequestException
+
+from paved.errors import PermanentError, TransientError
+
+
+class PrometheusMetrics:
+    def __init__(self, url: str) -> None:
+        self._prometheus = PrometheusConnect(url=url, disable_ssl=True)
+
+    async def value(self, query: str) -> float | None:
+        try:
+            result: list[dict[str, Any]] = await asyncio.to_thread(
+                self._prometheus.custom_query, query
+            )
+        except PrometheusApiClientException as error:
+            if "bad_data" in str(error):
+                raise PermanentError(f"PromQL refused: {query}: {error}") from error
+            raise TransientError(f"Prometheus: {error}") from error
+        except RequestException as error:
+            raise TransientError(f"Prometheus unreachable: {error}") from error
+        if not result:
+            return None
+        if len(result) > 1:
+            raise PermanentError(f"the query returns {len(result)} series, not one: {query}")
+        value = float(result[0]["value"][1])
+        return None if math.isnan(value) else value

@@ -1,0 +1,88 @@
+"""Guardrails: the PromQL for Seldon's executor metrics, and readings judged against thresholds.
+
+Pure. Built-ins read Seldon Core v1's executor histogram, split by `predictor_name`, so the same
+queries work on a cluster and on the local data plane; REST ("200") and gRPC ("OK") both count
+as success. "No data" (nothing, or fewer requests than `min_samples`) is its own state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paved.api.rollout import BuiltinGuardrail, Guardrail
+from paved.core.rollout_steps import GuardrailReading, GuardrailState
+
+EXECUTOR_METRIC = "seldon_api_executor_server_requests_seconds"
+
+
+@dataclass(frozen=True)
+class Queries:
+    value: str
+    samples: str
+
+
+def _selector(deployment: str, predictor: str, errors_only: bool = False) -> str:
+    code = ',code!~"200|OK"' if errors_only else ""
+    return (
+        f'{{deployment_name="{deployment}",predictor_name="{predictor}",'
+        f'service="predictions"{code}}}'
+    )
+
+
+def builtin_queries(
+    builtin: BuiltinGuardrail, deployment: str, predictor: str, window: str
+) -> Queries:
+    every = _selector(deployment, predictor)
+    samples = f"sum(increase({EXECUTOR_METRIC}_count{every}[{window}]))"
+    match builtin:
+        case BuiltinGuardrail.ERROR_RATE:
+            errors = _selector(deployment, predictor, errors_only=True)
+            value = (
+                f"(sum(rate({EXECUTOR_METRIC}_count{errors}[{window}])) or vector(0))"
+                f" / sum(rate({EXECUTOR_METRIC}_count{every}[{window}]))"
+            )
+        case BuiltinGuardrail.LATENCY_P99:
+            value = (
+                f"histogram_quantile(0.99, sum by (le) "
+                f"(rate({EXECUTOR_METRIC}_bucket{every}[{window}]))) * 1000"
+            )
+    return Queries(value, samples)
+
+
+@dataclass(frozen=True)
+class Reading:
+    value: float | None  # the candidate's
+    samples: float | None  # requests the value rests on
+    baseline: float | None = None  # the same measure on the baseline predictor
+
+
+def name_of(rule: Guardrail) -> str:
+    return rule.name or (rule.builtin.value if rule.builtin else "query")
+
+
+def evaluate(rule: Guardrail, reading: Reading, min_samples: int) -> GuardrailReading:
+    """PASS, BREACH (with both numbers) or NO_DATA for one guardrail's reading."""
+    name = name_of(rule)
+    unit = "ms" if rule.builtin is BuiltinGuardrail.LATENCY_P99 else ""
+    if reading.value is None or (rule.builtin and (reading.samples or 0) < min_samples):
+        count = 0 if reading.samples is None else int(reading.samples)
+        return GuardrailReading(
+            name, GuardrailState.NO_DATA, f"{name}: {count} requests < {min_samples} needed"
+        )
+    value = reading.value
+    limit = rule.max_ms if rule.builtin is BuiltinGuardrail.LATENCY_P99 else rule.max
+    if limit is not None and value > limit:
+        return GuardrailReading(
+            name, GuardrailState.BREACH, f"{name} {value:.4g}{unit} > {limit:.4g}{unit}"
+        )
+    if rule.min is not None and value < rule.min:
+        return GuardrailReading(name, GuardrailState.BREACH, f"{name} {value:.4g} < {rule.min:.4g}")
+    if rule.vs_baseline is not None and reading.baseline is not None and reading.baseline > 0:
+        bound = reading.baseline * rule.vs_baseline
+        if value > bound:
+            return GuardrailReading(
+                name, GuardrailState.BREACH,
+                f"{name} {value:.4g}{unit} > baseline {reading.baseline:.4g}{unit} times "
+                f"{rule.vs_baseline:g}",
+            )  # fmt: skip
+    return GuardrailReading(name, GuardrailState.PASS, f"{name} {value:.4g}{unit} within limits")
