@@ -1,0 +1,1 @@
+"""Traffic routers: Seldon Core v1."""
