@@ -40,6 +40,7 @@ from paved.core.model_versions import (
 )
 from paved.ports import Ports
 from paved.ports.pipelines import TERMINAL, RunState
+from paved.ports.registry import APPROVED_BY_TAG
 
 
 class TrainingOutcome(BaseModel):
@@ -200,6 +201,12 @@ async def train_and_promote(resource: Resource, ports: Ports, now: dt.datetime) 
         "paved.metrics": json.dumps(outcome.metrics, sort_keys=True),
     }
     registered = await ports.registry.register(spec.model, outcome.mlflowRunId, key, lineage_tags)
+    approval = updates.get("approval")
+    if isinstance(approval, ApprovalRecord) and registered.tags.get(APPROVED_BY_TAG) != approval.by:
+        # The registry is the compliance record: who approved what, and when.
+        await ports.registry.record_sign_off(
+            spec.model, registered.version, approval.by, approval.at.isoformat(), approval.comment
+        )
     stage = registered.stage
     if stage is Stage.TRAINED:
         decision = transition(

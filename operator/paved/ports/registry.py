@@ -8,6 +8,9 @@ from typing import Protocol
 
 from paved.api.model_version import Stage
 
+# The tag a version's sign-off is recorded under, in every registry.
+APPROVED_BY_TAG = "paved.approved_by"
+
 
 @dataclass(frozen=True)
 class RegisteredVersion:
@@ -37,6 +40,12 @@ class ModelRegistry(Protocol):
 
     async def find(self, model: str, key: str) -> RegisteredVersion | None:
         """The version registered for `key`, if any."""
+        ...
+
+    async def record_sign_off(
+        self, model: str, version: str, by: str, at: str, comment: str
+    ) -> None:
+        """Write who approved the version, when and why, onto the version itself."""
         ...
 
     async def training_outcome(self, model: str, run_key: str) -> str | None:

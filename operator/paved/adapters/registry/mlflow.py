@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from paved.api.model_version import Stage
 from paved.errors import TransientError
-from paved.ports.registry import RegisteredVersion
+from paved.ports.registry import APPROVED_BY_TAG, RegisteredVersion
 
 KEY_TAG: Final = "paved.key"
 # Written by the training pipeline (paved_pipelines.registry) on its MLflow run.
@@ -116,6 +116,19 @@ class MlflowRegistry:
             if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 return None
             raise
+
+    async def record_sign_off(
+        self, model: str, version: str, by: str, at: str, comment: str
+    ) -> None:
+        def tag() -> None:
+            for key, value in (
+                (APPROVED_BY_TAG, by),
+                ("paved.approved_at", at),
+                ("paved.approval_comment", comment),
+            ):
+                self._client.set_model_version_tag(model, version, key, value)
+
+        await self._call(tag)
 
     async def training_outcome(self, model: str, run_key: str) -> str | None:
         def read() -> str | None:

@@ -1,0 +1,69 @@
+"""The MLflow registry adapter against the real MLflow server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.linear_model import LogisticRegression
+
+from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
+from paved.api.model_version import Stage
+from paved.local.platform import Endpoints
+from paved.ports.registry import APPROVED_BY_TAG
+
+
+def _logged_run(endpoints: Endpoints) -> str:
+    mlflow.set_tracking_uri(endpoints.mlflow)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), name="model")
+    return str(run.info.run_id)
+
+
+@pytest.fixture
+def model() -> str:
+    return f"churn-{uuid.uuid4().hex[:8]}"
+
+
+def test_registration_is_idempotent_by_key(endpoints: Endpoints, model: str) -> None:
+    registry = MlflowRegistry(endpoints.mlflow)
+    run_id = _logged_run(endpoints)
+    first = asyncio.run(registry.register(model, run_id, "uid-1", {"paved.dataset_hash": "abc"}))
+    again = asyncio.run(registry.register(model, run_id, "uid-1", {"paved.dataset_hash": "abc"}))
+    assert again.version == first.version
+    versions = MlflowClient(endpoints.mlflow).search_model_versions(f"name = '{model}'")
+    assert [v.tags[KEY_TAG] for v in versions] == ["uid-1"]
+    assert first.stage is Stage.TRAINED
+
+
+def test_a_new_production_version_archives_the_previous_one(
+    endpoints: Endpoints, model: str
+) -> None:
+    registry = MlflowRegistry(endpoints.mlflow)
+    v1 = asyncio.run(registry.register(model, _logged_run(endpoints), "uid-1", {}))
+    v2 = asyncio.run(registry.register(model, _logged_run(endpoints), "uid-2", {}))
+    asyncio.run(registry.set_stage(model, v1.version, Stage.PRODUCTION))
+    asyncio.run(registry.set_stage(model, v2.version, Stage.STAGING))
+    asyncio.run(registry.set_stage(model, v2.version, Stage.PRODUCTION))
+
+    production = asyncio.run(registry.in_stage(model, Stage.PRODUCTION))
+    assert production is not None
+    assert production.version == v2.version
+    assert asyncio.run(registry.in_stage(model, Stage.STAGING)) is None  # the alias moved on
+    archived = asyncio.run(registry.find(model, "uid-1"))
+    assert archived is not None
+    assert archived.stage is Stage.ARCHIVED
+
+
+def test_sign_off_is_recorded_on_the_version(endpoints: Endpoints, model: str) -> None:
+    registry = MlflowRegistry(endpoints.mlflow)
+    version = asyncio.run(registry.register(model, _logged_run(endpoints), "uid-1", {}))
+    asyncio.run(registry.record_sign_off(model, version.version, "alice", "2026-11-26T12:00:00Z",
+                                         "AUC holds"))  # fmt: skip
+    found = asyncio.run(registry.find(model, "uid-1"))
+    assert found is not None
+    assert found.tags[APPROVED_BY_TAG] == "alice"
+    assert found.tags["paved.approval_comment"] == "AUC holds"
