@@ -15,7 +15,7 @@ export UV_CACHE_DIR := $(PAVED_CACHE_DIR)/uv-cache
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup system python toolchain demo test test-unit test-integration test-e2e crds lint fmt down clean
+.PHONY: help setup system python toolchain demo test test-unit test-integration test-e2e crds pipelines bench lint fmt down clean
 
 help: ## Show the targets and what they do
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -57,6 +57,13 @@ test-e2e: setup ## Run the e2e tier (the operator on the local platform)
 
 crds: python ## Regenerate crds/ and the chart's copy from the pydantic models in paved.api
 	$(BIN)/python scripts/render_crds.py
+
+pipelines: python ## Recompile the KFP pipelines to IR YAML (pipelines/paved_pipelines/compiled/)
+	$(BIN)/python -m paved_pipelines.compile
+
+bench: python ## Run the benchmarks (on demand; they print ratios against floors measured in the same run)
+	$(BIN)/python benchmarks/bench_point_in_time.py --scale 0.1
+	$(BIN)/python benchmarks/bench_online.py --quick
 
 lint: python ## ruff, ruff format --check, mypy --strict and the import-linter layer contracts
 	$(BIN)/ruff check .
