@@ -111,3 +111,19 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
         [{"user_id": 55}], [OnlineRequest(view, ("clicks_7d",))], dt.datetime.now(dt.UTC)
     )
     assert newcomer.row(0)["user-activity-v1__clicks_7d"].value == 55.0
+
+
+def test_a_source_that_matches_nothing_is_not_ready_and_says_where_it_looked(
+    paved_operator: RunningOperator, kubectl: Kubectl, namespace: str
+) -> None:
+    manifest = _feature_view(f"{namespace}/nowhere")
+    kubectl.apply(yaml.safe_dump(manifest), "-n", namespace)
+    broken = wait_for_condition(
+        kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "False",
+        timeout=60,
+    )  # fmt: skip
+    ready = condition(broken, "Ready")
+    assert ready is not None
+    assert ready["reason"] == "SourceDataError"
+    assert f"{namespace}/nowhere/*.parquet" in ready["message"]
+    assert "watermark" not in broken["status"]  # nothing half-written is reported as done
