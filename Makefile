@@ -55,7 +55,7 @@ test-integration: setup ## Run the integration tier (adapters against real servi
 test-e2e: setup ## Run the e2e tier (the operator on the local platform)
 	$(BIN)/pytest tests/e2e
 
-crds: python ## Regenerate crds/ and the chart's copy from the pydantic models in paved.api
+crds: python ## Regenerate crds/, the chart's copy and docs/api/ from the pydantic models in paved.api
 	$(BIN)/python scripts/render_crds.py
 
 pipelines: python ## Recompile the KFP pipelines to IR YAML (pipelines/paved_pipelines/compiled/)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from paved.api.crds import KINDS, POLICY_FILE, file_name, render, render_policies
+from paved.api.reference import render_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 DESTINATIONS = (ROOT / "crds", ROOT / "charts" / "paved" / "crds")
+REFERENCE = ROOT / "docs" / "api"
 
 
 def main() -> None:
@@ -18,6 +20,11 @@ def main() -> None:
             print(f"wrote {(destination / file_name(kind)).relative_to(ROOT)}")
         (destination / POLICY_FILE).write_text(render_policies())
         print(f"wrote {(destination / POLICY_FILE).relative_to(ROOT)}")
+    REFERENCE.mkdir(parents=True, exist_ok=True)
+    for kind in KINDS:
+        page = REFERENCE / f"{kind.singular}.md"
+        page.write_text(render_reference(kind))
+        print(f"wrote {page.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from paved.api.crds import KINDS, POLICY_FILE, Kind, file_name, render, render_policies
+from paved.api.reference import render_reference
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -21,6 +22,12 @@ def test_checked_in_crd_matches_the_models(kind: Kind, folder: str) -> None:
 @pytest.mark.parametrize("folder", ["crds", "charts/paved/crds"])
 def test_checked_in_policies_match_the_models(folder: str) -> None:
     assert (ROOT / folder / POLICY_FILE).read_text() == render_policies()
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)
+def test_api_reference_pages_match_the_models(kind: Kind) -> None:
+    page = ROOT / "docs" / "api" / f"{kind.singular}.md"
+    assert page.read_text() == render_reference(kind), f"{page} is stale: run `make crds`"
 
 
 def test_no_stray_crd_files() -> None:
