@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
 import sys
@@ -159,6 +160,50 @@ def approve(model_version: str, namespace: str, comment: str, kubeconfig: str | 
         click.echo(f"error: {reason}", err=True)
         sys.exit(1)
     click.echo(f"modelversion {namespace}/{model_version} signed off by {user}")
+
+
+@main.group()
+def rollout() -> None:
+    """Act on a Rollout by hand: roll it back or resume it."""
+
+
+def _annotate(name: str, namespace: str, key: str, value: str, kubeconfig: str | None) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from paved.adapters.kubernetes.cluster import api_client
+
+    patch = {"metadata": {"annotations": {key: value}}}
+    try:
+        client.CustomObjectsApi(api_client(kubeconfig)).patch_namespaced_custom_object(
+            "paved.dev", "v1alpha1", namespace, "rollouts", name, patch
+        )
+    except ApiException as error:
+        reason = json.loads(error.body or "{}").get("message", error.reason)
+        click.echo(f"error: {reason}", err=True)
+        sys.exit(1)
+
+
+@rollout.command("rollback")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--reason", default="requested by a person", show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def rollback_command(name: str, namespace: str, reason: str, kubeconfig: str | None) -> None:
+    """Send all traffic back to the baseline now (within one operator tick)."""
+    _annotate(name, namespace, "paved.dev/rollback", reason, kubeconfig)
+    click.echo(f"rollout {namespace}/{name}: rollback requested ({reason})")
+
+
+@rollout.command("resume")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def resume_command(name: str, namespace: str, kubeconfig: str | None) -> None:
+    """Go on past a pause (a pause step, or an A/B result that needs judgement)."""
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    _annotate(name, namespace, "paved.dev/resume", stamp, kubeconfig)
+    click.echo(f"rollout {namespace}/{name}: resumed")
 
 
 @main.group()

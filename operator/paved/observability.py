@@ -29,3 +29,13 @@ MATERIALIZED_ROWS: Final = Counter(
     "Rows written to the online store by materialization.",
     ["namespace", "feature_view"],
 )
+ROLLBACKS: Final = Counter(
+    "paved_rollout_rollbacks_total",
+    "Rollouts rolled back, by guardrail or on request.",
+    ["namespace", "rollout", "reason"],
+)
+CANDIDATE_WEIGHT: Final = Gauge(
+    "paved_rollout_candidate_weight_percent",
+    "The share of live traffic the candidate gets now.",
+    ["namespace", "rollout"],
+)

@@ -26,6 +26,7 @@ class OperatorSettings(BaseSettings):
     offline_engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[2]"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    prometheus_url: str = "http://127.0.0.1:9090"
     feature_tick_seconds: float = Field(
         default=5.0, gt=0, description="How often FeatureViews are checked for due work."
     )

@@ -61,10 +61,16 @@ def model_registry(settings: OperatorSettings) -> ModelRegistry:
 
 
 def build_ports(settings: OperatorSettings) -> Ports:
+    from paved.adapters.metrics.prometheus import PrometheusMetrics
+    from paved.adapters.traffic.seldon_v1 import SeldonV1Router
+
     # Pipeline runs are processes of their own: they find MLflow the way the operator does.
     os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
+    kubernetes = api_client(settings.kubeconfig)
     return Ports(
-        cluster=KubernetesCluster(api_client(settings.kubeconfig)),
+        cluster=KubernetesCluster(kubernetes),
+        router=SeldonV1Router(kubernetes),
+        metrics=PrometheusMetrics(settings.prometheus_url),
         offline=offline_engine(settings),
         online=online_store(settings),
         runner=pipeline_runner(settings),

@@ -65,8 +65,11 @@ def namespace(kubectl: Kubectl) -> str:
 def paved_crds(kubectl: Kubectl) -> None:
     """paved's CRDs, installed as a user would: `kubectl apply -f crds/`."""
     kubectl.run("apply", "-f", str(ROOT / "crds"))
-    for kind in KINDS:
-        kubectl.run("wait", "--for=condition=Established", f"crd/{kind.crd_name}", "--timeout=60s")
+    # Seldon's SeldonDeployment, as the local platform serves it (no Seldon operator here).
+    kubectl.run("apply", "-f", str(ROOT / "operator" / "paved" / "local" / "crds"))
+    crds = [kind.crd_name for kind in KINDS] + ["seldondeployments.machinelearning.seldon.io"]
+    for crd in crds:
+        kubectl.run("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
 
 
 class RunningOperator:
@@ -92,6 +95,7 @@ class RunningOperator:
             "PAVED_STATE_DIR": str(self.state_dir),
             "PAVED_MLFLOW_TRACKING_URI": endpoints.mlflow,
             "PAVED_CODE_COMMIT": "test-commit",
+            "PAVED_PROMETHEUS_URL": endpoints.prometheus,
         }
         self._process: subprocess.Popen[bytes] | None = None
 

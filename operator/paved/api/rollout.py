@@ -215,7 +215,16 @@ class RolloutStatus(Status):
     phase: Phase | None = None
     current_step: int | None = Field(default=None, ge=0)
     current_step_kind: str | None = None
-    step_started_at: dt.datetime | None = None
+    step_started_at: dt.datetime | None = Field(
+        default=None, description="When the router first showed the step's split."
+    )
     traffic: TrafficSplit | None = None
     analysis: list[GuardrailReading] = Field(default_factory=list)
+    last_analysis_at: dt.datetime | None = None
+    breaches: int = Field(default=0, ge=0, description="Guardrail breaches so far.")
+    no_data_since: dt.datetime | None = None
+    candidate_model: str | None = Field(default=None, description="The candidate's model URI.")
+    resumed: str | None = Field(
+        default=None, description="The last resume request consumed (its annotation value)."
+    )
     message: str | None = None

@@ -3,6 +3,6 @@
 Importing this package registers every handler with kopf.
 """
 
-from paved.controllers import acceptance, feature_view, model_version
+from paved.controllers import feature_view, model_version, rollout
 
-__all__ = ["acceptance", "feature_view", "model_version"]
+__all__ = ["feature_view", "model_version", "rollout"]

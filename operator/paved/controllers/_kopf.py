@@ -1,11 +1,11 @@
 """Where kopf meets paved: bodies become models, results become one status patch, and paved's
-errors become kopf's retry policy. Handlers written with `reconciler` never see kopf.
+errors become kopf's retry policy. Handlers registered with `timer` never see kopf.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ class Resource:
     generation: int
     spec: Any
     status: Status
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,6 @@ def _validation_message(error: ValidationError) -> str:
     return "; ".join(
         f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
     )
-
-
-def reconciler(*kinds: Kind) -> Callable[[Handler], Handler]:
-    """Register `handler` for create, update and resume of each kind."""
-
-    def register(handler: Handler) -> Handler:
-        for kind in kinds:
-            adapted = _adapt(kind, handler)
-            for event in (kopf.on.create, kopf.on.update, kopf.on.resume):
-                event(GROUP, VERSION, kind.plural, id=handler.__name__)(adapted)
-        return handler
-
-    return register
 
 
 # Timers are level-triggered: each tick re-reads the object and decides again, so nothing is
@@ -105,6 +93,7 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
             resource = Resource(
                 kind.kind, body.metadata.namespace or "", body.metadata.name or "",
                 body.metadata.uid or "", generation, spec, before,
+                dict(body.metadata.annotations),
             )  # fmt: skip
             try:
                 result = await handler(resource, memo["ports"], now)

@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paved.ports.cluster import Cluster
+from paved.ports.metrics import MetricsProvider
 from paved.ports.offline import OfflineEngine
 from paved.ports.online import OnlineStore
 from paved.ports.pipelines import PipelineRunner
 from paved.ports.registry import ModelRegistry
+from paved.ports.traffic import TrafficRouter
 
 
 @dataclass(frozen=True)
@@ -23,8 +25,19 @@ class Ports:
     online: OnlineStore
     runner: PipelineRunner
     registry: ModelRegistry
+    router: TrafficRouter
+    metrics: MetricsProvider
     data_root: str  # where FeatureView sources with relative paths live
     code_commit: str  # of the training code, recorded as lineage
 
 
-__all__ = ["Cluster", "ModelRegistry", "OfflineEngine", "OnlineStore", "PipelineRunner", "Ports"]
+__all__ = [
+    "Cluster",
+    "MetricsProvider",
+    "ModelRegistry",
+    "OfflineEngine",
+    "OnlineStore",
+    "PipelineRunner",
+    "Ports",
+    "TrafficRouter",
+]
