@@ -134,6 +134,22 @@ def test_a_faulty_candidate_is_rolled_back_and_a_healthy_one_is_promoted(
         assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
 
         kubectl.apply(yaml.safe_dump(_rollout("healthy", deployment, "4s")), "-n", namespace)
+        # Production needs a sign-off: the rollout waits before full until an approver gives it.
+        paused = wait_for_condition(
+            kubectl, ROLLOUT, "healthy", namespace, "Progressing", "True", timeout=60,
+            reason="PromotionRefused",
+        )  # fmt: skip
+        assert paused["status"]["phase"] == "Paused"
+        kubectl.run("create", "role", "approve", "--verb=get,patch",
+                    "--resource=modelversions.paved.dev", "-n", namespace)  # fmt: skip
+        kubectl.run("create", "rolebinding", "approve", "--role=approve",
+                    "--group=ml-approvers", "-n", namespace)  # fmt: skip
+        alice = local_platform.user_kubeconfig("alice", ("ml-approvers",))
+        approved = subprocess.run(
+            [PAVED, "approve", "churn-v1", "-n", namespace, f"--kubeconfig={alice}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert approved.returncode == 0, approved.stderr
         promoted = wait_for(
             lambda: (r := kubectl.get_json(ROLLOUT, "healthy", "-n", namespace)).get(
                 "status", {}).get("phase") == "Succeeded" and r,
@@ -143,8 +159,15 @@ def test_a_faulty_candidate_is_rolled_back_and_a_healthy_one_is_promoted(
     predictors = _predictors(kubectl, deployment, namespace)
     assert predictors["candidate"]["traffic"] == 100
     assert predictors["candidate"]["graph"]["modelUri"] == staged["status"]["registry"]["uri"]
-    production = MlflowClient(endpoints.mlflow).get_model_version_by_alias(model, "production")
+    client = MlflowClient(endpoints.mlflow)
+    production = client.get_model_version_by_alias(model, "production")
     assert production.version == staged["status"]["registry"]["version"]
+    # The ModelVersion controller writes the sign-off onto the registry version too.
+    wait_for(
+        lambda: client.get_model_version(model, production.version).tags.get("paved.approved_by")
+        == "alice",
+        timeout=30, what="the sign-off on the registry version",
+    )  # fmt: skip
     wait_for(
         lambda: kubectl.get_json("modelversion.paved.dev", "churn-v1", "-n", namespace)["status"][
             "phase"] == "Production",

@@ -22,8 +22,9 @@ def wait_for_condition(
     status: str,
     timeout: float = 30,
     generation: int | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """Wait until `type_` has `status` (for `generation`, if given); return the whole object."""
+    """Wait until `type_` has `status` (for `generation` and with `reason`, if given)."""
 
     def probe() -> dict[str, Any] | None:
         resource: dict[str, Any] = kubectl.get_json(kind, name, "-n", namespace)
@@ -31,6 +32,8 @@ def wait_for_condition(
         if found is None or found["status"] != status:
             return None
         if generation is not None and found.get("observedGeneration") != generation:
+            return None
+        if reason is not None and found.get("reason") != reason:
             return None
         return resource
 

@@ -137,7 +137,7 @@ class Phase(StrEnum):
 
 class PipelineRun(Model):
     id: str
-    key: str = Field(description="<uid>-<generation>: the run belongs to this generation.")
+    key: str = Field(description="<uid>-<hash of the training input>: one run per key.")
     state: str
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None

@@ -118,7 +118,7 @@ async def train_and_promote(resource: Resource, ports: Ports, now: dt.datetime) 
     spec: ModelVersionSpec = resource.spec
     status = resource.status
     assert isinstance(status, ModelVersionStatus)
-    key = run_key(resource.uid, resource.generation)
+    key = run_key(resource.uid, spec)
     accepted = await check_references(resource, ports)
     if accepted.status != "True":
         return Reconciled([accepted], status_updates={"phase": Phase.PENDING})

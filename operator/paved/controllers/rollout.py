@@ -19,6 +19,7 @@ from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import check_references
 from paved.core.conditions import Observation
 from paved.core.guardrails import Reading, builtin_queries, evaluate
+from paved.core.model_lifecycle import Evidence, Refusal, transition
 from paved.core.rollout_steps import (
     Complete,
     GuardrailReading,
@@ -59,6 +60,20 @@ async def _reading(
         baseline,
     )
     return evaluate(rule, reading, spec.analysis.min_samples)
+
+
+def _promotion_refused(model_version: dict[str, Any]) -> str | None:
+    """Why the registry's transition table refuses production now, if it does."""
+    approval = (model_version.get("spec") or {}).get("approval") or {}
+    signed = (approval.get("signOff") or {}).get("by")
+    evidence = Evidence(
+        gates_passed=True,
+        approval_required=bool(approval.get("required", True)),
+        approved_by=signed,
+        rollout_succeeded=True,
+    )
+    decision = transition(Stage.STAGING, Stage.PRODUCTION, evidence)
+    return decision.message if isinstance(decision, Refusal) else None
 
 
 @timer(ROLLOUT)
@@ -119,6 +134,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             None,
             rollback_requested=ROLLBACK_ANNOTATION in resource.annotations,
             resume_requested=resume is not None and resume != status.resumed,
+            promotion_refused=_promotion_refused(candidate or {}),
         ),
         now,
     )

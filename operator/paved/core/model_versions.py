@@ -5,10 +5,12 @@ Pure: the controller observes; these functions decide the phase and the conditio
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Final
 
-from paved.api.model_version import Phase, Stage
+from paved.api.model_version import ModelVersionSpec, Phase, Stage
 from paved.core.conditions import Observation
 from paved.core.gates import GateVerdict, blocking
 
@@ -17,9 +19,15 @@ GATES_PASSED: Final = "GatesPassed"
 APPROVED: Final = "Approved"
 
 
-def run_key(uid: str, generation: int) -> str:
-    """One training run and one registered version per (object, generation)."""
-    return f"{uid}-{generation}"
+def run_key(uid: str, spec: ModelVersionSpec) -> str:
+    """One training run and one registered version per object and training input.
+
+    Everything in the spec but the approval goes in: a sign-off bumps the generation but changes
+    nothing the run depends on, so it must not train again.
+    """
+    training = spec.model_dump(by_alias=True, mode="json", exclude={"approval"})
+    digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{uid}-{digest}"
 
 
 def phase_for_stage(stage: Stage) -> Phase:

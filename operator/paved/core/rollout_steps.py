@@ -59,6 +59,8 @@ class Observations:
     ab: AbResult | None = None
     rollback_requested: bool = False
     resume_requested: bool = False
+    # Why the candidate may not become production yet (a missing sign-off), if it may not.
+    promotion_refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,8 @@ def decide(
     def advance(why: str) -> Decision:
         if last:
             return Complete("Completed", why, replace(progress, True))
+        if step_kind(spec.steps[index + 1]) == "full" and observed.promotion_refused:
+            return Pause("PromotionRefused", observed.promotion_refused, progress)
         return _enter(spec, index + 1, progress, why)
 
     if kind == "full":

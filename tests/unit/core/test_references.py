@@ -7,6 +7,7 @@ import yaml
 
 from paved.api.model_version import ModelVersionSpec
 from paved.api.rollout import RolloutSpec
+from paved.core.model_versions import run_key
 from paved.core.references import Reference, acceptance, references_of
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,3 +45,17 @@ def test_acceptance_names_every_missing_reference() -> None:
         "Waiting for FeatureView a, ModelVersion b in namespace team-x: not found."
     )
     assert acceptance([], "team-x").status == "True"
+
+
+def test_a_sign_off_does_not_change_the_run_key_but_the_training_input_does() -> None:
+    raw = _spec("02-modelversion.yaml")
+    spec = ModelVersionSpec.model_validate(raw)
+    signed = ModelVersionSpec.model_validate(
+        raw | {"approval": raw["approval"] | {"signOff": {"by": "alice"}}}
+    )
+    assert run_key("uid", spec) == run_key("uid", signed)
+    stricter = ModelVersionSpec.model_validate(
+        raw | {"gates": raw["gates"] | {"drift": {"maxPsi": 0.1}}}
+    )
+    assert run_key("uid", stricter) != run_key("uid", spec)
+    assert run_key("uid", spec).startswith("uid-")

@@ -127,3 +127,15 @@ def test_every_decision_keeps_traffic_valid_and_replays_identically(
             if isinstance(decision, SetTraffic):
                 assert decision.progress.step == progress.step
         progress = decision.progress
+
+
+def test_without_a_sign_off_the_rollout_pauses_before_full_and_goes_on_once_signed() -> None:
+    at_ab = Progress(step=3, step_started_at=T0)
+    win = ab_test(1_000, 10_000, 1_400, 10_000, 0.01, 0.05, 0.8)
+    refused = "Production needs a sign-off by an approver."
+    held = _run(Observations(Traffic(50, 50), GREEN, ab=win, promotion_refused=refused), T0, at_ab)
+    assert isinstance(held, Pause)
+    assert (held.reason, held.message) == ("PromotionRefused", refused)
+    signed = _run(Observations(Traffic(50, 50), GREEN, ab=win), T0, held.progress)
+    assert isinstance(signed, SetTraffic)
+    assert signed.traffic == Traffic(0, 100, False)
