@@ -210,15 +210,6 @@ class FeatureStore:
         return SkewReport(view.name, len(rows), compared, mismatches)
 
 
-def sample_entities(rows: pa.Table, join_keys: Sequence[str], size: int) -> pa.Table:
-    """Up to `size` distinct entities from `rows`, first seen first (deterministic)."""
-    distinct = rows.select(list(join_keys)).group_by(list(join_keys)).aggregate([])
-    return distinct.slice(0, size) if distinct.num_rows > size else distinct
-
-
-__all__ = ["FeatureStore", "Mismatch", "SkewReport", "sample_entities"]
-
-
 _ARROW_TYPES = {
     "int64": pa.int64(),
     "float64": pa.float64(),
@@ -268,3 +259,6 @@ def rows_to_table(view: ViewDefinition, rows: Sequence[Mapping[str, Any]]) -> pa
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
             raise ValueError(f"{feature.name}: not {feature.dtype.value}: {error}") from error
     return pa.table(columns)
+
+
+__all__ = ["FeatureStore", "Mismatch", "SkewReport", "rows_to_table"]

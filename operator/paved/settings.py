@@ -27,9 +27,6 @@ class OperatorSettings(BaseSettings):
     spark_master: str = "local[2]"
     redis_url: str = "redis://127.0.0.1:6379/0"
     prometheus_url: str = "http://127.0.0.1:9090"
-    feature_tick_seconds: float = Field(
-        default=5.0, gt=0, description="How often FeatureViews are checked for due work."
-    )
     pipeline_runner: Literal["kfp-local", "kfp-api"] = "kfp-local"
     kfp_host: str = Field(
         default="http://ml-pipeline.kubeflow.svc.cluster.local:8888",
