@@ -147,7 +147,7 @@ def decide(
     if progress.finished:
         return Hold("Finished", "The rollout has finished.", progress, check_again_seconds=300)
     if observed.rollback_requested:
-        return RollBack("RollbackRequested", "Rolled back on request.", replace(progress, True))
+        return RollBack("RollbackRequested", "Rolled back on request.", _settled(progress, True))
     breach = [g for g in observed.guardrails if g.state is GuardrailState.BREACH]
     if breach and progress.step is not None:
         breaches = progress.breaches + 1
@@ -156,7 +156,7 @@ def decide(
             return RollBack(
                 "GuardrailBreached",
                 f"{detail} (breach {breaches} > failure limit {spec.analysis.failure_limit})",
-                replace(progress, True, breaches=breaches),
+                _settled(progress, True, breaches=breaches),
             )
         progress = Progress(
             progress.step, progress.step_started_at, breaches, progress.no_data_since
@@ -170,7 +170,7 @@ def decide(
             match spec.analysis.on_no_data:
                 case NoDataPolicy.ROLL_BACK:
                     return RollBack(
-                        "NoData", f"No data for too long: {detail}", replace(progress, True)
+                        "NoData", f"No data for too long: {detail}", _settled(progress, True)
                     )
                 case NoDataPolicy.PAUSE:
                     if not observed.resume_requested:
@@ -205,13 +205,13 @@ def decide(
 
     def advance(why: str) -> Decision:
         if last:
-            return Complete("Completed", why, replace(progress, True))
+            return Complete("Completed", why, _settled(progress, True))
         if step_kind(spec.steps[index + 1]) == "full" and observed.promotion_refused:
             return Pause("PromotionRefused", observed.promotion_refused, progress)
         return _enter(spec, index + 1, progress, why)
 
     if kind == "full":
-        return Complete("Promoted", "The candidate takes all traffic.", replace(progress, True))
+        return Complete("Promoted", "The candidate takes all traffic.", _settled(progress, True))
     if kind in ("shadow", "canary"):
         held_for = parse_duration(
             step.shadow.duration if step.shadow else step.canary.duration if step.canary else "0s"
@@ -244,7 +244,7 @@ def decide(
                 return advance(f"A/B {ab.message}")
             case OutcomeAction.ROLL_BACK:
                 return RollBack(f"AbTest{ab.outcome.value[:1].upper()}{ab.outcome.value[1:]}",
-                                f"A/B {ab.message}", replace(progress, True))  # fmt: skip
+                                f"A/B {ab.message}", _settled(progress, True))  # fmt: skip
             case OutcomeAction.PAUSE:
                 if observed.resume_requested:
                     return advance(f"resumed after A/B {ab.message}")
@@ -254,7 +254,8 @@ def decide(
     raise ValueError(f"unknown step kind {kind}")
 
 
-def replace(progress: Progress, finished: bool, breaches: int | None = None) -> Progress:
+def _settled(progress: Progress, finished: bool, breaches: int | None = None) -> Progress:
+    """The same position, marked finished (and with a new breach count, if given)."""
     return Progress(
         progress.step,
         progress.step_started_at,
