@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
 from paved.api.model_version import Stage
+from paved.errors import PermanentError
 from paved.local.platform import Endpoints
 from paved.ports.registry import APPROVED_BY_TAG
 
@@ -37,6 +38,24 @@ def test_registration_is_idempotent_by_key(endpoints: Endpoints, model: str) -> 
     versions = MlflowClient(endpoints.mlflow).search_model_versions(f"name = '{model}'")
     assert [v.tags[KEY_TAG] for v in versions] == ["uid-1"]
     assert first.stage is Stage.TRAINED
+
+
+def test_a_registered_version_serves_the_model_the_run_logged(
+    endpoints: Endpoints, model: str
+) -> None:
+    registry = MlflowRegistry(endpoints.mlflow)
+    version = asyncio.run(registry.register(model, _logged_run(endpoints), "uid-1", {}))
+    mlflow.set_tracking_uri(endpoints.mlflow)
+    served = mlflow.sklearn.load_model(version.uri)
+    assert list(served.predict([[0.0], [1.0]])) == [0, 1]
+
+
+def test_a_registered_run_without_a_model_is_refused(endpoints: Endpoints, model: str) -> None:
+    mlflow.set_tracking_uri(endpoints.mlflow)
+    with mlflow.start_run() as run:
+        mlflow.log_param("alpha", 1)
+    with pytest.raises(PermanentError, match="logged no model"):
+        asyncio.run(MlflowRegistry(endpoints.mlflow).register(model, run.info.run_id, "k", {}))
 
 
 def test_a_new_production_version_archives_the_previous_one(

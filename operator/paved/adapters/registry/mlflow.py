@@ -17,7 +17,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from paved.api.model_version import Stage
-from paved.errors import TransientError
+from paved.errors import PermanentError, TransientError
 from paved.ports.registry import APPROVED_BY_TAG, RegisteredVersion
 
 KEY_TAG: Final = "paved.key"
@@ -80,11 +80,18 @@ class MlflowRegistry:
             except MlflowException as error:
                 if error.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
+            # MLflow 3 keeps a logged model apart from its run's artifacts: a version whose
+            # source is `runs:/<run>/model` registers, but its files cannot be downloaded.
+            outputs = self._client.get_run(run_id).outputs
+            logged = [o.model_id for o in (outputs.model_outputs if outputs else [])]
+            if not logged:
+                raise PermanentError(f"MLflow run {run_id} logged no model to register")
             version = self._client.create_model_version(
                 model,
-                f"runs:/{run_id}/model",
+                f"models:/{logged[0]}",
                 run_id=run_id,
                 tags={**tags, KEY_TAG: key, STAGE_TAG: Stage.TRAINED.value},
+                model_id=logged[0],
             )
             return _registered(version)
 
