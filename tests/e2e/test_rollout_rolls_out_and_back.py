@@ -109,7 +109,9 @@ def test_a_faulty_candidate_is_rolled_back_and_a_healthy_one_is_promoted(
 
         # A person pulls the plug on a healthy canary: one command, back to the baseline.
         executors.error_ratio["candidate"] = 0.0
-        errors = builtin_queries(BuiltinGuardrail.ERROR_RATE, deployment, "candidate", "20s")
+        errors = builtin_queries(
+            BuiltinGuardrail.ERROR_RATE, namespace, deployment, "candidate", "20s"
+        )
         metrics = PrometheusMetrics(endpoints.prometheus)
         wait_for(
             lambda: asyncio.run(metrics.value(errors.value)) == 0.0,

@@ -47,8 +47,20 @@ class AbPolicy(Model):
 class AbTestStep(Model):
     weight: int = Field(default=50, ge=1, le=99, description="Percent of traffic to the candidate.")
     metric: str = Field(
+        default="seldon_api_model_feedback_reward_total",
         min_length=1,
-        description="The business metric: a counter the model server exports per predictor.",
+        pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        description=(
+            "The business metric's successes: a Prometheus counter with a `predictor_name` "
+            "label (by default Seldon's summed feedback reward)."
+        ),
+    )
+    trials: str = Field(
+        default="seldon_api_model_feedback_total",
+        min_length=1,
+        pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        description="The counter of trials the successes are out of (by default Seldon's "
+        "feedback count).",
     )
     minimum_detectable_effect: float = Field(
         gt=0, le=1, description="Smallest absolute difference in the metric's rate worth finding."
@@ -211,6 +223,20 @@ class GuardrailReading(Model):
     message: str = ""
 
 
+class Experiment(Model):
+    """The A/B test's evidence so far: the effect on the metric's rate, always-valid."""
+
+    outcome: str = Field(description="win, loss, noDifference or undecided.")
+    effect: float = Field(description="Candidate rate minus baseline rate.")
+    low: float
+    high: float
+    p_value: float
+    samples_baseline: int = Field(ge=0)
+    samples_candidate: int = Field(ge=0)
+    required_per_arm: int = Field(ge=0)
+    at: dt.datetime
+
+
 class RolloutStatus(Status):
     phase: Phase | None = None
     current_step: int | None = Field(default=None, ge=0)
@@ -220,6 +246,7 @@ class RolloutStatus(Status):
     )
     traffic: TrafficSplit | None = None
     analysis: list[GuardrailReading] = Field(default_factory=list)
+    experiment: Experiment | None = Field(default=None, description="The A/B test, once running.")
     last_analysis_at: dt.datetime | None = None
     breaches: int = Field(default=0, ge=0, description="Guardrail breaches so far.")
     no_data_since: dt.datetime | None = None

@@ -49,10 +49,12 @@ async def _reading(
     if rule.builtin is None:
         value = await ports.metrics.value(rule.query or "")
         return evaluate(rule, Reading(value, None), spec.analysis.min_samples)
-    candidate = builtin_queries(rule.builtin, route.deployment, predictor, window)
+    candidate = builtin_queries(rule.builtin, route.namespace, route.deployment, predictor, window)
     baseline = None
     if rule.vs_baseline is not None:
-        baseline_query = builtin_queries(rule.builtin, route.deployment, route.baseline, window)
+        baseline_query = builtin_queries(
+            rule.builtin, route.namespace, route.deployment, route.baseline, window
+        )
         baseline = await ports.metrics.value(baseline_query.value)
     reading = Reading(
         await ports.metrics.value(candidate.value),

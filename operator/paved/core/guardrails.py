@@ -21,22 +21,24 @@ class Queries:
     samples: str
 
 
-def _selector(deployment: str, predictor: str, errors_only: bool = False) -> str:
+def _selector(namespace: str, deployment: str, predictor: str, errors_only: bool = False) -> str:
     code = ',code!~"200|OK"' if errors_only else ""
     return (
-        f'{{deployment_name="{deployment}",predictor_name="{predictor}",'
+        f'{{namespace="{namespace}",deployment_name="{deployment}",predictor_name="{predictor}",'
         f'service="predictions"{code}}}'
     )
 
 
 def builtin_queries(
-    builtin: BuiltinGuardrail, deployment: str, predictor: str, window: str
+    builtin: BuiltinGuardrail, namespace: str, deployment: str, predictor: str, window: str
 ) -> Queries:
-    every = _selector(deployment, predictor)
+    """Deployment names are per namespace: the `namespace` label a cluster's scrape adds (and
+    the local data plane exports) keeps two namespaces' `churn` apart."""
+    every = _selector(namespace, deployment, predictor)
     samples = f"sum(increase({EXECUTOR_METRIC}_count{every}[{window}]))"
     match builtin:
         case BuiltinGuardrail.ERROR_RATE:
-            errors = _selector(deployment, predictor, errors_only=True)
+            errors = _selector(namespace, deployment, predictor, errors_only=True)
             value = (
                 f"(sum(rate({EXECUTOR_METRIC}_count{errors}[{window}])) or vector(0))"
                 f" / sum(rate({EXECUTOR_METRIC}_count{every}[{window}]))"
@@ -71,18 +73,39 @@ def evaluate(rule: Guardrail, reading: Reading, min_samples: int) -> GuardrailRe
         )
     value = reading.value
     limit = rule.max_ms if rule.builtin is BuiltinGuardrail.LATENCY_P99 else rule.max
+    bound = (
+        reading.baseline * rule.vs_baseline
+        if rule.vs_baseline is not None and reading.baseline is not None and reading.baseline > 0
+        else None
+    )
+    # The tightest upper limit is the one shown beside the value.
+    threshold = min((x for x in (limit, bound) if x is not None), default=rule.min)
     if limit is not None and value > limit:
         return GuardrailReading(
-            name, GuardrailState.BREACH, f"{name} {value:.4g}{unit} > {limit:.4g}{unit}"
-        )
+            name, GuardrailState.BREACH, f"{name} {value:.4g}{unit} > {limit:.4g}{unit}",
+            value, limit,
+        )  # fmt: skip
     if rule.min is not None and value < rule.min:
-        return GuardrailReading(name, GuardrailState.BREACH, f"{name} {value:.4g} < {rule.min:.4g}")
-    if rule.vs_baseline is not None and reading.baseline is not None and reading.baseline > 0:
-        bound = reading.baseline * rule.vs_baseline
-        if value > bound:
-            return GuardrailReading(
-                name, GuardrailState.BREACH,
-                f"{name} {value:.4g}{unit} > baseline {reading.baseline:.4g}{unit} times "
-                f"{rule.vs_baseline:g}",
-            )  # fmt: skip
-    return GuardrailReading(name, GuardrailState.PASS, f"{name} {value:.4g}{unit} within limits")
+        return GuardrailReading(
+            name, GuardrailState.BREACH, f"{name} {value:.4g} < {rule.min:.4g}", value, rule.min
+        )
+    if bound is not None and value > bound:
+        return GuardrailReading(
+            name, GuardrailState.BREACH,
+            f"{name} {value:.4g}{unit} > baseline {reading.baseline:.4g}{unit} times "
+            f"{rule.vs_baseline:g}",
+            value, bound,
+        )  # fmt: skip
+    return GuardrailReading(
+        name, GuardrailState.PASS, f"{name} {value:.4g}{unit} within limits", value, threshold
+    )
+
+
+def counter_increase(
+    metric: str, namespace: str, deployment: str, predictor: str, seconds: int
+) -> str:
+    """PromQL for how much a per-predictor counter grew over the last `seconds`."""
+    selector = (
+        f'namespace="{namespace}",deployment_name="{deployment}",predictor_name="{predictor}"'
+    )
+    return f"sum(increase({metric}{{{selector}}}[{max(seconds, 1)}s]))"

@@ -39,6 +39,8 @@ class GuardrailReading:
     guardrail: str
     state: GuardrailState
     message: str
+    value: float | None = None
+    threshold: float | None = None  # the limit the value was held against
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 import shutil
 import socket
@@ -34,7 +35,8 @@ APISERVER: Final = "kube-apiserver"
 REDIS: Final = "redis"
 PROMETHEUS: Final = "prometheus"
 MLFLOW: Final = "mlflow"
-COMPONENTS: Final = (ETCD, APISERVER, REDIS, PROMETHEUS, MLFLOW)
+DATAPLANE: Final = "dataplane"
+COMPONENTS: Final = (ETCD, APISERVER, REDIS, PROMETHEUS, MLFLOW, DATAPLANE)
 
 # Debian package that provides each system binary the platform runs.
 SYSTEM_PACKAGES: Final = {"redis-server": "redis-server", "prometheus": "prometheus"}
@@ -45,6 +47,7 @@ _START_TIMEOUT_SECONDS: Final = {
     REDIS: 30.0,
     PROMETHEUS: 60.0,
     MLFLOW: 180.0,
+    DATAPLANE: 60.0,
 }
 # MLflow phones home unless told not to; tests and the platform talk only to loopback.
 QUIET_ENVIRONMENT: Final = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
@@ -76,6 +79,7 @@ class Endpoints:
     mlflow: str
     redis: str
     prometheus: str
+    dataplane: str
     bin_dirs: tuple[str, ...]
 
     def exports(self) -> dict[str, str]:
@@ -85,6 +89,7 @@ class Endpoints:
             "MLFLOW_TRACKING_URI": self.mlflow,
             "PAVED_REDIS_URL": self.redis,
             "PAVED_PROMETHEUS_URL": self.prometheus,
+            "PAVED_DATAPLANE_URL": self.dataplane,
             **QUIET_ENVIRONMENT,
         }
 
@@ -164,6 +169,7 @@ class LocalPlatform:
             mlflow=f"http://127.0.0.1:{ports[MLFLOW]}",
             redis=f"redis://127.0.0.1:{ports[REDIS]}/0",
             prometheus=f"http://127.0.0.1:{ports[PROMETHEUS]}",
+            dataplane=f"http://127.0.0.1:{ports[DATAPLANE]}",
             bin_dirs=tuple(state.toolchain_bin_dirs),
         )
 
@@ -210,6 +216,11 @@ class LocalPlatform:
                 if name in launches:
                     self._await(state, launches[name])
                     log(f"  {name} ready")
+            # The data plane serves models from MLflow and reads the API server: it goes last.
+            if DATAPLANE in launches:
+                self._start(state, launches[DATAPLANE], log)
+                self._await(state, launches[DATAPLANE])
+                log(f"  {DATAPLANE} ready")
         except BaseException:
             # A half-started platform is worse than none: stop what this call started.
             for name in launches:
@@ -269,6 +280,7 @@ class LocalPlatform:
             REDIS: lambda: _redis_pong(port),
             PROMETHEUS: lambda: _http_ok(f"http://127.0.0.1:{port}/-/ready"),
             MLFLOW: lambda: _http_ok(f"http://127.0.0.1:{port}/health"),
+            DATAPLANE: lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"),
         }
         return checks[name]
 
@@ -388,6 +400,22 @@ class LocalPlatform:
                 # paved never uses: a gigabyte and a core on a small machine.
                 env={**QUIET_ENVIRONMENT, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             )
+        if name == DATAPLANE:
+            # Prometheus scrapes the data plane as it would Seldon's executors on a cluster.
+            targets = self.prometheus_targets_directory()
+            targets.mkdir(parents=True, exist_ok=True)
+            (targets / f"{DATAPLANE}.json").write_text(
+                json.dumps([{"targets": [f"127.0.0.1:{ports[DATAPLANE]}"],
+                             "labels": {"job": "seldon-executors"}}])
+            )  # fmt: skip
+            return _Launch(
+                DATAPLANE,
+                "paved.dataplane",
+                [sys.executable, "-m", "paved.dataplane", f"--port={ports[DATAPLANE]}",
+                 f"--kubeconfig={self.kubeconfig}"],
+                ready,
+                env={**QUIET_ENVIRONMENT, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{ports[MLFLOW]}"},
+            )  # fmt: skip
         raise ValueError(f"unknown component {name}")
 
     def prometheus_targets_directory(self) -> Path:

@@ -33,7 +33,8 @@ def _exporter(deployment: str) -> type[http.server.BaseHTTPRequestHandler]:
             lines = [f"# TYPE {METRIC} histogram"]
             for predictor, ok, failed in (("baseline", 10 * n, 0), ("candidate", 7 * n, 3 * n)):
                 for code, count in (("200", ok), ("500", failed)):
-                    labels = (f'deployment_name="{deployment}",predictor_name="{predictor}",'
+                    labels = (f'namespace="ml",deployment_name="{deployment}",'
+                              f'predictor_name="{predictor}",'
                               f'service="predictions",method="post",code="{code}"')  # fmt: skip
                     lines.append(f'{METRIC}_bucket{{{labels},le="0.1"}} {count}')
                     lines.append(f'{METRIC}_bucket{{{labels},le="+Inf"}} {count}')
@@ -71,8 +72,8 @@ def test_builtin_error_rate_reads_the_candidates_errors_from_prometheus(
     endpoints: Endpoints, deployment: str
 ) -> None:
     metrics = PrometheusMetrics(endpoints.prometheus)
-    candidate = builtin_queries(BuiltinGuardrail.ERROR_RATE, deployment, "candidate", "20s")
-    baseline = builtin_queries(BuiltinGuardrail.ERROR_RATE, deployment, "baseline", "20s")
+    candidate = builtin_queries(BuiltinGuardrail.ERROR_RATE, "ml", deployment, "candidate", "20s")
+    baseline = builtin_queries(BuiltinGuardrail.ERROR_RATE, "ml", deployment, "baseline", "20s")
 
     rate = wait_for(lambda: asyncio.run(metrics.value(candidate.value)), 60, "an error rate")
     assert rate == pytest.approx(0.3, abs=0.01)
@@ -84,7 +85,7 @@ def test_builtin_error_rate_reads_the_candidates_errors_from_prometheus(
 
 def test_no_data_is_none_and_a_bad_query_is_permanent(endpoints: Endpoints) -> None:
     metrics = PrometheusMetrics(endpoints.prometheus)
-    quiet = builtin_queries(BuiltinGuardrail.ERROR_RATE, "nobody", "candidate", "1m")
+    quiet = builtin_queries(BuiltinGuardrail.ERROR_RATE, "ml", "nobody", "candidate", "1m")
     assert asyncio.run(metrics.value(quiet.value)) is None
     with pytest.raises(PermanentError, match="PromQL refused"):
         asyncio.run(metrics.value("sum(rate(oops[1m]"))

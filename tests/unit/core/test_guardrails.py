@@ -12,16 +12,16 @@ DRIFT = Guardrail(name="score-drift", query="abs(x)", max=0.2)
 
 
 def test_builtins_read_seldons_executor_metric_per_predictor() -> None:
-    queries = builtin_queries(BuiltinGuardrail.ERROR_RATE, "churn", "candidate", "1m")
+    queries = builtin_queries(BuiltinGuardrail.ERROR_RATE, "ml", "churn", "candidate", "1m")
     assert (
-        'seldon_api_executor_server_requests_seconds_count{deployment_name="churn",'
+        'seldon_api_executor_server_requests_seconds_count{namespace="ml",deployment_name="churn",'
         in queries.value
     )
     assert 'predictor_name="candidate",service="predictions",code!~"200|OK"}[1m]' in queries.value
     assert queries.samples.startswith(
         "sum(increase(seldon_api_executor_server_requests_seconds_count"
     )
-    latency = builtin_queries(BuiltinGuardrail.LATENCY_P99, "churn", "candidate", "1m")
+    latency = builtin_queries(BuiltinGuardrail.LATENCY_P99, "ml", "churn", "candidate", "1m")
     assert latency.value.startswith("histogram_quantile(0.99, sum by (le)")
 
 

@@ -1,0 +1,3 @@
+from paved.dataplane.server import main
+
+main()

@@ -1,0 +1,86 @@
+"""Routes from SeldonDeployments: which predictors serve, with what weight, and which one mirrors.
+
+Seldon v1's own admission rules apply: live (non-shadow) traffic sums to 100 when there is more
+than one live predictor, at most one shadow, and a shadow is never the only predictor. A
+deployment that breaks them gets no route, and the reason is reported, as Seldon's webhook would
+refuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Predictor:
+    name: str
+    model_uri: str
+    traffic: int
+    shadow: bool = False
+    version: str = ""  # Seldon takes `predictor_version` from the predictor's `version` annotation
+
+
+@dataclass(frozen=True)
+class Route:
+    namespace: str
+    deployment: str
+    live: tuple[Predictor, ...]
+    shadow: Predictor | None
+
+    @property
+    def models(self) -> set[str]:
+        every = [*self.live, *([self.shadow] if self.shadow else [])]
+        return {p.model_uri for p in every}
+
+
+class InvalidDeploymentError(ValueError):
+    """The SeldonDeployment breaks one of Seldon's rules; the message says which."""
+
+
+def route_of(deployment: Mapping[str, Any]) -> Route:
+    metadata = deployment.get("metadata") or {}
+    name = str(metadata.get("name", ""))
+    predictors: Sequence[Mapping[str, Any]] = (deployment.get("spec") or {}).get("predictors") or []
+    parsed = []
+    for entry in predictors:
+        graph = entry.get("graph") or {}
+        uri = graph.get("modelUri")
+        if not uri:
+            raise InvalidDeploymentError(
+                f"{name}: predictor {entry.get('name')!r} has no graph.modelUri"
+            )
+        parsed.append(
+            Predictor(
+                name=str(entry.get("name", "")),
+                model_uri=str(uri),
+                traffic=int(entry.get("traffic", 0) or 0),
+                shadow=bool(entry.get("shadow", False)),
+                version=str((entry.get("annotations") or {}).get("version", "")),
+            )
+        )
+    live = tuple(p for p in parsed if not p.shadow)
+    shadows = [p for p in parsed if p.shadow]
+    if not live:
+        raise InvalidDeploymentError(f"{name}: no live predictor (a shadow cannot serve alone)")
+    if len(shadows) > 1:
+        raise InvalidDeploymentError(f"{name}: {len(shadows)} shadow predictors, at most one")
+    if len(live) > 1 and sum(p.traffic for p in live) != 100:
+        total = sum(p.traffic for p in live)
+        raise InvalidDeploymentError(f"{name}: live traffic sums to {total}, not 100")
+    if len(live) == 1 and live[0].traffic == 0:
+        # One live predictor takes everything whatever its traffic says, as in Seldon.
+        live = (Predictor(live[0].name, live[0].model_uri, 100, False, live[0].version),)
+    return Route(str(metadata.get("namespace", "")), name, live, shadows[0] if shadows else None)
+
+
+def choose(route: Route, draw: float) -> Predictor:
+    """The live predictor a request goes to, for a uniform `draw` in [0, 1)."""
+    point = draw * 100
+    for predictor in route.live:
+        if point < predictor.traffic:
+            return predictor
+        point -= predictor.traffic
+    # Only reachable through floating-point rounding at the top end.
+    return next(p for p in reversed(route.live) if p.traffic > 0)

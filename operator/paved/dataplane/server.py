@@ -1,0 +1,383 @@
+"""The data plane's HTTP server: Seldon v1's REST paths and metrics, fault injection, routes.
+
+POST /seldon/{namespace}/{deployment}/api/v1.0/predictions   Seldon's message: {"data": {"names":
+                                                              [...], "ndarray": [[...], ...]}}
+POST /seldon/{namespace}/{deployment}/api/v1.0/feedback      {"response": <a prediction's
+                                                              response>, "reward": 1.0}
+GET  /metrics                       Seldon's executor histogram and feedback counters, paved's
+                                    score histogram (for shadow drift), for Prometheus
+GET  /v1/deployments                the routes served now, and deployments refused with why
+GET|PUT|DELETE /v1/faults           injected faults per model URI: error rate, latency, score shift
+GET  /healthz
+
+A prediction names the predictor that served it in `meta.tags.predictor`; feedback that carries
+the response goes to that predictor, so a reward counts for the model that earned it (Seldon's
+ingress sends feedback wherever the weights say, which muddles an A/B test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.resources
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+import yaml
+from aiohttp import web
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from paved.dataplane.routing import InvalidDeploymentError, Predictor, Route, choose, route_of
+
+log = logging.getLogger("paved.dataplane")
+
+GROUP: Final = "machinelearning.seldon.io"
+# Seldon v1 executor's buckets (executor/api/metric/constants.go).
+SELDON_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+SCORE_BUCKETS: Final = tuple(round(0.1 * k, 1) for k in range(1, 11))
+REFRESH_SECONDS: Final = 1.0
+LOAD_RETRY_SECONDS: Final = 10.0
+
+
+class Fault(BaseModel):
+    """What goes wrong when a model serves: for tests and the demo."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    model_uri: str = Field(alias="modelUri", min_length=1)
+    error_rate: float = Field(default=0.0, ge=0, le=1, alias="errorRate")
+    latency_ms: float = Field(default=0.0, ge=0, le=60_000, alias="latencyMs")
+    score_shift: float = Field(default=0.0, ge=-1, le=1, alias="scoreShift")
+
+
+class SeldonData(BaseModel):
+    names: list[str] = Field(min_length=1)
+    ndarray: list[list[Any]] = Field(min_length=1)
+
+
+class PredictionRequest(BaseModel):
+    data: SeldonData
+
+
+class FeedbackRequest(BaseModel):
+    response: dict[str, Any] = Field(default_factory=dict)
+    reward: float = Field(ge=0)
+
+
+class Metrics:
+    """Seldon v1's series, plus the namespace label a cluster's scrape would add."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        base = ["namespace", "deployment_name", "predictor_name", "predictor_version"]
+        self.requests = Histogram(
+            "seldon_api_executor_server_requests_seconds",
+            "Seldon executor: server request latency",
+            [*base, "service", "method", "code"],
+            buckets=SELDON_BUCKETS,
+            registry=self.registry,
+        )
+        self.feedback = Counter(
+            "seldon_api_model_feedback", "Seldon: feedback requests", [*base, "model_name"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.reward = Counter(
+            "seldon_api_model_feedback_reward", "Seldon: summed feedback reward",
+            [*base, "model_name"], registry=self.registry,
+        )  # fmt: skip
+        self.scores = Histogram(
+            "paved_prediction_score", "The scores a predictor returns (its output distribution)",
+            base, buckets=SCORE_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+
+    def start_at_zero(self, route: Route) -> None:
+        """Create each predictor's series before its first request.
+
+        A counter first scraped at 20 has no increase to Prometheus (`rate` needs a sample
+        before the jump), so errors in a predictor's first seconds would go unseen.
+        """
+        for predictor in [*route.live, *([route.shadow] if route.shadow else [])]:
+            labels = self.labels(route, predictor)
+            for code in ("200", "500"):
+                self.requests.labels(**labels, service="predictions", method="post", code=code)
+            self.feedback.labels(**labels, model_name=predictor.model_uri)
+            self.reward.labels(**labels, model_name=predictor.model_uri)
+
+    def labels(self, route: Route, predictor: Predictor) -> dict[str, str]:
+        return {
+            "namespace": route.namespace,
+            "deployment_name": route.deployment,
+            "predictor_name": predictor.name,
+            "predictor_version": predictor.version,
+        }
+
+
+class PredictorFailedError(Exception):
+    """A predictor answered with an error (injected or real)."""
+
+
+@dataclass
+class DataPlane:
+    objects: client.CustomObjectsApi
+    routes: dict[tuple[str, str], Route] = field(default_factory=dict)
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)
+    faults: dict[str, Fault] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+    load_errors: dict[str, str] = field(default_factory=dict)
+    retry_at: dict[str, float] = field(default_factory=dict)  # monotonic time, per model URI
+    metrics: Metrics = field(default_factory=Metrics)
+    mirrors: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def refresh(self) -> None:
+        """Take the SeldonDeployments as they are now; a route changes only once its models load."""
+        try:
+            listed = await asyncio.to_thread(
+                self.objects.list_cluster_custom_object, GROUP, "v1", "seldondeployments"
+            )
+        except ApiException as error:
+            log.warning("listing SeldonDeployments: %s", error.reason)
+            return
+        seen = set()
+        for item in listed.get("items", []):
+            key = (item["metadata"]["namespace"], item["metadata"]["name"])
+            seen.add(key)
+            try:
+                route = route_of(item)
+            except InvalidDeploymentError as error:
+                self.refused[key] = str(error)
+                continue
+            now = time.monotonic()
+            missing = [uri for uri in route.models if uri not in self.models]
+            for uri in missing:
+                # A model that failed to load is tried again later, not on every refresh.
+                if self.retry_at.get(uri, 0.0) <= now:
+                    await self._load(uri)
+            if all(uri in self.models for uri in route.models):
+                if self.routes.get(key) != route:
+                    self.metrics.start_at_zero(route)
+                self.routes[key] = route
+                self.refused.pop(key, None)
+            else:
+                failed = "; ".join(self.load_errors.get(u, u) for u in route.models)
+                self.refused[key] = f"models not loaded: {failed}"
+        for gone in set(self.routes) - seen:
+            del self.routes[gone]
+        for gone in set(self.refused) - seen:
+            del self.refused[gone]
+
+    async def _load(self, uri: str) -> None:
+        try:
+            self.models[uri] = await asyncio.to_thread(mlflow.sklearn.load_model, uri)
+            self.load_errors.pop(uri, None)
+            log.info("loaded %s", uri)
+        except Exception as error:  # any failure to load is reported per model, not fatal
+            self.load_errors[uri] = f"{uri}: {error}"
+            self.retry_at[uri] = time.monotonic() + LOAD_RETRY_SECONDS
+            log.warning("loading %s: %s", uri, error)
+
+    async def serve(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> list[float]:
+        """One predictor's scores for `frame`, with its metrics, as Seldon's executor times them."""
+        started = time.perf_counter()
+        code = "200"
+        try:
+            return await self._predict(predictor, frame, route)
+        except PredictorFailedError:
+            code = "500"
+            raise
+        finally:
+            self.metrics.requests.labels(
+                **self.metrics.labels(route, predictor),
+                service="predictions", method="post", code=code,
+            ).observe(time.perf_counter() - started)  # fmt: skip
+
+    async def _predict(
+        self, predictor: Predictor, frame: pd.DataFrame, route: Route
+    ) -> list[float]:
+        fault = self.faults.get(predictor.model_uri)
+        if fault is not None and fault.latency_ms > 0:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        if fault is not None and random.random() < fault.error_rate:
+            raise PredictorFailedError(f"injected error in {predictor.model_uri}")
+        try:
+            scores = np.asarray(self.models[predictor.model_uri].predict_proba(frame))[:, 1]
+        except (KeyError, ValueError, TypeError) as error:
+            raise PredictorFailedError(f"{predictor.model_uri}: {error}") from error
+        if fault is not None and fault.score_shift:
+            scores = np.clip(scores + fault.score_shift, 0.0, 1.0)
+        histogram = self.metrics.scores.labels(**self.metrics.labels(route, predictor))
+        for score in scores:
+            histogram.observe(float(score))
+        return [float(s) for s in scores]
+
+    def mirror(self, route: Route, frame: pd.DataFrame) -> None:
+        """Send the same request to the shadow; its answer (or failure) is only measured."""
+        if route.shadow is None:
+            return
+        shadow = route.shadow
+
+        async def shadowed() -> None:
+            with contextlib.suppress(PredictorFailedError):
+                await self.serve(route, shadow, frame)
+
+        task = asyncio.create_task(shadowed())
+        self.mirrors.add(task)
+        task.add_done_callback(self.mirrors.discard)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"status": {"code": status, "info": message, "status": "FAILURE"}},
+                             status=status)  # fmt: skip
+
+
+def application(plane: DataPlane) -> web.Application:
+    def route_for(request: web.Request) -> Route | web.Response:
+        key = (request.match_info["namespace"], request.match_info["deployment"])
+        route = plane.routes.get(key)
+        if route is None:
+            why = plane.refused.get(key, "no such SeldonDeployment (or not loaded yet)")
+            return _error(404 if key not in plane.refused else 503, f"{key[0]}/{key[1]}: {why}")
+        return route
+
+    async def predictions(request: web.Request) -> web.Response:
+        route = route_for(request)
+        if isinstance(route, web.Response):
+            return route
+        try:
+            body = PredictionRequest.model_validate_json(await request.read())
+            frame = pd.DataFrame(body.data.ndarray, columns=body.data.names)
+        except (ValidationError, ValueError) as error:
+            return _error(400, str(error))
+        predictor = choose(route, random.random())
+        plane.mirror(route, frame)
+        try:
+            scores = await plane.serve(route, predictor, frame)
+        except PredictorFailedError as error:
+            return _error(500, str(error))
+        return web.json_response({
+            "data": {"names": ["score"], "ndarray": scores},
+            "meta": {
+                "puid": uuid.uuid4().hex,
+                "tags": {"predictor": predictor.name, "model": predictor.model_uri},
+                "requestPath": {predictor.name: predictor.model_uri},
+            },
+        })  # fmt: skip
+
+    async def feedback(request: web.Request) -> web.Response:
+        route = route_for(request)
+        if isinstance(route, web.Response):
+            return route
+        started = time.perf_counter()
+        try:
+            body = FeedbackRequest.model_validate_json(await request.read())
+        except ValidationError as error:
+            return _error(400, str(error))
+        named = ((body.response.get("meta") or {}).get("tags") or {}).get("predictor")
+        predictor = next((p for p in route.live if p.name == named), None) or choose(
+            route, random.random()
+        )
+        labels = plane.metrics.labels(route, predictor)
+        plane.metrics.feedback.labels(**labels, model_name=predictor.model_uri).inc()
+        plane.metrics.reward.labels(**labels, model_name=predictor.model_uri).inc(body.reward)
+        plane.metrics.requests.labels(
+            **labels, service="feedback", method="post", code="200"
+        ).observe(time.perf_counter() - started)
+        return web.json_response({"meta": {"tags": {"predictor": predictor.name}}})
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(plane.metrics.registry),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )
+
+    async def deployments(_: web.Request) -> web.Response:
+        return web.json_response({
+            "routes": [
+                {"namespace": r.namespace, "deployment": r.deployment,
+                 "live": [{"name": p.name, "traffic": p.traffic, "modelUri": p.model_uri}
+                          for p in r.live],
+                 "shadow": r.shadow.name if r.shadow else None}
+                for r in plane.routes.values()
+            ],
+            "refused": [{"namespace": k[0], "deployment": k[1], "reason": why}
+                        for k, why in plane.refused.items()],
+        })  # fmt: skip
+
+    async def get_faults(_: web.Request) -> web.Response:
+        return web.json_response([f.model_dump(by_alias=True) for f in plane.faults.values()])
+
+    async def put_fault(request: web.Request) -> web.Response:
+        try:
+            fault = Fault.model_validate_json(await request.read())
+        except ValidationError as error:
+            return _error(400, str(error))
+        plane.faults[fault.model_uri] = fault
+        return web.json_response(fault.model_dump(by_alias=True))
+
+    async def delete_fault(request: web.Request) -> web.Response:
+        plane.faults.pop(request.query.get("modelUri", ""), None)
+        return web.json_response([f.model_dump(by_alias=True) for f in plane.faults.values()])
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def refreshing(_: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await plane.refresh()
+                await asyncio.sleep(REFRESH_SECONDS)
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app = web.Application()
+    prefix = "/seldon/{namespace}/{deployment}/api/v1.0"
+    app.router.add_post(f"{prefix}/predictions", predictions)
+    app.router.add_post(f"{prefix}/feedback", feedback)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/deployments", deployments)
+    app.router.add_get("/v1/faults", get_faults)
+    app.router.add_put("/v1/faults", put_fault)
+    app.router.add_delete("/v1/faults", delete_fault)
+    app.router.add_get("/healthz", healthz)
+    app.cleanup_ctx.append(refreshing)
+    return app
+
+
+def ensure_seldon_crd(api: client.ApiClient) -> None:
+    """Locally the data plane is Seldon, so it brings Seldon's CRD along when it is missing."""
+    manifest = importlib.resources.files("paved.local") / "crds" / "seldondeployments.yaml"
+    body = yaml.safe_load(manifest.read_text())
+    try:
+        client.ApiextensionsV1Api(api).create_custom_resource_definition(body)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m paved.dataplane", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    api = config.new_client_from_config(config_file=arguments.kubeconfig)
+    ensure_seldon_crd(api)
+    plane = DataPlane(client.CustomObjectsApi(api))
+    web.run_app(application(plane), host="127.0.0.1", port=arguments.port, print=None)

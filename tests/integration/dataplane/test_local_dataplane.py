@@ -1,0 +1,172 @@
+"""The local data plane serves SeldonDeployments from MLflow like Seldon v1 does: requests split by
+traffic and mirrored to the shadow, Seldon's executor metrics scraped by the real Prometheus,
+feedback counted for the predictor that served, faults injected per model."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import mlflow
+import numpy as np
+import pytest
+import yaml
+from sklearn.linear_model import LogisticRegression
+
+from paved.adapters.metrics.prometheus import PrometheusMetrics
+from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.api.rollout import BuiltinGuardrail
+from paved.core.guardrails import builtin_queries, counter_increase
+from paved.dataplane.load import Example, generate_load
+from paved.local.platform import Endpoints
+from tests.support.kubectl import Kubectl
+from tests.support.waiting import wait_for
+
+
+def _register(endpoints: Endpoints, model: str, leaning: int) -> str:
+    """A model that scores high for x > 0 (`leaning` 1) or low for every x (`leaning` 0)."""
+    mlflow.set_tracking_uri(endpoints.mlflow)
+    x = np.linspace(-3, 3, 60).reshape(-1, 1)
+    y = (x[:, 0] > 0).astype(int) if leaning else np.r_[np.zeros(59), 1].astype(int)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model")
+    registry = MlflowRegistry(endpoints.mlflow)
+    version = asyncio.run(registry.register(model, run.info.run_id, uuid.uuid4().hex, {}))
+    return version.uri
+
+
+@pytest.fixture(scope="module")
+def models(endpoints: Endpoints) -> tuple[str, str]:
+    name = f"dp-{uuid.uuid4().hex[:6]}"
+    return _register(endpoints, name, 0), _register(endpoints, name, 1)
+
+
+def _deploy(kubectl: Kubectl, namespace: str, name: str, predictors: list[dict[str, Any]]) -> None:
+    body = {"apiVersion": "machinelearning.seldon.io/v1", "kind": "SeldonDeployment",
+            "metadata": {"name": name}, "spec": {"predictors": predictors}}  # fmt: skip
+    kubectl.apply(yaml.safe_dump(body), "-n", namespace)
+
+
+def _predictor(name: str, uri: str, traffic: int, shadow: bool = False) -> dict[str, Any]:
+    return {"name": name, "traffic": traffic, "shadow": shadow,
+            "graph": {"name": "classifier", "modelUri": uri}}  # fmt: skip
+
+
+def _served(endpoints: Endpoints, namespace: str, name: str, predictors: set[str]) -> bool:
+    routes = httpx.get(f"{endpoints.dataplane}/v1/deployments").json()["routes"]
+    return any(
+        r["namespace"] == namespace and r["deployment"] == name
+        and {p["name"] for p in r["live"]} | ({r["shadow"]} if r["shadow"] else set())
+        == predictors
+        for r in routes
+    )  # fmt: skip
+
+
+def _predict(endpoints: Endpoints, namespace: str, name: str, x: float) -> httpx.Response:
+    return httpx.post(
+        f"{endpoints.dataplane}/seldon/{namespace}/{name}/api/v1.0/predictions",
+        json={"data": {"names": ["x"], "ndarray": [[x]]}},
+    )
+
+
+def _prometheus(endpoints: Endpoints, query: str) -> float | None:
+    return asyncio.run(PrometheusMetrics(endpoints.prometheus).value(query))
+
+
+def test_requests_split_by_traffic_and_are_mirrored_to_the_shadow(
+    endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
+) -> None:
+    low, high = models
+    _deploy(kubectl, namespace, "split", [
+        _predictor("baseline", low, 70), _predictor("candidate", high, 30),
+        _predictor("shadow", high, 100, shadow=True),
+    ])  # fmt: skip
+    wait_for(lambda: _served(endpoints, namespace, "split", {"baseline", "candidate", "shadow"}),
+             timeout=60, what="the data plane to serve the deployment")  # fmt: skip
+    answers = [_predict(endpoints, namespace, "split", 2.0).json() for _ in range(300)]
+    served = [a["meta"]["tags"]["predictor"] for a in answers]
+    # 300 draws at 30%: 90 expected, ±5 standard deviations is [50, 130].
+    assert 50 <= served.count("candidate") <= 130
+    scores = {a["meta"]["tags"]["predictor"]: a["data"]["ndarray"][0] for a in answers}
+    assert scores["candidate"] > 0.8 > 0.2 > scores["baseline"]
+    every = builtin_queries(BuiltinGuardrail.ERROR_RATE, namespace, "split", "shadow", "5m").samples
+    wait_for(lambda: (_prometheus(endpoints, every) or 0) >= 299, timeout=30,
+             what="Prometheus to count every request mirrored to the shadow")  # fmt: skip
+
+
+def test_an_injected_error_rate_shows_in_the_error_rate_guardrail(
+    endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
+) -> None:
+    low, _ = models
+    faulty = low
+    _deploy(kubectl, namespace, "faulty", [_predictor("baseline", faulty, 100)])
+    wait_for(lambda: _served(endpoints, namespace, "faulty", {"baseline"}), timeout=60,
+             what="the data plane to serve the deployment")  # fmt: skip
+    errors = builtin_queries(
+        BuiltinGuardrail.ERROR_RATE, namespace, "faulty", "baseline", "1m"
+    ).value
+    # The data plane starts each predictor's series at zero, so the first errors count.
+    failures = (
+        "sum(seldon_api_executor_server_requests_seconds_count"
+        f'{{namespace="{namespace}",deployment_name="faulty",code="500"}})'
+    )
+    wait_for(lambda: _prometheus(endpoints, failures) == 0.0, timeout=30,
+             what="Prometheus to scrape the predictor's error series at zero")  # fmt: skip
+    fault = httpx.put(f"{endpoints.dataplane}/v1/faults", json={"modelUri": faulty,
+                                                                "errorRate": 1.0})  # fmt: skip
+    assert fault.status_code == 200, fault.text
+    try:
+        codes = {_predict(endpoints, namespace, "faulty", 1.0).status_code for _ in range(20)}
+    finally:
+        httpx.delete(f"{endpoints.dataplane}/v1/faults", params={"modelUri": faulty})
+    assert codes == {500}
+    wait_for(lambda: _prometheus(endpoints, errors) == 1.0, timeout=30,
+             what="the error-rate guardrail query to read 100% errors")  # fmt: skip
+    assert _predict(endpoints, namespace, "faulty", 1.0).status_code == 200
+
+
+def test_feedback_is_counted_for_the_predictor_that_served(
+    endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
+) -> None:
+    low, high = models
+    _deploy(kubectl, namespace, "ab", [_predictor("baseline", low, 50),
+                                       _predictor("candidate", high, 50)])  # fmt: skip
+    wait_for(lambda: _served(endpoints, namespace, "ab", {"baseline", "candidate"}), timeout=60,
+             what="the data plane to serve the deployment")  # fmt: skip
+
+    async def load() -> Any:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(4.0, stop.set)
+        # Every example's label is 1: the high-scoring candidate is right, the baseline wrong.
+        return await generate_load(endpoints.dataplane, namespace, "ab",
+                                   [Example({"x": 2.0}, label=1)], rate=40, stop=stop)  # fmt: skip
+
+    stats = asyncio.run(load())
+    assert stats.failed == 0
+    assert stats.rewards["candidate"] == stats.by_predictor["candidate"] > 0
+    assert stats.rewards["baseline"] == 0
+    rewarded = counter_increase(
+        "seldon_api_model_feedback_reward_total", namespace, "ab", "candidate", 120
+    )
+    wait_for(lambda: (_prometheus(endpoints, rewarded) or 0) > 0, timeout=30,
+             what="the candidate's rewards in Prometheus")  # fmt: skip
+
+
+def test_a_deployment_that_breaks_seldons_rules_is_refused_with_the_reason(
+    endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
+) -> None:
+    low, high = models
+    _deploy(kubectl, namespace, "broken", [_predictor("a", low, 60), _predictor("b", high, 30)])
+
+    def refused() -> str | None:
+        listed = httpx.get(f"{endpoints.dataplane}/v1/deployments").json()["refused"]
+        mine = [r for r in listed if (r["namespace"], r["deployment"]) == (namespace, "broken")]
+        return mine[0]["reason"] if mine else None
+
+    reason = wait_for(refused, timeout=30, what="the data plane to refuse the deployment")
+    assert "sums to 90" in reason
+    answer = _predict(endpoints, namespace, "broken", 1.0)
+    assert answer.status_code == 503
+    assert "sums to 90" in answer.json()["status"]["info"]

@@ -1,0 +1,64 @@
+"""SeldonDeployments become routes under Seldon v1's own rules; requests split by traffic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from paved.dataplane.routing import InvalidDeploymentError, choose, route_of
+
+
+def _deployment(*predictors: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"name": "churn", "namespace": "ml"}, "spec": {"predictors": predictors}}
+
+
+def _predictor(name: str, traffic: int, shadow: bool = False, uri: str = "") -> dict[str, Any]:
+    graph = {"name": "classifier", "modelUri": uri or f"models:/churn/{name}"}
+    return {"name": name, "traffic": traffic, "shadow": shadow, "graph": graph}
+
+
+def test_live_predictors_and_the_shadow_are_told_apart() -> None:
+    route = route_of(_deployment(
+        _predictor("baseline", 80), _predictor("candidate", 20), _predictor("shadow", 100, True)
+    ))  # fmt: skip
+    assert [p.name for p in route.live] == ["baseline", "candidate"]
+    assert route.shadow is not None
+    assert route.shadow.name == "shadow"
+    assert route.models == {"models:/churn/baseline", "models:/churn/candidate",
+                            "models:/churn/shadow"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("predictors", "why"),
+    [
+        ([_predictor("a", 60), _predictor("b", 30)], "sums to 90"),
+        ([_predictor("a", 100), _predictor("s1", 100, True), _predictor("s2", 100, True)],
+         "at most one"),
+        ([_predictor("s", 100, True)], "cannot serve alone"),
+        ([{"name": "a", "traffic": 100, "graph": {"name": "classifier"}}], "no graph.modelUri"),
+    ],
+)  # fmt: skip
+def test_deployments_that_break_seldons_rules_get_no_route(
+    predictors: list[dict[str, Any]], why: str
+) -> None:
+    with pytest.raises(InvalidDeploymentError, match=why):
+        route_of(_deployment(*predictors))
+
+
+def test_a_single_live_predictor_takes_all_traffic_whatever_it_says() -> None:
+    route = route_of(_deployment(_predictor("baseline", 0)))
+    assert route.live[0].traffic == 100
+
+
+def test_requests_split_in_proportion_to_traffic() -> None:
+    route = route_of(_deployment(_predictor("baseline", 95), _predictor("candidate", 5)))
+    draws = [k / 1000 for k in range(1000)]
+    chosen = [choose(route, d).name for d in draws]
+    assert chosen.count("candidate") == 50
+    assert choose(route, 0.9999999999).name == "candidate"
+
+
+def test_a_predictor_at_zero_never_gets_a_request() -> None:
+    route = route_of(_deployment(_predictor("baseline", 100), _predictor("candidate", 0)))
+    assert {choose(route, k / 100).name for k in range(100)} == {"baseline"}
