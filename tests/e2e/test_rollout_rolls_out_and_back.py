@@ -1,6 +1,8 @@
-"""A Rollout steps a trained candidate through shadow and canary on a SeldonDeployment, reading
-guardrails from the real Prometheus: a candidate with errors is rolled back to the baseline
-with the guardrail's numbers; a healthy one goes to full and becomes the production version."""
+"""A Rollout steps a trained candidate through shadow, canary and an A/B test on a SeldonDeployment
+the local data plane serves under steady traffic, judged by the real Prometheus: a candidate
+that fails requests is rolled back with the guardrail's numbers, a person rolls one back in one
+command, and a better model survives an operator crash mid-canary, wins its A/B test and, once
+signed off, becomes the production version."""
 
 from __future__ import annotations
 
@@ -8,21 +10,27 @@ import asyncio
 import copy
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
+import mlflow
+import numpy as np
 import yaml
 from mlflow.tracking import MlflowClient
+from sklearn.dummy import DummyClassifier
 
 from paved.adapters.metrics.prometheus import PrometheusMetrics
+from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.rollout import BuiltinGuardrail
 from paved.core.guardrails import builtin_queries
 from paved.local.platform import Endpoints, LocalPlatform
-from tests.support.churn_data import write_churn_data
+from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
-from tests.support.seldon_metrics import seldon_executors
+from tests.support.traffic import steady_load
 from tests.support.training import example
 from tests.support.waiting import wait_for
 
@@ -30,7 +38,15 @@ ROLLOUT = "rollout.paved.dev"
 PAVED = str(Path(sys.executable).parent / "paved")
 
 
-def _rollout(name: str, deployment: str, canary_seconds: str) -> dict[str, Any]:
+def _rollout(name: str, deployment: str, canary: str, ab_test: bool = False) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = [
+        {"shadow": {"duration": "2s"}},
+        {"canary": {"weight": 20, "duration": canary}},
+    ]
+    if ab_test:
+        steps.append(
+            {"abTest": {"weight": 50, "minimumDetectableEffect": 0.1, "maxDuration": "5m"}}
+        )
     return {
         "apiVersion": "paved.dev/v1alpha1",
         "kind": "Rollout",
@@ -38,11 +54,7 @@ def _rollout(name: str, deployment: str, canary_seconds: str) -> dict[str, Any]:
         "spec": {
             "candidate": "churn-v1",
             "target": {"seldonDeployment": deployment},
-            "steps": [
-                {"shadow": {"duration": "2s"}},
-                {"canary": {"weight": 20, "duration": canary_seconds}},
-                {"full": {}},
-            ],
+            "steps": [*steps, {"full": {}}],
             "guardrails": [{"builtin": "errorRate", "max": 0.05}],
             "analysis": {"interval": "2s", "window": "20s", "minSamples": 5, "failureLimit": 0,
                          "onNoData": "wait"},
@@ -50,19 +62,36 @@ def _rollout(name: str, deployment: str, canary_seconds: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _naive_baseline(endpoints: Endpoints) -> str:
+    """Today's rule: everyone is about to churn (score 1), so every user gets the offer."""
+    mlflow.set_tracking_uri(endpoints.mlflow)
+    rule = DummyClassifier(strategy="constant", constant=1).fit(np.zeros((2, 1)), [0, 1])
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(rule, name="model")
+    registry = MlflowRegistry(endpoints.mlflow)
+    name = f"churn-rule-{uuid.uuid4().hex[:6]}"
+    return asyncio.run(registry.register(name, run.info.run_id, "rule", {})).uri
+
+
 def _predictors(kubectl: Kubectl, deployment: str, namespace: str) -> dict[str, Any]:
     found = kubectl.get_json("seldondeployment", deployment, "-n", namespace)
     return {p["name"]: p for p in found["spec"]["predictors"]}
 
 
-def test_a_faulty_candidate_is_rolled_back_and_a_healthy_one_is_promoted(
+def _status(kubectl: Kubectl, name: str, namespace: str) -> dict[str, Any]:
+    status: dict[str, Any] = kubectl.get_json(ROLLOUT, name, "-n", namespace).get("status") or {}
+    return status
+
+
+def test_a_rollout_is_decided_by_real_traffic(
     paved_operator: RunningOperator,
     kubectl: Kubectl,
     namespace: str,
     endpoints: Endpoints,
     local_platform: LocalPlatform,
 ) -> None:
-    write_churn_data(paved_operator.data_root / namespace)
+    data = paved_operator.data_root / namespace
+    write_churn_data(data)
     view = example("01-featureview.yaml")
     view["spec"]["source"]["path"] = f"{namespace}/activity/*.parquet"
     view["spec"]["materialization"]["enabled"] = False
@@ -72,24 +101,27 @@ def test_a_faulty_candidate_is_rolled_back_and_a_healthy_one_is_promoted(
     model_version["spec"]["labels"]["path"] = f"{namespace}/churn_labels.parquet"
     model_version["spec"]["gates"]["metric"]["minValue"] = 0.6
     kubectl.apply(yaml.safe_dump_all([view, model_version]), "-n", namespace)
-    staged = wait_for_condition(
-        kubectl, "modelversion.paved.dev", "churn-v1", namespace, "GatesPassed", "True", timeout=240
-    )
     deployment = f"d-{namespace}"
     seldon = {
         "apiVersion": "machinelearning.seldon.io/v1",
         "kind": "SeldonDeployment",
         "metadata": {"name": deployment},
         "spec": {"predictors": [{"name": "baseline", "traffic": 100,
-                                 "graph": {"name": "classifier", "modelUri": "models:/churn/0"}}]},
+                                 "graph": {"name": "classifier",
+                                           "modelUri": _naive_baseline(endpoints)}}]},
     }  # fmt: skip
     kubectl.apply(yaml.safe_dump(seldon), "-n", namespace)
+    staged = wait_for_condition(
+        kubectl, "modelversion.paved.dev", "churn-v1", namespace, "GatesPassed", "True", timeout=240
+    )
+    candidate_uri = staged["status"]["registry"]["uri"]
+    metrics = PrometheusMetrics(endpoints.prometheus)
 
-    with seldon_executors(
-        local_platform, deployment, ("baseline", "candidate", "shadow")
-    ) as executors:
-        executors.error_ratio["candidate"] = 0.3  # fails in canary, after a clean shadow
-
+    with steady_load(endpoints, namespace, deployment, serving_examples(data), rate=40) as load:
+        # The candidate fails 30% of the requests it serves live (its shadow copy is healthy).
+        httpx.put(f"{endpoints.dataplane}/v1/faults",
+                  json={"modelUri": candidate_uri, "predictor": "candidate",
+                        "errorRate": 0.3}).raise_for_status()  # fmt: skip
         kubectl.apply(yaml.safe_dump(_rollout("faulty", deployment, "5m")), "-n", namespace)
         rolled_back = wait_for(
             lambda: (r := kubectl.get_json(ROLLOUT, "faulty", "-n", namespace)).get(
@@ -99,30 +131,24 @@ def test_a_faulty_candidate_is_rolled_back_and_a_healthy_one_is_promoted(
         progressing = condition(rolled_back, "Progressing")
         assert progressing is not None
         assert progressing["reason"] == "GuardrailBreached"
-        assert "errorRate 0.3 > 0.05" in progressing["message"]
-        assert rolled_back["status"]["traffic"] == {
-            "baseline": 100,
-            "candidate": 0,
-            "shadow": False,
-        }
+        assert "errorRate 0." in progressing["message"]
+        assert "> 0.05" in progressing["message"]
+        assert rolled_back["status"]["traffic"] == {"baseline": 100, "candidate": 0,
+                                                    "shadow": False}  # fmt: skip
         assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
+        breach = next(r for r in rolled_back["status"]["analysis"] if r["verdict"] == "breach")
+        assert breach["threshold"] == 0.05
+        assert breach["value"] > 0.05
 
         # A person pulls the plug on a healthy canary: one command, back to the baseline.
-        executors.error_ratio["candidate"] = 0.0
-        errors = builtin_queries(
-            BuiltinGuardrail.ERROR_RATE, namespace, deployment, "candidate", "20s"
-        )
-        metrics = PrometheusMetrics(endpoints.prometheus)
-        wait_for(
-            lambda: asyncio.run(metrics.value(errors.value)) == 0.0,
-            timeout=60, what="the old errors to leave the guardrail's window",
-        )  # fmt: skip
+        httpx.delete(f"{endpoints.dataplane}/v1/faults", params={"modelUri": candidate_uri})
+        errors = builtin_queries(BuiltinGuardrail.ERROR_RATE, namespace, deployment,
+                                 "candidate", "20s")  # fmt: skip
+        wait_for(lambda: asyncio.run(metrics.value(errors.value)) in (None, 0.0), timeout=60,
+                 what="the old errors to leave the guardrail's window")  # fmt: skip
         kubectl.apply(yaml.safe_dump(_rollout("by-hand", deployment, "10m")), "-n", namespace)
-        wait_for(
-            lambda: (kubectl.get_json(ROLLOUT, "by-hand", "-n", namespace).get("status") or {})
-            .get("traffic", {}).get("candidate") == 20,
-            timeout=60, what="the canary at 20%",
-        )  # fmt: skip
+        wait_for(lambda: (_status(kubectl, "by-hand", namespace).get("traffic") or {})
+                 .get("candidate") == 20, timeout=60, what="the canary at 20%")  # fmt: skip
         requested = subprocess.run(
             [PAVED, "rollout", "rollback", "by-hand", "-n", namespace, "--reason", "pager",
              f"--kubeconfig={endpoints.kubeconfig}"],
@@ -135,13 +161,33 @@ def test_a_faulty_candidate_is_rolled_back_and_a_healthy_one_is_promoted(
         assert (condition(by_hand, "Progressing") or {})["reason"] == "RollbackRequested"
         assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
 
-        kubectl.apply(yaml.safe_dump(_rollout("healthy", deployment, "4s")), "-n", namespace)
+        kubectl.apply(yaml.safe_dump(_rollout("better", deployment, "40s", ab_test=True)),
+                      "-n", namespace)  # fmt: skip
+        in_canary = wait_for(
+            lambda: (s := _status(kubectl, "better", namespace)).get("currentStepKind")
+            == "canary" and s.get("stepStartedAt") and s,
+            timeout=60, what="the canary to start",
+        )  # fmt: skip
+        paved_operator.stop(crash=True)
+        paved_operator.start()
+        # Back from the crash, it holds the same step: no flip-flop of the live split.
+        resumed = wait_for(
+            lambda: (s := _status(kubectl, "better", namespace)).get("lastAnalysisAt")
+            != in_canary.get("lastAnalysisAt") and s,
+            timeout=60, what="the restarted operator to analyse the rollout",
+        )  # fmt: skip
+        assert resumed["currentStep"] == in_canary["currentStep"]
+        assert resumed["stepStartedAt"] == in_canary["stepStartedAt"]
+        assert _predictors(kubectl, deployment, namespace)["candidate"]["traffic"] == 20
+
         # Production needs a sign-off: the rollout waits before full until an approver gives it.
         paused = wait_for_condition(
-            kubectl, ROLLOUT, "healthy", namespace, "Progressing", "True", timeout=60,
+            kubectl, ROLLOUT, "better", namespace, "Progressing", "True", timeout=240,
             reason="PromotionRefused",
         )  # fmt: skip
-        assert paused["status"]["phase"] == "Paused"
+        experiment = paused["status"]["experiment"]
+        assert experiment["outcome"] == "win", experiment
+        assert experiment["low"] > 0
         kubectl.run("create", "role", "approve", "--verb=get,patch",
                     "--resource=modelversions.paved.dev", "-n", namespace)  # fmt: skip
         kubectl.run("create", "rolebinding", "approve", "--role=approve",
@@ -153,14 +199,17 @@ def test_a_faulty_candidate_is_rolled_back_and_a_healthy_one_is_promoted(
         )  # fmt: skip
         assert approved.returncode == 0, approved.stderr
         promoted = wait_for(
-            lambda: (r := kubectl.get_json(ROLLOUT, "healthy", "-n", namespace)).get(
-                "status", {}).get("phase") == "Succeeded" and r,
-            timeout=120, what="the healthy candidate to reach full",
+            lambda: (s := _status(kubectl, "better", namespace)).get("phase") == "Succeeded"
+            and s,
+            timeout=120, what="the better candidate to reach full",
         )  # fmt: skip
-    assert promoted["status"]["traffic"]["candidate"] == 100
+    assert load.sent > 0
+    assert load.by_predictor["candidate"] > 0
+    assert promoted["traffic"]["candidate"] == 100
+    # The baseline predictor now serves the promoted model, so the next rollout starts from it.
     predictors = _predictors(kubectl, deployment, namespace)
-    assert predictors["candidate"]["traffic"] == 100
-    assert predictors["candidate"]["graph"]["modelUri"] == staged["status"]["registry"]["uri"]
+    assert set(predictors) == {"baseline"}
+    assert predictors["baseline"]["graph"]["modelUri"] == candidate_uri
     client = MlflowClient(endpoints.mlflow)
     production = client.get_model_version_by_alias(model, "production")
     assert production.version == staged["status"]["registry"]["version"]

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from paved.dataplane.load import Example
+
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 UTC = pa.timestamp("us", tz="UTC")
 
@@ -68,3 +70,17 @@ def write_churn_data(
         }
     )
     pq.write_table(labels, root / labels_file)
+
+
+def serving_examples(root: Path) -> list[Example]:
+    """Each user's latest activity as a request, with the user's latest churn label."""
+    activity = pq.read_table(root / "activity").to_pandas()
+    latest = activity.sort_values("event_timestamp").groupby("user_id").tail(1)
+    labels = pq.read_table(root / "churn_labels.parquet").to_pandas()
+    label = labels.sort_values("ts").groupby("user_id").tail(1).set_index("user_id")["churned"]
+    features = ["clicks_7d", "sessions_7d", "tenure_days", "country"]
+    return [
+        Example({name: row[name] for name in features}, int(label[row["user_id"]]))
+        for row in latest.to_dict("records")
+        if row["user_id"] in label.index
+    ]

@@ -8,17 +8,26 @@ A person rolls back with `paved rollout rollback` (an annotation) and resumes a 
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any, Final
 
 from paved.api.crds import ROLLOUT
 from paved.api.meta import parse_duration
 from paved.api.model_version import Stage
-from paved.api.rollout import Guardrail, Phase, RolloutSpec, RolloutStatus, TrafficSplit
+from paved.api.rollout import (
+    AbTestStep,
+    Experiment,
+    Guardrail,
+    Phase,
+    RolloutSpec,
+    RolloutStatus,
+    TrafficSplit,
+)
 from paved.api.rollout import GuardrailReading as ReadingRecord
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import check_references
 from paved.core.conditions import Observation
-from paved.core.guardrails import Reading, builtin_queries, evaluate
+from paved.core.guardrails import Reading, builtin_queries, counter_increase, evaluate
 from paved.core.model_lifecycle import Evidence, Refusal, transition
 from paved.core.rollout_steps import (
     Complete,
@@ -30,8 +39,10 @@ from paved.core.rollout_steps import (
     SetTraffic,
     Traffic,
     decide,
+    judged_as_shadow,
     step_kind,
 )
+from paved.core.statistics import AbResult, ab_test
 from paved.observability import CANDIDATE_WEIGHT, ROLLBACKS
 from paved.ports import Ports
 from paved.ports.traffic import Route
@@ -49,19 +60,42 @@ async def _reading(
     if rule.builtin is None:
         value = await ports.metrics.value(rule.query or "")
         return evaluate(rule, Reading(value, None), spec.analysis.min_samples)
-    candidate = builtin_queries(rule.builtin, route.namespace, route.deployment, predictor, window)
+    queries = partial(builtin_queries, rule.builtin, route.namespace, route.deployment)
+    candidate = queries(predictor, window)
     baseline = None
     if rule.vs_baseline is not None:
-        baseline_query = builtin_queries(
-            rule.builtin, route.namespace, route.deployment, route.baseline, window
-        )
-        baseline = await ports.metrics.value(baseline_query.value)
+        baseline = await ports.metrics.value(queries(route.baseline, window).value)
     reading = Reading(
         await ports.metrics.value(candidate.value),
         await ports.metrics.value(candidate.samples),
         baseline,
     )
     return evaluate(rule, reading, spec.analysis.min_samples)
+
+
+async def _experiment(
+    step: AbTestStep, route: Route, started: dt.datetime, now: dt.datetime, ports: Ports
+) -> AbResult:
+    """The A/B test on the business metric's counts since the step started, per arm."""
+    seconds = int((now - started).total_seconds())
+
+    async def count(metric: str, predictor: str) -> int:
+        query = counter_increase(metric, route.namespace, route.deployment, predictor, seconds)
+        return round(await ports.metrics.value(query) or 0.0)
+
+    successes_b, trials_b = (
+        await count(step.metric, route.baseline),
+        await count(step.trials, route.baseline),
+    )
+    successes_c, trials_c = (
+        await count(step.metric, route.candidate),
+        await count(step.trials, route.candidate),
+    )
+    return ab_test(
+        successes_b, trials_b, successes_c, trials_c,
+        step.minimum_detectable_effect, step.alpha, step.power,
+        horizon_reached=now - started >= parse_duration(step.max_duration),
+    )  # fmt: skip
 
 
 def _promotion_refused(model_version: dict[str, Any]) -> str | None:
@@ -83,6 +117,9 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     spec: RolloutSpec = resource.spec
     status = resource.status
     assert isinstance(status, RolloutStatus)
+    if status.phase in _FINISHED:
+        # Finished is final: what the status says about how it ended stays as it was written.
+        return Reconciled([])
     accepted = await check_references(resource, ports)
     if accepted.status != "True":
         return Reconciled([accepted], status_updates={"phase": Phase.PENDING})
@@ -95,35 +132,45 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         )  # fmt: skip
         return Reconciled([accepted, waiting], status_updates={"phase": Phase.PENDING})
 
+    model_uri = str(registry["uri"])
     target = spec.target
     route = Route(
         resource.namespace, target.seldon_deployment, target.baseline_predictor,
         target.candidate_predictor, target.shadow_predictor,
     )  # fmt: skip
-    observed_traffic = await ports.router.observe(route)
-    finished = status.phase in _FINISHED
+    observed_traffic = await ports.router.observe(route, model_uri)
     progress = Progress(
-        status.current_step, status.step_started_at, status.breaches, status.no_data_since, finished
+        status.current_step, status.step_started_at, status.breaches, status.no_data_since
     )
     readings: list[GuardrailReading] = []
+    experiment: AbResult | None = None
     due = status.last_analysis_at is None or now - status.last_analysis_at >= parse_duration(
         spec.analysis.interval
     )
-    updates: dict[str, Any] = {"candidate_model": registry["uri"]}
-    if not finished and status.current_step is not None and due:
-        # While shadowing, the candidate's requests are the shadow predictor's.
-        shadowing = observed_traffic == Traffic(100, 0, True)
-        predictor = route.shadow if shadowing else route.candidate
+    updates: dict[str, Any] = {"candidate_model": model_uri}
+    if status.current_step is not None and due:
+        predictor = route.shadow if judged_as_shadow(observed_traffic) else route.candidate
         readings = [await _reading(rule, spec, route, predictor, ports) for rule in spec.guardrails]
         updates |= {
             "last_analysis_at": now,
             "analysis": [
                 ReadingRecord(
-                    guardrail=r.guardrail, verdict=r.state.value, at=now, message=r.message
+                    guardrail=r.guardrail, verdict=r.state.value, at=now, message=r.message,
+                    value=r.value, threshold=r.threshold,
                 )
                 for r in readings
             ],
-        }
+        }  # fmt: skip
+        step = spec.steps[status.current_step].ab_test
+        if step is not None and status.step_started_at is not None:
+            experiment = await _experiment(step, route, status.step_started_at, now, ports)
+            updates["experiment"] = Experiment(
+                outcome=experiment.outcome.value, effect=experiment.effect,
+                low=experiment.low, high=experiment.high, p_value=experiment.p_value,
+                samples_baseline=experiment.samples_baseline,
+                samples_candidate=experiment.samples_candidate,
+                required_per_arm=experiment.required_per_arm, at=now,
+            )  # fmt: skip
     # A resume is one request: its annotation's value (a timestamp) is consumed once.
     resume = resource.annotations.get(RESUME_ANNOTATION)
     updates["resumed"] = resume
@@ -133,7 +180,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         Observations(
             observed_traffic,
             readings,
-            None,
+            experiment,
             rollback_requested=ROLLBACK_ANNOTATION in resource.annotations,
             resume_requested=resume is not None and resume != status.resumed,
             promotion_refused=_promotion_refused(candidate or {}),
@@ -145,7 +192,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     condition = Observation(PROGRESSING, "True", decision.reason, decision.message)
     match decision:
         case SetTraffic() | RollBack():
-            await ports.router.apply(route, decision.traffic, registry["uri"])
+            await ports.router.apply(route, decision.traffic, model_uri)
             applied = decision.traffic
             if isinstance(decision, RollBack):
                 phase = Phase.ROLLED_BACK
@@ -155,12 +202,16 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             phase = Phase.SUCCEEDED
             condition = Observation(PROGRESSING, "False", decision.reason, decision.message)
             if decision.reason == "Promoted":
+                # The router first, the registry second: repeated after a crash, the promotion
+                # finds the router's part done (traffic is read by model) and finishes.
+                await ports.router.promote(route, model_uri)
                 model = (candidate or {}).get("spec", {}).get("model", "")
                 await ports.registry.set_stage(model, str(registry["version"]), Stage.PRODUCTION)
+                applied = Traffic(0, 100, False)
         case Pause():
             phase = Phase.PAUSED
         case _:
-            phase = status.phase if finished and status.phase else Phase.PROGRESSING
+            pass
     position = decision.progress.step
     if applied is not None:
         CANDIDATE_WEIGHT.labels(resource.namespace, resource.name).set(applied.candidate)

@@ -185,6 +185,12 @@ def decide(
         progress = Progress(progress.step, progress.step_started_at, progress.breaches, None)
 
     if progress.step is None:
+        if observed.traffic == Traffic(0, 100, False):
+            return Complete(
+                "AlreadyServing",
+                "The deployment already serves the candidate with all traffic: nothing to do.",
+                _settled(progress, True),
+            )
         return _enter(spec, 0, progress, "Rollout started")
     index = progress.step
     target = traffic_for(spec.steps, index)
@@ -254,6 +260,12 @@ def decide(
             case unexpected:
                 assert_never(unexpected)
     raise ValueError(f"unknown step kind {kind}")
+
+
+def judged_as_shadow(observed: Traffic | None) -> bool:
+    """Whether the guardrails judge the shadow predictor's requests: while shadowing, the
+    candidate's model answers only as the shadow."""
+    return observed == Traffic(100, 0, True)
 
 
 def _settled(progress: Progress, finished: bool, breaches: int | None = None) -> Progress:

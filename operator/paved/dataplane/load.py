@@ -13,7 +13,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -29,10 +29,14 @@ def decision_reward(score: float, label: int) -> float:
     return 1.0 if (score >= 0.5) == bool(label) else 0.0
 
 
+MAX_IN_FLIGHT: Final = 32
+
+
 @dataclass
 class LoadStats:
     sent: int = 0
     failed: int = 0
+    skipped: int = 0  # not sent: MAX_IN_FLIGHT requests were still waiting for answers
     by_predictor: Counter[str] = field(default_factory=Counter)
     rewards: Counter[str] = field(default_factory=Counter)
 
@@ -84,14 +88,20 @@ async def generate_load(
     base = f"{dataplane}/seldon/{namespace}/{deployment}/api/v1.0"
     in_flight: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
+    async with httpx.AsyncClient(timeout=10.0, limits=limits) as http:
         next_at = loop.time()
         while not stop.is_set():
-            task = asyncio.create_task(_one(http, base, draw.choice(examples), reward, stats))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
+            # Past the cap the server is not keeping up: a request is skipped, not queued, so a
+            # stall never turns into a burst (and the client never drowns in its own queue).
+            if len(in_flight) < MAX_IN_FLIGHT:
+                task = asyncio.create_task(_one(http, base, draw.choice(examples), reward, stats))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            else:
+                stats.skipped += 1
             # A fixed schedule, not "sleep after each": slow answers do not lower the rate.
-            next_at += 1.0 / rate
+            next_at = max(next_at + 1.0 / rate, loop.time() - 1.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(0.0, next_at - loop.time()))
         if in_flight:

@@ -59,6 +59,9 @@ class Fault(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     model_uri: str = Field(alias="modelUri", min_length=1)
+    predictor: str | None = Field(
+        default=None, description="Only when served as this predictor (e.g. not as the shadow)."
+    )
     error_rate: float = Field(default=0.0, ge=0, le=1, alias="errorRate")
     latency_ms: float = Field(default=0.0, ge=0, le=60_000, alias="latencyMs")
     score_shift: float = Field(default=0.0, ge=-1, le=1, alias="scoreShift")
@@ -208,6 +211,8 @@ class DataPlane:
         self, predictor: Predictor, frame: pd.DataFrame, route: Route
     ) -> list[float]:
         fault = self.faults.get(predictor.model_uri)
+        if fault is not None and fault.predictor not in (None, predictor.name):
+            fault = None
         if fault is not None and fault.latency_ms > 0:
             await asyncio.sleep(fault.latency_ms / 1000)
         if fault is not None and random.random() < fault.error_rate:

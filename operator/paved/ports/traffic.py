@@ -24,6 +24,11 @@ class TrafficRouter(Protocol):
         """Serve `candidate_model_uri` as the candidate and split traffic as `traffic` says."""
         ...
 
-    async def observe(self, route: Route) -> Traffic | None:
-        """The split the serving layer holds now; None when the deployment is not there."""
+    async def promote(self, route: Route, candidate_model_uri: str) -> None:
+        """Make the candidate's model the baseline's, with all traffic; drop the rest."""
+        ...
+
+    async def observe(self, route: Route, candidate_model_uri: str) -> Traffic | None:
+        """The split between the candidate's model and the rest, now; None when the deployment
+        is not there."""
         ...

@@ -59,21 +59,21 @@ def test_shadow_canary_and_rollback_are_applied_and_read_back(
     router: SeldonV1Router, route: Route, kubectl: Kubectl
 ) -> None:
     asyncio.run(router.apply(route, Traffic(100, 0, True), CANDIDATE_URI))
-    assert asyncio.run(router.observe(route)) == Traffic(100, 0, True)
+    assert asyncio.run(router.observe(route, CANDIDATE_URI)) == Traffic(100, 0, True)
     shadow = _predictors(kubectl, route)["shadow"]
     assert shadow["shadow"] is True
     assert shadow["graph"] == {"name": "classifier", "implementation": "MLFLOW_SERVER",
                                "modelUri": CANDIDATE_URI}  # fmt: skip
 
     asyncio.run(router.apply(route, Traffic(95, 5), CANDIDATE_URI))
-    assert asyncio.run(router.observe(route)) == Traffic(95, 5, False)
+    assert asyncio.run(router.observe(route, CANDIDATE_URI)) == Traffic(95, 5, False)
     predictors = _predictors(kubectl, route)
     assert set(predictors) == {"baseline", "candidate"}
     assert predictors["candidate"]["replicas"] == 2  # copied from the baseline's predictor
     assert predictors["baseline"]["graph"]["modelUri"] == "models:/churn/1"
 
     asyncio.run(router.apply(route, Traffic(100, 0), CANDIDATE_URI))
-    assert asyncio.run(router.observe(route)) == Traffic(100, 0, False)
+    assert asyncio.run(router.observe(route, CANDIDATE_URI)) == Traffic(100, 0, False)
     assert set(_predictors(kubectl, route)) == {"baseline"}
     stored = kubectl.get_json(
         "seldondeployment", "churn", "-n", route.namespace, "--show-managed-fields"
@@ -82,11 +82,28 @@ def test_shadow_canary_and_rollback_are_applied_and_read_back(
     assert "paved" in {m["manager"] for m in managers}
 
 
+def test_promotion_hands_the_baseline_predictor_the_candidates_model(
+    router: SeldonV1Router, route: Route, kubectl: Kubectl
+) -> None:
+    asyncio.run(router.apply(route, Traffic(0, 100), CANDIDATE_URI))
+    assert asyncio.run(router.observe(route, CANDIDATE_URI)) == Traffic(0, 100, False)
+    asyncio.run(router.promote(route, CANDIDATE_URI))
+    predictors = _predictors(kubectl, route)
+    assert set(predictors) == {"baseline"}
+    assert predictors["baseline"]["graph"]["modelUri"] == CANDIDATE_URI
+    assert predictors["baseline"]["traffic"] == 100
+    # Read by model, the promoted deployment still shows the candidate at 100%: a promotion
+    # repeated after a crash sees its work done.
+    assert asyncio.run(router.observe(route, CANDIDATE_URI)) == Traffic(0, 100, False)
+    asyncio.run(router.promote(route, CANDIDATE_URI))
+    assert set(_predictors(kubectl, route)) == {"baseline"}
+
+
 def test_a_missing_deployment_or_baseline_predictor_is_named(
     router: SeldonV1Router, route: Route
 ) -> None:
     gone = Route(route.namespace, "fraud", "baseline", "candidate", "shadow")
-    assert asyncio.run(router.observe(gone)) is None
+    assert asyncio.run(router.observe(gone, CANDIDATE_URI)) is None
     with pytest.raises(PermanentError, match=r"SeldonDeployment .*/fraud does not exist"):
         asyncio.run(router.apply(gone, Traffic(95, 5), CANDIDATE_URI))
     renamed = Route(route.namespace, "churn", "main", "candidate", "shadow")

@@ -21,6 +21,7 @@ from paved.core.rollout_steps import (
     SetTraffic,
     Traffic,
     decide,
+    judged_as_shadow,
     traffic_for,
 )
 from paved.core.statistics import AbOutcome, ab_test
@@ -139,3 +140,15 @@ def test_without_a_sign_off_the_rollout_pauses_before_full_and_goes_on_once_sign
     signed = _run(Observations(Traffic(50, 50), GREEN, ab=win), T0, held.progress)
     assert isinstance(signed, SetTraffic)
     assert signed.traffic == Traffic(0, 100, False)
+
+
+def test_a_candidate_that_already_takes_all_traffic_has_nothing_to_roll_out() -> None:
+    decision = _run(Observations(Traffic(0, 100, False), GREEN), T0, Progress())
+    assert isinstance(decision, Complete)
+    assert decision.reason == "AlreadyServing"
+
+
+def test_guardrails_judge_the_shadow_only_while_shadowing() -> None:
+    assert judged_as_shadow(Traffic(100, 0, True))
+    assert not judged_as_shadow(Traffic(95, 5, False))
+    assert not judged_as_shadow(None)

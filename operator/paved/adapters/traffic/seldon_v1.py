@@ -4,6 +4,11 @@ Seldon's `predictors` is an atomic list, so paved applies the whole list: the ba
 (traffic changed), the candidate as a copy of the baseline's graph serving the candidate model,
 and a `shadow: true` copy while shadowing. Seldon's rules hold: non-shadow traffic sums to 100,
 at most one shadow. A predictor paved does not need is left out (rollback removes them).
+
+Promotion hands the baseline predictor the candidate's model with all traffic, so the next
+rollout starts from it. Traffic is read back by model, not by predictor name: a promoted
+deployment shows the candidate at 100% whichever predictor serves it, so a promotion repeated
+after a crash finds its work done.
 """
 
 from __future__ import annotations
@@ -53,19 +58,27 @@ class SeldonV1Router:
             ) from error
         return found
 
-    async def apply(self, route: Route, traffic: Traffic, candidate_model_uri: str) -> None:
+    async def _predictors(self, route: Route) -> list[dict[str, Any]]:
         deployment = await self._get(route)
         if deployment is None:
             raise PermanentError(
                 f"SeldonDeployment {route.namespace}/{route.deployment} does not exist"
             )
-        predictors = {p["name"]: p for p in deployment["spec"].get("predictors", [])}
-        baseline = predictors.get(route.baseline)
+        predictors: list[dict[str, Any]] = deployment["spec"].get("predictors", [])
+        return predictors
+
+    def _baseline(self, route: Route, predictors: list[dict[str, Any]]) -> dict[str, Any]:
+        baseline = next((p for p in predictors if p["name"] == route.baseline), None)
         if baseline is None:
+            names = ", ".join(p["name"] for p in predictors) or "none"
             raise PermanentError(
                 f"SeldonDeployment {route.deployment} has no predictor {route.baseline!r} "
-                f"(it has: {', '.join(predictors) or 'none'})"
+                f"(it has: {names})"
             )
+        return baseline
+
+    async def apply(self, route: Route, traffic: Traffic, candidate_model_uri: str) -> None:
+        baseline = self._baseline(route, await self._predictors(route))
         wanted = [{**baseline, "traffic": traffic.baseline}]
         if traffic.candidate > 0:
             candidate = _with_model(baseline, route.candidate, candidate_model_uri)
@@ -73,11 +86,19 @@ class SeldonV1Router:
         if traffic.shadow:
             shadow = _with_model(baseline, route.shadow, candidate_model_uri)
             wanted.append({**shadow, "traffic": 100, "shadow": True})
+        await self._apply(route, wanted)
+
+    async def promote(self, route: Route, candidate_model_uri: str) -> None:
+        baseline = self._baseline(route, await self._predictors(route))
+        promoted = _with_model(baseline, route.baseline, candidate_model_uri)
+        await self._apply(route, [{**promoted, "traffic": 100, "shadow": False}])
+
+    async def _apply(self, route: Route, predictors: list[dict[str, Any]]) -> None:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "SeldonDeployment",
             "metadata": {"name": route.deployment, "namespace": route.namespace},
-            "spec": {"predictors": wanted},
+            "spec": {"predictors": predictors},
         }
         path = f"/apis/{GROUP}/{VERSION}/namespaces/{route.namespace}/{PLURAL}/{route.deployment}"
         try:
@@ -97,13 +118,23 @@ class SeldonV1Router:
                 ) from error
             raise TransientError(f"SeldonDeployment {route.deployment}: {error.reason}") from error
 
-    async def observe(self, route: Route) -> Traffic | None:
+    async def observe(self, route: Route, candidate_model_uri: str) -> Traffic | None:
         deployment = await self._get(route)
         if deployment is None:
             return None
-        predictors = {p["name"]: p for p in deployment["spec"].get("predictors", [])}
-        baseline = predictors.get(route.baseline, {}).get("traffic", 0)
-        candidate_predictor = predictors.get(route.candidate)
-        candidate = candidate_predictor.get("traffic", 0) if candidate_predictor else 0
-        shadow = bool(predictors.get(route.shadow, {}).get("shadow", False))
-        return Traffic(int(baseline), int(candidate), shadow)
+        ours = (route.baseline, route.candidate)
+        live = [
+            p for p in deployment["spec"].get("predictors", [])
+            if p["name"] in ours and not p.get("shadow", False)
+        ]  # fmt: skip
+
+        def serves_candidate(predictor: dict[str, Any]) -> bool:
+            return bool((predictor.get("graph") or {}).get("modelUri") == candidate_model_uri)
+
+        candidate = sum(int(p.get("traffic", 0)) for p in live if serves_candidate(p))
+        baseline = sum(int(p.get("traffic", 0)) for p in live if not serves_candidate(p))
+        shadow = any(
+            p["name"] == route.shadow and p.get("shadow", False)
+            for p in deployment["spec"].get("predictors", [])
+        )
+        return Traffic(baseline, candidate, shadow)
