@@ -92,13 +92,14 @@ def build_training_set(request: TrainingRequest) -> pa.Table:
         label_rows = ds.dataset(path, format="parquet").to_table()
     except (FileNotFoundError, pa.ArrowInvalid) as error:
         raise TrainingDataError(f"labels at {path}: {error}") from error
-    wanted = [*labels.entity_columns, labels.timestamp_column, labels.label]
+    wanted = [*labels.entity_columns, labels.timestamp_column, labels.label, *labels.cohort_columns]
     missing = [c for c in wanted if c not in label_rows.column_names]
     if missing:
         raise TrainingDataError(f"labels at {path} lack column(s) {', '.join(missing)}")
     if label_rows.num_rows == 0:
         raise TrainingDataError(f"labels at {path} have no rows")
-    entity_rows = label_rows.select(wanted).rename_columns(
+    keys = [*labels.entity_columns, labels.timestamp_column, labels.label]
+    entity_rows = label_rows.select(keys).rename_columns(
         [*labels.entity_columns, labels.timestamp_column, LABEL]
     )
     definitions = feature_definitions(request)
@@ -115,6 +116,12 @@ def build_training_set(request: TrainingRequest) -> pa.Table:
             f"no label row matched any feature row: check that the labels' "
             f"{', '.join(labels.entity_columns)} values and timestamps meet the FeatureViews'"
         )
+    # The join keeps every entity row in order, so cohorts line up row for row; training reads
+    # only the features, so a cohort column reaches the slice gates and never the model.
+    for cohort in labels.cohort_columns:
+        if cohort in joined.column_names:
+            raise TrainingDataError(f"cohort column {cohort!r} is also a feature")
+        joined = joined.append_column(cohort, label_rows.column(cohort))
     return joined
 
 
@@ -325,7 +332,7 @@ def _slice_members(rows: pa.Table, where: str) -> Any:
         connection.register("validation", rows)
         try:
             query = f"SELECT coalesce(({where}), false) FROM validation"
-            mask = connection.execute(query).to_arrow_table()
+            mask = connection.sql(query).to_arrow_table()
         except duckdb.Error as error:
             raise TrainingDataError(f"slice predicate {where!r}: {error}") from error
     return mask.column(0).to_numpy(zero_copy_only=False).astype(bool)

@@ -39,6 +39,14 @@ class Labels(Model):
     entity_columns: list[Identifier] = Field(min_length=1, max_length=8)
     timestamp_column: Identifier
     label: Identifier
+    cohort_columns: list[Identifier] = Field(
+        default_factory=list,
+        max_length=16,
+        description=(
+            "Columns of the labels kept for slice gates and never trained on: protected "
+            "attributes such as an age band, so a slice can check a cohort for harm."
+        ),
+    )
 
 
 class SchemaGate(Model):

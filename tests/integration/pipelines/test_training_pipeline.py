@@ -9,6 +9,8 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from kfp import local
 from mlflow.tracking import MlflowClient
@@ -18,6 +20,7 @@ from paved.local.platform import Endpoints
 from paved_pipelines.compile import compile_all, compiled_path
 from paved_pipelines.steps import (
     TrainingDataError,
+    _slice_members,
     build_training_set,
     feature_definitions,
     scores,
@@ -98,3 +101,22 @@ def test_pipeline_trains_evaluates_and_logs_with_lineage(
     # Running the same key again reuses the run rather than logging a second one.
     again = json.loads(tabular_classifier(request=request.model_dump_json()).output)
     assert again["mlflowRunId"] == outcome["mlflowRunId"]
+
+
+def test_a_cohort_column_reaches_the_slices_and_never_the_model(
+    data_root: Path, tmp_path: Path
+) -> None:
+    labels = pq.read_table(data_root / "churn_labels.parquet")
+    bands = pa.array(
+        ["65+" if u % 4 == 0 else "25-44" for u in labels.column("user_id").to_pylist()]
+    )
+    pq.write_table(labels.append_column("age_band", bands), tmp_path / "churn_labels.parquet")
+    (tmp_path / "activity").symlink_to(data_root / "activity")
+    request = training_request(tmp_path, "cohorts")
+    with_cohort = request.labels.model_copy(update={"cohort_columns": ["age_band"]})
+    request = request.model_copy(update={"labels": with_cohort})
+    table = build_training_set(request)
+    assert table.column("age_band").to_pylist()[:4] == bands.to_pylist()[:4]
+    model = train(table, feature_definitions(request), request.parameters, 42)
+    assert "age_band" not in set(model.feature_names_in_)
+    assert _slice_members(table, "age_band = '65+'").sum() == bands.to_pylist().count("65+")
