@@ -115,9 +115,19 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
     return handle
 
 
+def status_patch(before: Status, after: Status) -> dict[str, Any]:
+    """The merge patch from `before` to `after`: a field that went away is sent as null, since a
+    merge patch that leaves a field out leaves it as it was (a step's start time would outlive
+    its step)."""
+    patch = _dump(after)
+    for gone in _dump(before).keys() - patch.keys():
+        patch[gone] = None
+    return patch
+
+
 def _write(body: kopf.Body, patch: kopf.Patch, before: Status, after: Status) -> None:
     """One status patch per reconcile, and an event for each condition that flipped."""
-    patch.status.update(_dump(after))
+    patch.status.update(status_patch(before, after))
     for condition in flipped(before.conditions, after.conditions):
         kopf.event(
             body,
