@@ -34,6 +34,7 @@ from paved.core.gates import (
     drift_gate,
     golden_gate,
     metric_gate,
+    new_feature_drift,
     schema_gate,
     slice_gate,
 )
@@ -263,6 +264,9 @@ def evaluate(
         verdicts += schema_gate(list(features.values()), profiles)
     if production_training_rows is not None:
         for name in list(features)[: gates.drift.top_features]:
+            if name not in production_training_rows.column_names:
+                verdicts.append(new_feature_drift(features[name]))
+                continue
             verdicts.append(
                 drift_gate(
                     features[name],

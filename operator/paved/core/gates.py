@@ -158,6 +158,14 @@ def psi_noise_floor(
     return float(stats.chi2.ppf(1 - alpha, bins - 1) * (1 / reference_rows + 1 / current_rows))
 
 
+def new_feature_drift(feature: FeatureDefinition) -> GateVerdict:
+    """A feature the production model was not trained on has no reference to drift from."""
+    return GateVerdict(
+        f"drift:{feature.name}", Verdict.INCONCLUSIVE, "NewFeature",
+        f"{feature.name}: new in this version, production was not trained on it; not judged",
+    )  # fmt: skip
+
+
 def drift_gate(
     feature: FeatureDefinition,
     reference: Sequence[Value],

@@ -13,6 +13,7 @@ from paved.core.gates import (
     drift_gate,
     golden_gate,
     metric_gate,
+    new_feature_drift,
     psi_categorical,
     psi_noise_floor,
     psi_numeric,
@@ -91,6 +92,13 @@ def test_real_drift_on_large_samples_fails_with_the_numbers() -> None:
     assert verdict.value is not None
     assert verdict.value > 0.2
     assert verdict.message.startswith("clicks_7d: PSI ")
+
+
+def test_a_feature_production_never_saw_is_not_judged_for_drift() -> None:
+    verdict = new_feature_drift(CLICKS)
+    assert verdict.verdict is Verdict.INCONCLUSIVE
+    assert verdict.reason == "NewFeature"
+    assert blocking([verdict]) == []
 
 
 @pytest.mark.parametrize(
