@@ -414,7 +414,10 @@ class LocalPlatform:
                 [sys.executable, "-m", "paved.dataplane", f"--port={ports[DATAPLANE]}",
                  f"--kubeconfig={self.kubeconfig}"],
                 ready,
-                env={**QUIET_ENVIRONMENT, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{ports[MLFLOW]}"},
+                # One OpenMP thread per scoring call: with several threads, a one-row call
+                # spends more time waking them than scoring (and fights training for cores).
+                env={**QUIET_ENVIRONMENT, "OMP_NUM_THREADS": "1",
+                     "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{ports[MLFLOW]}"},
             )  # fmt: skip
         raise ValueError(f"unknown component {name}")
 
