@@ -140,48 +140,60 @@ def approve(model_version: str, namespace: str, comment: str, kubeconfig: str | 
     The API server checks the sign-off names you (a ValidatingAdmissionPolicy), so it cannot
     be made in anyone else's name. Also `kubectl paved approve`.
     """
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
+    from paved.adapters.kubernetes.approvals import SignOffRefusedError, sign_off
     from paved.adapters.kubernetes.cluster import api_client
 
-    api = api_client(kubeconfig)
-    review = client.AuthenticationV1Api(api).create_self_subject_review(
-        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
-    )
-    user = review.status.user_info.username
-    patch = {"spec": {"approval": {"signOff": {"by": user, "comment": comment}}}}
     try:
-        client.CustomObjectsApi(api).patch_namespaced_custom_object(
-            "paved.dev", "v1alpha1", namespace, "modelversions", model_version, patch
-        )
-    except ApiException as error:
-        reason = json.loads(error.body or "{}").get("message", error.reason)
-        click.echo(f"error: {reason}", err=True)
+        user = sign_off(api_client(kubeconfig), namespace, model_version, comment)
+    except SignOffRefusedError as error:
+        click.echo(f"error: {error}", err=True)
         sys.exit(1)
     click.echo(f"modelversion {namespace}/{model_version} signed off by {user}")
 
 
 @main.group()
 def rollout() -> None:
-    """Act on a Rollout by hand: roll it back or resume it."""
+    """Act on a Rollout by hand: roll back, promote, pause, resume, or follow its status.
+
+    Each verb writes an annotation, not the spec, so a GitOps tool sees no drift. Also
+    `kubectl paved rollout …`.
+    """
 
 
-def _annotate(name: str, namespace: str, key: str, value: str, kubeconfig: str | None) -> None:
+def _rollouts(kubeconfig: str | None) -> Any:
+    """The API for paved's objects, as your kubeconfig authenticates you."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     from paved.adapters.kubernetes.cluster import api_client
 
-    patch = {"metadata": {"annotations": {key: value}}}
+    return client.CustomObjectsApi(api_client(kubeconfig))
+
+
+def _api_message(error: Any) -> str:
+    """What the API server said, in its words (`rollouts.paved.dev "x" not found`)."""
+    return str(json.loads(error.body or "{}").get("message", error.reason))
+
+
+def _annotate(
+    name: str, namespace: str, annotations: dict[str, str | None], kubeconfig: str | None
+) -> None:
+    """Set the Rollout's annotations (None removes one) in one patch, so the operator never
+    sees half of a request."""
+    from kubernetes.client.exceptions import ApiException
+
+    patch = {"metadata": {"annotations": annotations}}
     try:
-        client.CustomObjectsApi(api_client(kubeconfig)).patch_namespaced_custom_object(
+        _rollouts(kubeconfig).patch_namespaced_custom_object(
             "paved.dev", "v1alpha1", namespace, "rollouts", name, patch
         )
     except ApiException as error:
-        reason = json.loads(error.body or "{}").get("message", error.reason)
-        click.echo(f"error: {reason}", err=True)
+        click.echo(f"error: {_api_message(error)}", err=True)
         sys.exit(1)
+
+
+def _now() -> str:
+    """A request's value: a new one each time, so that a repeated request acts again."""
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 @rollout.command("rollback")
@@ -190,9 +202,38 @@ def _annotate(name: str, namespace: str, key: str, value: str, kubeconfig: str |
 @click.option("--reason", default="requested by a person", show_default=True)
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
 def rollback_command(name: str, namespace: str, reason: str, kubeconfig: str | None) -> None:
-    """Send all traffic back to the baseline now (within one operator tick)."""
-    _annotate(name, namespace, "paved.dev/rollback", reason, kubeconfig)
+    """Send all traffic back to the baseline now (within one operator tick), paused or not."""
+    _annotate(name, namespace, {"paved.dev/rollback": reason}, kubeconfig)
     click.echo(f"rollout {namespace}/{name}: rollback requested ({reason})")
+
+
+@rollout.command("promote")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def promote_command(name: str, namespace: str, kubeconfig: str | None) -> None:
+    """Skip the remaining steps to the full step, lifting a pause.
+
+    The candidate still needs its sign-off and green guardrails; when it lacks them the
+    request is dropped, and `paved rollout status` says why.
+    """
+    _annotate(name, namespace, {"paved.dev/promote": _now(), "paved.dev/pause": None}, kubeconfig)
+    click.echo(f"rollout {namespace}/{name}: promote requested")
+
+
+@rollout.command("pause")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--reason", default="requested by a person", show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def pause_command(name: str, namespace: str, reason: str, kubeconfig: str | None) -> None:
+    """Hold the rollout at its step, traffic as it is, until `paved rollout resume`.
+
+    Guardrails still roll it back while it is paused. The step's clock keeps running: a step
+    whose time is up goes on as soon as the rollout is resumed.
+    """
+    _annotate(name, namespace, {"paved.dev/pause": reason}, kubeconfig)
+    click.echo(f"rollout {namespace}/{name}: paused ({reason})")
 
 
 @rollout.command("resume")
@@ -200,10 +241,173 @@ def rollback_command(name: str, namespace: str, reason: str, kubeconfig: str | N
 @click.option("-n", "--namespace", default="default", show_default=True)
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
 def resume_command(name: str, namespace: str, kubeconfig: str | None) -> None:
-    """Go on past a pause (a pause step, or an A/B result that needs judgement)."""
-    stamp = dt.datetime.now(dt.UTC).isoformat()
-    _annotate(name, namespace, "paved.dev/resume", stamp, kubeconfig)
+    """Go on past a pause: `paved rollout pause`, a pause step, or an A/B result that needs
+    judgement."""
+    _annotate(name, namespace, {"paved.dev/resume": _now(), "paved.dev/pause": None}, kubeconfig)
     click.echo(f"rollout {namespace}/{name}: resumed")
+
+
+@rollout.command("status")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("-w", "--watch", is_flag=True, help="Reprint every 2s until the rollout ends.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def status_command(name: str, namespace: str, watch: bool, kubeconfig: str | None) -> None:
+    """Show the phase, step, traffic, guardrails, A/B test and the last decision.
+
+    With --watch, exits 0 when the rollout succeeds and 1 when it is rolled back or fails.
+    """
+    import time
+
+    from kubernetes.client.exceptions import ApiException
+
+    from paved.api.rollout import Phase
+
+    rollouts = _rollouts(kubeconfig)
+    while True:
+        try:
+            found: dict[str, Any] = rollouts.get_namespaced_custom_object(
+                "paved.dev", "v1alpha1", namespace, "rollouts", name
+            )
+        except ApiException as error:
+            click.echo(f"error: {_api_message(error)}", err=True)
+            sys.exit(1)
+        if watch:
+            click.clear()  # a no-op off a terminal, where each reprint is appended instead
+        click.echo("\n".join(_status_lines(found)))
+        if not watch:
+            return
+        phase = (found.get("status") or {}).get("phase")
+        if phase in (Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED):
+            sys.exit(0 if phase == Phase.SUCCEEDED else 1)
+        time.sleep(2)
+        click.echo()
+
+
+def _status_lines(rollout: dict[str, Any]) -> list[str]:
+    """The Rollout as a person reads it: one aspect a line, the numbers in it."""
+    from paved.api.rollout import RolloutStatus
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4g}"
+
+    spec, meta = rollout["spec"], rollout["metadata"]
+    status = RolloutStatus.model_validate(rollout.get("status") or {})
+    lines = [
+        f"rollout {meta['namespace']}/{meta['name']}, candidate {spec['candidate']}",
+        f"phase:       {status.phase or 'not reported yet'}",
+    ]
+    if status.current_step is None:
+        lines.append("step:        not started")
+    else:
+        since = status.step_started_at
+        started = f", since {since.isoformat(timespec='seconds')}" if since else ""
+        lines.append(
+            f"step:        {status.current_step + 1}/{len(spec['steps'])} "
+            f"{status.current_step_kind}{started}"
+        )
+    split = status.traffic
+    lines.append(
+        f"traffic:     baseline {split.baseline}%, candidate {split.candidate}%"
+        f"{', shadow on' if split.shadow else ''}"
+        if split
+        else "traffic:     unknown"
+    )
+    if status.analysis:
+        at = status.last_analysis_at
+        lines.append(
+            f"guardrails:  as of {at.isoformat(timespec='seconds')}" if at else "guardrails:"
+        )
+        width = max(len(r.guardrail) for r in status.analysis)
+        lines += [
+            f"  {r.guardrail:<{width}}  {r.verdict:<6}  value {number(r.value):<10} "
+            f"threshold {number(r.threshold)}"
+            for r in status.analysis
+        ]
+    else:
+        lines.append("guardrails:  no verdict yet")
+    if (ab := status.experiment) is not None:
+        lines.append(
+            f"experiment:  {ab.outcome}, effect {ab.effect:+.4f} [{ab.low:+.4f}, {ab.high:+.4f}], "
+            f"samples {ab.samples_baseline} baseline / {ab.samples_candidate} candidate "
+            f"(of {ab.required_per_arm} per arm)"
+        )
+    progressing = next((c for c in status.conditions if c.type == "Progressing"), None)
+    if progressing is not None:
+        lines.append(f"progressing: {progressing.reason}: {progressing.message}")
+    return lines
+
+
+@main.command()
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(0.001, 1),
+    default=0.05,
+    show_default=True,
+    envvar="PAVED_DEMO_TIME_SCALE",
+    help="Demo seconds per second of the manifests' schedule (0.05: 10m take 30s).",
+)
+@click.option("--users", type=click.IntRange(200, 100_000), default=1500, show_default=True)
+@click.option(
+    "--rate",
+    type=click.FloatRange(1, 500),
+    default=40.0,
+    show_default=True,
+    help="Requests per second the load generator sends.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the HTML report goes (default: beside the demo's data).",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="PAVED_LOCAL_DIR",
+    help="The local platform's directory.",
+)
+def demo(time_scale: float, users: int, rate: float, report: Path | None,
+         directory: Path | None) -> None:  # fmt: skip
+    """Run the whole lifecycle on the local platform: features, training, gates, sign-off,
+    serving, a rollout that wins its A/B test, and one that is rolled back; then a report."""
+    from rich.console import Console
+
+    from paved.demo.live import LineDisplay, TerminalDisplay
+    from paved.demo.report import write_report
+    from paved.demo.scenario import Demo, DemoError, DemoOptions, summary, write_record
+
+    console = Console()
+    platform = LocalPlatform(directory)
+    was_up = all(component.ready for component in platform.status())
+    options = DemoOptions(time_scale=time_scale, users=users, requests_per_second=rate)
+    display = TerminalDisplay(console) if console.is_terminal else LineDisplay(console)
+    scenario = Demo(platform, options, display)
+    try:
+        with display:
+            record = scenario.run_sync()
+    except KeyboardInterrupt:
+        # The scenario stopped its load and its operator on the way out; the platform goes too
+        # when this run started it.
+        if not was_up:
+            platform.down()
+        console.print("interrupted: nothing the demo started is left running")
+        sys.exit(130)
+    except (DemoError, LocalPlatformError) as error:
+        console.print(f"[red]the demo stopped:[/red] {error}")
+        console.print(f"its files: {scenario.directory}")
+        sys.exit(1)
+    path = write_report(record, report or scenario.directory / "report.html")
+    write_record(record, path.with_suffix(".json"))
+    console.rule("summary")
+    for line in summary(record):
+        console.print(line, highlight=False)
+    endpoints = platform.endpoints()
+    console.print(f"report: {path}")
+    console.print(f"explore: MLflow {endpoints.mlflow} · Prometheus {endpoints.prometheus} · "
+                  f"kubectl -n {scenario.namespace} get featureviews,modelversions,rollouts "
+                  f"(eval \"$(paved local env)\")")  # fmt: skip
+    console.print("stop everything: paved local down")
 
 
 @main.group()
@@ -240,6 +444,7 @@ def up(platform: LocalPlatform, apiserver_port: int | None) -> None:
     click.echo(f"MLflow:     {endpoints.mlflow}")
     click.echo(f"Redis:      {endpoints.redis}")
     click.echo(f"Prometheus: {endpoints.prometheus}")
+    click.echo(f"Data plane: {endpoints.dataplane}/seldon/<namespace>/<deployment>/api/v1.0/")
     click.echo(f'Use it from a shell:  eval "$(paved local env --dir {platform.directory})"')
 
 

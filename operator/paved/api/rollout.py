@@ -254,4 +254,7 @@ class RolloutStatus(Status):
     resumed: str | None = Field(
         default=None, description="The last resume request consumed (its annotation value)."
     )
+    promoted: str | None = Field(
+        default=None, description="The last promote request consumed (its annotation value)."
+    )
     message: str | None = None

@@ -2,7 +2,8 @@
 
 A timer drives it: each tick observes the split and (every `analysis.interval`) the guardrails,
 asks the core's `decide` what to do, does it through the router, and writes what happened.
-A person rolls back with `paved rollout rollback` (an annotation) and resumes a pause likewise.
+A person acts through annotations, written by `paved rollout rollback|pause|resume|promote`:
+annotations, not spec changes, so a GitOps tool sees no drift.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from paved.core.rollout_steps import (
     Traffic,
     decide,
     judged_as_shadow,
+    requested,
     step_kind,
 )
 from paved.core.statistics import AbResult, ab_test
@@ -49,6 +51,8 @@ from paved.ports.traffic import Route
 
 ROLLBACK_ANNOTATION: Final = "paved.dev/rollback"
 RESUME_ANNOTATION: Final = "paved.dev/resume"
+PAUSE_ANNOTATION: Final = "paved.dev/pause"
+PROMOTE_ANNOTATION: Final = "paved.dev/promote"
 PROGRESSING: Final = "Progressing"
 _FINISHED = {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}
 
@@ -171,9 +175,10 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
                 samples_candidate=experiment.samples_candidate,
                 required_per_arm=experiment.required_per_arm, at=now,
             )  # fmt: skip
-    # A resume is one request: its annotation's value (a timestamp) is consumed once.
+    # A resume or a promote is one request: its annotation's value (a timestamp) is consumed once.
     resume = resource.annotations.get(RESUME_ANNOTATION)
-    updates["resumed"] = resume
+    promote = resource.annotations.get(PROMOTE_ANNOTATION)
+    updates |= {"resumed": resume, "promoted": promote}
     decision = decide(
         spec,
         progress,
@@ -182,7 +187,9 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             readings,
             experiment,
             rollback_requested=ROLLBACK_ANNOTATION in resource.annotations,
-            resume_requested=resume is not None and resume != status.resumed,
+            resume_requested=requested(resume, status.resumed),
+            pause_requested=resource.annotations.get(PAUSE_ANNOTATION),
+            promote_requested=requested(promote, status.promoted),
             promotion_refused=_promotion_refused(candidate or {}),
         ),
         now,

@@ -3,6 +3,13 @@
 Pure: the controller observes traffic, guardrails and requests, and carries the decision out.
 The step position lives in the progress (status), never inferred from traffic. A step counts as
 started only once the observed traffic matches it. "No data" never promotes.
+
+A person's requests rank below safety: a rollback request wins over everything, and a guardrail
+breach or lasting "no data" still rolls back a paused rollout. A pause holds the position and the
+split; the step's clock keeps running meanwhile, so a step whose time is up goes on as soon as the
+pause is lifted. A promote skips the remaining steps to the last, `full`, step, which promotes as
+ever: only with the sign-off, and never past a red or silent guardrail. A promote acts once, when
+it arrives: refused, or during a pause, it is dropped rather than left to surprise later.
 """
 
 from __future__ import annotations
@@ -61,6 +68,8 @@ class Observations:
     ab: AbResult | None = None
     rollback_requested: bool = False
     resume_requested: bool = False
+    pause_requested: str | None = None  # the person's reason, while the pause stands
+    promote_requested: bool = False
     # Why the candidate may not become production yet (a missing sign-off), if it may not.
     promotion_refused: str | None = None
 
@@ -130,12 +139,20 @@ def traffic_for(steps: Sequence[Step], index: int) -> Traffic:
     return traffic_for(steps, index - 1) if index > 0 else BASELINE_ONLY
 
 
-def _enter(spec: RolloutSpec, index: int, progress: Progress, why: str) -> Decision:
+def requested(annotation: str | None, consumed: str | None) -> bool:
+    """Whether a one-shot request (an annotation whose value is a timestamp) is new: each value
+    acts once, so an annotation left in place does not act again at every tick."""
+    return annotation is not None and annotation != consumed
+
+
+def _enter(
+    spec: RolloutSpec, index: int, progress: Progress, why: str, reason: str = "StepStarted"
+) -> Decision:
     target = traffic_for(spec.steps, index)
     kind = step_kind(spec.steps[index])
     return SetTraffic(
         target,
-        "StepStarted",
+        reason,
         f"{why}; step {index + 1}/{len(spec.steps)} ({kind}): baseline {target.baseline}%, "
         f"candidate {target.candidate}%{', shadow on' if target.shadow else ''}",
         Progress(step=index, breaches=progress.breaches),
@@ -184,13 +201,21 @@ def decide(
     elif progress.no_data_since is not None:
         progress = Progress(progress.step, progress.step_started_at, progress.breaches, None)
 
+    if observed.pause_requested is not None:
+        why = f": {observed.pause_requested}" if observed.pause_requested else ""
+        return Pause(
+            "PausedByRequest", f"Paused by request{why}. Resume to go on, or roll back.", progress
+        )
+    if progress.step is None and observed.traffic == Traffic(0, 100, False):
+        return Complete(
+            "AlreadyServing",
+            "The deployment already serves the candidate with all traffic: nothing to do.",
+            _settled(progress, True),
+        )
+    at_full = progress.step is not None and progress.step == _full_step(spec)
+    if observed.promote_requested and not at_full:
+        return _promote(spec, progress, observed, [*breach, *no_data])
     if progress.step is None:
-        if observed.traffic == Traffic(0, 100, False):
-            return Complete(
-                "AlreadyServing",
-                "The deployment already serves the candidate with all traffic: nothing to do.",
-                _settled(progress, True),
-            )
         return _enter(spec, 0, progress, "Rollout started")
     index = progress.step
     target = traffic_for(spec.steps, index)
@@ -260,6 +285,35 @@ def decide(
             case unexpected:
                 assert_never(unexpected)
     raise ValueError(f"unknown step kind {kind}")
+
+
+def _full_step(spec: RolloutSpec) -> int | None:
+    """The full step's index, if there is one: the API server allows it only as the last step."""
+    last = len(spec.steps) - 1
+    return last if step_kind(spec.steps[last]) == "full" else None
+
+
+def _promote(
+    spec: RolloutSpec,
+    progress: Progress,
+    observed: Observations,
+    objections: Sequence[GuardrailReading],
+) -> Decision:
+    """Skip to the full step; the promotion itself stays the full step's, as without a request."""
+    full = _full_step(spec)
+    if full is None:
+        return Hold(
+            "PromoteNotPossible",
+            f"Promote skips to a full step, and this rollout's last step is "
+            f"{step_kind(spec.steps[-1])}: it goes on step by step.",
+            progress,
+        )
+    if objections:
+        detail = "; ".join(g.message for g in objections)
+        return Hold("PromoteNotPossible", f"Promote refused: {detail}", progress)
+    if observed.promotion_refused:
+        return Pause("PromotionRefused", f"Promote refused: {observed.promotion_refused}", progress)
+    return _enter(spec, full, progress, "Promote requested", "PromoteRequested")
 
 
 def judged_as_shadow(observed: Traffic | None) -> bool:

@@ -22,6 +22,7 @@ from paved.core.rollout_steps import (
     Traffic,
     decide,
     judged_as_shadow,
+    requested,
     traffic_for,
 )
 from paved.core.statistics import AbOutcome, ab_test
@@ -102,6 +103,9 @@ observations = st.builds(
     guardrails=st.sampled_from([GREEN, RED, QUIET, ()]),
     rollback_requested=st.booleans(),
     resume_requested=st.booleans(),
+    pause_requested=st.sampled_from([None, "", "checking the dashboards"]),
+    promote_requested=st.booleans(),
+    promotion_refused=st.sampled_from([None, "Production needs a sign-off by an approver."]),
 )  # fmt: skip
 
 
@@ -122,6 +126,13 @@ def test_every_decision_keeps_traffic_valid_and_replays_identically(
         if isinstance(decision, RollBack):
             assert decision.traffic == Traffic(100, 0, False)
             assert decision.progress.finished
+        if observed.pause_requested is not None:
+            # A pause never moves traffic forward nor finishes; only a rollback ends it.
+            assert not isinstance(decision, SetTraffic | Complete)
+        if observed.promote_requested and isinstance(decision, SetTraffic):
+            assert decision.progress.step == len(SPEC.steps) - 1  # a promote only skips to full
+        if observed.promotion_refused and isinstance(decision, SetTraffic):
+            assert decision.traffic != Traffic(0, 100, False)  # no sign-off, no full
         if observed.guardrails == QUIET and progress.step is not None:
             # "No data" never promotes: the position does not move forward.
             assert not isinstance(decision, Complete) or progress.step == len(SPEC.steps) - 1
@@ -152,3 +163,107 @@ def test_guardrails_judge_the_shadow_only_while_shadowing() -> None:
     assert judged_as_shadow(Traffic(100, 0, True))
     assert not judged_as_shadow(Traffic(95, 5, False))
     assert not judged_as_shadow(None)
+
+
+IN_CANARY = Progress(step=1, step_started_at=T0)  # canary 1% for 5m
+CANARY = Traffic(99, 1)
+SIGN_OFF_MISSING = "Production needs a sign-off by an approver."
+
+
+def test_a_paused_rollout_holds_its_step_and_its_traffic() -> None:
+    later = T0 + dt.timedelta(minutes=30)  # long past the canary's 5m
+    paused = _run(Observations(CANARY, GREEN, pause_requested="checking the dashboards"), later,
+                  IN_CANARY)  # fmt: skip
+    assert isinstance(paused, Pause)
+    assert paused.reason == "PausedByRequest"
+    assert "checking the dashboards" in paused.message
+    assert paused.progress == IN_CANARY
+
+
+def test_a_resumed_rollout_goes_on_where_the_steps_clock_says() -> None:
+    # The step's clock ran during the pause: its time is up, so the next step starts at once.
+    later = T0 + dt.timedelta(minutes=30)
+    resumed = _run(Observations(CANARY, GREEN, resume_requested=True), later, IN_CANARY)
+    assert isinstance(resumed, SetTraffic)
+    assert (resumed.progress.step, resumed.traffic) == (2, Traffic(95, 5))
+
+
+def test_a_pause_does_not_start_a_rollout_that_has_not_started() -> None:
+    paused = _run(Observations(None, (), pause_requested=""), T0, Progress())
+    assert isinstance(paused, Pause)
+    assert paused.message == "Paused by request. Resume to go on, or roll back."
+    assert paused.progress == Progress()
+
+
+def test_a_rollback_request_wins_over_a_pause() -> None:
+    observed = Observations(CANARY, GREEN, rollback_requested=True, pause_requested="on hold")
+    decision = _run(observed, T0, IN_CANARY)
+    assert isinstance(decision, RollBack)
+    assert (decision.reason, decision.traffic) == ("RollbackRequested", Traffic(100, 0, False))
+
+
+def test_a_guardrail_breach_still_rolls_a_paused_rollout_back() -> None:
+    once_breached = Progress(step=1, step_started_at=T0, breaches=1)  # failureLimit 1
+    decision = _run(Observations(CANARY, RED, pause_requested="on hold"), T0, once_breached)
+    assert isinstance(decision, RollBack)
+    assert decision.reason == "GuardrailBreached"
+
+
+def test_a_promote_skips_the_remaining_steps_to_full_which_then_promotes() -> None:
+    skipped = _run(Observations(CANARY, GREEN, promote_requested=True), T0, IN_CANARY)
+    assert isinstance(skipped, SetTraffic)
+    assert skipped.reason == "PromoteRequested"
+    assert (skipped.progress.step, skipped.traffic) == (4, Traffic(0, 100, False))
+    # From there the full step promotes as ever, once the router shows the candidate serving.
+    promoted = _run(Observations(Traffic(0, 100), ()), T0, skipped.progress)
+    assert isinstance(promoted, Complete)
+    assert promoted.reason == "Promoted"
+
+
+def test_a_promote_without_a_sign_off_pauses_and_is_not_kept_for_later() -> None:
+    refused = _run(
+        Observations(CANARY, GREEN, promote_requested=True, promotion_refused=SIGN_OFF_MISSING),
+        T0, IN_CANARY,
+    )  # fmt: skip
+    assert isinstance(refused, Pause)
+    assert (refused.reason, refused.message) == (
+        "PromotionRefused",
+        f"Promote refused: {SIGN_OFF_MISSING}",
+    )
+    assert refused.progress == IN_CANARY
+    # The annotation stays on the Rollout, but its value was consumed: signed off later, the
+    # rollout goes on step by step rather than jumping to full.
+    promote = "2026-11-26T12:00:00+00:00"
+    signed = Observations(CANARY, GREEN, promote_requested=requested(promote, consumed=promote))
+    later = _run(signed, T0 + dt.timedelta(minutes=1), refused.progress)
+    assert isinstance(later, Hold)
+    assert later.reason == "StepInProgress"
+
+
+def test_a_request_acts_once_per_annotation_value() -> None:
+    first = "2026-11-26T12:00:00+00:00"
+    assert requested(first, consumed=None)
+    assert not requested(first, consumed=first)
+    assert requested("2026-11-26T12:05:00+00:00", consumed=first)  # the same request, again
+    assert not requested(None, consumed=first)
+
+
+def test_a_promote_never_skips_a_guardrail_breach() -> None:
+    once_breached = Progress(step=1, step_started_at=T0, breaches=1)
+    rolled = _run(Observations(CANARY, RED, promote_requested=True), T0, once_breached)
+    assert isinstance(rolled, RollBack)
+    assert rolled.reason == "GuardrailBreached"
+    tolerated = _run(Observations(CANARY, RED, promote_requested=True), T0, IN_CANARY)
+    assert isinstance(tolerated, Hold)
+    assert tolerated.reason == "PromoteNotPossible"
+    assert "error rate 4.2% > 1.0%" in tolerated.message
+    assert tolerated.progress.breaches == 1
+
+
+def test_a_promote_needs_a_full_step_to_skip_to() -> None:
+    without_full = SPEC.model_copy(update={"steps": SPEC.steps[:-1]})
+    decision = decide(without_full, IN_CANARY, Observations(CANARY, GREEN, promote_requested=True),
+                      T0)  # fmt: skip
+    assert isinstance(decision, Hold)
+    assert decision.reason == "PromoteNotPossible"
+    assert "this rollout's last step is ab_test" in decision.message
