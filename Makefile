@@ -38,10 +38,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 toolchain: python ## Build kube-apiserver, etcd, kubectl and helm from Go modules (cached by version)
 	$(BIN)/paved local build
 
-demo: setup ## Bring up the local platform and show how to reach each part
-	$(BIN)/paved local up
-	@echo
-	$(BIN)/paved local status
+demo: setup ## Run the whole lifecycle on the local platform, live, and write a report
+	$(BIN)/paved demo
 
 test: setup ## Run every tier (unit, integration, e2e); starts and stops the services it needs
 	$(BIN)/pytest

@@ -163,11 +163,18 @@ def test_a_rollout_is_decided_by_real_traffic(
 
         kubectl.apply(yaml.safe_dump(_rollout("better", deployment, "40s", ab_test=True)),
                       "-n", namespace)  # fmt: skip
+        in_shadow = wait_for(
+            lambda: (s := _status(kubectl, "better", namespace)).get("currentStepKind")
+            == "shadow" and s.get("stepStartedAt") and s,
+            timeout=60, what="the shadow to start",
+        )  # fmt: skip
         in_canary = wait_for(
             lambda: (s := _status(kubectl, "better", namespace)).get("currentStepKind")
             == "canary" and s.get("stepStartedAt") and s,
             timeout=60, what="the canary to start",
         )  # fmt: skip
+        # Each step's clock starts when the router shows its split, not with the first step.
+        assert in_canary["stepStartedAt"] > in_shadow["stepStartedAt"]
         paved_operator.stop(crash=True)
         paved_operator.start()
         # Back from the crash, it holds the same step: no flip-flop of the live split.

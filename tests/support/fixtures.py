@@ -85,7 +85,9 @@ class RunningOperator:
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         self._command = [
             str(Path(sys.executable).parent / "paved"), "operator",
-            f"--kubeconfig={endpoints.kubeconfig}", "--bind=127.0.0.1",
+            # Test namespaces only (`namespace` makes t-<hex>): the demo's test runs an operator
+            # of its own, and two operators must never reconcile one object.
+            f"--kubeconfig={endpoints.kubeconfig}", "--namespace=t-*", "--bind=127.0.0.1",
             f"--health-port={health_port}", f"--metrics-port={metrics_port}",
         ]  # fmt: skip
         self._environment = {
