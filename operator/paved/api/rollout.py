@@ -257,4 +257,10 @@ class RolloutStatus(Status):
     promoted: str | None = Field(
         default=None, description="The last promote request consumed (its annotation value)."
     )
+    next_check_at: dt.datetime | None = Field(
+        default=None, description="When the operator looks again (at once, when a person acts)."
+    )
+    requests_seen: str | None = Field(
+        default=None, description="The rollback, pause, resume and promote requests last read."
+    )
     message: str | None = None

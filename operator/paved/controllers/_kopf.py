@@ -63,12 +63,12 @@ def _validation_message(error: ValidationError) -> str:
 TIMER_SECONDS = 5.0
 
 
-def timer(*kinds: Kind) -> Callable[[Handler], Handler]:
-    """Register `handler` to run every few seconds for every object of each kind."""
+def timer(*kinds: Kind, interval: float = TIMER_SECONDS) -> Callable[[Handler], Handler]:
+    """Register `handler` to run every `interval` seconds for every object of each kind."""
 
     def register(handler: Handler) -> Handler:
         for kind in kinds:
-            kopf.timer(GROUP, VERSION, kind.plural, id=handler.__name__, interval=TIMER_SECONDS)(
+            kopf.timer(GROUP, VERSION, kind.plural, id=handler.__name__, interval=interval)(
                 _adapt(kind, handler)
             )
         return handler
@@ -126,7 +126,9 @@ def status_patch(before: Status, after: Status) -> dict[str, Any]:
 
 
 def _write(body: kopf.Body, patch: kopf.Patch, before: Status, after: Status) -> None:
-    """One status patch per reconcile, and an event for each condition that flipped."""
+    """One status patch per reconcile that changed it, and an event per flipped condition."""
+    if after == before:
+        return
     patch.status.update(status_patch(before, after))
     for condition in flipped(before.conditions, after.conditions):
         kopf.event(

@@ -9,6 +9,8 @@ annotations, not spec changes, so a GitOps tool sees no drift.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
 from functools import partial
 from typing import Any, Final
 
@@ -33,6 +35,8 @@ from paved.core.model_lifecycle import Evidence, Refusal, transition
 from paved.core.rollout_steps import (
     Complete,
     GuardrailReading,
+    GuardrailState,
+    Hold,
     Observations,
     Pause,
     Progress,
@@ -55,6 +59,7 @@ PAUSE_ANNOTATION: Final = "paved.dev/pause"
 PROMOTE_ANNOTATION: Final = "paved.dev/promote"
 PROGRESSING: Final = "Progressing"
 _FINISHED = {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}
+_REQUESTS = (ROLLBACK_ANNOTATION, RESUME_ANNOTATION, PAUSE_ANNOTATION, PROMOTE_ANNOTATION)
 
 
 async def _reading(
@@ -102,6 +107,18 @@ async def _experiment(
     )  # fmt: skip
 
 
+def _requests(annotations: Mapping[str, str]) -> str:
+    """A person's standing requests (rollback, pause, resume, promote), as one comparable value."""
+    return json.dumps({k: v for k, v in sorted(annotations.items()) if k in _REQUESTS})
+
+
+def _carried(record: ReadingRecord) -> GuardrailReading:
+    return GuardrailReading(
+        record.guardrail, GuardrailState(record.verdict), record.message, record.value,
+        record.threshold,
+    )  # fmt: skip
+
+
 def _promotion_refused(model_version: dict[str, Any]) -> str | None:
     """Why the registry's transition table refuses production now, if it does."""
     approval = (model_version.get("spec") or {}).get("approval") or {}
@@ -116,13 +133,24 @@ def _promotion_refused(model_version: dict[str, Any]) -> str | None:
     return decision.message if isinstance(decision, Refusal) else None
 
 
-@timer(ROLLOUT)
+@timer(ROLLOUT, interval=1.0)
 async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -> Reconciled:
     spec: RolloutSpec = resource.spec
     status = resource.status
     assert isinstance(status, RolloutStatus)
     if status.phase in _FINISHED:
         # Finished is final: what the status says about how it ended stays as it was written.
+        return Reconciled([])
+    # The timer ticks every second so a breach is acted on within one analysis interval; a tick
+    # before the last decision asked to look again costs nothing, unless a person acted or the
+    # spec changed meanwhile.
+    requests = _requests(resource.annotations)
+    if (
+        status.next_check_at is not None
+        and now < status.next_check_at
+        and requests == status.requests_seen
+        and status.observed_generation == resource.generation
+    ):
         return Reconciled([])
     accepted = await check_references(resource, ports)
     if accepted.status != "True":
@@ -147,11 +175,12 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         status.current_step, status.step_started_at, status.breaches, status.no_data_since
     )
     readings: list[GuardrailReading] = []
+    carried = [_carried(record) for record in status.analysis]
     experiment: AbResult | None = None
     due = status.last_analysis_at is None or now - status.last_analysis_at >= parse_duration(
         spec.analysis.interval
     )
-    updates: dict[str, Any] = {"candidate_model": model_uri}
+    updates: dict[str, Any] = {"candidate_model": model_uri, "requests_seen": requests}
     if status.current_step is not None and due:
         predictor = route.shadow if judged_as_shadow(observed_traffic) else route.candidate
         readings = [await _reading(rule, spec, route, predictor, ports) for rule in spec.guardrails]
@@ -185,7 +214,8 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         Observations(
             observed_traffic,
             readings,
-            experiment,
+            carried=[] if readings else carried,
+            ab=experiment,
             rollback_requested=ROLLBACK_ANNOTATION in resource.annotations,
             resume_requested=requested(resume, status.resumed),
             pause_requested=resource.annotations.get(PAUSE_ANNOTATION),
@@ -219,6 +249,13 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             phase = Phase.PAUSED
         case _:
             pass
+    # Look again when the decision asks to, and no later than the next analysis is due.
+    wait = decision.check_again_seconds if isinstance(decision, Hold) else 1.0
+    if decision.progress.step is not None:
+        analysed = updates.get("last_analysis_at", status.last_analysis_at) or now
+        due_in = (analysed + parse_duration(spec.analysis.interval) - now).total_seconds()
+        wait = min(wait, max(due_in, 0.0))
+    updates["next_check_at"] = now + dt.timedelta(seconds=wait)
     position = decision.progress.step
     if applied is not None:
         CANDIDATE_WEIGHT.labels(resource.namespace, resource.name).set(applied.candidate)

@@ -64,7 +64,10 @@ class Progress:
 @dataclass(frozen=True)
 class Observations:
     traffic: Traffic | None  # what the router reports, None when it cannot tell
-    guardrails: Sequence[GuardrailReading] = ()
+    guardrails: Sequence[GuardrailReading] = ()  # read now: an analysis was due
+    # The last analysis's readings, on a tick with none due. They keep silence from ending a
+    # step and hold the no-data clock; a breach in them was counted when it was read.
+    carried: Sequence[GuardrailReading] = ()
     ab: AbResult | None = None
     rollback_requested: bool = False
     resume_requested: bool = False
@@ -180,7 +183,8 @@ def decide(
         progress = Progress(
             progress.step, progress.step_started_at, breaches, progress.no_data_since
         )
-    no_data = [g for g in observed.guardrails if g.state is GuardrailState.NO_DATA]
+    latest = observed.guardrails or observed.carried
+    no_data = [g for g in latest if g.state is GuardrailState.NO_DATA]
     if no_data and progress.step is not None and progress.step_started_at is not None:
         since = progress.no_data_since or now
         progress = Progress(progress.step, progress.step_started_at, progress.breaches, since)
@@ -214,7 +218,8 @@ def decide(
         )
     at_full = progress.step is not None and progress.step == _full_step(spec)
     if observed.promote_requested and not at_full:
-        return _promote(spec, progress, observed, [*breach, *no_data])
+        red = [g for g in latest if g.state is GuardrailState.BREACH]
+        return _promote(spec, progress, observed, [*red, *no_data])
     if progress.step is None:
         return _enter(spec, 0, progress, "Rollout started")
     index = progress.step

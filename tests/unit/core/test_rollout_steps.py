@@ -267,3 +267,18 @@ def test_a_promote_needs_a_full_step_to_skip_to() -> None:
     assert isinstance(decision, Hold)
     assert decision.reason == "PromoteNotPossible"
     assert "this rollout's last step is ab_test" in decision.message
+
+
+def test_silence_carried_from_the_last_analysis_keeps_a_step_from_ending() -> None:
+    progress = Progress(step=1, step_started_at=T0)
+    later = T0 + dt.timedelta(hours=1)  # long past the canary's duration
+    held = _run(Observations(Traffic(99, 1), carried=QUIET), later, progress)
+    assert isinstance(held, Hold)
+    assert held.reason == "NoData"
+
+
+def test_a_breach_carried_between_analyses_is_not_counted_again() -> None:
+    progress = Progress(step=1, step_started_at=T0, breaches=1)
+    decision = _run(Observations(Traffic(99, 1), carried=RED), T0, progress)
+    assert not isinstance(decision, RollBack)
+    assert decision.progress.breaches == 1
