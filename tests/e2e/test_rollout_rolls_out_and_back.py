@@ -117,6 +117,18 @@ def test_a_rollout_is_decided_by_real_traffic(
     candidate_uri = staged["status"]["registry"]["uri"]
     metrics = PrometheusMetrics(endpoints.prometheus)
 
+    # What cannot be carried out is refused before any traffic moves, with its reason.
+    nowhere = _rollout("nowhere", "no-such-deployment", "5m")
+    bad_query = _rollout("bad-query", deployment, "5m")
+    bad_query["spec"]["guardrails"].append({"name": "drift", "query": "sum(rate(x[1m]", "max": 1})
+    kubectl.apply(yaml.safe_dump_all([nowhere, bad_query]), "-n", namespace)
+    for name, reason in (("nowhere", "DeploymentNotFound"), ("bad-query", "QueryInvalid")):
+        refused = wait_for_condition(kubectl, ROLLOUT, name, namespace, "Progressing", "False",
+                                     timeout=60, reason=reason)  # fmt: skip
+        assert refused["status"]["phase"] == "Pending"
+    kubectl.run("delete", "rollout.paved.dev", "nowhere", "bad-query", "-n", namespace)
+    assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
+
     with steady_load(endpoints, namespace, deployment, serving_examples(data), rate=40) as load:
         # The candidate fails 30% of the requests it serves live (its shadow copy is healthy).
         httpx.put(f"{endpoints.dataplane}/v1/faults",
@@ -149,6 +161,12 @@ def test_a_rollout_is_decided_by_real_traffic(
         kubectl.apply(yaml.safe_dump(_rollout("by-hand", deployment, "10m")), "-n", namespace)
         wait_for(lambda: (_status(kubectl, "by-hand", namespace).get("traffic") or {})
                  .get("candidate") == 20, timeout=60, what="the canary at 20%")  # fmt: skip
+        # One rollout per deployment: a second one waits, refused, and moves nothing.
+        kubectl.apply(yaml.safe_dump(_rollout("second", deployment, "5m")), "-n", namespace)
+        wait_for_condition(kubectl, ROLLOUT, "second", namespace, "Progressing", "False",
+                           timeout=60, reason="TargetTaken")  # fmt: skip
+        kubectl.run("delete", "rollout.paved.dev", "second", "-n", namespace)
+        assert _predictors(kubectl, deployment, namespace)["candidate"]["traffic"] == 20
         requested = subprocess.run(
             [PAVED, "rollout", "rollback", "by-hand", "-n", namespace, "--reason", "pager",
              f"--kubeconfig={endpoints.kubeconfig}"],
@@ -161,7 +179,7 @@ def test_a_rollout_is_decided_by_real_traffic(
         assert (condition(by_hand, "Progressing") or {})["reason"] == "RollbackRequested"
         assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
 
-        kubectl.apply(yaml.safe_dump(_rollout("better", deployment, "40s", ab_test=True)),
+        kubectl.apply(yaml.safe_dump(_rollout("better", deployment, "60s", ab_test=True)),
                       "-n", namespace)  # fmt: skip
         in_shadow = wait_for(
             lambda: (s := _status(kubectl, "better", namespace)).get("currentStepKind")

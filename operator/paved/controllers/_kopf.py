@@ -33,6 +33,7 @@ class Resource:
     spec: Any
     status: Status
     annotations: Mapping[str, str] = field(default_factory=dict)
+    created: str = ""  # metadata.creationTimestamp: RFC 3339, so it orders as text
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
                 kind.kind, body.metadata.namespace or "", body.metadata.name or "",
                 body.metadata.uid or "", generation, spec, before,
                 dict(body.metadata.annotations),
+                str(body.metadata.get("creationTimestamp") or ""),
             )  # fmt: skip
             try:
                 result = await handler(resource, memo["ports"], now)

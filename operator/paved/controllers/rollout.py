@@ -30,8 +30,9 @@ from paved.api.rollout import GuardrailReading as ReadingRecord
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import check_references
 from paved.core.conditions import Observation
-from paved.core.guardrails import Reading, builtin_queries, counter_increase, evaluate
+from paved.core.guardrails import Reading, builtin_queries, counter_increase, evaluate, name_of
 from paved.core.model_lifecycle import Evidence, Refusal, transition
+from paved.core.rollout_admission import Facts, refusal
 from paved.core.rollout_steps import (
     Complete,
     GuardrailReading,
@@ -49,6 +50,7 @@ from paved.core.rollout_steps import (
     step_kind,
 )
 from paved.core.statistics import AbResult, ab_test
+from paved.errors import PermanentError
 from paved.observability import CANDIDATE_WEIGHT, ROLLBACKS
 from paved.ports import Ports
 from paved.ports.traffic import Route
@@ -105,6 +107,37 @@ async def _experiment(
         step.minimum_detectable_effect, step.alpha, step.power,
         horizon_reached=now - started >= parse_duration(step.max_duration),
     )  # fmt: skip
+
+
+async def _competing(resource: Resource, ports: Ports) -> list[str]:
+    """Older Rollouts still moving the same deployment's traffic (the first one applied wins)."""
+    spec: RolloutSpec = resource.spec
+    mine = (resource.created, resource.name)
+    found = []
+    for other in await ports.cluster.list_paved("Rollout", resource.namespace):
+        metadata, status = other["metadata"], other.get("status") or {}
+        target = (other.get("spec") or {}).get("target") or {}
+        if (
+            metadata["name"] != resource.name
+            and target.get("seldonDeployment") == spec.target.seldon_deployment
+            and status.get("phase") not in _FINISHED
+            and (status.get("currentStep") is not None
+                 or (metadata.get("creationTimestamp", ""), metadata["name"]) < mine)
+        ):  # fmt: skip
+            found.append(str(metadata["name"]))
+    return found
+
+
+async def _invalid_queries(spec: RolloutSpec, ports: Ports) -> list[str]:
+    """Custom guardrail queries Prometheus refuses, found before any traffic moves."""
+    invalid = []
+    for rule in spec.guardrails:
+        if rule.query is not None:
+            try:
+                await ports.metrics.value(rule.query)
+            except PermanentError as error:
+                invalid.append(f"{name_of(rule)}: {error}")
+    return invalid
 
 
 def _requests(annotations: Mapping[str, str]) -> str:
@@ -171,6 +204,20 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         target.candidate_predictor, target.shadow_predictor,
     )  # fmt: skip
     observed_traffic = await ports.router.observe(route, model_uri)
+    if status.current_step is None:
+        refused = refusal(Facts(
+            spec.candidate, ((candidate or {}).get("status") or {}).get("phase"),
+            route.deployment, route.baseline, observed_traffic,
+            await _competing(resource, ports), await _invalid_queries(spec, ports),
+        ))  # fmt: skip
+        if refused is not None:
+            not_started = Observation(PROGRESSING, "False", refused.reason, refused.message)
+            return Reconciled(
+                [accepted, not_started],
+                status_updates={"phase": Phase.PENDING, "message": refused.message,
+                                "requests_seen": requests,
+                                "next_check_at": now + dt.timedelta(seconds=5)},
+            )  # fmt: skip
     progress = Progress(
         status.current_step, status.step_started_at, status.breaches, status.no_data_since
     )
@@ -229,7 +276,12 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     condition = Observation(PROGRESSING, "True", decision.reason, decision.message)
     match decision:
         case SetTraffic() | RollBack():
-            await ports.router.apply(route, decision.traffic, model_uri)
+            try:
+                await ports.router.apply(route, decision.traffic, model_uri)
+            except PermanentError as error:
+                # The deployment changed under the rollout (deleted, its baseline renamed).
+                stopped = Observation(PROGRESSING, "False", "RouteRefused", str(error))
+                return Reconciled([accepted, stopped], status_updates={"message": str(error)})
             applied = decision.traffic
             if isinstance(decision, RollBack):
                 phase = Phase.ROLLED_BACK

@@ -1,0 +1,58 @@
+"""Whether a Rollout may start: refusals a person can act on, before any traffic moves.
+
+Pure. The controller gathers the facts (the candidate's phase, what the router sees, the other
+Rollouts on the same deployment, the custom queries Prometheus refused) and acts only on None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from paved.core.rollout_steps import Traffic
+
+# A version that failed a gate, failed to train or was retired never takes traffic.
+_STARTABLE = ("Staging", "Production")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    candidate: str
+    candidate_phase: str | None
+    deployment: str
+    baseline_predictor: str
+    traffic: Traffic | None  # None: the deployment does not exist
+    competing: Sequence[str] = ()  # older Rollouts still moving this deployment's traffic
+    invalid_queries: Sequence[str] = ()  # "guardrail: why", for queries Prometheus refused
+
+
+def refusal(facts: Facts) -> Refusal | None:
+    if facts.candidate_phase not in _STARTABLE:
+        return Refusal(
+            "CandidateNotStaged",
+            f"ModelVersion {facts.candidate} is {facts.candidate_phase or 'not trained yet'}: "
+            "only a version that passed its gates (Staging) may take traffic.",
+        )
+    if facts.traffic is None:
+        return Refusal("DeploymentNotFound", f"SeldonDeployment {facts.deployment} does not exist.")
+    if facts.traffic.baseline + facts.traffic.candidate == 0:
+        return Refusal(
+            "BaselineMissing",
+            f"SeldonDeployment {facts.deployment} has no live predictor "
+            f"{facts.baseline_predictor!r} to roll out from.",
+        )
+    if facts.competing:
+        return Refusal(
+            "TargetTaken",
+            f"Rollout {', '.join(facts.competing)} already moves {facts.deployment}'s traffic; "
+            "one rollout per deployment at a time.",
+        )
+    if facts.invalid_queries:
+        return Refusal("QueryInvalid", "Prometheus refused: " + "; ".join(facts.invalid_queries))
+    return None
