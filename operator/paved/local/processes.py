@@ -28,7 +28,10 @@ def free_port() -> int:
 
 
 def is_free(port: int) -> bool:
+    """Whether a server could listen on `port` now. As servers do, the probe reuses the address:
+    connections a stopped server leaves in TIME_WAIT do not keep its port from the next one."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
