@@ -18,11 +18,13 @@ from paved.local.platform import LocalPlatform
 def test_the_demo_promotes_v2_rolls_v3_back_and_writes_its_report(
     local_platform: LocalPlatform, tmp_path: Path
 ) -> None:
-    console = Console(file=(tmp_path / "demo.log").open("w"), width=200)
     # The demo's own world (its default 1,500 users), on a faster clock.
     options = DemoOptions(time_scale=0.03, directory=tmp_path / "demo", timeout_seconds=400)
-    with LineDisplay(console) as display:
-        record = Demo(local_platform, options, display).run_sync()
+    with (
+        (tmp_path / "demo.log").open("w") as log,
+        LineDisplay(Console(file=log, width=200)) as shown,
+    ):
+        record = Demo(local_platform, options, shown).run_sync()
 
     outcomes = {o.model_version: o for o in record.outcomes}
     assert outcomes["churn-v2"].result == "production"

@@ -220,6 +220,7 @@ class Demo:
         self._load_stop = asyncio.Event()
         self._load: asyncio.Task[LoadStats] | None = None
         self._operator: OperatorProcess | None = None
+        self._seen_readings: set[tuple[str, str, str]] = set()
 
     # -- telling the story -------------------------------------------------------------------
 
@@ -484,6 +485,8 @@ class Demo:
 
         done = await self.wait(finished, f"Rollout {name} to finish", interval=0.5)
         status = done["status"]
+        # The reading that ended it lands with the verdict: sampled here, not left to the watcher.
+        self._sample(name, status)
         condition: dict[str, Any] = next(
             (c for c in status.get("conditions", []) if c["type"] == "Progressing"), {}
         )
@@ -554,18 +557,17 @@ class Demo:
 
     async def _watch(self) -> None:
         """Sample what the operator reports, once a second, for the live view and the report."""
-        seen_analysis: set[tuple[str, str, str]] = set()
         while True:
             for name in list(self.live.models):
                 found = await self.get("modelversions", name)
                 self.live.models[name] = (found.get("status") or {}).get("phase") or "Pending"
             if self.live.rollout is not None:
                 status = (await self.get("rollouts", self.live.rollout)).get("status") or {}
-                self._sample(self.live.rollout, status, seen_analysis)
+                self._sample(self.live.rollout, status)
             self.refresh()
             await asyncio.sleep(1.0)
 
-    def _sample(self, name: str, status: dict[str, Any], seen: set[tuple[str, str, str]]) -> None:
+    def _sample(self, name: str, status: dict[str, Any]) -> None:
         at = self.now()
         self.live.phase = status.get("phase")
         kind = status.get("currentStepKind")
@@ -588,8 +590,8 @@ class Demo:
             )  # fmt: skip
             readings.append(sample)
             key = (name, reading["guardrail"], reading["at"])
-            if key not in seen:
-                seen.add(key)
+            if key not in self._seen_readings:
+                self._seen_readings.add(key)
                 self.record.guardrails.append(sample)
         if readings:
             self.live.guardrails = readings
