@@ -60,6 +60,7 @@ RESUME_ANNOTATION: Final = "paved.dev/resume"
 PAUSE_ANNOTATION: Final = "paved.dev/pause"
 PROMOTE_ANNOTATION: Final = "paved.dev/promote"
 PROGRESSING: Final = "Progressing"
+PENDING_RECHECK_SECONDS: Final = 5.0
 _FINISHED = {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}
 _REQUESTS = (ROLLBACK_ANNOTATION, RESUME_ANNOTATION, PAUSE_ANNOTATION, PROMOTE_ANNOTATION)
 
@@ -140,6 +141,12 @@ async def _invalid_queries(spec: RolloutSpec, ports: Ports) -> list[str]:
     return invalid
 
 
+def _pending(now: dt.datetime, requests: str) -> dict[str, Any]:
+    """Not started, and why is in the conditions: look again in a few seconds, or when asked."""
+    return {"phase": Phase.PENDING, "requests_seen": requests,
+            "next_check_at": now + dt.timedelta(seconds=PENDING_RECHECK_SECONDS)}  # fmt: skip
+
+
 def _requests(annotations: Mapping[str, str]) -> str:
     """A person's standing requests (rollback, pause, resume, promote), as one comparable value."""
     return json.dumps({k: v for k, v in sorted(annotations.items()) if k in _REQUESTS})
@@ -187,7 +194,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         return Reconciled([])
     accepted = await check_references(resource, ports)
     if accepted.status != "True":
-        return Reconciled([accepted], status_updates={"phase": Phase.PENDING})
+        return Reconciled([accepted], status_updates=_pending(now, requests))
     candidate = await ports.cluster.get_paved("ModelVersion", resource.namespace, spec.candidate)
     registry = ((candidate or {}).get("status") or {}).get("registry") or {}
     if not registry.get("uri"):
@@ -195,7 +202,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             PROGRESSING, "Unknown", "WaitingForCandidate",
             f"ModelVersion {spec.candidate} is not registered yet.",
         )  # fmt: skip
-        return Reconciled([accepted, waiting], status_updates={"phase": Phase.PENDING})
+        return Reconciled([accepted, waiting], status_updates=_pending(now, requests))
 
     model_uri = str(registry["uri"])
     target = spec.target
@@ -214,10 +221,8 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             not_started = Observation(PROGRESSING, "False", refused.reason, refused.message)
             return Reconciled(
                 [accepted, not_started],
-                status_updates={"phase": Phase.PENDING, "message": refused.message,
-                                "requests_seen": requests,
-                                "next_check_at": now + dt.timedelta(seconds=5)},
-            )  # fmt: skip
+                status_updates=_pending(now, requests) | {"message": refused.message},
+            )
     progress = Progress(
         status.current_step, status.step_started_at, status.breaches, status.no_data_since
     )

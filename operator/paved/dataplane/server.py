@@ -165,7 +165,7 @@ class Batcher:
                 combined = pd.concat([frame for frame, _ in batch], ignore_index=True)
                 # Off the event loop, so requests keep arriving (and batching) while it scores.
                 scores = await asyncio.to_thread(self._model.predict_proba, combined)
-            except (ValueError, TypeError, KeyError) as error:
+            except Exception as error:  # whatever a model raises fails its batch, not the server
                 for _, future in batch:
                     future.set_exception(PredictorFailedError(str(error)))
                 continue
