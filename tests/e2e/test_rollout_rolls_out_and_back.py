@@ -130,6 +130,18 @@ def test_a_rollout_is_decided_by_real_traffic(
     assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
 
     with steady_load(endpoints, namespace, deployment, serving_examples(data), rate=40) as load:
+        # In shadow, the candidate's scores are judged against the baseline's: the naive rule
+        # scores everyone 1.0, so against it any real model's output distribution has drifted.
+        drifting = _rollout("drifting", deployment, "5m")
+        drifting["spec"]["steps"][0] = {"shadow": {"duration": "5m"}}
+        drifting["spec"]["guardrails"] = [{"builtin": "scoreDrift", "max": 0.2}]
+        kubectl.apply(yaml.safe_dump(drifting), "-n", namespace)
+        drifted = wait_for_condition(kubectl, ROLLOUT, "drifting", namespace, "Progressing",
+                                     "False", timeout=120, reason="GuardrailBreached")  # fmt: skip
+        assert "scoreDrift" in (condition(drifted, "Progressing") or {})["message"]
+        assert drifted["status"]["traffic"] == {"baseline": 100, "candidate": 0, "shadow": False}
+        assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
+
         # The candidate fails 30% of the requests it serves live (its shadow copy is healthy).
         httpx.put(f"{endpoints.dataplane}/v1/faults",
                   json={"modelUri": candidate_uri, "predictor": "candidate",

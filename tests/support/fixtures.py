@@ -109,7 +109,7 @@ class RunningOperator:
         process = self._process
         wait_for(
             lambda: process.poll() is not None or _answers(self.health_url),
-            timeout=60,
+            timeout=120,  # start-up imports MLflow, DuckDB and kopf: slow on a busy machine
             what="the operator's liveness endpoint",
         )
         assert process.poll() is None, f"the operator exited:\n{self.log.read_text()}"

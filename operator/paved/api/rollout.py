@@ -102,6 +102,9 @@ class Step(Model):
 class BuiltinGuardrail(StrEnum):
     ERROR_RATE = "errorRate"
     LATENCY_P99 = "latencyP99"
+    # PSI of the candidate's (or, while shadowing, the shadow's) score distribution against the
+    # baseline's, from the serving layer's `paved_prediction_score` histogram.
+    SCORE_DRIFT = "scoreDrift"
 
 
 class Guardrail(Model):
@@ -125,6 +128,11 @@ class Guardrail(Model):
             "a query guardrail needs max or min",
         ),
         cel("!has(self.maxMs) || self.builtin == 'latencyP99'", "maxMs is for latencyP99 only"),
+        cel(
+            "!has(self.builtin) || self.builtin != 'scoreDrift' || (has(self.max)"
+            " && !has(self.vsBaseline))",
+            "the scoreDrift guardrail needs max (a PSI), and is against the baseline already",
+        ),
     )
 
     name: str | None = Field(

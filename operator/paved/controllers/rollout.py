@@ -19,6 +19,7 @@ from paved.api.meta import parse_duration
 from paved.api.model_version import Stage
 from paved.api.rollout import (
     AbTestStep,
+    BuiltinGuardrail,
     Experiment,
     Guardrail,
     Phase,
@@ -30,7 +31,14 @@ from paved.api.rollout import GuardrailReading as ReadingRecord
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import check_references
 from paved.core.conditions import Observation
-from paved.core.guardrails import Reading, builtin_queries, counter_increase, evaluate, name_of
+from paved.core.guardrails import (
+    Reading,
+    builtin_queries,
+    counter_increase,
+    evaluate,
+    name_of,
+    score_drift,
+)
 from paved.core.model_lifecycle import Evidence, Refusal, transition
 from paved.core.rollout_admission import Facts, refusal
 from paved.core.rollout_steps import (
@@ -73,6 +81,12 @@ async def _reading(
         value = await ports.metrics.value(rule.query or "")
         return evaluate(rule, Reading(value, None), spec.analysis.min_samples)
     queries = partial(builtin_queries, rule.builtin, route.namespace, route.deployment)
+    if rule.builtin is BuiltinGuardrail.SCORE_DRIFT:
+        drift, samples = score_drift(
+            await ports.metrics.vector(queries(route.baseline, window).value, "le"),
+            await ports.metrics.vector(queries(predictor, window).value, "le"),
+        )
+        return evaluate(rule, Reading(drift, samples), spec.analysis.min_samples)
     candidate = queries(predictor, window)
     baseline = None
     if rule.vs_baseline is not None:

@@ -129,6 +129,15 @@ def psi_numeric(
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+def psi_binned(
+    expected: Sequence[float], actual: Sequence[float], epsilon: float = PSI_EPSILON
+) -> float:
+    """PSI of two histograms over the same bins (counts, not shares)."""
+    reference = _shares(np.asarray(expected, dtype=np.float64), epsilon)
+    current = _shares(np.asarray(actual, dtype=np.float64), epsilon)
+    return float(np.sum((current - reference) * np.log(current / reference)))
+
+
 def psi_categorical(
     reference: Sequence[Value], current: Sequence[Value], epsilon: float = PSI_EPSILON
 ) -> float:

@@ -7,12 +7,15 @@ as success. "No data" (nothing, or fewer requests than `min_samples`) is its own
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from paved.api.rollout import BuiltinGuardrail, Guardrail
+from paved.core.gates import psi_binned
 from paved.core.rollout_steps import GuardrailReading, GuardrailState
 
 EXECUTOR_METRIC = "seldon_api_executor_server_requests_seconds"
+SCORE_METRIC = "paved_prediction_score"
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,36 @@ def builtin_queries(
                 f"histogram_quantile(0.99, sum by (le) "
                 f"(rate({EXECUTOR_METRIC}_bucket{every}[{window}]))) * 1000"
             )
+        case BuiltinGuardrail.SCORE_DRIFT:
+            scores = (
+                f'{{namespace="{namespace}",deployment_name="{deployment}",'
+                f'predictor_name="{predictor}"}}'
+            )
+            # One value per bucket (`le`): the caller compares two histograms, not two numbers.
+            value = f"sum by (le) (increase({SCORE_METRIC}_bucket{scores}[{window}]))"
+            samples = f"sum(increase({SCORE_METRIC}_count{scores}[{window}]))"
     return Queries(value, samples)
+
+
+def score_drift(
+    baseline: Mapping[str, float], candidate: Mapping[str, float]
+) -> tuple[float | None, float]:
+    """PSI between two cumulative histograms keyed by `le`, and the candidate's sample count.
+
+    None when either side has no observations: no distribution, no drift to speak of.
+    """
+    edges = sorted(set(baseline) & set(candidate), key=float)
+    if not edges:
+        return None, 0.0
+
+    def per_bin(cumulative: Mapping[str, float]) -> list[float]:
+        totals = [max(cumulative[edge], 0.0) for edge in edges]
+        return [max(b - a, 0.0) for a, b in zip([0.0, *totals[:-1]], totals, strict=True)]
+
+    expected, actual = per_bin(baseline), per_bin(candidate)
+    if sum(expected) == 0 or sum(actual) == 0:
+        return None, sum(actual)
+    return psi_binned(expected, actual), sum(actual)
 
 
 @dataclass(frozen=True)

@@ -9,3 +9,7 @@ class MetricsProvider(Protocol):
     async def value(self, query: str) -> float | None:
         """The query's single value now; None when it returns nothing (or NaN): "no data"."""
         ...
+
+    async def vector(self, query: str, label: str) -> dict[str, float]:
+        """The query's series now, keyed by `label`'s value; empty when it returns nothing."""
+        ...

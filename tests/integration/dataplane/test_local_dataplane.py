@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.rollout import BuiltinGuardrail
-from paved.core.guardrails import builtin_queries, counter_increase
+from paved.core.guardrails import builtin_queries, counter_increase, score_drift
 from paved.dataplane.load import Example, generate_load
 from paved.local.platform import Endpoints
 from tests.support.kubectl import Kubectl
@@ -170,3 +171,33 @@ def test_a_deployment_that_breaks_seldons_rules_is_refused_with_the_reason(
     answer = _predict(endpoints, namespace, "broken", 1.0)
     assert answer.status_code == 503
     assert "sums to 90" in answer.json()["status"]["info"]
+
+
+def test_a_shadow_whose_scores_shift_is_seen_by_the_score_drift_guardrail(
+    endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
+) -> None:
+    _, high = models
+    _deploy(kubectl, namespace, "drift", [
+        _predictor("baseline", high, 100), _predictor("shadow", high, 100, shadow=True),
+    ])  # fmt: skip
+    wait_for(lambda: _served(endpoints, namespace, "drift", {"baseline", "shadow"}), timeout=60,
+             what="the data plane to serve the deployment")  # fmt: skip
+    # The same model, but its shadow build's scores come out 0.5 lower: a broken post-processing.
+    httpx.put(f"{endpoints.dataplane}/v1/faults",
+              json={"modelUri": high, "predictor": "shadow", "scoreShift": -0.5}
+              ).raise_for_status()  # fmt: skip
+    try:
+        for x in np.linspace(-3, 3, 200):
+            assert _predict(endpoints, namespace, "drift", float(x)).status_code == 200
+    finally:
+        httpx.delete(f"{endpoints.dataplane}/v1/faults", params={"modelUri": high})
+    metrics = PrometheusMetrics(endpoints.prometheus)
+    query = partial(builtin_queries, BuiltinGuardrail.SCORE_DRIFT, namespace, "drift")
+
+    def drift() -> float | None:
+        baseline = asyncio.run(metrics.vector(query("baseline", "5m").value, "le"))
+        shadow = asyncio.run(metrics.vector(query("shadow", "5m").value, "le"))
+        psi, samples = score_drift(baseline, shadow)
+        return psi if psi is not None and samples >= 199 else None
+
+    assert wait_for(drift, timeout=30, what="both score histograms in Prometheus") > 0.2

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from paved.api.rollout import BuiltinGuardrail, Guardrail
-from paved.core.guardrails import Reading, builtin_queries, evaluate
+from paved.core.guardrails import Reading, builtin_queries, evaluate, score_drift
 from paved.core.rollout_steps import GuardrailState
 
 ERRORS = Guardrail(builtin=BuiltinGuardrail.ERROR_RATE, max=0.01, vs_baseline=1.5)
@@ -46,3 +46,35 @@ def test_a_reading_is_judged_with_its_numbers(
 ) -> None:
     verdict = evaluate(rule, reading, min_samples=50)
     assert (verdict.state, verdict.message) == (state, message)
+
+
+SCORE_DRIFT = Guardrail(builtin=BuiltinGuardrail.SCORE_DRIFT, max=0.2)
+
+
+def _cumulative(counts: list[float]) -> dict[str, float]:
+    edges = [f"{0.1 * (k + 1):.1f}" for k in range(len(counts) - 1)] + ["+Inf"]
+    running, cumulative = 0.0, {}
+    for edge, count in zip(edges, counts, strict=True):
+        running += count
+        cumulative[edge] = running
+    return cumulative
+
+
+def test_score_drift_is_the_psi_between_the_two_score_histograms() -> None:
+    baseline = _cumulative([10, 20, 40, 20, 10, 0, 0, 0, 0, 0, 0])
+    same, samples = score_drift(baseline, _cumulative([5, 10, 20, 10, 5, 0, 0, 0, 0, 0, 0]))
+    assert same == pytest.approx(0.0, abs=1e-9)
+    assert samples == 50
+    shifted, _ = score_drift(baseline, _cumulative([0, 0, 0, 0, 10, 20, 40, 20, 10, 0, 0]))
+    assert shifted is not None
+    assert shifted > 1.0
+    verdict = evaluate(SCORE_DRIFT, Reading(shifted, 100), min_samples=50)
+    assert verdict.state is GuardrailState.BREACH
+    assert verdict.threshold == 0.2
+
+
+def test_score_drift_without_scores_on_either_side_is_no_data() -> None:
+    assert score_drift({}, _cumulative([1, 2])) == (None, 0.0)
+    drift, samples = score_drift(_cumulative([0, 0]), _cumulative([3, 1]))
+    assert drift is None
+    assert evaluate(SCORE_DRIFT, Reading(drift, samples), 50).state is GuardrailState.NO_DATA

@@ -17,7 +17,7 @@ class PrometheusMetrics:
     def __init__(self, url: str) -> None:
         self._prometheus = PrometheusConnect(url=url, disable_ssl=True)
 
-    async def value(self, query: str) -> float | None:
+    async def _query(self, query: str) -> list[dict[str, Any]]:
         try:
             result: list[dict[str, Any]] = await asyncio.to_thread(
                 self._prometheus.custom_query, query
@@ -28,6 +28,15 @@ class PrometheusMetrics:
             raise TransientError(f"Prometheus: {error}") from error
         except RequestException as error:
             raise TransientError(f"Prometheus unreachable: {error}") from error
+        return result
+
+    async def vector(self, query: str, label: str) -> dict[str, float]:
+        series = await self._query(query)
+        found = {str(s["metric"].get(label, "")): float(s["value"][1]) for s in series}
+        return {key: value for key, value in found.items() if not math.isnan(value)}
+
+    async def value(self, query: str) -> float | None:
+        result = await self._query(query)
         if not result:
             return None
         if len(result) > 1:
