@@ -28,13 +28,9 @@ from typing import Any, Final
 import numpy as np
 import yaml
 from bench_rollback import CANDIDATE, RollbackBench  # the same setup: data, a model, a rule
-from kubernetes import client
 
-from paved.adapters.kubernetes.cluster import api_client
-from paved.adapters.metrics.prometheus import PrometheusMetrics
-from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.rollout import RolloutSpec
-from paved.demo.scenario import GROUP, VERSION, DemoError, OperatorProcess
+from paved.demo.scenario import GROUP, VERSION, DemoError
 from paved.local.platform import QUIET_ENVIRONMENT, LocalPlatform
 
 INTERVAL_SECONDS: Final = 30  # the product's default analysis interval
@@ -162,19 +158,10 @@ class ManyRolloutsBench(RollbackBench):
 
     async def run_many(self) -> Result:
         self.stage("Reusing (or starting) the local platform")
-        endpoints = await asyncio.to_thread(self.platform.up, None, self.event)
-        self.endpoints = endpoints
-        self.api = api_client(str(endpoints.kubeconfig))
-        self.objects = client.CustomObjectsApi(self.api)
-        self.registry = MlflowRegistry(endpoints.mlflow)
-        self.metrics = PrometheusMetrics(endpoints.prometheus)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._install(endpoints)
-        self._operator = OperatorProcess(endpoints, self.directory, self.data_root, self.namespace)
-        self._operator.start()
+        endpoints = await self.start()
         try:
             pid = operator_pid(self.namespace)
-            self.event(f"operator {pid} for {self.namespace} only (log: {self._operator.log})")
+            self.event(f"operator pid {pid}")
             await self._features(endpoints)
             # As in bench_rollback: the golden cases are tuned to 1,500 users, not 800.
             self.manifests[CANDIDATE]["spec"]["gates"].pop("golden", None)

@@ -25,11 +25,7 @@ from typing import Any, Final
 
 import httpx
 import numpy as np
-from kubernetes import client
 
-from paved.adapters.kubernetes.cluster import api_client
-from paved.adapters.metrics.prometheus import PrometheusMetrics
-from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
 from paved.core.guardrails import builtin_queries
 from paved.dataplane.load import generate_load
@@ -39,7 +35,6 @@ from paved.demo.scenario import (
     DemoError,
     DemoOptions,
     Live,
-    OperatorProcess,
 )
 from paved.local.platform import QUIET_ENVIRONMENT, LocalPlatform
 
@@ -111,22 +106,12 @@ class RollbackBench(Demo):
 
     async def measure(self) -> list[Sample]:
         self.stage("Reusing (or starting) the local platform")
-        endpoints = await asyncio.to_thread(self.platform.up, None, self.event)
-        self.endpoints = endpoints
-        self.api = api_client(str(endpoints.kubeconfig))
-        self.objects = client.CustomObjectsApi(self.api)
-        self.registry = MlflowRegistry(endpoints.mlflow)
-        self.metrics = PrometheusMetrics(endpoints.prometheus)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._install(endpoints)
-        self._operator = OperatorProcess(endpoints, self.directory, self.data_root, self.namespace)
-        self._operator.start()
-        self.event(f"operator started for {self.namespace} only (log: {self._operator.log})")
+        endpoints = await self.start()
         try:
             await self._features(endpoints)
-            # The golden cases are tuned to the demo's 1,500-user world: with 800 users a few
-            # land just short of their bound (0.449 < 0.45), the version is Held, and a Rollout
-            # serves only a Staging candidate. The bench measures rollbacks, not the model.
+            # The golden cases are tuned to the demo's 1,500-user world: on a smaller one a few
+            # can land just short of their bound, the version is Held, and a Rollout serves only
+            # a Staging candidate. The bench measures rollbacks, not the model.
             self.manifests[CANDIDATE]["spec"]["gates"].pop("golden", None)
             await self._apply_model_version(CANDIDATE)
             # The baseline serves, under load, while the candidate trains: only the waiting

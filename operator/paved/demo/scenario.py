@@ -292,9 +292,8 @@ class Demo:
     def run_sync(self) -> DemoRecord:
         return asyncio.run(self.run())
 
-    async def run(self) -> DemoRecord:
-        self.stage("Starting the local platform (API server, etcd, Redis, Prometheus, MLflow, "
-                   "the Seldon-compatible data plane)")  # fmt: skip
+    async def start(self) -> Endpoints:
+        """The platform up, the clients, the CRDs, a namespace and an operator for it alone."""
         endpoints = await asyncio.to_thread(self.platform.up, None, self.event)
         self.endpoints = endpoints
         self.api = api_client(str(endpoints.kubeconfig))
@@ -305,7 +304,13 @@ class Demo:
         self._install(endpoints)
         self._operator = OperatorProcess(endpoints, self.directory, self.data_root, self.namespace)
         self._operator.start()
-        self.event(f"operator started (log: {self._operator.log})")
+        self.event(f"operator started for {self.namespace} only (log: {self._operator.log})")
+        return endpoints
+
+    async def run(self) -> DemoRecord:
+        self.stage("Starting the local platform (API server, etcd, Redis, Prometheus, MLflow, "
+                   "the Seldon-compatible data plane)")  # fmt: skip
+        endpoints = await self.start()
         watcher = asyncio.create_task(self._watch())
         try:
             await self._features(endpoints)
