@@ -40,7 +40,7 @@ from paved.core.guardrails import (
     score_drift,
 )
 from paved.core.model_lifecycle import Evidence, Refusal, transition
-from paved.core.rollout_admission import Facts, refusal
+from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import (
     Complete,
     GuardrailReading,
@@ -126,22 +126,19 @@ async def _experiment(
 
 
 async def _competing(resource: Resource, ports: Ports) -> list[str]:
-    """Older Rollouts still moving the same deployment's traffic (the first one applied wins)."""
     spec: RolloutSpec = resource.spec
-    mine = (resource.created, resource.name)
-    found = []
-    for other in await ports.cluster.list_paved("Rollout", resource.namespace):
-        metadata, status = other["metadata"], other.get("status") or {}
-        target = (other.get("spec") or {}).get("target") or {}
-        if (
-            metadata["name"] != resource.name
-            and target.get("seldonDeployment") == spec.target.seldon_deployment
-            and status.get("phase") not in _FINISHED
-            and (status.get("currentStep") is not None
-                 or (metadata.get("creationTimestamp", ""), metadata["name"]) < mine)
-        ):  # fmt: skip
-            found.append(str(metadata["name"]))
-    return found
+    mine = Claim(resource.name, resource.created, spec.target.seldon_deployment, False, False)
+    claims = [
+        Claim(
+            str(other["metadata"]["name"]),
+            str(other["metadata"].get("creationTimestamp", "")),
+            str(((other.get("spec") or {}).get("target") or {}).get("seldonDeployment", "")),
+            (other.get("status") or {}).get("currentStep") is not None,
+            (other.get("status") or {}).get("phase") in _FINISHED,
+        )
+        for other in await ports.cluster.list_paved("Rollout", resource.namespace)
+    ]
+    return competitors(mine, claims)
 
 
 async def _invalid_queries(spec: RolloutSpec, ports: Ports) -> list[str]:

@@ -32,6 +32,30 @@ class Facts:
     invalid_queries: Sequence[str] = ()  # "guardrail: why", for queries Prometheus refused
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One Rollout as a claim on a deployment's traffic."""
+
+    name: str
+    created: str  # RFC 3339: orders as text
+    deployment: str
+    started: bool
+    finished: bool
+
+
+def competitors(mine: Claim, others: Sequence[Claim]) -> list[str]:
+    """The Rollouts that hold `mine`'s deployment first: started ones, or older unstarted ones
+    (by creation time, then name), so exactly one of several new claims goes ahead."""
+    return [
+        other.name
+        for other in others
+        if other.name != mine.name
+        and other.deployment == mine.deployment
+        and not other.finished
+        and (other.started or (other.created, other.name) < (mine.created, mine.name))
+    ]
+
+
 def refusal(facts: Facts) -> Refusal | None:
     if facts.candidate_phase not in _STARTABLE:
         return Refusal(

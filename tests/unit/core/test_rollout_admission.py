@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from paved.core.rollout_admission import Facts, refusal
+from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import Traffic
 
 READY = Facts("churn-v2", "Staging", "churn", "baseline", Traffic(100, 0))
@@ -35,3 +35,29 @@ def test_what_cannot_be_carried_out_is_refused_with_its_reason(
     assert refused is not None
     assert refused.reason == reason
     assert words in refused.message
+
+
+MINE = Claim("r-2", "2026-11-26T12:00:05Z", "churn", started=False, finished=False)
+
+
+def test_the_first_claim_on_a_deployment_goes_ahead_and_later_ones_wait() -> None:
+    older = Claim("r-1", "2026-11-26T12:00:00Z", "churn", started=False, finished=False)
+    assert competitors(MINE, [older, MINE]) == ["r-1"]
+    assert competitors(older, [older, MINE]) == []
+
+
+def test_a_started_rollout_holds_its_deployment_whatever_its_age() -> None:
+    younger = Claim("r-3", "2026-11-26T12:00:09Z", "churn", started=True, finished=False)
+    assert competitors(MINE, [younger]) == ["r-3"]
+
+
+def test_finished_rollouts_and_other_deployments_claim_nothing() -> None:
+    done = Claim("r-0", "2026-11-26T11:00:00Z", "churn", started=True, finished=True)
+    elsewhere = Claim("f-1", "2026-11-26T11:00:00Z", "fraud", started=True, finished=False)
+    assert competitors(MINE, [done, elsewhere]) == []
+
+
+def test_claims_made_in_the_same_second_are_ordered_by_name() -> None:
+    twin = Claim("r-1", MINE.created, "churn", started=False, finished=False)
+    assert competitors(MINE, [twin]) == ["r-1"]
+    assert competitors(twin, [MINE]) == []
