@@ -4,6 +4,7 @@ errors become kopf's retry policy. Handlers registered with `timer` never see ko
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,16 @@ from paved.ports import Ports
 
 
 @dataclass(frozen=True)
+class Peer:
+    """Another object of the same kind in the same namespace, as the watch last delivered it."""
+
+    name: str
+    created: str  # metadata.creationTimestamp: RFC 3339, so it orders as text
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Resource:
     """One paved object as a handler sees it: parsed, validated, typed."""
 
@@ -34,6 +45,7 @@ class Resource:
     status: Status
     annotations: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # metadata.creationTimestamp: RFC 3339, so it orders as text
+    peers: Sequence[Peer] = ()  # only for kinds registered with `timer(..., peers=True)`
 
 
 @dataclass(frozen=True)
@@ -64,21 +76,42 @@ def _validation_message(error: ValidationError) -> str:
 TIMER_SECONDS = 5.0
 
 
-def timer(*kinds: Kind, interval: float = TIMER_SECONDS) -> Callable[[Handler], Handler]:
-    """Register `handler` to run every `interval` seconds for every object of each kind."""
+def timer(
+    *kinds: Kind, interval: float = TIMER_SECONDS, peers: bool = False
+) -> Callable[[Handler], Handler]:
+    """Register `handler` to run every `interval` seconds for every object of each kind.
+
+    With `peers`, each call also sees the kind's other objects in the namespace. They come from
+    an in-memory index kopf keeps from the watch it runs anyway, not from a list per call: a
+    list per object per tick grows with the square of the objects."""
 
     def register(handler: Handler) -> Handler:
         for kind in kinds:
+            index = f"{kind.plural}_by_namespace" if peers else None
+            if index is not None:
+                kopf.index(GROUP, VERSION, kind.plural, id=index)(_as_peer)
             kopf.timer(GROUP, VERSION, kind.plural, id=handler.__name__, interval=interval)(
-                _adapt(kind, handler)
+                _adapt(kind, handler, index)
             )
         return handler
 
     return register
 
 
-def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
-    async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+def _as_peer(body: kopf.Body, **_: Any) -> dict[str, Peer]:
+    # A copy: the body is kopf's live view, and the index must hold what was seen.
+    return {
+        body.metadata.namespace or "": Peer(
+            body.metadata.name or "",
+            str(body.metadata.get("creationTimestamp") or ""),
+            copy.deepcopy(dict(body.get("spec") or {})),
+            copy.deepcopy(dict(body.get("status") or {})),
+        )
+    }
+
+
+def _adapt(kind: Kind, handler: Handler, index: str | None) -> Callable[..., Awaitable[None]]:
+    async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
         now = dt.datetime.now(dt.UTC)
         generation = int(body.metadata.get("generation") or 0)
         before = kind.status.model_validate(body.get("status") or {})
@@ -96,6 +129,7 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
                 body.metadata.uid or "", generation, spec, before,
                 dict(body.metadata.annotations),
                 str(body.metadata.get("creationTimestamp") or ""),
+                _peers(kwargs, index, body.metadata.namespace or ""),
             )  # fmt: skip
             try:
                 result = await handler(resource, memo["ports"], now)
@@ -115,6 +149,13 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
         RECONCILES.labels(kind.kind, "ok").inc()
 
     return handle
+
+
+def _peers(kwargs: Mapping[str, Any], index: str | None, namespace: str) -> tuple[Peer, ...]:
+    if index is None:
+        return ()
+    peers: kopf.Index[str, Peer] = kwargs[index]
+    return tuple(peers.get(namespace, ()))
 
 
 def status_patch(before: Status, after: Status) -> dict[str, Any]:

@@ -125,18 +125,18 @@ async def _experiment(
     )  # fmt: skip
 
 
-async def _competing(resource: Resource, ports: Ports) -> list[str]:
+def _competing(resource: Resource) -> list[str]:
     spec: RolloutSpec = resource.spec
     mine = Claim(resource.name, resource.created, spec.target.seldon_deployment, False, False)
     claims = [
         Claim(
-            str(other["metadata"]["name"]),
-            str(other["metadata"].get("creationTimestamp", "")),
-            str(((other.get("spec") or {}).get("target") or {}).get("seldonDeployment", "")),
-            (other.get("status") or {}).get("currentStep") is not None,
-            (other.get("status") or {}).get("phase") in _FINISHED,
+            peer.name,
+            peer.created,
+            str((peer.spec.get("target") or {}).get("seldonDeployment", "")),
+            peer.status.get("currentStep") is not None,
+            peer.status.get("phase") in _FINISHED,
         )
-        for other in await ports.cluster.list_paved("Rollout", resource.namespace)
+        for peer in resource.peers
     ]
     return competitors(mine, claims)
 
@@ -185,7 +185,7 @@ def _promotion_refused(model_version: dict[str, Any]) -> str | None:
     return decision.message if isinstance(decision, Refusal) else None
 
 
-@timer(ROLLOUT, interval=ROLLOUT_TICK_SECONDS)
+@timer(ROLLOUT, interval=ROLLOUT_TICK_SECONDS, peers=True)
 async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -> Reconciled:
     spec: RolloutSpec = resource.spec
     status = resource.status
@@ -227,7 +227,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         refused = refusal(Facts(
             spec.candidate, ((candidate or {}).get("status") or {}).get("phase"),
             route.deployment, route.baseline, observed_traffic,
-            await _competing(resource, ports), await _invalid_queries(spec, ports),
+            _competing(resource), await _invalid_queries(spec, ports),
         ))  # fmt: skip
         if refused is not None:
             not_started = Observation(PROGRESSING, "False", refused.reason, refused.message)

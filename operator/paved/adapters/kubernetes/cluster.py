@@ -45,13 +45,3 @@ class KubernetesCluster:
                 return None
             raise TransientError(f"reading {kind} {namespace}/{name}: {error.reason}") from error
         return cast(dict[str, Any], found)
-
-    async def list_paved(self, kind: str, namespace: str) -> list[dict[str, Any]]:
-        try:
-            listed = await asyncio.to_thread(
-                self._objects.list_namespaced_custom_object,
-                GROUP, VERSION, namespace, _PLURALS[kind],
-            )  # fmt: skip
-        except ApiException as error:
-            raise TransientError(f"listing {kind} in {namespace}: {error.reason}") from error
-        return cast(list[dict[str, Any]], listed.get("items", []))
