@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paved.api.crds import KINDS, POLICY_FILE, file_name, render, render_policies
+from paved.api.crds import (
+    KINDS,
+    PEERING_FILE,
+    POLICY_FILE,
+    file_name,
+    render,
+    render_peering,
+    render_policies,
+)
 from paved.api.reference import render_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +28,8 @@ def main() -> None:
             print(f"wrote {(destination / file_name(kind)).relative_to(ROOT)}")
         (destination / POLICY_FILE).write_text(render_policies())
         print(f"wrote {(destination / POLICY_FILE).relative_to(ROOT)}")
+        (destination / PEERING_FILE).write_text(render_peering())
+        print(f"wrote {(destination / PEERING_FILE).relative_to(ROOT)}")
     REFERENCE.mkdir(parents=True, exist_ok=True)
     for kind in KINDS:
         page = REFERENCE / f"{kind.singular}.md"

@@ -45,3 +45,8 @@ class OperatorSettings(BaseSettings):
     peering: str | None = Field(
         default=None, description="kopf peering name for a standby replica; None: standalone."
     )
+    peering_lifetime_seconds: int = Field(
+        default=60, ge=5,
+        description="How long a silent peer counts as alive: after a crash, a standby waits "
+        "this long before it takes over (kopf's default is 60).",
+    )  # fmt: skip

@@ -8,16 +8,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import kopf
 from prometheus_client import start_http_server
 
 import paved.controllers  # noqa: F401  (registers the handlers)
-from paved.adapters.kubernetes.cluster import KubernetesCluster, api_client
+from paved.adapters.kubernetes.cluster import api_client
+from paved.controllers._kopf import WatchedCluster
 from paved.ports import ModelRegistry, OfflineEngine, OnlineStore, PipelineRunner, Ports
 from paved.settings import OperatorSettings
+
+IO_THREADS: Final = 32
 
 
 def offline_engine(settings: OperatorSettings) -> OfflineEngine:
@@ -68,7 +73,8 @@ def build_ports(settings: OperatorSettings) -> Ports:
     os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
     kubernetes = api_client(settings.kubeconfig)
     return Ports(
-        cluster=KubernetesCluster(kubernetes),
+        # Replaced at each handler call by a view of kopf's indices (`controllers._kopf`).
+        cluster=WatchedCluster({}),
         router=SeldonV1Router(kubernetes),
         metrics=PrometheusMetrics(settings.prometheus_url),
         offline=offline_engine(settings),
@@ -99,6 +105,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="paved.dev")
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
+    settings.peering.lifetime = paved_settings.peering_lifetime_seconds
     if paved_settings.metrics_port:
         start_http_server(paved_settings.metrics_port, paved_settings.metrics_address)
 
@@ -107,13 +114,23 @@ def run(settings: OperatorSettings) -> None:
     """Run the operator until interrupted; liveness answers on /healthz."""
     if settings.kubeconfig:
         os.environ["KUBECONFIG"] = settings.kubeconfig  # kopf logs in from the environment
-    asyncio.run(
-        kopf.operator(
-            clusterwide=not settings.namespaces,
-            namespaces=settings.namespaces,
-            standalone=settings.peering is None,
-            peering_name=settings.peering,
-            liveness_endpoint=f"http://{settings.health_address}:{settings.health_port}/healthz",
-            memo=kopf.Memo(settings=settings),
-        )
+    asyncio.run(_operate(settings))
+
+
+async def _operate(settings: OperatorSettings) -> None:
+    # Adapters' blocking calls (the Kubernetes and Prometheus clients) wait on the network in
+    # worker threads. asyncio's default pool has cores + 4 of them: with hundreds of Rollouts
+    # analysing, calls queued behind each other and analyses ran seconds late.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="paved-io")
+    )
+    await kopf.operator(
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        standalone=settings.peering is None,
+        peering_name=settings.peering,
+        # The oldest replica leads, a later one stands by: equal priorities would pause both.
+        priority=-time.time_ns() // 1000,
+        liveness_endpoint=f"http://{settings.health_address}:{settings.health_port}/healthz",
+        memo=kopf.Memo(settings=settings),
     )

@@ -1,13 +1,15 @@
 """A Rollout steps a trained candidate through shadow, canary and an A/B test on a SeldonDeployment
 the local data plane serves under steady traffic, judged by the real Prometheus: a candidate
 that fails requests is rolled back with the guardrail's numbers, a person rolls one back in one
-command, and a better model survives an operator crash mid-canary, wins its A/B test and, once
-signed off, becomes the production version."""
+command, and a better model survives an operator crash mid-canary, holds its step while
+Prometheus hangs and carries on after the API server hung, wins its A/B test and, once signed
+off, becomes the production version."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import subprocess
 import sys
 import uuid
@@ -25,16 +27,19 @@ from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.rollout import BuiltinGuardrail
 from paved.core.guardrails import builtin_queries
-from paved.local.platform import Endpoints, LocalPlatform
+from paved.local.platform import APISERVER, PROMETHEUS, Endpoints, LocalPlatform
 from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
+from tests.support.outages import frozen
 from tests.support.traffic import steady_load
 from tests.support.training import example
 from tests.support.waiting import wait_for
 
 ROLLOUT = "rollout.paved.dev"
+CANARY = dt.timedelta(seconds=60)
+ANALYSIS = dt.timedelta(seconds=2)
 PAVED = str(Path(sys.executable).parent / "paved")
 
 
@@ -81,6 +86,14 @@ def _predictors(kubectl: Kubectl, deployment: str, namespace: str) -> dict[str, 
 def _status(kubectl: Kubectl, name: str, namespace: str) -> dict[str, Any]:
     status: dict[str, Any] = kubectl.get_json(ROLLOUT, name, "-n", namespace).get("status") or {}
     return status
+
+
+def _rollout_retries(operator: RunningOperator) -> float:
+    """How many Rollout reconciles the operator has had to retry (a service did not answer)."""
+    for line in httpx.get(operator.metrics_url, timeout=5).text.splitlines():
+        if line.startswith('paved_reconcile_total{kind="Rollout",result="retry"}'):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def test_a_rollout_is_decided_by_real_traffic(
@@ -191,7 +204,8 @@ def test_a_rollout_is_decided_by_real_traffic(
         assert (condition(by_hand, "Progressing") or {})["reason"] == "RollbackRequested"
         assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
 
-        kubectl.apply(yaml.safe_dump(_rollout("better", deployment, "60s", ab_test=True)),
+        kubectl.apply(yaml.safe_dump(_rollout("better", deployment, f"{CANARY.seconds}s",
+                                               ab_test=True)),
                       "-n", namespace)  # fmt: skip
         in_shadow = wait_for(
             lambda: (s := _status(kubectl, "better", namespace)).get("currentStepKind")
@@ -216,6 +230,34 @@ def test_a_rollout_is_decided_by_real_traffic(
         assert resumed["currentStep"] == in_canary["currentStep"]
         assert resumed["stepStartedAt"] == in_canary["stepStartedAt"]
         assert _predictors(kubectl, deployment, namespace)["candidate"]["traffic"] == 20
+
+        # Prometheus hangs until well past the canary's end. The rollout says it is blind and
+        # holds its step and split: no step ends on readings it could not take.
+        canary_over = dt.datetime.fromisoformat(in_canary["stepStartedAt"]) + CANARY + 2 * ANALYSIS
+        with frozen(local_platform, PROMETHEUS):
+            blind = wait_for_condition(
+                kubectl, ROLLOUT, "better", namespace, "Progressing", "Unknown", timeout=60,
+                reason="MetricsUnavailable",
+            )  # fmt: skip
+            assert "Prometheus" in (condition(blind, "Progressing") or {})["message"]
+
+            def held_past_the_canary() -> bool:
+                status = _status(kubectl, "better", namespace)
+                assert status["currentStep"] == in_canary["currentStep"], status
+                assert _predictors(kubectl, deployment, namespace)["candidate"]["traffic"] == 20
+                return dt.datetime.now(dt.UTC) > canary_over
+
+            wait_for(held_past_the_canary, timeout=120, what="the canary's time to run out")
+        # Then the API server hangs for a while: the operator's calls time out and are retried,
+        # and it carries on once the API server answers again.
+        retries_before = _rollout_retries(paved_operator)
+        with frozen(local_platform, APISERVER):
+            wait_for(lambda: _rollout_retries(paved_operator) > retries_before, timeout=90,
+                     what="the operator to notice the API server hanging")  # fmt: skip
+        wait_for(
+            lambda: _status(kubectl, "better", namespace).get("currentStepKind") == "ab_test",
+            timeout=120, what="the canary to end once its guardrails can be read",
+        )  # fmt: skip
 
         # Production needs a sign-off: the rollout waits before full until an approver gives it.
         paused = wait_for_condition(

@@ -10,11 +10,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from paved.api.crds import KINDS
 from paved.local import processes
@@ -24,6 +25,7 @@ from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "paved"
 
 
 @pytest.fixture(scope="session")
@@ -67,15 +69,67 @@ def paved_crds(kubectl: Kubectl) -> None:
     kubectl.run("apply", "-f", str(ROOT / "crds"))
     # Seldon's SeldonDeployment, as the local platform serves it (no Seldon operator here).
     kubectl.run("apply", "-f", str(ROOT / "operator" / "paved" / "local" / "crds"))
-    crds = [kind.crd_name for kind in KINDS] + ["seldondeployments.machinelearning.seldon.io"]
+    crds = [kind.crd_name for kind in KINDS] + [
+        "seldondeployments.machinelearning.seldon.io",
+        "kopfpeerings.kopf.dev",
+    ]
     for crd in crds:
         kubectl.run("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+
+
+OPERATOR_NAMESPACE = "paved-system"
+OPERATOR_RELEASE = "paved-e2e"
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(
+    kubectl: Kubectl, toolchain: Toolchain, endpoints: Endpoints, paved_crds: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:  # fmt: skip
+    """The chart's ServiceAccount's credentials, as the operator has them in its pod. The e2e
+    tier runs the operator with them rather than as admin, so every e2e test also checks that
+    the chart's least-privilege RBAC is enough for what the operator does."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}}
+    kubectl.apply(yaml.safe_dump(namespace))
+    installed = subprocess.run(
+        [str(toolchain.helm), "upgrade", "--install", OPERATOR_RELEASE, str(CHART),
+         f"--namespace={OPERATOR_NAMESPACE}", "--set=rbac.scope=cluster",
+         f"--kubeconfig={endpoints.kubeconfig}"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    token = kubectl.run(
+        "create", "token", OPERATOR_RELEASE, f"--namespace={OPERATOR_NAMESPACE}", "--duration=24h"
+    ).stdout.strip()
+    admin = yaml.safe_load(endpoints.kubeconfig.read_text())
+    cluster = admin["clusters"][0]
+    account = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_RELEASE}"
+    config = {
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": account, "context": {"cluster": cluster["name"], "user": account}}],
+        "current-context": account,
+    }  # fmt: skip
+    path = tmp_path_factory.mktemp("operator-account") / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
 
 
 class RunningOperator:
     """`paved operator` as its own process against the local platform, as a user runs it."""
 
-    def __init__(self, endpoints: Endpoints, root: Path) -> None:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        root: Path,
+        kubeconfig: Path,
+        # Test namespaces only (`namespace` makes t-<hex>): the demo's test runs an operator of
+        # its own, and two operators must never reconcile one object.
+        namespaces: Sequence[str] = ("t-*",),
+        options: Sequence[str] = (),
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
         self.data_root = root / "data"  # FeatureView sources with relative paths live here
         self.state_dir = root / "state"
         self.log = root / "operator.log"
@@ -85,10 +139,9 @@ class RunningOperator:
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         self._command = [
             str(Path(sys.executable).parent / "paved"), "operator",
-            # Test namespaces only (`namespace` makes t-<hex>): the demo's test runs an operator
-            # of its own, and two operators must never reconcile one object.
-            f"--kubeconfig={endpoints.kubeconfig}", "--namespace=t-*", "--bind=127.0.0.1",
-            f"--health-port={health_port}", f"--metrics-port={metrics_port}",
+            f"--kubeconfig={kubeconfig}", "--bind=127.0.0.1",
+            *(f"--namespace={n}" for n in namespaces),
+            f"--health-port={health_port}", f"--metrics-port={metrics_port}", *options,
         ]  # fmt: skip
         self._environment = {
             **os.environ,
@@ -98,6 +151,7 @@ class RunningOperator:
             "PAVED_MLFLOW_TRACKING_URI": endpoints.mlflow,
             "PAVED_CODE_COMMIT": "test-commit",
             "PAVED_PROMETHEUS_URL": endpoints.prometheus,
+            **(environment or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -113,6 +167,12 @@ class RunningOperator:
             what="the operator's liveness endpoint",
         )
         assert process.poll() is None, f"the operator exited:\n{self.log.read_text()}"
+
+    def reconciles(self, kind: str) -> float:
+        """How many times this operator has reconciled objects of `kind` (0 while standing by)."""
+        prefix = f'paved_reconcile_total{{kind="{kind}",'
+        lines = httpx.get(self.metrics_url, timeout=5).text.splitlines()
+        return sum(float(line.split()[-1]) for line in lines if line.startswith(prefix))
 
     def stop(self, crash: bool = False) -> None:
         """Stop the operator; `crash` kills it with no chance to clean up."""
@@ -132,9 +192,9 @@ class RunningOperator:
 
 @pytest.fixture(scope="session")
 def paved_operator(
-    endpoints: Endpoints, paved_crds: None, tmp_path_factory: pytest.TempPathFactory
+    endpoints: Endpoints, operator_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningOperator]:
-    running = RunningOperator(endpoints, tmp_path_factory.mktemp("operator"))
+    running = RunningOperator(endpoints, tmp_path_factory.mktemp("operator"), operator_kubeconfig)
     try:
         running.start()
         yield running

@@ -4,32 +4,21 @@ errors become kopf's retry policy. Handlers registered with `timer` never see ko
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
 import kopf
 from pydantic import BaseModel, ValidationError
 
-from paved.api.crds import Kind
+from paved.api.crds import KINDS, Kind
 from paved.api.meta import GROUP, VERSION, Status
 from paved.core.conditions import Observation, flipped, report
 from paved.core.references import invalid_spec
 from paved.errors import PermanentError, TransientError
 from paved.observability import RECONCILE_SECONDS, RECONCILES
 from paved.ports import Ports
-
-
-@dataclass(frozen=True)
-class Peer:
-    """Another object of the same kind in the same namespace, as the watch last delivered it."""
-
-    name: str
-    created: str  # metadata.creationTimestamp: RFC 3339, so it orders as text
-    spec: Mapping[str, Any]
-    status: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -45,7 +34,6 @@ class Resource:
     status: Status
     annotations: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # metadata.creationTimestamp: RFC 3339, so it orders as text
-    peers: Sequence[Peer] = ()  # only for kinds registered with `timer(..., peers=True)`
 
 
 @dataclass(frozen=True)
@@ -76,41 +64,82 @@ def _validation_message(error: ValidationError) -> str:
 TIMER_SECONDS = 5.0
 
 
-def timer(
-    *kinds: Kind, interval: float = TIMER_SECONDS, peers: bool = False
-) -> Callable[[Handler], Handler]:
-    """Register `handler` to run every `interval` seconds for every object of each kind.
+# -- paved objects, as kopf's watches saw them ------------------------------------------------
+#
+# The operator watches every paved kind anyway (it reconciles them). kopf keeps an in-memory
+# index of each from those watches and fills it before any handler runs, so handlers look
+# paved objects up there (`ports.cluster`): as fresh as the watch, and no API request. With
+# hundreds of Rollouts, a request per lookup per tick was most of the operator's API traffic.
 
-    With `peers`, each call also sees the kind's other objects in the namespace. They come from
-    an in-memory index kopf keeps from the watch it runs anyway, not from a list per call: a
-    list per object per tick grows with the square of the objects."""
+# Each kind's index holds every object under two keys: its namespace (all of them there) and
+# (namespace, name) (that one).
+INDEX_IDS: Final = {kind.kind: f"paved_{kind.plural}" for kind in KINDS}
+
+Index = Mapping[Any, Iterable[dict[str, Any]]]
+
+
+class WatchedCluster:
+    """`Cluster` over kopf's indices of the paved kinds."""
+
+    def __init__(self, indices: Mapping[str, Index]) -> None:
+        self._indices = indices
+
+    def _index(self, kind: str) -> Index:
+        return self._indices.get(INDEX_IDS[kind]) or {}
+
+    async def get_paved(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return next(iter(self._index(kind).get((namespace, name), ())), None)
+
+    async def list_paved(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        return list(self._index(kind).get(namespace, ()))
+
+
+def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the index keeps of an object: a copy, since kopf's body is a live view."""
+    metadata = body.get("metadata") or {}
+    return {
+        "metadata": {
+            key: _copy(metadata[key])
+            for key in ("name", "namespace", "creationTimestamp", "generation", "annotations")
+            if key in metadata
+        },
+        "spec": _copy(body.get("spec") or {}),
+        "status": _copy(body.get("status") or {}),
+    }
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _indexed(body: kopf.Body, **_: Any) -> dict[Any, dict[str, Any]]:
+    seen = snapshot(body)
+    namespace = body.metadata.namespace or ""
+    return {namespace: seen, (namespace, body.metadata.name or ""): seen}
+
+
+for _kind in KINDS:
+    kopf.index(GROUP, VERSION, _kind.plural, id=INDEX_IDS[_kind.kind])(_indexed)
+
+
+def timer(*kinds: Kind, interval: float = TIMER_SECONDS) -> Callable[[Handler], Handler]:
+    """Register `handler` to run every `interval` seconds for every object of each kind."""
 
     def register(handler: Handler) -> Handler:
         for kind in kinds:
-            index = f"{kind.plural}_by_namespace" if peers else None
-            if index is not None:
-                kopf.index(GROUP, VERSION, kind.plural, id=index)(_as_peer)
             kopf.timer(GROUP, VERSION, kind.plural, id=handler.__name__, interval=interval)(
-                _adapt(kind, handler, index)
+                _adapt(kind, handler)
             )
         return handler
 
     return register
 
 
-def _as_peer(body: kopf.Body, **_: Any) -> dict[str, Peer]:
-    # A copy: the body is kopf's live view, and the index must hold what was seen.
-    return {
-        body.metadata.namespace or "": Peer(
-            body.metadata.name or "",
-            str(body.metadata.get("creationTimestamp") or ""),
-            copy.deepcopy(dict(body.get("spec") or {})),
-            copy.deepcopy(dict(body.get("status") or {})),
-        )
-    }
-
-
-def _adapt(kind: Kind, handler: Handler, index: str | None) -> Callable[..., Awaitable[None]]:
+def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
     async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
         now = dt.datetime.now(dt.UTC)
         generation = int(body.metadata.get("generation") or 0)
@@ -129,10 +158,11 @@ def _adapt(kind: Kind, handler: Handler, index: str | None) -> Callable[..., Awa
                 body.metadata.uid or "", generation, spec, before,
                 dict(body.metadata.annotations),
                 str(body.metadata.get("creationTimestamp") or ""),
-                _peers(kwargs, index, body.metadata.namespace or ""),
             )  # fmt: skip
             try:
-                result = await handler(resource, memo["ports"], now)
+                # Lookups of paved objects come from kopf's indices (kwargs), not the API.
+                ports = replace(memo["ports"], cluster=WatchedCluster(kwargs))
+                result = await handler(resource, ports, now)
             except TransientError as error:
                 RECONCILES.labels(kind.kind, "retry").inc()
                 raise kopf.TemporaryError(str(error), delay=error.retry_after_seconds) from error
@@ -149,13 +179,6 @@ def _adapt(kind: Kind, handler: Handler, index: str | None) -> Callable[..., Awa
         RECONCILES.labels(kind.kind, "ok").inc()
 
     return handle
-
-
-def _peers(kwargs: Mapping[str, Any], index: str | None, namespace: str) -> tuple[Peer, ...]:
-    if index is None:
-        return ()
-    peers: kopf.Index[str, Peer] = kwargs[index]
-    return tuple(peers.get(namespace, ()))
 
 
 def status_patch(before: Status, after: Status) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from paved.core.guardrails import (
 from paved.core.model_lifecycle import Evidence, Refusal, transition
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import (
+    METRICS_UNAVAILABLE,
     Complete,
     GuardrailReading,
     GuardrailState,
@@ -58,7 +59,7 @@ from paved.core.rollout_steps import (
     step_kind,
 )
 from paved.core.statistics import AbResult, ab_test
-from paved.errors import PermanentError
+from paved.errors import PermanentError, TransientError
 from paved.observability import CANDIDATE_WEIGHT, ROLLBACKS
 from paved.ports import Ports
 from paved.ports.traffic import Route
@@ -125,18 +126,18 @@ async def _experiment(
     )  # fmt: skip
 
 
-def _competing(resource: Resource) -> list[str]:
+async def _competing(resource: Resource, ports: Ports) -> list[str]:
     spec: RolloutSpec = resource.spec
     mine = Claim(resource.name, resource.created, spec.target.seldon_deployment, False, False)
     claims = [
         Claim(
-            peer.name,
-            peer.created,
-            str((peer.spec.get("target") or {}).get("seldonDeployment", "")),
-            peer.status.get("currentStep") is not None,
-            peer.status.get("phase") in _FINISHED,
+            str(other["metadata"]["name"]),
+            str(other["metadata"].get("creationTimestamp", "")),
+            str(((other.get("spec") or {}).get("target") or {}).get("seldonDeployment", "")),
+            (other.get("status") or {}).get("currentStep") is not None,
+            (other.get("status") or {}).get("phase") in _FINISHED,
         )
-        for peer in resource.peers
+        for other in await ports.cluster.list_paved("Rollout", resource.namespace)
     ]
     return competitors(mine, claims)
 
@@ -185,7 +186,7 @@ def _promotion_refused(model_version: dict[str, Any]) -> str | None:
     return decision.message if isinstance(decision, Refusal) else None
 
 
-@timer(ROLLOUT, interval=ROLLOUT_TICK_SECONDS, peers=True)
+@timer(ROLLOUT, interval=ROLLOUT_TICK_SECONDS)
 async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -> Reconciled:
     spec: RolloutSpec = resource.spec
     status = resource.status
@@ -227,7 +228,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         refused = refusal(Facts(
             spec.candidate, ((candidate or {}).get("status") or {}).get("phase"),
             route.deployment, route.baseline, observed_traffic,
-            _competing(resource), await _invalid_queries(spec, ports),
+            await _competing(resource, ports), await _invalid_queries(spec, ports),
         ))  # fmt: skip
         if refused is not None:
             not_started = Observation(PROGRESSING, "False", refused.reason, refused.message)
@@ -241,6 +242,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     readings: list[GuardrailReading] = []
     carried = [_carried(record) for record in status.analysis]
     experiment: AbResult | None = None
+    unavailable: str | None = None
     # Due within half a tick of the interval: on a 1 s tick, analyses then land within half a
     # second either side of their time instead of up to a whole tick late.
     due = status.last_analysis_at is None or now - status.last_analysis_at >= parse_duration(
@@ -249,7 +251,17 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     updates: dict[str, Any] = {"candidate_model": model_uri, "requests_seen": requests}
     if status.current_step is not None and due:
         predictor = route.shadow if judged_as_shadow(observed_traffic) else route.candidate
-        readings = [await _reading(rule, spec, route, predictor, ports) for rule in spec.guardrails]
+        try:
+            readings = [
+                await _reading(rule, spec, route, predictor, ports) for rule in spec.guardrails
+            ]
+            step = spec.steps[status.current_step].ab_test
+            if step is not None and status.step_started_at is not None:
+                experiment = await _experiment(step, route, status.step_started_at, now, ports)
+        except TransientError as error:
+            # Nothing read counts: a half-done analysis is evidence neither way.
+            readings, experiment, unavailable = [], None, str(error)
+    if readings:
         updates |= {
             "last_analysis_at": now,
             "analysis": [
@@ -260,16 +272,14 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
                 for r in readings
             ],
         }  # fmt: skip
-        step = spec.steps[status.current_step].ab_test
-        if step is not None and status.step_started_at is not None:
-            experiment = await _experiment(step, route, status.step_started_at, now, ports)
-            updates["experiment"] = Experiment(
-                outcome=experiment.outcome.value, effect=experiment.effect,
-                low=experiment.low, high=experiment.high, p_value=experiment.p_value,
-                samples_baseline=experiment.samples_baseline,
-                samples_candidate=experiment.samples_candidate,
-                required_per_arm=experiment.required_per_arm, at=now,
-            )  # fmt: skip
+    if experiment is not None:
+        updates["experiment"] = Experiment(
+            outcome=experiment.outcome.value, effect=experiment.effect,
+            low=experiment.low, high=experiment.high, p_value=experiment.p_value,
+            samples_baseline=experiment.samples_baseline,
+            samples_candidate=experiment.samples_candidate,
+            required_per_arm=experiment.required_per_arm, at=now,
+        )  # fmt: skip
     # A resume or a promote is one request: its annotation's value (a timestamp) is consumed once.
     resume = resource.annotations.get(RESUME_ANNOTATION)
     promote = resource.annotations.get(PROMOTE_ANNOTATION)
@@ -280,7 +290,8 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         Observations(
             observed_traffic,
             readings,
-            carried=[] if readings else carried,
+            carried=[] if readings or unavailable else carried,
+            metrics_unavailable=unavailable,
             ab=experiment,
             rollback_requested=ROLLBACK_ANNOTATION in resource.annotations,
             resume_requested=requested(resume, status.resumed),
@@ -292,7 +303,11 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     )
     applied: Traffic | None = observed_traffic
     phase = Phase.PROGRESSING
-    condition = Observation(PROGRESSING, "True", decision.reason, decision.message)
+    # Blind, the rollout cannot tell whether it progresses: Unknown, as Kubernetes means it.
+    blind = isinstance(decision, Hold) and decision.reason == METRICS_UNAVAILABLE
+    condition = Observation(
+        PROGRESSING, "Unknown" if blind else "True", decision.reason, decision.message
+    )
     match decision:
         case SetTraffic() | RollBack():
             try:
@@ -322,7 +337,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             pass
     # Look again when the decision asks to, and no later than the next analysis is due.
     wait = decision.check_again_seconds if isinstance(decision, Hold) else 1.0
-    if decision.progress.step is not None:
+    if decision.progress.step is not None and not blind:
         analysed = updates.get("last_analysis_at", status.last_analysis_at) or now
         due_in = (analysed + parse_duration(spec.analysis.interval) - now).total_seconds()
         due_in -= ROLLOUT_TICK_SECONDS / 2

@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import assert_never
+from typing import Final, assert_never
 
 from paved.api.meta import parse_duration
 from paved.api.rollout import NoDataPolicy, OutcomeAction, RolloutSpec, Step
@@ -33,6 +33,8 @@ class Traffic:
 
 
 BASELINE_ONLY = Traffic(100, 0, False)
+METRICS_UNAVAILABLE: Final = "MetricsUnavailable"
+METRICS_RETRY_SECONDS: Final = 5.0
 
 
 class GuardrailState(StrEnum):
@@ -75,6 +77,8 @@ class Observations:
     promote_requested: bool = False
     # Why the candidate may not become production yet (a missing sign-off), if it may not.
     promotion_refused: str | None = None
+    # Why the guardrails could not be read when an analysis was due (Prometheus down), if so.
+    metrics_unavailable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,16 @@ def decide(
         return Hold("Finished", "The rollout has finished.", progress, check_again_seconds=300)
     if observed.rollback_requested:
         return RollBack("RollbackRequested", "Rolled back on request.", _settled(progress, True))
+    if observed.metrics_unavailable is not None and progress.step is not None:
+        # Blind: no step ends and nothing is promoted, and an outage is no evidence against the
+        # candidate either, so no rollback. A person's rollback (above) still acts.
+        return Hold(
+            METRICS_UNAVAILABLE,
+            f"{observed.metrics_unavailable}. Holding at step {progress.step + 1}/"
+            f"{len(spec.steps)} with the split as it is until the guardrails can be read.",
+            progress,
+            check_again_seconds=METRICS_RETRY_SECONDS,
+        )
     breach = [g for g in observed.guardrails if g.state is GuardrailState.BREACH]
     if breach and progress.step is not None:
         breaches = progress.breaches + 1
@@ -239,7 +253,11 @@ def decide(
     kind = step_kind(step)
     last = index == len(spec.steps) - 1
     if no_data and kind != "full":
-        return Hold("NoData", "No data yet: " + "; ".join(g.message for g in no_data), progress)
+        # Only the next analysis can tell more (a person's request is seen at once anyway).
+        return Hold(
+            "NoData", "No data yet: " + "; ".join(g.message for g in no_data), progress,
+            check_again_seconds=parse_duration(spec.analysis.interval).total_seconds(),
+        )  # fmt: skip
 
     def advance(why: str) -> Decision:
         if last:

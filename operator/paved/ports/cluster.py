@@ -9,3 +9,7 @@ class Cluster(Protocol):
     async def get_paved(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The paved resource `kind`/`name` in `namespace`, or None when it does not exist."""
         ...
+
+    async def list_paved(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        """Every paved resource of `kind` in `namespace`."""
+        ...

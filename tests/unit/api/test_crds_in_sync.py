@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from paved.api.crds import KINDS, POLICY_FILE, Kind, file_name, render, render_policies
+from paved.api.crds import (
+    KINDS,
+    PEERING_FILE,
+    POLICY_FILE,
+    Kind,
+    file_name,
+    render,
+    render_peering,
+    render_policies,
+)
 from paved.api.reference import render_reference
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,6 +33,11 @@ def test_checked_in_policies_match_the_models(folder: str) -> None:
     assert (ROOT / folder / POLICY_FILE).read_text() == render_policies()
 
 
+@pytest.mark.parametrize("folder", ["crds", "charts/paved/crds"])
+def test_checked_in_peering_definitions_match(folder: str) -> None:
+    assert (ROOT / folder / PEERING_FILE).read_text() == render_peering()
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)
 def test_api_reference_pages_match_the_models(kind: Kind) -> None:
     page = ROOT / "docs" / "api" / f"{kind.singular}.md"
@@ -31,6 +45,6 @@ def test_api_reference_pages_match_the_models(kind: Kind) -> None:
 
 
 def test_no_stray_crd_files() -> None:
-    expected = {file_name(kind) for kind in KINDS} | {POLICY_FILE}
+    expected = {file_name(kind) for kind in KINDS} | {POLICY_FILE, PEERING_FILE}
     for folder in ("crds", "charts/paved/crds"):
         assert {p.name for p in (ROOT / folder).glob("*.yaml")} == expected

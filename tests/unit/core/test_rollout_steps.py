@@ -282,3 +282,34 @@ def test_a_breach_carried_between_analyses_is_not_counted_again() -> None:
     decision = _run(Observations(Traffic(99, 1), carried=RED), T0, progress)
     assert not isinstance(decision, RollBack)
     assert decision.progress.breaches == 1
+
+
+PROMETHEUS_DOWN = "Prometheus unreachable: connection refused"
+WIN = ab_test(1_000, 10_000, 1_400, 10_000, 0.01, 0.05, 0.8)
+
+
+def test_unreadable_guardrails_hold_the_step_past_its_duration_and_never_promote() -> None:
+    long_past = T0 + dt.timedelta(hours=1)  # the canary's 5 minutes are long over
+    for observed in (
+        Observations(CANARY, metrics_unavailable=PROMETHEUS_DOWN),
+        Observations(CANARY, metrics_unavailable=PROMETHEUS_DOWN, promote_requested=True),
+        Observations(Traffic(50, 50), metrics_unavailable=PROMETHEUS_DOWN, ab=WIN),
+    ):
+        progress = IN_CANARY if observed.traffic == CANARY else Progress(3, T0)
+        held = _run(observed, long_past, progress)
+        assert isinstance(held, Hold), observed
+        assert held.reason == "MetricsUnavailable"
+        assert held.progress == progress
+        assert PROMETHEUS_DOWN in held.message
+        assert "Holding at step" in held.message
+
+
+def test_an_outage_is_no_evidence_against_the_candidate_but_a_person_can_still_roll_back() -> None:
+    once_breached = Progress(step=1, step_started_at=T0, breaches=1)  # one more would roll back
+    held = _run(Observations(CANARY, metrics_unavailable=PROMETHEUS_DOWN), T0, once_breached)
+    assert isinstance(held, Hold)
+    assert held.progress.breaches == 1
+    asked = Observations(CANARY, metrics_unavailable=PROMETHEUS_DOWN, rollback_requested=True)
+    rolled = _run(asked, T0, IN_CANARY)
+    assert isinstance(rolled, RollBack)
+    assert rolled.traffic == Traffic(100, 0, False)

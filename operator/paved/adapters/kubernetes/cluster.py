@@ -1,18 +1,29 @@
-"""`Cluster` over the official Kubernetes client; its blocking calls run in a worker thread."""
+"""The official Kubernetes client, as adapters use it: its blocking calls run in a worker thread,
+with a timeout."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, Final
 
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
-from paved.api.crds import KINDS
-from paved.api.meta import GROUP, VERSION
 from paved.errors import TransientError
 
-_PLURALS = {kind.kind: kind.plural for kind in KINDS}
+# (connect, read) seconds. Without them a call to an API server that stopped answering waits
+# forever, and holds one of the few worker threads every blocking call shares.
+REQUEST_TIMEOUT: Final = (3.0, 15.0)
+
+
+async def api_call(what: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`call` in a worker thread with a timeout; an unreachable API server is a TransientError
+    naming `what`, and the API's own refusals (ApiException) are the caller's to judge."""
+    try:
+        return await asyncio.to_thread(call, *args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+    except HTTPError as error:
+        raise TransientError(f"{what}: the API server did not answer: {error}") from error
 
 
 def api_client(kubeconfig: str | None) -> client.ApiClient:
@@ -24,24 +35,3 @@ def api_client(kubeconfig: str | None) -> client.ApiClient:
         except config.ConfigException:
             pass
     return config.new_client_from_config(config_file=kubeconfig)
-
-
-class KubernetesCluster:
-    def __init__(self, api: client.ApiClient) -> None:
-        self._objects = client.CustomObjectsApi(api)
-
-    async def get_paved(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            found = await asyncio.to_thread(
-                self._objects.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                _PLURALS[kind],
-                name,
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise TransientError(f"reading {kind} {namespace}/{name}: {error.reason}") from error
-        return cast(dict[str, Any], found)

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
+from typing import Any, Final
 
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests.exceptions import RequestException
+from urllib3.util.retry import Retry
 
 from paved.errors import PermanentError, TransientError
+
+# A guardrail query answers in milliseconds. A Prometheus that stops answering must fail the
+# analysis (which then holds) rather than hang it: the client's default is to wait forever,
+# retrying three times with backoff.
+QUERY_TIMEOUT_SECONDS: Final = 10
 
 
 class PrometheusMetrics:
     def __init__(self, url: str) -> None:
-        self._prometheus = PrometheusConnect(url=url, disable_ssl=True)
+        self._prometheus = PrometheusConnect(
+            url=url, disable_ssl=True, timeout=QUERY_TIMEOUT_SECONDS, retry=Retry(total=0)
+        )
 
     async def _query(self, query: str) -> list[dict[str, Any]]:
         try:

@@ -13,13 +13,13 @@ after a crash finds its work done.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from typing import Any, Final
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from paved.adapters.kubernetes.cluster import api_call
 from paved.core.rollout_steps import Traffic
 from paved.errors import PermanentError, TransientError
 from paved.ports.traffic import Route
@@ -46,7 +46,8 @@ class SeldonV1Router:
 
     async def _get(self, route: Route) -> dict[str, Any] | None:
         try:
-            found: dict[str, Any] = await asyncio.to_thread(
+            found: dict[str, Any] = await api_call(
+                f"reading SeldonDeployment {route.deployment}",
                 self._objects.get_namespaced_custom_object,
                 GROUP, VERSION, route.namespace, PLURAL, route.deployment,
             )  # fmt: skip
@@ -103,8 +104,8 @@ class SeldonV1Router:
         path = f"/apis/{GROUP}/{VERSION}/namespaces/{route.namespace}/{PLURAL}/{route.deployment}"
         try:
             # The typed client has no server-side apply; the REST layer sends JSON, which is YAML.
-            await asyncio.to_thread(
-                self._api.call_api, path, "PATCH",
+            await api_call(
+                f"applying SeldonDeployment {route.deployment}", self._api.call_api, path, "PATCH",
                 query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
                 header_params={"Content-Type": "application/apply-patch+yaml",
                                "Accept": "application/json"},
