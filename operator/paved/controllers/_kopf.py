@@ -143,14 +143,15 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
     async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
         now = dt.datetime.now(dt.UTC)
         generation = int(body.metadata.get("generation") or 0)
-        before = kind.status.model_validate(body.get("status") or {})
-        assert isinstance(before, Status)
+        seen = kind.status.model_validate(body.get("status") or {})
+        assert isinstance(seen, Status)
+        before = _as_written(seen, body, memo)
         with RECONCILE_SECONDS.labels(kind.kind).time():
             try:
                 spec = kind.spec.model_validate(body.get("spec") or {})
             except ValidationError as error:
                 observed = [invalid_spec(_validation_message(error))]
-                _write(body, patch, before, report(before, observed, generation, now))
+                _write(body, patch, memo, seen, before, report(before, observed, generation, now))
                 RECONCILES.labels(kind.kind, "failed").inc()
                 raise kopf.PermanentError(observed[0].message) from error
             resource = Resource(
@@ -172,7 +173,7 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
         after = report(before, result.observed, generation, now)
         if result.status_updates:
             after = type(after).model_validate(after.model_dump() | result.status_updates)
-        _write(body, patch, before, after)
+        _write(body, patch, memo, seen, before, after)
         if result.retry_after_seconds is not None:
             RECONCILES.labels(kind.kind, "retry").inc()
             raise kopf.TemporaryError(result.retry_reason, delay=result.retry_after_seconds)
@@ -191,11 +192,41 @@ def status_patch(before: Status, after: Status) -> dict[str, Any]:
     return patch
 
 
-def _write(body: kopf.Body, patch: kopf.Patch, before: Status, after: Status) -> None:
-    """One status patch per reconcile that changed it, and an event per flipped condition."""
-    if after == before:
+@dataclass(frozen=True)
+class _Written:
+    """The status this operator last wrote for an object, and the object's version then."""
+
+    based_on: str  # metadata.resourceVersion of the body the write was decided on
+    status: Status
+
+
+_WRITTEN = "paved_written"  # in kopf's per-object memo
+
+
+def _as_written(seen: Status, body: kopf.Body, memo: kopf.Memo) -> Status:
+    """The object's status as it really is. kopf hands timers the last body its watch delivered,
+    and a busy API server delivers a status write seconds later: until then the body is the one
+    the last decision was taken on, and the status is what that decision wrote. Taking the body
+    at its word made a Rollout act twice on one step (an analysis, a step start, an event)."""
+    written = memo.get(_WRITTEN)
+    if isinstance(written, _Written) and written.based_on == body.metadata.get("resourceVersion"):
+        return written.status
+    return seen
+
+
+def _write(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, seen: Status, before: Status,
+    after: Status,
+) -> None:  # fmt: skip
+    """One status patch per reconcile that changed it, and an event per flipped condition.
+
+    The patch leads from what the body shows (`seen`) as well as from the status the decision
+    started from (`before`, perhaps a write not delivered yet): if that write was lost, this
+    one carries it again."""
+    if after == seen and after == before:
         return
-    patch.status.update(status_patch(before, after))
+    patch.status.update(status_patch(seen, after) | status_patch(before, after))
+    memo[_WRITTEN] = _Written(str(body.metadata.get("resourceVersion") or ""), after)
     for condition in flipped(before.conditions, after.conditions):
         kopf.event(
             body,

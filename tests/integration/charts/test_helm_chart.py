@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from paved.local.platform import Endpoints
 from paved.local.toolchain import Toolchain
@@ -127,3 +128,48 @@ def _allowed(
     answer = kubectl.run("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
     allowed: bool = json.loads(answer.stdout)["status"]["allowed"]
     return allowed
+
+
+def test_the_operators_token_reads_paved_objects_and_nothing_it_was_not_given(
+    toolchain: Toolchain, operator_kubeconfig: Path
+) -> None:
+    """The credentials the e2e tier runs the operator with: what it may not do is refused."""
+    as_operator = Kubectl(toolchain.kubectl, operator_kubeconfig)
+    assert as_operator.run("get", "rollouts.paved.dev", "-A", check=False).returncode == 0
+    for refused in (
+        ["get", "secrets", "-A"],
+        ["delete", "pod", "any", "-n", "default"],  # refused before it is looked up
+        ["delete", "rollout.paved.dev", "any", "-n", "default"],
+        ["create", "namespace", "taken-over"],
+    ):
+        answer = as_operator.run(*refused, check=False)
+        assert answer.returncode != 0, refused
+        assert "Forbidden" in answer.stderr, answer.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([], set()),
+        (["replicas=2"], {("ClusterKopfPeering", None)}),
+        (["replicas=2", "rbac.scope=namespaced", "rbac.watchNamespaces={ml,fraud}"],
+         {("KopfPeering", "ml"), ("KopfPeering", "fraud")}),
+    ],
+    ids=["one-replica", "standby-cluster-wide", "standby-namespaced"],
+)  # fmt: skip
+def test_a_standby_replica_comes_with_the_peering_object_it_waits_on(
+    toolchain: Toolchain, values: list[str], expected: set[tuple[str, str | None]]
+) -> None:
+    flags = [f"--set={v}" for v in values]
+    rendered = helm(toolchain, "template", "t", str(CHART), "--kube-version=1.36.3", *flags)
+    assert rendered.returncode == 0, rendered.stderr
+    documents = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    peerings = {
+        (d["kind"], d["metadata"].get("namespace"))
+        for d in documents
+        if d["apiVersion"] == "kopf.dev/v1"
+    }
+    assert peerings == expected
+    arguments = next(d for d in documents if d["kind"] == "Deployment")["spec"]["template"][
+        "spec"]["containers"][0]["args"]  # fmt: skip
+    assert ("--peering=paved" in arguments) == bool(expected)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import kopf
+
 from paved.api.rollout import Phase, RolloutStatus, TrafficSplit
-from paved.controllers._kopf import status_patch
+from paved.controllers._kopf import _as_written, _write, status_patch
 
 STARTED = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
@@ -27,3 +29,31 @@ def test_fields_never_set_are_left_out() -> None:
     patch = status_patch(RolloutStatus(), RolloutStatus(phase=Phase.PENDING))
     assert patch["phase"] == "Pending"
     assert None not in patch.values()
+
+
+def _body(resource_version: str, status: dict[str, object]) -> kopf.Body:
+    metadata = {"name": "r", "namespace": "n", "resourceVersion": resource_version}
+    return kopf.Body({"metadata": metadata, "status": status})
+
+
+def test_a_write_the_watch_has_not_delivered_yet_is_what_the_next_tick_starts_from() -> None:
+    memo, stale = kopf.Memo(), _body("7", {})
+    seen = RolloutStatus()
+    written = RolloutStatus(phase=Phase.PROGRESSING, current_step=1, step_started_at=STARTED)
+    _write(stale, kopf.Patch(), memo, seen, seen, written)
+    # kopf still hands the timer the body of resourceVersion 7: the status is the one written.
+    assert _as_written(seen, stale, memo) == written
+    # Once the watch delivers a newer version, the body is the truth again.
+    delivered = RolloutStatus(phase=Phase.PROGRESSING, current_step=1)
+    assert _as_written(delivered, _body("8", {"currentStep": 1}), memo) == delivered
+
+
+def test_a_patch_also_carries_what_an_undelivered_write_changed() -> None:
+    seen = RolloutStatus(phase=Phase.PENDING)
+    written = RolloutStatus(phase=Phase.PROGRESSING, current_step=0, step_started_at=STARTED)
+    after = RolloutStatus(phase=Phase.PROGRESSING, current_step=1)
+    patch = kopf.Patch()
+    _write(_body("7", {"phase": "Pending"}), patch, kopf.Memo(), seen, written, after)
+    assert patch["status"]["phase"] == "Progressing"
+    assert patch["status"]["currentStep"] == 1
+    assert patch["status"]["stepStartedAt"] is None  # went away since the undelivered write
