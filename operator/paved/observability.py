@@ -39,3 +39,9 @@ CANDIDATE_WEIGHT: Final = Gauge(
     "The share of live traffic the candidate gets now.",
     ["namespace", "rollout"],
 )
+ANALYSIS_LAG_SECONDS: Final = Histogram(
+    "paved_rollout_analysis_lag_seconds",
+    "How late each Rollout analysis ran: its start minus (the previous one's + the interval); "
+    "an analysis up to half a tick early counts as 0.",
+    buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+)

@@ -45,6 +45,11 @@ class OperatorSettings(BaseSettings):
     peering: str | None = Field(
         default=None, description="kopf peering name for a standby replica; None: standalone."
     )
+    verbose: bool = Field(
+        default=False,
+        description="Log at INFO: kopf then logs every timer tick, a line per object per second "
+        "for Rollouts. Default: warnings and errors only.",
+    )
     peering_lifetime_seconds: int = Field(
         default=60, ge=5,
         description="How long a silent peer counts as alive: after a crash, a standby waits "

@@ -114,6 +114,7 @@ def run(settings: OperatorSettings) -> None:
     """Run the operator until interrupted; liveness answers on /healthz."""
     if settings.kubeconfig:
         os.environ["KUBECONFIG"] = settings.kubeconfig  # kopf logs in from the environment
+    kopf.configure(verbose=settings.verbose, quiet=not settings.verbose)
     asyncio.run(_operate(settings))
 
 

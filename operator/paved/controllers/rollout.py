@@ -60,7 +60,7 @@ from paved.core.rollout_steps import (
 )
 from paved.core.statistics import AbResult, ab_test
 from paved.errors import PermanentError, TransientError
-from paved.observability import CANDIDATE_WEIGHT, ROLLBACKS
+from paved.observability import ANALYSIS_LAG_SECONDS, CANDIDATE_WEIGHT, ROLLBACKS
 from paved.ports import Ports
 from paved.ports.traffic import Route
 
@@ -262,6 +262,9 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             # Nothing read counts: a half-done analysis is evidence neither way.
             readings, experiment, unavailable = [], None, str(error)
     if readings:
+        if status.last_analysis_at is not None:
+            late = now - status.last_analysis_at - parse_duration(spec.analysis.interval)
+            ANALYSIS_LAG_SECONDS.observe(max(late.total_seconds(), 0.0))
         updates |= {
             "last_analysis_at": now,
             "analysis": [

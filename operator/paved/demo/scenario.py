@@ -142,12 +142,14 @@ class OperatorProcess:
     ) -> None:
         self.log = directory / "operator.log"
         self.state = directory / "operator-state"
+        metrics_port = processes.free_port()
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         # Only the demo's namespace: what else the cluster holds is not the demo's to train.
         self._command = [
             sys.executable, "-m", "paved", "operator", f"--kubeconfig={endpoints.kubeconfig}",
             f"--namespace={namespace}",
             "--bind=127.0.0.1", f"--health-port={processes.free_port()}",
-            f"--metrics-port={processes.free_port()}",
+            f"--metrics-port={metrics_port}",
         ]  # fmt: skip
         self._environment = {
             **os.environ,
