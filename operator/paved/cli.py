@@ -141,7 +141,7 @@ def approve(model_version: str, namespace: str, comment: str, kubeconfig: str | 
     be made in anyone else's name. Also `kubectl paved approve`.
     """
     from paved.adapters.kubernetes.approvals import SignOffRefusedError, sign_off
-    from paved.adapters.kubernetes.cluster import api_client
+    from paved.adapters.kubernetes_api import api_client
 
     try:
         user = sign_off(api_client(kubeconfig), namespace, model_version, comment)
@@ -164,7 +164,7 @@ def _rollouts(kubeconfig: str | None) -> Any:
     """The API for paved's objects, as your kubeconfig authenticates you."""
     from kubernetes import client
 
-    from paved.adapters.kubernetes.cluster import api_client
+    from paved.adapters.kubernetes_api import api_client
 
     return client.CustomObjectsApi(api_client(kubeconfig))
 

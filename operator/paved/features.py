@@ -109,7 +109,7 @@ class FeatureStore:
     def from_cluster(cls, namespace: str, settings: OperatorSettings | None = None) -> FeatureStore:
         from kubernetes import client
 
-        from paved.adapters.kubernetes.cluster import api_client
+        from paved.adapters.kubernetes_api import api_client
 
         settings = settings or OperatorSettings()
         objects = client.CustomObjectsApi(api_client(settings.kubeconfig))

@@ -17,7 +17,7 @@ import kopf
 from prometheus_client import start_http_server
 
 import paved.controllers  # noqa: F401  (registers the handlers)
-from paved.adapters.kubernetes.cluster import api_client
+from paved.adapters.kubernetes_api import api_client
 from paved.controllers._kopf import WatchedCluster
 from paved.ports import ModelRegistry, OfflineEngine, OnlineStore, PipelineRunner, Ports
 from paved.settings import OperatorSettings

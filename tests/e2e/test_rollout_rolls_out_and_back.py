@@ -38,7 +38,7 @@ from tests.support.training import example
 from tests.support.waiting import wait_for
 
 ROLLOUT = "rollout.paved.dev"
-CANARY = dt.timedelta(seconds=60)
+CANARY = dt.timedelta(seconds=90)  # room for a slow operator restart inside it
 ANALYSIS = dt.timedelta(seconds=2)
 PAVED = str(Path(sys.executable).parent / "paved")
 

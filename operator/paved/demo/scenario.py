@@ -28,7 +28,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from paved.adapters.kubernetes.approvals import sign_off
-from paved.adapters.kubernetes.cluster import api_client
+from paved.adapters.kubernetes_api import api_client
 from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.crds import KINDS, render, render_policies

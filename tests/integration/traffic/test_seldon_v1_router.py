@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from paved.adapters.kubernetes.cluster import api_client
+from paved.adapters.kubernetes_api import api_client
 from paved.adapters.traffic.seldon_v1 import SeldonV1Router
 from paved.core.rollout_steps import Traffic
 from paved.errors import PermanentError

@@ -19,7 +19,7 @@ from typing import Any, Final
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from paved.adapters.kubernetes.cluster import api_call
+from paved.adapters.kubernetes_api import api_call
 from paved.core.rollout_steps import Traffic
 from paved.errors import PermanentError, TransientError
 from paved.ports.traffic import Route

@@ -1,5 +1,6 @@
-"""The official Kubernetes client, as adapters use it: its blocking calls run in a worker thread,
-with a timeout."""
+"""The official Kubernetes client, as every adapter that talks to the API server uses it: its
+blocking calls run in a worker thread, with a timeout. Shared, so that adapters stay unaware of
+each other (the import contract in pyproject.toml)."""
 
 from __future__ import annotations
 
