@@ -1,6 +1,7 @@
 """A ModelVersion is trained by a real pipeline run, registered in MLflow with its lineage and
-staged when its gates pass; an operator crash mid-training duplicates nothing; a version that
-regresses on a slice is held with the slice named."""
+staged when its gates pass; an operator crash mid-training duplicates nothing; a version is
+Evaluating while its run evaluates the trained model; a version that regresses on a slice is held
+with the slice named."""
 
 from __future__ import annotations
 
@@ -37,10 +38,9 @@ def _model_version(name: str, model: str, labels_path: str) -> dict[str, Any]:
     return manifest
 
 
-def _phase(kubectl: Kubectl, name: str, namespace: str) -> str | None:
-    status = kubectl.get_json(MV, name, "-n", namespace).get("status") or {}
-    phase: str | None = status.get("phase")
-    return phase
+def _in_phase(kubectl: Kubectl, name: str, namespace: str, phase: str) -> dict[str, Any] | None:
+    found: dict[str, Any] = kubectl.get_json(MV, name, "-n", namespace)
+    return found if (found.get("status") or {}).get("phase") == phase else None
 
 
 def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_held(
@@ -60,7 +60,7 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
     )  # fmt: skip
 
     # The operator crashes while the run trains; the restarted one finds the run, not a new one.
-    wait_for(lambda: _phase(kubectl, "churn-v1", namespace) == "Training", 60, "training")
+    wait_for(lambda: _in_phase(kubectl, "churn-v1", namespace, "Training"), 60, "training")
     paved_operator.stop(crash=True)
     paved_operator.start()
     staged = wait_for_condition(
@@ -98,6 +98,14 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
         yaml.safe_dump(_model_version("churn-v2", model, f"{namespace}/churn_labels_v2.parquet")),
         "-n", namespace,
     )  # fmt: skip
+    # The model is trained and the run goes on: evaluation and the gates are its last task.
+    evaluating = wait_for(
+        lambda: _in_phase(kubectl, "churn-v2", namespace, "Evaluating"), 240, "churn-v2 evaluating"
+    )
+    assert evaluating["status"]["run"]["state"] == "Running"
+    trained = condition(evaluating, "Trained")
+    assert trained is not None
+    assert (trained["status"], trained["reason"]) == ("Unknown", "Evaluating")
     held = wait_for_condition(
         kubectl, MV, "churn-v2", namespace, "GatesPassed", "False", timeout=240
     )

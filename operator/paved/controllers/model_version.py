@@ -1,61 +1,51 @@
-"""ModelVersion: train once per generation, register with lineage, gate, stage, record sign-off.
+"""ModelVersion: train once per training input, register with lineage, gate, stage, record
+sign-off.
 
-A timer drives it (level-triggered): each tick observes the run and the registry and writes
-what it saw. Restarts are harmless: the run and the registry entry are found by key, never
-started or created twice.
+A timer drives it (level-triggered). Each tick, the core's `decide` names the next step; this
+handler carries it out through the runner or the registry and hands back what it saw, until the
+step is the status to write. Restarts are harmless: the run and the registry entry are found by
+key, never started or created twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
+from dataclasses import replace
+from typing import Any, Final, assert_never
 
 from paved.api.crds import MODEL_VERSION
 from paved.api.feature_view import FeatureViewSpec
-from paved.api.model_version import (
-    ApprovalRecord,
-    GateResult,
-    Lineage,
-    ModelVersionSpec,
-    ModelVersionStatus,
-    Phase,
-    PipelineRun,
-    RegistryEntry,
-    Stage,
-)
+from paved.api.model_version import ModelVersionSpec, ModelVersionStatus, Stage
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import check_references
-from paved.core.conditions import Observation
-from paved.core.gates import GateVerdict, Verdict, summary
-from paved.core.model_lifecycle import Evidence, Refusal, transition
-from paved.core.model_versions import (
-    TRAINED,
-    approval_condition,
-    gates_condition,
-    phase_for_stage,
-    run_key,
+from paved.core.model_version_steps import (
+    Act,
+    FindVersion,
+    ReadOutcome,
+    ReadRun,
+    RecordSignOff,
+    Register,
+    Report,
+    Seen,
+    SetStage,
+    StartRun,
+    Subject,
+    Unavailable,
+    Version,
+    decide,
 )
+from paved.errors import PermanentError, TransientError
 from paved.ports import Ports
-from paved.ports.pipelines import TERMINAL, RunState
-from paved.ports.registry import APPROVED_BY_TAG
+from paved.ports.registry import RegistryUnavailableError
+
+# A reconcile takes at most nine steps (read the run, find the version, read the outcome,
+# register, record the sign-off, find, stage, find, report); more means an act did not take.
+MAX_STEPS: Final = 16
 
 
-class TrainingOutcome(BaseModel):
-    """What the pipeline returns (its output parameter), validated on arrival."""
-
-    mlflowRunId: str  # noqa: N815 (the pipeline's JSON field)
-    passed: bool
-    metrics: dict[str, float]
-    sliceMetrics: dict[str, float]  # noqa: N815
-    verdicts: list[dict[str, Any]]
-    lineage: dict[str, Any]
-
-
-async def _training_request(resource: Resource, ports: Ports, key: str) -> str | None:
-    """The run's input document, or None while a FeatureView it needs does not exist."""
+async def _training_request(resource: Resource, ports: Ports, key: str) -> str:
+    """The run's input document."""
     spec: ModelVersionSpec = resource.spec
     views: dict[str, Any] = {}
     for selection in spec.features:
@@ -63,7 +53,8 @@ async def _training_request(resource: Resource, ports: Ports, key: str) -> str |
             "FeatureView", resource.namespace, selection.feature_view
         )
         if found is None:
-            return None
+            # Accepted said it exists a moment ago; the next tick reports it missing.
+            raise TransientError(f"FeatureView {selection.feature_view} was deleted")
         views[selection.feature_view] = FeatureViewSpec.model_validate(found["spec"]).model_dump(
             by_alias=True, mode="json"
         )
@@ -99,163 +90,53 @@ async def _training_request(resource: Resource, ports: Ports, key: str) -> str |
     )
 
 
-def _verdicts(outcome: TrainingOutcome) -> list[GateVerdict]:
-    return [
-        GateVerdict(
-            gate=v["gate"],
-            verdict=Verdict(v["verdict"]),
-            reason=v["reason"],
-            message=v["message"],
-            value=v.get("value"),
-            threshold=v.get("threshold"),
-        )
-        for v in outcome.verdicts
-    ]
+async def _carry_out(act: Act, resource: Resource, ports: Ports, seen: Seen) -> Seen:
+    """Do `act` and return what was seen with its result; an act on the registry is read back
+    by the next step rather than assumed."""
+    spec: ModelVersionSpec = resource.spec
+    match act:
+        case StartRun(key=key):
+            request = await _training_request(resource, ports, key)
+            return replace(seen, run=await ports.runner.start(key, spec.pipeline.name, request))
+        case ReadRun(run_id=run_id):
+            return replace(seen, run=await ports.runner.get(run_id))
+        case ReadOutcome(run_id=run_id, key=key):
+            run = seen.run or await ports.runner.get(run_id)
+            # KFP's API returns no output parameters; the run logged its outcome to MLflow too.
+            document = run.output or await ports.registry.training_outcome(spec.model, key)
+            return replace(seen, outcome=document or "")
+        case FindVersion(key=key):
+            return replace(seen, version=Version(await ports.registry.find(spec.model, key)))
+        case Register(key=key, mlflow_run_id=run_id, tags=tags):
+            registered = await ports.registry.register(spec.model, run_id, key, tags)
+            return replace(seen, version=Version(registered))
+        case RecordSignOff(version=version, approval=approval):
+            await ports.registry.record_sign_off(
+                spec.model, version, approval.by, approval.at.isoformat(), approval.comment
+            )
+            return replace(seen, version=None)
+        case SetStage(version=version, stage=stage):
+            await ports.registry.set_stage(spec.model, version, stage)
+            return replace(seen, version=None)
+        case _:
+            assert_never(act)
 
 
 @timer(MODEL_VERSION)
 async def train_and_promote(resource: Resource, ports: Ports, now: dt.datetime) -> Reconciled:
-    spec: ModelVersionSpec = resource.spec
     status = resource.status
     assert isinstance(status, ModelVersionStatus)
-    key = run_key(resource.uid, spec)
-    accepted = await check_references(resource, ports)
-    if accepted.status != "True":
-        return Reconciled([accepted], status_updates={"phase": Phase.PENDING})
-    observed: list[Observation] = [accepted]
-    updates: dict[str, Any] = {}
-    sign_off = spec.approval.sign_off
-    if sign_off is not None:
-        previous = status.approval
-        at = previous.at if previous and previous.by == sign_off.by else now
-        updates["approval"] = ApprovalRecord(by=sign_off.by, at=at, comment=sign_off.comment)
-    observed.append(approval_condition(spec.approval.required, sign_off.by if sign_off else None))
-
-    run = status.run
-    if run is None or run.key != key:
-        request = await _training_request(resource, ports, key)
-        if request is None:
-            observed.append(
-                Observation(
-                    TRAINED,
-                    "Unknown",
-                    "WaitingForFeatureViews",
-                    "A FeatureView this model needs does not exist yet.",
-                )
+    subject = Subject(resource.uid, resource.namespace, resource.name, ports.code_commit)
+    seen = Seen(await check_references(resource, ports))
+    for _ in range(MAX_STEPS):
+        step = decide(subject, resource.spec, status, seen, now)
+        if isinstance(step, Report):
+            return Reconciled(
+                step.observed, step.retry_after_seconds, step.retry_reason, dict(step.updates)
             )
-            return Reconciled(observed, status_updates=updates | {"phase": Phase.PENDING})
-        started = await ports.runner.start(key, spec.pipeline.name, request)
-        updates |= {
-            "phase": Phase.TRAINING,
-            "run": PipelineRun(id=started.id, key=key, state=started.state.value, started_at=now),
-        }
-        observed.append(Observation(TRAINED, "Unknown", "Training", f"Run {started.id} started."))
-        return Reconciled(observed, status_updates=updates)
-
-    current = await ports.runner.get(run.id)
-    if current.state not in TERMINAL:
-        observed.append(
-            Observation(TRAINED, "Unknown", "Training", f"Run {run.id} is {current.state}.")
-        )
-        run_update = run.model_copy(update={"state": current.state.value})
-        return Reconciled(
-            observed, status_updates=updates | {"phase": Phase.TRAINING, "run": run_update}
-        )
-    finished = run.model_copy(
-        update={"state": current.state.value, "finished_at": run.finished_at or now}
-    )
-    if current.state is not RunState.SUCCEEDED:
-        observed.append(
-            Observation(
-                TRAINED,
-                "False",
-                f"Pipeline{current.state.value}",
-                f"Run {run.id} {current.state.value.lower()}: {current.error or 'no detail'}",
-            )
-        )
-        return Reconciled(
-            observed, status_updates=updates | {"phase": Phase.FAILED, "run": finished}
-        )
-    # KFP's API returns no output parameters; the run logged its outcome to MLflow too.
-    document = current.output or await ports.registry.training_outcome(spec.model, key)
-    try:
-        outcome = TrainingOutcome.model_validate_json(document or "")
-    except ValidationError as error:
-        observed.append(Observation(TRAINED, "False", "UnreadableOutcome", str(error)))
-        return Reconciled(
-            observed, status_updates=updates | {"phase": Phase.FAILED, "run": finished}
-        )
-
-    verdicts = _verdicts(outcome)
-    lineage_tags = {
-        "paved.dataset_hash": str(outcome.lineage.get("datasetHash", "")),
-        "paved.feature_views": json.dumps(outcome.lineage.get("featureViews", {}), sort_keys=True),
-        "paved.code_commit": ports.code_commit,
-        "paved.pipeline_run": run.id,
-        "paved.model_version": f"{resource.namespace}/{resource.name}",
-        "paved.gates": summary(verdicts),
-        "paved.gate_results": json.dumps(outcome.verdicts, sort_keys=True)[:5000],
-        "paved.parameters": json.dumps(
-            spec.pipeline.parameters | {"seed": spec.pipeline.seed}, sort_keys=True
-        ),
-        "paved.metrics": json.dumps(outcome.metrics, sort_keys=True),
-    }
-    registered = await ports.registry.register(spec.model, outcome.mlflowRunId, key, lineage_tags)
-    approval = updates.get("approval")
-    if isinstance(approval, ApprovalRecord) and registered.tags.get(APPROVED_BY_TAG) != approval.by:
-        # The registry is the compliance record: who approved what, and when.
-        await ports.registry.record_sign_off(
-            spec.model, registered.version, approval.by, approval.at.isoformat(), approval.comment
-        )
-    stage = registered.stage
-    if stage is Stage.TRAINED:
-        decision = transition(
-            Stage.TRAINED,
-            Stage.STAGING,
-            Evidence(outcome.passed, tuple(v.gate for v in verdicts if v.verdict is Verdict.FAIL)),
-        )
-        if not isinstance(decision, Refusal):
-            await ports.registry.set_stage(spec.model, registered.version, Stage.STAGING)
-            stage = Stage.STAGING
-    observed.append(
-        Observation(
-            TRAINED,
-            "True",
-            "Registered",
-            f"{spec.model} version {registered.version} from run {run.id}.",
-        )
-    )
-    observed.append(gates_condition(verdicts))
-    updates |= {
-        "phase": phase_for_stage(stage),
-        "stage": stage,
-        "run": finished,
-        "registry": RegistryEntry(
-            name=spec.model,
-            version=registered.version,
-            uri=registered.uri,
-            run_id=outcome.mlflowRunId,
-        ),
-        "lineage": Lineage(
-            dataset_hash=outcome.lineage.get("datasetHash"),
-            feature_views=[
-                {"name": n, "version": v}
-                for n, v in outcome.lineage.get("featureViews", {}).items()
-            ],
-            code_commit=ports.code_commit,
-            parameters=spec.pipeline.parameters | {"seed": spec.pipeline.seed},
-            metrics=outcome.metrics,
-        ),
-        "gates": [
-            GateResult(
-                name=v.gate,
-                verdict=v.verdict.value,
-                value=v.value,
-                threshold=v.threshold,
-                message=v.message,
-            )
-            for v in verdicts
-        ],
-        "gates_summary": summary(verdicts),
-    }
-    return Reconciled(observed, status_updates=updates)
+        try:
+            seen = await _carry_out(step, resource, ports, seen)
+        except RegistryUnavailableError as error:
+            down = Unavailable(str(error), error.retry_after_seconds)
+            seen = replace(seen, registry_unavailable=down)
+    raise PermanentError(f"no status to report after {MAX_STEPS} steps; the last was {step}")

@@ -1,13 +1,16 @@
-"""How a ModelVersion's status follows from its run, its gates and its registry stage.
+"""What a ModelVersion's controller learns about its run and its registry entry, and how its
+conditions follow from them.
 
-Pure: the controller observes; these functions decide the phase and the conditions.
+Pure: the runner and the registry report these facts; `paved.core.model_version_steps` decides.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Final
 
 from paved.api.model_version import ModelVersionSpec, Phase, Stage
@@ -17,6 +20,47 @@ from paved.core.gates import GateVerdict, blocking
 TRAINED: Final = "Trained"
 GATES_PASSED: Final = "GatesPassed"
 APPROVED: Final = "Approved"
+# The tag a version's sign-off is recorded under, in every registry.
+APPROVED_BY_TAG: Final = "paved.approved_by"
+
+
+class RunState(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+    SKIPPED = "Skipped"
+
+
+# Every one of these ends the wait (KFP's own client forgets CANCELED and spins forever).
+TERMINAL: Final = frozenset(
+    {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELED, RunState.SKIPPED}
+)
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """A pipeline runner's report on one run."""
+
+    id: str
+    state: RunState
+    output: str | None = None  # the pipeline's output parameter, once it succeeded
+    error: str | None = None
+    finished_tasks: frozenset[str] = frozenset()  # the tasks that have completed successfully
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A registry's record of one model version."""
+
+    model: str
+    version: str
+    run_id: str
+    uri: str
+    stage: Stage
+    tags: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)  # of the run that trained it
 
 
 def run_key(uid: str, spec: ModelVersionSpec) -> str:

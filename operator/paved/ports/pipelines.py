@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Final, Protocol
+from typing import Protocol
 
+from paved.core.model_versions import TERMINAL, PipelineRun, RunState
 
-class RunState(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    CANCELED = "Canceled"
-    SKIPPED = "Skipped"
-
-
-# Every one of these ends the wait (KFP's own client forgets CANCELED and spins forever).
-TERMINAL: Final = frozenset(
-    {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELED, RunState.SKIPPED}
-)
-
-
-@dataclass(frozen=True)
-class PipelineRun:
-    id: str
-    state: RunState
-    output: str | None = None  # the pipeline's output parameter, once it succeeded
-    error: str | None = None
+__all__ = ["TERMINAL", "PipelineRun", "PipelineRunner", "RunState"]
 
 
 class PipelineRunner(Protocol):
@@ -36,5 +15,6 @@ class PipelineRunner(Protocol):
         ...
 
     async def get(self, run_id: str) -> PipelineRun:
-        """The run's current state; raises TransientError when the runner cannot be reached."""
+        """The run's current state and the tasks it has finished; raises TransientError when
+        the runner cannot be reached."""
         ...

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from paved.api.model_version import Stage
+from paved.core.model_versions import APPROVED_BY_TAG, RegisteredVersion
+from paved.errors import TransientError
 
-# The tag a version's sign-off is recorded under, in every registry.
-APPROVED_BY_TAG = "paved.approved_by"
+__all__ = ["APPROVED_BY_TAG", "ModelRegistry", "RegisteredVersion", "RegistryUnavailableError"]
 
 
-@dataclass(frozen=True)
-class RegisteredVersion:
-    model: str
-    version: str
-    run_id: str
-    uri: str
-    stage: Stage
-    tags: Mapping[str, str] = field(default_factory=dict)
-    metrics: Mapping[str, float] = field(default_factory=dict)  # of the run that trained it
+class RegistryUnavailableError(TransientError):
+    """The registry cannot be reached, or answers that it cannot serve now; the message says
+    which registry, what failed and since when."""
 
 
 class ModelRegistry(Protocol):
+    """Every method raises RegistryUnavailableError when the registry cannot be reached."""
+
     async def register(
         self, model: str, run_id: str, key: str, tags: Mapping[str, str]
     ) -> RegisteredVersion:

@@ -134,7 +134,25 @@ async def test_a_succeeded_run_reports_no_output_because_the_api_carries_none(
     tasks = contract.runs[0]["run_details"]["task_details"]
     assert {t["display_name"] for t in tasks} == {"prepare", "train", "evaluate-and-log"}
     assert all("execution_id" in t for t in tasks)
-    assert done == PipelineRun(run.id, RunState.SUCCEEDED, output=None, error=None)
+    assert done == PipelineRun(
+        run.id, RunState.SUCCEEDED, output=None, error=None,
+        finished_tasks=frozenset({"prepare", "train", "evaluate-and-log"}),
+    )  # fmt: skip
+
+
+async def test_a_running_run_reports_the_tasks_it_has_finished(
+    runner: KfpApiRunner, contract: KfpContract
+) -> None:
+    run = await _started(runner)
+    contract.move(run.id, "RUNNING")
+    assert (await runner.get(run.id)).finished_tasks == frozenset()
+    contract.finish_task(run.id, "prepare")
+    contract.finish_task(run.id, "train")
+
+    running = await runner.get(run.id)
+
+    assert running.state is RunState.RUNNING
+    assert running.finished_tasks == frozenset({"prepare", "train"})
 
 
 async def test_a_failed_run_reports_its_error_message(

@@ -142,7 +142,16 @@ def _pipeline_run(run: Any) -> PipelineRun:
     (`execution_id`, and artifact ids in `outputs`); reading the value takes an MLMD client."""
     state = _STATES.get(str(run.state), RunState.PENDING)
     error = _failure(run) if state is RunState.FAILED else None
-    return PipelineRun(str(run.run_id), state, error=error)
+    finished = frozenset(
+        str(task.display_name) for task in _tasks(run) if str(task.state) == "SUCCEEDED"
+    )
+    return PipelineRun(str(run.run_id), state, error=error, finished_tasks=finished)
+
+
+def _tasks(run: Any) -> list[Any]:
+    """The run's V2beta1PipelineTaskDetails, one per task, named by the pipeline's task names."""
+    tasks = run.run_details.task_details if run.run_details is not None else None
+    return list(tasks or [])
 
 
 def _failure(run: Any) -> str:
@@ -150,10 +159,9 @@ def _failure(run: Any) -> str:
         return str(run.error.message)
     # The API documents a run's `error` as a failure to retrieve the run, and a task's as set
     # once the task FAILED or was CANCELED: the reason may be only on the failed tasks.
-    tasks = run.run_details.task_details if run.run_details is not None else None
     failed = [
         f"{task.display_name}: {task.error.message}"
-        for task in tasks or []
+        for task in _tasks(run)
         if task.error is not None and task.error.message
     ]
     return "; ".join(failed) or "the run failed without an error message"

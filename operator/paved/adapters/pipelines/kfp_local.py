@@ -67,18 +67,26 @@ class KfpLocalRunner:
     async def get(self, run_id: str) -> PipelineRun:
         directory = self._directory(run_id)
         result = directory / "result.json"
+        finished = _finished_tasks(directory / "artifacts")
         if result.is_file():
             outcome = json.loads(result.read_text())
             state = RunState.SUCCEEDED if outcome["state"] == "SUCCEEDED" else RunState.FAILED
-            return PipelineRun(run_id, state, outcome.get("output"), outcome.get("error"))
+            return PipelineRun(run_id, state, outcome.get("output"), outcome.get("error"), finished)
         if not directory.is_dir():
             return PipelineRun(run_id, RunState.FAILED, error=f"no run {run_id} in {self._root}")
         if not _alive(directory / "pid"):
             return PipelineRun(
                 run_id, RunState.FAILED,
                 error=f"the run's process ended without a result; see {directory / 'run.log'}",
+                finished_tasks=finished,
             )  # fmt: skip
-        return PipelineRun(run_id, RunState.RUNNING)
+        return PipelineRun(run_id, RunState.RUNNING, finished_tasks=finished)
+
+
+def _finished_tasks(pipeline_root: Path) -> frozenset[str]:
+    """KFP's local runner writes a task's outputs to <root>/<pipeline>-<time>/<task>/, and
+    `executor_output.json` there once the task's function has returned."""
+    return frozenset(p.parent.name for p in pipeline_root.glob("*/*/executor_output.json"))
 
 
 def _alive(pid_file: Path) -> bool:

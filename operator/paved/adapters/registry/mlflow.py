@@ -1,24 +1,31 @@
 """`ModelRegistry` on MLflow: versions tagged with a key, stages as aliases plus a stage tag.
 
 MLflow's `create_model_version` is not idempotent (a retry makes a duplicate), so every
-registration searches by the key tag first. Stages are aliases (`staging`, `production`):
-moving one is atomic in MLflow, and the `paved.stage` tag keeps the history readable.
+registration searches by the key tag first, in the same attempt as the create: an attempt that
+follows an outage searches again. Stages are aliases (`staging`, `production`): moving one is
+atomic in MLflow, and the `paved.stage` tag keeps the history readable.
+
+When MLflow is down, each call tries again with backoff for a few seconds (a restart or a blip
+passes unnoticed), then raises RegistryUnavailableError saying since when; the delay it asks the
+caller to wait doubles with each call in a row that found MLflow down.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, TypeVar
 
+import httpx
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from paved.api.model_version import Stage
-from paved.errors import PermanentError, TransientError
-from paved.ports.registry import APPROVED_BY_TAG, RegisteredVersion
+from paved.errors import PermanentError
+from paved.ports.registry import APPROVED_BY_TAG, RegisteredVersion, RegistryUnavailableError
 
 KEY_TAG: Final = "paved.key"
 # Written by the training pipeline (paved_pipelines.registry) on its MLflow run.
@@ -26,6 +33,11 @@ RUN_KEY_TAG: Final = "paved.run_key"
 OUTCOME_ARTIFACT: Final = "outcome.json"
 STAGE_TAG: Final = "paved.stage"
 _ALIASES: Final = {Stage.STAGING: "staging", Stage.PRODUCTION: "production"}
+# Answers that say the request itself is wrong: asking again cannot help.
+_REFUSALS: Final = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+BACKOFF_SECONDS: Final = (0.5, 1.0, 2.0, 4.0)
+FIRST_RETRY_SECONDS: Final = 5.0
+MAX_RETRY_SECONDS: Final = 60.0
 T = TypeVar("T")
 
 
@@ -45,36 +57,81 @@ def _registered(
 
 
 class MlflowRegistry:
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        backoff: Sequence[float] = BACKOFF_SECONDS,
+        probe_timeout_seconds: float = 5.0,
+    ) -> None:
+        self._uri = tracking_uri.rstrip("/")
         self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self._backoff = tuple(backoff)
+        self._probe_timeout = probe_timeout_seconds
+        self._down_since: dt.datetime | None = None
+        self._calls_failed = 0  # in a row: how long the caller is asked to wait grows with it
 
-    async def _call(self, work: Callable[[], T]) -> T:
+    async def _call(self, what: str, work: Callable[[], T]) -> T:
+        """`work`, once MLflow answers its health check; `what` names it in the error."""
+        for attempts, delay in enumerate((*self._backoff, None), start=1):
+            problem = await self._unreachable()
+            if problem is None:
+                break
+            if delay is None:
+                raise self._unavailable(what, f"{problem} ({attempts} attempts)")
+            await asyncio.sleep(delay)
         try:
-            return await asyncio.to_thread(work)
+            result = await asyncio.to_thread(work)
         except MlflowException as error:
-            if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            if error.error_code in _REFUSALS:
                 raise
-            raise TransientError(f"MLflow: {error.message}", retry_after_seconds=15) from error
-        except OSError as error:  # connection refused, timeouts
-            raise TransientError(f"MLflow unreachable: {error}", retry_after_seconds=15) from error
+            raise self._unavailable(what, f"it answered {error.message}") from error
+        except OSError as error:
+            raise self._unavailable(what, str(error)) from error
+        self._down_since, self._calls_failed = None, 0
+        return result
+
+    async def _unreachable(self) -> str | None:
+        """Why MLflow does not answer its health check, or None when it does. MLflow's client
+        retries a refused connection for minutes (7 times, from 2 s doubling) inside one call;
+        the probe fails at once, so an outage is reported in seconds and the backoff is ours."""
+        try:
+            async with httpx.AsyncClient(timeout=self._probe_timeout) as client:
+                response = await client.get(f"{self._uri}/health")
+        except httpx.HTTPError as error:
+            return f"{type(error).__name__}: {error}"
+        if response.status_code != httpx.codes.OK:
+            return f"/health answered {response.status_code}"
+        return None
+
+    def _unavailable(self, what: str, problem: str) -> RegistryUnavailableError:
+        now = dt.datetime.now(dt.UTC)
+        self._down_since = self._down_since or now
+        self._calls_failed += 1
+        wait = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (self._calls_failed - 1))
+        return RegistryUnavailableError(
+            f"MLflow at {self._uri} cannot be reached {what}: {problem}; unavailable since "
+            f"{self._down_since:%Y-%m-%dT%H:%M:%SZ}, {self._calls_failed} call(s) in a row",
+            retry_after_seconds=wait,
+        )
+
+    def _find(self, model: str, key: str) -> RegisteredVersion | None:
+        found = self._client.search_model_versions(
+            f"name = '{model}' and tags.`{KEY_TAG}` = '{key}'"
+        )
+        return _registered(min(found, key=lambda v: int(v.version))) if found else None
 
     async def find(self, model: str, key: str) -> RegisteredVersion | None:
-        def search() -> RegisteredVersion | None:
-            found = self._client.search_model_versions(
-                f"name = '{model}' and tags.`{KEY_TAG}` = '{key}'"
-            )
-            return _registered(min(found, key=lambda v: int(v.version))) if found else None
-
-        return await self._call(search)
+        return await self._call(
+            f"to find the {model} version of key {key}", lambda: self._find(model, key)
+        )
 
     async def register(
         self, model: str, run_id: str, key: str, tags: Mapping[str, str]
     ) -> RegisteredVersion:
-        existing = await self.find(model, key)
-        if existing is not None:
-            return existing
-
-        def create() -> RegisteredVersion:
+        def find_or_create() -> RegisteredVersion:
+            existing = self._find(model, key)
+            if existing is not None:
+                return existing
             try:
                 self._client.create_registered_model(model)
             except MlflowException as error:
@@ -95,7 +152,7 @@ class MlflowRegistry:
             )
             return _registered(version)
 
-        return await self._call(create)
+        return await self._call(f"to register {model} for key {key}", find_or_create)
 
     async def set_stage(self, model: str, version: str, stage: Stage) -> None:
         def move() -> None:
@@ -114,13 +171,13 @@ class MlflowRegistry:
                 self._client.set_registered_model_alias(model, alias, version)
             self._client.set_model_version_tag(model, version, STAGE_TAG, stage.value)
 
-        await self._call(move)
+        await self._call(f"to move {model} version {version} to {stage.value}", move)
 
     def _holder(self, model: str, alias: str) -> ModelVersion | None:
         try:
             return self._client.get_model_version_by_alias(model, alias)
         except MlflowException as error:
-            if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            if error.error_code in _REFUSALS:
                 return None
             raise
 
@@ -135,7 +192,7 @@ class MlflowRegistry:
             ):
                 self._client.set_model_version_tag(model, version, key, value)
 
-        await self._call(tag)
+        await self._call(f"to record the sign-off of {model} version {version}", tag)
 
     async def training_outcome(self, model: str, run_key: str) -> str | None:
         def read() -> str | None:
@@ -154,7 +211,7 @@ class MlflowRegistry:
             path = self._client.download_artifacts(runs[0].info.run_id, OUTCOME_ARTIFACT)
             return Path(path).read_text()
 
-        return await self._call(read)
+        return await self._call(f"to read the outcome of run key {run_key}", read)
 
     async def in_stage(self, model: str, stage: Stage) -> RegisteredVersion | None:
         alias = _ALIASES.get(stage)
@@ -168,4 +225,4 @@ class MlflowRegistry:
             metrics = self._client.get_run(found.run_id).data.metrics if found.run_id else {}
             return _registered(found, metrics)
 
-        return await self._call(holder)
+        return await self._call(f"to read which {model} version is {stage.value}", holder)

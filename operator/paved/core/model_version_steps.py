@@ -1,0 +1,378 @@
+"""The ModelVersion's steps: (subject, spec, status, what was seen, now) → the next step.
+
+Pure. A reconcile is a short exchange: the core asks to read something (the run, the outcome it
+produced, the registry's version for the run key) or to do something (start the run, register
+the version, record the sign-off, move the stage); the controller does it through a port and
+hands back what it saw; the core decides again, until the step is a `Report`, the status to
+write. Every act is idempotent and its effect is read back before the next decision, so a crash
+between two steps repeats at most one idempotent call.
+
+The phase says what is happening now:
+- Pending: the run has not started (a reference is missing, or the registry cannot say what
+  production is, which the run is compared with).
+- Training: the run is under way and its `train` task has not produced the model yet.
+- Evaluating: the model exists and its verdict is not in: the run is evaluating it and running
+  the gates, or the run is over and the registry does not hold the version and its stage yet.
+- Held, Staging, Production, Archived: the version's registry stage (Held: Trained with a
+  failing gate, so never promoted).
+- Failed: the run did not succeed or left no readable outcome; final for its run key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pydantic import BaseModel, ValidationError
+
+from paved.api.model_version import (
+    ApprovalRecord,
+    GateResult,
+    Lineage,
+    ModelVersionSpec,
+    ModelVersionStatus,
+    Phase,
+    RegistryEntry,
+    Stage,
+)
+from paved.api.model_version import PipelineRun as RunRecord
+from paved.core.conditions import Observation
+from paved.core.gates import GateVerdict, Verdict, summary
+from paved.core.model_lifecycle import Evidence, Transition, transition
+from paved.core.model_versions import (
+    APPROVED_BY_TAG,
+    GATES_PASSED,
+    TERMINAL,
+    TRAINED,
+    PipelineRun,
+    RegisteredVersion,
+    RunState,
+    approval_condition,
+    gates_condition,
+    phase_for_stage,
+    run_key,
+)
+
+# Every training pipeline fits its model in a task of this name; the tasks after it evaluate
+# the model and run the gates. The runners report finished tasks by their pipeline names.
+TRAINING_TASK: Final = "train"
+REGISTRY_UNAVAILABLE: Final = "RegistryUnavailable"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The object the steps are for, and the commit of the code that trains it."""
+
+    uid: str
+    namespace: str
+    name: str
+    code_commit: str
+
+
+class TrainingOutcome(BaseModel):
+    """What the pipeline returns (its output parameter, also logged to MLflow)."""
+
+    mlflowRunId: str  # noqa: N815 (the pipeline's JSON field)
+    passed: bool
+    metrics: dict[str, float]
+    sliceMetrics: dict[str, float]  # noqa: N815
+    verdicts: list[dict[str, Any]]
+    lineage: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Version:
+    """The registry's answer for the run key: the version, or None when none carries it."""
+
+    registered: RegisteredVersion | None
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The registry could not be reached for the last step; `message` says what and since when."""
+
+    message: str
+    retry_after_seconds: float
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the controller has read in this reconcile; None: not read yet."""
+
+    accepted: Observation
+    run: PipelineRun | None = None
+    outcome: str | None = None  # the outcome document; "" when the run left none
+    version: Version | None = None
+    registry_unavailable: Unavailable | None = None
+
+
+# -- steps: reads and acts the controller carries out, then the report that ends a reconcile --
+
+
+@dataclass(frozen=True)
+class StartRun:
+    key: str
+
+
+@dataclass(frozen=True)
+class ReadRun:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    """The run's output parameter, or what it logged to the registry under its key."""
+
+    run_id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class FindVersion:
+    key: str
+
+
+@dataclass(frozen=True)
+class Register:
+    key: str
+    mlflow_run_id: str
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RecordSignOff:
+    version: str
+    approval: ApprovalRecord
+
+
+@dataclass(frozen=True)
+class SetStage:
+    version: str
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class Report:
+    """The status to write; with a retry, look again after that many seconds, not a tick."""
+
+    observed: tuple[Observation, ...]
+    updates: Mapping[str, Any]
+    retry_after_seconds: float | None = None
+    retry_reason: str = ""
+
+
+Act = StartRun | ReadRun | ReadOutcome | FindVersion | Register | RecordSignOff | SetStage
+Step = Act | Report
+
+# What a new training input leaves behind: the previous input's verdict does not describe it.
+_NO_VERDICT: Final[Mapping[str, Any]] = {
+    "stage": None, "registry": None, "lineage": None, "gates": [], "gates_summary": None,
+}  # fmt: skip
+
+
+def decide(
+    subject: Subject,
+    spec: ModelVersionSpec,
+    status: ModelVersionStatus,
+    seen: Seen,
+    now: dt.datetime,
+) -> Step:
+    if seen.accepted.status != "True":
+        return Report((seen.accepted,), {"phase": Phase.PENDING})
+    key = run_key(subject.uid, spec)
+    sign_off = spec.approval.sign_off
+    observed = [
+        seen.accepted,
+        approval_condition(spec.approval.required, sign_off.by if sign_off else None),
+    ]
+    updates: dict[str, Any] = {}
+    approval = None
+    if sign_off is not None:
+        previous = status.approval
+        at = previous.at if previous is not None and previous.by == sign_off.by else now
+        approval = ApprovalRecord(by=sign_off.by, at=at, comment=sign_off.comment)
+        updates["approval"] = approval
+
+    def report(phase: Phase, *conditions: Observation, **fields: Any) -> Report:
+        return Report((*observed, *conditions), updates | fields | {"phase": phase})
+
+    def ask(step: Act, phase: Phase | None) -> Step:
+        """`step`, unless the registry could not be reached for it: then say so and retry
+        later. `phase` None: the verdict is recorded, and only following its stage waits."""
+        down = seen.registry_unavailable
+        if down is None:
+            return step
+        message = f"{down.message}; next attempt in {down.retry_after_seconds:g} s."
+        if phase is None:
+            return Report(tuple(observed), updates, down.retry_after_seconds, message)
+        waiting = Observation(TRAINED, "Unknown", REGISTRY_UNAVAILABLE, message)
+        return Report(
+            (*observed, waiting), updates | {"phase": phase}, down.retry_after_seconds, message
+        )
+
+    current = status.run is not None and status.run.key == key
+    record = status.run if current else None
+    recorded = status.registry if current else None
+    if not current:
+        updates |= _NO_VERDICT
+        observed.append(
+            Observation(
+                GATES_PASSED, "Unknown", "NotEvaluated", "The gates run once the model is trained."
+            )
+        )
+    if seen.run is not None:
+        record = _record(record, seen.run, key, now)
+        updates["run"] = record
+    if record is None:
+        return ask(StartRun(key), Phase.PENDING)
+
+    state = RunState(record.state)
+    if state not in TERMINAL:
+        if seen.run is None:
+            return ReadRun(record.id)
+        if TRAINING_TASK in seen.run.finished_tasks:
+            return report(
+                Phase.EVALUATING,
+                Observation(
+                    TRAINED, "Unknown", "Evaluating",
+                    f"Run {record.id} has trained the model and is evaluating it: metrics, "
+                    "slices, golden cases, then the gates.",
+                ),
+            )  # fmt: skip
+        return report(
+            Phase.TRAINING,
+            Observation(TRAINED, "Unknown", "Training", f"Run {record.id} is {state}."),
+        )
+    if seen.run is None and status.phase is Phase.FAILED:
+        # Final for this key: why it failed was reported when it was seen.
+        return report(Phase.FAILED)
+    if state is not RunState.SUCCEEDED:
+        error = seen.run.error if seen.run is not None else None
+        return report(
+            Phase.FAILED,
+            Observation(
+                TRAINED, "False", f"Pipeline{state.value}",
+                f"Run {record.id} {state.value.lower()}: {error or 'no detail'}",
+            ),
+        )  # fmt: skip
+
+    # The run succeeded: the verdict is the registry's version for the key and its stage.
+    if seen.version is None:
+        return ask(FindVersion(key), Phase.EVALUATING if recorded is None else None)
+    entry = seen.version.registered
+    outcome: TrainingOutcome | None = None
+    if entry is None or recorded is None or recorded.version != entry.version:
+        if seen.outcome is None:
+            return ask(ReadOutcome(record.id, key), Phase.EVALUATING)
+        parsed = _outcome(seen.outcome, record.id, key)
+        if isinstance(parsed, Observation):
+            return report(Phase.FAILED, parsed)
+        outcome = parsed
+    if entry is None:
+        assert outcome is not None
+        tags = _lineage_tags(subject, spec, record.id, outcome)
+        return ask(Register(key, outcome.mlflowRunId, tags), Phase.EVALUATING)
+    if approval is not None and entry.tags.get(APPROVED_BY_TAG) != approval.by:
+        # The registry is the compliance record: who approved what, and when.
+        return ask(RecordSignOff(entry.version, approval), Phase.EVALUATING if outcome else None)
+    if outcome is None:
+        return report(phase_for_stage(entry.stage), stage=entry.stage)
+
+    verdicts = _verdicts(outcome)
+    if entry.stage is Stage.TRAINED:
+        failed = tuple(v.gate for v in verdicts if v.verdict is Verdict.FAIL)
+        staging = transition(Stage.TRAINED, Stage.STAGING, Evidence(outcome.passed, failed))
+        if isinstance(staging, Transition):
+            return ask(SetStage(entry.version, Stage.STAGING), Phase.EVALUATING)
+    return report(
+        phase_for_stage(entry.stage),
+        Observation(
+            TRAINED, "True", "Registered",
+            f"{spec.model} version {entry.version} from run {record.id}.",
+        ),
+        gates_condition(verdicts),
+        stage=entry.stage,
+        registry=RegistryEntry(
+            name=spec.model, version=entry.version, uri=entry.uri, run_id=outcome.mlflowRunId
+        ),
+        lineage=Lineage(
+            dataset_hash=outcome.lineage.get("datasetHash"),
+            feature_views=[
+                {"name": n, "version": v}
+                for n, v in outcome.lineage.get("featureViews", {}).items()
+            ],
+            code_commit=subject.code_commit,
+            parameters=spec.pipeline.parameters | {"seed": spec.pipeline.seed},
+            metrics=outcome.metrics,
+        ),
+        gates=[
+            GateResult(
+                name=v.gate, verdict=v.verdict.value, value=v.value, threshold=v.threshold,
+                message=v.message,
+            )
+            for v in verdicts
+        ],
+        gates_summary=summary(verdicts),
+    )  # fmt: skip
+
+
+def _record(previous: RunRecord | None, run: PipelineRun, key: str, now: dt.datetime) -> RunRecord:
+    same = previous is not None and previous.id == run.id
+    started = previous.started_at if previous is not None and same else now
+    finished = previous.finished_at if previous is not None and same else None
+    if finished is None and run.state in TERMINAL:
+        finished = now
+    return RunRecord(
+        id=run.id, key=key, state=run.state.value, started_at=started, finished_at=finished
+    )
+
+
+def _outcome(document: str, run_id: str, key: str) -> TrainingOutcome | Observation:
+    """The parsed outcome, or the Trained condition that says why it cannot be read."""
+    if not document:
+        return Observation(
+            TRAINED, "False", "UnreadableOutcome",
+            f"Run {run_id} left no outcome: neither its output nor the registry has one for "
+            f"run key {key}.",
+        )  # fmt: skip
+    try:
+        return TrainingOutcome.model_validate_json(document)
+    except ValidationError as error:
+        return Observation(
+            TRAINED, "False", "UnreadableOutcome", f"Run {run_id}'s outcome: {error}"
+        )
+
+
+def _verdicts(outcome: TrainingOutcome) -> list[GateVerdict]:
+    return [
+        GateVerdict(
+            gate=v["gate"],
+            verdict=Verdict(v["verdict"]),
+            reason=v["reason"],
+            message=v["message"],
+            value=v.get("value"),
+            threshold=v.get("threshold"),
+        )
+        for v in outcome.verdicts
+    ]
+
+
+def _lineage_tags(
+    subject: Subject, spec: ModelVersionSpec, run_id: str, outcome: TrainingOutcome
+) -> dict[str, str]:
+    return {
+        "paved.dataset_hash": str(outcome.lineage.get("datasetHash", "")),
+        "paved.feature_views": json.dumps(outcome.lineage.get("featureViews", {}), sort_keys=True),
+        "paved.code_commit": subject.code_commit,
+        "paved.pipeline_run": run_id,
+        "paved.model_version": f"{subject.namespace}/{subject.name}",
+        "paved.gates": summary(_verdicts(outcome)),
+        "paved.gate_results": json.dumps(outcome.verdicts, sort_keys=True)[:5000],
+        "paved.parameters": json.dumps(
+            spec.pipeline.parameters | {"seed": spec.pipeline.seed}, sort_keys=True
+        ),
+        "paved.metrics": json.dumps(outcome.metrics, sort_keys=True),
+    }

@@ -1,0 +1,74 @@
+"""One ModelVersion reconciled by its real handler, tick after tick as kopf would, with a
+scripted pipeline runner and whatever registry the test gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, cast
+
+from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
+from paved.controllers import model_version
+from paved.controllers._kopf import Reconciled, Resource
+from paved.core.conditions import report
+from paved.core.model_versions import PipelineRun, RunState
+from paved.ports import Ports
+from paved.ports.registry import ModelRegistry
+from tests.support.training import example
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+SPEC = ModelVersionSpec.model_validate(example("02-modelversion.yaml")["spec"])
+
+
+def outcome(mlflow_run_id: str) -> str:
+    """A passing outcome document, as the pipeline returns it."""
+    return json.dumps({
+        "mlflowRunId": mlflow_run_id, "passed": True, "metrics": {"auc": 0.81},
+        "sliceMetrics": {},
+        "verdicts": [{"gate": "metric:auc", "verdict": "pass", "reason": "MetricHolds",
+                      "message": "auc 0.81 >= 0.7", "value": 0.81, "threshold": 0.7}],
+        "lineage": {"datasetHash": "d" * 64, "featureViews": {"user-activity-v1": "fv-7"}},
+    })  # fmt: skip
+
+
+class Cluster:
+    async def get_paved(self, kind: str, _namespace: str, _name: str) -> dict[str, Any] | None:
+        return example("01-featureview.yaml") if kind == "FeatureView" else None
+
+
+class Runner:
+    """Reports whatever `run` the test sets; records the keys it was asked to start."""
+
+    def __init__(self) -> None:
+        self.starts: list[str] = []
+        self.run = PipelineRun("run-1", RunState.RUNNING)
+
+    async def start(self, run_key: str, _pipeline: str, _request: str) -> PipelineRun:
+        self.starts.append(run_key)
+        return self.run
+
+    async def get(self, _run_id: str) -> PipelineRun:
+        return self.run
+
+
+class World:
+    def __init__(self, registry: ModelRegistry, spec: ModelVersionSpec = SPEC) -> None:
+        self.runner = Runner()
+        self.spec = spec
+        self.status = ModelVersionStatus()
+        self.ports = Ports(
+            cast(Any, Cluster()), cast(Any, None), cast(Any, None), self.runner, registry,
+            cast(Any, None), cast(Any, None), "/data", "c0ffee",
+        )  # fmt: skip
+
+    async def tick(self) -> Reconciled:
+        """One reconcile; its conditions and updates become the status, as `_kopf` writes it."""
+        resource = Resource("ModelVersion", "ml", "churn-v1", "uid-1", 1, self.spec, self.status)
+        result = await model_version.train_and_promote(resource, self.ports, NOW)
+        after = report(self.status, result.observed, 1, NOW)
+        self.status = ModelVersionStatus.model_validate(after.model_dump() | result.status_updates)
+        return result
+
+    def condition(self, type_: str) -> tuple[str, str, str]:
+        (found,) = (c for c in self.status.conditions if c.type == type_)
+        return found.status, found.reason, found.message

@@ -1,0 +1,111 @@
+"""The ModelVersion handler carries the core's steps out through the ports, tick after tick, with
+an in-memory registry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+import pytest
+
+from paved.api.model_version import ModelVersionSpec, Phase, Stage
+from paved.core.model_versions import (
+    APPROVED_BY_TAG,
+    PipelineRun,
+    RegisteredVersion,
+    RunState,
+    run_key,
+)
+from paved.errors import PermanentError
+from paved.ports.registry import RegistryUnavailableError
+from tests.support.model_versions import SPEC, World, outcome
+
+KEY = run_key("uid-1", SPEC)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.versions: dict[str, RegisteredVersion] = {}
+        self.creates = 0
+        self.down = False
+        self.ignores_sign_offs = False
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise RegistryUnavailableError("MLflow at http://mlflow cannot be reached", 20)
+
+    async def register(
+        self, model: str, run_id: str, key: str, tags: Mapping[str, str]
+    ) -> RegisteredVersion:
+        self._reachable()
+        if key not in self.versions:
+            self.creates += 1
+            self.versions[key] = RegisteredVersion(
+                model, str(self.creates), run_id, f"models:/{model}/{self.creates}",
+                Stage.TRAINED, dict(tags),
+            )  # fmt: skip
+        return self.versions[key]
+
+    async def find(self, _model: str, key: str) -> RegisteredVersion | None:
+        self._reachable()
+        return self.versions.get(key)
+
+    async def set_stage(self, _model: str, version: str, stage: Stage) -> None:
+        self._reachable()
+        for key, found in self.versions.items():
+            if found.version == version:
+                self.versions[key] = replace(found, stage=stage)
+
+    async def in_stage(self, _model: str, _stage: Stage) -> RegisteredVersion | None:
+        self._reachable()
+        return None
+
+    async def record_sign_off(
+        self, _model: str, version: str, by: str, _at: str, _comment: str
+    ) -> None:
+        self._reachable()
+        for key, found in self.versions.items():
+            if found.version == version and not self.ignores_sign_offs:
+                self.versions[key] = replace(found, tags={**found.tags, APPROVED_BY_TAG: by})
+
+    async def training_outcome(self, _model: str, _run_key: str) -> str | None:
+        self._reachable()
+        return None
+
+
+async def test_a_model_version_is_trained_evaluated_registered_once_and_staged() -> None:
+    registry = Registry()
+    world = World(registry)
+    await world.tick()
+    assert (world.status.phase, world.runner.starts) == (Phase.TRAINING, [KEY])
+
+    world.runner.run = replace(world.runner.run, finished_tasks=frozenset({"prepare", "train"}))
+    await world.tick()
+    assert world.status.phase is Phase.EVALUATING
+
+    world.runner.run = PipelineRun("run-1", RunState.SUCCEEDED, output=outcome("mlrun-1"))
+    registry.down = True
+    waiting = await world.tick()
+    assert world.status.phase is Phase.EVALUATING
+    assert world.condition("Trained")[:2] == ("Unknown", "RegistryUnavailable")
+    assert waiting.retry_after_seconds == 20
+    assert registry.creates == 0
+
+    registry.down = False
+    await world.tick()
+    assert (world.status.phase, world.status.stage) == (Phase.STAGING, Stage.STAGING)
+    assert world.condition("Trained")[:2] == ("True", "Registered")
+    await world.tick()
+    assert (registry.creates, world.runner.starts) == (1, [KEY])
+    assert registry.versions[KEY].stage is Stage.STAGING
+
+
+async def test_a_registry_that_never_takes_an_act_stops_the_reconcile() -> None:
+    document = SPEC.model_dump(by_alias=True, mode="json")
+    document["approval"]["signOff"] = {"by": "alice"}
+    registry = Registry()
+    registry.ignores_sign_offs = True
+    world = World(registry, ModelVersionSpec.model_validate(document))
+    world.runner.run = PipelineRun("run-1", RunState.SUCCEEDED, output=outcome("mlrun-1"))
+    with pytest.raises(PermanentError, match="no status to report after 16 steps"):
+        await world.tick()

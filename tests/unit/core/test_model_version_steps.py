@@ -1,0 +1,318 @@
+"""The ModelVersion's steps, case by case: what the core asks for next, and what it reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from paved.api.model_version import (
+    ApprovalRecord,
+    ModelVersionSpec,
+    ModelVersionStatus,
+    Phase,
+    RegistryEntry,
+    Stage,
+)
+from paved.api.model_version import PipelineRun as RunRecord
+from paved.core.model_version_steps import (
+    TRAINING_TASK,
+    FindVersion,
+    ReadOutcome,
+    ReadRun,
+    RecordSignOff,
+    Register,
+    Report,
+    Seen,
+    SetStage,
+    StartRun,
+    Step,
+    Subject,
+    Unavailable,
+    Version,
+    decide,
+)
+from paved.core.model_versions import (
+    APPROVED_BY_TAG,
+    PipelineRun,
+    RegisteredVersion,
+    RunState,
+    run_key,
+)
+from paved.core.references import Reference, acceptance
+from tests.support.training import ROOT, example
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+EARLIER = NOW - dt.timedelta(minutes=2)
+SUBJECT = Subject("uid-1", "ml", "churn-v1", "c0ffee")
+SPEC = ModelVersionSpec.model_validate(example("02-modelversion.yaml")["spec"])
+KEY = run_key(SUBJECT.uid, SPEC)
+ACCEPTED = acceptance([], "ml")
+MISSING = acceptance([Reference("FeatureView", "user-activity-v1")], "ml")
+DOWN = Unavailable("MLflow at http://mlflow:5000 cannot be reached to register churn: refused", 20)
+
+PASS = {"gate": "metric:auc", "verdict": "pass", "reason": "MetricHolds",
+        "message": "auc 0.81 >= 0.7", "value": 0.81, "threshold": 0.7}  # fmt: skip
+FAIL = {"gate": "slice:new_users", "verdict": "fail", "reason": "SliceRegressed",
+        "message": "slice new_users: auc worse by 0.05",
+        "value": 0.05, "threshold": 0.01}  # fmt: skip
+
+
+def _outcome(*verdicts: dict[str, Any]) -> str:
+    return json.dumps({
+        "mlflowRunId": "mlrun-1", "passed": all(v["verdict"] != "fail" for v in verdicts),
+        "metrics": {"auc": 0.81}, "sliceMetrics": {"new_users": 0.78},
+        "verdicts": list(verdicts),
+        "lineage": {"datasetHash": "d" * 64, "featureViews": {"user-activity-v1": "fv-7"}},
+    })  # fmt: skip
+
+
+PASSED, FAILED = _outcome(PASS), _outcome(PASS, FAIL)
+
+
+def _run(state: str = "Running", key: str = KEY, finished: bool = False) -> RunRecord:
+    return RunRecord(
+        id="run-1", key=key, state=state, started_at=EARLIER,
+        finished_at=EARLIER if finished else None,
+    )  # fmt: skip
+
+
+def _status(phase: Phase | None = None, run: RunRecord | None = None, **more: Any) -> Any:
+    return ModelVersionStatus(phase=phase, run=run, **more)
+
+
+TRAINING = _status(Phase.TRAINING, _run())
+SUCCEEDED = _status(Phase.EVALUATING, _run("Succeeded", finished=True))
+RECORDED = _status(
+    Phase.STAGING, _run("Succeeded", finished=True), stage=Stage.STAGING,
+    registry=RegistryEntry(name="churn", version="3", uri="models:/churn/3"),
+)  # fmt: skip
+
+
+def _version(stage: Stage, version: str = "3", **tags: str) -> Version:
+    return Version(RegisteredVersion("churn", version, "mlrun-1", f"models:/churn/{version}",
+                                     stage, tags))  # fmt: skip
+
+
+def _seen(**seen: Any) -> Seen:
+    return Seen(ACCEPTED, **seen)
+
+
+def _signed(by: str = "alice") -> ModelVersionSpec:
+    document = SPEC.model_dump(by_alias=True, mode="json")
+    document["approval"]["signOff"] = {"by": by, "comment": "AUC holds"}
+    return ModelVersionSpec.model_validate(document)
+
+
+def _briefly(step: Step) -> Any:
+    """An act as it is; a report as its phase, its Trained and GatesPassed conditions and its
+    retry: what tells the cases apart."""
+    if not isinstance(step, Report):
+        return step
+    conditions = tuple(
+        sorted(
+            (o.type, o.status, o.reason)
+            for o in step.observed
+            if o.type in ("Trained", "GatesPassed")
+        )
+    )
+    return (step.updates.get("phase"), conditions, step.retry_after_seconds)
+
+
+NOT_EVALUATED = ("GatesPassed", "Unknown", "NotEvaluated")
+REGISTRY_DOWN = ("Trained", "Unknown", "RegistryUnavailable")
+
+CASES = [
+    # id, status, seen, the step
+    ("a-missing-reference-keeps-it-pending", _status(), Seen(MISSING),
+     (Phase.PENDING, (), None)),
+    ("nothing-started-starts-the-run", _status(), _seen(), StartRun(KEY)),
+    ("a-changed-training-input-starts-a-new-run", _status(Phase.STAGING, _run(key="uid-1-old")),
+     _seen(), StartRun(KEY)),
+    ("the-registry-down-at-start-keeps-it-pending", _status(), _seen(registry_unavailable=DOWN),
+     (Phase.PENDING, (NOT_EVALUATED, REGISTRY_DOWN), 20)),
+    ("a-started-run-is-training", _status(), _seen(run=PipelineRun("run-1", RunState.PENDING)),
+     (Phase.TRAINING, (NOT_EVALUATED, ("Trained", "Unknown", "Training")), None)),
+    ("a-run-under-way-is-read", TRAINING, _seen(), ReadRun("run-1")),
+    ("a-run-fitting-the-model-is-training", TRAINING,
+     _seen(run=PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"prepare"}))),
+     (Phase.TRAINING, (("Trained", "Unknown", "Training"),), None)),
+    ("a-run-past-its-train-task-is-evaluating", TRAINING,
+     _seen(run=PipelineRun("run-1", RunState.RUNNING,
+                           finished_tasks=frozenset({"prepare", "train"}))),
+     (Phase.EVALUATING, (("Trained", "Unknown", "Evaluating"),), None)),
+    ("a-failed-run-fails", TRAINING, _seen(run=PipelineRun("run-1", RunState.FAILED, error="OOM")),
+     (Phase.FAILED, (("Trained", "False", "PipelineFailed"),), None)),
+    ("a-canceled-run-fails", TRAINING, _seen(run=PipelineRun("run-1", RunState.CANCELED)),
+     (Phase.FAILED, (("Trained", "False", "PipelineCanceled"),), None)),
+    ("a-failure-is-final-for-its-key", _status(Phase.FAILED, _run("Failed", finished=True)),
+     _seen(), (Phase.FAILED, (), None)),
+    ("a-finished-run-is-looked-up-in-the-registry", SUCCEEDED, _seen(), FindVersion(KEY)),
+    ("a-run-that-just-succeeded-too", TRAINING,
+     _seen(run=PipelineRun("run-1", RunState.SUCCEEDED, output=PASSED)), FindVersion(KEY)),
+    ("an-unregistered-run-has-its-outcome-read", SUCCEEDED, _seen(version=Version(None)),
+     ReadOutcome("run-1", KEY)),
+    ("no-outcome-fails", SUCCEEDED, _seen(version=Version(None), outcome=""),
+     (Phase.FAILED, (("Trained", "False", "UnreadableOutcome"),), None)),
+    ("a-garbled-outcome-fails", SUCCEEDED, _seen(version=Version(None), outcome='{"passed": 1}'),
+     (Phase.FAILED, (("Trained", "False", "UnreadableOutcome"),), None)),
+    ("gates-passed-and-registered-at-trained-go-to-staging", SUCCEEDED,
+     _seen(version=_version(Stage.TRAINED), outcome=PASSED), SetStage("3", Stage.STAGING)),
+    ("a-failed-gate-is-held", SUCCEEDED, _seen(version=_version(Stage.TRAINED), outcome=FAILED),
+     (Phase.HELD, (("GatesPassed", "False", "SliceRegressed"),
+                   ("Trained", "True", "Registered")), None)),
+    ("staged-is-recorded-with-its-evidence", SUCCEEDED,
+     _seen(version=_version(Stage.STAGING), outcome=PASSED),
+     (Phase.STAGING, (("GatesPassed", "True", "GatesPassed"),
+                      ("Trained", "True", "Registered")), None)),
+    ("a-recorded-version-follows-its-stage-without-the-outcome", RECORDED,
+     _seen(version=_version(Stage.PRODUCTION)), (Phase.PRODUCTION, (), None)),
+    ("an-archived-version-is-archived", RECORDED, _seen(version=_version(Stage.ARCHIVED)),
+     (Phase.ARCHIVED, (), None)),
+    ("the-registry-down-before-the-verdict-is-evaluating", SUCCEEDED,
+     _seen(registry_unavailable=DOWN), (Phase.EVALUATING, (REGISTRY_DOWN,), 20)),
+    ("the-registry-down-while-registering-is-evaluating", SUCCEEDED,
+     _seen(version=Version(None), outcome=PASSED, registry_unavailable=DOWN),
+     (Phase.EVALUATING, (REGISTRY_DOWN,), 20)),
+    ("the-registry-down-after-the-verdict-changes-nothing-but-waits", RECORDED,
+     _seen(registry_unavailable=DOWN), (None, (), 20)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "seen", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_the_next_step(status: ModelVersionStatus, seen: Seen, expected: Any) -> None:
+    assert _briefly(decide(SUBJECT, SPEC, status, seen, NOW)) == expected
+
+
+def test_registering_carries_the_lineage_tags() -> None:
+    step = decide(SUBJECT, SPEC, SUCCEEDED, _seen(version=Version(None), outcome=PASSED), NOW)
+    assert isinstance(step, Register)
+    assert (step.key, step.mlflow_run_id) == (KEY, "mlrun-1")
+    tags = step.tags
+    assert tags["paved.dataset_hash"] == "d" * 64
+    assert json.loads(tags["paved.feature_views"]) == {"user-activity-v1": "fv-7"}
+    assert (tags["paved.code_commit"], tags["paved.pipeline_run"]) == ("c0ffee", "run-1")
+    assert tags["paved.model_version"] == "ml/churn-v1"
+    assert tags["paved.gates"] == "1/1 passed"
+    assert json.loads(tags["paved.parameters"])["seed"] == 42
+
+
+def test_the_verdict_is_written_with_its_evidence() -> None:
+    step = decide(SUBJECT, SPEC, SUCCEEDED, _seen(version=_version(Stage.STAGING), outcome=PASSED),
+                  NOW)  # fmt: skip
+    assert isinstance(step, Report)
+    updates = step.updates
+    assert (updates["stage"], updates["gates_summary"]) == (Stage.STAGING, "1/1 passed")
+    assert updates["registry"] == RegistryEntry(
+        name="churn", version="3", uri="models:/churn/3", run_id="mlrun-1"
+    )
+    assert updates["lineage"].feature_views[0].version == "fv-7"
+    assert [(g.name, g.verdict, g.value) for g in updates["gates"]] == [
+        ("metric:auc", "pass", 0.81)
+    ]
+    trained = next(o for o in step.observed if o.type == "Trained")
+    assert trained.message == "churn version 3 from run run-1."
+
+
+def test_a_held_version_names_the_failing_gate() -> None:
+    step = decide(SUBJECT, SPEC, SUCCEEDED, _seen(version=_version(Stage.TRAINED), outcome=FAILED),
+                  NOW)  # fmt: skip
+    assert isinstance(step, Report)
+    gates = next(o for o in step.observed if o.type == "GatesPassed")
+    assert gates.message == "slice new_users: auc worse by 0.05"
+    assert step.updates["gates_summary"] == "1/2 passed, 1 failed"
+
+
+def test_evaluating_says_the_model_is_trained_and_the_run_goes_on() -> None:
+    run = PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"prepare", "train"}))
+    step = decide(SUBJECT, SPEC, TRAINING, _seen(run=run), NOW)
+    assert isinstance(step, Report)
+    assert step.updates["run"] == _run("Running")
+    (trained,) = (o for o in step.observed if o.type == "Trained")
+    assert trained.message.startswith("Run run-1 has trained the model and is evaluating it")
+
+
+def test_a_run_is_recorded_when_it_starts_and_when_it_finishes() -> None:
+    started = decide(SUBJECT, SPEC, _status(), _seen(run=PipelineRun("run-1", RunState.PENDING)),
+                     NOW)  # fmt: skip
+    assert isinstance(started, Report)
+    assert started.updates["run"] == RunRecord(id="run-1", key=KEY, state="Pending",
+                                               started_at=NOW)  # fmt: skip
+    ended = PipelineRun("run-1", RunState.FAILED, error="OOMKilled")
+    failed = decide(SUBJECT, SPEC, TRAINING, _seen(run=ended), NOW)
+    assert isinstance(failed, Report)
+    assert failed.updates["run"] == RunRecord(id="run-1", key=KEY, state="Failed",
+                                              started_at=EARLIER, finished_at=NOW)  # fmt: skip
+    (trained,) = (o for o in failed.observed if o.type == "Trained")
+    assert trained.message == "Run run-1 failed: OOMKilled"
+
+
+def test_a_new_training_input_clears_the_previous_verdict() -> None:
+    step = decide(SUBJECT, SPEC, RECORDED.model_copy(update={"run": _run(key="uid-1-old")}),
+                  _seen(run=PipelineRun("run-2", RunState.PENDING)), NOW)  # fmt: skip
+    assert isinstance(step, Report)
+    assert {k: step.updates[k] for k in ("stage", "registry", "gates", "gates_summary")} == {
+        "stage": None, "registry": None, "gates": [], "gates_summary": None,
+    }  # fmt: skip
+
+
+def test_the_registry_outage_is_reported_with_its_message_and_next_attempt() -> None:
+    seen = _seen(version=Version(None), outcome=PASSED, registry_unavailable=DOWN)
+    step = decide(SUBJECT, SPEC, SUCCEEDED, seen, NOW)
+    assert isinstance(step, Report)
+    (trained,) = (o for o in step.observed if o.type == "Trained")
+    assert trained.message == f"{DOWN.message}; next attempt in 20 s."
+    assert (step.retry_after_seconds, step.retry_reason) == (20, trained.message)
+
+
+def test_a_sign_off_is_recorded_in_the_registry_once() -> None:
+    signed = _signed()
+    step = decide(SUBJECT, signed, RECORDED, _seen(version=_version(Stage.STAGING)), NOW)
+    assert step == RecordSignOff("3", ApprovalRecord(by="alice", at=NOW, comment="AUC holds"))
+    recorded = _version(Stage.STAGING, **{APPROVED_BY_TAG: "alice"})
+    assert _briefly(decide(SUBJECT, signed, RECORDED, _seen(version=recorded), NOW)) == (
+        Phase.STAGING, (), None,
+    )  # fmt: skip
+
+
+def test_a_sign_off_keeps_its_time_while_the_approver_stays() -> None:
+    before = RECORDED.model_copy(update={"approval": ApprovalRecord(by="alice", at=EARLIER)})
+    recorded = _version(Stage.STAGING, **{APPROVED_BY_TAG: "alice"})
+    same = decide(SUBJECT, _signed("alice"), before, _seen(version=recorded), NOW)
+    assert isinstance(same, Report)
+    assert same.updates["approval"].at == EARLIER
+    other = decide(SUBJECT, _signed("bob"), before, _seen(version=recorded), NOW)
+    assert other == RecordSignOff("3", ApprovalRecord(by="bob", at=NOW, comment="AUC holds"))
+
+
+def test_a_sign_off_arriving_during_an_outage_waits_without_touching_the_verdict() -> None:
+    seen = _seen(version=_version(Stage.STAGING), registry_unavailable=DOWN)
+    step = decide(SUBJECT, _signed(), RECORDED, seen, NOW)
+    assert isinstance(step, Report)
+    assert "phase" not in step.updates
+    assert [o.type for o in step.observed] == ["Accepted", "Approved"]
+    assert step.retry_after_seconds == 20
+
+
+@pytest.mark.parametrize(
+    "compiled",
+    sorted((ROOT / "pipelines" / "paved_pipelines" / "compiled").glob("*.yaml")),
+    ids=lambda p: p.stem,
+)
+def test_every_pipeline_fits_its_model_in_the_training_task(compiled: Any) -> None:
+    """Evaluating begins when the runner reports this task finished: it must be the one task
+    that outputs the model."""
+    pipeline = yaml.safe_load(compiled.read_text())
+    tasks = pipeline["root"]["dag"]["tasks"]
+
+    def outputs_a_model(task: dict[str, Any]) -> bool:
+        component = pipeline["components"][task["componentRef"]["name"]]
+        artifacts = component.get("outputDefinitions", {}).get("artifacts", {}).values()
+        return any(a["artifactType"]["schemaTitle"] == "system.Model" for a in artifacts)
+
+    assert [name for name, task in tasks.items() if outputs_a_model(task)] == [TRAINING_TASK]
