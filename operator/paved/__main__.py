@@ -1,5 +1,7 @@
-"""`python -m paved` runs the operator, as `paved operator` does."""
+"""`python -m paved` is the `paved` command; with no arguments it runs the operator."""
+
+import sys
 
 from paved.cli import main
 
-main(["operator"])
+main(sys.argv[1:] or ["operator"], prog_name="paved")

@@ -71,12 +71,12 @@ def build_ports(settings: OperatorSettings) -> Ports:
 
     # Pipeline runs are processes of their own: they find MLflow the way the operator does.
     os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
-    kubernetes = api_client(settings.kubeconfig)
+    kubernetes = api_client(settings.kubeconfig, connections=IO_THREADS)
     return Ports(
         # Replaced at each handler call by a view of kopf's indices (`controllers._kopf`).
         cluster=WatchedCluster({}),
         router=SeldonV1Router(kubernetes),
-        metrics=PrometheusMetrics(settings.prometheus_url),
+        metrics=PrometheusMetrics(settings.prometheus_url, connections=IO_THREADS),
         offline=offline_engine(settings),
         online=online_store(settings),
         runner=pipeline_runner(settings),

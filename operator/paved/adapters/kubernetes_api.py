@@ -27,12 +27,16 @@ async def api_call(what: str, call: Callable[..., Any], *args: Any, **kwargs: An
         raise TransientError(f"{what}: the API server did not answer: {error}") from error
 
 
-def api_client(kubeconfig: str | None) -> client.ApiClient:
-    """In a pod, the pod's service account; elsewhere the kubeconfig (KUBECONFIG by default)."""
-    if kubeconfig is None:
-        try:
-            config.load_incluster_config()
-            return client.ApiClient()
-        except config.ConfigException:
-            pass
-    return config.new_client_from_config(config_file=kubeconfig)
+def api_client(kubeconfig: str | None, connections: int = 10) -> client.ApiClient:
+    """In a pod, the pod's service account; elsewhere the kubeconfig (KUBECONFIG by default).
+    `connections`: as many as threads call at once, or each call beyond them opens (and
+    handshakes) a connection of its own."""
+    configuration = client.Configuration()
+    try:
+        if kubeconfig is not None:
+            raise config.ConfigException("a kubeconfig was given")
+        config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    configuration.connection_pool_maxsize = connections
+    return client.ApiClient(configuration)

@@ -6,8 +6,10 @@ import asyncio
 import math
 from typing import Any, Final
 
+import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
+from requests.adapters import HTTPAdapter
 from requests.exceptions import RequestException
 from urllib3.util.retry import Retry
 
@@ -20,10 +22,16 @@ QUERY_TIMEOUT_SECONDS: Final = 10
 
 
 class PrometheusMetrics:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connections: int = 10) -> None:
+        session = requests.Session()
         self._prometheus = PrometheusConnect(
-            url=url, disable_ssl=True, timeout=QUERY_TIMEOUT_SECONDS, retry=Retry(total=0)
+            url=url, disable_ssl=True, timeout=QUERY_TIMEOUT_SECONDS, session=session
         )
+        # Replaces the adapter the client mounts on its URL: as many pooled connections as
+        # threads query at once (beyond them, each query opens a connection of its own), and
+        # no retries of its own.
+        adapter = HTTPAdapter(pool_maxsize=connections, max_retries=Retry(total=0))
+        session.mount(self._prometheus.url, adapter)
 
     async def _query(self, query: str) -> list[dict[str, Any]]:
         try:
