@@ -2,9 +2,9 @@
 
 Run on demand: `.venv/bin/python benchmarks/bench_online.py [--quick]`. Each read is timed back to
 back with a bare MGET of the same keys (the floor), in alternating order, so machine noise hits
-both alike; "+decode" is that MGET plus decoding each value with the store's decoder, without
-judging ttl or freshness or laying out the columnar `OnlineFeatures`. Writes are timed against
-bare pipelined SETs of the same keys and payloads.
+both alike; "+decode" is that MGET plus decoding each entity's values into a row with the store's
+own decoder, without judging ttl or freshness or laying out the columnar `OnlineFeatures`.
+Writes are timed against bare pipelined SETs of the same keys and payloads.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any, cast
 import pyarrow as pa
 import redis
 
-from paved.adapters.online.redis import RedisOnlineStore, _Codec
+from paved.adapters.online.redis import RedisOnlineStore
 from paved.api.feature_view import DataType
 from paved.core.feature_views import FeatureDefinition, ViewDefinition
 from paved.local.processes import free_port
@@ -132,11 +132,8 @@ def bench_read(
     client: redis.Redis, store: RedisOnlineStore, case: ReadCase, iterations: int
 ) -> dict[str, float]:
     requests = [OnlineRequest(view, view.feature_names) for view in case.views]
-    decoders = [
-        _Codec.of(view).decoder(range(len(view.features)))
-        for view in case.views
-        for _ in range(case.entities_per_read)
-    ]
+    whole = store._layout(requests).whole
+    assert whole is not None, "every view is requested whole: the store decodes rows in one go"
     check(store, case, requests)
     chance = random.Random(7)
     floor: list[float] = []
@@ -147,11 +144,11 @@ def bench_read(
         # Inputs are made per iteration, outside the clock: a heap full of prepared inputs
         # would make every garbage collection inside the clock slower than in a server.
         users = chance.sample(range(ENTITIES), case.entities_per_read)
-        keys = [f"pv:{view.name}:{view.version}:i{user}" for view in case.views for user in users]
+        keys = [f"pv:{view.name}:{view.version}:i{user}" for user in users for view in case.views]
         entity_rows: list[EntityRow] = [{"user_id": user} for user in users]
         steps: list[tuple[list[float], Callable[[], object]]] = [
             (floor, partial(client.mget, keys)),
-            (decoded, partial(mget_and_decode, client, keys, decoders)),
+            (decoded, partial(mget_and_decode, client, keys, whole.decode, len(case.views))),
             (adapter, partial(store.read, entity_rows, requests, NOW)),
         ]
         turn = index % len(steps)  # each goes first, second and last in turn
@@ -179,13 +176,13 @@ def check(store: RedisOnlineStore, case: ReadCase, requests: Sequence[OnlineRequ
 
 
 def mget_and_decode(
-    client: redis.Redis, keys: list[str], decoders: list[Callable[[list[Any], bytes], None]]
-) -> list[Any]:
-    row: list[Any] = []
+    client: redis.Redis,
+    keys: list[str],
+    decode: Callable[[Sequence[bytes]], list[Any]],
+    views: int,
+) -> list[list[Any]]:
     values = cast(list[bytes], client.mget(keys))  # every key is there; the client keeps bytes
-    for raw, decode in zip(values, decoders, strict=True):
-        decode(row, raw)
-    return row
+    return [decode(values[start : start + views]) for start in range(0, len(values), views)]
 
 
 def timed(step: Callable[[], object]) -> float:

@@ -36,7 +36,7 @@ FILES = 4
 ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size: scans parallelize per group
 SLOT = dt.timedelta(hours=36)  # one event per entity per slot, at a random time within it
 TTL = dt.timedelta(days=7)
-BAR = 1.25  # the issue's bar for the no-cutoff ASOF comparison, 100 features
+BAR = 1.25  # the issue's bar for the no-cutoff ASOF comparison, with 100 and with 10 features
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 MICROS = dt.timedelta(microseconds=1)
 
@@ -112,6 +112,21 @@ ASOF_NARROW_THEN_FETCH = """
     LEFT JOIN read_parquet($files) f
     ON f.file_index = c.file_index AND f.file_row_number = c.file_row_number
     ORDER BY e.row_id"""
+# The same, but every entity row kept by the ASOF join itself: one join fewer.
+ASOF_LEFT_NARROW_THEN_FETCH = """
+    WITH chosen AS (
+        SELECT e.row_id,
+            CASE WHEN s.event_timestamp >= e.event_timestamp - {ttl} THEN s.file_index END
+                AS file_index,
+            s.file_row_number
+        FROM entity e ASOF LEFT JOIN (
+            SELECT entity_id, event_timestamp, file_index, file_row_number
+            FROM read_parquet($files)) s
+        ON e.entity_id = s.entity_id AND e.event_timestamp >= s.event_timestamp)
+    SELECT {features}
+    FROM chosen c LEFT JOIN read_parquet($files) f
+    ON f.file_index = c.file_index AND f.file_row_number = c.file_row_number
+    ORDER BY c.row_id"""
 RANGE_WIDE = """
     SELECT {features}
     FROM entity e LEFT JOIN read_parquet($files) f
@@ -185,7 +200,15 @@ class Case:
 CASES = [
     # A plain ASOF join cannot also require created <= entity time: it answers the no-cutoff
     # question only (the same answer here: no entity has two rows at one event time).
-    Case("no cutoff", False, {"ASOF wide": ASOF_WIDE, "ASOF narrow+fetch": ASOF_NARROW_THEN_FETCH}),
+    Case(
+        "no cutoff",
+        False,
+        {
+            "ASOF wide": ASOF_WIDE,
+            "ASOF narrow+fetch": ASOF_NARROW_THEN_FETCH,
+            "ASOF left narrow+fetch": ASOF_LEFT_NARROW_THEN_FETCH,
+        },
+    ),
     Case("cutoff", True, {"range wide": RANGE_WIDE, "range narrow+fetch": RANGE_NARROW_THEN_FETCH}),
 ]
 
@@ -238,16 +261,18 @@ def main() -> None:
                 answer = join().select(names)
                 same = all(answer.equals(f().rename_columns(names)) for f in floors.values())
                 others = ", ".join(f"{k} {t.wall:.2f}" for k, t in timings.items())
+                ratio = mine.wall / fastest.wall
+                verdict = "" if case.created_cutoff else "  meets" if ratio <= BAR else "  MISSES"
                 print(
                     f"{case.name:10} {width:>8} {mine.wall:>9.2f} {fastest.wall:>8.2f}"
-                    f" {mine.wall / fastest.wall:>6.2f} {mine.cpu / fastest.cpu:>9.2f}"
+                    f" {ratio:>6.2f} {mine.cpu / fastest.cpu:>9.2f}"
                     f" {entity_rows.num_rows / mine.wall:>14,.0f}  {label} ({others})"
-                    f"{'' if same else '  DIFFERENT ANSWERS'}"
+                    f"{verdict}{'' if same else '  DIFFERENT ANSWERS'}"
                 )
         print(
             "\nThe no-cutoff floors are plain ASOF joins: ASOF cannot also require created <="
             " entity time,\nso it answers the no-cutoff question only. The cutoff floors are"
-            f" range joins.\nBar: no cutoff, 100 features, ratio <= {BAR}."
+            f" range joins.\nBar: no cutoff, 100 and 10 features, ratio <= {BAR}."
         )
 
 

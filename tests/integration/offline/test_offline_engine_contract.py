@@ -132,10 +132,17 @@ def source_row(
 
 
 def write(
-    directory: Path, name: str, rows: list[dict[str, object]], schema: pa.Schema = SOURCE_SCHEMA
+    directory: Path,
+    name: str,
+    rows: list[dict[str, object]],
+    schema: pa.Schema = SOURCE_SCHEMA,
+    statistics: bool = True,
 ) -> Path:
+    """Without `statistics`, the footers bound no column, as some writers leave them."""
     directory.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema), directory / name)
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema), directory / name, write_statistics=statistics
+    )
     return directory / name
 
 
@@ -215,6 +222,28 @@ def test_full_ties_go_to_the_later_source_row(
     assert trips(engine, view, entities((1, 10), (2, 10))) == [3, 5]
     expected_changes = [0, 0] if late_row else [3, 5]
     assert [r["trips"] for r in changed(engine, view, None, None)] == expected_changes
+
+
+@pytest.mark.parametrize("spread", [1, 2**31, 2**62], ids=["near", "past-int32", "far"])
+def test_keys_far_apart_and_outside_the_sources_range_join_like_the_reference(
+    engine: OfflineEngine, tmp_path: Path, spread: int
+) -> None:
+    # Widely spread keys change how an engine may lay them out, never which row matches.
+    rows = [source_row(d * spread, 9 + d, d) for d in (-1, 0, 1)]
+    rows.append(source_row(spread, 9 + 1, 11))  # a full tie: the later row wins
+    write(tmp_path, "part-0.parquet", rows)
+    view = driver_view(tmp_path, ttl=None)
+    keys = [-spread, 0, spread, spread + 1, -(2**63), 2**63 - 1]
+    entity_rows = entities(*((k, 12) for k in keys))
+    expected = point_in_time_join(
+        entity_rows.to_pylist(),
+        [ViewRows(view, ("trips",), rows)],
+        entity_timestamp_column="event_timestamp",
+        created_cutoff=True,
+        full_feature_names=False,
+    )
+    assert trips(engine, view, entity_rows) == [row["trips"] for row in expected]
+    assert trips(engine, view, entity_rows) == [-1, 0, 11, None, None, None]
 
 
 def test_calls_from_several_threads_at_once_agree(engine: OfflineEngine, tmp_path: Path) -> None:
@@ -497,6 +526,35 @@ def test_changed_rows_come_in_batches_of_at_most_batch_rows(
     assert sorted(v for b in batches for v in b.column("trips").to_pylist()) == list(range(10))
 
 
+def test_spark_streams_changed_rows_a_partition_at_a_time(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The first batch comes before Spark has computed every partition of the result."""
+    write(tmp_path, "part-0.parquet", [source_row(d, 9, d) for d in range(40)])
+    group = "changed-rows-stream"
+    spark.sparkContext.setJobGroup(group, "changed rows, a partition at a time")
+    previous = {k: spark.conf.get(k) for k in ("spark.sql.adaptive.enabled", PARTITIONS)}
+    # Without adaptive execution, the result keeps all its partitions, however small.
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    spark.conf.set(PARTITIONS, "8")
+    try:
+        batches = SparkEngine(spark).changed_rows(driver_view(tmp_path), None, None, 1)
+        first = next(batches)
+        jobs_for_first = len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+        rest = list(batches)
+        jobs_for_all = len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        for key, value in previous.items():
+            spark.conf.set(key, value)
+    assert first.num_rows == 1
+    assert sorted(r["trips"] for b in [first, *rest] for r in b.to_pylist()) == list(range(40))
+    assert jobs_for_first < jobs_for_all
+
+
+PARTITIONS = "spark.sql.shuffle.partitions"
+
+
 def test_appended_rows_are_joined_and_changed(engine: OfflineEngine, tmp_path: Path) -> None:
     write(tmp_path, "part-0.parquet", [source_row(1, 9, 90)])
     view = driver_view(tmp_path, pattern="part-*.parquet")
@@ -549,6 +607,7 @@ class Scenario:
     created: bool
     created_cutoff: bool
     full_feature_names: bool
+    statistics: bool  # in the footers; without, an engine cannot plan on value ranges
 
 
 @st.composite
@@ -597,6 +656,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         created=draw(st.booleans()),
         created_cutoff=draw(st.booleans()),
         full_feature_names=two_views or draw(st.booleans()),
+        statistics=draw(st.booleans()),
     )
 
 
@@ -608,7 +668,7 @@ def test_the_join_equals_the_reference(
     def joins_like_the_reference(scenario: Scenario) -> None:
         directory = tmp_path_factory.mktemp("join")
         for i, rows in enumerate(scenario.files):
-            write(directory / "drivers", f"part-{i}.parquet", rows)
+            write(directory / "drivers", f"part-{i}.parquet", rows, statistics=scenario.statistics)
         drivers = driver_view(directory / "drivers", scenario.ttl, scenario.created)
         features = ("trips", "rating", "city", "active")
         views = [ViewRows(drivers, features, [r for rows in scenario.files for r in rows])]

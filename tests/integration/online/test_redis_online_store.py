@@ -149,7 +149,7 @@ def test_edge_values_come_back_exactly(store: RedisOnlineStore, make_view: MakeV
     edges: dict[str, list[Any]] = {
         "clicks": [-(2**63), 2**63 - 1, 0, None],
         "score": [math.nan, -math.inf, -0.0, 5e-324],
-        "country": ["", 'quote " back\\slash\r\n', "Zürich 東京 🚀", None],
+        "country": ["", 'quote " back\\slash\r\n', "Zürich 東京 🚀 \x00 NUL", None],
         "active": [True, None, False, True],
     }
     store.write(view, rows(view, {"user_id": [1, 2, 3, 4]}, [T0] * 4, **edges))
@@ -163,7 +163,7 @@ def test_edge_values_come_back_exactly(store: RedisOnlineStore, make_view: MakeV
         assert [repr(value) for value in got] == [repr(value) for value in expected], name
 
 
-def test_strings_of_any_script_split_at_their_byte_lengths_in_any_requested_order(
+def test_strings_of_any_script_and_with_nul_inside_come_back_whole_in_any_requested_order(
     store: RedisOnlineStore, make_view: MakeView
 ) -> None:
     features = tuple(FeatureDefinition(name, DataType.STRING) for name in ("a", "b", "c", "d"))
@@ -171,7 +171,7 @@ def test_strings_of_any_script_split_at_their_byte_lengths_in_any_requested_orde
     texts: dict[str, list[str | None]] = {
         "a": ["é", "x", ""],
         "b": [None, "", "plain"],
-        "c": ["東京", "yz", None],
+        "c": ["東京", "y\x00z", None],  # a NUL inside: its row spells out string lengths
         "d": ["🚀!", None, "ascii\r"],
     }
     store.write(view, rows(view, {"user_id": [1, 2, 3]}, [T0] * 3, **texts))
@@ -193,10 +193,11 @@ def test_one_key_per_entity_holds_the_event_time_and_all_values_in_feature_order
 
     stored = client.get(f"pv:{view.name}:{view.version}:i1")
 
-    # 16 digits of epoch microseconds for 2026-11-26T12:00Z; int64, float64, the string's UTF-8
-    # length and bool in feature order; a bitmap of nulls (feature 3, active); the string's bytes.
-    fixed = struct.pack("<qdI?B", 7, 0.5, 2, False, 0b1000)
-    assert stored == b"1795694400000000" + fixed + b"DE"
+    # 16 digits of epoch microseconds for 2026-11-26T12:00Z; "0": strings joined by NUL; int64,
+    # float64, a zero byte for the string and bool in feature order; a bitmap of nulls (feature
+    # 3, active); the strings' UTF-8, joined by NUL (here only one).
+    fixed = struct.pack("<qd??B", 7, 0.5, False, False, 0b1000)
+    assert stored == b"1795694400000000" + b"0" + fixed + b"DE"
     assert client.pttl(f"pv:{view.name}:{view.version}:i1") == -1  # no ttl: kept until replaced
 
 
@@ -400,6 +401,43 @@ def test_one_call_reads_several_views_of_different_entities_for_each_row_in_orde
     )
     assert result.row(1)[f"{merchants.name}__tier"] == FeatureValue(None, not_found, None)
     assert result.row(1)[f"{users.name}__clicks"] == FeatureValue(10, present, T0)
+
+
+def test_whole_views_decoded_together_equal_their_features_picked_one_by_one(
+    store: RedisOnlineStore, make_view: MakeView
+) -> None:
+    # Rows asking for whole views decode all of them at once; picked features decode view by
+    # view. Nulls on either side of a byte of the null bitmap, strings of any script or empty.
+    dtypes = [DataType.STRING, DataType.INT64, DataType.BOOL, DataType.FLOAT64, DataType.STRING]
+    wide = tuple(FeatureDefinition(f"w{i}", dtypes[i % 5]) for i in range(11))
+    views = [make_view(), make_view(features=wide), make_view(features=ALL_DTYPES[:2])]
+    samples: dict[DataType, list[Any]] = {
+        DataType.STRING: ["東京", "", None, "plain"],
+        DataType.INT64: [-(2**63), None, 0, 42],
+        DataType.BOOL: [True, False, None, True],
+        DataType.FLOAT64: [None, -0.5, 1e300, 0.0],
+    }
+    for shift, view in enumerate(views):
+        columns = {
+            f.name: [samples[f.dtype][(u + i + shift) % 4] for u in range(4)]
+            for i, f in enumerate(view.features)
+        }
+        store.write(view, rows(view, {"user_id": [0, 1, 2, 3]}, [T0] * 4, **columns))
+    entity_rows = [{"user_id": u} for u in (3, 0, 2, 1)]
+
+    together = store.read(entity_rows, [OnlineRequest(v, v.feature_names) for v in views], T0)
+    backwards = [OnlineRequest(v, tuple(reversed(v.feature_names))) for v in views]
+    picked = store.read(entity_rows, backwards, T0)
+
+    widths = [len(v.features) for v in views]
+    for whole_row, picked_row in zip(together.values, picked.values, strict=True):
+        blocks, start = [], 0
+        for width in widths:
+            blocks += reversed(picked_row[start : start + width])
+            start += width
+        assert whole_row == blocks
+    assert {s for row in together.statuses for s in row} == {ValueStatus.PRESENT}
+    assert together.values[1][:4] == [samples[f.dtype][i % 4] for i, f in enumerate(ALL_DTYPES)]
 
 
 def test_int_and_str_keys_and_concatenations_of_keys_do_not_collide(

@@ -2,14 +2,16 @@
 
 A range join on keys and time, then per entity row the latest source row by a window (event,
 created, source position): the reference's rule as it is. Files are found and checked by the
-Parquet contract in the DuckDB module and must be at the same paths on every executor. Entity
-rows go in, and results come back, through the driver as Arrow (UTC).
+shared Parquet contract (`parquet.py`) and must be at the same paths on every executor. Entity
+rows go in, and join results come back, through the driver as Arrow (UTC); changed rows stream
+back a partition at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from itertools import islice
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +19,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as sf
 from pyspark.sql import types as st
 
-from paved.adapters.offline.duckdb import (
+from paved.adapters.offline.parquet import (
     ParquetSource,
     append_parquet,
     changed_rows_schema,
@@ -82,6 +84,7 @@ class SparkEngine:
         created_after: dt.datetime | None,
         batch_rows: int,
     ) -> Iterator[pa.RecordBatch]:
+        checked_batch_rows(batch_rows)
         source = _readable_by_spark(parquet_source(view))
         created = view.created_timestamp_field
         rows = self._source_rows(source)
@@ -99,9 +102,22 @@ class SparkEngine:
             sf.col(_RECENCY) == 1
         )
         schema = changed_rows_schema(source)
-        # Spark hands back one Arrow table; the batches bound what the caller holds per write.
-        table = latest.select(*schema.names).toArrow().cast(schema)
-        yield from table.to_batches(checked_batch_rows(batch_rows))
+        # Timestamps as epoch µs: collected as datetimes, Spark would read them in the
+        # driver's local time zone.
+        columns = [
+            _micros(c).alias(c) if c in timestamps else sf.col(f"`{c}`") for c in schema.names
+        ]
+        # One partition at a time (the next one computed meanwhile), never the whole result:
+        # toArrow would hold every changed row in the driver at once.
+        collected = latest.select(*columns).toLocalIterator(prefetchPartitions=True)
+        while batch := list(islice(collected, batch_rows)):
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array(values, t)
+                    for values, t in zip(zip(*batch, strict=True), schema.types, strict=True)
+                ],
+                schema=schema,
+            )
 
     def append(self, view: ViewDefinition, rows: pa.Table) -> str:
         return append_parquet(view, rows)

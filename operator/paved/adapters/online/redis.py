@@ -4,22 +4,23 @@ Value: 16 zero-padded digits of event time (epoch µs), then the features typed 
 so a Lua script keeps only newer events by comparing strings. A read is one MGET for every key of
 the call; ttl and freshness are judged against the caller's `now`, never Redis's clock.
 
-Reads build no object per value but the values themselves, into a columnar `OnlineFeatures`:
-each (entity, view) decodes straight into its row's values and extends its statuses with a
-tuple made once per request (`_ReadPlan`); ages are compared as integer microseconds, and each
-distinct event time becomes a datetime once per read. Plans, and the columns and keys of a list
-of requests (`_Layout`), are cached.
+Reads build no object per value but the values themselves, into a columnar `OnlineFeatures`.
+An entity row whose values are all present and fresh, for requests of whole views (the usual
+case), decodes in one go (`_WholeRow`); any other row decodes view by view, each (entity, view)
+straight into its row's values, extending its statuses with a tuple made once per request
+(`_ReadPlan`). Ages are compared as integer microseconds, and each distinct event time becomes a
+datetime once per read. Plans, and the columns and keys of a list of requests (`_Layout`), are
+cached.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import struct
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import reduce
 from itertools import chain
 from operator import itemgetter
 from typing import Any, Final, cast
@@ -64,8 +65,14 @@ _FIELDS: Final[dict[DataType, tuple[str, str, object]]] = {
     DataType.INT64: ("<i8", "q", 0),
     DataType.FLOAT64: ("<f8", "d", 0.0),
     DataType.BOOL: ("?", "?", False),
-    DataType.STRING: ("<u4", "I", ""),  # the length of its UTF-8 bytes, which follow at the end
+    DataType.STRING: ("?", "?", ""),  # a placeholder: the UTF-8 follows at the end
 }
+# The byte after the event time: how the strings at the end are laid out. Joined by NUL, they
+# split in one call; a row with a NUL inside a string spells out each length instead.
+_JOINED: Final = ord("0")
+_LENGTH_PREFIXED: Final = ord("1")
+_HEADER: Final = TIMESTAMP_DIGITS + 1
+_STRING_LENGTH: Final = struct.Struct("<I")
 _KEY_TYPES: Final = (pa.types.is_integer, pa.types.is_string, pa.types.is_large_string)
 _UNAVAILABLE: Final = (redis.ConnectionError, redis.TimeoutError)
 
@@ -94,13 +101,14 @@ _StaleBlock = tuple[tuple[ValueStatus, ...], tuple[int, ...]]
 
 @dataclass(frozen=True)
 class _Codec:
-    """A view version's feature values as bytes, after the 16-digit event time.
+    """A view version's feature values as bytes, after the event time and a layout byte.
 
-    Fixed part, in feature order, little-endian: int64 and float64 in 8 bytes, bool in 1, string
-    as the length of its UTF-8 in 4; then a bitmap of null features (feature i is bit i % 8 of
-    byte i // 8); then the UTF-8 of the string features in order. Encoding is columnar (numpy,
-    Arrow); decoding is one `struct.unpack_from` straight into the row, then one stream read per
-    string.
+    Fixed part, in feature order, little-endian: int64 and float64 in 8 bytes, bool in 1, and a
+    zero byte standing in for each string; then a bitmap of null features (feature i is bit
+    i % 8 of byte i // 8); then the UTF-8 of the string features in order: joined by NUL
+    (`_JOINED`) or, when a string holds a NUL, each after its length as a 4-byte integer
+    (`_LENGTH_PREFIXED`). Encoding is columnar (numpy, Arrow); decoding is one
+    `struct.unpack_from` straight into the row, then one split for all the strings.
     """
 
     dtypes: tuple[DataType, ...]
@@ -133,27 +141,34 @@ class _Codec:
                 nulls[:, position] = column.is_null().to_numpy(zero_copy_only=False)
             filled = column.fill_null(_FIELDS[dtype][2])
             if dtype == DataType.STRING:
-                filled = filled.cast(pa.binary())
                 strings.append(filled)
-                filled = pc.binary_length(filled)
-            rows[f"f{position}"] = filled.to_numpy(zero_copy_only=False)
+            else:
+                rows[f"f{position}"] = filled.to_numpy(zero_copy_only=False)
         if nulls is not None:
             rows["nulls"] = np.packbits(nulls, axis=1, bitorder="little")
         fixed, width = rows.tobytes(), self.record.itemsize
         starts = range(0, len(fixed), width)
         stamps = [b"%016d" % event_us for event_us in micros]
+        heads = [b"%c" % _JOINED] * len(micros)
         tails = [b""] * len(micros)
         if strings:
-            tails = pc.binary_join_element_wise(*strings, b"").to_pylist()
+            tails = pc.binary_join_element_wise(*strings, "\x00").cast(pa.binary()).to_pylist()
+            holding_nul = [pc.match_substring(string, "\x00") for string in strings]
+            for row in np.flatnonzero(reduce(pc.or_, holding_nul).to_numpy(zero_copy_only=False)):
+                heads[row] = b"%c" % _LENGTH_PREFIXED
+                tails[row] = b"".join(
+                    _STRING_LENGTH.pack(len(utf8)) + utf8
+                    for utf8 in (string[row].as_py().encode() for string in strings)
+                )
         return [
-            stamp + fixed[start : start + width] + tail
-            for stamp, start, tail in zip(stamps, starts, tails, strict=True)
+            stamp + head + fixed[start : start + width] + tail
+            for stamp, head, start, tail in zip(stamps, heads, starts, tails, strict=True)
         ]
 
     def decoder(self, positions: Sequence[int]) -> _Decoder:
         """Appends to a row the values of a stored value's features at `positions`, in order."""
         fixed, count = self.fixed, len(self.dtypes)
-        nulls_start = TIMESTAMP_DIGITS + fixed.size
+        nulls_start = _HEADER + fixed.size
         no_nulls = bytes((count + 7) // 8)  # the null bitmap when no value is null
         strings_start = nulls_start + len(no_nulls)
         string_positions = self.string_positions
@@ -164,19 +179,15 @@ class _Codec:
         def decode(row: list[Any], value: bytes) -> None:
             values = row if pick is None else []
             start = len(values)
-            values += fixed.unpack_from(value, TIMESTAMP_DIGITS)
+            values += fixed.unpack_from(value, _HEADER)
             if string_positions:
-                # Each string's slot holds its length until it is read: reading a stream length
-                # by length splits in C. ASCII, the usual case, decodes in one go, and then its
-                # byte lengths are its character counts.
                 tail = value[strings_start:]
-                read: Callable[[int], str]
-                if tail.isascii():
-                    read = io.StringIO(tail.decode("ascii")).read
+                if value[TIMESTAMP_DIGITS] == _JOINED:
+                    strings = tail.decode().split("\x00")
                 else:
-                    read = partial(_read_utf8, io.BytesIO(tail))
-                for position in string_positions:
-                    values[start + position] = read(values[start + position])
+                    strings = _length_prefixed(tail, len(string_positions))
+                for position, string in zip(string_positions, strings, strict=True):
+                    values[start + position] = string
             if not value.startswith(no_nulls, nulls_start):
                 nulls = int.from_bytes(value[nulls_start:strings_start], "little")
                 while nulls:
@@ -189,8 +200,14 @@ class _Codec:
         return decode
 
 
-def _read_utf8(stream: io.BytesIO, size: int) -> str:
-    return stream.read(size).decode()
+def _length_prefixed(tail: bytes, count: int) -> list[str]:
+    strings, offset = [], 0
+    for _ in range(count):
+        (size,) = _STRING_LENGTH.unpack_from(tail, offset)
+        offset += _STRING_LENGTH.size
+        strings.append(tail[offset : offset + size].decode())
+        offset += size
+    return strings
 
 
 def _getter(indices: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
@@ -214,9 +231,12 @@ class _ReadPlan:
     view: ViewDefinition  # what the plan was made from: a plan serves only an equal view
     features: tuple[str, ...]  # as requested
     prefix: str
+    codec: _Codec
+    whole_view: bool  # every feature of the view, in its order
     decode: _Decoder
     ttl_us: int
     fresh_for_us: int  # the tightest freshness SLO among the requested features
+    fresh_limit_us: int  # the oldest a value may be for all its features to be present
     outputs: tuple[str, ...]  # `view__feature`, in request order
     slos_us: tuple[int, ...]  # the requested features' distinct freshness SLOs, ascending
     slo_ranks: tuple[int, ...]  # per requested feature, its SLO's index in slos_us (or past it)
@@ -255,17 +275,85 @@ class _Layout:
     views: tuple[str, ...]
     join_keys: tuple[tuple[str, ...], ...]  # each distinct list of join keys of the plans
     key_parts: tuple[tuple[str, int], ...]  # per plan: its key prefix, its index in join_keys
+    whole: _WholeRow | None  # when every plan requests its whole view
+    present: tuple[ValueStatus, ...]  # every column present
 
     @classmethod
     def of(cls, plans: tuple[_ReadPlan, ...]) -> _Layout:
         join_keys = tuple(dict.fromkeys(plan.view.join_keys for plan in plans))
+        columns = tuple(chain.from_iterable(plan.outputs for plan in plans))
         return cls(
             plans=plans,
-            columns=tuple(chain.from_iterable(plan.outputs for plan in plans)),
+            columns=columns,
             views=tuple(plan.view.name for plan in plans),
             join_keys=join_keys,
             key_parts=tuple((plan.prefix, join_keys.index(plan.view.join_keys)) for plan in plans),
+            whole=_WholeRow.of([p.codec for p in plans])
+            if all(p.whole_view for p in plans)
+            else None,
+            present=(ValueStatus.PRESENT,) * len(columns),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _WholeRow:
+    """Decodes an entity row whose every value is present, fresh and has its strings joined, in
+    one go: one struct for the fixed parts of all its views, one loop over all their strings.
+    View by view, call for call, the same row takes about a fifth longer."""
+
+    fixed: struct.Struct
+    cuts: tuple[tuple[int, int], ...]  # per view: where its fixed part lies in a stored value
+    tails: tuple[int, ...]  # per view with strings: where they start in a stored value
+    strings_of: tuple[int, ...]  # the views with strings, by index
+    string_columns: tuple[int, ...]  # in the row, every string's column
+    # Per view: its null bitmap's start and end in a stored value, the bitmap with no null,
+    # and its first column in the row.
+    nulls: tuple[tuple[int, int, bytes, int], ...]
+
+    @classmethod
+    def of(cls, codecs: Sequence[_Codec]) -> _WholeRow:
+        cuts, nulls = [], []
+        tails: list[int] = []
+        strings_of: list[int] = []
+        string_columns: list[int] = []
+        first_column = 0
+        for index, codec in enumerate(codecs):
+            nulls_start = _HEADER + codec.fixed.size
+            strings_start = nulls_start + (len(codec.dtypes) + 7) // 8
+            cuts.append((_HEADER, nulls_start))
+            if codec.string_positions:
+                tails.append(strings_start)
+                strings_of.append(index)
+                string_columns += (first_column + p for p in codec.string_positions)
+            clear = bytes(strings_start - nulls_start)
+            nulls.append((nulls_start, strings_start, clear, first_column))
+            first_column += len(codec.dtypes)
+        return cls(
+            fixed=struct.Struct("<" + "".join(c.fixed.format.lstrip("<") for c in codecs)),
+            cuts=tuple(cuts),
+            tails=tuple(tails),
+            strings_of=tuple(strings_of),
+            string_columns=tuple(string_columns),
+            nulls=tuple(nulls),
+        )
+
+    def decode(self, raws: Sequence[bytes]) -> list[Any]:
+        fixed = b"".join([raw[a:b] for raw, (a, b) in zip(raws, self.cuts, strict=True)])
+        row = list(self.fixed.unpack(fixed))
+        if self.string_columns:
+            strings: list[str] = []
+            for index, start in zip(self.strings_of, self.tails, strict=True):
+                strings += raws[index][start:].decode().split("\x00")
+            for column, string in zip(self.string_columns, strings, strict=True):
+                row[column] = string
+        for raw, (start, end, clear, first) in zip(raws, self.nulls, strict=True):
+            if not raw.startswith(clear, start):
+                nulls = int.from_bytes(raw[start:end], "little")
+                while nulls:
+                    lowest = nulls & -nulls
+                    row[first + lowest.bit_length() - 1] = None
+                    nulls ^= lowest
+        return row
 
 
 class RedisOnlineStore:
@@ -410,7 +498,7 @@ def _keys(entity_rows: Sequence[EntityRow], layout: _Layout) -> list[str]:
 
 def _fill(layout: _Layout, stored: Sequence[bytes | None], now_us: int) -> OnlineFeatures:
     """Lay the stored values out row by row, judging ttl and freshness against `now_us`."""
-    plans = layout.plans
+    plans, whole = layout.plans, layout.whole
     width = len(plans)
     all_values: list[list[Any]] = []
     all_statuses: list[list[ValueStatus]] = []
@@ -418,14 +506,15 @@ def _fill(layout: _Layout, stored: Sequence[bytes | None], now_us: int) -> Onlin
     # Values often share an event time (a row's views, a batch's entities): parse each once.
     events: dict[bytes, tuple[int, dt.datetime]] = {}
     for start in range(0, len(stored), width):
-        values: list[Any] = []
-        statuses: list[ValueStatus] = []
+        raws = stored[start : start + width]
         stamps: list[dt.datetime | None] = []
-        for plan, raw in zip(plans, stored[start : start + width], strict=True):
+        ages: list[int | None] = []
+        all_fresh = whole is not None
+        for plan, raw in zip(plans, raws, strict=True):
             if raw is None:
-                values += plan.nones
-                statuses += plan.not_found
                 stamps.append(None)
+                ages.append(None)
+                all_fresh = False
                 continue
             digits = raw[:TIMESTAMP_DIGITS]
             event = events.get(digits)
@@ -434,14 +523,28 @@ def _fill(layout: _Layout, stored: Sequence[bytes | None], now_us: int) -> Onlin
                 event = events[digits] = (event_us, _EPOCH + dt.timedelta(microseconds=event_us))
             stamps.append(event[1])
             age_us = now_us - event[0]
-            if age_us > plan.ttl_us:
+            ages.append(age_us)
+            if age_us > plan.fresh_limit_us or raw[TIMESTAMP_DIGITS] != _JOINED:
+                all_fresh = False
+        all_stamps.append(stamps)
+        if all_fresh and whole is not None:
+            all_values.append(whole.decode(cast(list[bytes], raws)))
+            all_statuses.append(list(layout.present))
+            continue
+        values: list[Any] = []
+        statuses: list[ValueStatus] = []
+        for plan, raw, age in zip(plans, raws, ages, strict=True):
+            if raw is None or age is None:
+                values += plan.nones
+                statuses += plan.not_found
+            elif age > plan.ttl_us:
                 values += plan.nones
                 statuses += plan.expired
-            elif age_us <= plan.fresh_for_us:
+            elif age <= plan.fresh_for_us:
                 plan.decode(values, raw)
                 statuses += plan.present
             else:
-                block, nulled = plan.stale_block(age_us)
+                block, nulled = plan.stale_block(age)
                 first = len(values)
                 plan.decode(values, raw)
                 statuses += block
@@ -449,7 +552,6 @@ def _fill(layout: _Layout, stored: Sequence[bytes | None], now_us: int) -> Onlin
                     values[first + index] = None
         all_values.append(values)
         all_statuses.append(statuses)
-        all_stamps.append(stamps)
     return OnlineFeatures(layout.columns, all_values, all_statuses, all_stamps, layout.views)
 
 
@@ -469,13 +571,20 @@ def _read_plan(request: OnlineRequest) -> _ReadPlan:
     )
     rank_of = {slo_us: rank for rank, slo_us in enumerate(slos_us)}
     width = len(requested)
+    positions = [position for position, _ in requested]
+    codec = _Codec.of(view)
+    ttl_us = _NO_LIMIT if view.ttl is None else view.ttl // _MICROSECOND
+    fresh_for_us = slos_us[0] if slos_us else _NO_LIMIT
     return _ReadPlan(
         view=view,
         features=request.features,
         prefix=_prefix(view),
-        decode=_Codec.of(view).decoder([position for position, _ in requested]),
-        ttl_us=_NO_LIMIT if view.ttl is None else view.ttl // _MICROSECOND,
-        fresh_for_us=slos_us[0] if slos_us else _NO_LIMIT,
+        codec=codec,
+        whole_view=positions == list(range(len(view.features))),
+        decode=codec.decoder(positions),
+        ttl_us=ttl_us,
+        fresh_for_us=fresh_for_us,
+        fresh_limit_us=min(ttl_us, fresh_for_us),
         outputs=tuple(f"{view.name}__{name}" for name in request.features),
         slos_us=tuple(slos_us),
         slo_ranks=tuple(
