@@ -243,6 +243,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     carried = [_carried(record) for record in status.analysis]
     experiment: AbResult | None = None
     unavailable: str | None = None
+    read_all = False  # every guardrail read (there may be none) and the A/B counts, if any
     # Due within half a tick of the interval: on a 1 s tick, analyses then land within half a
     # second either side of their time instead of up to a whole tick late.
     due = status.last_analysis_at is None or now - status.last_analysis_at >= parse_duration(
@@ -258,10 +259,11 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             step = spec.steps[status.current_step].ab_test
             if step is not None and status.step_started_at is not None:
                 experiment = await _experiment(step, route, status.step_started_at, now, ports)
+            read_all = True
         except TransientError as error:
             # Nothing read counts: a half-done analysis is evidence neither way.
             readings, experiment, unavailable = [], None, str(error)
-    if readings:
+    if read_all:
         if status.last_analysis_at is not None:
             late = now - status.last_analysis_at - parse_duration(spec.analysis.interval)
             ANALYSIS_LAG_SECONDS.observe(max(late.total_seconds(), 0.0))
