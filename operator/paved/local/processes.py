@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Final
 
 from paved.local.errors import ComponentFailedError, PortInUseError
 
@@ -55,16 +56,34 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+_KERNEL_THREAD: Final = 0x00200000  # PF_KTHREAD in /proc/<pid>/stat's flags
+
+
 def is_running(pid: int, executable: str) -> bool:
     """True when `pid` is alive and still runs `executable` (a recycled pid is not ours)."""
     _reap(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (FileNotFoundError, ProcessLookupError):
         return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state != "Z" and any(executable.encode() in part for part in cmdline[:3])
+    return runs(stat, cmdline, executable)
+
+
+def runs(stat: str, cmdline: bytes, executable: str) -> bool:
+    """Whether /proc's `stat` and `cmdline` of a process say it runs `executable`.
+
+    A process in the middle of exec has no command line yet: posix_spawn returns as soon as the
+    child has left the parent's memory, before the kernel has laid out the new program's
+    arguments. Read then, a just-started kube-apiserver (a 100 MB binary, on a busy machine)
+    looked like one that had exited, with an empty log. Only a kernel thread has no command line
+    for good."""
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":
+        return False
+    if not cmdline:
+        return not int(fields[6]) & _KERNEL_THREAD
+    return any(executable.encode() in part for part in cmdline.split(b"\0")[:3])
 
 
 def group_alive(pgid: int) -> bool:
