@@ -1,6 +1,7 @@
 """A FeatureView applied to the cluster is materialized by the operator into the local Redis,
 read back online, and its Fresh condition follows the source: stale when it stops updating,
-fresh again when new rows land."""
+fresh again when new rows land; with Redis down it says so, claims nothing, and picks up from
+its watermark once Redis is back."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import yaml
 from paved.adapters.online.redis import RedisOnlineStore
 from paved.api.feature_view import FeatureViewSpec
 from paved.core.feature_views import view_definition
-from paved.local.platform import Endpoints
+from paved.local.platform import REDIS, Endpoints, LocalPlatform
 from paved.ports.online import OnlineRequest, ValueStatus
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
+from tests.support.outages import outage
 
 FRESHNESS_SECONDS = 12
 
@@ -108,6 +110,53 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
         timeout=30,
     )  # fmt: skip
     newcomer = store.read(
+        [{"user_id": 55}], [OnlineRequest(view, ("clicks_7d",))], dt.datetime.now(dt.UTC)
+    )
+    assert newcomer.row(0)["user-activity-v1__clicks_7d"].value == 55.0
+
+
+def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the_watermark(
+    paved_operator: RunningOperator,
+    kubectl: Kubectl,
+    namespace: str,
+    endpoints: Endpoints,
+    local_platform: LocalPlatform,
+) -> None:
+    folder = f"{namespace}/activity"
+    _write_activity(paved_operator, folder, dt.datetime.now(dt.UTC), users=50)
+    kubectl.apply(yaml.safe_dump(_feature_view(folder)), "-n", namespace)
+    online = wait_for_condition(
+        kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "True", timeout=60
+    )
+    before = online["status"]
+
+    with outage(local_platform, REDIS) as redis_down:
+        redis_down.begin()
+        _write_activity(paved_operator, folder, dt.datetime.now(dt.UTC), users=60)
+        down = wait_for_condition(
+            kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "False",
+            timeout=60,
+        )  # fmt: skip
+        ready = condition(down, "Ready")
+        assert ready is not None
+        assert ready["reason"] == "OnlineStoreUnavailable"
+        redis_address = endpoints.redis.removeprefix("redis://")
+        assert ready["message"].startswith(f"Redis at {redis_address} did not answer write")
+        # Nothing half-written is reported as done: the watermark and last run stand still.
+        assert down["status"]["watermark"] == before["watermark"]
+        assert down["status"]["lastMaterialization"] == before["lastMaterialization"]
+        redis_down.end()
+
+        back = wait_for_condition(
+            kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "True",
+            timeout=60,
+        )  # fmt: skip
+    # From the watermark: only the 60 rows written while Redis was down, not all 110 again.
+    assert back["status"]["lastMaterialization"]["rows"] == 60
+    assert back["status"]["watermark"] > before["watermark"]
+    spec = FeatureViewSpec.model_validate(_feature_view(folder)["spec"])
+    view = view_definition("user-activity-v1", spec, str(paved_operator.data_root))
+    newcomer = RedisOnlineStore.from_url(endpoints.redis).read(
         [{"user_id": 55}], [OnlineRequest(view, ("clicks_7d",))], dt.datetime.now(dt.UTC)
     )
     assert newcomer.row(0)["user-activity-v1__clicks_7d"].value == 55.0

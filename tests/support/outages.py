@@ -7,6 +7,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from paved.local import processes
 from paved.local.platform import LocalPlatform
 
 
@@ -21,3 +22,34 @@ def frozen(platform: LocalPlatform, component: str) -> Iterator[None]:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+class Outage:
+    """Takes one of the platform's services down (its port refuses connections) and brings it
+    back where it was: the platform itself starts it again, on the same port and store."""
+
+    def __init__(self, platform: LocalPlatform, component: str) -> None:
+        self._platform = platform
+        self._component = component
+        self._endpoints = platform.endpoints()
+
+    def begin(self) -> None:
+        (component,) = (c for c in self._platform.status() if c.name == self._component)
+        assert component.running
+        assert component.pid is not None
+        processes.stop(component.pid)
+
+    def end(self) -> None:
+        """Start the service again (the platform restarts what does not answer)."""
+        self._platform.up(log=lambda _: None)
+        assert self._platform.endpoints() == self._endpoints, f"{self._component} moved"
+
+
+@contextmanager
+def outage(platform: LocalPlatform, component: str) -> Iterator[Outage]:
+    """An `Outage` of `component` that is over, whatever happened, when the block is left."""
+    taken = Outage(platform, component)
+    try:
+        yield taken
+    finally:
+        taken.end()

@@ -19,38 +19,16 @@ from sklearn.linear_model import LogisticRegression
 from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
 from paved.api.model_version import ModelVersionSpec, Phase, Stage
 from paved.core.model_versions import PipelineRun, RunState, run_key
-from paved.local import processes
 from paved.local.platform import MLFLOW, Endpoints, LocalPlatform
 from paved.ports.registry import RegistryUnavailableError
 from tests.support.model_versions import SPEC, World, outcome
-
-
-class Outage:
-    """Takes the platform's MLflow down and brings it back where it was."""
-
-    def __init__(self, platform: LocalPlatform) -> None:
-        self._platform = platform
-        self.address = platform.endpoints().mlflow
-
-    def begin(self) -> None:
-        (component,) = (c for c in self._platform.status() if c.name == MLFLOW)
-        assert component.running
-        assert component.pid is not None
-        processes.stop(component.pid)
-
-    def end(self) -> None:
-        """Start MLflow again (the platform restarts what does not answer) and wait for it."""
-        self._platform.up(log=lambda _: None)
-        assert self._platform.endpoints().mlflow == self.address, "MLflow moved to another port"
+from tests.support.outages import Outage, outage
 
 
 @pytest.fixture
-def outage(local_platform: LocalPlatform) -> Iterator[Outage]:
-    taken = Outage(local_platform)
-    try:
+def mlflow_outage(local_platform: LocalPlatform) -> Iterator[Outage]:
+    with outage(local_platform, MLFLOW) as taken:
         yield taken
-    finally:
-        taken.end()  # whatever happened, the next test finds MLflow up
 
 
 def _logged_run(endpoints: Endpoints) -> str:
@@ -66,11 +44,11 @@ def _versions(endpoints: Endpoints, model: str) -> list[tuple[str, str]]:
 
 
 async def test_an_outage_is_reported_in_seconds_and_a_registration_waits_it_out_once(
-    endpoints: Endpoints, outage: Outage
+    endpoints: Endpoints, mlflow_outage: Outage
 ) -> None:
     model, key = f"churn-{uuid.uuid4().hex[:8]}", "uid-1-abc"
     run_id = _logged_run(endpoints)
-    outage.begin()
+    mlflow_outage.begin()
 
     impatient = MlflowRegistry(endpoints.mlflow, backoff=(0.1, 0.2))
     started = time.monotonic()
@@ -91,7 +69,7 @@ async def test_an_outage_is_reported_in_seconds_and_a_registration_waits_it_out_
     # machine), then registers once.
     patient = MlflowRegistry(endpoints.mlflow, backoff=(0.5, 1.0, *[2.0] * 90))
     registering = asyncio.create_task(patient.register(model, run_id, key, {}))
-    await asyncio.to_thread(outage.end)
+    await asyncio.to_thread(mlflow_outage.end)
     registered = await registering
     again = await patient.register(model, run_id, key, {})
 
@@ -100,7 +78,7 @@ async def test_an_outage_is_reported_in_seconds_and_a_registration_waits_it_out_
 
 
 async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_back(
-    endpoints: Endpoints, outage: Outage
+    endpoints: Endpoints, mlflow_outage: Outage
 ) -> None:
     model = f"churn-{uuid.uuid4().hex[:8]}"
     spec = ModelVersionSpec.model_validate({**SPEC.model_dump(by_alias=True), "model": model})
@@ -112,7 +90,7 @@ async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_ba
     # The run logs its outcome to MLflow and ends; MLflow goes down before it is registered.
     mlflow_run = _logged_run(endpoints)
     world.runner.run = PipelineRun("run-1", RunState.SUCCEEDED, output=outcome(mlflow_run))
-    outage.begin()
+    mlflow_outage.begin()
 
     first = await world.tick()
     assert world.status.phase is Phase.EVALUATING
@@ -125,7 +103,7 @@ async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_ba
     assert (first.retry_after_seconds, second.retry_after_seconds) == (5, 10)
     assert world.condition("Trained")[2].endswith("2 call(s) in a row; next attempt in 10 s.")
 
-    outage.end()
+    mlflow_outage.end()
     await world.tick()
     assert (world.status.phase, world.status.stage) == (Phase.STAGING, Stage.STAGING)
     assert world.condition("Trained")[:2] == ("True", "Registered")
