@@ -13,6 +13,7 @@ from paved.controllers._kopf import Reconciled, Resource
 from paved.core.conditions import report
 from paved.core.model_versions import PipelineRun, RunState
 from paved.ports import Ports
+from paved.ports.pipelines import PipelinesUnavailableError
 from paved.ports.registry import ModelRegistry
 from tests.support.training import example
 
@@ -37,17 +38,25 @@ class Cluster:
 
 
 class Runner:
-    """Reports whatever `run` the test sets; records the keys it was asked to start."""
+    """Reports whatever `run` the test sets, or that it is `down`; records the keys it was asked
+    to start."""
 
     def __init__(self) -> None:
         self.starts: list[str] = []
         self.run = PipelineRun("run-1", RunState.RUNNING)
+        self.down = False
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise PipelinesUnavailableError("KFP's API at http://kfp cannot be reached", 10)
 
     async def start(self, run_key: str, _pipeline: str, _request: str) -> PipelineRun:
+        self._reachable()
         self.starts.append(run_key)
         return self.run
 
     async def get(self, _run_id: str) -> PipelineRun:
+        self._reachable()
         return self.run
 
 

@@ -20,6 +20,8 @@ from paved.api.model_version import ModelVersionSpec, ModelVersionStatus, Stage
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import check_references
 from paved.core.model_version_steps import (
+    PIPELINES_UNAVAILABLE,
+    REGISTRY_UNAVAILABLE,
     Act,
     FindVersion,
     ReadOutcome,
@@ -37,6 +39,7 @@ from paved.core.model_version_steps import (
 )
 from paved.errors import PermanentError, TransientError
 from paved.ports import Ports
+from paved.ports.pipelines import PipelinesUnavailableError
 from paved.ports.registry import RegistryUnavailableError
 
 # A reconcile takes at most nine steps (read the run, find the version, read the outcome,
@@ -137,6 +140,9 @@ async def train_and_promote(resource: Resource, ports: Ports, now: dt.datetime) 
         try:
             seen = await _carry_out(step, resource, ports, seen)
         except RegistryUnavailableError as error:
-            down = Unavailable(str(error), error.retry_after_seconds)
-            seen = replace(seen, registry_unavailable=down)
+            down = Unavailable(REGISTRY_UNAVAILABLE, str(error), error.retry_after_seconds)
+            seen = replace(seen, unavailable=down)
+        except PipelinesUnavailableError as error:
+            down = Unavailable(PIPELINES_UNAVAILABLE, str(error), error.retry_after_seconds)
+            seen = replace(seen, unavailable=down)
     raise PermanentError(f"no status to report after {MAX_STEPS} steps; the last was {step}")

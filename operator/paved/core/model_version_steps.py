@@ -60,6 +60,7 @@ from paved.core.model_versions import (
 # the model and run the gates. The runners report finished tasks by their pipeline names.
 TRAINING_TASK: Final = "train"
 REGISTRY_UNAVAILABLE: Final = "RegistryUnavailable"
+PIPELINES_UNAVAILABLE: Final = "PipelinesUnavailable"
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,10 @@ class Version:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """The registry could not be reached for the last step; `message` says what and since when."""
+    """A service the last step needed could not be reached; `reason` says which
+    (REGISTRY_UNAVAILABLE, PIPELINES_UNAVAILABLE), `message` what failed and since when."""
 
+    reason: str
     message: str
     retry_after_seconds: float
 
@@ -106,7 +109,7 @@ class Seen:
     run: PipelineRun | None = None
     outcome: str | None = None  # the outcome document; "" when the run left none
     version: Version | None = None
-    registry_unavailable: Unavailable | None = None
+    unavailable: Unavailable | None = None
 
 
 # -- steps: reads and acts the controller carries out, then the report that ends a reconcile --
@@ -200,15 +203,15 @@ def decide(
         return Report((*observed, *conditions), updates | fields | {"phase": phase})
 
     def ask(step: Act, phase: Phase | None) -> Step:
-        """`step`, unless the registry could not be reached for it: then say so and retry
+        """`step`, unless a service it needs could not be reached: then say so and retry
         later. `phase` None: the verdict is recorded, and only following its stage waits."""
-        down = seen.registry_unavailable
+        down = seen.unavailable
         if down is None:
             return step
         message = f"{down.message}; next attempt in {down.retry_after_seconds:g} s."
         if phase is None:
             return Report(tuple(observed), updates, down.retry_after_seconds, message)
-        waiting = Observation(TRAINED, "Unknown", REGISTRY_UNAVAILABLE, message)
+        waiting = Observation(TRAINED, "Unknown", down.reason, message)
         return Report(
             (*observed, waiting), updates | {"phase": phase}, down.retry_after_seconds, message
         )
@@ -232,7 +235,7 @@ def decide(
     state = RunState(record.state)
     if state not in TERMINAL:
         if seen.run is None:
-            return ReadRun(record.id)
+            return ask(ReadRun(record.id), status.phase or Phase.TRAINING)
         if TRAINING_TASK in seen.run.finished_tasks:
             return report(
                 Phase.EVALUATING,

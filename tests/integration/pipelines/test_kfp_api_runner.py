@@ -8,6 +8,7 @@ client on the other side is KFP's own, unmodified, so its requests and parsing a
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Iterator
 
@@ -15,8 +16,8 @@ import pytest
 import yaml
 
 from paved.adapters.pipelines.kfp_api import KfpApiRunner
-from paved.errors import PermanentError, TransientError
-from paved.ports.pipelines import TERMINAL, PipelineRun, RunState
+from paved.errors import PermanentError
+from paved.ports.pipelines import TERMINAL, PipelineRun, PipelinesUnavailableError, RunState
 from paved_pipelines.compile import compiled_path
 from tests.support.kfp_contract import UNAVAILABLE, KfpContract
 
@@ -208,14 +209,15 @@ async def test_a_run_kfp_does_not_know_has_failed(runner: KfpApiRunner) -> None:
     assert "no run 3f1c0a52" in gone.error
 
 
-async def test_an_unreachable_api_server_is_transient(
+async def test_an_unreachable_api_server_is_unavailable_and_named(
     runner: KfpApiRunner, contract: KfpContract
 ) -> None:
     contract.close()
 
-    with pytest.raises(TransientError, match="cannot be reached"):
+    where = re.escape(f"KFP's API at {contract.url} cannot be reached")
+    with pytest.raises(PipelinesUnavailableError, match=rf"^{where} \(get run\)"):
         await runner.get("any-run")
-    with pytest.raises(TransientError, match="cannot be reached"):
+    with pytest.raises(PipelinesUnavailableError, match=rf"^{where} \(create experiment\)"):
         await _started(runner)
 
 
@@ -223,7 +225,7 @@ async def test_a_server_error_is_transient(runner: KfpApiRunner, contract: KfpCo
     run = await _started(runner)
     contract.answer_next(UNAVAILABLE, "the database is not ready")
 
-    with pytest.raises(TransientError, match="503 the database is not ready"):
+    with pytest.raises(PipelinesUnavailableError, match="503 the database is not ready"):
         await runner.get(run.id)
 
 

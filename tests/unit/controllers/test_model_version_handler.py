@@ -100,6 +100,33 @@ async def test_a_model_version_is_trained_evaluated_registered_once_and_staged()
     assert registry.versions[KEY].stage is Stage.STAGING
 
 
+async def test_with_the_pipeline_service_down_it_says_so_and_starts_the_run_once_it_is_back() -> (
+    None
+):
+    world = World(Registry())
+    world.runner.down = True
+    waiting = await world.tick()
+    assert world.status.phase is Phase.PENDING
+    status, reason, message = world.condition("Trained")
+    assert (status, reason) == ("Unknown", "PipelinesUnavailable")
+    assert message == "KFP's API at http://kfp cannot be reached; next attempt in 10 s."
+    assert (waiting.retry_after_seconds, world.runner.starts) == (10, [])
+
+    world.runner.down = False
+    await world.tick()
+    assert (world.status.phase, world.runner.starts) == (Phase.TRAINING, [KEY])
+
+    world.runner.down = True
+    await world.tick()
+    assert world.status.phase is Phase.TRAINING  # what was true of the run still is
+    assert world.condition("Trained")[:2] == ("Unknown", "PipelinesUnavailable")
+    world.runner.down = False
+    world.runner.run = replace(world.runner.run, finished_tasks=frozenset({"train"}))
+    await world.tick()
+    assert world.status.phase is Phase.EVALUATING
+    assert world.runner.starts == [KEY]
+
+
 async def test_a_registry_that_never_takes_an_act_stops_the_reconcile() -> None:
     document = SPEC.model_dump(by_alias=True, mode="json")
     document["approval"]["signOff"] = {"by": "alice"}

@@ -19,6 +19,8 @@ from paved.api.model_version import (
 )
 from paved.api.model_version import PipelineRun as RunRecord
 from paved.core.model_version_steps import (
+    PIPELINES_UNAVAILABLE,
+    REGISTRY_UNAVAILABLE,
     TRAINING_TASK,
     FindVersion,
     ReadOutcome,
@@ -52,7 +54,14 @@ SPEC = ModelVersionSpec.model_validate(example("02-modelversion.yaml")["spec"])
 KEY = run_key(SUBJECT.uid, SPEC)
 ACCEPTED = acceptance([], "ml")
 MISSING = acceptance([Reference("FeatureView", "user-activity-v1")], "ml")
-DOWN = Unavailable("MLflow at http://mlflow:5000 cannot be reached to register churn: refused", 20)
+DOWN = Unavailable(
+    REGISTRY_UNAVAILABLE,
+    "MLflow at http://mlflow:5000 cannot be reached to register churn: refused",
+    20,
+)
+KFP_DOWN = Unavailable(
+    PIPELINES_UNAVAILABLE, "KFP's API at http://kfp:8888 cannot be reached (get run): refused", 10
+)
 
 PASS = {"gate": "metric:auc", "verdict": "pass", "reason": "MetricHolds",
         "message": "auc 0.81 >= 0.7", "value": 0.81, "threshold": 0.7}  # fmt: skip
@@ -124,6 +133,7 @@ def _briefly(step: Step) -> Any:
 
 NOT_EVALUATED = ("GatesPassed", "Unknown", "NotEvaluated")
 REGISTRY_DOWN = ("Trained", "Unknown", "RegistryUnavailable")
+PIPELINES_DOWN = ("Trained", "Unknown", "PipelinesUnavailable")
 
 CASES = [
     # id, status, seen, the step
@@ -132,11 +142,13 @@ CASES = [
     ("nothing-started-starts-the-run", _status(), _seen(), StartRun(KEY)),
     ("a-changed-training-input-starts-a-new-run", _status(Phase.STAGING, _run(key="uid-1-old")),
      _seen(), StartRun(KEY)),
-    ("the-registry-down-at-start-keeps-it-pending", _status(), _seen(registry_unavailable=DOWN),
-     (Phase.PENDING, (NOT_EVALUATED, REGISTRY_DOWN), 20)),
+    ("the-pipelines-down-at-start-keep-it-pending", _status(), _seen(unavailable=KFP_DOWN),
+     (Phase.PENDING, (NOT_EVALUATED, PIPELINES_DOWN), 10)),
     ("a-started-run-is-training", _status(), _seen(run=PipelineRun("run-1", RunState.PENDING)),
      (Phase.TRAINING, (NOT_EVALUATED, ("Trained", "Unknown", "Training")), None)),
     ("a-run-under-way-is-read", TRAINING, _seen(), ReadRun("run-1")),
+    ("the-pipelines-down-while-training-keep-it-training", TRAINING, _seen(unavailable=KFP_DOWN),
+     (Phase.TRAINING, (PIPELINES_DOWN,), 10)),
     ("a-run-fitting-the-model-is-training", TRAINING,
      _seen(run=PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"prepare"}))),
      (Phase.TRAINING, (("Trained", "Unknown", "Training"),), None)),
@@ -173,12 +185,12 @@ CASES = [
     ("an-archived-version-is-archived", RECORDED, _seen(version=_version(Stage.ARCHIVED)),
      (Phase.ARCHIVED, (), None)),
     ("the-registry-down-before-the-verdict-is-evaluating", SUCCEEDED,
-     _seen(registry_unavailable=DOWN), (Phase.EVALUATING, (REGISTRY_DOWN,), 20)),
+     _seen(unavailable=DOWN), (Phase.EVALUATING, (REGISTRY_DOWN,), 20)),
     ("the-registry-down-while-registering-is-evaluating", SUCCEEDED,
-     _seen(version=Version(None), outcome=PASSED, registry_unavailable=DOWN),
+     _seen(version=Version(None), outcome=PASSED, unavailable=DOWN),
      (Phase.EVALUATING, (REGISTRY_DOWN,), 20)),
     ("the-registry-down-after-the-verdict-changes-nothing-but-waits", RECORDED,
-     _seen(registry_unavailable=DOWN), (None, (), 20)),
+     _seen(unavailable=DOWN), (None, (), 20)),
 ]  # fmt: skip
 
 
@@ -262,7 +274,7 @@ def test_a_new_training_input_clears_the_previous_verdict() -> None:
 
 
 def test_the_registry_outage_is_reported_with_its_message_and_next_attempt() -> None:
-    seen = _seen(version=Version(None), outcome=PASSED, registry_unavailable=DOWN)
+    seen = _seen(version=Version(None), outcome=PASSED, unavailable=DOWN)
     step = decide(SUBJECT, SPEC, SUCCEEDED, seen, NOW)
     assert isinstance(step, Report)
     (trained,) = (o for o in step.observed if o.type == "Trained")
@@ -291,7 +303,7 @@ def test_a_sign_off_keeps_its_time_while_the_approver_stays() -> None:
 
 
 def test_a_sign_off_arriving_during_an_outage_waits_without_touching_the_verdict() -> None:
-    seen = _seen(version=_version(Stage.STAGING), registry_unavailable=DOWN)
+    seen = _seen(version=_version(Stage.STAGING), unavailable=DOWN)
     step = decide(SUBJECT, _signed(), RECORDED, seen, NOW)
     assert isinstance(step, Report)
     assert "phase" not in step.updates

@@ -18,8 +18,8 @@ import kfp
 import urllib3
 from kfp_server_api.exceptions import ApiException  # type: ignore[import-untyped]
 
-from paved.errors import PermanentError, TransientError
-from paved.ports.pipelines import PipelineRun, RunState
+from paved.errors import PermanentError
+from paved.ports.pipelines import PipelineRun, PipelinesUnavailableError, RunState
 
 # By name, as kfp_local does: imported statically, mypy would check paved_pipelines (whose KFP
 # decorators are untyped) as part of paved.
@@ -57,6 +57,8 @@ class KfpApiRunner:
         self, client: kfp.Client, experiment: str = "paved", namespace: str | None = None
     ) -> None:
         self._client = client
+        # For messages; kfp.Client keeps the host only in its API client's configuration.
+        self._where = f"KFP's API at {client._existing_config.host}"
         self._experiment = experiment
         self._namespace = namespace
 
@@ -120,19 +122,21 @@ class KfpApiRunner:
             )  # fmt: skip
         return str(experiment.experiment_id)
 
-    @staticmethod
-    async def _call(what: str, method: Callable[..., Any], **arguments: Any) -> Any:
+    async def _call(self, what: str, method: Callable[..., Any], **arguments: Any) -> Any:
+        where = self._where
         try:
             return await asyncio.to_thread(method, **arguments)
         except urllib3.exceptions.HTTPError as error:
-            raise TransientError(f"KFP's API cannot be reached ({what}): {error}") from error
+            raise PipelinesUnavailableError(
+                f"{where} cannot be reached ({what}): {error}"
+            ) from error
         except ApiException as error:
             status, message = int(error.status or 0), _message(error)
             if status in _RETRYABLE or status >= 500:
-                raise TransientError(f"KFP's API failed ({what}): {status} {message}") from error
-            raise _RefusedError(
-                status, f"KFP's API refused ({what}): {status} {message}"
-            ) from error
+                raise PipelinesUnavailableError(
+                    f"{where} failed ({what}): {status} {message}"
+                ) from error
+            raise _RefusedError(status, f"{where} refused ({what}): {status} {message}") from error
 
 
 def _pipeline_run(run: Any) -> PipelineRun:
