@@ -42,7 +42,6 @@ from paved.core.guardrails import (
 from paved.core.model_lifecycle import Evidence, Refusal, transition
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import (
-    METRICS_UNAVAILABLE,
     Complete,
     GuardrailReading,
     GuardrailState,
@@ -309,7 +308,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     applied: Traffic | None = observed_traffic
     phase = Phase.PROGRESSING
     # Blind, the rollout cannot tell whether it progresses: Unknown, as Kubernetes means it.
-    blind = isinstance(decision, Hold) and decision.reason == METRICS_UNAVAILABLE
+    blind = isinstance(decision, Hold) and decision.blind
     condition = Observation(
         PROGRESSING, "Unknown" if blind else "True", decision.reason, decision.message
     )

@@ -83,12 +83,14 @@ class Observations:
 
 @dataclass(frozen=True)
 class Hold:
-    """Nothing to change now; look again after `check_again_seconds`."""
+    """Nothing to change now; look again after `check_again_seconds`. `blind`: the guardrails
+    could not be read, so whether the rollout progresses is not known."""
 
     reason: str
     message: str
     progress: Progress
     check_again_seconds: float = 10.0
+    blind: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,7 @@ def decide(
             f"{len(spec.steps)} with the split as it is until the guardrails can be read.",
             progress,
             check_again_seconds=METRICS_RETRY_SECONDS,
+            blind=True,
         )
     breach = [g for g in observed.guardrails if g.state is GuardrailState.BREACH]
     if breach and progress.step is not None:

@@ -63,7 +63,7 @@ def test_the_step_starts_only_when_the_router_shows_its_split() -> None:
     assert entered.traffic == Traffic(100, 0, True)
     waiting = _run(Observations(Traffic(100, 0, False), GREEN), T0, entered.progress)
     assert isinstance(waiting, Hold)
-    assert waiting.reason == "WaitingForTraffic"
+    assert (waiting.reason, waiting.blind) == ("WaitingForTraffic", False)
     assert "it shows baseline 100%, candidate 0%" in waiting.message
 
 
@@ -298,7 +298,7 @@ def test_unreadable_guardrails_hold_the_step_past_its_duration_and_never_promote
         progress = IN_CANARY if observed.traffic == CANARY else Progress(3, T0)
         held = _run(observed, long_past, progress)
         assert isinstance(held, Hold), observed
-        assert held.reason == "MetricsUnavailable"
+        assert (held.reason, held.blind) == ("MetricsUnavailable", True)
         assert held.progress == progress
         assert PROMETHEUS_DOWN in held.message
         assert "Holding at step" in held.message
