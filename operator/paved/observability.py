@@ -29,6 +29,17 @@ MATERIALIZED_ROWS: Final = Counter(
     "Rows written to the online store by materialization.",
     ["namespace", "feature_view"],
 )
+MATERIALIZATION_SECONDS: Final = Histogram(
+    "paved_materialization_duration_seconds",
+    "How long one materialization run took, from reading the source to the last online write.",
+    ["namespace", "feature_view"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
+)
+MATERIALIZATION_FAILURES: Final = Counter(
+    "paved_materialization_failures_total",
+    "Materialization runs that wrote nothing it could claim, by reason (the Ready condition's).",
+    ["namespace", "feature_view", "reason"],
+)
 ROLLBACKS: Final = Counter(
     "paved_rollout_rollbacks_total",
     "Rollouts rolled back, by guardrail or on request.",

@@ -145,12 +145,21 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
         # Nothing half-written is reported as done: the watermark and last run stand still.
         assert down["status"]["watermark"] == before["watermark"]
         assert down["status"]["lastMaterialization"] == before["lastMaterialization"]
+        failures = paved_operator.metric(
+            "paved_materialization_failures_total", namespace=namespace,
+            reason="OnlineStoreUnavailable",
+        )  # fmt: skip
+        assert failures >= 1
         redis_down.end()
 
         back = wait_for_condition(
             kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "True",
             timeout=60,
         )  # fmt: skip
+    runs = paved_operator.metric(
+        "paved_materialization_duration_seconds_count", namespace=namespace
+    )
+    assert runs >= 2  # the first run and the one after Redis came back
     # From the watermark: only the 60 rows written while Redis was down, not all 110 again.
     assert back["status"]["lastMaterialization"]["rows"] == 60
     assert back["status"]["watermark"] > before["watermark"]

@@ -170,9 +170,17 @@ class RunningOperator:
 
     def reconciles(self, kind: str) -> float:
         """How many times this operator has reconciled objects of `kind` (0 while standing by)."""
-        prefix = f'paved_reconcile_total{{kind="{kind}",'
-        lines = httpx.get(self.metrics_url, timeout=5).text.splitlines()
-        return sum(float(line.split()[-1]) for line in lines if line.startswith(prefix))
+        return self.metric("paved_reconcile_total", kind=kind)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the operator's samples of `name` that carry `labels` (0 when none do)."""
+        wanted = [f'{label}="{value}"' for label, value in labels.items()]
+        total = 0.0
+        for line in httpx.get(self.metrics_url, timeout=5).text.splitlines():
+            series, _, value = line.rpartition(" ")
+            if series.split("{")[0] == name and all(w in series for w in wanted):
+                total += float(value)
+        return total
 
     def stop(self, crash: bool = False) -> None:
         """Stop the operator; `crash` kills it with no chance to clean up."""

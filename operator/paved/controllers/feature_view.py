@@ -18,7 +18,13 @@ from paved.core.conditions import Observation
 from paved.core.feature_views import view_definition
 from paved.core.freshness import feature_lags, fresh_condition, is_due, summary
 from paved.errors import SourceDataError, StoreUnavailableError
-from paved.observability import FEATURE_LAG_SECONDS, FEATURE_SLO_SECONDS, MATERIALIZED_ROWS
+from paved.observability import (
+    FEATURE_LAG_SECONDS,
+    FEATURE_SLO_SECONDS,
+    MATERIALIZATION_FAILURES,
+    MATERIALIZATION_SECONDS,
+    MATERIALIZED_ROWS,
+)
 from paved.ports import Ports
 from paved.services.materialization import Watermarks, materialize
 
@@ -48,13 +54,20 @@ async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime
                 since,
                 parse_duration(spec.materialization.allowed_lateness),
             )
-        except SourceDataError as error:
-            observed.append(Observation(READY, "False", "SourceDataError", str(error)))
-        except StoreUnavailableError as error:
-            observed.append(Observation(READY, "False", "OnlineStoreUnavailable", str(error)))
+        except (SourceDataError, StoreUnavailableError) as error:
+            reason = (
+                "SourceDataError"
+                if isinstance(error, SourceDataError)
+                else "OnlineStoreUnavailable"
+            )
+            MATERIALIZATION_FAILURES.labels(resource.namespace, resource.name, reason).inc()
+            observed.append(Observation(READY, "False", reason, str(error)))
         else:
             watermark = report.watermarks.event
             MATERIALIZED_ROWS.labels(resource.namespace, resource.name).inc(report.written)
+            MATERIALIZATION_SECONDS.labels(resource.namespace, resource.name).observe(
+                report.seconds
+            )
             updates |= {
                 "watermark": report.watermarks.event,
                 "created_watermark": report.watermarks.created,
