@@ -21,6 +21,7 @@ from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
 from tests.support.outages import outage
+from tests.support.waiting import wait_for
 
 FRESHNESS_SECONDS = 12
 
@@ -102,6 +103,16 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
     assert breach["reason"] == "SloBreached"
     assert "clicks_7d" in breach["message"]
     assert stale["status"]["freshnessSummary"] == "1/2 stale"
+
+    def breach_event() -> dict[str, object] | None:
+        events = kubectl.get_json(
+            "events", "-n", namespace, "--field-selector=involvedObject.name=user-activity-v1"
+        )["items"]
+        return next((e for e in events if e["reason"] == "SloBreached"), None)
+
+    event = wait_for(breach_event, timeout=30, what="a SloBreached event")
+    assert event["type"] == "Warning"
+    assert "clicks_7d" in str(event["message"])
 
     # New rows land: materialized on the next run, fresh again.
     _write_activity(paved_operator, folder, dt.datetime.now(dt.UTC), users=60)
