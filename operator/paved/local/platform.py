@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
 import socket
 import ssl
 import sys
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -49,6 +52,9 @@ _START_TIMEOUT_SECONDS: Final = {
     MLFLOW: 180.0,
     DATAPLANE: 60.0,
 }
+# A running component gets this long to answer before `up` judges it hung and restarts it: on a
+# busy machine a healthy one can miss a 2-second probe, and restarting it breaks its clients.
+ANSWER_GRACE_SECONDS: Final = 15.0
 # MLflow phones home unless told not to; tests and the platform talk only to loopback.
 QUIET_ENVIRONMENT: Final = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
@@ -182,6 +188,24 @@ class LocalPlatform:
         check_system_prerequisites()
         toolchain = ensure_toolchain()
         self.directory.mkdir(parents=True, exist_ok=True)
+        with self.exclusive():
+            return self._up(toolchain, apiserver_port, log)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the platform's lock: one `up` or `down` at a time, across processes (two at once
+        would both see a component down and start it twice, the second on a taken port)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / "platform.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _up(
+        self, toolchain: Toolchain, apiserver_port: int | None, log: Callable[[str], None]
+    ) -> Endpoints:
         state = self._load()
         state.toolchain_bin_dirs = [str(d) for d in toolchain.bin_dirs]
         pki = ensure_pki(self.directory / "pki", dt.datetime.now(dt.UTC))
@@ -233,7 +257,13 @@ class LocalPlatform:
         running = state.components.get(name)
         if running is None or not processes.is_running(running.pid, running.executable):
             return False
-        return self._ready_check(name, state)()
+        answers = self._ready_check(name, state)
+        deadline = time.monotonic() + ANSWER_GRACE_SECONDS
+        while not answers():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.25)
+        return True
 
     def _assign_ports(
         self, state: PlatformState, needed: list[str], apiserver_port: int | None
@@ -513,6 +543,12 @@ class LocalPlatform:
 
     def down(self, delete_data: bool = False) -> list[str]:
         """Stop every component (API server first); return the names that were running."""
+        if not self.directory.is_dir():
+            return []
+        with self.exclusive():
+            return self._down(delete_data)
+
+    def _down(self, delete_data: bool) -> list[str]:
         state = self._load()
         stopped = []
         for name in reversed(COMPONENTS):
