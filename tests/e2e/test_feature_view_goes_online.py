@@ -139,7 +139,13 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
     online = wait_for_condition(
         kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "True", timeout=60
     )
-    before = online["status"]
+    watermark = online["status"]["watermark"]
+
+    def metric(name: str, **labels: str) -> float:
+        return paved_operator.metric(name, namespace=namespace, **labels)
+
+    runs = metric("paved_materialization_duration_seconds_count")
+    written = metric("paved_materialized_rows_total")
 
     with outage(local_platform, REDIS) as redis_down:
         redis_down.begin()
@@ -153,27 +159,43 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
         assert ready["reason"] == "OnlineStoreUnavailable"
         redis_address = endpoints.redis.removeprefix("redis://")
         assert ready["message"].startswith(f"Redis at {redis_address} did not answer write")
-        # Nothing half-written is reported as done: the watermark and last run stand still.
-        assert down["status"]["watermark"] == before["watermark"]
-        assert down["status"]["lastMaterialization"] == before["lastMaterialization"]
-        failures = paved_operator.metric(
-            "paved_materialization_failures_total", namespace=namespace,
-            reason="OnlineStoreUnavailable",
+
+        # Run after failed run, nothing half-written is reported as done.
+        failed = "paved_materialization_failures_total"
+        failures = metric(failed, reason="OnlineStoreUnavailable")
+        wait_for(
+            lambda: metric(failed, reason="OnlineStoreUnavailable") >= failures + 2,
+            timeout=60, what="two more failed materialization runs",
         )  # fmt: skip
-        assert failures >= 1
+        still_down = kubectl.get_json("featureview.paved.dev", "user-activity-v1", "-n", namespace)
+        still = condition(still_down, "Ready")
+        assert still is not None
+        fields = ("status", "reason", "lastTransitionTime")
+        assert [still[f] for f in fields] == [ready[f] for f in fields]
+        assert still_down["status"]["watermark"] == watermark
+        assert still_down["status"]["lastMaterialization"] == down["status"]["lastMaterialization"]
         redis_down.end()
 
-        back = wait_for_condition(
+        wait_for_condition(
             kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "True",
             timeout=60,
         )  # fmt: skip
-    runs = paved_operator.metric(
-        "paved_materialization_duration_seconds_count", namespace=namespace
-    )
-    assert runs >= 2  # the first run and the one after Redis came back
-    # From the watermark: only the 60 rows written while Redis was down, not all 110 again.
-    assert back["status"]["lastMaterialization"]["rows"] == 60
-    assert back["status"]["watermark"] > before["watermark"]
+
+    # The run that came back read only what the watermark had not passed: the 60 new rows, not
+    # all 110 again. Its message is in the event the Ready condition's flip posted.
+    def recovered() -> dict[str, object] | None:
+        events = kubectl.get_json(
+            "events", "-n", namespace, "--field-selector=involvedObject.name=user-activity-v1"
+        )["items"]
+        return next((e for e in events if "changed rows written" in e["message"]
+                     and "50 of 50" not in e["message"]), None)  # fmt: skip
+
+    event = wait_for(recovered, timeout=30, what="the Materialized event after the outage")
+    assert "; 60 of 60 changed rows written;" in str(event["message"])
+    assert metric("paved_materialized_rows_total") - written == 60
+    assert metric("paved_materialization_duration_seconds_count") > runs
+    back = kubectl.get_json("featureview.paved.dev", "user-activity-v1", "-n", namespace)
+    assert back["status"]["watermark"] > watermark
     spec = FeatureViewSpec.model_validate(_feature_view(folder)["spec"])
     view = view_definition("user-activity-v1", spec, str(paved_operator.data_root))
     newcomer = RedisOnlineStore.from_url(endpoints.redis).read(

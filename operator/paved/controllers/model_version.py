@@ -39,7 +39,7 @@ from paved.core.model_version_steps import (
 )
 from paved.errors import PermanentError, TransientError
 from paved.ports import Ports
-from paved.ports.pipelines import PipelinesUnavailableError
+from paved.ports.pipelines import PipelineRun, PipelinesUnavailableError
 from paved.ports.registry import RegistryUnavailableError
 
 # A reconcile takes at most nine steps (read the run, find the version, read the outcome,
@@ -104,10 +104,7 @@ async def _carry_out(act: Act, resource: Resource, ports: Ports, seen: Seen) -> 
         case ReadRun(run_id=run_id):
             return replace(seen, run=await ports.runner.get(run_id))
         case ReadOutcome(run_id=run_id, key=key):
-            run = seen.run or await ports.runner.get(run_id)
-            # KFP's API returns no output parameters; the run logged its outcome to MLflow too.
-            document = run.output or await ports.registry.training_outcome(spec.model, key)
-            return replace(seen, outcome=document or "")
+            return replace(seen, outcome=await _outcome(ports, spec.model, run_id, key, seen.run))
         case FindVersion(key=key):
             return replace(seen, version=Version(await ports.registry.find(spec.model, key)))
         case Register(key=key, mlflow_run_id=run_id, tags=tags):
@@ -123,6 +120,20 @@ async def _carry_out(act: Act, resource: Resource, ports: Ports, seen: Seen) -> 
             return replace(seen, version=None)
         case _:
             assert_never(act)
+
+
+async def _outcome(ports: Ports, model: str, run_id: str, key: str, run: PipelineRun | None) -> str:
+    """The run's outcome document: its output, else what it logged to MLflow ("" if neither)."""
+    try:
+        output = (run or await ports.runner.get(run_id)).output
+    except PipelinesUnavailableError:
+        # KFP's API returns no output parameters anyway: the registry has the outcome of any
+        # run KFP ran. Only when it has none is the pipeline service's outage the answer.
+        logged = await ports.registry.training_outcome(model, key)
+        if logged is None:
+            raise
+        return logged
+    return output or await ports.registry.training_outcome(model, key) or ""
 
 
 @timer(MODEL_VERSION)

@@ -52,8 +52,9 @@ _START_TIMEOUT_SECONDS: Final = {
     MLFLOW: 180.0,
     DATAPLANE: 60.0,
 }
-# A running component gets this long to answer before `up` judges it hung and restarts it: on a
-# busy machine a healthy one can miss a 2-second probe, and restarting it breaks its clients.
+# Running components that listen get this long, together, to answer before `up` judges them hung
+# and restarts them: on a busy machine a healthy one can miss a 2-second probe, and restarting it
+# breaks its clients.
 ANSWER_GRACE_SECONDS: Final = 15.0
 # MLflow phones home unless told not to; tests and the platform talk only to loopback.
 QUIET_ENVIRONMENT: Final = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
@@ -194,14 +195,28 @@ class LocalPlatform:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the platform's lock: one `up` or `down` at a time, across processes (two at once
-        would both see a component down and start it twice, the second on a taken port)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / "platform.lock").open("w") as lock:
+        would both see a component down and start it twice, the second on a taken port).
+
+        Not re-entrant: `up` or `down` inside this block waits for ever."""
+        path = self.directory / "platform.lock"
+        while True:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            lock = path.open("a")
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                held = os.stat(path)
+            except FileNotFoundError:
+                held = None
+            opened = os.fstat(lock.fileno())
+            if held is not None and (held.st_dev, held.st_ino) == (opened.st_dev, opened.st_ino):
+                break
+            # The holder deleted the platform's directory (`down --delete-data`) with this lock
+            # file in it: lock the file that now stands at the path instead.
+            lock.close()
+        try:
+            yield
+        finally:
+            lock.close()  # releases the lock
 
     def _up(
         self, toolchain: Toolchain, apiserver_port: int | None, log: Callable[[str], None]
@@ -210,10 +225,12 @@ class LocalPlatform:
         state.toolchain_bin_dirs = [str(d) for d in toolchain.bin_dirs]
         pki = ensure_pki(self.directory / "pki", dt.datetime.now(dt.UTC))
 
-        needed = [name for name in COMPONENTS if not self._healthy(state, name)]
-        # The API server is bound to etcd's port: when etcd restarts, so must the API server.
-        if ETCD in needed and APISERVER not in needed:
-            needed.append(APISERVER)
+        needed: list[str] = []
+        deadline = time.monotonic() + ANSWER_GRACE_SECONDS
+        for name in COMPONENTS:
+            # The API server is bound to etcd's port: when etcd restarts, so must the API server.
+            if (name == APISERVER and ETCD in needed) or not self._healthy(state, name, deadline):
+                needed.append(name)
         if apiserver_port is not None and state.ports.get(APISERVER) != apiserver_port:
             processes.require_free(apiserver_port, APISERVER)
             if APISERVER not in needed:
@@ -253,14 +270,15 @@ class LocalPlatform:
             raise
         return self._endpoints(state)
 
-    def _healthy(self, state: PlatformState, name: str) -> bool:
+    def _healthy(self, state: PlatformState, name: str, deadline: float) -> bool:
         running = state.components.get(name)
         if running is None or not processes.is_running(running.pid, running.executable):
             return False
         answers = self._ready_check(name, state)
-        deadline = time.monotonic() + ANSWER_GRACE_SECONDS
         while not answers():
-            if time.monotonic() > deadline:
+            # One that holds its port but does not answer may be busy: it gets until the
+            # deadline. One that does not even listen will not answer by waiting.
+            if time.monotonic() > deadline or processes.is_free(state.ports.get(name, 0)):
                 return False
             time.sleep(0.25)
         return True

@@ -29,6 +29,7 @@ class Registry:
         self.creates = 0
         self.down = False
         self.ignores_sign_offs = False
+        self.outcomes: dict[str, str] = {}  # run key → the outcome the run logged to MLflow
 
     def _reachable(self) -> None:
         if self.down:
@@ -68,9 +69,9 @@ class Registry:
             if found.version == version and not self.ignores_sign_offs:
                 self.versions[key] = replace(found, tags={**found.tags, APPROVED_BY_TAG: by})
 
-    async def training_outcome(self, _model: str, _run_key: str) -> str | None:
+    async def training_outcome(self, _model: str, run_key: str) -> str | None:
         self._reachable()
-        return None
+        return self.outcomes.get(run_key)
 
 
 async def test_a_model_version_is_trained_evaluated_registered_once_and_staged() -> None:
@@ -125,6 +126,28 @@ async def test_with_the_pipeline_service_down_it_says_so_and_starts_the_run_once
     await world.tick()
     assert world.status.phase is Phase.EVALUATING
     assert world.runner.starts == [KEY]
+
+
+async def test_a_finished_run_is_registered_from_what_it_logged_while_kfp_is_down() -> None:
+    registry = Registry()
+    world = World(registry)
+    await world.tick()
+    # The run ends while MLflow is down; KFP's API, as always, returns no outcome with it.
+    world.runner.run = PipelineRun("run-1", RunState.SUCCEEDED)
+    registry.down = True
+    await world.tick()
+    assert world.condition("Trained")[:2] == ("Unknown", "RegistryUnavailable")
+
+    # MLflow is back, KFP is down. Without the outcome in MLflow, the outage is the answer.
+    registry.down, world.runner.down = False, True
+    await world.tick()
+    assert world.status.phase is Phase.EVALUATING
+    assert world.condition("Trained")[:2] == ("Unknown", "PipelinesUnavailable")
+    # With it, KFP is not needed: the version is registered and staged.
+    registry.outcomes[KEY] = outcome("mlrun-1")
+    await world.tick()
+    assert (world.status.phase, world.status.stage) == (Phase.STAGING, Stage.STAGING)
+    assert registry.creates == 1
 
 
 async def test_a_registry_that_never_takes_an_act_stops_the_reconcile() -> None:

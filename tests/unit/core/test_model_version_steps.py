@@ -142,6 +142,8 @@ CASES = [
     ("nothing-started-starts-the-run", _status(), _seen(), StartRun(KEY)),
     ("a-changed-training-input-starts-a-new-run", _status(Phase.STAGING, _run(key="uid-1-old")),
      _seen(), StartRun(KEY)),
+    ("the-registry-down-at-start-keeps-it-pending", _status(), _seen(unavailable=DOWN),
+     (Phase.PENDING, (NOT_EVALUATED, REGISTRY_DOWN), 20)),
     ("the-pipelines-down-at-start-keep-it-pending", _status(), _seen(unavailable=KFP_DOWN),
      (Phase.PENDING, (NOT_EVALUATED, PIPELINES_DOWN), 10)),
     ("a-started-run-is-training", _status(), _seen(run=PipelineRun("run-1", RunState.PENDING)),

@@ -54,11 +54,14 @@ class _RefusedError(PermanentError):
 
 class KfpApiRunner:
     def __init__(
-        self, client: kfp.Client, experiment: str = "paved", namespace: str | None = None
+        self,
+        client: kfp.Client,
+        host: str,
+        experiment: str = "paved",
+        namespace: str | None = None,
     ) -> None:
         self._client = client
-        # For messages; kfp.Client keeps the host only in its API client's configuration.
-        self._where = f"KFP's API at {client._existing_config.host}"
+        self._where = f"KFP's API at {host}"  # for messages
         self._experiment = experiment
         self._namespace = namespace
 
@@ -69,8 +72,8 @@ class KfpApiRunner:
         """Blocks while kfp.Client probes the API server's /healthz, which it does (up to 5
         attempts, 5 s apart) unless it is given a namespace."""
         if namespace is None:
-            return cls(kfp.Client(host=host), experiment)
-        return cls(kfp.Client(host=host, namespace=namespace), experiment, namespace)
+            return cls(kfp.Client(host=host), host, experiment)
+        return cls(kfp.Client(host=host, namespace=namespace), host, experiment, namespace)
 
     async def start(self, run_key: str, pipeline: str, request: str) -> PipelineRun:
         package = _PIPELINES.get(pipeline)
