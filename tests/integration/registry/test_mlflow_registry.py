@@ -40,6 +40,27 @@ def test_registration_is_idempotent_by_key(endpoints: Endpoints, model: str) -> 
     assert first.stage is Stage.TRAINED
 
 
+def test_a_duplicate_made_by_mlflows_own_retry_is_removed_and_the_first_kept(
+    endpoints: Endpoints, model: str
+) -> None:
+    registry = MlflowRegistry(endpoints.mlflow)
+    run_id = _logged_run(endpoints)
+    first = asyncio.run(registry.register(model, run_id, "uid-1", {}))
+    # What MLflow's client leaves when it sends a create again after losing the reply to one
+    # the server had committed: a second version with the same key.
+    client = MlflowClient(endpoints.mlflow)
+    duplicate = client.create_model_version(
+        model, f"runs:/{run_id}/model", run_id=run_id, tags={KEY_TAG: "uid-1"}
+    )
+    assert int(duplicate.version) > int(first.version)
+
+    again = asyncio.run(registry.register(model, run_id, "uid-1", {}))
+
+    assert again.version == first.version
+    versions = client.search_model_versions(f"name = '{model}'")
+    assert [str(v.version) for v in versions] == [first.version]
+
+
 def test_a_registered_version_serves_the_model_the_run_logged(
     endpoints: Endpoints, model: str
 ) -> None:

@@ -2,8 +2,13 @@
 
 MLflow's `create_model_version` is not idempotent (a retry makes a duplicate), so every
 registration searches by the key tag first, in the same attempt as the create: an attempt that
-follows an outage searches again. Stages are aliases (`staging`, `production`): moving one is
-atomic in MLflow, and the `paved.stage` tag keeps the history readable.
+follows an outage searches again. MLflow's own client retries too, POSTs included, when a reply
+is lost or a proxy times out: a create the server committed can be made twice inside one call.
+Registration therefore keeps the key's first version and deletes any later one; only the first
+is ever found, so no later one has a stage or an alias.
+
+Stages are aliases (`staging`, `production`): moving one is atomic in MLflow, and the
+`paved.stage` tag keeps the history readable.
 
 When MLflow is down, each call tries again with backoff for a few seconds (a restart or a blip
 passes unnoticed), then raises RegistryUnavailableError saying since when; the delay it asks the
@@ -115,10 +120,22 @@ class MlflowRegistry:
         )
 
     def _find(self, model: str, key: str) -> RegisteredVersion | None:
+        found = self._with_key(model, key)
+        return _registered(found[0]) if found else None
+
+    def _with_key(self, model: str, key: str) -> list[ModelVersion]:
+        """The versions tagged with `key`, first first."""
         found = self._client.search_model_versions(
             f"name = '{model}' and tags.`{KEY_TAG}` = '{key}'"
         )
-        return _registered(min(found, key=lambda v: int(v.version))) if found else None
+        return sorted(found, key=lambda v: int(v.version))
+
+    def _first_with_key(self, model: str, key: str) -> RegisteredVersion | None:
+        """The key's first version, after deleting any later duplicate of it."""
+        found = self._with_key(model, key)
+        for duplicate in found[1:]:
+            self._client.delete_model_version(model, str(duplicate.version))
+        return _registered(found[0]) if found else None
 
     async def find(self, model: str, key: str) -> RegisteredVersion | None:
         return await self._call(
@@ -129,7 +146,7 @@ class MlflowRegistry:
         self, model: str, run_id: str, key: str, tags: Mapping[str, str]
     ) -> RegisteredVersion:
         def find_or_create() -> RegisteredVersion:
-            existing = self._find(model, key)
+            existing = self._first_with_key(model, key)
             if existing is not None:
                 return existing
             try:
@@ -143,14 +160,14 @@ class MlflowRegistry:
             logged = [o.model_id for o in (outputs.model_outputs if outputs else [])]
             if not logged:
                 raise PermanentError(f"MLflow run {run_id} logged no model to register")
-            version = self._client.create_model_version(
+            created = self._client.create_model_version(
                 model,
                 f"models:/{logged[0]}",
                 run_id=run_id,
                 tags={**tags, KEY_TAG: key, STAGE_TAG: Stage.TRAINED.value},
                 model_id=logged[0],
             )
-            return _registered(version)
+            return self._first_with_key(model, key) or _registered(created)
 
         return await self._call(f"to register {model} for key {key}", find_or_create)
 
