@@ -60,11 +60,6 @@ def _expected(cache: Path) -> Toolchain | None:
     return toolchain if built else None
 
 
-def find_toolchain(cache: Path | None = None) -> Toolchain | None:
-    """The cached toolchain, or None when any binary is missing."""
-    return _expected(cache or cache_root())
-
-
 def check_go() -> str:
     """Return the path of a Go toolchain new enough to build Kubernetes, or say what to install."""
     go = shutil.which("go")
