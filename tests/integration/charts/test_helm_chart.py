@@ -4,6 +4,7 @@ API server, and grants the operator what it uses and nothing more."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -14,6 +15,7 @@ import yaml
 
 from paved.local.platform import Endpoints
 from paved.local.toolchain import Toolchain
+from paved.settings import OperatorSettings
 from tests.support.kubectl import Kubectl
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,6 +46,45 @@ def test_alert_rules_pass_their_promtool_tests() -> None:
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
+# Settings the pod gets from the Deployment's arguments, or in-cluster defaults, not from values.
+FROM_ARGUMENTS_OR_IN_CLUSTER = {
+    "kubeconfig", "metrics_address", "metrics_port", "health_address", "health_port", "peering",
+    "namespaces",
+}  # fmt: skip
+
+
+def test_every_operator_setting_a_cluster_needs_is_a_chart_value(
+    toolchain: Toolchain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = {
+        "operator.prometheusUrl": "http://prometheus.observability:9090",
+        "operator.pipelineRunner": "kfp-api",
+        "operator.kfpHost": "http://kfp.ml:8888",
+        "operator.codeCommit": "0123abc",
+        "operator.sparkMaster": "spark://spark:7077",
+        "operator.verbose": "true",
+    }
+    flags = [f"--set={name}={value}" for name, value in chosen.items()]
+    rendered = helm(toolchain, "template", "t", str(CHART), "--kube-version=1.36.3", *flags)
+    assert rendered.returncode == 0, rendered.stderr
+    (deployment,) = (d for d in yaml.safe_load_all(rendered.stdout) if d["kind"] == "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    environment = {variable["name"]: variable["value"] for variable in container["env"]}
+
+    for name in [n for n in os.environ if n.startswith("PAVED_")]:
+        monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = OperatorSettings()
+
+    assert settings.prometheus_url == chosen["operator.prometheusUrl"]
+    assert (settings.pipeline_runner, settings.kfp_host) == ("kfp-api", "http://kfp.ml:8888")
+    assert (settings.code_commit, settings.spark_master) == ("0123abc", "spark://spark:7077")
+    assert settings.verbose
+    from_values = {n.removeprefix("PAVED_").lower() for n in environment if n.startswith("PAVED_")}
+    assert set(OperatorSettings.model_fields) - from_values == FROM_ARGUMENTS_OR_IN_CLUSTER
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -52,9 +93,10 @@ def test_alert_rules_pass_their_promtool_tests() -> None:
         (["operator.redisUrl=localhost:6379"], "at '/operator/redisUrl'"),
         (["operator.offlineEngine=pandas"], "at '/operator/offlineEngine'"),
         (["rbac.scop=cluster"], "additional properties 'scop' not allowed"),
+        (["operator.pipelineRunner=airflow"], "at '/operator/pipelineRunner'"),
     ],
     ids=["namespaced-without-namespaces", "too-many-replicas", "redis-url-without-scheme",
-         "unknown-engine", "misspelt-key"],
+         "unknown-engine", "misspelt-key", "unknown-runner"],
 )  # fmt: skip
 def test_a_wrong_value_fails_at_install_with_a_clear_message(
     toolchain: Toolchain, values: list[str], message: str
