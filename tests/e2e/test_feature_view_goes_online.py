@@ -105,9 +105,7 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
     assert stale["status"]["freshnessSummary"] == "1/2 stale"
 
     def breach_event() -> dict[str, object] | None:
-        events = kubectl.get_json(
-            "events", "-n", namespace, "--field-selector=involvedObject.name=user-activity-v1"
-        )["items"]
+        events = kubectl.events_about("user-activity-v1", namespace)
         return next((e for e in events if e["reason"] == "SloBreached"), None)
 
     event = wait_for(breach_event, timeout=30, what="a SloBreached event")
@@ -184,9 +182,7 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
     # The run that came back read only what the watermark had not passed: the 60 new rows, not
     # all 110 again. Its message is in the event the Ready condition's flip posted.
     def recovered() -> dict[str, object] | None:
-        events = kubectl.get_json(
-            "events", "-n", namespace, "--field-selector=involvedObject.name=user-activity-v1"
-        )["items"]
+        events = kubectl.events_about("user-activity-v1", namespace)
         return next((e for e in events if "changed rows written" in e["message"]
                      and "50 of 50" not in e["message"]), None)  # fmt: skip
 

@@ -110,9 +110,7 @@ def test_condition_changes_are_posted_as_events(kubectl: Kubectl, namespace: str
     kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "02-modelversion.yaml"))
 
     def reasons() -> set[str] | None:
-        events = kubectl.get_json(
-            "events", "-n", namespace, "--field-selector=involvedObject.name=churn-v1"
-        )["items"]
+        events = kubectl.events_about("churn-v1", namespace)
         found = {e["reason"] for e in events}
         return found if "ReferenceNotFound" in found else None
 

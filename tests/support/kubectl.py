@@ -37,3 +37,9 @@ class Kubectl:
 
     def get_json(self, *args: str) -> Any:
         return json.loads(self.run("get", "-o", "json", *args).stdout)
+
+    def events_about(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        """The events posted about the object `name` in `namespace`."""
+        selector = f"--field-selector=involvedObject.name={name}"
+        events: list[dict[str, Any]] = self.get_json("events", "-n", namespace, selector)["items"]
+        return events
