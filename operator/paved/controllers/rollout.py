@@ -49,6 +49,7 @@ from paved.core.rollout_steps import (
     Observations,
     Pause,
     Progress,
+    Promote,
     RollBack,
     SetTraffic,
     Traffic,
@@ -328,13 +329,15 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         case Complete():
             phase = Phase.SUCCEEDED
             condition = Observation(PROGRESSING, "False", decision.reason, decision.message)
-            if decision.reason == "Promoted":
-                # The router first, the registry second: repeated after a crash, the promotion
-                # finds the router's part done (traffic is read by model) and finishes.
-                await ports.router.promote(route, model_uri)
-                model = (candidate or {}).get("spec", {}).get("model", "")
-                await ports.registry.set_stage(model, str(registry["version"]), Stage.PRODUCTION)
-                applied = Traffic(0, 100, False)
+        case Promote():
+            phase = Phase.SUCCEEDED
+            condition = Observation(PROGRESSING, "False", decision.reason, decision.message)
+            # The router first, the registry second: repeated after a crash, the promotion
+            # finds the router's part done (traffic is read by model) and finishes.
+            await ports.router.promote(route, model_uri)
+            model = (candidate or {}).get("spec", {}).get("model", "")
+            await ports.registry.set_stage(model, str(registry["version"]), Stage.PRODUCTION)
+            applied = Traffic(0, 100, False)
         case Pause():
             phase = Phase.PAUSED
         case _:

@@ -34,6 +34,7 @@ class Traffic:
 
 BASELINE_ONLY = Traffic(100, 0, False)
 METRICS_UNAVAILABLE: Final = "MetricsUnavailable"
+PROMOTION_REFUSED: Final = "PromotionRefused"
 METRICS_RETRY_SECONDS: Final = 5.0
 
 
@@ -118,12 +119,24 @@ class RollBack:
 
 @dataclass(frozen=True)
 class Complete:
+    """Finished without promoting (the last step was not `full`, or nothing was left to do)."""
+
     reason: str
     message: str
     progress: Progress
 
 
-Decision = Hold | SetTraffic | Pause | RollBack | Complete
+@dataclass(frozen=True)
+class Promote:
+    """The candidate becomes production: the router serves it alone, the registry says so. Only
+    ever decided while the candidate may be promoted (`Observations.promotion_refused` is None)."""
+
+    message: str
+    progress: Progress
+    reason: str = "Promoted"
+
+
+Decision = Hold | SetTraffic | Pause | RollBack | Complete | Promote
 
 
 def step_kind(step: Step) -> str:
@@ -155,10 +168,25 @@ def requested(annotation: str | None, consumed: str | None) -> bool:
 
 
 def _enter(
-    spec: RolloutSpec, index: int, progress: Progress, why: str, reason: str = "StepStarted"
+    spec: RolloutSpec,
+    index: int,
+    progress: Progress,
+    why: str,
+    *,
+    refused: str | None,
+    reason: str = "StepStarted",
 ) -> Decision:
+    """Move to step `index`; never to a split that gives the candidate all traffic while it may
+    not be promoted (a `full` step, or a canary of weight 100): then pause where it is."""
     target = traffic_for(spec.steps, index)
     kind = step_kind(spec.steps[index])
+    if refused is not None and target.candidate == 100:
+        return Pause(
+            PROMOTION_REFUSED,
+            f"{refused} No traffic moves to step {index + 1}/{len(spec.steps)} ({kind}), which "
+            "gives the candidate all traffic, until it may be promoted.",
+            progress,
+        )
     return SetTraffic(
         target,
         reason,
@@ -176,6 +204,14 @@ def decide(
         return Hold("Finished", "The rollout has finished.", progress, check_again_seconds=300)
     if observed.rollback_requested:
         return RollBack("RollbackRequested", "Rolled back on request.", _settled(progress, True))
+    if (
+        progress.step is not None
+        and observed.promotion_refused is not None
+        and traffic_for(spec.steps, progress.step).candidate == 100
+    ):
+        # The candidate lost its right to production once it had all traffic (a sign-off voided
+        # by a retraining, a policy tightened): the traffic goes back first, blind or not.
+        return _retreat(spec, progress.step, progress, observed.promotion_refused)
     if observed.metrics_unavailable is not None and progress.step is not None:
         # Blind: no step ends and nothing is promoted, and an outage is no evidence against the
         # candidate either, so no rollback. A person's rollback (above) still acts.
@@ -238,7 +274,7 @@ def decide(
         red = [g for g in latest if g.state is GuardrailState.BREACH]
         return _promote(spec, progress, observed, [*red, *no_data])
     if progress.step is None:
-        return _enter(spec, 0, progress, "Rollout started")
+        return _enter(spec, 0, progress, "Rollout started", refused=observed.promotion_refused)
     index = progress.step
     target = traffic_for(spec.steps, index)
     if observed.traffic != target:
@@ -265,12 +301,10 @@ def decide(
     def advance(why: str) -> Decision:
         if last:
             return Complete("Completed", why, _settled(progress, True))
-        if step_kind(spec.steps[index + 1]) == "full" and observed.promotion_refused:
-            return Pause("PromotionRefused", observed.promotion_refused, progress)
-        return _enter(spec, index + 1, progress, why)
+        return _enter(spec, index + 1, progress, why, refused=observed.promotion_refused)
 
     if kind == "full":
-        return Complete("Promoted", "The candidate takes all traffic.", _settled(progress, True))
+        return Promote("The candidate takes all traffic.", _settled(progress, True))
     if kind in ("shadow", "canary"):
         held_for = parse_duration(
             step.shadow.duration if step.shadow else step.canary.duration if step.canary else "0s"
@@ -338,8 +372,26 @@ def _promote(
         detail = "; ".join(g.message for g in objections)
         return Hold("PromoteNotPossible", f"Promote refused: {detail}", progress)
     if observed.promotion_refused:
-        return Pause("PromotionRefused", f"Promote refused: {observed.promotion_refused}", progress)
-    return _enter(spec, full, progress, "Promote requested", "PromoteRequested")
+        return Pause(PROMOTION_REFUSED, f"Promote refused: {observed.promotion_refused}", progress)
+    return _enter(
+        spec, full, progress, "Promote requested", refused=None, reason="PromoteRequested"
+    )
+
+
+def _retreat(spec: RolloutSpec, index: int, progress: Progress, refused: str) -> Decision:
+    """Back to the last step before `index` that leaves the baseline some traffic (or to the
+    baseline alone, not started): that step is then held and judged again before going on."""
+    earlier = [i for i in range(index) if traffic_for(spec.steps, i).candidate < 100]
+    back = earlier[-1] if earlier else None
+    traffic = traffic_for(spec.steps, back) if back is not None else BASELINE_ONLY
+    where = f"step {back + 1}/{len(spec.steps)}" if back is not None else "the baseline alone"
+    return SetTraffic(
+        traffic,
+        PROMOTION_REFUSED,
+        f"{refused} The candidate had all traffic: back to {where} "
+        f"(baseline {traffic.baseline}%, candidate {traffic.candidate}%).",
+        Progress(step=back, breaches=progress.breaches),
+    )
 
 
 def judged_as_shadow(observed: Traffic | None) -> bool:

@@ -17,6 +17,7 @@ from paved.core.rollout_steps import (
     Observations,
     Pause,
     Progress,
+    Promote,
     RollBack,
     SetTraffic,
     Traffic,
@@ -48,12 +49,11 @@ def test_a_rollout_walks_shadow_canaries_ab_and_full() -> None:
         target = traffic_for(SPEC.steps, progress.step) if progress.step is not None else None
         decision = _run(Observations(target, GREEN, ab=win), now, progress)
         kinds.append(type(decision).__name__)
-        if isinstance(decision, Complete):
+        if isinstance(decision, Promote):
             break
         progress = decision.progress
         now += dt.timedelta(minutes=6)
-    assert isinstance(decision, Complete)
-    assert decision.reason == "Promoted"
+    assert isinstance(decision, Promote)
     assert kinds.count("SetTraffic") == 5  # shadow, canary 1%, canary 5%, A/B, full
 
 
@@ -147,7 +147,9 @@ def test_without_a_sign_off_the_rollout_pauses_before_full_and_goes_on_once_sign
     refused = "Production needs a sign-off by an approver."
     held = _run(Observations(Traffic(50, 50), GREEN, ab=win, promotion_refused=refused), T0, at_ab)
     assert isinstance(held, Pause)
-    assert (held.reason, held.message) == ("PromotionRefused", refused)
+    assert held.reason == "PromotionRefused"
+    assert held.message.startswith(refused)
+    assert "step 5/5 (full)" in held.message
     signed = _run(Observations(Traffic(50, 50), GREEN, ab=win), T0, held.progress)
     assert isinstance(signed, SetTraffic)
     assert signed.traffic == Traffic(0, 100, False)
@@ -216,8 +218,7 @@ def test_a_promote_skips_the_remaining_steps_to_full_which_then_promotes() -> No
     assert (skipped.progress.step, skipped.traffic) == (4, Traffic(0, 100, False))
     # From there the full step promotes as ever, once the router shows the candidate serving.
     promoted = _run(Observations(Traffic(0, 100), ()), T0, skipped.progress)
-    assert isinstance(promoted, Complete)
-    assert promoted.reason == "Promoted"
+    assert isinstance(promoted, Promote)
 
 
 def test_a_promote_without_a_sign_off_pauses_and_is_not_kept_for_later() -> None:
