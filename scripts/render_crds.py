@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paved.api.crds import (
-    KINDS,
+    ALL_KINDS,
     PEERING_FILE,
     POLICY_FILE,
     file_name,
@@ -23,7 +23,7 @@ REFERENCE = ROOT / "docs" / "api"
 def main() -> None:
     for destination in DESTINATIONS:
         destination.mkdir(parents=True, exist_ok=True)
-        for kind in KINDS:
+        for kind in ALL_KINDS:
             (destination / file_name(kind)).write_text(render(kind))
             print(f"wrote {(destination / file_name(kind)).relative_to(ROOT)}")
         (destination / POLICY_FILE).write_text(render_policies())
@@ -31,7 +31,7 @@ def main() -> None:
         (destination / PEERING_FILE).write_text(render_peering())
         print(f"wrote {(destination / PEERING_FILE).relative_to(ROOT)}")
     REFERENCE.mkdir(parents=True, exist_ok=True)
-    for kind in KINDS:
+    for kind in ALL_KINDS:
         page = REFERENCE / f"{kind.singular}.md"
         page.write_text(render_reference(kind))
         print(f"wrote {page.relative_to(ROOT)}")

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from paved.api.crds import KINDS
+from paved.api.crds import ALL_KINDS
 from paved.local import processes
 from paved.local.platform import Endpoints, LocalPlatform
 from paved.local.toolchain import Toolchain, ensure_toolchain
@@ -69,7 +69,7 @@ def paved_crds(kubectl: Kubectl) -> None:
     kubectl.run("apply", "-f", str(ROOT / "crds"))
     # Seldon's SeldonDeployment, as the local platform serves it (no Seldon operator here).
     kubectl.run("apply", "-f", str(ROOT / "operator" / "paved" / "local" / "crds"))
-    crds = [kind.crd_name for kind in KINDS] + [
+    crds = [kind.crd_name for kind in ALL_KINDS] + [
         "seldondeployments.machinelearning.seldon.io",
         "kopfpeerings.kopf.dev",
     ]

@@ -33,8 +33,14 @@ def outcome(mlflow_run_id: str) -> str:
 
 
 class Cluster:
+    def __init__(self) -> None:
+        self.policies: list[dict[str, Any]] = []
+
     async def get_paved(self, kind: str, _namespace: str, _name: str) -> dict[str, Any] | None:
         return example("01-featureview.yaml") if kind == "FeatureView" else None
+
+    async def promotion_policies(self) -> list[dict[str, Any]]:
+        return self.policies
 
 
 class Runner:

@@ -16,7 +16,9 @@ from pydantic import BaseModel
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus
 from paved.api.meta import GROUP, VERSION
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
-from paved.api.policies import sign_off_policy
+from paved.api.policies import authors_policy, sign_off_policy
+from paved.api.promotion_admission import promotion_policy
+from paved.api.promotion_policy import PromotionPolicySpec, PromotionPolicyStatus
 from paved.api.rollout import RolloutSpec, RolloutStatus
 
 CATEGORY: Final = "paved"
@@ -54,6 +56,7 @@ class Kind:
     spec: type[BaseModel]
     status: type[BaseModel]
     columns: tuple[PrinterColumn, ...]
+    scope: str = "Namespaced"
 
     @property
     def singular(self) -> str:
@@ -114,7 +117,24 @@ ROLLOUT = Kind(
         AGE,
     ),
 )
+PROMOTION_POLICY = Kind(
+    "PromotionPolicy",
+    "promotionpolicies",
+    ("ppol",),
+    "The platform's rules for reaching production: gates, sign-off, shadow and canary time.",
+    PromotionPolicySpec,
+    PromotionPolicyStatus,
+    (
+        PrinterColumn("Namespaces", ".spec.namespaces", description="Empty: every namespace"),
+        PrinterColumn("Sign-off", ".spec.signOff.required", "boolean"),
+        PrinterColumn("Min shadow", ".spec.rollout.minShadow"),
+        AGE,
+    ),
+    scope="Cluster",
+)
+# The kinds the operator reconciles; PromotionPolicy it only reads.
 KINDS: Final = (FEATURE_VIEW, MODEL_VERSION, ROLLOUT)
+ALL_KINDS: Final = (*KINDS, PROMOTION_POLICY)
 
 
 def _is_null(schema: Any) -> bool:
@@ -189,7 +209,7 @@ def custom_resource_definition(kind: Kind) -> dict[str, Any]:
         "metadata": {"name": kind.crd_name},
         "spec": {
             "group": GROUP,
-            "scope": "Namespaced",
+            "scope": kind.scope,
             "names": {
                 "kind": kind.kind,
                 "listKind": f"{kind.kind}List",
@@ -245,14 +265,17 @@ def file_name(kind: Kind) -> str:
     return f"{GROUP}_{kind.plural}.yaml"
 
 
-POLICY_FILE: Final = f"{GROUP}_sign-off-policy.yaml"
+POLICY_FILE: Final = f"{GROUP}_policies.yaml"
 
 
 def render_policies() -> str:
     """The admission policies, as the YAML checked in beside the CRDs."""
     header = "# Generated from paved.api by `make crds`: do not edit.\n"
     return header + yaml.dump_all(
-        sign_off_policy(), Dumper=_NoAliasDumper, sort_keys=False, width=100
+        [*authors_policy(), *sign_off_policy(), *promotion_policy()],
+        Dumper=_NoAliasDumper,
+        sort_keys=False,
+        width=100,
     )
 
 

@@ -99,17 +99,41 @@ class Gates(Model):
 
 
 class SignOff(Model):
+    """A person's approval of one trained model: the registry version and the gates' results
+    they saw. A retraining makes another version, so it voids the sign-off."""
+
     by: str = Field(
         min_length=1,
+        max_length=253,
         description="The approver's Kubernetes user name; the API server checks it is the caller.",
+    )
+    registry_version: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The registry version approved; the API server checks it is status's.",
+    )
+    gates_digest: str = Field(
+        min_length=1,
+        max_length=80,
+        description="status.gatesDigest when signing: the gates' results approved.",
+    )
+    groups: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="The approver's groups as the API server authenticated them when signing.",
     )
     comment: str = Field(default="", max_length=2048)
 
 
 class Approval(Model):
-    required: bool = True
     approver_groups: list[str] = Field(
-        default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"}
+        default_factory=list,
+        max_length=32,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description=(
+            "Narrows who may sign off (a PromotionPolicy's groups still apply). Whether a "
+            "sign-off is needed at all is the PromotionPolicy's call, not the author's."
+        ),
     )
     sign_off: SignOff | None = None
 
@@ -193,4 +217,7 @@ class ModelVersionStatus(Status):
     lineage: Lineage | None = None
     gates: list[GateResult] = Field(default_factory=list)
     gates_summary: str | None = Field(default=None, description="For people: e.g. '5/5 passed'.")
+    gates_digest: str | None = Field(
+        default=None, description="A digest of the gates' results: what a sign-off approves."
+    )
     approval: ApprovalRecord | None = None

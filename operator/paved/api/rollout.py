@@ -13,15 +13,16 @@ from enum import StrEnum
 from pydantic import Field
 
 from paved.api.meta import Duration, Model, ObjectName, Status, cel, section, validated
+from paved.api.promotion_policy import GoDuration
 
 
 class ShadowStep(Model):
-    duration: Duration = Field(description="How long the candidate gets mirrored traffic.")
+    duration: GoDuration = Field(description="How long the candidate gets mirrored traffic.")
 
 
 class CanaryStep(Model):
     weight: int = Field(ge=0, le=100, description="Percent of live traffic to the candidate.")
-    duration: Duration = Field(description="How long to hold this weight with guardrails green.")
+    duration: GoDuration = Field(description="How long to hold this weight with guardrails green.")
 
 
 class Outcome(StrEnum):

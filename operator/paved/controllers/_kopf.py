@@ -12,7 +12,7 @@ from typing import Any, Final
 import kopf
 from pydantic import BaseModel, ValidationError
 
-from paved.api.crds import KINDS, Kind
+from paved.api.crds import KINDS, PROMOTION_POLICY, Kind
 from paved.api.meta import GROUP, VERSION, Status
 from paved.core.conditions import Observation, flipped, report
 from paved.core.references import invalid_spec
@@ -73,7 +73,7 @@ TIMER_SECONDS = 5.0
 
 # Each kind's index holds every object under two keys: its namespace (all of them there) and
 # (namespace, name) (that one).
-INDEX_IDS: Final = {kind.kind: f"paved_{kind.plural}" for kind in KINDS}
+INDEX_IDS: Final = {kind.kind: f"paved_{kind.plural}" for kind in (*KINDS, PROMOTION_POLICY)}
 
 Index = Mapping[Any, Iterable[dict[str, Any]]]
 
@@ -92,6 +92,9 @@ class WatchedCluster:
 
     async def list_paved(self, kind: str, namespace: str) -> list[dict[str, Any]]:
         return list(self._index(kind).get(namespace, ()))
+
+    async def promotion_policies(self) -> list[dict[str, Any]]:
+        return list(self._index(PROMOTION_POLICY.kind).get("", ()))
 
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +125,7 @@ def _indexed(body: kopf.Body, **_: Any) -> dict[Any, dict[str, Any]]:
     return {namespace: seen, (namespace, body.metadata.name or ""): seen}
 
 
-for _kind in KINDS:
+for _kind in (*KINDS, PROMOTION_POLICY):
     kopf.index(GROUP, VERSION, _kind.plural, id=INDEX_IDS[_kind.kind])(_indexed)
 
 

@@ -3,9 +3,17 @@ so that one writer owns each object's conditions."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+
+from paved.api.policies import CREATED_BY, SPEC_CHANGED_BY
+from paved.api.promotion_policy import PromotionPolicySpec
 from paved.controllers._kopf import Resource
 from paved.core.conditions import Observation
+from paved.core.promotion_policy import Authors, NamedPolicy, governing
 from paved.core.references import acceptance, references_of
+from paved.errors import PermanentError
 from paved.ports import Ports
 
 
@@ -16,3 +24,22 @@ async def check_references(resource: Resource, ports: Ports) -> Observation:
         if await ports.cluster.get_paved(reference.kind, resource.namespace, reference.name) is None
     ]
     return acceptance(missing, resource.namespace)
+
+
+async def governing_policies(namespace: str, ports: Ports) -> tuple[NamedPolicy, ...]:
+    """The PromotionPolicies that govern `namespace`, parsed."""
+    policies = []
+    for found in await ports.cluster.promotion_policies():
+        name = str((found.get("metadata") or {}).get("name", ""))
+        try:
+            spec = PromotionPolicySpec.model_validate(found.get("spec") or {})
+        except ValidationError as error:
+            # The API server validated it; a policy this operator cannot read holds everything.
+            raise PermanentError(f"PromotionPolicy {name} cannot be read: {error}") from error
+        policies.append(NamedPolicy(name, spec))
+    return governing(policies, namespace)
+
+
+def authors(annotations: Mapping[str, str]) -> Authors:
+    """Who created and last changed a ModelVersion's spec, as the API server recorded them."""
+    return Authors(annotations.get(CREATED_BY), annotations.get(SPEC_CHANGED_BY))

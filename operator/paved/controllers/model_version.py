@@ -18,7 +18,7 @@ from paved.api.crds import MODEL_VERSION
 from paved.api.feature_view import FeatureViewSpec
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus, Stage
 from paved.controllers._kopf import Reconciled, Resource, timer
-from paved.controllers.acceptance import check_references
+from paved.controllers.acceptance import authors, check_references, governing_policies
 from paved.core.model_version_steps import (
     PIPELINES_UNAVAILABLE,
     REGISTRY_UNAVAILABLE,
@@ -140,10 +140,17 @@ async def _outcome(ports: Ports, model: str, run_id: str, key: str, run: Pipelin
 async def train_and_promote(resource: Resource, ports: Ports, now: dt.datetime) -> Reconciled:
     status = resource.status
     assert isinstance(status, ModelVersionStatus)
-    subject = Subject(resource.uid, resource.namespace, resource.name, ports.code_commit)
+    subject = Subject(
+        resource.uid,
+        resource.namespace,
+        resource.name,
+        ports.code_commit,
+        authors(resource.annotations),
+    )
+    policies = await governing_policies(resource.namespace, ports)
     seen = Seen(await check_references(resource, ports))
     for _ in range(MAX_STEPS):
-        step = decide(subject, resource.spec, status, seen, now)
+        step = decide(subject, resource.spec, status, seen, now, policies=policies)
         if isinstance(step, Report):
             return Reconciled(
                 step.observed, step.retry_after_seconds, step.retry_reason, dict(step.updates)

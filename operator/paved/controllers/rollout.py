@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from paved.api.crds import ROLLOUT
 from paved.api.meta import parse_duration
-from paved.api.model_version import Stage
+from paved.api.model_version import ModelVersionSpec, ModelVersionStatus, Stage
 from paved.api.rollout import (
     AbTestStep,
     BuiltinGuardrail,
@@ -29,7 +29,7 @@ from paved.api.rollout import (
 )
 from paved.api.rollout import GuardrailReading as ReadingRecord
 from paved.controllers._kopf import Reconciled, Resource, timer
-from paved.controllers.acceptance import check_references
+from paved.controllers.acceptance import authors, check_references, governing_policies
 from paved.core.conditions import Observation
 from paved.core.guardrails import (
     Reading,
@@ -39,7 +39,7 @@ from paved.core.guardrails import (
     name_of,
     score_drift,
 )
-from paved.core.model_lifecycle import Evidence, Refusal, transition
+from paved.core.promotion_policy import NamedPolicy, promotion_refusal, rollout_violations
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import (
     Complete,
@@ -172,18 +172,19 @@ def _carried(record: ReadingRecord) -> GuardrailReading:
     )  # fmt: skip
 
 
-def _promotion_refused(model_version: dict[str, Any]) -> str | None:
-    """Why the registry's transition table refuses production now, if it does."""
-    approval = (model_version.get("spec") or {}).get("approval") or {}
-    signed = (approval.get("signOff") or {}).get("by")
-    evidence = Evidence(
-        gates_passed=True,
-        approval_required=bool(approval.get("required", True)),
-        approved_by=signed,
-        rollout_succeeded=True,
+def _promotion_refused(
+    name: str, model_version: dict[str, Any] | None, policies: tuple[NamedPolicy, ...]
+) -> str | None:
+    """Why the candidate may not become production now, if it may not."""
+    if model_version is None:
+        return f"ModelVersion {name} does not exist."
+    return promotion_refusal(
+        name,
+        ModelVersionSpec.model_validate(model_version.get("spec") or {}),
+        ModelVersionStatus.model_validate(model_version.get("status") or {}),
+        authors=authors((model_version.get("metadata") or {}).get("annotations") or {}),
+        policies=policies,
     )
-    decision = transition(Stage.STAGING, Stage.PRODUCTION, evidence)
-    return decision.message if isinstance(decision, Refusal) else None
 
 
 @timer(ROLLOUT, interval=ROLLOUT_TICK_SECONDS)
@@ -210,14 +211,17 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
         return Reconciled([accepted], status_updates=_pending(now, requests))
     candidate = await ports.cluster.get_paved("ModelVersion", resource.namespace, spec.candidate)
     registry = ((candidate or {}).get("status") or {}).get("registry") or {}
-    if not registry.get("uri"):
+    gone = status.current_step is not None and not registry.get("uri")
+    if not registry.get("uri") and not gone:
         waiting = Observation(
             PROGRESSING, "Unknown", "WaitingForCandidate",
             f"ModelVersion {spec.candidate} is not registered yet.",
         )  # fmt: skip
         return Reconciled([accepted, waiting], status_updates=_pending(now, requests))
 
-    model_uri = str(registry["uri"])
+    # A candidate deleted mid-rollout: its model is the one the router serves as candidate.
+    model_uri = str(registry.get("uri") or status.candidate_model or "")
+    policies = await governing_policies(resource.namespace, ports)
     target = spec.target
     route = Route(
         resource.namespace, target.seldon_deployment, target.baseline_predictor,
@@ -229,6 +233,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             spec.candidate, ((candidate or {}).get("status") or {}).get("phase"),
             route.deployment, route.baseline, observed_traffic,
             await _competing(resource, ports), await _invalid_queries(spec, ports),
+            rollout_violations(policies, spec),
         ))  # fmt: skip
         if refused is not None:
             not_started = Observation(PROGRESSING, "False", refused.reason, refused.message)
@@ -302,7 +307,14 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             resume_requested=requested(resume, status.resumed),
             pause_requested=resource.annotations.get(PAUSE_ANNOTATION),
             promote_requested=requested(promote, status.promoted),
-            promotion_refused=_promotion_refused(candidate or {}),
+            promotion_refused=_promotion_refused(spec.candidate, candidate, policies),
+            candidate_gone=(
+                f"ModelVersion {spec.candidate} is gone (deleted mid-rollout, or its registry "
+                "entry cleared by a retraining): the baseline takes all traffic back."
+            )
+            if gone
+            else None,
+            policies=policies,
         ),
         now,
     )

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
@@ -50,10 +50,18 @@ from paved.core.model_versions import (
     PipelineRun,
     RegisteredVersion,
     RunState,
-    approval_condition,
     gates_condition,
     phase_for_stage,
     run_key,
+)
+from paved.core.promotion_policy import (
+    POLICY_SATISFIED,
+    POLICY_VIOLATED,
+    Authors,
+    NamedPolicy,
+    gate_violations,
+    gates_digest,
+    sign_off_verdict,
 )
 
 # Every training pipeline fits its model in a task of this name; the tasks after it evaluate
@@ -71,6 +79,7 @@ class Subject:
     namespace: str
     name: str
     code_commit: str
+    authors: Authors = field(default_factory=Authors)
 
 
 class TrainingOutcome(BaseModel):
@@ -182,18 +191,26 @@ def decide(
     status: ModelVersionStatus,
     seen: Seen,
     now: dt.datetime,
+    *,
+    policies: Sequence[NamedPolicy] = (),
 ) -> Step:
     if seen.accepted.status != "True":
         return Report((seen.accepted,), {"phase": Phase.PENDING})
     key = run_key(subject.uid, spec)
-    sign_off = spec.approval.sign_off
-    observed = [
-        seen.accepted,
-        approval_condition(spec.approval.required, sign_off.by if sign_off else None),
-    ]
-    updates: dict[str, Any] = {}
+    current = status.run is not None and status.run.key == key
+    violations = gate_violations(policies, spec)
+    signed = sign_off_verdict(
+        policies,
+        spec.approval,
+        subject.authors,
+        registry_version=status.registry.version if current and status.registry else None,
+        digest=status.gates_digest if current else None,
+    )
+    observed = [seen.accepted, signed.condition, _policy_condition(policies, violations)]
+    updates: dict[str, Any] = {"approval": None}
     approval = None
-    if sign_off is not None:
+    sign_off = spec.approval.sign_off
+    if signed.valid and sign_off is not None:
         previous = status.approval
         at = previous.at if previous is not None and previous.by == sign_off.by else now
         approval = ApprovalRecord(by=sign_off.by, at=at, comment=sign_off.comment)
@@ -216,7 +233,6 @@ def decide(
             (*observed, waiting), updates | {"phase": phase}, down.retry_after_seconds, message
         )
 
-    current = status.run is not None and status.run.key == key
     record = status.run if current else None
     recorded = status.registry if current else None
     if not current:
@@ -230,6 +246,9 @@ def decide(
         record = _record(record, seen.run, key, now)
         updates["run"] = record
     if record is None:
+        if violations:
+            # Nothing is trained that could not be promoted: the spec must meet the policy.
+            return report(Phase.PENDING)
         return ask(StartRun(key), Phase.PENDING)
 
     state = RunState(record.state)
@@ -287,9 +306,20 @@ def decide(
     verdicts = _verdicts(outcome)
     if entry.stage is Stage.TRAINED:
         failed = tuple(v.gate for v in verdicts if v.verdict is Verdict.FAIL)
-        staging = transition(Stage.TRAINED, Stage.STAGING, Evidence(outcome.passed, failed))
+        evidence = Evidence(outcome.passed and not violations, (*failed, *violations))
+        staging = transition(Stage.TRAINED, Stage.STAGING, evidence)
         if isinstance(staging, Transition):
             return ask(SetStage(entry.version, Stage.STAGING), Phase.EVALUATING)
+    results = [
+        GateResult(
+            name=v.gate,
+            verdict=v.verdict.value,
+            value=v.value,
+            threshold=v.threshold,
+            message=v.message,
+        )
+        for v in verdicts
+    ]
     return report(
         phase_for_stage(entry.stage),
         Observation(
@@ -311,15 +341,20 @@ def decide(
             parameters=spec.pipeline.parameters | {"seed": spec.pipeline.seed},
             metrics=outcome.metrics,
         ),
-        gates=[
-            GateResult(
-                name=v.gate, verdict=v.verdict.value, value=v.value, threshold=v.threshold,
-                message=v.message,
-            )
-            for v in verdicts
-        ],
+        gates=results,
         gates_summary=summary(verdicts),
+        gates_digest=gates_digest(results),
     )  # fmt: skip
+
+
+def _policy_condition(policies: Sequence[NamedPolicy], violations: Sequence[str]) -> Observation:
+    if violations:
+        return Observation(POLICY_SATISFIED, "False", POLICY_VIOLATED, "; ".join(violations))
+    if not policies:
+        message = "No PromotionPolicy governs this namespace: a sign-off is required."
+    else:
+        message = f"Meets PromotionPolicy {', '.join(p.name for p in policies)}."
+    return Observation(POLICY_SATISFIED, "True", "PolicyMet", message)
 
 
 def _record(previous: RunRecord | None, run: PipelineRun, key: str, now: dt.datetime) -> RunRecord:

@@ -30,6 +30,7 @@ class Facts:
     traffic: Traffic | None  # None: the deployment does not exist
     competing: Sequence[str] = ()  # older Rollouts still moving this deployment's traffic
     invalid_queries: Sequence[str] = ()  # "guardrail: why", for queries Prometheus refused
+    policy_violations: Sequence[str] = ()  # what a PromotionPolicy demands of the steps
 
 
 @dataclass(frozen=True)
@@ -79,4 +80,6 @@ def refusal(facts: Facts) -> Refusal | None:
         )
     if facts.invalid_queries:
         return Refusal("QueryInvalid", "Prometheus refused: " + "; ".join(facts.invalid_queries))
+    if facts.policy_violations:
+        return Refusal("PolicyViolated", "; ".join(facts.policy_violations) + ".")
     return None

@@ -22,6 +22,7 @@ from typing import Final, assert_never
 
 from paved.api.meta import parse_duration
 from paved.api.rollout import NoDataPolicy, OutcomeAction, RolloutSpec, Step
+from paved.core.promotion_policy import NamedPolicy, evidence_shortfall, is_gate
 from paved.core.statistics import AbOutcome, AbResult
 
 
@@ -35,6 +36,7 @@ class Traffic:
 BASELINE_ONLY = Traffic(100, 0, False)
 METRICS_UNAVAILABLE: Final = "MetricsUnavailable"
 PROMOTION_REFUSED: Final = "PromotionRefused"
+POLICY_VIOLATED: Final = "PolicyViolated"
 METRICS_RETRY_SECONDS: Final = 5.0
 
 
@@ -80,6 +82,10 @@ class Observations:
     promotion_refused: str | None = None
     # Why the guardrails could not be read when an analysis was due (Prometheus down), if so.
     metrics_unavailable: str | None = None
+    # Why the candidate ModelVersion is gone (deleted mid-rollout), if it is.
+    candidate_gone: str | None = None
+    # The PromotionPolicies governing the namespace: shadow and canary time before a gate step.
+    policies: Sequence[NamedPolicy] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,9 @@ def decide(
         return Hold("Finished", "The rollout has finished.", progress, check_again_seconds=300)
     if observed.rollback_requested:
         return RollBack("RollbackRequested", "Rolled back on request.", _settled(progress, True))
+    if observed.candidate_gone is not None and progress.step is not None:
+        # Nothing may guard a split whose candidate is gone: the baseline takes it all back.
+        return RollBack("CandidateGone", observed.candidate_gone, _settled(progress, True))
     if (
         progress.step is not None
         and observed.promotion_refused is not None
@@ -272,7 +281,7 @@ def decide(
     at_full = progress.step is not None and progress.step == _full_step(spec)
     if observed.promote_requested and not at_full:
         red = [g for g in latest if g.state is GuardrailState.BREACH]
-        return _promote(spec, progress, observed, [*red, *no_data])
+        return _promote(spec, progress, observed, objections=[*red, *no_data], now=now)
     if progress.step is None:
         return _enter(spec, 0, progress, "Rollout started", refused=observed.promotion_refused)
     index = progress.step
@@ -301,6 +310,12 @@ def decide(
     def advance(why: str) -> Decision:
         if last:
             return Complete("Completed", why, _settled(progress, True))
+        if is_gate(spec.steps[index + 1]):
+            short = evidence_shortfall(
+                observed.policies, spec, at_step=index, started_at=started, now=now
+            )
+            if short:
+                return Pause(POLICY_VIOLATED, "; ".join(short) + ".", progress)
         return _enter(spec, index + 1, progress, why, refused=observed.promotion_refused)
 
     if kind == "full":
@@ -357,7 +372,9 @@ def _promote(
     spec: RolloutSpec,
     progress: Progress,
     observed: Observations,
+    *,
     objections: Sequence[GuardrailReading],
+    now: dt.datetime,
 ) -> Decision:
     """Skip to the full step; the promotion itself stays the full step's, as without a request."""
     full = _full_step(spec)
@@ -373,6 +390,15 @@ def _promote(
         return Hold("PromoteNotPossible", f"Promote refused: {detail}", progress)
     if observed.promotion_refused:
         return Pause(PROMOTION_REFUSED, f"Promote refused: {observed.promotion_refused}", progress)
+    short = evidence_shortfall(
+        observed.policies,
+        spec,
+        at_step=progress.step,
+        started_at=progress.step_started_at or now,
+        now=now,
+    )
+    if short:
+        return Hold("PromoteNotPossible", f"Promote refused: {'; '.join(short)}.", progress)
     return _enter(
         spec, full, progress, "Promote requested", refused=None, reason="PromoteRequested"
     )

@@ -31,7 +31,7 @@ from paved.adapters.kubernetes.approvals import sign_off
 from paved.adapters.kubernetes_api import api_client
 from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
-from paved.api.crds import KINDS, render, render_policies
+from paved.api.crds import ALL_KINDS, render, render_policies
 from paved.api.meta import parse_duration
 from paved.api.model_version import Stage
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
@@ -339,10 +339,10 @@ class Demo:
 
     def _install(self, endpoints: Endpoints) -> None:
         self.stage("Installing paved's CRDs and the sign-off policy; a namespace for the demo")
-        documents = [render(kind) for kind in KINDS] + [render_policies()]
+        documents = [render(kind) for kind in ALL_KINDS] + [render_policies()]
         self._kubectl(endpoints, "apply", "--server-side", "--force-conflicts", "-f", "-",
                       stdin="---\n".join(documents))  # fmt: skip
-        for kind in KINDS:
+        for kind in ALL_KINDS:
             self._kubectl(endpoints, "wait", "--for=condition=Established",
                           f"crd/{kind.crd_name}", "--timeout=60s")  # fmt: skip
         self._kubectl(endpoints, "create", "namespace", self.namespace)

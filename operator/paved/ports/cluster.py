@@ -13,3 +13,7 @@ class Cluster(Protocol):
     async def list_paved(self, kind: str, namespace: str) -> list[dict[str, Any]]:
         """Every paved resource of `kind` in `namespace`."""
         ...
+
+    async def promotion_policies(self) -> list[dict[str, Any]]:
+        """Every PromotionPolicy in the cluster (cluster-scoped), as stored."""
+        ...

@@ -151,11 +151,20 @@ async def test_a_finished_run_is_registered_from_what_it_logged_while_kfp_is_dow
 
 
 async def test_a_registry_that_never_takes_an_act_stops_the_reconcile() -> None:
-    document = SPEC.model_dump(by_alias=True, mode="json")
-    document["approval"]["signOff"] = {"by": "alice"}
     registry = Registry()
     registry.ignores_sign_offs = True
-    world = World(registry, ModelVersionSpec.model_validate(document))
+    world = World(registry)
     world.runner.run = PipelineRun("run-1", RunState.SUCCEEDED, output=outcome("mlrun-1"))
+    await world.tick()
+    await world.tick()
+    assert world.status.registry is not None
+    document = SPEC.model_dump(by_alias=True, mode="json")
+    document["approval"]["signOff"] = {
+        "by": "alice",
+        "registryVersion": world.status.registry.version,
+        "gatesDigest": world.status.gates_digest,
+        "groups": ["ml-approvers"],
+    }
+    world.spec = ModelVersionSpec.model_validate(document)
     with pytest.raises(PermanentError, match="no status to report after 16 steps"):
         await world.tick()

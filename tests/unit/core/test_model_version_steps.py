@@ -98,6 +98,7 @@ SUCCEEDED = _status(Phase.EVALUATING, _run("Succeeded", finished=True))
 RECORDED = _status(
     Phase.STAGING, _run("Succeeded", finished=True), stage=Stage.STAGING,
     registry=RegistryEntry(name="churn", version="3", uri="models:/churn/3"),
+    gates_digest="sha256:gates-of-version-3",
 )  # fmt: skip
 
 
@@ -112,7 +113,13 @@ def _seen(**seen: Any) -> Seen:
 
 def _signed(by: str = "alice") -> ModelVersionSpec:
     document = SPEC.model_dump(by_alias=True, mode="json")
-    document["approval"]["signOff"] = {"by": by, "comment": "AUC holds"}
+    document["approval"]["signOff"] = {
+        "by": by,
+        "comment": "AUC holds",
+        "registryVersion": "3",
+        "gatesDigest": "sha256:gates-of-version-3",
+        "groups": ["ml-approvers"],
+    }
     return ModelVersionSpec.model_validate(document)
 
 
@@ -309,7 +316,7 @@ def test_a_sign_off_arriving_during_an_outage_waits_without_touching_the_verdict
     step = decide(SUBJECT, _signed(), RECORDED, seen, NOW)
     assert isinstance(step, Report)
     assert "phase" not in step.updates
-    assert [o.type for o in step.observed] == ["Accepted", "Approved"]
+    assert [o.type for o in step.observed] == ["Accepted", "Approved", "PolicySatisfied"]
     assert step.retry_after_seconds == 20
 
 

@@ -51,7 +51,11 @@ def test_a_sign_off_does_not_change_the_run_key_but_the_training_input_does() ->
     raw = _spec("02-modelversion.yaml")
     spec = ModelVersionSpec.model_validate(raw)
     signed = ModelVersionSpec.model_validate(
-        raw | {"approval": raw["approval"] | {"signOff": {"by": "alice"}}}
+        raw
+        | {
+            "approval": raw["approval"]
+            | {"signOff": {"by": "alice", "registryVersion": "3", "gatesDigest": "sha256:g"}}
+        }
     )
     assert run_key("uid", spec) == run_key("uid", signed)
     stricter = ModelVersionSpec.model_validate(
