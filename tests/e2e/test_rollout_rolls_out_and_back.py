@@ -142,6 +142,27 @@ def test_a_rollout_is_decided_by_real_traffic(
     kubectl.run("delete", "rollout.paved.dev", "nowhere", "bad-query", "-n", namespace)
     assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
 
+    # A rollout that is only `full` would hand the unsigned candidate all traffic: it waits,
+    # saying what is missing, and no traffic moves.
+    full_only = _rollout("full-only", deployment, "5m")
+    full_only["spec"]["steps"] = [{"full": {}}]
+    kubectl.apply(yaml.safe_dump(full_only), "-n", namespace)
+    held = wait_for_condition(
+        kubectl,
+        ROLLOUT,
+        "full-only",
+        namespace,
+        "Progressing",
+        "True",
+        timeout=60,
+        reason="PromotionRefused",
+    )
+    assert held["status"]["phase"] == "Paused"
+    assert "churn-v1: Production needs a sign-off" in held["status"]["message"]
+    assert held["status"].get("currentStep") is None
+    assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
+    kubectl.run("delete", "rollout.paved.dev", "full-only", "-n", namespace)
+
     with steady_load(endpoints, namespace, deployment, serving_examples(data), rate=40) as load:
         # In shadow, the candidate's scores are judged against the baseline's: the naive rule
         # scores everyone 1.0, so against it any real model's output distribution has drifted.

@@ -32,6 +32,7 @@ from paved.core.rollout_steps import (
     Pause,
     Progress,
     Promote,
+    RollBack,
     SetTraffic,
     Traffic,
     decide,
@@ -215,3 +216,16 @@ def test_a_voided_right_to_promote_at_full_gives_the_traffic_back() -> None:
     assert back.traffic == Traffic(90, 10, False)
     assert back.progress.step == 0
     assert "back to step 1/2" in back.message
+
+
+def test_a_candidate_deleted_mid_canary_rolls_back_to_the_baseline() -> None:
+    spec = RolloutSpec(
+        candidate="churn-v2",
+        target=SeldonTarget(seldon_deployment="churn"),
+        steps=[Step(canary=CanaryStep(weight=10, duration="10m")), Step(full=FullStep())],
+    )
+    in_canary = Progress(step=0, step_started_at=T0)
+    gone = Observations(Traffic(90, 10), candidate_gone="ModelVersion churn-v2 is gone.")
+    decision = decide(spec, in_canary, gone, T0)
+    assert isinstance(decision, RollBack)
+    assert (decision.reason, decision.traffic) == ("CandidateGone", Traffic(100, 0, False))
