@@ -90,11 +90,3 @@ def gates_condition(verdicts: Sequence[GateVerdict]) -> Observation:
     return Observation(
         GATES_PASSED, "False", failed[0].reason, "; ".join(v.message for v in failed)
     )
-
-
-def approval_condition(required: bool, approved_by: str | None) -> Observation:
-    if approved_by:
-        return Observation(APPROVED, "True", "SignedOff", f"Signed off by {approved_by}.")
-    if not required:
-        return Observation(APPROVED, "True", "NotRequired", "No sign-off is required.")
-    return Observation(APPROVED, "False", "AwaitingSignOff", "Production needs a sign-off.")

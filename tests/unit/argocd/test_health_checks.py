@@ -18,14 +18,15 @@ from lupa.lua51 import LuaRuntime
 
 from paved.api.feature_view import FeatureViewStatus
 from paved.api.meta import API_VERSION, Status
-from paved.api.model_version import ModelVersionStatus
+from paved.api.model_version import Approval, ModelVersionStatus
 from paved.api.model_version import Phase as ModelPhase
 from paved.api.rollout import GuardrailReading, RolloutStatus, TrafficSplit
 from paved.api.rollout import Phase as RolloutPhase
 from paved.core.conditions import Observation, report
 from paved.core.freshness import FeatureLag, fresh_condition
 from paved.core.gates import GateVerdict, Verdict
-from paved.core.model_versions import TRAINED, approval_condition, gates_condition
+from paved.core.model_versions import TRAINED, gates_condition
+from paved.core.promotion_policy import Authors, sign_off_verdict
 from paved.core.references import Reference, acceptance, invalid_spec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -204,7 +205,10 @@ def test_a_rollout_waiting_for_its_candidate_is_progressing_with_what_is_missing
 @pytest.mark.parametrize("phase", [ModelPhase.PRODUCTION, ModelPhase.STAGING])
 def test_a_model_version_serving_or_staged_is_healthy(phase: ModelPhase) -> None:
     # A sign-off still to come is the normal state of a staged model, not a fault.
-    awaiting = approval_condition(required=True, approved_by=None)
+    unsigned = Approval()
+    awaiting = sign_off_verdict(
+        (), unsigned, Authors(), registry_version="3", digest=None
+    ).condition
     status = model_version(phase, awaiting, gates_summary="5/5 passed")
     assert health(resource("ModelVersion", status)) == ("Healthy", f"{phase}, gates 5/5 passed")
 
