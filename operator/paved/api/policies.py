@@ -64,6 +64,16 @@ MODEL_VERSIONS: Final = {
 }
 
 
+def admission_object(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """One admissionregistration.k8s.io/v1 object (a policy or its binding)."""
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
 def _annotation(owner: str, key: str) -> str:
     return f"{owner}.metadata.?annotations[?'{key}'].orValue('')"
 
@@ -80,11 +90,10 @@ def authors_policy() -> list[dict[str, Any]]:
     )
     was_changed_by = _annotation("oldObject", SPEC_CHANGED_BY)
     changed = f"variables.specChanged ? request.userInfo.username : {was_changed_by}"
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingAdmissionPolicy",
-        "metadata": {"name": AUTHORS_POLICY},
-        "spec": {
+    policy = admission_object(
+        "MutatingAdmissionPolicy",
+        AUTHORS_POLICY,
+        {
             "failurePolicy": "Fail",
             "reinvocationPolicy": "Never",
             "matchConstraints": MODEL_VERSIONS,
@@ -102,13 +111,10 @@ def authors_policy() -> list[dict[str, Any]]:
                 }
             ],
         },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingAdmissionPolicyBinding",
-        "metadata": {"name": AUTHORS_POLICY},
-        "spec": {"policyName": AUTHORS_POLICY},
-    }
+    )
+    binding = admission_object(
+        "MutatingAdmissionPolicyBinding", AUTHORS_POLICY, {"policyName": AUTHORS_POLICY}
+    )
     return [policy, binding]
 
 
@@ -174,11 +180,10 @@ _SIGN_OFF_RULES = [
 
 def sign_off_policy() -> list[dict[str, Any]]:
     """The ValidatingAdmissionPolicy for sign-offs and authors, and its binding."""
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": SIGN_OFF_POLICY},
-        "spec": {
+    policy = admission_object(
+        "ValidatingAdmissionPolicy",
+        SIGN_OFF_POLICY,
+        {
             "failurePolicy": "Fail",
             "matchConstraints": MODEL_VERSIONS,
             "variables": [
@@ -187,11 +192,10 @@ def sign_off_policy() -> list[dict[str, Any]]:
             ],
             "validations": _SIGN_OFF_RULES,
         },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": SIGN_OFF_POLICY},
-        "spec": {"policyName": SIGN_OFF_POLICY, "validationActions": ["Deny"]},
-    }
+    )
+    binding = admission_object(
+        "ValidatingAdmissionPolicyBinding",
+        SIGN_OFF_POLICY,
+        {"policyName": SIGN_OFF_POLICY, "validationActions": ["Deny"]},
+    )
     return [policy, binding]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from paved.api.meta import GROUP, VERSION
-from paved.api.policies import SIGN_OFF_CHANGED, rule
+from paved.api.policies import SIGN_OFF_CHANGED, admission_object, rule
 
 PROMOTION_POLICY: Final = "paved-promotion-policy"
 
@@ -112,11 +112,10 @@ _RULES = [
 
 def promotion_policy() -> list[dict[str, Any]]:
     """The ValidatingAdmissionPolicy with PromotionPolicy as its parameter, and its binding."""
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": PROMOTION_POLICY},
-        "spec": {
+    policy = admission_object(
+        "ValidatingAdmissionPolicy",
+        PROMOTION_POLICY,
+        {
             "failurePolicy": "Fail",
             "paramKind": {"apiVersion": f"{GROUP}/{VERSION}", "kind": "PromotionPolicy"},
             "matchConstraints": {
@@ -132,16 +131,15 @@ def promotion_policy() -> list[dict[str, Any]]:
             "variables": _VARIABLES,
             "validations": _RULES,
         },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": PROMOTION_POLICY},
-        "spec": {
+    )
+    binding = admission_object(
+        "ValidatingAdmissionPolicyBinding",
+        PROMOTION_POLICY,
+        {
             "policyName": PROMOTION_POLICY,
             "validationActions": ["Deny"],
             # Every PromotionPolicy; none at all governs nothing (the operator's defaults hold).
             "paramRef": {"selector": {}, "parameterNotFoundAction": "Allow"},
         },
-    }
+    )
     return [policy, binding]

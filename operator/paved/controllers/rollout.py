@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from paved.api.crds import ROLLOUT
 from paved.api.meta import parse_duration
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus, Stage
@@ -178,13 +180,14 @@ def _promotion_refused(
     """Why the candidate may not become production now, if it may not."""
     if model_version is None:
         return f"ModelVersion {name} does not exist."
-    return promotion_refusal(
-        name,
-        ModelVersionSpec.model_validate(model_version.get("spec") or {}),
-        ModelVersionStatus.model_validate(model_version.get("status") or {}),
-        authors=authors((model_version.get("metadata") or {}).get("annotations") or {}),
-        policies=policies,
-    )
+    try:
+        spec = ModelVersionSpec.model_validate(model_version.get("spec") or {})
+        status = ModelVersionStatus.model_validate(model_version.get("status") or {})
+    except ValidationError as error:
+        # What cannot be read cannot be judged promotable: refused, with why.
+        return f"ModelVersion {name} cannot be read: {error.error_count()} invalid fields."
+    annotations = (model_version.get("metadata") or {}).get("annotations") or {}
+    return promotion_refusal(name, spec, status, authors=authors(annotations), policies=policies)
 
 
 @timer(ROLLOUT, interval=ROLLOUT_TICK_SECONDS)
