@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from paved.controllers._kopf import Resource
 from paved.core.conditions import Observation
+from paved.core.data_paths import path_acceptance
 from paved.core.references import acceptance, references_of
 from paved.ports import Ports
 
 
 async def check_references(resource: Resource, ports: Ports) -> Observation:
+    outside = path_acceptance(resource.spec, ports.data_root, resource.namespace)
+    if outside is not None:
+        return outside
     missing = [
         reference
         for reference in references_of(resource.spec)
