@@ -5,7 +5,7 @@ What a filter may say: column names, literals (numbers, 'strings', TRUE, FALSE, 
 comparisons (= != <> < <= > >=), AND, OR, NOT, parentheses, `IN (literal, ...)`, `BETWEEN a AND
 b`, `IS [NOT] NULL`. Nothing else: no functions, subqueries, casts, comments, `*`, table
 references or second statements. The grammar is the allow-list, so anything outside it is a
-syntax error that names what was found (ADR "slice filters: a hand-written grammar").
+syntax error that names what was found (ADR 0010, no-code-in-data).
 
 Pure: no I/O. It lives with the API models because the spec validates with it.
 """
