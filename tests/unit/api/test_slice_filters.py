@@ -3,7 +3,11 @@ else, hostile or merely unsupported, is refused with what was found."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from paved.api import slice_filters
@@ -108,3 +112,54 @@ def test_a_slice_gate_with_a_hostile_filter_is_an_invalid_spec_naming_the_slice(
     with pytest.raises(ValidationError, match="slice leak: where: function calls are not"):
         SliceGate.model_validate({"name": "leak", "where": "read_csv('/etc/passwd') IS NULL"})
     assert SliceGate.model_validate({"name": "young", "where": "tenure_days < 60"}).where
+
+
+_PIECES = [
+    "x",
+    "tenure_days",
+    "'a'",
+    "'it''s'",
+    "1",
+    "-2.5",
+    "TRUE",
+    "NULL",
+    "=",
+    "<>",
+    "<",
+    ">=",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "BETWEEN",
+    "IS",
+    "(",
+    ")",
+    ",",
+    ";",
+    "--",
+    "/*",
+    "::",
+    "*",
+    "read_csv",
+    "SELECT",
+    ".",
+    '"',
+    "\u2019",
+    " ",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(st.sampled_from(_PIECES), max_size=30)))
+def test_any_text_is_either_a_filter_or_refused_with_a_filter_error(made: str | list[str]) -> None:
+    text = made if isinstance(made, str) else " ".join(made)
+    try:
+        expression = parse(text)
+    except FilterError:
+        return
+    sql = to_sql(expression)
+    # Outside its string literals the SQL holds names, numbers, brackets and operators only.
+    code = re.sub(r"'(?:[^']|'')*'", "''", sql)
+    assert re.fullmatch(r"[A-Za-z0-9_ ()\",.<>=\-']*", code), sql
+    assert not any(piece in code for piece in (";", "--", "/*", "::", "*")), sql
