@@ -87,6 +87,7 @@ def make_view(name: str, features: int, version: str = "0123456789ab") -> ViewDe
         version=version,
         join_keys=("user_id",),
         source="/unused/*.parquet",
+        data_root="/unused",
         timestamp_field="event_ts",
         created_timestamp_field=None,
         ttl=dt.timedelta(days=7),

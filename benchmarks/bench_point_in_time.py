@@ -84,6 +84,7 @@ def view(directory: Path) -> ViewDefinition:
         version="0123456789ab",
         join_keys=("entity_id",),
         source=str(directory / "*.parquet"),
+        data_root=str(directory),
         timestamp_field="event_timestamp",
         created_timestamp_field="created",
         ttl=TTL,

@@ -75,7 +75,7 @@ def materialize_command(view: str, namespace: str, manifest: Path | None) -> Non
     from paved.features import FeatureStore
 
     store = (
-        FeatureStore.from_manifests([manifest])
+        FeatureStore.from_manifests([manifest], namespace=namespace)
         if manifest
         else FeatureStore.from_cluster(namespace)
     )

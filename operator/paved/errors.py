@@ -22,3 +22,10 @@ class SourceDataError(PermanentError):
 
 class StoreUnavailableError(TransientError):
     """The online store (or another service) does not answer; retry from the last watermark."""
+
+
+class PathOutsideDataRootError(SourceDataError):
+    """A source or labels path that is absolute, climbs out with `..`, or matches a file or
+    directory whose real path (links resolved) is outside the namespace's data root."""
+
+    reason = "PathOutsideDataRoot"

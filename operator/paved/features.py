@@ -85,9 +85,15 @@ class FeatureStore:
         cls,
         specs: Mapping[str, FeatureViewSpec],
         settings: OperatorSettings | None = None,
+        namespace: str | None = None,
     ) -> FeatureStore:
+        """Sources resolve under `<data root>/<namespace>/` as the operator's do (under the data
+        root itself without a namespace); none may leave it (PathOutsideDataRootError)."""
         settings = settings or OperatorSettings()
-        views = {name: view_definition(name, s, settings.data_root) for name, s in specs.items()}
+        views = {
+            name: view_definition(name, s, settings.data_root, namespace=namespace)
+            for name, s in specs.items()
+        }
         lateness = {
             name: parse_duration(s.materialization.allowed_lateness) for name, s in specs.items()
         }
@@ -95,7 +101,10 @@ class FeatureStore:
 
     @classmethod
     def from_manifests(
-        cls, paths: Iterable[Path], settings: OperatorSettings | None = None
+        cls,
+        paths: Iterable[Path],
+        settings: OperatorSettings | None = None,
+        namespace: str | None = None,
     ) -> FeatureStore:
         specs = {}
         for path in paths:
@@ -103,7 +112,7 @@ class FeatureStore:
                 if document and document.get("kind") == "FeatureView":
                     name = document["metadata"]["name"]
                     specs[name] = FeatureViewSpec.model_validate(document["spec"])
-        return cls.from_specs(specs, settings)
+        return cls.from_specs(specs, settings, namespace)
 
     @classmethod
     def from_cluster(cls, namespace: str, settings: OperatorSettings | None = None) -> FeatureStore:
@@ -120,7 +129,7 @@ class FeatureStore:
             item["metadata"]["name"]: FeatureViewSpec.model_validate(item["spec"])
             for item in listed["items"]
         }
-        return cls.from_specs(specs, settings)
+        return cls.from_specs(specs, settings, namespace)
 
     @property
     def view_names(self) -> list[str]:

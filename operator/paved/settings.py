@@ -21,7 +21,8 @@ class OperatorSettings(BaseSettings):
     health_address: str = "0.0.0.0"
     health_port: int = Field(default=8080, ge=0, le=65535)
     data_root: str = Field(
-        default_factory=os.getcwd, description="Root of FeatureView sources with relative paths."
+        default_factory=os.getcwd,
+        description="Namespace N's FeatureView sources and labels live under <data_root>/N/.",
     )
     offline_engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[2]"

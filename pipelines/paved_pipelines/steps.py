@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +23,12 @@ from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from paved.adapters.offline.duckdb import DuckDBEngine
+from paved.adapters.offline.duckdb import DuckDBEngine, locked_connection
+from paved.adapters.offline.parquet import data_files
+from paved.api import slice_filters
 from paved.api.feature_view import DataType
 from paved.api.model_version import MetricName
+from paved.core.data_paths import namespace_root
 from paved.core.feature_views import FeatureDefinition, ViewDefinition, view_definition
 from paved.core.gates import (
     ColumnProfile,
@@ -72,7 +76,7 @@ def resolve_views(request: TrainingRequest) -> dict[str, ViewDefinition]:
         if spec is None:
             raise TrainingDataError(f"FeatureView {selection.feature_view} was not provided")
         views[selection.feature_view] = view_definition(
-            selection.feature_view, spec, request.data_root
+            selection.feature_view, spec, request.data_root, namespace=request.namespace
         )
     return views
 
@@ -88,9 +92,14 @@ def dataset_hash(table: pa.Table) -> str:
 def build_training_set(request: TrainingRequest) -> pa.Table:
     """Labels joined point-in-time with the selected features: one row per label row."""
     labels = request.labels
-    path = labels.path if labels.path.startswith("/") else f"{request.data_root}/{labels.path}"
+    root = str(namespace_root(request.data_root, request.namespace))
+    path = f"{root}/{labels.path}"
+    # Only files under the namespace's data root, links resolved (PathOutsideDataRootError).
+    files = data_files("spec.labels.path", labels.path, root)
+    if not files:
+        raise TrainingDataError(f"labels at {path}: no such file")
     try:
-        label_rows = ds.dataset(path, format="parquet").to_table()
+        label_rows = ds.dataset(files, format="parquet").to_table()
     except (FileNotFoundError, pa.ArrowInvalid) as error:
         raise TrainingDataError(f"labels at {path}: {error}") from error
     wanted = [*labels.entity_columns, labels.timestamp_column, labels.label, *labels.cohort_columns]
@@ -288,7 +297,7 @@ def evaluate(
     )
     slice_metrics: dict[str, float] = {}
     for slice_gate_spec in gates.slices:
-        members = _slice_members(valid_rows, slice_gate_spec.where)
+        members = _slice_members(valid_rows, slice_gate_spec.name, slice_gate_spec.where)
         support = int(members.sum())
         sliced = _metrics(labels[members], score[members]) if support else {}
         candidate = sliced.get(metric_name)
@@ -330,13 +339,20 @@ def evaluate(
     return Evaluation(metrics, slice_metrics, verdicts)
 
 
-def _slice_members(rows: pa.Table, where: str) -> Any:
-    """Rows matching a slice's SQL predicate, evaluated by DuckDB over the validation rows."""
-    with duckdb.connect() as connection:
+def _slice_members(rows: pa.Table, name: str, where: str) -> Any:
+    """Rows in a slice: its filter parsed again (the spec was checked at the operator, but this
+    run trusts no text), its columns checked against the evaluation rows', and the SQL rendered
+    from the tree, evaluated by a DuckDB that can read nothing but the registered rows."""
+    try:
+        expression = slice_filters.parse(where)
+        slice_filters.check_columns(expression, rows.column_names)
+    except slice_filters.FilterError as error:
+        raise TrainingDataError(f"slice {name}: where: {error}") from error
+    with closing(locked_connection()) as connection:
         connection.register("validation", rows)
         try:
-            query = f"SELECT coalesce(({where}), false) FROM validation"
+            query = f"SELECT coalesce({slice_filters.to_sql(expression)}, false) FROM validation"
             mask = connection.sql(query).to_arrow_table()
         except duckdb.Error as error:
-            raise TrainingDataError(f"slice predicate {where!r}: {error}") from error
+            raise TrainingDataError(f"slice {name}: where: {error}") from error
     return mask.column(0).to_numpy(zero_copy_only=False).astype(bool)

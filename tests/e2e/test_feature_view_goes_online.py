@@ -26,9 +26,10 @@ from tests.support.waiting import wait_for
 FRESHNESS_SECONDS = 12
 
 
-def _write_activity(operator: RunningOperator, folder: str, at: dt.datetime, users: int) -> None:
-    """One Parquet file of activity for `users` users, all stamped `at`."""
-    directory = operator.data_root / folder
+def _write_activity(operator: RunningOperator, namespace: str, at: dt.datetime, users: int) -> None:
+    """One Parquet file of activity for `users` users, all stamped `at`, in the namespace's
+    activity folder."""
+    directory = operator.data_root / namespace / "activity"
     directory.mkdir(parents=True, exist_ok=True)
     stamp = pa.array([at] * users, pa.timestamp("us", tz="UTC"))
     table = pa.table(
@@ -68,9 +69,8 @@ def _feature_view(folder: str) -> dict[str, object]:
 def test_feature_view_is_materialized_read_online_and_tracks_freshness(
     paved_operator: RunningOperator, kubectl: Kubectl, namespace: str, endpoints: Endpoints
 ) -> None:
-    folder = f"{namespace}/activity"
-    _write_activity(paved_operator, folder, dt.datetime.now(dt.UTC), users=50)
-    manifest = _feature_view(folder)
+    _write_activity(paved_operator, namespace, dt.datetime.now(dt.UTC), users=50)
+    manifest = _feature_view("activity")
     kubectl.apply(yaml.safe_dump(manifest), "-n", namespace)
 
     ready = wait_for_condition(
@@ -83,7 +83,9 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
     assert fresh["status"]["freshnessSummary"] == "fresh"
 
     spec = FeatureViewSpec.model_validate(manifest["spec"])
-    view = view_definition("user-activity-v1", spec, str(paved_operator.data_root))
+    view = view_definition(
+        "user-activity-v1", spec, str(paved_operator.data_root), namespace=namespace
+    )
     assert view.version == ready["status"]["version"]
     store = RedisOnlineStore.from_url(endpoints.redis)
     seven = store.read(
@@ -113,7 +115,7 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
     assert "clicks_7d" in str(event["message"])
 
     # New rows land: materialized on the next run, fresh again.
-    _write_activity(paved_operator, folder, dt.datetime.now(dt.UTC), users=60)
+    _write_activity(paved_operator, namespace, dt.datetime.now(dt.UTC), users=60)
     wait_for_condition(
         kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Fresh", "True",
         timeout=30,
@@ -131,9 +133,8 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
     endpoints: Endpoints,
     local_platform: LocalPlatform,
 ) -> None:
-    folder = f"{namespace}/activity"
-    _write_activity(paved_operator, folder, dt.datetime.now(dt.UTC), users=50)
-    kubectl.apply(yaml.safe_dump(_feature_view(folder)), "-n", namespace)
+    _write_activity(paved_operator, namespace, dt.datetime.now(dt.UTC), users=50)
+    kubectl.apply(yaml.safe_dump(_feature_view("activity")), "-n", namespace)
     online = wait_for_condition(
         kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "True", timeout=60
     )
@@ -147,7 +148,7 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
 
     with outage(local_platform, REDIS) as redis_down:
         redis_down.begin()
-        _write_activity(paved_operator, folder, dt.datetime.now(dt.UTC), users=60)
+        _write_activity(paved_operator, namespace, dt.datetime.now(dt.UTC), users=60)
         down = wait_for_condition(
             kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "False",
             timeout=60,
@@ -192,8 +193,10 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
     assert metric("paved_materialization_duration_seconds_count") > runs
     back = kubectl.get_json("featureview.paved.dev", "user-activity-v1", "-n", namespace)
     assert back["status"]["watermark"] > watermark
-    spec = FeatureViewSpec.model_validate(_feature_view(folder)["spec"])
-    view = view_definition("user-activity-v1", spec, str(paved_operator.data_root))
+    spec = FeatureViewSpec.model_validate(_feature_view("activity")["spec"])
+    view = view_definition(
+        "user-activity-v1", spec, str(paved_operator.data_root), namespace=namespace
+    )
     newcomer = RedisOnlineStore.from_url(endpoints.redis).read(
         [{"user_id": 55}], [OnlineRequest(view, ("clicks_7d",))], dt.datetime.now(dt.UTC)
     )
@@ -203,7 +206,7 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
 def test_a_source_that_matches_nothing_is_not_ready_and_says_where_it_looked(
     paved_operator: RunningOperator, kubectl: Kubectl, namespace: str
 ) -> None:
-    manifest = _feature_view(f"{namespace}/nowhere")
+    manifest = _feature_view("nowhere")
     kubectl.apply(yaml.safe_dump(manifest), "-n", namespace)
     broken = wait_for_condition(
         kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "False",

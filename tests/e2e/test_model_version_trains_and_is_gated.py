@@ -50,12 +50,12 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
     write_churn_data(data)
     write_churn_data(data, regress_slice=True, labels_file="churn_labels_v2.parquet")
     view = example("01-featureview.yaml")
-    view["spec"]["source"]["path"] = f"{namespace}/activity/*.parquet"
+    view["spec"]["source"]["path"] = "activity/*.parquet"  # under <data root>/<namespace>/
     view["spec"]["materialization"]["enabled"] = False
     model = f"churn-{namespace}"
     kubectl.apply(yaml.safe_dump(view), "-n", namespace)
     kubectl.apply(
-        yaml.safe_dump(_model_version("churn-v1", model, f"{namespace}/churn_labels.parquet")),
+        yaml.safe_dump(_model_version("churn-v1", model, "churn_labels.parquet")),
         "-n", namespace,
     )  # fmt: skip
 
@@ -95,7 +95,7 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
         MlflowRegistry(endpoints.mlflow).set_stage(model, version.version, Stage.PRODUCTION)
     )
     kubectl.apply(
-        yaml.safe_dump(_model_version("churn-v2", model, f"{namespace}/churn_labels_v2.parquet")),
+        yaml.safe_dump(_model_version("churn-v2", model, "churn_labels_v2.parquet")),
         "-n", namespace,
     )  # fmt: skip
     # The model is trained and the run goes on: evaluation and the gates are its last task.

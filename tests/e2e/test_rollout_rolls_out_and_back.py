@@ -106,12 +106,12 @@ def test_a_rollout_is_decided_by_real_traffic(
     data = paved_operator.data_root / namespace
     write_churn_data(data)
     view = example("01-featureview.yaml")
-    view["spec"]["source"]["path"] = f"{namespace}/activity/*.parquet"
+    view["spec"]["source"]["path"] = "activity/*.parquet"  # under <data root>/<namespace>/
     view["spec"]["materialization"]["enabled"] = False
     model_version = copy.deepcopy(example("02-modelversion.yaml"))
     model = f"churn-{namespace}"
     model_version["spec"]["model"] = model
-    model_version["spec"]["labels"]["path"] = f"{namespace}/churn_labels.parquet"
+    model_version["spec"]["labels"]["path"] = "churn_labels.parquet"
     model_version["spec"]["gates"]["metric"]["minValue"] = 0.6
     kubectl.apply(yaml.safe_dump_all([view, model_version]), "-n", namespace)
     deployment = f"d-{namespace}"

@@ -10,6 +10,7 @@ import yaml
 from paved_pipelines.request import ProductionReference, TrainingRequest
 
 ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE = "test"  # the requests' namespace: their data is under <data_root>/test/
 
 
 def example(name: str) -> dict[str, Any]:
@@ -20,6 +21,7 @@ def example(name: str) -> dict[str, Any]:
 def training_request(
     data_root: Path, run_key: str, production: ProductionReference | None = None
 ) -> TrainingRequest:
+    """A request in namespace `NAMESPACE`: its data is read from `data_root / NAMESPACE`."""
     view = example("01-featureview.yaml")
     view["spec"]["source"]["path"] = "activity/*.parquet"
     model = example("02-modelversion.yaml")["spec"]
@@ -29,7 +31,7 @@ def training_request(
         {
             "run_key": run_key,
             "model": "churn",
-            "namespace": "test",
+            "namespace": NAMESPACE,
             "model_version": "churn-v1",
             "feature_views": {view["metadata"]["name"]: view["spec"]},
             "features": model["features"],

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from paved.api.meta import Duration, Identifier, Model, Status, cel, section, validated
+from paved.api.meta import DataPath, Duration, Identifier, Model, Status, cel, section, validated
 
 
 class DataType(StrEnum):
@@ -40,9 +40,11 @@ class Entity(Model):
 
 
 class Source(Model):
-    path: str = Field(
-        min_length=1,
-        description="Parquet files: a path or glob, relative to the operator's data root.",
+    path: DataPath = Field(
+        description=(
+            "Parquet files: a path or glob relative to the namespace's data root"
+            " (<data root>/<namespace>/); nothing it matches may be outside it."
+        ),
     )
     timestamp_field: Identifier = Field(description="When the value was true (event time).")
     created_timestamp_field: Identifier | None = Field(

@@ -111,3 +111,28 @@ def validated(*rules: JsonDict) -> ConfigDict:
     return Model.model_config | ConfigDict(
         json_schema_extra={"x-kubernetes-validations": list(rules)}
     )
+
+
+# Where a FeatureView's source or a ModelVersion's labels are: relative to the namespace's data
+# root (<data root>/<namespace>/). The API server refuses the obvious escapes at apply time;
+# the operator's resolver is the real guard (links, globs: `paved.core.data_paths`).
+DataPath = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1024,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!self.startsWith('/')",
+                    "must be relative to the namespace's data root, not an absolute path",
+                ),
+                cel(
+                    "!(self == '..' || self.startsWith('../') || self.endsWith('/..')"
+                    " || self.contains('/../'))",
+                    "must not climb out of the namespace's data root with '..'",
+                ),
+            ]
+        },
+    ),
+]

@@ -10,9 +10,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from paved.api.meta import Identifier, Model, ObjectName, Status, cel, free_form, section
+from paved.api import slice_filters
+from paved.api.meta import DataPath, Identifier, Model, ObjectName, Status, cel, free_form, section
 
 _IMMUTABLE = "is immutable: train a new ModelVersion instead"
 
@@ -35,7 +36,12 @@ class FeatureSelection(Model):
 
 
 class Labels(Model):
-    path: str = Field(min_length=1, description="Parquet file(s) with one label per entity row.")
+    path: DataPath = Field(
+        description=(
+            "Parquet file(s) with one label per entity row: a file, directory or glob relative"
+            " to the namespace's data root (<data root>/<namespace>/)."
+        )
+    )
     entity_columns: list[Identifier] = Field(min_length=1, max_length=8)
     timestamp_column: Identifier
     label: Identifier
@@ -75,8 +81,27 @@ class MetricGate(Model):
 
 class SliceGate(Model):
     name: Identifier
-    where: str = Field(min_length=1, description="A SQL predicate over the evaluation rows.")
+    where: str = Field(
+        min_length=1,
+        max_length=slice_filters.MAX_LENGTH,
+        description=(
+            "Which evaluation rows the slice holds: columns compared with literals (= != <> < <="
+            " > >=), AND, OR, NOT, parentheses, IN (literal, ...), BETWEEN, IS [NOT] NULL;"
+            " e.g. `tenure_days < 60 AND age_band IN ('65+', '55-64')`. No functions, casts,"
+            " subqueries or comments."
+        ),
+    )
     max_regression: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _where_is_a_filter(self) -> SliceGate:
+        # Checked here so a filter outside the language is an invalid spec, named by slice,
+        # long before a training run; the run parses it again before evaluating.
+        try:
+            slice_filters.parse(self.where)
+        except slice_filters.FilterError as error:
+            raise ValueError(f"slice {self.name}: where: {error}") from None
+        return self
 
 
 class GoldenCase(Model):

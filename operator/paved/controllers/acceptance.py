@@ -11,6 +11,7 @@ from paved.api.policies import CREATED_BY, SPEC_CHANGED_BY
 from paved.api.promotion_policy import PromotionPolicySpec
 from paved.controllers._kopf import Resource
 from paved.core.conditions import Observation
+from paved.core.data_paths import path_acceptance
 from paved.core.promotion_policy import Authors, NamedPolicy, governing
 from paved.core.references import acceptance, references_of
 from paved.errors import PermanentError
@@ -18,6 +19,9 @@ from paved.ports import Ports
 
 
 async def check_references(resource: Resource, ports: Ports) -> Observation:
+    outside = path_acceptance(resource.spec, ports.data_root, resource.namespace)
+    if outside is not None:
+        return outside
     missing = [
         reference
         for reference in references_of(resource.spec)

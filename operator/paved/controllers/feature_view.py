@@ -15,9 +15,9 @@ from paved.api.meta import parse_duration
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import check_references
 from paved.core.conditions import Observation
-from paved.core.feature_views import view_definition
+from paved.core.feature_views import view_definition, view_version
 from paved.core.freshness import feature_lags, fresh_condition, is_due, summary
-from paved.errors import SourceDataError, StoreUnavailableError
+from paved.errors import PathOutsideDataRootError, SourceDataError, StoreUnavailableError
 from paved.observability import (
     FEATURE_LAG_SECONDS,
     FEATURE_SLO_SECONDS,
@@ -36,9 +36,14 @@ async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime
     spec: FeatureViewSpec = resource.spec
     status = resource.status
     assert isinstance(status, FeatureViewStatus)
-    view = view_definition(resource.name, spec, ports.data_root)
-    updates: dict[str, object] = {"version": view.version}
     observed: list[Observation] = [await check_references(resource, ports)]
+    try:
+        view = view_definition(resource.name, spec, ports.data_root, namespace=resource.namespace)
+    except PathOutsideDataRootError as error:
+        # Nothing is read: the source names no place this namespace may read.
+        observed.append(Observation(READY, "False", error.reason, str(error)))
+        return Reconciled(observed, status_updates={"version": view_version(spec)})
+    updates: dict[str, object] = {"version": view.version}
     last_run = status.last_materialization.at if status.last_materialization else None
     watermark = status.watermark
     if spec.materialization.enabled and is_due(
@@ -55,11 +60,7 @@ async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime
                 parse_duration(spec.materialization.allowed_lateness),
             )
         except (SourceDataError, StoreUnavailableError) as error:
-            reason = (
-                "SourceDataError"
-                if isinstance(error, SourceDataError)
-                else "OnlineStoreUnavailable"
-            )
+            reason = _failure_reason(error)
             MATERIALIZATION_FAILURES.labels(resource.namespace, resource.name, reason).inc()
             observed.append(Observation(READY, "False", reason, str(error)))
         else:
@@ -102,3 +103,9 @@ async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime
         "freshness_summary": summary(lags),
     }  # fmt: skip
     return Reconciled(observed, status_updates=updates)
+
+
+def _failure_reason(error: SourceDataError | StoreUnavailableError) -> str:
+    if isinstance(error, PathOutsideDataRootError):
+        return error.reason  # a link out of the data root, found when the files were matched
+    return "SourceDataError" if isinstance(error, SourceDataError) else "OnlineStoreUnavailable"

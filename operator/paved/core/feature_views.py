@@ -11,11 +11,11 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Final
 
 from paved.api.feature_view import DataType, FeatureViewSpec, StalePolicy
 from paved.api.meta import parse_duration
+from paved.core.data_paths import namespace_root, resolve
 
 VERSION_LENGTH: Final = 12
 
@@ -37,7 +37,8 @@ class ViewDefinition:
     name: str
     version: str
     join_keys: tuple[str, ...]
-    source: str  # an absolute path or glob of Parquet files
+    source: str  # an absolute path or glob of Parquet files, under data_root
+    data_root: str  # the namespace's data root: every file the source matches must be under it
     timestamp_field: str
     created_timestamp_field: str | None
     ttl: dt.timedelta | None  # None: no limit
@@ -64,15 +65,20 @@ def view_version(spec: FeatureViewSpec) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:VERSION_LENGTH]
 
 
-def view_definition(name: str, spec: FeatureViewSpec, data_root: str) -> ViewDefinition:
-    """The data-plane view of a FeatureView; relative source paths resolve under `data_root`."""
-    source = PurePosixPath(spec.source.path)
+def view_definition(
+    name: str, spec: FeatureViewSpec, data_root: str, *, namespace: str | None
+) -> ViewDefinition:
+    """The data-plane view of a FeatureView; its source resolves under the namespace's data root
+    (`data_root/namespace`; `data_root` itself for None), or PathOutsideDataRootError."""
+    root = namespace_root(data_root, namespace)
+    source = resolve("spec.source.path", spec.source.path, root)
     ttl = parse_duration(spec.ttl)
     return ViewDefinition(
         name=name,
         version=view_version(spec),
         join_keys=tuple(spec.entity.join_keys),
-        source=str(source if source.is_absolute() else PurePosixPath(data_root) / source),
+        source=str(source),
+        data_root=str(root),
         timestamp_field=spec.source.timestamp_field,
         created_timestamp_field=spec.source.created_timestamp_field,
         ttl=ttl if ttl > dt.timedelta(0) else None,

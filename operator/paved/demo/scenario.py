@@ -218,6 +218,8 @@ class Demo:
         self.model = f"churn-{run.replace('-', '')}"
         self.directory = options.directory or platform.directory / "demo" / run
         self.data_root = self.directory / "data"
+        # What the demo's namespace may read: its folder under the operator's data root.
+        self.namespace_data = self.data_root / self.namespace
         self.manifests = manifests()
         self._load_stop = asyncio.Event()
         self._load: asyncio.Task[LoadStats] | None = None
@@ -354,7 +356,7 @@ class Demo:
     async def _features(self, endpoints: Endpoints) -> None:
         self.stage("Generating a synthetic world and applying the FeatureView")
         world = await asyncio.to_thread(
-            data.generate, self.data_root, dt.datetime.now(dt.UTC), self.options.users
+            data.generate, self.namespace_data, dt.datetime.now(dt.UTC), self.options.users
         )
         self.world = world
         self.event(
@@ -449,7 +451,7 @@ class Demo:
         )  # fmt: skip
         store = FeatureStore.from_cluster(self.namespace, settings)
         view = self.manifests["01-featureview.yaml"]["metadata"]["name"]
-        labels = data.latest_labels(self.data_root, self.world)
+        labels = data.latest_labels(self.namespace_data, self.world)
         users = sorted(labels)
         online = store.get_online_features(
             [{"user_id": u} for u in users], [f"{view}:{f}" for f in data.FEATURES],

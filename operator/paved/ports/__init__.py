@@ -27,7 +27,7 @@ class Ports:
     registry: ModelRegistry
     router: TrafficRouter
     metrics: MetricsProvider
-    data_root: str  # where FeatureView sources with relative paths live
+    data_root: str  # namespace N's sources and labels live under <data_root>/N/ and only there
     code_commit: str  # of the training code, recorded as lineage
 
 

@@ -54,7 +54,7 @@ def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
         }
     )
     pq.write_table(seed, tmp_path / "clicks" / "seed.parquet")
-    view = view_definition(name, spec, str(tmp_path))
+    view = view_definition(name, spec, str(tmp_path), namespace=None)
     return FeatureStore({name: view}, DuckDBEngine(), RedisOnlineStore.from_url(endpoints.redis))
 
 

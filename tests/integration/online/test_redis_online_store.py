@@ -79,6 +79,7 @@ def make_view(store: RedisOnlineStore) -> Iterator[MakeView]:
             version=version,
             join_keys=join_keys,
             source="/unused/*.parquet",
+            data_root="/unused",
             timestamp_field="event_ts",
             created_timestamp_field=None,
             ttl=ttl,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from kfp import local
 from mlflow.tracking import MlflowClient
 
 from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.errors import PathOutsideDataRootError
 from paved.local.platform import Endpoints
 from paved_pipelines.compile import compile_all, compiled_path
 from paved_pipelines.steps import (
@@ -29,13 +31,13 @@ from paved_pipelines.steps import (
 )
 from paved_pipelines.training import tabular_classifier
 from tests.support.churn_data import write_churn_data
-from tests.support.training import training_request
+from tests.support.training import NAMESPACE, training_request
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("churn")
-    write_churn_data(root)
+    write_churn_data(root / NAMESPACE)
     return root
 
 
@@ -106,12 +108,16 @@ def test_pipeline_trains_evaluates_and_logs_with_lineage(
 def test_a_cohort_column_reaches_the_slices_and_never_the_model(
     data_root: Path, tmp_path: Path
 ) -> None:
-    labels = pq.read_table(data_root / "churn_labels.parquet")
+    labels = pq.read_table(data_root / NAMESPACE / "churn_labels.parquet")
     bands = pa.array(
         ["65+" if u % 4 == 0 else "25-44" for u in labels.column("user_id").to_pylist()]
     )
-    pq.write_table(labels.append_column("age_band", bands), tmp_path / "churn_labels.parquet")
-    (tmp_path / "activity").symlink_to(data_root / "activity")
+    (tmp_path / NAMESPACE).mkdir()
+    pq.write_table(
+        labels.append_column("age_band", bands), tmp_path / NAMESPACE / "churn_labels.parquet"
+    )
+    # A copy: a link to the other data root would be a link out of this one, and refused.
+    shutil.copytree(data_root / NAMESPACE / "activity", tmp_path / NAMESPACE / "activity")
     request = training_request(tmp_path, "cohorts")
     with_cohort = request.labels.model_copy(update={"cohort_columns": ["age_band"]})
     request = request.model_copy(update={"labels": with_cohort})
@@ -119,4 +125,37 @@ def test_a_cohort_column_reaches_the_slices_and_never_the_model(
     assert table.column("age_band").to_pylist()[:4] == bands.to_pylist()[:4]
     model = train(table, feature_definitions(request), request.parameters, 42)
     assert "age_band" not in set(model.feature_names_in_)
-    assert _slice_members(table, "age_band = '65+'").sum() == bands.to_pylist().count("65+")
+    assert _slice_members(table, "over_65", "age_band = '65+'").sum() == bands.to_pylist().count(
+        "65+"
+    )
+
+
+def test_a_slice_naming_a_column_the_evaluation_rows_lack_is_refused_by_name(
+    data_root: Path,
+) -> None:
+    table = build_training_set(training_request(data_root, "unknown-column"))
+    with pytest.raises(TrainingDataError, match=r"slice young: where: no column 'age'"):
+        _slice_members(table, "young", "age < 30 AND tenure_days < 60")
+
+
+def test_a_slice_filter_outside_the_language_is_refused_before_duckdb_sees_it(
+    data_root: Path,
+) -> None:
+    # The spec refuses it too; the run does not trust that the text it was handed was checked.
+    table = build_training_set(training_request(data_root, "hostile-slice"))
+    with pytest.raises(TrainingDataError, match="function calls are not allowed"):
+        _slice_members(table, "leak", "read_csv('/etc/passwd') IS NOT NULL")
+
+
+def test_labels_behind_a_link_out_of_the_namespace_data_root_are_refused(
+    data_root: Path, tmp_path: Path
+) -> None:
+    (tmp_path / NAMESPACE).mkdir()
+    shutil.copytree(data_root / NAMESPACE / "activity", tmp_path / NAMESPACE / "activity")
+    # The labels are another namespace's file, reached through a link.
+    (tmp_path / "other-team").mkdir()
+    shutil.copy(data_root / NAMESPACE / "churn_labels.parquet", tmp_path / "other-team")
+    link = tmp_path / NAMESPACE / "churn_labels.parquet"
+    link.symlink_to(tmp_path / "other-team" / "churn_labels.parquet")
+    with pytest.raises(PathOutsideDataRootError, match=r"spec\.labels\.path .*other-team"):
+        build_training_set(training_request(tmp_path, "linked-labels"))

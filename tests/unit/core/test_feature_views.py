@@ -4,10 +4,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from paved.api.feature_view import FeatureViewSpec
 from paved.core.feature_views import view_definition, view_version
+from paved.errors import PathOutsideDataRootError
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -36,9 +38,29 @@ def test_operating_knobs_do_not_change_the_version() -> None:
     assert view_version(_spec(online={"stalePolicy": "null"})) == base
 
 
-def test_relative_sources_resolve_under_the_data_root_and_ttl_zero_means_no_limit() -> None:
-    view = view_definition("user-activity-v1", _spec(ttl="0s"), "/srv/data")
-    assert view.source == "/srv/data/data/user_activity/*.parquet"
+def test_sources_resolve_under_the_namespace_data_root_and_ttl_zero_means_no_limit() -> None:
+    view = view_definition("user-activity-v1", _spec(ttl="0s"), "/srv/data", namespace="team-a")
+    assert view.source == "/srv/data/team-a/data/user_activity/*.parquet"
+    assert view.data_root == "/srv/data/team-a"
     assert view.ttl is None
     assert view.feature("clicks_7d").freshness == dt.timedelta(minutes=10)
-    assert view_definition("v", _spec(), "/srv").ttl == dt.timedelta(days=7)
+    assert view_definition("v", _spec(), "/srv", namespace="team-a").ttl == dt.timedelta(days=7)
+
+
+def test_without_a_namespace_sources_resolve_under_the_data_root_itself() -> None:
+    view = view_definition("user-activity-v1", _spec(), "/srv/data", namespace=None)
+    assert view.source == "/srv/data/data/user_activity/*.parquet"
+
+
+@pytest.mark.parametrize(
+    ("path", "refusal"),
+    [
+        ("/etc/passwd", "is absolute"),
+        ("../team-b/activity/*.parquet", "climbs out with '..'"),
+        ("activity/../../team-b/x.parquet", "climbs out with '..'"),
+    ],
+)
+def test_a_source_outside_the_namespace_data_root_has_no_view(path: str, refusal: str) -> None:
+    source = {"path": path, "timestampField": "event_timestamp"}
+    with pytest.raises(PathOutsideDataRootError, match=f"spec.source.path '.*' {refusal}"):
+        view_definition("v", _spec(source=source), "/srv/data", namespace="team-a")

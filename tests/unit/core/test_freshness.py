@@ -14,6 +14,7 @@ VIEW = ViewDefinition(
     version="abc",
     join_keys=("user_id",),
     source="/data/*.parquet",
+    data_root="/data",
     timestamp_field="ts",
     created_timestamp_field=None,
     ttl=None,

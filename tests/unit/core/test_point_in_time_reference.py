@@ -36,6 +36,7 @@ def view(
         version="0123456789ab",
         join_keys=keys,
         source="/data/driver_stats/*.parquet",
+        data_root="/data",
         timestamp_field="event_timestamp",
         created_timestamp_field="created" if created else None,
         ttl=ttl,

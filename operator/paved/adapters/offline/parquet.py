@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from pathlib import PurePosixPath
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from paved.api.feature_view import DataType
+from paved.core.data_paths import check_inside, resolve
 from paved.core.feature_views import ViewDefinition
 from paved.core.point_in_time import check_entity_columns
 from paved.errors import SourceDataError
@@ -65,7 +67,7 @@ class ParquetSource:
 def parquet_source(view: ViewDefinition) -> ParquetSource:
     """The files `view.source` matches; SourceDataError names the first file that breaks the
     declaration: no file at all, a missing column, a wrong type, a null key or timestamp."""
-    files = tuple(sorted(glob.glob(view.source, recursive=True)))
+    files = tuple(real_matches(_source_field(view), view.source, view.data_root))
     if not files:
         raise SourceDataError(f"FeatureView {view.name}: no Parquet file matches {view.source}")
     schemas = []
@@ -88,6 +90,44 @@ def parquet_source(view: ViewDefinition) -> ParquetSource:
         if metadata.num_rows:
             bounds = _widest(bounds, _file_bounds(view, schema, metadata))
     return ParquetSource(view, files, tuple(schemas), key_types, tuple(footers), bounds or {})
+
+
+def real_matches(field: str, pattern: str, root: str) -> list[str]:
+    """What `pattern` (a path or glob under the namespace's data root) matches, in path order,
+    as real paths (links resolved): PathOutsideDataRootError when any of them, file or
+    directory, is outside the root's real path. Readers then open only what was checked."""
+    matches = sorted(glob.glob(pattern, recursive=True))
+    real = {match: os.path.realpath(match) for match in matches}
+    check_inside(field, pattern, os.path.realpath(root), real)
+    return [real[match] for match in matches]
+
+
+def data_files(field: str, path: str, root: str) -> list[str]:
+    """The files `path` names under the namespace's data root `root`: a file, a glob, or a
+    directory (its files below, hidden and `_` names left out as Arrow's datasets do), as real
+    paths, every one checked to be under the root (PathOutsideDataRootError otherwise)."""
+    pattern = str(resolve(field, path, PurePosixPath(root)))
+    real_root = os.path.realpath(root)
+    files = []
+    for match in real_matches(field, pattern, root):
+        if not os.path.isdir(match):
+            files.append(match)
+            continue
+        for directory, subdirectories, names in os.walk(match):  # links are not followed
+            subdirectories[:] = sorted(d for d in subdirectories if not d.startswith((".", "_")))
+            entries = [os.path.join(directory, n) for n in [*subdirectories, *sorted(names)]]
+            real = {e: os.path.realpath(e) for e in entries if not _hidden(e)}
+            check_inside(field, path, real_root, real)
+            files += [r for r in real.values() if os.path.isfile(r)]
+    return files
+
+
+def _source_field(view: ViewDefinition) -> str:
+    return f"FeatureView {view.name}: spec.source.path"
+
+
+def _hidden(path: str) -> bool:
+    return os.path.basename(path).startswith((".", "_"))
 
 
 def take_rows(
@@ -325,6 +365,8 @@ def append_parquet(view: ViewDefinition, rows: pa.Table) -> str:
             f"FeatureView {view.name}: cannot append to {view.source}; appending needs a plain"
             " directory and a file pattern that matches new *.parquet names"
         )
+    # Written where the view reads: a directory that is a link out of the data root is refused.
+    real_matches(_source_field(view), directory, view.data_root)
     key_types = _check_columns(view, rows.schema, "rows to append")
     _check_no_nulls(view, rows, "rows to append")
     canonical = pa.table(
