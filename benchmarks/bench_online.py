@@ -83,6 +83,7 @@ def redis_server() -> Iterator[redis.Redis]:
 def make_view(name: str, features: int, version: str = "0123456789ab") -> ViewDefinition:
     """`features` features cycling through the four dtypes, a 7-day ttl, 1-hour freshness."""
     return ViewDefinition(
+        namespace="bench",
         name=name,
         version=version,
         join_keys=("user_id",),

@@ -72,7 +72,7 @@ def resolve_views(request: TrainingRequest) -> dict[str, ViewDefinition]:
         if spec is None:
             raise TrainingDataError(f"FeatureView {selection.feature_view} was not provided")
         views[selection.feature_view] = view_definition(
-            selection.feature_view, spec, request.data_root
+            selection.feature_view, spec, request.data_root, namespace=request.namespace
         )
     return views
 

@@ -83,7 +83,9 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
     assert fresh["status"]["freshnessSummary"] == "fresh"
 
     spec = FeatureViewSpec.model_validate(manifest["spec"])
-    view = view_definition("user-activity-v1", spec, str(paved_operator.data_root))
+    view = view_definition(
+        "user-activity-v1", spec, str(paved_operator.data_root), namespace=namespace
+    )
     assert view.version == ready["status"]["version"]
     store = RedisOnlineStore.from_url(endpoints.redis)
     seven = store.read(
@@ -193,7 +195,9 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
     back = kubectl.get_json("featureview.paved.dev", "user-activity-v1", "-n", namespace)
     assert back["status"]["watermark"] > watermark
     spec = FeatureViewSpec.model_validate(_feature_view(folder)["spec"])
-    view = view_definition("user-activity-v1", spec, str(paved_operator.data_root))
+    view = view_definition(
+        "user-activity-v1", spec, str(paved_operator.data_root), namespace=namespace
+    )
     newcomer = RedisOnlineStore.from_url(endpoints.redis).read(
         [{"user_id": 55}], [OnlineRequest(view, ("clicks_7d",))], dt.datetime.now(dt.UTC)
     )

@@ -35,7 +35,7 @@ def _view(root: Path) -> ViewDefinition:
             "features": [{"name": "score", "dtype": "float64"}],
         }
     )  # fmt: skip
-    return view_definition(f"scores-{uuid.uuid4().hex[:8]}", spec, str(root))
+    return view_definition(f"scores-{uuid.uuid4().hex[:8]}", spec, str(root), namespace="test")
 
 
 def _write(root: Path, users: range, at: dt.datetime, score: float) -> None:

@@ -82,7 +82,7 @@ async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_ba
 ) -> None:
     model = f"churn-{uuid.uuid4().hex[:8]}"
     spec = ModelVersionSpec.model_validate({**SPEC.model_dump(by_alias=True), "model": model})
-    key = run_key("uid-1", spec)
+    key = run_key("uid-1", spec, namespace="test")
     world = World(MlflowRegistry(endpoints.mlflow, backoff=(0.1, 0.2)), spec)
     world.runner.run = PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"train"}))
     await world.tick()

@@ -37,8 +37,8 @@ def test_operating_knobs_do_not_change_the_version() -> None:
 
 
 def test_relative_sources_resolve_under_the_data_root_and_ttl_zero_means_no_limit() -> None:
-    view = view_definition("user-activity-v1", _spec(ttl="0s"), "/srv/data")
+    view = view_definition("user-activity-v1", _spec(ttl="0s"), "/srv/data", namespace="a")
     assert view.source == "/srv/data/data/user_activity/*.parquet"
     assert view.ttl is None
     assert view.feature("clicks_7d").freshness == dt.timedelta(minutes=10)
-    assert view_definition("v", _spec(), "/srv").ttl == dt.timedelta(days=7)
+    assert view_definition("v", _spec(), "/srv", namespace="a").ttl == dt.timedelta(days=7)
