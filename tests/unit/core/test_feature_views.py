@@ -7,7 +7,14 @@ from typing import Any
 import yaml
 
 from paved.api.feature_view import FeatureViewSpec
-from paved.core.feature_views import view_definition, view_version
+from paved.core.feature_views import (
+    ONLINE_KEYS_REMOVED,
+    deletion_retry_seconds,
+    keys_kept,
+    keys_removed,
+    view_definition,
+    view_version,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -42,3 +49,25 @@ def test_relative_sources_resolve_under_the_data_root_and_ttl_zero_means_no_limi
     assert view.ttl is None
     assert view.feature("clicks_7d").freshness == dt.timedelta(minutes=10)
     assert view_definition("v", _spec(), "/srv", namespace="a").ttl == dt.timedelta(days=7)
+
+
+def test_a_view_belongs_to_its_namespace() -> None:
+    ours = view_definition("user-activity-v1", _spec(), "/srv", namespace="team-a")
+    theirs = view_definition("user-activity-v1", _spec(), "/srv", namespace="team-b")
+    # One definition is one version, wherever it is; the views are still two.
+    assert (ours.namespace, theirs.namespace) == ("team-a", "team-b")
+    assert ours.version == theirs.version
+    assert ours != theirs
+
+
+def test_a_deletion_the_online_store_refused_backs_off_to_five_minutes_and_says_why() -> None:
+    assert [deletion_retry_seconds(n) for n in range(8)] == [5, 10, 20, 40, 80, 160, 300, 300]
+    assert deletion_retry_seconds(10**6) == 300
+    kept = keys_kept("Redis at 127.0.0.1:6379/0 did not answer delete_all_versions", 20)
+    assert (kept.type, kept.status, kept.reason) == (
+        ONLINE_KEYS_REMOVED, "False", "OnlineStoreUnavailable"
+    )
+    assert "did not answer" in kept.message
+    assert "next attempt in 20 s" in kept.message
+    assert keys_removed(600).status == "True"
+    assert "600 online values" in keys_removed(600).message
