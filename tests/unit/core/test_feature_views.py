@@ -65,7 +65,9 @@ def test_a_deletion_the_online_store_refused_backs_off_to_five_minutes_and_says_
     assert deletion_retry_seconds(10**6) == 300
     kept = keys_kept("Redis at 127.0.0.1:6379/0 did not answer delete_all_versions", 20)
     assert (kept.type, kept.status, kept.reason) == (
-        ONLINE_KEYS_REMOVED, "False", "OnlineStoreUnavailable"
+        ONLINE_KEYS_REMOVED,
+        "False",
+        "OnlineStoreUnavailable",
     )
     assert "did not answer" in kept.message
     assert "next attempt in 20 s" in kept.message
