@@ -51,12 +51,12 @@ _ARROW = {
 }
 
 
-@contextmanager
 def _key(view: ViewDefinition, user: int) -> str:
     """The store's key of a user's values in `view` (paved.adapters.online.redis's layout)."""
     return f"pv:{view.namespace}:{view.name}:{view.version}:i{user}"
 
 
+@contextmanager
 def redis_server() -> Iterator[redis.Redis]:
     """A throwaway redis-server on loopback, no persistence; stopped however the run ends."""
     binary = shutil.which("redis-server")
