@@ -51,6 +51,11 @@ _ARROW = {
 }
 
 
+def _key(view: ViewDefinition, user: int) -> str:
+    """The store's key of a user's values in `view` (paved.adapters.online.redis's layout)."""
+    return f"pv:{view.namespace}:{view.name}:{view.version}:i{user}"
+
+
 @contextmanager
 def redis_server() -> Iterator[redis.Redis]:
     """A throwaway redis-server on loopback, no persistence; stopped however the run ends."""
@@ -83,6 +88,7 @@ def redis_server() -> Iterator[redis.Redis]:
 def make_view(name: str, features: int, version: str = "0123456789ab") -> ViewDefinition:
     """`features` features cycling through the four dtypes, a 7-day ttl, 1-hour freshness."""
     return ViewDefinition(
+        namespace="bench",
         name=name,
         version=version,
         join_keys=("user_id",),
@@ -148,7 +154,7 @@ def bench_read(
         # Inputs are made per iteration, outside the clock: a heap full of prepared inputs
         # would make every garbage collection inside the clock slower than in a server.
         users = chance.sample(range(ENTITIES), case.entities_per_read)
-        keys = [f"pv:{view.name}:{view.version}:i{user}" for user in users for view in case.views]
+        keys = [_key(view, user) for user in users for view in case.views]
         entity_rows: list[EntityRow] = [{"user_id": user} for user in users]
         steps: list[tuple[list[float], Callable[[], object]]] = [
             (floor, partial(client.mget, keys)),
@@ -225,9 +231,7 @@ def bench_write(
 
         # The same payloads, prepared outside the clock, under other keys.
         prefix = f"bare:{view.name}:{view.version}:"
-        stored = cast(
-            list[bytes], client.mget([f"pv:{view.name}:{view.version}:i{u}" for u in users])
-        )
+        stored = cast(list[bytes], client.mget([_key(view, u) for u in users]))
         pairs = [(f"{prefix}i{u}", value) for u, value in zip(users, stored, strict=True)]
         started = time.perf_counter()
         for start in range(0, WRITE_ROWS, WRITE_ROWS_PER_PIPELINE):

@@ -80,6 +80,7 @@ def write_data(directory: Path, scale: float, seed: int = 7) -> pa.Table:
 
 def view(directory: Path) -> ViewDefinition:
     return ViewDefinition(
+        namespace="bench",
         name="bench",
         version="0123456789ab",
         join_keys=("entity_id",),

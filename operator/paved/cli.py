@@ -55,6 +55,16 @@ def operator(
     run(settings)
 
 
+_STORE_NAMESPACE = click.option(
+    "-n",
+    "--namespace",
+    envvar="PAVED_NAMESPACE",
+    default="default",
+    show_default=True,
+    help="The FeatureViews' namespace (default: PAVED_NAMESPACE, else default).",
+)
+
+
 @main.group()
 def features() -> None:
     """Work with FeatureViews from the command line (the SDK is paved.features)."""
@@ -62,7 +72,7 @@ def features() -> None:
 
 @features.command("materialize")
 @click.argument("view")
-@click.option("-n", "--namespace", default="default", show_default=True)
+@_STORE_NAMESPACE
 @click.option(
     "--manifest",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -97,7 +107,7 @@ def materialize_command(view: str, namespace: str, manifest: Path | None) -> Non
 
 
 @features.command("serve")
-@click.option("-n", "--namespace", default="default", show_default=True)
+@_STORE_NAMESPACE
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8090, show_default=True)
 def serve_command(namespace: str, host: str, port: int) -> None:
@@ -112,19 +122,20 @@ def serve_command(namespace: str, host: str, port: int) -> None:
 
 @features.command("consume")
 @click.argument("view")
-@click.option("-n", "--namespace", default="default", show_default=True)
+@_STORE_NAMESPACE
 @click.option("--consumer", default="paved-1", show_default=True, help="Name in the group.")
 def consume_command(view: str, namespace: str, consumer: str) -> None:
-    """Consume VIEW's Redis stream (paved:stream:VIEW) into the online and offline stores."""
+    """Consume VIEW's Redis stream (paved:stream:NAMESPACE:VIEW) into the online and offline
+    stores."""
     import redis
 
     from paved.features import FeatureStore
-    from paved.streaming import StreamConsumer
+    from paved.streaming import StreamConsumer, stream_key
 
     settings = OperatorSettings()
     store = FeatureStore.from_cluster(namespace, settings)
     stream = StreamConsumer(store, redis.Redis.from_url(settings.redis_url), view, consumer)
-    click.echo(f"consuming paved:stream:{view} as {consumer}; Ctrl-C stops", err=True)
+    click.echo(f"consuming {stream_key(namespace, view)} as {consumer}; Ctrl-C stops", err=True)
     while True:
         stream.consume_once()
 

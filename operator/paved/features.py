@@ -6,11 +6,15 @@
 
 A reference is `<FeatureView name>:<feature>`. The definitions come from the FeatureView objects
 (or manifests), so the SDK, the operator and the training pipeline read features the same way.
+
+A store belongs to one namespace, as its FeatureViews do: it reads and writes that namespace's
+online values only. The namespace is the one given, else `PAVED_NAMESPACE`, else `default`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +31,14 @@ from paved.ports.online import OnlineFeatures, OnlineRequest, OnlineStore
 from paved.services.materialization import MaterializationReport, Watermarks, materialize
 from paved.settings import OperatorSettings
 from paved.wiring import offline_engine, online_store
+
+NAMESPACE_VARIABLE = "PAVED_NAMESPACE"
+DEFAULT_NAMESPACE = "default"
+
+
+def store_namespace(namespace: str | None = None) -> str:
+    """The namespace a store serves: `namespace`, else PAVED_NAMESPACE, else `default`."""
+    return namespace or os.environ.get(NAMESPACE_VARIABLE) or DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -75,10 +87,18 @@ class FeatureStore:
         online: OnlineStore,
         lateness: Mapping[str, dt.timedelta] | None = None,
     ) -> None:
+        namespaces = {view.namespace for view in views.values()}
+        if len(namespaces) > 1:
+            raise ValueError(f"a store serves one namespace; its views are of {sorted(namespaces)}")
+        self._namespace = namespaces.pop() if namespaces else store_namespace()
         self._views = dict(views)
         self._offline = offline
         self._online = online
         self._lateness = dict(lateness or {})
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
 
     @classmethod
     def from_specs(
@@ -87,9 +107,11 @@ class FeatureStore:
         settings: OperatorSettings | None = None,
         namespace: str | None = None,
     ) -> FeatureStore:
-        """Sources resolve under `<data root>/<namespace>/` as the operator's do (under the data
-        root itself without a namespace); none may leave it (PathOutsideDataRootError)."""
+        """A store of the FeatureViews `specs` of `namespace` (see `store_namespace`). Sources
+        resolve under `<data root>/<namespace>/` as the operator's do; none may leave it
+        (PathOutsideDataRootError)."""
         settings = settings or OperatorSettings()
+        namespace = store_namespace(namespace)
         views = {
             name: view_definition(name, s, settings.data_root, namespace=namespace)
             for name, s in specs.items()
@@ -106,21 +128,35 @@ class FeatureStore:
         settings: OperatorSettings | None = None,
         namespace: str | None = None,
     ) -> FeatureStore:
+        """The FeatureViews of manifests, in `namespace`; a manifest that names another
+        namespace is refused: its online values are not this store's to read or write."""
+        namespace = store_namespace(namespace)
         specs = {}
         for path in paths:
             for document in yaml.safe_load_all(path.read_text()):
                 if document and document.get("kind") == "FeatureView":
                     name = document["metadata"]["name"]
+                    declared = document["metadata"].get("namespace", namespace)
+                    if declared != namespace:
+                        raise ValueError(
+                            f"{path}: FeatureView {declared}/{name} is not in namespace "
+                            f"{namespace}; pass namespace={declared!r} (or set "
+                            f"{NAMESPACE_VARIABLE}) to read it"
+                        )
                     specs[name] = FeatureViewSpec.model_validate(document["spec"])
         return cls.from_specs(specs, settings, namespace)
 
     @classmethod
-    def from_cluster(cls, namespace: str, settings: OperatorSettings | None = None) -> FeatureStore:
+    def from_cluster(
+        cls, namespace: str | None = None, settings: OperatorSettings | None = None
+    ) -> FeatureStore:
+        """The FeatureViews of `namespace` (see `store_namespace`), as the cluster has them."""
         from kubernetes import client
 
         from paved.adapters.kubernetes_api import api_client
 
         settings = settings or OperatorSettings()
+        namespace = store_namespace(namespace)
         objects = client.CustomObjectsApi(api_client(settings.kubeconfig))
         listed = objects.list_namespaced_custom_object(
             "paved.dev", "v1alpha1", namespace, "featureviews"

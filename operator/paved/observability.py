@@ -56,3 +56,14 @@ ANALYSIS_LAG_SECONDS: Final = Histogram(
     "an analysis up to half a tick early counts as 0.",
     buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
 )
+
+
+def forget_feature_view(namespace: str, name: str) -> None:
+    """Drop a deleted FeatureView's freshness series: a gauge keeps its last value, so the view
+    would be reported (and alerted on) as stale or fresh for as long as the operator runs."""
+    for gauge in (FEATURE_LAG_SECONDS, FEATURE_SLO_SECONDS):
+        for metric in gauge.collect():
+            for sample in metric.samples:
+                labels = sample.labels
+                if (labels["namespace"], labels["feature_view"]) == (namespace, name):
+                    gauge.remove(namespace, name, labels["feature"])

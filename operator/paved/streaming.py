@@ -1,5 +1,7 @@
 """Stream ingestion: a Redis Streams consumer group that pushes rows into a FeatureView.
 
+Each namespace's FeatureView has its own stream, `paved:stream:<namespace>:<view>`.
+
 At-least-once: an entry is acknowledged only after its rows are written offline and online;
 entries a crashed consumer left pending are claimed again. Idempotent by event time: the
 online store keeps only newer values, and a row appended offline twice changes no join result.
@@ -20,20 +22,24 @@ ROW_FIELD: Final = b"row"
 _CLAIM_IDLE_MS: Final = 30_000
 
 
-def stream_key(view: str) -> str:
-    return f"paved:stream:{view}"
+def stream_key(namespace: str, view: str) -> str:
+    """A namespace's FeatureView's stream: two namespaces' views of one name have two."""
+    return f"paved:stream:{namespace}:{view}"
 
 
-def dead_letter_key(view: str) -> str:
+def dead_letter_key(namespace: str, view: str) -> str:
     """Where entries that cannot be rows of the view go, with the reason: kept, not retried."""
-    return f"paved:stream:{view}:dead-letter"
+    return f"{stream_key(namespace, view)}:dead-letter"
 
 
-def publish(client: redis.Redis, view: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def publish(
+    client: redis.Redis, view: str, rows: Sequence[Mapping[str, Any]], *, namespace: str
+) -> list[str]:
     """Producer side: one stream entry per row (a JSON object, timestamps in ISO 8601)."""
+    key = stream_key(namespace, view)
     pipeline = client.pipeline(transaction=False)
     for row in rows:
-        pipeline.xadd(stream_key(view), {ROW_FIELD: json.dumps(row, default=str)})
+        pipeline.xadd(key, {ROW_FIELD: json.dumps(row, default=str)})
     return [
         entry.decode() if isinstance(entry, bytes) else str(entry) for entry in pipeline.execute()
     ]
@@ -51,7 +57,8 @@ class StreamConsumer:
     ) -> None:
         self._store, self._client, self._view = store, client, view
         self._consumer, self._group, self._clock = consumer, group, clock
-        self._key = stream_key(view)
+        # The store's namespace: the consumer pushes into that namespace's view only.
+        self._key = stream_key(store.namespace, view)
         try:
             client.xgroup_create(self._key, group, id="0", mkstream=True)
         except redis.ResponseError as error:
@@ -84,7 +91,7 @@ class StreamConsumer:
                     self._push([fields])
                 except ValueError as error:
                     parked: dict[Any, Any] = {**fields, b"error": str(error).encode()}
-                    self._client.xadd(dead_letter_key(self._view), parked)
+                    self._client.xadd(dead_letter_key(self._store.namespace, self._view), parked)
         self._client.xack(self._key, self._group, *[entry_id for entry_id, _ in entries])
         return len(entries)
 

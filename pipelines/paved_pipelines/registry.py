@@ -30,6 +30,16 @@ SKOPS_TRUSTED_TYPES = [
 TRAINING_DATA_ARTIFACT = "training-data/features.parquet"
 
 
+MAX_RUN_NAME = 250  # MLflow's SQL stores keep a run's name in 250 characters
+
+
+def run_name(request: TrainingRequest) -> str:
+    """`<namespace>.<ModelVersion>-<end of the run key>`, cut to what MLflow stores: whose run
+    it is reads off the name, and the key's end tells the object's runs apart."""
+    head = f"{request.namespace}.{request.model_version}"
+    return f"{head[: MAX_RUN_NAME - 9]}-{request.run_key[-8:]}"
+
+
 def find_run(client: MlflowClient, experiment_id: str, run_key: str) -> str | None:
     found = client.search_runs(
         [experiment_id],
@@ -66,7 +76,7 @@ def log_training_run(
         return existing
     with mlflow.start_run(
         experiment_id=experiment_id,
-        run_name=f"{request.model_version}-{request.run_key[-8:]}",
+        run_name=run_name(request),
         tags={RUN_KEY_TAG: request.run_key, **lineage},
     ) as run:
         mlflow.log_params({"seed": request.seed, **request.parameters})

@@ -24,8 +24,10 @@ class ProductionReference(BaseModel):
 class TrainingRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    run_key: str = Field(description="<ModelVersion uid>-<generation>: one run per key.")
-    model: str
+    run_key: str = Field(
+        description="<namespace>.<ModelVersion uid>-<training input digest>: one run per key."
+    )
+    model: str = Field(description="The registered model name, <namespace>.<model>.")
     namespace: str
     model_version: str
     feature_views: dict[str, FeatureViewSpec]

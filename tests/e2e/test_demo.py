@@ -35,6 +35,7 @@ def test_the_demo_promotes_v2_rolls_v3_back_and_writes_its_report(
     assert rollback.breach_to_restore_seconds is not None
     assert record.production is not None
     assert record.production.tags["paved.approved_by"] == "demo-user"
+    assert re.fullmatch(r"demo-[0-9-]+\.churn", record.production.model)  # its namespace's churn
     assert {g.model_version for g in record.gates} == {"churn-v1", "churn-v2", "churn-v3"}
     assert any(s.shadow for s in record.traffic)
     assert any(s.candidate == 50 for s in record.traffic)  # the A/B split

@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
 from paved.api.model_version import Stage
+from paved.core.model_versions import registered_model_name
 from paved.local.platform import Endpoints
 from tests.support.churn_data import write_churn_data
 from tests.support.conditions import condition, wait_for_condition
@@ -52,7 +53,8 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
     view = example("01-featureview.yaml")
     view["spec"]["source"]["path"] = "activity/*.parquet"  # under <data root>/<namespace>/
     view["spec"]["materialization"]["enabled"] = False
-    model = f"churn-{namespace}"
+    model = "churn"  # other tests' churn is another namespace's: another registered model
+    registered = registered_model_name(namespace, model)
     kubectl.apply(yaml.safe_dump(view), "-n", namespace)
     kubectl.apply(
         yaml.safe_dump(_model_version("churn-v1", model, "churn_labels.parquet")),
@@ -73,12 +75,17 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
     )
     runs = list((paved_operator.state_dir / "runs").iterdir())
     assert [
-        r.name for r in runs if (r / "key").read_text().startswith(staged["metadata"]["uid"])
+        r.name
+        for r in runs
+        if (r / "key").read_text().startswith(f"{namespace}.{staged['metadata']['uid']}")
     ] == [status["run"]["id"]]
 
     client = MlflowClient(endpoints.mlflow)
-    (version,) = client.search_model_versions(f"name = '{model}'")
-    assert version.version == status["registry"]["version"]
+    (version,) = client.search_model_versions(f"name = '{registered}'")
+    assert (version.version, registered) == (
+        status["registry"]["version"],
+        status["registry"]["name"],
+    )
     tags = version.tags
     assert tags[KEY_TAG] == status["run"]["key"]
     assert len(tags["paved.dataset_hash"]) == 64
@@ -87,12 +94,12 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
     }
     assert tags["paved.code_commit"] == "test-commit"
     assert tags["paved.pipeline_run"] == status["run"]["id"]
-    assert client.get_model_version_by_alias(model, "staging").version == version.version
+    assert client.get_model_version_by_alias(registered, "staging").version == version.version
 
     # v1 goes to production (a Rollout's job; done here through the registry), then v2,
     # trained on labels that are noise for new users, is compared with it and held.
     asyncio.run(
-        MlflowRegistry(endpoints.mlflow).set_stage(model, version.version, Stage.PRODUCTION)
+        MlflowRegistry(endpoints.mlflow).set_stage(registered, version.version, Stage.PRODUCTION)
     )
     kubectl.apply(
         yaml.safe_dump(_model_version("churn-v2", model, "churn_labels_v2.parquet")),

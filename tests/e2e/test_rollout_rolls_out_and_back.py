@@ -27,6 +27,7 @@ from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.rollout import BuiltinGuardrail
 from paved.core.guardrails import builtin_queries
+from paved.core.model_versions import registered_model_name
 from paved.local.platform import APISERVER, PROMETHEUS, Endpoints, LocalPlatform
 from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition, wait_for_condition
@@ -311,6 +312,7 @@ def test_a_rollout_is_decided_by_real_traffic(
     assert set(predictors) == {"baseline"}
     assert predictors["baseline"]["graph"]["modelUri"] == candidate_uri
     client = MlflowClient(endpoints.mlflow)
+    model = registered_model_name(namespace, model)  # the registry's name for it
     production = client.get_model_version_by_alias(model, "production")
     assert production.version == staged["status"]["registry"]["version"]
     # The ModelVersion controller writes the sign-off onto the registry version too.

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 
 @dataclass(frozen=True)
 class Kubectl:
@@ -43,3 +45,22 @@ class Kubectl:
         selector = f"--field-selector=involvedObject.name={name}"
         events: list[dict[str, Any]] = self.get_json("events", "-n", namespace, selector)["items"]
         return events
+
+
+def as_service_account(admin: Kubectl, namespace: str, name: str, directory: Path) -> Kubectl:
+    """kubectl with the ServiceAccount `namespace`/`name`'s token, as its pod would have it."""
+    token = admin.run("create", "token", name, f"--namespace={namespace}").stdout.strip()
+    (cluster,) = yaml.safe_load(admin.kubeconfig.read_text())["clusters"]
+    account = f"system:serviceaccount:{namespace}:{name}"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": account, "context": {"cluster": cluster["name"], "user": account}}],
+        "current-context": account,
+    }
+    path = directory / f"{namespace}-{name}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return Kubectl(admin.binary, path)

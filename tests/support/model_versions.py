@@ -45,10 +45,11 @@ class Cluster:
 
 class Runner:
     """Reports whatever `run` the test sets, or that it is `down`; records the keys it was asked
-    to start."""
+    to start, and their requests."""
 
     def __init__(self) -> None:
         self.starts: list[str] = []
+        self.requests: list[dict[str, Any]] = []
         self.run = PipelineRun("run-1", RunState.RUNNING)
         self.down = False
 
@@ -56,9 +57,10 @@ class Runner:
         if self.down:
             raise PipelinesUnavailableError("KFP's API at http://kfp cannot be reached", 10)
 
-    async def start(self, run_key: str, _pipeline: str, _request: str) -> PipelineRun:
+    async def start(self, run_key: str, _pipeline: str, request: str) -> PipelineRun:
         self._reachable()
         self.starts.append(run_key)
+        self.requests.append(json.loads(request))
         return self.run
 
     async def get(self, _run_id: str) -> PipelineRun:

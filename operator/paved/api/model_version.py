@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Final
 
 from pydantic import Field, model_validator
 
@@ -163,9 +163,16 @@ class Approval(Model):
     sign_off: SignOff | None = None
 
 
+# The registry names a model `<namespace>.<model>` and stores names in 256 characters (MLflow's
+# SQL stores): a 63-character namespace and the dot leave the model this many.
+MAX_MODEL_NAME: Final = 192
+
+
 class ModelVersionSpec(Model):
-    model: ObjectName = Field(
-        description="The registered model name.", json_schema_extra=_immutable("model")
+    model: Annotated[ObjectName, Field(max_length=MAX_MODEL_NAME)] = Field(
+        description="The model's name; the registry names it `<namespace>.<model>`, so two "
+        "namespaces' models of the same name are two models.",
+        json_schema_extra=_immutable("model"),
     )
     pipeline: Pipeline = Field(json_schema_extra=_immutable("pipeline"))
     features: list[FeatureSelection] = Field(min_length=1, json_schema_extra=_immutable("features"))

@@ -185,6 +185,56 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
     return handle
 
 
+# A deletion's clean-up: the object being deleted, the ports, and how many attempts failed before.
+Cleanup = Callable[[Resource, Ports, int], Awaitable[Reconciled]]
+
+
+def on_delete(*kinds: Kind) -> Callable[[Cleanup], Cleanup]:
+    """Register `handler` to run when an object of each kind is deleted. kopf's finalizer keeps
+    the object until the handler returns without a retry; with one, its conditions are written
+    (an event when one flips) and it runs again after the delay it asked for."""
+
+    def register(handler: Cleanup) -> Cleanup:
+        for kind in kinds:
+            kopf.on.delete(GROUP, VERSION, kind.plural, id=handler.__name__)(
+                _adapt_deletion(kind, handler)
+            )
+        return handler
+
+    return register
+
+
+def _adapt_deletion(kind: Kind, handler: Cleanup) -> Callable[..., Awaitable[None]]:
+    async def handle(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any
+    ) -> None:
+        now = dt.datetime.now(dt.UTC)
+        generation = int(body.metadata.get("generation") or 0)
+        seen = kind.status.model_validate(body.get("status") or {})
+        assert isinstance(seen, Status)
+        before = _as_written(seen, body, memo)
+        # The spec stays unparsed: what is cleaned up is keyed by the object's name alone, and
+        # a spec today's models refuse must not keep its data for ever.
+        resource = Resource(
+            kind=kind.kind,
+            namespace=body.metadata.namespace or "",
+            name=body.metadata.name or "",
+            uid=body.metadata.uid or "",
+            generation=generation,
+            spec=body.get("spec"),
+            status=before,
+        )
+        result = await handler(resource, memo["ports"], retry)
+        if result.retry_after_seconds is None:
+            for done in result.observed:
+                kopf.event(body, type="Normal", reason=done.reason, message=done.message)
+            return
+        _write(body, patch, memo, seen, before, report(before, result.observed, generation, now))
+        raise kopf.TemporaryError(result.retry_reason, delay=result.retry_after_seconds)
+
+    return handle
+
+
 def status_patch(before: Status, after: Status) -> dict[str, Any]:
     """The merge patch from `before` to `after`: a field that went away is sent as null, since a
     merge patch that leaves a field out leaves it as it was (a step's start time would outlive

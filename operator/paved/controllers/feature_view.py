@@ -1,7 +1,8 @@
 """FeatureView: materialize offline → online on schedule, and keep freshness in status.
 
 A timer drives it (level-triggered): each tick decides in the core whether materialization is
-due, does it through the ports in a worker thread, and reports watermarks and lags.
+due, does it through the ports in a worker thread, and reports watermarks and lags. Deleting
+one removes the online values of all its versions; the object stays until they are gone.
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ import datetime as dt
 from paved.api.crds import FEATURE_VIEW
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus, MaterializationRun
 from paved.api.meta import parse_duration
-from paved.controllers._kopf import Reconciled, Resource, timer
+from paved.controllers._kopf import Reconciled, Resource, on_delete, timer
 from paved.controllers.acceptance import check_references
 from paved.core.conditions import Observation
-from paved.core.feature_views import view_definition, view_version
+from paved.core.feature_views import (
+    deletion_retry_seconds,
+    keys_kept,
+    keys_removed,
+    view_definition,
+    view_version,
+)
 from paved.core.freshness import feature_lags, fresh_condition, is_due, summary
 from paved.errors import PathOutsideDataRootError, SourceDataError, StoreUnavailableError
 from paved.observability import (
@@ -24,6 +31,7 @@ from paved.observability import (
     MATERIALIZATION_FAILURES,
     MATERIALIZATION_SECONDS,
     MATERIALIZED_ROWS,
+    forget_feature_view,
 )
 from paved.ports import Ports
 from paved.services.materialization import Watermarks, materialize
@@ -109,3 +117,19 @@ def _failure_reason(error: SourceDataError | StoreUnavailableError) -> str:
     if isinstance(error, PathOutsideDataRootError):
         return error.reason  # a link out of the data root, found when the files were matched
     return "SourceDataError" if isinstance(error, SourceDataError) else "OnlineStoreUnavailable"
+
+
+@on_delete(FEATURE_VIEW)
+async def remove_online_values(resource: Resource, ports: Ports, attempts: int) -> Reconciled:
+    """Every version's online values go with the FeatureView; while the online store cannot be
+    reached the object stays (its finalizer), says why and tries again, ever less often."""
+    try:
+        removed = await asyncio.to_thread(
+            ports.online.delete_all_versions, resource.namespace, resource.name
+        )
+    except StoreUnavailableError as error:
+        wait = deletion_retry_seconds(attempts)
+        kept = keys_kept(str(error), wait)
+        return Reconciled([kept], retry_after_seconds=wait, retry_reason=kept.message)
+    forget_feature_view(resource.namespace, resource.name)
+    return Reconciled([keys_removed(removed)])

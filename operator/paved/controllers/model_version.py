@@ -37,6 +37,7 @@ from paved.core.model_version_steps import (
     Version,
     decide,
 )
+from paved.core.model_versions import registered_model_name
 from paved.errors import PermanentError, TransientError
 from paved.ports import Ports
 from paved.ports.pipelines import PipelineRun, PipelinesUnavailableError
@@ -61,7 +62,8 @@ async def _training_request(resource: Resource, ports: Ports, key: str) -> str:
         views[selection.feature_view] = FeatureViewSpec.model_validate(found["spec"]).model_dump(
             by_alias=True, mode="json"
         )
-    production = await ports.registry.in_stage(spec.model, Stage.PRODUCTION)
+    model = registered_model_name(resource.namespace, spec.model)
+    production = await ports.registry.in_stage(model, Stage.PRODUCTION)
     reference = None
     if production is not None:
         reference = {
@@ -77,7 +79,7 @@ async def _training_request(resource: Resource, ports: Ports, key: str) -> str:
     return json.dumps(
         {
             "run_key": key,
-            "model": spec.model,
+            "model": model,  # the registry's name: the run's MLflow experiment too
             "namespace": resource.namespace,
             "model_version": resource.name,
             "feature_views": views,
@@ -97,6 +99,7 @@ async def _carry_out(act: Act, resource: Resource, ports: Ports, seen: Seen) -> 
     """Do `act` and return what was seen with its result; an act on the registry is read back
     by the next step rather than assumed."""
     spec: ModelVersionSpec = resource.spec
+    model = registered_model_name(resource.namespace, spec.model)
     match act:
         case StartRun(key=key):
             request = await _training_request(resource, ports, key)
@@ -104,19 +107,19 @@ async def _carry_out(act: Act, resource: Resource, ports: Ports, seen: Seen) -> 
         case ReadRun(run_id=run_id):
             return replace(seen, run=await ports.runner.get(run_id))
         case ReadOutcome(run_id=run_id, key=key):
-            return replace(seen, outcome=await _outcome(ports, spec.model, run_id, key, seen.run))
+            return replace(seen, outcome=await _outcome(ports, model, run_id, key, seen.run))
         case FindVersion(key=key):
-            return replace(seen, version=Version(await ports.registry.find(spec.model, key)))
+            return replace(seen, version=Version(await ports.registry.find(model, key)))
         case Register(key=key, mlflow_run_id=run_id, tags=tags):
-            registered = await ports.registry.register(spec.model, run_id, key, tags)
+            registered = await ports.registry.register(model, run_id, key, tags)
             return replace(seen, version=Version(registered))
         case RecordSignOff(version=version, approval=approval):
             await ports.registry.record_sign_off(
-                spec.model, version, approval.by, approval.at.isoformat(), approval.comment
+                model, version, approval.by, approval.at.isoformat(), approval.comment
             )
             return replace(seen, version=None)
         case SetStage(version=version, stage=stage):
-            await ports.registry.set_stage(spec.model, version, stage)
+            await ports.registry.set_stage(model, version, stage)
             return replace(seen, version=None)
         case _:
             assert_never(act)

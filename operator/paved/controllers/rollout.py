@@ -350,7 +350,8 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             # The router first, the registry second: repeated after a crash, the promotion
             # finds the router's part done (traffic is read by model) and finishes.
             await ports.router.promote(route, model_uri)
-            model = (candidate or {}).get("spec", {}).get("model", "")
+            # The name the candidate was registered under: its namespace's model.
+            model = str(registry["name"])
             await ports.registry.set_stage(model, str(registry["version"]), Stage.PRODUCTION)
             applied = Traffic(0, 100, False)
         case Pause():

@@ -24,7 +24,7 @@ _NAMESPACE: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def namespace_root(data_root: str, namespace: str | None) -> PurePosixPath:
-    """`<data_root>/<namespace>`; the data root itself for None (the SDK on a user's own files)."""
+    """`<data_root>/<namespace>`; the data root itself for None (a caller with no namespace)."""
     root = PurePosixPath(data_root)
     if not root.is_absolute():
         raise ValueError(f"the data root {data_root!r} must be an absolute path")

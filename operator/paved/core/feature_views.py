@@ -2,7 +2,8 @@
 
 Pure: no I/O, no clock. A FeatureView's version is a content hash of what defines its data
 (entity, source, ttl, features): the same definition always has the same version, and any
-change to it is a different version with its own online namespace.
+change to it is a different version with its own online namespace. A view belongs to its
+Kubernetes namespace: two namespaces' views of the same name and definition are two views.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from typing import Final
 
 from paved.api.feature_view import DataType, FeatureViewSpec, StalePolicy
 from paved.api.meta import parse_duration
+from paved.core.conditions import Observation
 from paved.core.data_paths import namespace_root, resolve
 
 VERSION_LENGTH: Final = 12
+# The condition a deleted FeatureView reports while its online values cannot be removed yet.
+ONLINE_KEYS_REMOVED: Final = "OnlineKeysRemoved"
+FIRST_DELETION_RETRY_SECONDS: Final = 5.0
+MAX_DELETION_RETRY_SECONDS: Final = 300.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class FeatureDefinition:
 class ViewDefinition:
     """Everything an offline engine or online store needs to know about one FeatureView version."""
 
+    namespace: str  # the FeatureView's Kubernetes namespace: online keys live under it
     name: str
     version: str
     join_keys: tuple[str, ...]
@@ -66,14 +73,15 @@ def view_version(spec: FeatureViewSpec) -> str:
 
 
 def view_definition(
-    name: str, spec: FeatureViewSpec, data_root: str, *, namespace: str | None
+    name: str, spec: FeatureViewSpec, data_root: str, *, namespace: str
 ) -> ViewDefinition:
     """The data-plane view of a FeatureView; its source resolves under the namespace's data root
-    (`data_root/namespace`; `data_root` itself for None), or PathOutsideDataRootError."""
+    (`data_root/namespace`), or PathOutsideDataRootError."""
     root = namespace_root(data_root, namespace)
     source = resolve("spec.source.path", spec.source.path, root)
     ttl = parse_duration(spec.ttl)
     return ViewDefinition(
+        namespace=namespace,
         name=name,
         version=view_version(spec),
         join_keys=tuple(spec.entity.join_keys),
@@ -94,4 +102,30 @@ def view_definition(
             for f in spec.features
         ),
         stale_policy=spec.online.stale_policy,
+    )
+
+
+def deletion_retry_seconds(attempts: int) -> float:
+    """How long a deletion waits after `attempts` failed ones: 5 s, doubling, at most 5 min."""
+    doublings = min(max(attempts, 0), 10)  # 5 s · 2**10 is past the cap already
+    return min(MAX_DELETION_RETRY_SECONDS, FIRST_DELETION_RETRY_SECONDS * 2.0**doublings)
+
+
+def keys_kept(problem: str, retry_seconds: float) -> Observation:
+    """A deleted FeatureView whose online values could not be removed: it stays until they are."""
+    return Observation(
+        ONLINE_KEYS_REMOVED,
+        "False",
+        "OnlineStoreUnavailable",
+        f"Deleting: the online values of every version stay, and so does this FeatureView, "
+        f"until the online store removes them: {problem}; next attempt in {retry_seconds:g} s.",
+    )
+
+
+def keys_removed(count: int) -> Observation:
+    return Observation(
+        ONLINE_KEYS_REMOVED,
+        "True",
+        "OnlineKeysRemoved",
+        f"Deleted: {count} online values of every version removed.",
     )

@@ -52,6 +52,7 @@ from paved.core.model_versions import (
     RunState,
     gates_condition,
     phase_for_stage,
+    registered_model_name,
     run_key,
 )
 from paved.core.promotion_policy import (
@@ -196,7 +197,8 @@ def decide(
 ) -> Step:
     if seen.accepted.status != "True":
         return Report((seen.accepted,), {"phase": Phase.PENDING})
-    key = run_key(subject.uid, spec)
+    key = run_key(subject.uid, spec, namespace=subject.namespace)
+    registered_name = registered_model_name(subject.namespace, spec.model)
     current = status.run is not None and status.run.key == key
     violations = gate_violations(policies, spec)
     signed = sign_off_verdict(
@@ -324,12 +326,13 @@ def decide(
         phase_for_stage(entry.stage),
         Observation(
             TRAINED, "True", "Registered",
-            f"{spec.model} version {entry.version} from run {record.id}.",
+            f"{registered_name} version {entry.version} from run {record.id}.",
         ),
         gates_condition(verdicts),
         stage=entry.stage,
         registry=RegistryEntry(
-            name=spec.model, version=entry.version, uri=entry.uri, run_id=outcome.mlflowRunId
+            name=registered_name, version=entry.version, uri=entry.uri,
+            run_id=outcome.mlflowRunId,
         ),
         lineage=Lineage(
             dataset_hash=outcome.lineage.get("datasetHash"),

@@ -22,6 +22,10 @@ GATES_PASSED: Final = "GatesPassed"
 APPROVED: Final = "Approved"
 # The tag a version's sign-off is recorded under, in every registry.
 APPROVED_BY_TAG: Final = "paved.approved_by"
+# Between a namespace and a name in registry names and run keys. MLflow refuses "/" and ":" in
+# registered model names (and "/" splits a `models:/` URI); a namespace, a DNS label, holds no
+# ".", so the first one always ends it.
+NAMESPACE_SEPARATOR: Final = "."
 
 
 class RunState(StrEnum):
@@ -63,15 +67,22 @@ class RegisteredVersion:
     metrics: Mapping[str, float] = field(default_factory=dict)  # of the run that trained it
 
 
-def run_key(uid: str, spec: ModelVersionSpec) -> str:
+def registered_model_name(namespace: str, model: str) -> str:
+    """The registry's name for a namespace's model: two teams' `churn` are two models."""
+    return f"{namespace}{NAMESPACE_SEPARATOR}{model}"
+
+
+def run_key(uid: str, spec: ModelVersionSpec, *, namespace: str) -> str:
     """One training run and one registered version per object and training input.
 
     Everything in the spec but the approval goes in: a sign-off bumps the generation but changes
-    nothing the run depends on, so it must not train again.
+    nothing the run depends on, so it must not train again. The uid alone is unique; the
+    namespace in front names whose run it is wherever the key shows (a KFP run's name, the
+    registry's tags).
     """
     training = spec.model_dump(by_alias=True, mode="json", exclude={"approval"})
     digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{uid}-{digest}"
+    return f"{namespace}{NAMESPACE_SEPARATOR}{uid}-{digest}"
 
 
 def phase_for_stage(stage: Stage) -> Phase:

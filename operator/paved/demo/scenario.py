@@ -36,6 +36,7 @@ from paved.api.meta import parse_duration
 from paved.api.model_version import Stage
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
 from paved.core.guardrails import builtin_queries
+from paved.core.model_versions import registered_model_name
 from paved.dataplane.load import Example, LoadStats, generate_load
 from paved.demo import data
 from paved.demo.record import (
@@ -215,7 +216,9 @@ class Demo:
         self.record = DemoRecord(started_at=self.started, time_scale=options.time_scale)
         run = self.started.strftime("%m%d-%H%M%S")
         self.namespace = f"demo-{run}"
-        self.model = f"churn-{run.replace('-', '')}"
+        self.model = "churn"
+        # Each run's namespace is its own: the registry keeps its churn apart from other runs'.
+        self.registered_model = registered_model_name(self.namespace, self.model)
         self.directory = options.directory or platform.directory / "demo" / run
         self.data_root = self.directory / "data"
         # What the demo's namespace may read: its folder under the operator's data root.
@@ -425,7 +428,7 @@ class Demo:
         deployment["spec"]["predictors"][0]["graph"]["modelUri"] = uri
         self.apply(endpoints, deployment)
         # The first version has nothing to be compared with: it goes to production directly.
-        await self.registry.set_stage(self.model, v1["status"]["registry"]["version"],
+        await self.registry.set_stage(self.registered_model, v1["status"]["registry"]["version"],
                                       Stage.PRODUCTION)  # fmt: skip
 
         async def served() -> bool:
@@ -544,17 +547,21 @@ class Demo:
 
     async def _lineage(self, v2: dict[str, Any]) -> None:
         entry = v2["status"]["registry"]
-        production = await self.registry.in_stage(self.model, Stage.PRODUCTION)
+        production = await self.registry.in_stage(self.registered_model, Stage.PRODUCTION)
         if production is None or production.version != entry["version"]:
-            raise DemoError(f"{self.model}: production is not v2's version {entry['version']}")
+            raise DemoError(
+                f"{self.registered_model}: production is not v2's version {entry['version']}"
+            )
         tags = await asyncio.to_thread(self._tags, entry["version"])
-        self.record.production = Lineage(model=self.model, version=entry["version"],
+        self.record.production = Lineage(model=self.registered_model, version=entry["version"],
                                          uri=entry["uri"], tags=tags)  # fmt: skip
 
     def _tags(self, version: str) -> dict[str, str]:
         from mlflow.tracking import MlflowClient
 
-        found = MlflowClient(self.endpoints.mlflow).get_model_version(self.model, version)
+        found = MlflowClient(self.endpoints.mlflow).get_model_version(
+            self.registered_model, version
+        )
         return {str(k): str(v) for k, v in found.tags.items()}
 
     async def _stop_load(self) -> None:

@@ -74,7 +74,8 @@ class WriteResult:
 
 class OnlineStore(Protocol):
     def write(self, view: ViewDefinition, rows: pa.Table | pa.RecordBatch) -> WriteResult:
-        """Store each row under (view version, entity) unless the store holds a newer event.
+        """Store each row under (namespace, view version, entity) unless the store holds a newer
+        event: views of one name in two namespaces never share an entry.
 
         Columns: the join keys, the view's timestamp field and its features. Idempotent: writing
         the same rows again changes nothing.
@@ -96,4 +97,9 @@ class OnlineStore(Protocol):
 
     def delete_view(self, view: ViewDefinition) -> int:
         """Remove every entry of this view version; return how many entities were removed."""
+        ...
+
+    def delete_all_versions(self, namespace: str, name: str) -> int:
+        """Remove every entry of every version of FeatureView `namespace`/`name` (it is gone);
+        return how many (version, entity) entries were removed."""
         ...

@@ -16,7 +16,7 @@ import yaml
 from paved.local.platform import Endpoints
 from paved.local.toolchain import Toolchain
 from paved.settings import OperatorSettings
-from tests.support.kubectl import Kubectl
+from tests.support.kubectl import Kubectl, as_service_account
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "paved"
@@ -150,8 +150,99 @@ def test_install_lands_every_object_and_rbac_is_least_privilege(
     assert not _allowed(kubectl, account, "paved.dev", "featureviews", "delete")
 
 
+# Everything the operator does to objects in the namespaces it serves (the chart's Roles).
+OPERATOR_ACCESS = [
+    *[
+        ("paved.dev", plural, verb, "")
+        for plural in ("featureviews", "modelversions", "rollouts")
+        for verb in ("get", "list", "watch", "patch", "update")
+    ],
+    *[
+        ("paved.dev", plural, verb, "status")
+        for plural in ("featureviews", "modelversions", "rollouts")
+        for verb in ("get", "patch", "update")
+    ],
+    *[
+        ("machinelearning.seldon.io", "seldondeployments", verb, "")
+        for verb in ("get", "list", "watch", "create", "patch")
+    ],
+    ("", "events", "create", ""),
+    ("events.k8s.io", "events", "create", ""),
+]
+
+
+@pytest.mark.usefixtures("paved_crds")
+def test_a_namespaced_install_can_touch_its_namespaces_and_no_other(
+    toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str, tmp_path: Path
+) -> None:
+    other = f"t-{uuid.uuid4().hex[:10]}"  # another team's
+    kubectl.run("create", "namespace", other)
+    release = f"paved-{uuid.uuid4().hex[:6]}"
+    installed = helm(
+        toolchain,
+        "install",
+        release,
+        str(CHART),
+        f"--namespace={namespace}",
+        "--set=rbac.scope=namespaced",
+        f"--set=rbac.watchNamespaces={{{namespace}}}",
+        kubeconfig=endpoints.kubeconfig,
+    )
+    assert installed.returncode == 0, installed.stderr
+
+    account = f"system:serviceaccount:{namespace}:{release}"
+    for group, resource, verb, subresource in OPERATOR_ACCESS:
+        asked = (group, resource, verb, subresource)
+        assert _allowed(kubectl, account, *asked, namespace=namespace), asked
+        assert not _allowed(kubectl, account, *asked, namespace=other), asked
+    # Nor across namespaces: a cluster-wide list or watch would read the other team's too.
+    for verb in ("list", "watch"):
+        assert not _allowed(kubectl, account, "paved.dev", "featureviews", verb, namespace="")
+
+    # The same, asked with the ServiceAccount's own token as the operator's pod has it.
+    as_operator = as_service_account(kubectl, namespace, release, tmp_path)
+    assert as_operator.run("get", "featureviews.paved.dev", "-n", namespace).returncode == 0
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": "paved-"},
+        "involvedObject": {"kind": "FeatureView", "name": "user-activity-v1"},
+        "reason": "Materialized",
+        "message": "written where it may not be",
+    }
+    for refused in (
+        ["get", "featureviews.paved.dev", "-n", other],
+        ["get", "modelversions.paved.dev", "-n", other],
+        ["get", "rollouts.paved.dev", "-A"],
+        ["get", "seldondeployments.machinelearning.seldon.io", "-n", other],
+        ["patch", "rollout.paved.dev", "any", "-n", other, "--type=merge", "-p", "{}"],
+        [
+            "patch",
+            "seldondeployment.machinelearning.seldon.io",
+            "any",
+            "-n",
+            other,
+            "--type=merge",
+            "-p",
+            "{}",
+        ],
+    ):
+        answer = as_operator.run(*refused, check=False)
+        assert answer.returncode != 0, refused
+        assert "Forbidden" in answer.stderr, answer.stderr
+    posted = as_operator.run("create", "-n", other, "-f", "-", stdin=json.dumps(event), check=False)
+    assert "Forbidden" in posted.stderr, posted.stderr
+
+
 def _allowed(
-    kubectl: Kubectl, user: str, group: str, resource: str, verb: str, subresource: str = ""
+    kubectl: Kubectl,
+    user: str,
+    group: str,
+    resource: str,
+    verb: str,
+    subresource: str = "",
+    *,
+    namespace: str = "any",
 ) -> bool:
     """Ask the API server's authorizer directly (a SubjectAccessReview): no discovery needed,
     so it also answers for resources whose CRDs this cluster does not have (Seldon's)."""
@@ -163,7 +254,7 @@ def _allowed(
             "groups": ["system:serviceaccounts", "system:authenticated"],
             "resourceAttributes": {
                 "group": group, "resource": resource, "verb": verb,
-                "subresource": subresource, "namespace": "any",
+                "subresource": subresource, "namespace": namespace,
             },
         },
     }  # fmt: skip

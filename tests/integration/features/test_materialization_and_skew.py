@@ -35,11 +35,12 @@ def _view(root: Path) -> ViewDefinition:
             "features": [{"name": "score", "dtype": "float64"}],
         }
     )  # fmt: skip
-    return view_definition(f"scores-{uuid.uuid4().hex[:8]}", spec, str(root), namespace=None)
+    return view_definition(f"scores-{uuid.uuid4().hex[:8]}", spec, str(root), namespace="test")
 
 
 def _write(root: Path, users: range, at: dt.datetime, score: float) -> None:
-    (root / "rows").mkdir(exist_ok=True)
+    rows = root / "test" / "rows"  # under the data root of the view's namespace, "test"
+    rows.mkdir(parents=True, exist_ok=True)
     table = pa.table(
         {
             "user_id": pa.array(list(users), pa.int64()),
@@ -48,7 +49,7 @@ def _write(root: Path, users: range, at: dt.datetime, score: float) -> None:
             "score": pa.array([score + u for u in users], pa.float64()),
         }
     )
-    pq.write_table(table, root / "rows" / f"{uuid.uuid4().hex}.parquet")
+    pq.write_table(table, rows / f"{uuid.uuid4().hex}.parquet")
 
 
 def _closed_port() -> int:

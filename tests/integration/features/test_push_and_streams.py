@@ -43,7 +43,8 @@ def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
                          {"name": "country", "dtype": "string", "nullable": True}],
         }
     )  # fmt: skip
-    (tmp_path / "clicks").mkdir()
+    clicks = tmp_path / "test" / "clicks"  # under the data root of the view's namespace
+    clicks.mkdir(parents=True)
     seed = pa.table(
         {
             "user_id": pa.array([1], pa.int64()),
@@ -53,8 +54,8 @@ def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
             "country": pa.array(["DE"], pa.string()),
         }
     )
-    pq.write_table(seed, tmp_path / "clicks" / "seed.parquet")
-    view = view_definition(name, spec, str(tmp_path), namespace=None)
+    pq.write_table(seed, clicks / "seed.parquet")
+    view = view_definition(name, spec, str(tmp_path), namespace="test")
     return FeatureStore({name: view}, DuckDBEngine(), RedisOnlineStore.from_url(endpoints.redis))
 
 
@@ -165,7 +166,7 @@ def test_stream_consumer_pushes_rows_and_parks_bad_entries(
 ) -> None:
     name = _only_view(store)
     client = redis.Redis.from_url(endpoints.redis)
-    publish(client, name, [
+    publish(client, name, namespace=store.namespace, rows=[
         {"user_id": 5, "ts": NOW.isoformat(), "clicks": 11, "country": None},
         {"user_id": 6, "ts": "yesterday", "clicks": 1},
         {"user_id": 7, "ts": NOW.isoformat(), "clicks": 13, "country": "IT"},
@@ -175,7 +176,7 @@ def test_stream_consumer_pushes_rows_and_parks_bad_entries(
     assert consumer.consume_once(block_ms=100) == 3
     assert (_online_clicks(store, 5), _online_clicks(store, 7)) == (11, 13)
     assert (_offline_clicks(store, 5), _offline_clicks(store, 7)) == (11, 13)
-    parked: Any = client.xrange(dead_letter_key(name))
+    parked: Any = client.xrange(dead_letter_key(store.namespace, name))
     assert len(parked) == 1
     assert b"ts" in parked[0][1][b"error"]
     assert consumer.consume_once(block_ms=100) == 0  # everything was acknowledged
@@ -185,9 +186,10 @@ def test_redelivered_entries_change_nothing(store: FeatureStore, endpoints: Endp
     name = _only_view(store)
     client = redis.Redis.from_url(endpoints.redis)
     row = {"user_id": 8, "ts": NOW.isoformat(), "clicks": 21, "country": "ES"}
-    publish(client, name, [row])
+    publish(client, name, [row], namespace=store.namespace)
     first = StreamConsumer(store, client, name, "first", clock=lambda: NOW)
     first.consume_once(block_ms=100)
-    publish(client, name, [row | {"clicks": 20, "ts": (NOW - dt.timedelta(minutes=1)).isoformat()}])
+    older = row | {"clicks": 20, "ts": (NOW - dt.timedelta(minutes=1)).isoformat()}
+    publish(client, name, [older], namespace=store.namespace)
     first.consume_once(block_ms=100)
     assert _online_clicks(store, 8) == 21  # an older event never overwrites a newer one

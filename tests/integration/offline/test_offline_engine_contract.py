@@ -94,6 +94,7 @@ def driver_view(
     pattern: str = "*.parquet",
 ) -> ViewDefinition:
     return ViewDefinition(
+        namespace="test",
         name=name,
         version="0123456789ab",
         join_keys=("driver_id",),
@@ -108,6 +109,7 @@ def driver_view(
 
 def route_view(directory: Path) -> ViewDefinition:
     return ViewDefinition(
+        namespace="test",
         name="routes",
         version="0123456789ab",
         join_keys=("driver_id", "route"),

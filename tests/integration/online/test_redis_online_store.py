@@ -67,6 +67,7 @@ def make_view(store: RedisOnlineStore) -> Iterator[MakeView]:
 
     def make(
         *,
+        namespace: str = "team-a",
         name: str | None = None,
         version: str = "0123456789ab",
         join_keys: tuple[str, ...] = ("user_id",),
@@ -75,6 +76,7 @@ def make_view(store: RedisOnlineStore) -> Iterator[MakeView]:
         stale_policy: StalePolicy = StalePolicy.MARK,
     ) -> ViewDefinition:
         view = ViewDefinition(
+            namespace=namespace,
             name=name or f"view-{uuid.uuid4().hex[:10]}",
             version=version,
             join_keys=join_keys,
@@ -92,6 +94,11 @@ def make_view(store: RedisOnlineStore) -> Iterator[MakeView]:
     yield make
     for view in made:
         store.delete_view(view)
+
+
+def _key(view: ViewDefinition, entity: str) -> str:
+    """Where the store keeps an entity's values: under the view's namespace, name and version."""
+    return f"pv:{view.namespace}:{view.name}:{view.version}:{entity}"
 
 
 def rows(
@@ -192,14 +199,14 @@ def test_one_key_per_entity_holds_the_event_time_and_all_values_in_feature_order
     view = make_view()
     store.write(view, rows(view, {"user_id": [1]}, [T0], clicks=[7], score=[0.5], country=["DE"]))
 
-    stored = client.get(f"pv:{view.name}:{view.version}:i1")
+    stored = client.get(_key(view, "i1"))
 
     # 16 digits of epoch microseconds for 2026-11-26T12:00Z; "0": strings joined by NUL; int64,
     # float64, a zero byte for the string and bool in feature order; a bitmap of nulls (feature
     # 3, active); the strings' UTF-8, joined by NUL (here only one).
     fixed = struct.pack("<qd??B", 7, 0.5, False, False, 0b1000)
     assert stored == b"1795694400000000" + b"0" + fixed + b"DE"
-    assert client.pttl(f"pv:{view.name}:{view.version}:i1") == -1  # no ttl: kept until replaced
+    assert client.pttl(_key(view, "i1")) == -1  # no ttl: kept until replaced
 
 
 def test_only_newer_events_replace_what_is_stored_and_rewrites_change_nothing(
@@ -265,7 +272,7 @@ def test_ttl_is_enforced_on_read_exactly_at_the_boundary(
         (None, ValueStatus.EXPIRED, RECENT)
     }
     # Redis drops the key one ttl later still, so reads can tell EXPIRED from NOT_FOUND meanwhile.
-    expires_at_ms = client.pexpiretime(f"pv:{view.name}:{view.version}:i1")
+    expires_at_ms = client.pexpiretime(_key(view, "i1"))
     assert expires_at_ms == (RECENT + 2 * ttl - EPOCH) // dt.timedelta(milliseconds=1)
 
 
@@ -484,7 +491,7 @@ def test_delete_view_removes_every_entity_beyond_one_scan_page(
     store.write(view, rows(view, {"user_id": list(range(55))}, [T0] * 55))
 
     assert store.delete_view(view) == 55
-    assert client.exists(*[f"pv:{view.name}:{view.version}:i{u}" for u in range(55)]) == 0
+    assert client.exists(*[_key(view, f"i{u}") for u in range(55)]) == 0
 
 
 def test_a_read_of_100_entities_by_3_views_is_one_mget(
@@ -525,6 +532,8 @@ def test_an_unreachable_redis_is_store_unavailable_for_every_operation(
         store.write(view, rows(view, {"user_id": [1]}, [T0]))
     with pytest.raises(StoreUnavailableError, match="did not answer delete_view"):
         store.delete_view(view)
+    with pytest.raises(StoreUnavailableError, match="did not answer delete_all_versions"):
+        store.delete_all_versions(view.namespace, view.name)
 
 
 @pytest.mark.parametrize(
@@ -580,3 +589,45 @@ def test_bad_requests_fail_before_any_round_trip(make_view: MakeView) -> None:
         unreachable.read([{"user_id": 1.0}], [OnlineRequest(view, ("clicks",))], T0)
     with pytest.raises(ValueError, match="decode_responses"):
         RedisOnlineStore(redis.Redis(decode_responses=True))
+
+
+def test_two_namespaces_views_of_one_name_and_version_keep_their_own_values(
+    store: RedisOnlineStore, make_view: MakeView, client: redis.Redis
+) -> None:
+    name = f"activity-{uuid.uuid4().hex[:8]}"
+    ours, theirs = (
+        make_view(namespace="team-a", name=name),
+        make_view(namespace="team-b", name=name),
+    )
+    assert (ours.version, ours.name) == (theirs.version, theirs.name)
+    store.write(ours, rows(ours, {"user_id": [1, 2]}, [T0] * 2, clicks=[1, 2]))
+    store.write(theirs, rows(theirs, {"user_id": [1]}, [T0 - dt.timedelta(hours=1)], clicks=[100]))
+
+    # The other namespace's write is older, yet it replaced nothing: the keys are apart.
+    assert read_one(store, ours, {"user_id": 1}, T0)[f"{name}__clicks"].value == 1
+    assert read_one(store, theirs, {"user_id": 1}, T0)[f"{name}__clicks"].value == 100
+    assert read_one(store, theirs, {"user_id": 2}, T0)[f"{name}__clicks"].status is (
+        ValueStatus.NOT_FOUND
+    )
+    assert client.exists(_key(ours, "i1"), _key(theirs, "i1")) == 2
+
+
+def test_deleting_a_feature_view_removes_every_version_and_nothing_of_another_namespace(
+    client: redis.Redis, make_view: MakeView
+) -> None:
+    store = RedisOnlineStore(client, keys_per_script=10)
+    name = f"activity-{uuid.uuid4().hex[:8]}"
+    versions = [
+        make_view(namespace="team-a", name=name, version=v)
+        for v in ("000000000001", "000000000002")
+    ]
+    # A name that starts like it, and the same name in another namespace, must stay.
+    longer = make_view(namespace="team-a", name=f"{name}-2")
+    elsewhere = make_view(namespace="team-b", name=name, version="000000000001")
+    for view in (*versions, longer, elsewhere):
+        store.write(view, rows(view, {"user_id": list(range(25))}, [T0] * 25))
+
+    assert store.delete_all_versions("team-a", name) == 50
+    assert store.delete_all_versions("team-a", name) == 0
+    assert client.exists(*[_key(v, f"i{u}") for v in versions for u in range(25)]) == 0
+    assert client.exists(*[_key(v, f"i{u}") for v in (longer, elsewhere) for u in range(25)]) == 50

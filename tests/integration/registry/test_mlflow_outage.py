@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
 from paved.api.model_version import ModelVersionSpec, Phase, Stage
-from paved.core.model_versions import PipelineRun, RunState, run_key
+from paved.core.model_versions import PipelineRun, RunState, registered_model_name, run_key
 from paved.local.platform import MLFLOW, Endpoints, LocalPlatform
 from paved.ports.registry import RegistryUnavailableError
 from tests.support.model_versions import SPEC, World, outcome
@@ -82,7 +82,8 @@ async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_ba
 ) -> None:
     model = f"churn-{uuid.uuid4().hex[:8]}"
     spec = ModelVersionSpec.model_validate({**SPEC.model_dump(by_alias=True), "model": model})
-    key = run_key("uid-1", spec)
+    key = run_key("uid-1", spec, namespace="ml")  # the World's ModelVersion is ml/churn-v1
+    registered = registered_model_name("ml", model)
     world = World(MlflowRegistry(endpoints.mlflow, backoff=(0.1, 0.2)), spec)
     world.runner.run = PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"train"}))
     await world.tick()
@@ -97,7 +98,7 @@ async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_ba
     status, reason, message = world.condition("Trained")
     assert (status, reason) == ("Unknown", "RegistryUnavailable")
     assert message.startswith(f"MLflow at {endpoints.mlflow} cannot be reached to find the "
-                              f"{model} version of key {key}: ConnectError")  # fmt: skip
+                              f"{registered} version of key {key}: ConnectError")  # fmt: skip
     assert message.endswith("; next attempt in 5 s.")
     second = await world.tick()
     assert (first.retry_after_seconds, second.retry_after_seconds) == (5, 10)
@@ -109,4 +110,4 @@ async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_ba
     assert world.condition("Trained")[:2] == ("True", "Registered")
     await world.tick()
     assert world.status.registry is not None
-    assert _versions(endpoints, model) == [(world.status.registry.version, key)]
+    assert _versions(endpoints, registered) == [(world.status.registry.version, key)]

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
 from paved.api.model_version import Stage
+from paved.core.model_versions import registered_model_name
 from paved.errors import PermanentError
 from paved.local.platform import Endpoints
 from paved.ports.registry import APPROVED_BY_TAG
@@ -26,7 +27,28 @@ def _logged_run(endpoints: Endpoints) -> str:
 
 @pytest.fixture
 def model() -> str:
-    return f"churn-{uuid.uuid4().hex[:8]}"
+    """A model's registry name as the operator makes it: every test here also checks that MLflow
+    takes the namespace's dot in names, searches, aliases and `models:/` URIs."""
+    return registered_model_name(f"t-{uuid.uuid4().hex[:8]}", "churn")
+
+
+def test_two_namespaces_models_of_one_name_are_two_models(endpoints: Endpoints) -> None:
+    registry = MlflowRegistry(endpoints.mlflow)
+    ours, theirs = (registered_model_name(f"t-{uuid.uuid4().hex[:8]}", "churn") for _ in "ab")
+    mine = asyncio.run(registry.register(ours, _logged_run(endpoints), "key-a", {}))
+    other = asyncio.run(registry.register(theirs, _logged_run(endpoints), "key-b", {}))
+    asyncio.run(registry.set_stage(ours, mine.version, Stage.PRODUCTION))
+
+    # Each is version 1 of its own model; production in one says nothing of the other.
+    assert (mine.version, other.version) == ("1", "1")
+    assert asyncio.run(registry.find(theirs, "key-a")) is None
+    assert asyncio.run(registry.in_stage(theirs, Stage.PRODUCTION)) is None
+    production = asyncio.run(registry.in_stage(ours, Stage.PRODUCTION))
+    assert production is not None
+    assert production.run_id == mine.run_id
+    mlflow.set_tracking_uri(endpoints.mlflow)
+    served = mlflow.sklearn.load_model(f"models:/{ours}@production")
+    assert list(served.predict([[0.0], [1.0]])) == [0, 1]
 
 
 def test_registration_is_idempotent_by_key(endpoints: Endpoints, model: str) -> None:

@@ -20,7 +20,7 @@ from paved.errors import PermanentError
 from paved.ports.registry import RegistryUnavailableError
 from tests.support.model_versions import SPEC, World, outcome
 
-KEY = run_key("uid-1", SPEC)
+KEY = run_key("uid-1", SPEC, namespace="ml")
 
 
 class Registry:
@@ -30,15 +30,17 @@ class Registry:
         self.down = False
         self.ignores_sign_offs = False
         self.outcomes: dict[str, str] = {}  # run key → the outcome the run logged to MLflow
+        self.models: set[str] = set()  # every model name it was asked about
 
-    def _reachable(self) -> None:
+    def _reachable(self, model: str) -> None:
+        self.models.add(model)
         if self.down:
             raise RegistryUnavailableError("MLflow at http://mlflow cannot be reached", 20)
 
     async def register(
         self, model: str, run_id: str, key: str, tags: Mapping[str, str]
     ) -> RegisteredVersion:
-        self._reachable()
+        self._reachable(model)
         if key not in self.versions:
             self.creates += 1
             self.versions[key] = RegisteredVersion(
@@ -47,30 +49,30 @@ class Registry:
             )  # fmt: skip
         return self.versions[key]
 
-    async def find(self, _model: str, key: str) -> RegisteredVersion | None:
-        self._reachable()
+    async def find(self, model: str, key: str) -> RegisteredVersion | None:
+        self._reachable(model)
         return self.versions.get(key)
 
-    async def set_stage(self, _model: str, version: str, stage: Stage) -> None:
-        self._reachable()
+    async def set_stage(self, model: str, version: str, stage: Stage) -> None:
+        self._reachable(model)
         for key, found in self.versions.items():
             if found.version == version:
                 self.versions[key] = replace(found, stage=stage)
 
-    async def in_stage(self, _model: str, _stage: Stage) -> RegisteredVersion | None:
-        self._reachable()
+    async def in_stage(self, model: str, _stage: Stage) -> RegisteredVersion | None:
+        self._reachable(model)
         return None
 
     async def record_sign_off(
-        self, _model: str, version: str, by: str, _at: str, _comment: str
+        self, model: str, version: str, by: str, _at: str, _comment: str
     ) -> None:
-        self._reachable()
+        self._reachable(model)
         for key, found in self.versions.items():
             if found.version == version and not self.ignores_sign_offs:
                 self.versions[key] = replace(found, tags={**found.tags, APPROVED_BY_TAG: by})
 
-    async def training_outcome(self, _model: str, run_key: str) -> str | None:
-        self._reachable()
+    async def training_outcome(self, model: str, run_key: str) -> str | None:
+        self._reachable(model)
         return self.outcomes.get(run_key)
 
 
@@ -99,6 +101,25 @@ async def test_a_model_version_is_trained_evaluated_registered_once_and_staged()
     await world.tick()
     assert (registry.creates, world.runner.starts) == (1, [KEY])
     assert registry.versions[KEY].stage is Stage.STAGING
+
+
+async def test_the_registry_and_the_run_know_the_model_by_its_namespace() -> None:
+    registry = Registry()
+    world = World(registry)
+    await world.tick()
+    world.runner.run = PipelineRun("run-1", RunState.SUCCEEDED, output=outcome("mlrun-1"))
+    await world.tick()
+    await world.tick()
+
+    # The object is ml/churn-v1 of model churn: another namespace's churn is another model.
+    assert registry.models == {"ml.churn"}
+    assert world.runner.requests[0]["model"] == "ml.churn"
+    assert KEY.startswith("ml.uid-1-")
+    assert world.status.registry is not None
+    assert (world.status.registry.name, world.status.registry.uri) == (
+        "ml.churn",
+        "models:/ml.churn/1",
+    )
 
 
 async def test_with_the_pipeline_service_down_it_says_so_and_starts_the_run_once_it_is_back() -> (

@@ -8,7 +8,14 @@ import pytest
 import yaml
 
 from paved.api.feature_view import FeatureViewSpec
-from paved.core.feature_views import view_definition, view_version
+from paved.core.feature_views import (
+    ONLINE_KEYS_REMOVED,
+    deletion_retry_seconds,
+    keys_kept,
+    keys_removed,
+    view_definition,
+    view_version,
+)
 from paved.errors import PathOutsideDataRootError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,11 +54,6 @@ def test_sources_resolve_under_the_namespace_data_root_and_ttl_zero_means_no_lim
     assert view_definition("v", _spec(), "/srv", namespace="team-a").ttl == dt.timedelta(days=7)
 
 
-def test_without_a_namespace_sources_resolve_under_the_data_root_itself() -> None:
-    view = view_definition("user-activity-v1", _spec(), "/srv/data", namespace=None)
-    assert view.source == "/srv/data/data/user_activity/*.parquet"
-
-
 @pytest.mark.parametrize(
     ("path", "refusal"),
     [
@@ -64,3 +66,27 @@ def test_a_source_outside_the_namespace_data_root_has_no_view(path: str, refusal
     source = {"path": path, "timestampField": "event_timestamp"}
     with pytest.raises(PathOutsideDataRootError, match=f"spec.source.path '.*' {refusal}"):
         view_definition("v", _spec(source=source), "/srv/data", namespace="team-a")
+
+
+def test_a_view_belongs_to_its_namespace() -> None:
+    ours = view_definition("user-activity-v1", _spec(), "/srv", namespace="team-a")
+    theirs = view_definition("user-activity-v1", _spec(), "/srv", namespace="team-b")
+    # One definition is one version, wherever it is; the views are still two.
+    assert (ours.namespace, theirs.namespace) == ("team-a", "team-b")
+    assert ours.version == theirs.version
+    assert ours != theirs
+
+
+def test_a_deletion_the_online_store_refused_backs_off_to_five_minutes_and_says_why() -> None:
+    assert [deletion_retry_seconds(n) for n in range(8)] == [5, 10, 20, 40, 80, 160, 300, 300]
+    assert deletion_retry_seconds(10**6) == 300
+    kept = keys_kept("Redis at 127.0.0.1:6379/0 did not answer delete_all_versions", 20)
+    assert (kept.type, kept.status, kept.reason) == (
+        ONLINE_KEYS_REMOVED,
+        "False",
+        "OnlineStoreUnavailable",
+    )
+    assert "did not answer" in kept.message
+    assert "next attempt in 20 s" in kept.message
+    assert keys_removed(600).status == "True"
+    assert "600 online values" in keys_removed(600).message

@@ -10,6 +10,7 @@ from paved.core.freshness import advance, feature_lags, fresh_condition, is_due,
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 VIEW = ViewDefinition(
+    namespace="team-a",
     name="user-activity-v1",
     version="abc",
     join_keys=("user_id",),

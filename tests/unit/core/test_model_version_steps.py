@@ -51,7 +51,7 @@ NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 EARLIER = NOW - dt.timedelta(minutes=2)
 SUBJECT = Subject("uid-1", "ml", "churn-v1", "c0ffee")
 SPEC = ModelVersionSpec.model_validate(example("02-modelversion.yaml")["spec"])
-KEY = run_key(SUBJECT.uid, SPEC)
+KEY = run_key(SUBJECT.uid, SPEC, namespace=SUBJECT.namespace)
 ACCEPTED = acceptance([], "ml")
 MISSING = acceptance([Reference("FeatureView", "user-activity-v1")], "ml")
 DOWN = Unavailable(
@@ -103,8 +103,8 @@ RECORDED = _status(
 
 
 def _version(stage: Stage, version: str = "3", **tags: str) -> Version:
-    return Version(RegisteredVersion("churn", version, "mlrun-1", f"models:/churn/{version}",
-                                     stage, tags))  # fmt: skip
+    return Version(RegisteredVersion("ml.churn", version, "mlrun-1",
+                                     f"models:/ml.churn/{version}", stage, tags))  # fmt: skip
 
 
 def _seen(**seen: Any) -> Seen:
@@ -230,14 +230,14 @@ def test_the_verdict_is_written_with_its_evidence() -> None:
     updates = step.updates
     assert (updates["stage"], updates["gates_summary"]) == (Stage.STAGING, "1/1 passed")
     assert updates["registry"] == RegistryEntry(
-        name="churn", version="3", uri="models:/churn/3", run_id="mlrun-1"
+        name="ml.churn", version="3", uri="models:/ml.churn/3", run_id="mlrun-1"
     )
     assert updates["lineage"].feature_views[0].version == "fv-7"
     assert [(g.name, g.verdict, g.value) for g in updates["gates"]] == [
         ("metric:auc", "pass", 0.81)
     ]
     trained = next(o for o in step.observed if o.type == "Trained")
-    assert trained.message == "churn version 3 from run run-1."
+    assert trained.message == "ml.churn version 3 from run run-1."
 
 
 def test_a_held_version_names_the_failing_gate() -> None:

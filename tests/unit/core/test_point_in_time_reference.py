@@ -32,6 +32,7 @@ def view(
     features: tuple[str, ...] = ("trips",),
 ) -> ViewDefinition:
     return ViewDefinition(
+        namespace="test",
         name=name,
         version="0123456789ab",
         join_keys=keys,

@@ -7,7 +7,7 @@ import yaml
 
 from paved.api.model_version import ModelVersionSpec
 from paved.api.rollout import RolloutSpec
-from paved.core.model_versions import run_key
+from paved.core.model_versions import registered_model_name, run_key
 from paved.core.references import Reference, acceptance, references_of
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,9 +57,16 @@ def test_a_sign_off_does_not_change_the_run_key_but_the_training_input_does() ->
             | {"signOff": {"by": "alice", "registryVersion": "3", "gatesDigest": "sha256:g"}}
         }
     )
-    assert run_key("uid", spec) == run_key("uid", signed)
+    assert run_key("uid", spec, namespace="ml") == run_key("uid", signed, namespace="ml")
     stricter = ModelVersionSpec.model_validate(
         raw | {"gates": raw["gates"] | {"drift": {"maxPsi": 0.1}}}
     )
-    assert run_key("uid", stricter) != run_key("uid", spec)
-    assert run_key("uid", spec).startswith("uid-")
+    assert run_key("uid", stricter, namespace="ml") != run_key("uid", spec, namespace="ml")
+    assert run_key("uid", spec, namespace="ml").startswith("ml.uid-")
+
+
+def test_the_registry_and_run_keys_name_a_models_namespace() -> None:
+    assert registered_model_name("team-a", "churn") == "team-a.churn"
+    assert registered_model_name("team-a", "churn") != registered_model_name("team-b", "churn")
+    # A namespace holds no dot: the first one ends it, however dotted the model's name.
+    assert registered_model_name("team-a", "b.churn").split(".", 1) == ["team-a", "b.churn"]

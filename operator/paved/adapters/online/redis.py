@@ -1,5 +1,10 @@
 """`OnlineStore` on Redis: one string key per (view, version, entity) holds all the view's values.
 
+Keys are `pv:<namespace>:<view>:<version>:<entity>`: a view belongs to its namespace, so two
+namespaces' views of one name (even of one definition, so one version) never share a key.
+Kubernetes names hold no `:` and no glob specials, so a view's keys, or all its versions', are
+one SCAN pattern.
+
 Value: 16 zero-padded digits of event time (epoch µs), then the features typed binary (`_Codec`),
 so a Lua script keeps only newer events by comparing strings. A read is one MGET for every key of
 the call; ttl and freshness are judged against the caller's `now`, never Redis's clock.
@@ -372,9 +377,9 @@ class RedisOnlineStore:
         self._write_newer = client.register_script(_WRITE_NEWER)
         self._keys_per_script = keys_per_script
         self._rows_per_round_trip = rows_per_round_trip
-        self._plans: dict[tuple[str, str, tuple[str, ...]], _ReadPlan] = {}
-        # Per list of (view name, version): the layouts last made for it, newest first.
-        self._layouts: dict[tuple[tuple[str, str], ...], tuple[_Layout, ...]] = {}
+        self._plans: dict[tuple[str, str, str, tuple[str, ...]], _ReadPlan] = {}
+        # Per list of (namespace, view name, version): the layouts last made for it, newest first.
+        self._layouts: dict[tuple[tuple[str, str, str], ...], tuple[_Layout, ...]] = {}
         self._where = f"{settings.get('host')}:{settings.get('port')}/{settings.get('db', 0)}"
 
     @classmethod
@@ -449,7 +454,12 @@ class RedisOnlineStore:
         # Working out plans and columns costs about as much as a read of wide views. Layouts are
         # keyed by their views alone and then checked: hashing every requested feature name
         # costs more (about 4 ns a name) than checking a few layouts, mostly by identity.
-        cache_key = tuple([(request.view.name, request.view.version) for request in requests])
+        cache_key = tuple(
+            [
+                (request.view.namespace, request.view.name, request.view.version)
+                for request in requests
+            ]
+        )
         known = self._layouts.get(cache_key, ())
         for layout in known:
             if all(map(_ReadPlan.serves, layout.plans, requests)):
@@ -462,7 +472,8 @@ class RedisOnlineStore:
 
     def _plan(self, request: OnlineRequest) -> _ReadPlan:
         # The same name and version can still differ (stale policy changes in place).
-        cache_key = (request.view.name, request.view.version, request.features)
+        view = request.view
+        cache_key = (view.namespace, view.name, view.version, request.features)
         plan = self._plans.get(cache_key)
         if plan is None or not plan.serves(request):
             if len(self._plans) >= _MAX_PLANS:
@@ -471,7 +482,12 @@ class RedisOnlineStore:
         return plan
 
     def delete_view(self, view: ViewDefinition) -> int:
-        pattern = _prefix(view) + "*"  # Kubernetes names and hex versions hold no glob specials
+        return self._unlink_matching(_prefix(view) + "*", "delete_view")
+
+    def delete_all_versions(self, namespace: str, name: str) -> int:
+        return self._unlink_matching(_view_prefix(namespace, name) + "*", "delete_all_versions")
+
+    def _unlink_matching(self, pattern: str, operation: str) -> int:
         removed = 0
         try:
             batch: list[Any] = []
@@ -483,7 +499,7 @@ class RedisOnlineStore:
             if batch:
                 removed += self._client.unlink(*batch)
         except _UNAVAILABLE as error:
-            raise self._unavailable("delete_view", error) from error
+            raise self._unavailable(operation, error) from error
         return removed
 
     def _unavailable(self, operation: str, error: Exception) -> StoreUnavailableError:
@@ -602,7 +618,12 @@ def _read_plan(request: OnlineRequest) -> _ReadPlan:
 
 
 def _prefix(view: ViewDefinition) -> str:
-    return f"{KEY_PREFIX}:{view.name}:{view.version}:"
+    return f"{_view_prefix(view.namespace, view.name)}{view.version}:"
+
+
+def _view_prefix(namespace: str, name: str) -> str:
+    """Every version's keys of one FeatureView start so (names hold no `:`, no glob specials)."""
+    return f"{KEY_PREFIX}:{namespace}:{name}:"
 
 
 def _entity_key(values: Iterable[object]) -> str:
