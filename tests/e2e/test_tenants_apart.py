@@ -50,10 +50,11 @@ class TenantData:
 
 
 def tenant_data(operator: RunningOperator, namespace: str) -> TenantData:
-    """The one place that knows the data layout: a folder per namespace under the operator's
-    data root, which manifests name relative to that root. (With a data root per namespace,
-    `<data root>/<namespace>/`, the folder stays and the prefix goes.)"""
-    return TenantData(operator.data_root / namespace, f"{namespace}/")
+    """The one place that knows the data layout: each namespace reads under its own data root,
+    `<data root>/<namespace>/`, and its manifests name paths relative to it. So both tenants'
+    manifests are the same, and so are their FeatureView versions: only the namespace keeps
+    their online values apart."""
+    return TenantData(operator.data_root / namespace, "")
 
 
 def _manifests(data: TenantData) -> str:
@@ -112,6 +113,9 @@ def test_two_namespaces_with_the_same_names_neither_see_nor_overwrite_each_other
         online[tenant] = store.get_online_features(users, refs, dt.datetime.now(dt.UTC)).values
         assert online[tenant] == _latest_values(tenant_data(paved_operator, tenant)), tenant
     assert online[namespace] != online[other]
+    # One definition, so one version in both: the keys differ by the namespace alone.
+    versions = {kubectl.get_json(FV, VIEW, "-n", t)["status"]["version"] for t in seeds}
+    assert len(versions) == 1
 
     # Both train; each version is its namespace's churn, with its own run and lineage.
     client = MlflowClient(endpoints.mlflow)
