@@ -8,11 +8,29 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from paved.api.meta import Identifier, Model, ObjectName, Status, cel, free_form, section
+from paved.api.feature_view import PATH_MAX_LENGTH
+from paved.api.meta import (
+    FeatureRow,
+    Identifier,
+    Message,
+    Model,
+    ObjectName,
+    ParameterMap,
+    RecordedName,
+    ShortText,
+    Status,
+    cel,
+    flat_map,
+    free_form,
+    section,
+)
+
+# A Kubernetes user or group name, as the API server's authentication reports it.
+Principal = Annotated[str, Field(min_length=1, max_length=512)]
 
 _IMMUTABLE = "is immutable: train a new ModelVersion instead"
 
@@ -23,19 +41,27 @@ def _immutable(field: str) -> dict[str, Any]:
 
 class Pipeline(Model):
     name: ObjectName = Field(description="The training pipeline, e.g. tabular-classifier.")
-    parameters: dict[str, Any] = free_form("Pipeline parameters (hyper-parameters and options).")
+    parameters: ParameterMap = flat_map(
+        "Pipeline parameters (hyper-parameters and options): a flat map of numbers, strings"
+        " and booleans, as MLflow records them.",
+        max_entries=64,
+    )
     seed: int = Field(default=42, ge=0, le=2**31 - 1)
 
 
 class FeatureSelection(Model):
     feature_view: ObjectName
     names: list[Identifier] = Field(
-        min_length=1, json_schema_extra={"x-kubernetes-list-type": "set"}
+        min_length=1, max_length=2000, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
 
 
 class Labels(Model):
-    path: str = Field(min_length=1, description="Parquet file(s) with one label per entity row.")
+    path: str = Field(
+        min_length=1,
+        max_length=PATH_MAX_LENGTH,
+        description="Parquet file(s) with one label per entity row.",
+    )
     entity_columns: list[Identifier] = Field(min_length=1, max_length=8)
     timestamp_column: Identifier
     label: Identifier
@@ -75,13 +101,18 @@ class MetricGate(Model):
 
 class SliceGate(Model):
     name: Identifier
-    where: str = Field(min_length=1, description="A SQL predicate over the evaluation rows.")
+    where: str = Field(
+        min_length=1, max_length=1024, description="A SQL predicate over the evaluation rows."
+    )
     max_regression: float = Field(default=0.0, ge=0)
 
 
 class GoldenCase(Model):
     name: str = Field(min_length=1, max_length=128)
-    features: dict[str, Any] = free_form("The input row.")
+    features: FeatureRow = flat_map(
+        "The input row: feature name to a number, a string, a boolean or null.",
+        max_entries=2000,
+    )
     expect_label: int | None = None
     expect_score_min: float | None = Field(default=None, ge=0, le=1)
     expect_score_max: float | None = Field(default=None, ge=0, le=1)
@@ -93,14 +124,14 @@ class Gates(Model):
     metric: MetricGate = section(MetricGate)
     slices: list[SliceGate] = Field(
         default_factory=list,
+        max_length=32,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    golden: list[GoldenCase] = Field(default_factory=list)
+    golden: list[GoldenCase] = Field(default_factory=list, max_length=256)
 
 
 class SignOff(Model):
-    by: str = Field(
-        min_length=1,
+    by: Principal = Field(
         description="The approver's Kubernetes user name; the API server checks it is the caller.",
     )
     comment: str = Field(default="", max_length=2048)
@@ -108,8 +139,8 @@ class SignOff(Model):
 
 class Approval(Model):
     required: bool = True
-    approver_groups: list[str] = Field(
-        default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"}
+    approver_groups: list[Principal] = Field(
+        default_factory=list, max_length=32, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
     sign_off: SignOff | None = None
 
@@ -119,7 +150,9 @@ class ModelVersionSpec(Model):
         description="The registered model name.", json_schema_extra=_immutable("model")
     )
     pipeline: Pipeline = Field(json_schema_extra=_immutable("pipeline"))
-    features: list[FeatureSelection] = Field(min_length=1, json_schema_extra=_immutable("features"))
+    features: list[FeatureSelection] = Field(
+        min_length=1, max_length=32, json_schema_extra=_immutable("features")
+    )
     labels: Labels = Field(json_schema_extra=_immutable("labels"))
     gates: Gates = section(Gates)
     approval: Approval = section(Approval)
@@ -144,45 +177,45 @@ class Phase(StrEnum):
 
 
 class PipelineRun(Model):
-    id: str
-    key: str = Field(description="<uid>-<hash of the training input>: one run per key.")
-    state: str
+    id: RecordedName
+    key: RecordedName = Field(description="<uid>-<hash of the training input>: one run per key.")
+    state: RecordedName
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
 
 
 class RegistryEntry(Model):
-    name: str
-    version: str
-    uri: str | None = None
-    run_id: str | None = Field(default=None, description="The MLflow run that trained it.")
+    name: RecordedName
+    version: RecordedName
+    uri: ShortText | None = None
+    run_id: RecordedName | None = Field(default=None, description="The MLflow run that trained it.")
 
 
 class FeatureViewVersion(Model):
-    name: str
-    version: str
+    name: RecordedName
+    version: RecordedName
 
 
 class Lineage(Model):
-    dataset_hash: str | None = None
+    dataset_hash: RecordedName | None = None
     feature_views: list[FeatureViewVersion] = Field(default_factory=list)
-    code_commit: str | None = None
+    code_commit: RecordedName | None = None
     parameters: dict[str, Any] = free_form("The parameters the run used.")
     metrics: dict[str, float] = Field(default_factory=dict)
 
 
 class GateResult(Model):
-    name: str
-    verdict: str
+    name: RecordedName
+    verdict: RecordedName
     value: float | None = None
     threshold: float | None = None
-    message: str = ""
+    message: Message = ""
 
 
 class ApprovalRecord(Model):
-    by: str
+    by: ShortText
     at: dt.datetime
-    comment: str = ""
+    comment: Message = ""
 
 
 class ModelVersionStatus(Status):
@@ -192,5 +225,7 @@ class ModelVersionStatus(Status):
     registry: RegistryEntry | None = None
     lineage: Lineage | None = None
     gates: list[GateResult] = Field(default_factory=list)
-    gates_summary: str | None = Field(default=None, description="For people: e.g. '5/5 passed'.")
+    gates_summary: ShortText | None = Field(
+        default=None, description="For people: e.g. '5/5 passed'."
+    )
     approval: ApprovalRecord | None = None
