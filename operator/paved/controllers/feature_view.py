@@ -55,10 +55,9 @@ async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime
                 parse_duration(spec.materialization.allowed_lateness),
             )
         except (SourceDataError, StoreUnavailableError) as error:
+            # The source's own reason (SourceUnreadable, SourceDataError) says what to fix.
             reason = (
-                "SourceDataError"
-                if isinstance(error, SourceDataError)
-                else "OnlineStoreUnavailable"
+                error.reason if isinstance(error, SourceDataError) else "OnlineStoreUnavailable"
             )
             MATERIALIZATION_FAILURES.labels(resource.namespace, resource.name, reason).inc()
             observed.append(Observation(READY, "False", reason, str(error)))

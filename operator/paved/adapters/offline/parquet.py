@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from paved.api.feature_view import DataType
 from paved.core.feature_views import ViewDefinition
 from paved.core.point_in_time import check_entity_columns
-from paved.errors import SourceDataError
+from paved.errors import SourceDataError, SourceUnreadableError
 from paved.ports.offline import FeatureRequest
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -73,7 +73,7 @@ def parquet_source(view: ViewDefinition) -> ParquetSource:
     key_types: tuple[pa.DataType, ...] = ()
     bounds: dict[str, tuple[int, int]] | None = None
     for file in files:
-        metadata = pq.read_metadata(file)
+        metadata = _footer(view, file)
         schema = metadata.schema.to_arrow_schema()
         types = _check_columns(view, schema, file)
         if key_types and types != key_types:
@@ -88,6 +88,21 @@ def parquet_source(view: ViewDefinition) -> ParquetSource:
         if metadata.num_rows:
             bounds = _widest(bounds, _file_bounds(view, schema, metadata))
     return ParquetSource(view, files, tuple(schemas), key_types, tuple(footers), bounds or {})
+
+
+def _footer(view: ViewDefinition, file: str) -> pq.FileMetaData:
+    """The file's Parquet footer; SourceUnreadableError says why a file has none."""
+    if os.path.isdir(file):
+        raise SourceUnreadableError(
+            f"FeatureView {view.name}: {file} is a directory, not a Parquet file; name its files,"
+            f" e.g. {os.path.join(file, '*.parquet')}"
+        )
+    try:
+        return pq.read_metadata(file)
+    except (OSError, pa.ArrowException) as error:
+        raise SourceUnreadableError(
+            f"FeatureView {view.name}: {file} cannot be read as Parquet: {error}"
+        ) from error
 
 
 def take_rows(
