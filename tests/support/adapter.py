@@ -48,13 +48,16 @@ class Kopf:
     events: list[Event]  # the `recorded_events` fixture's
     memo: kopf.Memo = field(default_factory=kopf.Memo)
 
-    async def call(self, body: dict[str, Any], retry: int = 0) -> Outcome:
+    async def call(
+        self, body: dict[str, Any], retry: int = 0, indices: dict[str, Any] | None = None
+    ) -> Outcome:
+        """One reconcile; `indices` are kopf's indices of the paved kinds (`scripted_ports`)."""
         self.memo["ports"] = self.ports
         seen = len(self.events)
         patch = kopf.Patch()
         try:
             await _kopf._adapt(self.kind, self.handler)(
-                body=kopf.Body(body), patch=patch, memo=self.memo, retry=retry
+                body=kopf.Body(body), patch=patch, memo=self.memo, retry=retry, **(indices or {})
             )
         except (kopf.TemporaryError, kopf.PermanentError) as error:
             return Outcome(dict(patch), self.events[seen:], error)
