@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import kopf
 import pytest
@@ -55,35 +56,41 @@ class Kopf:
         self.memo["ports"] = self.ports
         seen = len(self.events)
         patch = kopf.Patch()
+
+        def record(_body: object, *, type: str, reason: str, message: str = "") -> None:
+            self.events.append(Event(type, reason, message))
+
         try:
-            await _kopf._adapt(self.kind, self.handler)(
-                body=kopf.Body(body), patch=patch, memo=self.memo, retry=retry, **(indices or {})
-            )
+            with mock.patch.object(kopf, "event", record):
+                await _kopf._adapt(self.kind, self.handler)(
+                    body=kopf.Body(body),
+                    patch=patch,
+                    memo=self.memo,
+                    retry=retry,
+                    **(indices or {}),
+                )
         except (kopf.TemporaryError, kopf.PermanentError) as error:
             return Outcome(dict(patch), self.events[seen:], error)
         return Outcome(dict(patch), self.events[seen:], None)
 
 
-def body(kind: Kind, spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An object of `kind` as kopf hands it to a timer."""
+def body(
+    kind: Kind, spec: dict[str, Any], status: dict[str, Any] | None = None, version: int = 1
+) -> dict[str, Any]:
+    """An object of `kind` as kopf hands it to a timer; `version` is its resourceVersion (a
+    status write the watch delivered is a new one)."""
     metadata = {
         "name": "subject",
         "namespace": "ml",
         "uid": "uid-1",
         "generation": 1,
-        "resourceVersion": "1",
+        "resourceVersion": str(version),
         "creationTimestamp": dt.datetime(2026, 11, 27, tzinfo=dt.UTC).isoformat(),
     }
     return {"kind": kind.kind, "metadata": metadata, "spec": spec, "status": status or {}}
 
 
 @pytest.fixture
-def recorded_events(monkeypatch: pytest.MonkeyPatch) -> list[Event]:
-    """kopf.event, recorded: the events list every `Kopf` in the test appends to."""
-    events: list[Event] = []
-
-    def record(_body: object, *, type: str, reason: str, message: str = "") -> None:
-        events.append(Event(type, reason, message))
-
-    monkeypatch.setattr(kopf, "event", record)
-    return events
+def recorded_events() -> list[Event]:
+    """The list a `Kopf` records kopf's events in."""
+    return []
