@@ -49,9 +49,7 @@ class Kopf:
     events: list[Event]  # the `recorded_events` fixture's
     memo: kopf.Memo = field(default_factory=kopf.Memo)
 
-    async def call(
-        self, body: dict[str, Any], retry: int = 0, indices: dict[str, Any] | None = None
-    ) -> Outcome:
+    async def call(self, body: dict[str, Any], indices: dict[str, Any] | None = None) -> Outcome:
         """One reconcile; `indices` are kopf's indices of the paved kinds (`scripted_ports`)."""
         self.memo["ports"] = self.ports
         seen = len(self.events)
@@ -66,7 +64,7 @@ class Kopf:
                     body=kopf.Body(body),
                     patch=patch,
                     memo=self.memo,
-                    retry=retry,
+                    retry=0,  # kopf's count; the adapter keeps its own
                     **(indices or {}),
                 )
         except (kopf.TemporaryError, kopf.PermanentError) as error:

@@ -144,8 +144,10 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
     async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
         now = dt.datetime.now(dt.UTC)
         generation = int(body.metadata.get("generation") or 0)
-        # kopf counts the attempts that failed in a row; a success starts again from zero.
-        delay = backoff_seconds(int(kwargs.get("retry") or 0))
+        # Failures in a row, counted here: kopf's `retry` also counts outages and asked-for
+        # retries, and an outage must not lengthen the pause after the next failure.
+        failures = int(memo.get(_FAILURES) or 0) + 1
+        delay = backoff_seconds(failures)
         empty = kind.status()
         assert isinstance(empty, Status)
         seen: Status = empty
@@ -160,6 +162,7 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
                     spec = kind.spec.model_validate(body.get("spec") or {})
                 except ValidationError as error:
                     observed = invalid_spec(_validation_message(error))
+                    memo[_FAILURES] = failures
                     RECONCILES.labels(kind.kind, "failed").inc()
                     raise _failed(
                         body, patch, memo, _Failure(seen, before, observed, generation, now, delay)
@@ -177,7 +180,9 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
                 if result.status_updates:
                     after = type(after).model_validate(after.model_dump() | result.status_updates)
                 _write(body, patch, memo, seen, before, after)
+                memo[_FAILURES] = 0
             except TransientError as error:
+                memo[_FAILURES] = 0
                 RECONCILES.labels(kind.kind, "retry").inc()
                 raise kopf.TemporaryError(str(error), delay=error.retry_after_seconds) from error
             except kopf.TemporaryError:
@@ -186,6 +191,7 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
                 # A PermanentError, or anything unexpected (a bug, a library failing on bad
                 # data, a status the schema would refuse): a condition and a Warning event say
                 # so on the resource, never the operator's log alone.
+                memo[_FAILURES] = failures
                 RECONCILES.labels(kind.kind, "failed").inc()
                 observed = failure(kind.kind, error)
                 raise _failed(
@@ -253,6 +259,7 @@ class _Written:
 
 
 _WRITTEN = "paved_written"  # in kopf's per-object memo
+_FAILURES = "paved_failures"  # failed reconciles in a row, in kopf's per-object memo
 
 
 def _as_written(seen: Status, body: kopf.Body, memo: kopf.Memo) -> Status:

@@ -24,14 +24,15 @@ FAILURE_CONDITIONS: Final = {
 }
 UNEXPECTED: Final = "ReconcileError"
 BACKOFF_FIRST_SECONDS: Final = 5.0
-BACKOFF_CAP_SECONDS: Final = 300.0
+BACKOFF_CAP_SECONDS: Final = 60.0
 _REASON = re.compile(r"^[A-Z][A-Za-z0-9]{0,127}$")
 
 
-def backoff_seconds(attempt: int) -> float:
-    """5 s, 10 s, 20 s … doubling with each failed attempt in a row (kopf's `retry`), at most
-    five minutes."""
-    doubled: float = BACKOFF_FIRST_SECONDS * 2.0 ** min(max(attempt, 0), 16)
+def backoff_seconds(failures: int) -> float:
+    """5 s after the first failure in a row, doubling with each further one, at most a minute.
+    Outages do not count: they have their own retry, and one must not lengthen the pause after
+    the next failure."""
+    doubled: float = BACKOFF_FIRST_SECONDS * 2.0 ** min(max(failures - 1, 0), 16)
     return min(doubled, BACKOFF_CAP_SECONDS)
 
 
@@ -43,13 +44,13 @@ def failure(kind: str, error: Exception) -> Observation:
         detail = str(error) or type(error).__name__
         message = (
             f"{detail}. Retrying cannot help until the resource or what it names changes;"
-            " the operator looks again with growing pauses, at most 5 min apart."
+            " the operator looks again with growing pauses, at most a minute apart."
         )
         return Observation(condition, "False", reason, message)
     detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     message = (
         f"The operator failed on this {kind}: {detail}. Check what the spec names (files,"
         " names, values) against this error; if it looks right, this is a bug in the operator:"
-        " its log has the traceback. It tries again with growing pauses, at most 5 min apart."
+        " its log has the traceback. It tries again with growing pauses, at most a minute apart."
     )
     return Observation(condition, "False", UNEXPECTED, message)

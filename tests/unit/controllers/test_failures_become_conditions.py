@@ -56,14 +56,30 @@ async def test_an_unknown_pipeline_is_a_condition_and_a_warning(
     assert isinstance(outcome.error, kopf.TemporaryError)
 
 
-async def test_retries_back_off_exponentially_and_are_capped(recorded_events: list[Event]) -> None:
-    kopf_ = Kopf(MODEL_VERSION, raising(PermanentError("no")), PORTS, recorded_events)
+async def _delays(kopf_: Kopf, calls: int) -> list[float | None]:
     delays = []
-    for retry in (0, 1, 2, 3, 10, 1000):
-        outcome = await kopf_.call(body(MODEL_VERSION, MODEL_VERSION_SPEC), retry=retry)
+    for _ in range(calls):
+        outcome = await kopf_.call(body(MODEL_VERSION, MODEL_VERSION_SPEC))
         assert isinstance(outcome.error, kopf.TemporaryError)
         delays.append(outcome.error.delay)
-    assert delays == [5, 10, 20, 40, 300, 300]
+    return delays
+
+
+async def test_retries_back_off_exponentially_and_are_capped(recorded_events: list[Event]) -> None:
+    kopf_ = Kopf(MODEL_VERSION, raising(PermanentError("no")), PORTS, recorded_events)
+    assert await _delays(kopf_, 6) == [5, 10, 20, 40, 60, 60]
+
+
+async def test_an_outage_or_a_success_starts_the_backoff_again(
+    recorded_events: list[Event],
+) -> None:
+    """kopf's own retry count also counts outages: one must not lengthen the next pause."""
+    kopf_ = Kopf(MODEL_VERSION, raising(PermanentError("no")), PORTS, recorded_events)
+    assert await _delays(kopf_, 3) == [5, 10, 20]
+    kopf_.handler = raising(TransientError("MLflow is down", 10))
+    assert await _delays(kopf_, 4) == [10, 10, 10, 10]
+    kopf_.handler = raising(PermanentError("no"))
+    assert await _delays(kopf_, 2) == [5, 10]
 
 
 async def test_an_unexpected_exception_is_reported_too(recorded_events: list[Event]) -> None:
@@ -153,12 +169,12 @@ async def test_an_invalid_spec_is_reported_and_retried_with_backoff(
     spec = ROLLOUT_SPEC | {"analysis": {"window": "1.5m"}}
     outcome = await Kopf(
         ROLLOUT, raising(AssertionError("not called")), PORTS, recorded_events
-    ).call(body(ROLLOUT, spec), retry=3)
+    ).call(body(ROLLOUT, spec))
     accepted = outcome.condition("Accepted")
     assert (accepted["status"], accepted["reason"]) == ("False", "InvalidSpec")
     assert "spec.analysis.window" in accepted["message"]
     assert isinstance(outcome.error, kopf.TemporaryError)
-    assert outcome.error.delay == 40
+    assert outcome.error.delay == 5
 
 
 async def test_an_outage_keeps_its_own_retry_and_writes_no_condition(
