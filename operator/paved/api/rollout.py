@@ -290,7 +290,9 @@ class Experiment(Model):
     p_value: float
     samples_baseline: int = Field(ge=0)
     samples_candidate: int = Field(ge=0)
-    required_per_arm: int = Field(ge=0, le=2**63 - 1)
+    # At most the core's MAX_SAMPLE_SIZE. Not 2**63 - 1: the API server reads a bound that
+    # large as a float and then refuses every status that has the field.
+    required_per_arm: int = Field(ge=0, le=10**12)
     at: dt.datetime
 
 
