@@ -12,12 +12,29 @@ class TransientError(Exception):
 
 
 class PermanentError(Exception):
-    """Retrying cannot help until the resource changes."""
+    """Retrying cannot help until the resource changes. `reason` is the reason of the condition
+    that reports it (CamelCase, as Kubernetes conditions want); the message says what to fix."""
+
+    reason: str = "ReconcileFailed"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
 
 
 class SourceDataError(PermanentError):
     """A FeatureView's source cannot be used as declared: missing files, columns, wrong types,
     null keys, timestamps without a time zone. The message names the file and the column."""
+
+    reason = "SourceDataError"
+
+
+class SourceUnreadableError(SourceDataError):
+    """A source file cannot be read as Parquet at all: not Parquet, corrupt, a directory, not
+    readable. The message names the file and the reader's error."""
+
+    reason = "SourceUnreadable"
 
 
 class StoreUnavailableError(TransientError):

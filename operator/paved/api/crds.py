@@ -180,9 +180,11 @@ def _structural(node: Any, definitions: dict[str, Any]) -> Any:
     if result.get("additionalProperties") is True or result.get(
         "x-kubernetes-preserve-unknown-fields"
     ):
+        typed = "type" in result or result.get("additionalProperties") is True
         result.pop("additionalProperties", None)
         result["x-kubernetes-preserve-unknown-fields"] = True
-        result["type"] = "object"
+        if typed:  # an untyped node stays untyped: any JSON value (a flat map's scalars)
+            result["type"] = "object"
     if "enum" in result and "type" not in result:
         result["type"] = "string"
     if "const" in result:

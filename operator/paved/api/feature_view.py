@@ -12,7 +12,23 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from paved.api.meta import DataPath, Duration, Identifier, Model, Status, cel, section, validated
+from paved.api.meta import (
+    DataPath,
+    Duration,
+    Identifier,
+    Model,
+    PositiveDuration,
+    RecordedName,
+    ShortText,
+    Status,
+    cel,
+    section,
+    validated,
+)
+
+# Linux's PATH_MAX is 4096; a source path is relative to the data root and far shorter. A path
+# of 40 KB was admitted once and then could not even be reported (the condition failed).
+PATH_MAX_LENGTH = 1024
 
 
 class DataType(StrEnum):
@@ -72,14 +88,16 @@ class Feature(Model):
     nullable: bool = True
     min: float | None = Field(default=None, description="Smallest valid value (numbers only).")
     max: float | None = Field(default=None, description="Largest valid value (numbers only).")
-    freshness: Duration | None = Field(
+    freshness: PositiveDuration | None = Field(
         default=None, description="Freshness SLO: an online value older than this is stale."
     )
     description: str | None = Field(default=None, max_length=1024)
 
 
 class Materialization(Model):
-    interval: Duration = Field(default="1m", description="How often offline rows go online.")
+    interval: PositiveDuration = Field(
+        default="1m", description="How often offline rows go online."
+    )
     allowed_lateness: Duration = Field(
         default="1h",
         description=(
@@ -145,13 +163,13 @@ class MaterializationRun(Model):
 
 
 class FeatureViewStatus(Status):
-    version: str | None = Field(default=None, description="Content hash of the spec.")
+    version: RecordedName | None = Field(default=None, description="Content hash of the spec.")
     watermark: dt.datetime | None = Field(default=None, description="The newest event time online.")
     created_watermark: dt.datetime | None = Field(
         default=None, description="The newest created time online (views with one)."
     )
     last_materialization: MaterializationRun | None = None
     freshness: list[FeatureFreshness] = Field(default_factory=list)
-    freshness_summary: str | None = Field(
+    freshness_summary: ShortText | None = Field(
         default=None, description="For people: e.g. 'fresh' or '2/20 stale'."
     )

@@ -13,7 +13,25 @@ from typing import Annotated, Any, Final
 from pydantic import Field, model_validator
 
 from paved.api import slice_filters
-from paved.api.meta import DataPath, Identifier, Model, ObjectName, Status, cel, free_form, section
+from paved.api.meta import (
+    DataPath,
+    FeatureRow,
+    Identifier,
+    Message,
+    Model,
+    ObjectName,
+    ParameterMap,
+    RecordedName,
+    ShortText,
+    Status,
+    cel,
+    flat_map,
+    free_form,
+    section,
+)
+
+# A Kubernetes user or group name, as the API server's authentication reports it.
+Principal = Annotated[str, Field(min_length=1, max_length=512)]
 
 _IMMUTABLE = "is immutable: train a new ModelVersion instead"
 
@@ -24,14 +42,18 @@ def _immutable(field: str) -> dict[str, Any]:
 
 class Pipeline(Model):
     name: ObjectName = Field(description="The training pipeline, e.g. tabular-classifier.")
-    parameters: dict[str, Any] = free_form("Pipeline parameters (hyper-parameters and options).")
+    parameters: ParameterMap = flat_map(
+        "Pipeline parameters (hyper-parameters and options): a flat map of numbers, strings"
+        " and booleans, as MLflow records them.",
+        max_entries=64,
+    )
     seed: int = Field(default=42, ge=0, le=2**31 - 1)
 
 
 class FeatureSelection(Model):
     feature_view: ObjectName
     names: list[Identifier] = Field(
-        min_length=1, json_schema_extra={"x-kubernetes-list-type": "set"}
+        min_length=1, max_length=2000, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
 
 
@@ -106,7 +128,10 @@ class SliceGate(Model):
 
 class GoldenCase(Model):
     name: str = Field(min_length=1, max_length=128)
-    features: dict[str, Any] = free_form("The input row.")
+    features: FeatureRow = flat_map(
+        "The input row: feature name to a number, a string, a boolean or null.",
+        max_entries=2000,
+    )
     expect_label: int | None = None
     expect_score_min: float | None = Field(default=None, ge=0, le=1)
     expect_score_max: float | None = Field(default=None, ge=0, le=1)
@@ -118,18 +143,17 @@ class Gates(Model):
     metric: MetricGate = section(MetricGate)
     slices: list[SliceGate] = Field(
         default_factory=list,
+        max_length=32,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    golden: list[GoldenCase] = Field(default_factory=list)
+    golden: list[GoldenCase] = Field(default_factory=list, max_length=256)
 
 
 class SignOff(Model):
     """A person's approval of one trained model: the registry version and the gates' results
     they saw. A retraining makes another version, so it voids the sign-off."""
 
-    by: str = Field(
-        min_length=1,
-        max_length=253,
+    by: Principal = Field(
         description="The approver's Kubernetes user name; the API server checks it is the caller.",
     )
     registry_version: str = Field(
@@ -142,7 +166,7 @@ class SignOff(Model):
         max_length=80,
         description="status.gatesDigest when signing: the gates' results approved.",
     )
-    groups: list[str] = Field(
+    groups: list[Principal] = Field(
         default_factory=list,
         max_length=64,
         description="The approver's groups as the API server authenticated them when signing.",
@@ -151,7 +175,7 @@ class SignOff(Model):
 
 
 class Approval(Model):
-    approver_groups: list[str] = Field(
+    approver_groups: list[Principal] = Field(
         default_factory=list,
         max_length=32,
         json_schema_extra={"x-kubernetes-list-type": "set"},
@@ -175,7 +199,9 @@ class ModelVersionSpec(Model):
         json_schema_extra=_immutable("model"),
     )
     pipeline: Pipeline = Field(json_schema_extra=_immutable("pipeline"))
-    features: list[FeatureSelection] = Field(min_length=1, json_schema_extra=_immutable("features"))
+    features: list[FeatureSelection] = Field(
+        min_length=1, max_length=32, json_schema_extra=_immutable("features")
+    )
     labels: Labels = Field(json_schema_extra=_immutable("labels"))
     gates: Gates = section(Gates)
     approval: Approval = section(Approval)
@@ -200,45 +226,45 @@ class Phase(StrEnum):
 
 
 class PipelineRun(Model):
-    id: str
-    key: str = Field(description="<uid>-<hash of the training input>: one run per key.")
-    state: str
+    id: RecordedName
+    key: RecordedName = Field(description="<uid>-<hash of the training input>: one run per key.")
+    state: RecordedName
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
 
 
 class RegistryEntry(Model):
-    name: str
-    version: str
-    uri: str | None = None
-    run_id: str | None = Field(default=None, description="The MLflow run that trained it.")
+    name: RecordedName
+    version: RecordedName
+    uri: ShortText | None = None
+    run_id: RecordedName | None = Field(default=None, description="The MLflow run that trained it.")
 
 
 class FeatureViewVersion(Model):
-    name: str
-    version: str
+    name: RecordedName
+    version: RecordedName
 
 
 class Lineage(Model):
-    dataset_hash: str | None = None
+    dataset_hash: RecordedName | None = None
     feature_views: list[FeatureViewVersion] = Field(default_factory=list)
-    code_commit: str | None = None
+    code_commit: RecordedName | None = None
     parameters: dict[str, Any] = free_form("The parameters the run used.")
     metrics: dict[str, float] = Field(default_factory=dict)
 
 
 class GateResult(Model):
-    name: str
-    verdict: str
+    name: RecordedName
+    verdict: RecordedName
     value: float | None = None
     threshold: float | None = None
-    message: str = ""
+    message: Message = ""
 
 
 class ApprovalRecord(Model):
-    by: str
+    by: ShortText
     at: dt.datetime
-    comment: str = ""
+    comment: Message = ""
 
 
 class ModelVersionStatus(Status):
@@ -248,8 +274,10 @@ class ModelVersionStatus(Status):
     registry: RegistryEntry | None = None
     lineage: Lineage | None = None
     gates: list[GateResult] = Field(default_factory=list)
-    gates_summary: str | None = Field(default=None, description="For people: e.g. '5/5 passed'.")
-    gates_digest: str | None = Field(
+    gates_summary: ShortText | None = Field(
+        default=None, description="For people: e.g. '5/5 passed'."
+    )
+    gates_digest: ShortText | None = Field(
         default=None, description="A digest of the gates' results: what a sign-off approves."
     )
     approval: ApprovalRecord | None = None

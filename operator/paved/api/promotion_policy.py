@@ -10,22 +10,12 @@ admission still holds before production). See ADR 0010.
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated
 
 from pydantic import Field
 
-from paved.api.meta import Identifier, Model, ObjectName, Status, section
+from paved.api.meta import GoDuration, Identifier, Model, ObjectName, Status, section
 
-# Go durations (no days): the admission policy adds them up with CEL's duration().
-GO_DURATION_PATTERN: Final = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-GoDuration = Annotated[
-    str,
-    Field(
-        pattern=GO_DURATION_PATTERN,
-        max_length=32,
-        description="A duration such as 250ms, 30s, 10m or 1h30m (no days: write 24h).",
-    ),
-]
 GroupName = Annotated[str, Field(min_length=1, max_length=253)]
 
 

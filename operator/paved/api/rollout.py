@@ -12,17 +12,40 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from paved.api.meta import Duration, Model, ObjectName, Status, cel, section, validated
-from paved.api.promotion_policy import GoDuration
+from paved.api.meta import (
+    Duration,
+    Message,
+    Model,
+    ObjectName,
+    PositiveDuration,
+    PositiveGoDuration,
+    PrometheusRange,
+    RecordedName,
+    ShortText,
+    Status,
+    cel,
+    section,
+    validated,
+)
+
+# The smallest minimum detectable effect an A/B test may look for. At a rate of 0.5 (the
+# widest variance) an MDE of 0.001 needs about 3.9 million trials per arm (alpha 0.05, power
+# 0.8); smaller effects need sample sizes no rollout reaches, and ever smaller ones overflow.
+MIN_DETECTABLE_EFFECT = 0.001
+_METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
 
 
 class ShadowStep(Model):
-    duration: GoDuration = Field(description="How long the candidate gets mirrored traffic.")
+    duration: PositiveGoDuration = Field(
+        description="How long the candidate gets mirrored traffic."
+    )
 
 
 class CanaryStep(Model):
     weight: int = Field(ge=0, le=100, description="Percent of live traffic to the candidate.")
-    duration: GoDuration = Field(description="How long to hold this weight with guardrails green.")
+    duration: PositiveGoDuration = Field(
+        description="How long to hold this weight with guardrails green."
+    )
 
 
 class Outcome(StrEnum):
@@ -50,7 +73,8 @@ class AbTestStep(Model):
     metric: str = Field(
         default="seldon_api_model_feedback_reward_total",
         min_length=1,
-        pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        max_length=256,
+        pattern=_METRIC_NAME,
         description=(
             "The business metric's successes: a Prometheus counter with a `predictor_name` "
             "label (by default Seldon's summed feedback reward)."
@@ -59,23 +83,33 @@ class AbTestStep(Model):
     trials: str = Field(
         default="seldon_api_model_feedback_total",
         min_length=1,
-        pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        max_length=256,
+        pattern=_METRIC_NAME,
         description="The counter of trials the successes are out of (by default Seldon's "
         "feedback count).",
     )
     minimum_detectable_effect: float = Field(
-        gt=0, le=1, description="Smallest absolute difference in the metric's rate worth finding."
+        ge=MIN_DETECTABLE_EFFECT,
+        le=1,
+        description=(
+            "Smallest absolute difference in the metric's rate worth finding (at least 0.001:"
+            " smaller ones need more trials than any rollout gets)."
+        ),
     )
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     power: float = Field(default=0.8, gt=0.5, lt=1)
-    max_duration: Duration = Field(
-        default="1h", description="Stop with the evidence so far when this passes."
+    max_duration: PositiveDuration = Field(
+        default="1h",
+        description=(
+            "The horizon: when it passes, the test ends with the evidence so far (no effect"
+            " shown is noDifference, even short of the sample size)."
+        ),
     )
     policy: AbPolicy = section(AbPolicy)
 
 
 class PauseStep(Model):
-    duration: Duration | None = Field(
+    duration: PositiveDuration | None = Field(
         default=None, description="Resume after this long; without it, wait for a person."
     )
 
@@ -141,7 +175,10 @@ class Guardrail(Model):
     )
     builtin: BuiltinGuardrail | None = None
     query: str | None = Field(
-        default=None, min_length=1, description="PromQL returning one number for the candidate."
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="PromQL returning one number for the candidate.",
     )
     max: float | None = Field(default=None, description="Breach above this.")
     min: float | None = Field(default=None, description="Breach below this.")
@@ -160,8 +197,8 @@ class NoDataPolicy(StrEnum):
 
 
 class Analysis(Model):
-    interval: Duration = Field(default="30s")
-    window: Duration = Field(default="1m", description="The range each reading covers.")
+    interval: PositiveDuration = Field(default="30s")
+    window: PrometheusRange = Field(default="1m", description="The range each reading covers.")
     failure_limit: int = Field(
         default=0, ge=0, description="Breaches tolerated; one more rolls back."
     )
@@ -175,6 +212,15 @@ class Analysis(Model):
 
 
 class SeldonTarget(Model):
+    model_config = validated(
+        cel(
+            "self.candidatePredictor != self.baselinePredictor"
+            " && self.shadowPredictor != self.baselinePredictor"
+            " && self.shadowPredictor != self.candidatePredictor",
+            "the baseline, candidate and shadow predictors must have three different names",
+        )
+    )
+
     seldon_deployment: ObjectName
     baseline_predictor: ObjectName = "baseline"
     candidate_predictor: ObjectName = "candidate"
@@ -193,8 +239,11 @@ class RolloutSpec(Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
-                    "self.filter(s, has(s.canary)).map(s, s.canary.weight).isSorted()",
-                    "canary weights never decrease from one step to the next",
+                    "self.filter(s, has(s.shadow) || has(s.canary) || has(s.abTest))"
+                    ".map(s, has(s.canary) ? s.canary.weight"
+                    " : has(s.abTest) ? s.abTest.weight : 0).isSorted()",
+                    "candidate traffic never falls from one step to the next: canary and abTest"
+                    " weights never decrease, and no shadow step follows either",
                 ),
                 cel(
                     "self.filter(s, has(s.full)).size() <= 1"
@@ -224,32 +273,36 @@ class TrafficSplit(Model):
 
 
 class GuardrailReading(Model):
-    guardrail: str
-    value: float | None = None
+    guardrail: RecordedName
+    value: float | None = Field(
+        default=None, description="Empty when the reading was not a finite number."
+    )
     threshold: float | None = None
-    verdict: str
+    verdict: RecordedName
     at: dt.datetime
-    message: str = ""
+    message: Message = ""
 
 
 class Experiment(Model):
     """The A/B test's evidence so far: the effect on the metric's rate, always-valid."""
 
-    outcome: str = Field(description="win, loss, noDifference or undecided.")
+    outcome: RecordedName = Field(description="win, loss, noDifference or undecided.")
     effect: float = Field(description="Candidate rate minus baseline rate.")
     low: float
     high: float
     p_value: float
     samples_baseline: int = Field(ge=0)
     samples_candidate: int = Field(ge=0)
-    required_per_arm: int = Field(ge=0)
+    # At most the core's MAX_SAMPLE_SIZE. Not 2**63 - 1: the API server reads a bound that
+    # large as a float and then refuses every status that has the field.
+    required_per_arm: int = Field(ge=0, le=10**12)
     at: dt.datetime
 
 
 class RolloutStatus(Status):
     phase: Phase | None = None
     current_step: int | None = Field(default=None, ge=0)
-    current_step_kind: str | None = None
+    current_step_kind: RecordedName | None = None
     step_started_at: dt.datetime | None = Field(
         default=None, description="When the router first showed the step's split."
     )
@@ -259,17 +312,19 @@ class RolloutStatus(Status):
     last_analysis_at: dt.datetime | None = None
     breaches: int = Field(default=0, ge=0, description="Guardrail breaches so far.")
     no_data_since: dt.datetime | None = None
-    candidate_model: str | None = Field(default=None, description="The candidate's model URI.")
-    resumed: str | None = Field(
+    candidate_model: ShortText | None = Field(
+        default=None, description="The candidate's model URI."
+    )
+    resumed: Message | None = Field(
         default=None, description="The last resume request consumed (its annotation value)."
     )
-    promoted: str | None = Field(
+    promoted: Message | None = Field(
         default=None, description="The last promote request consumed (its annotation value)."
     )
     next_check_at: dt.datetime | None = Field(
         default=None, description="When the operator looks again (at once, when a person acts)."
     )
-    requests_seen: str | None = Field(
+    requests_seen: Message | None = Field(
         default=None, description="The rollback, pause, resume and promote requests last read."
     )
-    message: str | None = None
+    message: Message | None = None

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ValidationError
 from paved.api.crds import KINDS, PROMOTION_POLICY, Kind
 from paved.api.meta import GROUP, VERSION, Status
 from paved.core.conditions import Observation, flipped, report
+from paved.core.failures import backoff_seconds, failure
 from paved.core.references import invalid_spec
-from paved.errors import PermanentError, TransientError
+from paved.errors import TransientError
 from paved.observability import RECONCILE_SECONDS, RECONCILES
 from paved.ports import Ports
 
@@ -146,37 +147,59 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
     async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
         now = dt.datetime.now(dt.UTC)
         generation = int(body.metadata.get("generation") or 0)
-        seen = kind.status.model_validate(body.get("status") or {})
-        assert isinstance(seen, Status)
-        before = _as_written(seen, body, memo)
+        # Failures in a row, counted here: kopf's `retry` also counts outages and asked-for
+        # retries, and an outage must not lengthen the pause after the next failure.
+        failures = int(memo.get(_FAILURES) or 0) + 1
+        delay = backoff_seconds(failures)
+        empty = kind.status()
+        assert isinstance(empty, Status)
+        seen: Status = empty
+        before: Status = empty
         with RECONCILE_SECONDS.labels(kind.kind).time():
             try:
-                spec = kind.spec.model_validate(body.get("spec") or {})
-            except ValidationError as error:
-                observed = [invalid_spec(_validation_message(error))]
-                _write(body, patch, memo, seen, before, report(before, observed, generation, now))
-                RECONCILES.labels(kind.kind, "failed").inc()
-                raise kopf.PermanentError(observed[0].message) from error
-            resource = Resource(
-                kind.kind, body.metadata.namespace or "", body.metadata.name or "",
-                body.metadata.uid or "", generation, spec, before,
-                dict(body.metadata.annotations),
-                str(body.metadata.get("creationTimestamp") or ""),
-            )  # fmt: skip
-            try:
+                read = kind.status.model_validate(body.get("status") or {})
+                assert isinstance(read, Status)
+                seen = read
+                before = _as_written(seen, body, memo)
+                try:
+                    spec = kind.spec.model_validate(body.get("spec") or {})
+                except ValidationError as error:
+                    observed = invalid_spec(_validation_message(error))
+                    memo[_FAILURES] = failures
+                    RECONCILES.labels(kind.kind, "failed").inc()
+                    raise _failed(
+                        body, patch, memo, _Failure(seen, before, observed, generation, now, delay)
+                    ) from error
+                resource = Resource(
+                    kind.kind, body.metadata.namespace or "", body.metadata.name or "",
+                    body.metadata.uid or "", generation, spec, before,
+                    dict(body.metadata.annotations),
+                    str(body.metadata.get("creationTimestamp") or ""),
+                )  # fmt: skip
                 # Lookups of paved objects come from kopf's indices (kwargs), not the API.
                 ports = replace(memo["ports"], cluster=WatchedCluster(kwargs))
                 result = await handler(resource, ports, now)
+                after = report(before, result.observed, generation, now)
+                if result.status_updates:
+                    after = type(after).model_validate(after.model_dump() | result.status_updates)
+                _write(body, patch, memo, seen, before, after)
+                memo[_FAILURES] = 0
             except TransientError as error:
+                memo[_FAILURES] = 0
                 RECONCILES.labels(kind.kind, "retry").inc()
                 raise kopf.TemporaryError(str(error), delay=error.retry_after_seconds) from error
-            except PermanentError as error:
+            except kopf.TemporaryError:
+                raise  # reported already
+            except Exception as error:
+                # A PermanentError, or anything unexpected (a bug, a library failing on bad
+                # data, a status the schema would refuse): a condition and a Warning event say
+                # so on the resource, never the operator's log alone.
+                memo[_FAILURES] = failures
                 RECONCILES.labels(kind.kind, "failed").inc()
-                raise kopf.PermanentError(str(error)) from error
-        after = report(before, result.observed, generation, now)
-        if result.status_updates:
-            after = type(after).model_validate(after.model_dump() | result.status_updates)
-        _write(body, patch, memo, seen, before, after)
+                observed = failure(kind.kind, error)
+                raise _failed(
+                    body, patch, memo, _Failure(seen, before, observed, generation, now, delay)
+                ) from error
         if result.retry_after_seconds is not None:
             RECONCILES.labels(kind.kind, "retry").inc()
             raise kopf.TemporaryError(result.retry_reason, delay=result.retry_after_seconds)
@@ -235,6 +258,41 @@ def _adapt_deletion(kind: Kind, handler: Cleanup) -> Callable[..., Awaitable[Non
     return handle
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """A reconcile that failed: the status it started from, what to report, and when to retry."""
+
+    seen: Status  # as the body shows it
+    before: Status  # what the reconcile started from (perhaps a write not delivered yet)
+    observed: Observation
+    generation: int
+    now: dt.datetime
+    delay: float
+
+
+def _failed(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, failure: _Failure
+) -> kopf.TemporaryError:
+    """Write the failure's condition over the status the reconcile started from (so nothing
+    half-decided is written), with a Warning event when it is news, and the error that makes
+    kopf try again after the backoff. A temporary error for kopf: a permanent one would retry
+    at the timer's pace, every few seconds, for ever."""
+    seen, before, observed = failure.seen, failure.before, failure.observed
+    patch.pop("status", None)  # whatever the failed reconcile had started to write
+    after = report(before, [observed], failure.generation, failure.now)
+    (written,) = (c for c in after.conditions if c.type == observed.type)
+    previous = next((c for c in before.conditions if c.type == observed.type), None)
+    _write(body, patch, memo, seen, before, after)
+    if (
+        previous is not None
+        and previous.status == written.status
+        and ((previous.reason, previous.message) != (written.reason, written.message))
+    ):
+        # Still failing, for another reason: `_write` only tells of flips.
+        kopf.event(body, type="Warning", reason=written.reason, message=written.message)
+    return kopf.TemporaryError(f"{written.reason}: {written.message}", delay=failure.delay)
+
+
 def status_patch(before: Status, after: Status) -> dict[str, Any]:
     """The merge patch from `before` to `after`: a field that went away is sent as null, since a
     merge patch that leaves a field out leaves it as it was (a step's start time would outlive
@@ -254,6 +312,7 @@ class _Written:
 
 
 _WRITTEN = "paved_written"  # in kopf's per-object memo
+_FAILURES = "paved_failures"  # failed reconciles in a row, in kopf's per-object memo
 
 
 def _as_written(seen: Status, body: kopf.Body, memo: kopf.Memo) -> Status:

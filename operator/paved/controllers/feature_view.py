@@ -68,7 +68,10 @@ async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime
                 parse_duration(spec.materialization.allowed_lateness),
             )
         except (SourceDataError, StoreUnavailableError) as error:
-            reason = _failure_reason(error)
+            # The source's own reason (SourceUnreadable, SourceDataError) says what to fix.
+            reason = (
+                error.reason if isinstance(error, SourceDataError) else "OnlineStoreUnavailable"
+            )
             MATERIALIZATION_FAILURES.labels(resource.namespace, resource.name, reason).inc()
             observed.append(Observation(READY, "False", reason, str(error)))
         else:
@@ -111,12 +114,6 @@ async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime
         "freshness_summary": summary(lags),
     }  # fmt: skip
     return Reconciled(observed, status_updates=updates)
-
-
-def _failure_reason(error: SourceDataError | StoreUnavailableError) -> str:
-    if isinstance(error, PathOutsideDataRootError):
-        return error.reason  # a link out of the data root, found when the files were matched
-    return "SourceDataError" if isinstance(error, SourceDataError) else "OnlineStoreUnavailable"
 
 
 @on_delete(FEATURE_VIEW)

@@ -60,7 +60,7 @@ from paved.core.rollout_steps import (
     requested,
     step_kind,
 )
-from paved.core.statistics import AbResult, ab_test
+from paved.core.statistics import AbResult, ab_test, trial_count
 from paved.errors import PermanentError, TransientError
 from paved.observability import ANALYSIS_LAG_SECONDS, CANDIDATE_WEIGHT, ROLLBACKS
 from paved.ports import Ports
@@ -111,7 +111,7 @@ async def _experiment(
 
     async def count(metric: str, predictor: str) -> int:
         query = counter_increase(metric, route.namespace, route.deployment, predictor, seconds)
-        return round(await ports.metrics.value(query) or 0.0)
+        return trial_count(await ports.metrics.value(query))  # NaN, ±Inf: no trials
 
     successes_b, trials_b = (
         await count(step.metric, route.baseline),

@@ -7,6 +7,7 @@ as success. "No data" (nothing, or fewer requests than `min_samples`) is its own
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -94,22 +95,36 @@ def name_of(rule: Guardrail) -> str:
     return rule.name or (rule.builtin.value if rule.builtin else "query")
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def evaluate(rule: Guardrail, reading: Reading, min_samples: int) -> GuardrailReading:
-    """PASS, BREACH (with both numbers) or NO_DATA for one guardrail's reading."""
+    """PASS, BREACH (with both numbers) or NO_DATA for one guardrail's reading.
+
+    A reading that is not a finite number is judged by policy (ADR "guardrail readings that
+    are not numbers"), never passed on: NaN is no data (Prometheus's 0/0: no requests), +Inf
+    breaches an upper limit and -Inf a lower one, and without a limit on its side it is no data.
+    The reading's record then has no value (JSON has no NaN or Infinity) and its message says
+    what was read."""
     name = name_of(rule)
     unit = "ms" if rule.builtin is BuiltinGuardrail.LATENCY_P99 else ""
-    if reading.value is None or (rule.builtin and (reading.samples or 0) < min_samples):
-        count = 0 if reading.samples is None else int(reading.samples)
+    samples = None if reading.samples is None or math.isnan(reading.samples) else reading.samples
+    if reading.value is None or (rule.builtin and (samples or 0) < min_samples):
+        count = int(samples) if samples is not None and math.isfinite(samples) else 0
         return GuardrailReading(
             name, GuardrailState.NO_DATA, f"{name}: {count} requests < {min_samples} needed"
         )
     value = reading.value
     limit = rule.max_ms if rule.builtin is BuiltinGuardrail.LATENCY_P99 else rule.max
-    bound = (
-        reading.baseline * rule.vs_baseline
-        if rule.vs_baseline is not None and reading.baseline is not None and reading.baseline > 0
+    baseline = _finite(reading.baseline)
+    bound = _finite(
+        baseline * rule.vs_baseline
+        if rule.vs_baseline is not None and baseline is not None and baseline > 0
         else None
     )
+    if not math.isfinite(value):
+        return _not_a_number(name, value, upper=_tightest(limit, bound), lower=rule.min)
     # The tightest upper limit is the one shown beside the value.
     threshold = min((x for x in (limit, bound) if x is not None), default=rule.min)
     if limit is not None and value > limit:
@@ -131,6 +146,26 @@ def evaluate(rule: Guardrail, reading: Reading, min_samples: int) -> GuardrailRe
     return GuardrailReading(
         name, GuardrailState.PASS, f"{name} {value:.4g}{unit} within limits", value, threshold
     )
+
+
+def _tightest(*limits: float | None) -> float | None:
+    """The lowest of the upper limits that are set."""
+    return min((x for x in limits if x is not None), default=None)
+
+
+def _not_a_number(
+    name: str, value: float, upper: float | None, lower: float | None
+) -> GuardrailReading:
+    """The verdict on a NaN or infinite reading; the record keeps no value, only the message."""
+    if math.isnan(value):
+        message = f"{name} read NaN (no number, e.g. no requests in the window): no data"
+        return GuardrailReading(name, GuardrailState.NO_DATA, message)
+    read, limit, side = ("+Inf", upper, "above") if value > 0 else ("-Inf", lower, "below")
+    if limit is None:
+        message = f"{name} read {read} and has no limit on that side: no data"
+        return GuardrailReading(name, GuardrailState.NO_DATA, message)
+    message = f"{name} read {read}: {side} its limit {limit:.4g}, a breach"
+    return GuardrailReading(name, GuardrailState.BREACH, message, None, limit)
 
 
 def counter_increase(

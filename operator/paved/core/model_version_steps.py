@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -342,7 +343,8 @@ def decide(
             ],
             code_commit=subject.code_commit,
             parameters=spec.pipeline.parameters | {"seed": spec.pipeline.seed},
-            metrics=outcome.metrics,
+            # JSON has no NaN or Infinity: a metric that is not a number stays in MLflow only.
+            metrics={k: v for k, v in outcome.metrics.items() if math.isfinite(v)},
         ),
         gates=results,
         gates_summary=summary(verdicts),
@@ -394,11 +396,16 @@ def _verdicts(outcome: TrainingOutcome) -> list[GateVerdict]:
             verdict=Verdict(v["verdict"]),
             reason=v["reason"],
             message=v["message"],
-            value=v.get("value"),
-            threshold=v.get("threshold"),
+            value=_finite(v.get("value")),
+            threshold=_finite(v.get("threshold")),
         )
         for v in outcome.verdicts
     ]
+
+
+def _finite(number: float | None) -> float | None:
+    """A gate's number, or None when it is not one (NaN, ±Inf): its message still says it."""
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _lineage_tags(

@@ -8,19 +8,36 @@ data ("peeking") without inflating the false-positive rate, unlike a repeated z-
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Final
 
 from scipy import stats
+
+# More trials per arm than any rollout sees (and what a status's int64 holds with room):
+# a sample size beyond it is reported as this bound, never as an overflow.
+MAX_SAMPLE_SIZE: Final = 10**12
 
 
 def sample_size_per_arm(baseline_rate: float, minimum_detectable_effect: float, alpha: float,
                         power: float) -> int:  # fmt: skip
-    """Observations per arm for a two-sided test of two proportions to detect the MDE."""
+    """Observations per arm for a two-sided test of two proportions to detect the MDE, at most
+    MAX_SAMPLE_SIZE (an effect too small to tell apart from none needs "more than any")."""
     p1 = min(max(baseline_rate, 1e-6), 1 - 1e-6)
     p2 = min(max(p1 + minimum_detectable_effect, 1e-6), 1 - 1e-6)
     z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
-    return math.ceil(z**2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p2 - p1) ** 2)
+    spread = (p2 - p1) ** 2
+    if spread == 0:
+        return MAX_SAMPLE_SIZE
+    return min(math.ceil(z**2 * (p1 * (1 - p1) + p2 * (1 - p2)) / spread), MAX_SAMPLE_SIZE)
+
+
+def trial_count(reading: float | None) -> int:
+    """A counter's increase as a whole count: a missing, NaN, infinite or negative reading
+    counts as none (no evidence), never as an error or a number JSON cannot carry."""
+    if reading is None or not math.isfinite(reading) or reading < 0:
+        return 0
+    return min(round(reading), MAX_SAMPLE_SIZE * 1000)
 
 
 class AbOutcome(StrEnum):
@@ -41,6 +58,12 @@ class AbResult:
     samples_candidate: int
     required_per_arm: int
     message: str
+
+
+# No evidence: no effect, the widest interval, p 1.
+_NOTHING: Final = AbResult(
+    AbOutcome.UNDECIDED, 0.0, -1.0, 1.0, 1.0, 0, 0, 0, "no data yet in one of the arms"
+)
 
 
 def ab_test(
@@ -64,10 +87,24 @@ def ab_test(
         successes_baseline / n_b if n_b else 0.5, minimum_detectable_effect, alpha, power
     )
     if n_b == 0 or n_c == 0:
-        return AbResult(
-            AbOutcome.UNDECIDED, 0.0, -1.0, 1.0, 1.0, n_b, n_c, required,
-            "no data yet in one of the arms",
-        )  # fmt: skip
+        if horizon_reached:
+            # The horizon ends the test whatever came in: an arm without data showed no effect.
+            message = (
+                f"noDifference at the horizon, short of the sample size: no effect shown "
+                f"(baseline {n_b}, candidate {n_c} trials; {required} per arm for MDE "
+                f"{minimum_detectable_effect})"
+            )
+            return replace(
+                _NOTHING,
+                outcome=AbOutcome.NO_DIFFERENCE,
+                samples_baseline=n_b,
+                samples_candidate=n_c,
+                required_per_arm=required,
+                message=message,
+            )
+        return replace(
+            _NOTHING, samples_baseline=n_b, samples_candidate=n_c, required_per_arm=required
+        )
     rate_b, rate_c = successes_baseline / n_b, successes_candidate / n_c
     effect = rate_c - rate_b
     pooled = (successes_baseline + successes_candidate) / (n_b + n_c)
@@ -95,8 +132,10 @@ def ab_test(
         outcome = AbOutcome.NO_DIFFERENCE
     else:
         outcome = AbOutcome.UNDECIDED
+    short = horizon_reached and outcome is AbOutcome.NO_DIFFERENCE and min(n_b, n_c) < required
+    ended = " at the horizon, short of the sample size" if short else ""
     return AbResult(
         outcome, effect, low, high, p_value, n_b, n_c, required,
-        f"{outcome.value}: {estimate} ({counts}; {required} per arm for MDE "
+        f"{outcome.value}{ended}: {estimate} ({counts}; {required} per arm for MDE "
         f"{minimum_detectable_effect})",
     )  # fmt: skip

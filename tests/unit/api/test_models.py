@@ -12,8 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from paved.api.crds import KINDS, openapi_schema
 from paved.api.feature_view import FeatureViewSpec
-from paved.api.meta import parse_duration
-from paved.api.rollout import RolloutSpec
+from paved.api.meta import MESSAGE_MAX_LENGTH, parse_duration, truncate
+from paved.api.model_version import ModelVersionSpec
+from paved.api.rollout import RolloutSpec, RolloutStatus
 
 ROOT = Path(__file__).resolve().parents[3]
 SPECS: dict[str, type[BaseModel]] = {kind.kind: kind.spec for kind in KINDS}
@@ -91,3 +92,26 @@ def test_step_kinds_are_camel_case_on_the_wire() -> None:
     )
     assert spec.steps[0].ab_test is not None
     assert "abTest" in spec.model_dump(by_alias=True)["steps"][0]
+
+
+def test_a_duration_that_would_overflow_a_timedelta_is_not_a_duration() -> None:
+    """99999999999d is past what a timedelta holds: the pattern refuses it before any parse."""
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration("99999999999d")
+    assert parse_duration("999999d999999d999999d999999d999999d").days == 4_999_995
+
+
+def test_status_text_past_its_max_length_is_truncated_with_a_marker_never_refused() -> None:
+    status = RolloutStatus(message="x" * 40_000)
+    assert status.message is not None
+    assert len(status.message) == MESSAGE_MAX_LENGTH
+    assert status.message.endswith("…[truncated: 40000 characters in all]")
+    assert truncate("short", 10) == "short"
+
+
+def test_golden_inputs_and_parameters_are_flat_maps_of_scalars() -> None:
+    document = yaml.safe_load((ROOT / "examples" / "02-modelversion.yaml").read_text())["spec"]
+    ModelVersionSpec.model_validate(document)
+    document["gates"]["golden"][0]["features"]["clicks_7d"] = {"a": {"b": 1}}
+    with pytest.raises(ValidationError, match="golden"):
+        ModelVersionSpec.model_validate(document)

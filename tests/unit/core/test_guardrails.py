@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from paved.api.rollout import BuiltinGuardrail, Guardrail
@@ -78,3 +80,84 @@ def test_score_drift_without_scores_on_either_side_is_no_data() -> None:
     drift, samples = score_drift(_cumulative([0, 0]), _cumulative([3, 1]))
     assert drift is None
     assert evaluate(SCORE_DRIFT, Reading(drift, samples), 50).state is GuardrailState.NO_DATA
+
+
+UPPER_AND_LOWER = Guardrail(name="conversion", query="rate(x)", min=0.1, max=0.9)
+LOWER_ONLY = Guardrail(name="conversion", query="rate(x)", min=0.1)
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize(
+    ("rule", "reading", "state", "threshold", "message"),
+    [
+        (
+            ERRORS,
+            Reading(INF, 500, 0.004),
+            GuardrailState.BREACH,
+            0.006,
+            "errorRate read +Inf: above its limit 0.006, a breach",
+        ),
+        (
+            ERRORS,
+            Reading(NAN, 500),
+            GuardrailState.NO_DATA,
+            None,
+            "errorRate read NaN (no number, e.g. no requests in the window): no data",
+        ),
+        (
+            UPPER_AND_LOWER,
+            Reading(-INF, None),
+            GuardrailState.BREACH,
+            0.1,
+            "conversion read -Inf: below its limit 0.1, a breach",
+        ),
+        (
+            LOWER_ONLY,
+            Reading(INF, None),
+            GuardrailState.NO_DATA,
+            None,
+            "conversion read +Inf and has no limit on that side: no data",
+        ),
+        (
+            ERRORS,
+            Reading(0.5, NAN),
+            GuardrailState.NO_DATA,
+            None,
+            "errorRate: 0 requests < 50 needed",
+        ),
+        (
+            ERRORS,
+            Reading(0.5, -INF),
+            GuardrailState.NO_DATA,
+            None,
+            "errorRate: 0 requests < 50 needed",
+        ),
+        (
+            ERRORS,
+            Reading(0.005, 500, INF),
+            GuardrailState.PASS,
+            0.01,
+            "errorRate 0.005 within limits",
+        ),
+    ],
+    ids=[
+        "+inf-breaches-the-upper-limit",
+        "nan-is-no-data",
+        "-inf-breaches-the-lower-limit",
+        "+inf-without-an-upper-limit-is-no-data",
+        "nan-samples-are-none",
+        "negative-infinite-samples-are-none",
+        "an-infinite-baseline-is-no-baseline",
+    ],
+)
+def test_a_reading_that_is_not_a_number_is_a_verdict_by_policy_with_no_value(
+    rule: Guardrail,
+    reading: Reading,
+    state: GuardrailState,
+    threshold: float | None,
+    message: str,
+) -> None:
+    verdict = evaluate(rule, reading, min_samples=50)
+    assert (verdict.state, verdict.message) == (state, message)
+    assert verdict.value is None or math.isfinite(verdict.value)
+    assert verdict.threshold == (pytest.approx(threshold) if threshold is not None else None)

@@ -5,7 +5,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paved.core.statistics import AbOutcome, ab_test, sample_size_per_arm
+from paved.core.statistics import (
+    MAX_SAMPLE_SIZE,
+    AbOutcome,
+    ab_test,
+    sample_size_per_arm,
+    trial_count,
+)
 
 
 def test_sample_size_matches_the_textbook_example() -> None:
@@ -56,3 +62,38 @@ def test_peeking_under_no_difference_rarely_declares_a_winner(seed: int) -> None
 def test_the_interval_covers_the_estimate(effect: float) -> None:
     result = ab_test(1_000, 10_000, int(1_000 + effect * 10_000), 10_000, 0.01, 0.05, 0.8)
     assert result.low <= result.effect <= result.high
+
+
+def test_an_unreachable_sample_size_ends_at_the_horizon_with_a_stated_outcome() -> None:
+    """An MDE of 0.001 at a 10% rate needs ~1.4 million trials per arm; at the horizon the
+    test ends with what it has: no effect shown, and the message says how far short it was."""
+    before = ab_test(100, 1_000, 104, 1_000, 0.001, 0.05, 0.8)
+    assert before.outcome is AbOutcome.UNDECIDED
+    ended = ab_test(100, 1_000, 104, 1_000, 0.001, 0.05, 0.8, horizon_reached=True)
+    assert ended.outcome is AbOutcome.NO_DIFFERENCE
+    assert ended.required_per_arm > 1_000_000
+    assert ended.message.startswith("noDifference at the horizon, short of the sample size")
+    assert f"{ended.required_per_arm} per arm" in ended.message
+
+
+def test_an_arm_without_trials_ends_at_the_horizon_too() -> None:
+    """Traffic that never reached one arm used to hold the split for ever."""
+    assert ab_test(0, 0, 3, 40, 0.01, 0.05, 0.8).outcome is AbOutcome.UNDECIDED
+    ended = ab_test(0, 0, 3, 40, 0.01, 0.05, 0.8, horizon_reached=True)
+    assert ended.outcome is AbOutcome.NO_DIFFERENCE
+    assert "baseline 0, candidate 40 trials" in ended.message
+
+
+@pytest.mark.parametrize("effect", [1e-9, 1e-300])
+def test_a_vanishing_effect_needs_the_bounded_maximum_never_an_overflow(effect: float) -> None:
+    assert sample_size_per_arm(0.5, effect, 0.05, 0.8) == MAX_SAMPLE_SIZE
+
+
+@pytest.mark.parametrize(
+    ("reading", "count"),
+    [(None, 0), (float("nan"), 0), (float("inf"), 0), (float("-inf"), 0), (-3.0, 0), (12.4, 12)],
+)
+def test_a_counter_that_is_not_a_count_counts_as_no_trials(
+    reading: float | None, count: int
+) -> None:
+    assert trial_count(reading) == count

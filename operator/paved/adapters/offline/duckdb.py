@@ -37,6 +37,7 @@ from paved.adapters.offline.parquet import (
 from paved.api.feature_view import DataType
 from paved.core.feature_views import ViewDefinition
 from paved.core.point_in_time import output_feature_names
+from paved.errors import SourceUnreadableError
 from paved.ports.offline import FeatureRequest, JoinOptions
 
 _SQL_TYPES = {
@@ -91,13 +92,19 @@ class DuckDBEngine:
         query, params = _changed_rows_query(source, watermarks(view, event_after, created_after))
         schema = changed_rows_schema(source)
         with closing(locked_connection(source.files)) as connection:
-            reader = connection.sql(query, params=params).to_arrow_reader(
-                checked_batch_rows(batch_rows)
-            )
-            for batch in reader:
-                # DuckDB's batch size is a target, not a promise: cut to the caller's bound.
-                for start in range(0, batch.num_rows, batch_rows):
-                    yield batch.slice(start, batch_rows).cast(schema)
+            try:
+                reader = connection.sql(query, params=params).to_arrow_reader(
+                    checked_batch_rows(batch_rows)
+                )
+                for batch in reader:
+                    # DuckDB's batch size is a target, not a promise: cut to the caller's bound.
+                    for start in range(0, batch.num_rows, batch_rows):
+                        yield batch.slice(start, batch_rows).cast(schema)
+            except (duckdb.IOException, duckdb.InvalidInputException) as error:
+                # A footer that reads but pages that do not: a corrupt file.
+                raise SourceUnreadableError(
+                    f"FeatureView {view.name}: reading {view.source} failed: {error}"
+                ) from error
 
     def append(self, view: ViewDefinition, rows: pa.Table) -> str:
         return append_parquet(view, rows)

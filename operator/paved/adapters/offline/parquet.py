@@ -29,7 +29,7 @@ from paved.api.feature_view import DataType
 from paved.core.data_paths import check_inside, resolve
 from paved.core.feature_views import ViewDefinition
 from paved.core.point_in_time import check_entity_columns
-from paved.errors import SourceDataError
+from paved.errors import SourceDataError, SourceUnreadableError
 from paved.ports.offline import FeatureRequest
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -75,7 +75,7 @@ def parquet_source(view: ViewDefinition) -> ParquetSource:
     key_types: tuple[pa.DataType, ...] = ()
     bounds: dict[str, tuple[int, int]] | None = None
     for file in files:
-        metadata = pq.read_metadata(file)
+        metadata = _footer(view, file)
         schema = metadata.schema.to_arrow_schema()
         types = _check_columns(view, schema, file)
         if key_types and types != key_types:
@@ -128,6 +128,21 @@ def _source_field(view: ViewDefinition) -> str:
 
 def _hidden(path: str) -> bool:
     return os.path.basename(path).startswith((".", "_"))
+
+
+def _footer(view: ViewDefinition, file: str) -> pq.FileMetaData:
+    """The file's Parquet footer; SourceUnreadableError says why a file has none."""
+    if os.path.isdir(file):
+        raise SourceUnreadableError(
+            f"FeatureView {view.name}: {file} is a directory, not a Parquet file; name its files,"
+            f" e.g. {os.path.join(file, '*.parquet')}"
+        )
+    try:
+        return pq.read_metadata(file)
+    except (OSError, pa.ArrowException) as error:
+        raise SourceUnreadableError(
+            f"FeatureView {view.name}: {file} cannot be read as Parquet: {error}"
+        ) from error
 
 
 def take_rows(

@@ -79,7 +79,10 @@ class KfpApiRunner:
         package = _PIPELINES.get(pipeline)
         if package is None:
             known = ", ".join(sorted(_PIPELINES))
-            raise PermanentError(f"unknown pipeline {pipeline!r}; known pipelines: {known}")
+            raise PermanentError(
+                f"unknown pipeline {pipeline!r} in spec.pipeline.name; known pipelines: {known}",
+                reason="UnknownPipeline",
+            )
         experiment_id = await self._experiment_id()
         # KFP does not deduplicate runs: look for this key's run first. Check-then-create is not
         # atomic; kopf runs one handler per object at a time, which is what makes it enough.

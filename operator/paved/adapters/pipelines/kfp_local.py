@@ -36,7 +36,10 @@ class KfpLocalRunner:
         module = _PIPELINES.get(pipeline)
         if module is None:
             known = ", ".join(sorted(_PIPELINES))
-            raise PermanentError(f"unknown pipeline {pipeline!r}; known pipelines: {known}")
+            raise PermanentError(
+                f"unknown pipeline {pipeline!r} in spec.pipeline.name; known pipelines: {known}",
+                reason="UnknownPipeline",
+            )
         run_id = self.run_id(run_key)
         directory = self._directory(run_id)
         try:
