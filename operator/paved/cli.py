@@ -272,7 +272,7 @@ def status_command(name: str, namespace: str, watch: bool, kubeconfig: str | Non
 
     from kubernetes.client.exceptions import ApiException
 
-    from paved.api.rollout import Phase
+    from paved.api.rollout import RolloutPhase
 
     rollouts = _rollouts(kubeconfig)
     while True:
@@ -289,8 +289,8 @@ def status_command(name: str, namespace: str, watch: bool, kubeconfig: str | Non
         if not watch:
             return
         phase = (found.get("status") or {}).get("phase")
-        if phase in (Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED):
-            sys.exit(0 if phase == Phase.SUCCEEDED else 1)
+        if phase in (RolloutPhase.SUCCEEDED, RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED):
+            sys.exit(0 if phase == RolloutPhase.SUCCEEDED else 1)
         time.sleep(2)
         click.echo()
 

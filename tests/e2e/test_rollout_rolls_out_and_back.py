@@ -277,7 +277,7 @@ def test_a_rollout_is_decided_by_real_traffic(
             wait_for(lambda: _rollout_retries(paved_operator) > retries_before, timeout=90,
                      what="the operator to notice the API server hanging")  # fmt: skip
         wait_for(
-            lambda: _status(kubectl, "better", namespace).get("currentStepKind") == "ab_test",
+            lambda: _status(kubectl, "better", namespace).get("currentStepKind") == "abTest",
             timeout=120, what="the canary to end once its guardrails can be read",
         )  # fmt: skip
 

@@ -7,12 +7,14 @@ import datetime as dt
 import json
 from typing import Any, cast
 
+from paved.api.crds import FEATURE_VIEW
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
 from paved.controllers import model_version
-from paved.controllers._kopf import Reconciled, Resource
+from paved.controllers._kopf import Reconciled, Resource, parsed
 from paved.core.conditions import report
 from paved.core.model_versions import PipelineRun, RunState
 from paved.ports import Ports
+from paved.ports.cluster import Found, PromotionPolicy
 from paved.ports.pipelines import PipelinesUnavailableError
 from paved.ports.registry import ModelRegistry
 from tests.support.training import example
@@ -33,13 +35,18 @@ def outcome(mlflow_run_id: str) -> str:
 
 
 class Cluster:
+    """The example FeatureView exists; nothing else does."""
+
     def __init__(self) -> None:
-        self.policies: list[dict[str, Any]] = []
+        self.policies: list[PromotionPolicy] = []
 
-    async def get_paved(self, kind: str, _namespace: str, _name: str) -> dict[str, Any] | None:
-        return example("01-featureview.yaml") if kind == "FeatureView" else None
+    async def exists(self, kind: str, _namespace: str, _name: str) -> bool:
+        return kind == "FeatureView"
 
-    async def promotion_policies(self) -> list[dict[str, Any]]:
+    async def feature_view(self, _namespace: str, _name: str) -> Found[Any, Any]:
+        return parsed(FEATURE_VIEW, example("01-featureview.yaml"))
+
+    async def promotion_policies(self) -> list[PromotionPolicy]:
         return self.policies
 
 

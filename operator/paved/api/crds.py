@@ -8,13 +8,13 @@ inlines `$ref`s, turns `X | None` into an optional `X`, maps free-form maps to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel
 
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus
-from paved.api.meta import GROUP, VERSION
+from paved.api.meta import GROUP, VERSION, Status
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
 from paved.api.policies import authors_policy, sign_off_policy
 from paved.api.promotion_admission import promotion_policy
@@ -47,14 +47,18 @@ def _condition(type_: str) -> str:
     return f'.status.conditions[?(@.type=="{type_}")].status'
 
 
+SpecT = TypeVar("SpecT", bound=BaseModel)
+StatusT = TypeVar("StatusT", bound=Status)
+
+
 @dataclass(frozen=True)
-class Kind:
+class Kind(Generic[SpecT, StatusT]):
     kind: str
     plural: str
     short_names: tuple[str, ...]
     description: str
-    spec: type[BaseModel]
-    status: type[BaseModel]
+    spec: type[SpecT]
+    status: type[StatusT]
     columns: tuple[PrinterColumn, ...]
     scope: str = "Namespaced"
 
@@ -202,7 +206,7 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     return structural
 
 
-def custom_resource_definition(kind: Kind) -> dict[str, Any]:
+def custom_resource_definition(kind: Kind[Any, Any]) -> dict[str, Any]:
     spec_schema = openapi_schema(kind.spec)
     status_schema = openapi_schema(kind.status)
     return {
@@ -254,7 +258,7 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
-def render(kind: Kind) -> str:
+def render(kind: Kind[Any, Any]) -> str:
     """The CRD as the YAML checked in under `crds/`."""
     header = "# Generated from paved.api by `make crds`: do not edit.\n"
     body = yaml.dump(
@@ -263,7 +267,7 @@ def render(kind: Kind) -> str:
     return header + body
 
 
-def file_name(kind: Kind) -> str:
+def file_name(kind: Kind[Any, Any]) -> str:
     return f"{GROUP}_{kind.plural}.yaml"
 
 
@@ -294,15 +298,27 @@ def _peering_definition(kind: str, scope: str) -> dict[str, Any]:
             "scope": scope,
             "group": "kopf.dev",
             "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [{
-                "name": "v1", "served": True, "storage": True,
-                # kopf keeps one entry per operator (id → priority, lastseen, lifetime).
-                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                }}},
-            }],
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    # kopf keeps one entry per operator (id → priority, lastseen, lifetime).
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "status": {
+                                    "type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                },
+                            },
+                        }
+                    },
+                }
+            ],
         },
-    }  # fmt: skip
+    }
 
 
 def render_peering() -> str:

@@ -116,10 +116,16 @@ _IMMUTABLE = "is immutable: a change is a new FeatureView (a new version), never
 
 
 class FeatureViewSpec(Model):
-    entity: Entity = Field(json_schema_extra={"x-kubernetes-validations": [
-        cel("self == oldSelf", f"entity {_IMMUTABLE}")]})  # fmt: skip
-    source: Source = Field(json_schema_extra={"x-kubernetes-validations": [
-        cel("self == oldSelf", f"source {_IMMUTABLE}")]})  # fmt: skip
+    entity: Entity = Field(
+        json_schema_extra={
+            "x-kubernetes-validations": [cel("self == oldSelf", f"entity {_IMMUTABLE}")]
+        }
+    )
+    source: Source = Field(
+        json_schema_extra={
+            "x-kubernetes-validations": [cel("self == oldSelf", f"source {_IMMUTABLE}")]
+        }
+    )
     ttl: Duration = Field(
         default="0s",
         description="Point-in-time lookback and online expiry; 0s means no limit.",

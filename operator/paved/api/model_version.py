@@ -214,7 +214,7 @@ class Stage(StrEnum):
     ARCHIVED = "Archived"
 
 
-class Phase(StrEnum):
+class ModelVersionPhase(StrEnum):
     PENDING = "Pending"
     TRAINING = "Training"
     EVALUATING = "Evaluating"
@@ -225,7 +225,8 @@ class Phase(StrEnum):
     FAILED = "Failed"
 
 
-class PipelineRun(Model):
+class RunRecord(Model):
+    # The training run, as the status records it (the runner's report is core's PipelineRun).
     id: RecordedName
     key: RecordedName = Field(description="<uid>-<hash of the training input>: one run per key.")
     state: RecordedName
@@ -268,9 +269,9 @@ class ApprovalRecord(Model):
 
 
 class ModelVersionStatus(Status):
-    phase: Phase | None = None
+    phase: ModelVersionPhase | None = None
     stage: Stage | None = None
-    run: PipelineRun | None = None
+    run: RunRecord | None = None
     registry: RegistryEntry | None = None
     lineage: Lineage | None = None
     gates: list[GateResult] = Field(default_factory=list)

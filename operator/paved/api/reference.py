@@ -44,7 +44,7 @@ def _rows(node: dict[str, Any], path: str, required: bool) -> list[str]:
     return rows
 
 
-def render_reference(kind: Kind) -> str:
+def render_reference(kind: Kind[Any, Any]) -> str:
     header = "| field | type | required | default | meaning | validation |\n" + "|---" * 6 + "|"
     spec = "\n".join(_rows(openapi_schema(kind.spec), "spec", True))
     status = "\n".join(_rows(openapi_schema(kind.status), "status", False))

@@ -48,14 +48,6 @@ class CanaryStep(Model):
     )
 
 
-class Outcome(StrEnum):
-    """What an A/B test concluded about the candidate."""
-
-    WIN = "win"
-    NO_DIFFERENCE = "noDifference"
-    LOSS = "loss"
-
-
 class OutcomeAction(StrEnum):
     PROMOTE = "promote"
     ROLL_BACK = "rollBack"
@@ -257,7 +249,7 @@ class RolloutSpec(Model):
     analysis: Analysis = section(Analysis)
 
 
-class Phase(StrEnum):
+class RolloutPhase(StrEnum):
     PENDING = "Pending"
     PROGRESSING = "Progressing"
     PAUSED = "Paused"
@@ -272,7 +264,8 @@ class TrafficSplit(Model):
     shadow: bool = False
 
 
-class GuardrailReading(Model):
+class GuardrailResult(Model):
+    # One guardrail's last reading, judged, as the status records it.
     guardrail: RecordedName
     value: float | None = Field(
         default=None, description="Empty when the reading was not a finite number."
@@ -300,14 +293,16 @@ class Experiment(Model):
 
 
 class RolloutStatus(Status):
-    phase: Phase | None = None
+    phase: RolloutPhase | None = None
     current_step: int | None = Field(default=None, ge=0)
-    current_step_kind: RecordedName | None = None
+    current_step_kind: RecordedName | None = Field(
+        default=None, description="shadow, canary, abTest, pause or full: the step's key."
+    )
     step_started_at: dt.datetime | None = Field(
         default=None, description="When the router first showed the step's split."
     )
     traffic: TrafficSplit | None = None
-    analysis: list[GuardrailReading] = Field(default_factory=list)
+    analysis: list[GuardrailResult] = Field(default_factory=list)
     experiment: Experiment | None = Field(default=None, description="The A/B test, once running.")
     last_analysis_at: dt.datetime | None = None
     breaches: int = Field(default=0, ge=0, description="Guardrail breaches so far.")

@@ -7,23 +7,39 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import kopf
 from pydantic import BaseModel, ValidationError
 
-from paved.api.crds import KINDS, PROMOTION_POLICY, Kind
+from paved.api.crds import FEATURE_VIEW, KINDS, MODEL_VERSION, PROMOTION_POLICY, ROLLOUT, Kind
+from paved.api.feature_view import FeatureViewStatus
 from paved.api.meta import GROUP, VERSION, Status
+from paved.api.model_version import ModelVersionStatus
+from paved.api.promotion_policy import PromotionPolicyStatus
+from paved.api.rollout import RolloutStatus
 from paved.core.conditions import Observation, flipped, report
 from paved.core.failures import backoff_seconds, failure
 from paved.core.references import invalid_spec
 from paved.errors import TransientError
 from paved.observability import RECONCILE_SECONDS, RECONCILES
 from paved.ports import Ports
+from paved.ports.cluster import (
+    FeatureView,
+    Found,
+    ModelVersion,
+    PromotionPolicy,
+    Rollout,
+    Unreadable,
+)
+
+SpecT = TypeVar("SpecT")
+StatusT = TypeVar("StatusT", bound=Status)
+ParsedSpecT = TypeVar("ParsedSpecT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class Resource:
+class Resource(Generic[SpecT, StatusT]):
     """One paved object as a handler sees it: parsed, validated, typed."""
 
     kind: str
@@ -31,8 +47,8 @@ class Resource:
     name: str
     uid: str
     generation: int
-    spec: Any
-    status: Status
+    spec: SpecT
+    status: StatusT
     annotations: Mapping[str, str] = field(default_factory=dict)
     created: str = ""  # metadata.creationTimestamp: RFC 3339, so it orders as text
 
@@ -44,10 +60,12 @@ class Reconciled:
     observed: Sequence[Observation]
     retry_after_seconds: float | None = None
     retry_reason: str = ""
-    status_updates: dict[str, Any] = field(default_factory=dict)
+    status_updates: Mapping[str, Any] = field(default_factory=dict)
+    # The handler's status (conditions aside); None: the one it started from.
+    status: Status | None = None
 
 
-Handler = Callable[[Resource, Ports, dt.datetime], Awaitable[Reconciled]]
+Handler = Callable[[Resource[ParsedSpecT, StatusT], Ports, dt.datetime], Awaitable[Reconciled]]
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
@@ -80,7 +98,7 @@ Index = Mapping[Any, Iterable[dict[str, Any]]]
 
 
 class WatchedCluster:
-    """`Cluster` over kopf's indices of the paved kinds."""
+    """`Cluster` over kopf's indices of the paved kinds: objects parsed by their kind's models."""
 
     def __init__(self, indices: Mapping[str, Index]) -> None:
         self._indices = indices
@@ -88,14 +106,51 @@ class WatchedCluster:
     def _index(self, kind: str) -> Index:
         return self._indices.get(INDEX_IDS[kind]) or {}
 
-    async def get_paved(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def _one(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return next(iter(self._index(kind).get((namespace, name), ())), None)
 
-    async def list_paved(self, kind: str, namespace: str) -> list[dict[str, Any]]:
-        return list(self._index(kind).get(namespace, ()))
+    async def exists(self, kind: str, namespace: str, name: str) -> bool:
+        return self._one(kind, namespace, name) is not None
 
-    async def promotion_policies(self) -> list[dict[str, Any]]:
-        return list(self._index(PROMOTION_POLICY.kind).get("", ()))
+    async def feature_view(
+        self, namespace: str, name: str
+    ) -> FeatureView | Unreadable[FeatureViewStatus] | None:
+        found = self._one(FEATURE_VIEW.kind, namespace, name)
+        return None if found is None else parsed(FEATURE_VIEW, found)
+
+    async def model_version(
+        self, namespace: str, name: str
+    ) -> ModelVersion | Unreadable[ModelVersionStatus] | None:
+        found = self._one(MODEL_VERSION.kind, namespace, name)
+        return None if found is None else parsed(MODEL_VERSION, found)
+
+    async def rollouts(self, namespace: str) -> list[Rollout | Unreadable[RolloutStatus]]:
+        return [parsed(ROLLOUT, found) for found in self._index(ROLLOUT.kind).get(namespace, ())]
+
+    async def promotion_policies(
+        self,
+    ) -> list[PromotionPolicy | Unreadable[PromotionPolicyStatus]]:
+        found = self._index(PROMOTION_POLICY.kind).get("", ())
+        return [parsed(PROMOTION_POLICY, policy) for policy in found]
+
+
+def parsed(
+    kind: Kind[ParsedSpecT, StatusT], body: Mapping[str, Any]
+) -> Found[ParsedSpecT, StatusT] | Unreadable[StatusT]:
+    """An indexed object as its kind's models read it; what they refuse, with how much."""
+    metadata = body.get("metadata") or {}
+    name = str(metadata.get("name", ""))
+    try:
+        status = kind.status.model_validate(body.get("status") or {})
+    except ValidationError as error:
+        return Unreadable(name, f"{error.error_count()} invalid fields")
+    try:
+        spec = kind.spec.model_validate(body.get("spec") or {})
+    except ValidationError as error:
+        return Unreadable(name, f"{error.error_count()} invalid fields", status)
+    annotations = dict(metadata.get("annotations") or {})
+    created = str(metadata.get("creationTimestamp", ""))
+    return Found(name, spec, status, annotations, created)
 
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,76 +185,30 @@ for _kind in (*KINDS, PROMOTION_POLICY):
     kopf.index(GROUP, VERSION, _kind.plural, id=INDEX_IDS[_kind.kind])(_indexed)
 
 
-def timer(*kinds: Kind, interval: float = TIMER_SECONDS) -> Callable[[Handler], Handler]:
-    """Register `handler` to run every `interval` seconds for every object of each kind."""
+def timer(
+    kind: Kind[ParsedSpecT, StatusT], interval: float = TIMER_SECONDS
+) -> Callable[[Handler[ParsedSpecT, StatusT]], Handler[ParsedSpecT, StatusT]]:
+    """Register `handler` to run every `interval` seconds for every object of `kind`."""
 
-    def register(handler: Handler) -> Handler:
-        for kind in kinds:
-            kopf.timer(GROUP, VERSION, kind.plural, id=handler.__name__, interval=interval)(
-                _adapt(kind, handler)
-            )
+    def register(handler: Handler[ParsedSpecT, StatusT]) -> Handler[ParsedSpecT, StatusT]:
+        kopf.timer(GROUP, VERSION, kind.plural, id=handler.__name__, interval=interval)(
+            _adapt(kind, handler)
+        )
         return handler
 
     return register
 
 
-def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
+def _adapt(
+    kind: Kind[ParsedSpecT, StatusT], handler: Handler[ParsedSpecT, StatusT]
+) -> Callable[..., Awaitable[None]]:
     async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
-        now = dt.datetime.now(dt.UTC)
-        generation = int(body.metadata.get("generation") or 0)
         # Failures in a row, counted here: kopf's `retry` also counts outages and asked-for
         # retries, and an outage must not lengthen the pause after the next failure.
         failures = int(memo.get(_FAILURES) or 0) + 1
-        delay = backoff_seconds(failures)
-        empty = kind.status()
-        assert isinstance(empty, Status)
-        seen: Status = empty
-        before: Status = empty
+        call = _Call(body, patch, memo, kwargs, dt.datetime.now(dt.UTC), failures)
         with RECONCILE_SECONDS.labels(kind.kind).time():
-            try:
-                read = kind.status.model_validate(body.get("status") or {})
-                assert isinstance(read, Status)
-                seen = read
-                before = _as_written(seen, body, memo)
-                try:
-                    spec = kind.spec.model_validate(body.get("spec") or {})
-                except ValidationError as error:
-                    observed = invalid_spec(_validation_message(error))
-                    memo[_FAILURES] = failures
-                    RECONCILES.labels(kind.kind, "failed").inc()
-                    raise _failed(
-                        body, patch, memo, _Failure(seen, before, observed, generation, now, delay)
-                    ) from error
-                resource = Resource(
-                    kind.kind, body.metadata.namespace or "", body.metadata.name or "",
-                    body.metadata.uid or "", generation, spec, before,
-                    dict(body.metadata.annotations),
-                    str(body.metadata.get("creationTimestamp") or ""),
-                )  # fmt: skip
-                # Lookups of paved objects come from kopf's indices (kwargs), not the API.
-                ports = replace(memo["ports"], cluster=WatchedCluster(kwargs))
-                result = await handler(resource, ports, now)
-                after = report(before, result.observed, generation, now)
-                if result.status_updates:
-                    after = type(after).model_validate(after.model_dump() | result.status_updates)
-                _write(body, patch, memo, seen, before, after)
-                memo[_FAILURES] = 0
-            except TransientError as error:
-                memo[_FAILURES] = 0
-                RECONCILES.labels(kind.kind, "retry").inc()
-                raise kopf.TemporaryError(str(error), delay=error.retry_after_seconds) from error
-            except kopf.TemporaryError:
-                raise  # reported already
-            except Exception as error:
-                # A PermanentError, or anything unexpected (a bug, a library failing on bad
-                # data, a status the schema would refuse): a condition and a Warning event say
-                # so on the resource, never the operator's log alone.
-                memo[_FAILURES] = failures
-                RECONCILES.labels(kind.kind, "failed").inc()
-                observed = failure(kind.kind, error)
-                raise _failed(
-                    body, patch, memo, _Failure(seen, before, observed, generation, now, delay)
-                ) from error
+            result = await _reconcile(kind, handler, call)
         if result.retry_after_seconds is not None:
             RECONCILES.labels(kind.kind, "retry").inc()
             raise kopf.TemporaryError(result.retry_reason, delay=result.retry_after_seconds)
@@ -208,11 +217,95 @@ def _adapt(kind: Kind, handler: Handler) -> Callable[..., Awaitable[None]]:
     return handle
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One timer call from kopf: the object, where its status goes, and when."""
+
+    body: kopf.Body
+    patch: kopf.Patch
+    memo: kopf.Memo
+    indices: Mapping[str, Index]  # kopf's indices of the paved kinds, by id
+    now: dt.datetime
+    failures: int  # failed reconciles in a row, this one included should it fail
+
+    @property
+    def generation(self) -> int:
+        return int(self.body.metadata.get("generation") or 0)
+
+
+class _SpecRefusedError(Exception):
+    """The spec does not parse: what the models say is wrong with it."""
+
+
+async def _reconcile(
+    kind: Kind[ParsedSpecT, StatusT], handler: Handler[ParsedSpecT, StatusT], call: _Call
+) -> Reconciled:
+    """Parse, run the handler, and write its status; a failure becomes a condition."""
+    seen: Status = kind.status()
+    before: Status = seen
+    try:
+        read = kind.status.model_validate(call.body.get("status") or {})
+        current = _as_written(read, call.body, call.memo)
+        seen, before = read, current
+        resource = _resource(kind, call.body, current)
+        # Lookups of paved objects come from kopf's indices, not the API.
+        ports = replace(call.memo["ports"], cluster=WatchedCluster(call.indices))
+        result = await handler(resource, ports, call.now)
+        _write(call.body, call.patch, call.memo, seen, before, _after(before, result, call))
+        call.memo[_FAILURES] = 0
+        return result
+    except TransientError as error:
+        call.memo[_FAILURES] = 0
+        RECONCILES.labels(kind.kind, "retry").inc()
+        raise kopf.TemporaryError(str(error), delay=error.retry_after_seconds) from error
+    except Exception as error:
+        # A PermanentError, or anything unexpected (a bug, a library failing on bad data, a
+        # status the schema would refuse): a condition and a Warning event say so on the
+        # resource, never the operator's log alone.
+        call.memo[_FAILURES] = call.failures
+        RECONCILES.labels(kind.kind, "failed").inc()
+        refused = isinstance(error, _SpecRefusedError)
+        observed = invalid_spec(str(error)) if refused else failure(kind.kind, error)
+        delay = backoff_seconds(call.failures)
+        failed = _Failure(seen, before, observed, call.generation, call.now, delay)
+        raise _failed(call.body, call.patch, call.memo, failed) from error
+
+
+def _resource(
+    kind: Kind[ParsedSpecT, StatusT], body: kopf.Body, status: StatusT
+) -> Resource[ParsedSpecT, StatusT]:
+    try:
+        spec = kind.spec.model_validate(body.get("spec") or {})
+    except ValidationError as error:
+        raise _SpecRefusedError(_validation_message(error)) from error
+    return Resource(
+        kind.kind,
+        body.metadata.namespace or "",
+        body.metadata.name or "",
+        body.metadata.uid or "",
+        int(body.metadata.get("generation") or 0),
+        spec,
+        status,
+        dict(body.metadata.annotations),
+        str(body.metadata.get("creationTimestamp") or ""),
+    )
+
+
+def _after(before: Status, result: Reconciled, call: _Call) -> Status:
+    """The status to write: the handler's (or the one it started from) with its conditions."""
+    base = result.status if result.status is not None else before
+    after = report(base, result.observed, call.generation, call.now)
+    if result.status is None and not result.status_updates:
+        return after
+    # Validated as the API server will: a status it would refuse fails here, with why.
+    return type(after).model_validate(after.model_dump() | dict(result.status_updates))
+
+
 # A deletion's clean-up: the object being deleted, the ports, and how many attempts failed before.
-Cleanup = Callable[[Resource, Ports, int], Awaitable[Reconciled]]
+Cleanup = Callable[[Resource[Any, Any], Ports, int], Awaitable[Reconciled]]
 
 
-def on_delete(*kinds: Kind) -> Callable[[Cleanup], Cleanup]:
+def on_delete(*kinds: Kind[Any, Any]) -> Callable[[Cleanup], Cleanup]:
     """Register `handler` to run when an object of each kind is deleted. kopf's finalizer keeps
     the object until the handler returns without a retry; with one, its conditions are written
     (an event when one flips) and it runs again after the delay it asked for."""
@@ -227,7 +320,7 @@ def on_delete(*kinds: Kind) -> Callable[[Cleanup], Cleanup]:
     return register
 
 
-def _adapt_deletion(kind: Kind, handler: Cleanup) -> Callable[..., Awaitable[None]]:
+def _adapt_deletion(kind: Kind[Any, Any], handler: Cleanup) -> Callable[..., Awaitable[None]]:
     async def handle(
         body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any
     ) -> None:
@@ -315,21 +408,29 @@ _WRITTEN = "paved_written"  # in kopf's per-object memo
 _FAILURES = "paved_failures"  # failed reconciles in a row, in kopf's per-object memo
 
 
-def _as_written(seen: Status, body: kopf.Body, memo: kopf.Memo) -> Status:
+def _as_written(seen: StatusT, body: kopf.Body, memo: kopf.Memo) -> StatusT:
     """The object's status as it really is. kopf hands timers the last body its watch delivered,
     and a busy API server delivers a status write seconds later: until then the body is the one
     the last decision was taken on, and the status is what that decision wrote. Taking the body
     at its word made a Rollout act twice on one step (an analysis, a step start, an event)."""
     written = memo.get(_WRITTEN)
-    if isinstance(written, _Written) and written.based_on == body.metadata.get("resourceVersion"):
+    if (
+        isinstance(written, _Written)
+        and written.based_on == body.metadata.get("resourceVersion")
+        and isinstance(written.status, type(seen))
+    ):
         return written.status
     return seen
 
 
 def _write(
-    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, seen: Status, before: Status,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    seen: Status,
+    before: Status,
     after: Status,
-) -> None:  # fmt: skip
+) -> None:
     """One status patch per reconcile that changed it, and an event per flipped condition.
 
     The patch leads from what the body shows (`seen`) as well as from the status the decision

@@ -4,11 +4,9 @@ so that one writer owns each object's conditions."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from pydantic import ValidationError
+from typing import Any
 
 from paved.api.policies import CREATED_BY, SPEC_CHANGED_BY
-from paved.api.promotion_policy import PromotionPolicySpec
 from paved.controllers._kopf import Resource
 from paved.core.conditions import Observation
 from paved.core.data_paths import path_acceptance
@@ -16,16 +14,17 @@ from paved.core.promotion_policy import Authors, NamedPolicy, governing
 from paved.core.references import acceptance, references_of
 from paved.errors import PermanentError
 from paved.ports import Ports
+from paved.ports.cluster import Unreadable
 
 
-async def check_references(resource: Resource, ports: Ports) -> Observation:
+async def check_references(resource: Resource[Any, Any], ports: Ports) -> Observation:
     outside = path_acceptance(resource.spec, ports.data_root, resource.namespace)
     if outside is not None:
         return outside
     missing = [
         reference
         for reference in references_of(resource.spec)
-        if await ports.cluster.get_paved(reference.kind, resource.namespace, reference.name) is None
+        if not await ports.cluster.exists(reference.kind, resource.namespace, reference.name)
     ]
     return acceptance(missing, resource.namespace)
 
@@ -34,13 +33,10 @@ async def governing_policies(namespace: str, ports: Ports) -> tuple[NamedPolicy,
     """The PromotionPolicies that govern `namespace`, parsed."""
     policies = []
     for found in await ports.cluster.promotion_policies():
-        name = str((found.get("metadata") or {}).get("name", ""))
-        try:
-            spec = PromotionPolicySpec.model_validate(found.get("spec") or {})
-        except ValidationError as error:
+        if isinstance(found, Unreadable):
             # The API server validated it; a policy this operator cannot read holds everything.
-            raise PermanentError(f"PromotionPolicy {name} cannot be read: {error}") from error
-        policies.append(NamedPolicy(name, spec))
+            raise PermanentError(f"PromotionPolicy {found.name} cannot be read: {found.problem}")
+        policies.append(NamedPolicy(found.name, found.spec))
     return governing(policies, namespace)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 
 from paved.api.crds import FEATURE_VIEW
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus, MaterializationRun
@@ -17,13 +18,15 @@ from paved.controllers._kopf import Reconciled, Resource, on_delete, timer
 from paved.controllers.acceptance import check_references
 from paved.core.conditions import Observation
 from paved.core.feature_views import (
+    ViewDefinition,
     deletion_retry_seconds,
     keys_kept,
     keys_removed,
     view_definition,
     view_version,
 )
-from paved.core.freshness import feature_lags, fresh_condition, is_due, summary
+from paved.core.freshness import FeatureLag, feature_lags, fresh_condition, is_due, summary
+from paved.core.reasons import FeatureViewReason
 from paved.errors import PathOutsideDataRootError, SourceDataError, StoreUnavailableError
 from paved.observability import (
     FEATURE_LAG_SECONDS,
@@ -39,11 +42,14 @@ from paved.services.materialization import Watermarks, materialize
 READY = "Ready"
 
 
+FeatureViewResource = Resource[FeatureViewSpec, FeatureViewStatus]
+
+
 @timer(FEATURE_VIEW)
-async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime) -> Reconciled:
-    spec: FeatureViewSpec = resource.spec
-    status = resource.status
-    assert isinstance(status, FeatureViewStatus)
+async def keep_features_fresh(
+    resource: FeatureViewResource, ports: Ports, now: dt.datetime
+) -> Reconciled:
+    spec, status = resource.spec, resource.status
     observed: list[Observation] = [await check_references(resource, ports)]
     try:
         view = view_definition(resource.name, spec, ports.data_root, namespace=resource.namespace)
@@ -53,71 +59,77 @@ async def keep_features_fresh(resource: Resource, ports: Ports, now: dt.datetime
         return Reconciled(observed, status_updates={"version": view_version(spec)})
     updates: dict[str, object] = {"version": view.version}
     last_run = status.last_materialization.at if status.last_materialization else None
-    watermark = status.watermark
-    if spec.materialization.enabled and is_due(
-        last_run, parse_duration(spec.materialization.interval), now
-    ):
-        since = Watermarks(status.watermark, status.created_watermark)
-        try:
-            report = await asyncio.to_thread(
-                materialize,
-                view,
-                ports.offline,
-                ports.online,
-                since,
-                parse_duration(spec.materialization.allowed_lateness),
-            )
-        except (SourceDataError, StoreUnavailableError) as error:
-            # The source's own reason (SourceUnreadable, SourceDataError) says what to fix.
-            reason = (
-                error.reason if isinstance(error, SourceDataError) else "OnlineStoreUnavailable"
-            )
-            MATERIALIZATION_FAILURES.labels(resource.namespace, resource.name, reason).inc()
-            observed.append(Observation(READY, "False", reason, str(error)))
-        else:
-            watermark = report.watermarks.event
-            MATERIALIZED_ROWS.labels(resource.namespace, resource.name).inc(report.written)
-            MATERIALIZATION_SECONDS.labels(resource.namespace, resource.name).observe(
-                report.seconds
-            )
-            updates |= {
-                "watermark": report.watermarks.event,
-                "created_watermark": report.watermarks.created,
-                "last_materialization": MaterializationRun(
-                    at=now, rows=report.written, seconds=round(report.seconds, 3)
-                ),
-            }
-            online_up_to = watermark.isoformat() if watermark else "nothing yet"
-            observed.append(
-                Observation(
-                    READY,
-                    "True",
-                    "Materialized",
-                    f"Version {view.version} online; {report.written} of {report.rows} changed "
-                    f"rows written; event watermark {online_up_to}.",
-                )
-            )
-    lags = feature_lags(view, watermark, now)
+    interval = parse_duration(spec.materialization.interval)
+    if spec.materialization.enabled and is_due(last_run, interval, now):
+        ran, written = await _materialize(resource, ports, view, now=now)
+        observed.append(ran)
+        updates |= written
+    watermark = updates.get("watermark", status.watermark)
+    lags = feature_lags(view, watermark if isinstance(watermark, dt.datetime) else None, now)
+    _export(resource, lags)
+    observed.append(fresh_condition(lags))
+    freshness = [
+        {
+            "feature": lag.feature,
+            "lag_seconds": lag.lag_seconds,
+            "slo_seconds": lag.slo_seconds,
+            "ok": lag.ok,
+        }
+        for lag in lags
+    ]
+    updates |= {"freshness": freshness, "freshness_summary": summary(lags)}
+    return Reconciled(observed, status_updates=updates)
+
+
+async def _materialize(
+    resource: FeatureViewResource, ports: Ports, view: ViewDefinition, *, now: dt.datetime
+) -> tuple[Observation, dict[str, object]]:
+    """One materialization offline → online: the Ready condition, and the status it leaves."""
+    spec, status = resource.spec, resource.status
+    since = Watermarks(status.watermark, status.created_watermark)
+    lateness = parse_duration(spec.materialization.allowed_lateness)
+    labels = (resource.namespace, resource.name)
+    try:
+        report = await asyncio.to_thread(
+            materialize, view, ports.offline, ports.online, since, lateness
+        )
+    except (SourceDataError, StoreUnavailableError) as error:
+        # The source's own reason (SourceUnreadable, SourceDataError) says what to fix.
+        unavailable = FeatureViewReason.ONLINE_STORE_UNAVAILABLE
+        reason = error.reason if isinstance(error, SourceDataError) else unavailable
+        MATERIALIZATION_FAILURES.labels(*labels, reason).inc()
+        return Observation(READY, "False", reason, str(error)), {}
+    MATERIALIZED_ROWS.labels(*labels).inc(report.written)
+    MATERIALIZATION_SECONDS.labels(*labels).observe(report.seconds)
+    watermark = report.watermarks.event
+    online_up_to = watermark.isoformat() if watermark else "nothing yet"
+    message = (
+        f"Version {view.version} online; {report.written} of {report.rows} changed rows "
+        f"written; event watermark {online_up_to}."
+    )
+    run = MaterializationRun(at=now, rows=report.written, seconds=round(report.seconds, 3))
+    written: dict[str, object] = {
+        "watermark": watermark,
+        "created_watermark": report.watermarks.created,
+        "last_materialization": run,
+    }
+    return Observation(READY, "True", FeatureViewReason.MATERIALIZED, message), written
+
+
+def _export(resource: FeatureViewResource, lags: Sequence[FeatureLag]) -> None:
+    """Each feature's lag and SLO, as metrics."""
     for lag in lags:
         labels = (resource.namespace, resource.name, lag.feature)
         if lag.lag_seconds is not None:
             FEATURE_LAG_SECONDS.labels(*labels).set(lag.lag_seconds)
         if lag.slo_seconds is not None:
             FEATURE_SLO_SECONDS.labels(*labels).set(lag.slo_seconds)
-    observed.append(fresh_condition(lags))
-    updates |= {
-        "freshness": [
-            {"feature": lag.feature, "lag_seconds": lag.lag_seconds, "slo_seconds": lag.slo_seconds,
-             "ok": lag.ok}
-            for lag in lags
-        ],
-        "freshness_summary": summary(lags),
-    }  # fmt: skip
-    return Reconciled(observed, status_updates=updates)
 
 
 @on_delete(FEATURE_VIEW)
-async def remove_online_values(resource: Resource, ports: Ports, attempts: int) -> Reconciled:
+async def remove_online_values(
+    resource: Resource[object, FeatureViewStatus], ports: Ports, attempts: int
+) -> Reconciled:
     """Every version's online values go with the FeatureView; while the online store cannot be
     reached the object stays (its finalizer), says why and tries again, ever less often."""
     try:

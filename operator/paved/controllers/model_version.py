@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any, Final, assert_never
 
 from paved.api.crds import MODEL_VERSION
-from paved.api.feature_view import FeatureViewSpec
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus, Stage
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import authors, check_references, governing_policies
@@ -40,6 +39,7 @@ from paved.core.model_version_steps import (
 from paved.core.model_versions import registered_model_name
 from paved.errors import PermanentError, TransientError
 from paved.ports import Ports
+from paved.ports.cluster import Unreadable
 from paved.ports.pipelines import PipelineRun, PipelinesUnavailableError
 from paved.ports.registry import RegistryUnavailableError
 
@@ -48,20 +48,28 @@ from paved.ports.registry import RegistryUnavailableError
 MAX_STEPS: Final = 16
 
 
-async def _training_request(resource: Resource, ports: Ports, key: str) -> str:
-    """The run's input document."""
-    spec: ModelVersionSpec = resource.spec
+ModelVersionResource = Resource[ModelVersionSpec, ModelVersionStatus]
+
+
+async def _feature_views(resource: ModelVersionResource, ports: Ports) -> dict[str, Any]:
+    """The FeatureViews the model is trained on, by name, as the run reads them."""
     views: dict[str, Any] = {}
-    for selection in spec.features:
-        found = await ports.cluster.get_paved(
-            "FeatureView", resource.namespace, selection.feature_view
-        )
+    for selection in resource.spec.features:
+        name = selection.feature_view
+        found = await ports.cluster.feature_view(resource.namespace, name)
         if found is None:
             # Accepted said it exists a moment ago; the next tick reports it missing.
-            raise TransientError(f"FeatureView {selection.feature_view} was deleted")
-        views[selection.feature_view] = FeatureViewSpec.model_validate(found["spec"]).model_dump(
-            by_alias=True, mode="json"
-        )
+            raise TransientError(f"FeatureView {name} was deleted")
+        if isinstance(found, Unreadable):
+            raise PermanentError(f"FeatureView {name} cannot be read: {found.problem}")
+        views[name] = found.spec.model_dump(by_alias=True, mode="json")
+    return views
+
+
+async def _training_request(resource: ModelVersionResource, ports: Ports, key: str) -> str:
+    """The run's input document."""
+    spec = resource.spec
+    views = await _feature_views(resource, ports)
     model = registered_model_name(resource.namespace, spec.model)
     production = await ports.registry.in_stage(model, Stage.PRODUCTION)
     reference = None
@@ -95,10 +103,10 @@ async def _training_request(resource: Resource, ports: Ports, key: str) -> str:
     )
 
 
-async def _carry_out(act: Act, resource: Resource, ports: Ports, seen: Seen) -> Seen:
+async def _carry_out(act: Act, resource: ModelVersionResource, ports: Ports, seen: Seen) -> Seen:
     """Do `act` and return what was seen with its result; an act on the registry is read back
     by the next step rather than assumed."""
-    spec: ModelVersionSpec = resource.spec
+    spec = resource.spec
     model = registered_model_name(resource.namespace, spec.model)
     match act:
         case StartRun(key=key):
@@ -140,9 +148,10 @@ async def _outcome(ports: Ports, model: str, run_id: str, key: str, run: Pipelin
 
 
 @timer(MODEL_VERSION)
-async def train_and_promote(resource: Resource, ports: Ports, now: dt.datetime) -> Reconciled:
+async def train_and_promote(
+    resource: ModelVersionResource, ports: Ports, now: dt.datetime
+) -> Reconciled:
     status = resource.status
-    assert isinstance(status, ModelVersionStatus)
     subject = Subject(
         resource.uid,
         resource.namespace,

@@ -1,40 +1,28 @@
 """Rollout: step traffic from baseline to candidate on evidence, roll back when a guardrail fires.
 
-A timer drives it: each tick observes the split and (every `analysis.interval`) the guardrails,
-asks the core's `decide` what to do, does it through the router, and writes what happened.
-A person acts through annotations, written by `paved rollout rollback|pause|resume|promote`:
-annotations, not spec changes, so a GitOps tool sees no drift.
+A timer drives it: each tick reads the candidate, the split and (every `analysis.interval`) the
+guardrails, asks the core's `decide` what to do, does it through the router (and, to promote,
+the registry), and writes the status the core builds from the decision. A person acts through
+annotations (`core.rollout_ticks.Request`), written by `paved rollout rollback|pause|resume|
+promote`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
-
-from pydantic import ValidationError
+from typing import assert_never
 
 from paved.api.crds import ROLLOUT
 from paved.api.meta import parse_duration
-from paved.api.model_version import ModelVersionSpec, ModelVersionStatus, Stage
-from paved.api.rollout import (
-    AbTestStep,
-    BuiltinGuardrail,
-    Experiment,
-    Guardrail,
-    Phase,
-    RolloutSpec,
-    RolloutStatus,
-    TrafficSplit,
-)
-from paved.api.rollout import GuardrailReading as ReadingRecord
+from paved.api.model_version import ModelVersionStatus, RegistryEntry, Stage
+from paved.api.rollout import AbTestStep, BuiltinGuardrail, Guardrail, RolloutSpec, RolloutStatus
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import authors, check_references, governing_policies
 from paved.core.conditions import Observation
 from paved.core.guardrails import (
-    Reading,
+    Measurement,
     builtin_queries,
     counter_increase,
     evaluate,
@@ -45,101 +33,231 @@ from paved.core.promotion_policy import NamedPolicy, promotion_refusal, rollout_
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import (
     Complete,
-    GuardrailReading,
-    GuardrailState,
+    Decision,
+    GuardrailVerdict,
     Hold,
-    Observations,
     Pause,
-    Progress,
     Promote,
     RollBack,
     SetTraffic,
     Traffic,
     decide,
     judged_as_shadow,
-    requested,
-    step_kind,
 )
-from paved.core.statistics import AbResult, ab_test, trial_count
+from paved.core.rollout_ticks import (
+    FINISHED,
+    PROGRESSING,
+    TICK_SECONDS,
+    Analysed,
+    Tick,
+    analysis_due,
+    candidate_gone,
+    condition_of,
+    is_due,
+    not_started,
+    observations,
+    progress_of,
+    route_refused,
+    served,
+    standing_requests,
+    status_after,
+    waiting_for_candidate,
+)
+from paved.core.statistics import AbResult, Arm, ab_test, trial_count
 from paved.errors import PermanentError, TransientError
 from paved.observability import ANALYSIS_LAG_SECONDS, CANDIDATE_WEIGHT, ROLLBACKS
 from paved.ports import Ports
-from paved.ports.traffic import Route
+from paved.ports.cluster import Found, ModelVersion, Unreadable
+from paved.ports.traffic import Route, TrafficRouter
 
-ROLLBACK_ANNOTATION: Final = "paved.dev/rollback"
-RESUME_ANNOTATION: Final = "paved.dev/resume"
-PAUSE_ANNOTATION: Final = "paved.dev/pause"
-PROMOTE_ANNOTATION: Final = "paved.dev/promote"
-PROGRESSING: Final = "Progressing"
-PENDING_RECHECK_SECONDS: Final = 5.0
-ROLLOUT_TICK_SECONDS: Final = 1.0
-_FINISHED = {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}
-_REQUESTS = (ROLLBACK_ANNOTATION, RESUME_ANNOTATION, PAUSE_ANNOTATION, PROMOTE_ANNOTATION)
+RolloutResource = Resource[RolloutSpec, RolloutStatus]
+Candidate = ModelVersion | Unreadable[ModelVersionStatus] | None
 
 
-async def _reading(
-    rule: Guardrail, spec: RolloutSpec, route: Route, predictor: str, ports: Ports
-) -> GuardrailReading:
-    window = spec.analysis.window
-    if rule.builtin is None:
-        value = await ports.metrics.value(rule.query or "")
-        return evaluate(rule, Reading(value, None), spec.analysis.min_samples)
-    queries = partial(builtin_queries, rule.builtin, route.namespace, route.deployment)
-    if rule.builtin is BuiltinGuardrail.SCORE_DRIFT:
-        drift, samples = score_drift(
-            await ports.metrics.vector(queries(route.baseline, window).value, "le"),
-            await ports.metrics.vector(queries(predictor, window).value, "le"),
+@dataclass(frozen=True)
+class Serving:
+    """Where the candidate is served: the router, its route, and the split it shows now."""
+
+    router: TrafficRouter
+    route: Route
+    model_uri: str  # the candidate's model
+    traffic: Traffic | None  # None: the deployment is not there
+    entry: RegistryEntry | None  # the candidate's registry entry; None once it is gone
+
+
+@timer(ROLLOUT, interval=TICK_SECONDS)
+async def progress_rollout(resource: RolloutResource, ports: Ports, now: dt.datetime) -> Reconciled:
+    spec, status = resource.spec, resource.status
+    requests = standing_requests(resource.annotations)
+    if not is_due(status, requests=requests, generation=resource.generation, now=now):
+        return Reconciled([])
+    accepted = await check_references(resource, ports)
+    pending = not_started(status, requests=requests, now=now)
+    if accepted.status != "True":
+        return Reconciled([accepted], status=pending)
+    candidate = await ports.cluster.model_version(resource.namespace, spec.candidate)
+    entry = _registered(candidate)
+    if entry is None and status.current_step is None:
+        return Reconciled([accepted, waiting_for_candidate(spec.candidate)], status=pending)
+    serving = await _serving(resource, ports, entry)
+    policies = await governing_policies(resource.namespace, ports)
+    if status.current_step is None:
+        refused = await _refusal(resource, ports, candidate, serving, policies=policies)
+        if refused is not None:
+            held = not_started(status, requests=requests, now=now, message=refused.message)
+            return Reconciled([accepted, refused], status=held)
+    tick = Tick(
+        serving.traffic,
+        requests,
+        serving.model_uri,
+        await _analyse(resource, ports, serving, now=now),
+        promotion_refused=_promotion_refused(spec.candidate, candidate, policies),
+        candidate_gone=candidate_gone(spec.candidate) if entry is None else None,
+        policies=policies,
+    )
+    decision = decide(spec, progress_of(status), observations(status, tick), now=now)
+    acted = await _act(decision, resource, ports, serving=serving, tick=tick, now=now)
+    return Reconciled([accepted, *acted.observed], status=acted.status)
+
+
+def router_for(ports: Ports, rollout: RolloutResource) -> TrafficRouter:  # noqa: ARG001
+    """The router that serves this Rollout's target. One per process today; a table keyed by
+    the target's kind goes here when there is more than one kind of target."""
+    return ports.router
+
+
+async def _serving(rollout: RolloutResource, ports: Ports, entry: RegistryEntry | None) -> Serving:
+    # A candidate deleted mid-rollout: its model is the one the router serves as candidate.
+    model_uri = (entry.uri if entry else None) or rollout.status.candidate_model or ""
+    target = rollout.spec.target
+    route = Route(
+        rollout.namespace,
+        target.seldon_deployment,
+        target.baseline_predictor,
+        target.candidate_predictor,
+        target.shadow_predictor,
+    )
+    router = router_for(ports, rollout)
+    return Serving(router, route, model_uri, await router.observe(route, model_uri), entry)
+
+
+async def _act(
+    decision: Decision,
+    rollout: RolloutResource,
+    ports: Ports,
+    *,
+    serving: Serving,
+    tick: Tick,
+    now: dt.datetime,
+) -> Reconciled:
+    """Carry the decision out, then write what it leaves."""
+    refused = await _carry_out(decision, serving, ports)
+    if refused is not None:
+        stopped = rollout.status.model_copy(update={"message": refused})
+        return Reconciled([route_refused(refused)], status=stopped)
+    if isinstance(decision, RollBack):
+        ROLLBACKS.labels(rollout.namespace, rollout.name, decision.reason).inc()
+    traffic = served(decision, serving.traffic)
+    if traffic is not None:
+        CANDIDATE_WEIGHT.labels(rollout.namespace, rollout.name).set(traffic.candidate)
+    after = status_after(rollout.spec, rollout.status, decision, tick=tick, now=now)
+    return Reconciled([condition_of(decision)], status=after)
+
+
+async def _carry_out(decision: Decision, serving: Serving, ports: Ports) -> str | None:
+    """The one place traffic moves. Returns why the router refused a split, if it did (the
+    deployment changed under the rollout: deleted, its baseline renamed)."""
+    match decision:
+        case SetTraffic() | RollBack():
+            try:
+                await serving.router.apply(serving.route, decision.traffic, serving.model_uri)
+            except PermanentError as error:
+                return str(error)
+        case Promote():
+            # The router first, the registry second: repeated after a crash, the promotion
+            # finds the router's part done (traffic is read by model) and finishes.
+            await serving.router.promote(serving.route, serving.model_uri)
+            entry = serving.entry
+            if entry is None:
+                raise PermanentError("the candidate has no registry entry to promote")
+            # The name the candidate was registered under: its namespace's model.
+            await ports.registry.set_stage(entry.name, entry.version, Stage.PRODUCTION)
+        case Hold() | Pause() | Complete():
+            pass
+        case unreachable:
+            assert_never(unreachable)
+    return None
+
+
+def _registered(candidate: Candidate) -> RegistryEntry | None:
+    """The candidate's registry entry, once it has a model to serve."""
+    if candidate is None or candidate.status is None:
+        return None
+    entry = candidate.status.registry
+    return entry if entry is not None and entry.uri else None
+
+
+def _promotion_refused(
+    name: str, candidate: Candidate, policies: tuple[NamedPolicy, ...]
+) -> str | None:
+    """Why the candidate may not become production now, if it may not."""
+    match candidate:
+        case None:
+            return f"ModelVersion {name} does not exist."
+        case Unreadable(problem=problem):
+            # What cannot be read cannot be judged promotable: refused, with why.
+            return f"ModelVersion {name} cannot be read: {problem}."
+        case Found():
+            who = authors(candidate.annotations)
+            return promotion_refusal(
+                name, candidate.spec, candidate.status, authors=who, policies=policies
+            )
+        case unreachable:
+            assert_never(unreachable)
+
+
+async def _refusal(
+    rollout: RolloutResource,
+    ports: Ports,
+    candidate: Candidate,
+    serving: Serving,
+    *,
+    policies: tuple[NamedPolicy, ...],
+) -> Observation | None:
+    """Why the Rollout may not start, before any traffic moves, if it may not."""
+    route = serving.route
+    phase = candidate.status.phase if candidate is not None and candidate.status else None
+    refused = refusal(
+        Facts(
+            rollout.spec.candidate,
+            phase,
+            route.deployment,
+            route.baseline,
+            serving.traffic,
+            await _competing(rollout, ports),
+            await _invalid_queries(rollout.spec, ports),
+            rollout_violations(policies, rollout.spec),
         )
-        return evaluate(rule, Reading(drift, samples), spec.analysis.min_samples)
-    candidate = queries(predictor, window)
-    baseline = None
-    if rule.vs_baseline is not None:
-        baseline = await ports.metrics.value(queries(route.baseline, window).value)
-    reading = Reading(
-        await ports.metrics.value(candidate.value),
-        await ports.metrics.value(candidate.samples),
-        baseline,
     )
-    return evaluate(rule, reading, spec.analysis.min_samples)
+    if refused is None:
+        return None
+    return Observation(PROGRESSING, "False", refused.reason, refused.message)
 
 
-async def _experiment(
-    step: AbTestStep, route: Route, started: dt.datetime, now: dt.datetime, ports: Ports
-) -> AbResult:
-    """The A/B test on the business metric's counts since the step started, per arm."""
-    seconds = int((now - started).total_seconds())
-
-    async def count(metric: str, predictor: str) -> int:
-        query = counter_increase(metric, route.namespace, route.deployment, predictor, seconds)
-        return trial_count(await ports.metrics.value(query))  # NaN, ±Inf: no trials
-
-    successes_b, trials_b = (
-        await count(step.metric, route.baseline),
-        await count(step.trials, route.baseline),
-    )
-    successes_c, trials_c = (
-        await count(step.metric, route.candidate),
-        await count(step.trials, route.candidate),
-    )
-    return ab_test(
-        successes_b, trials_b, successes_c, trials_c,
-        step.minimum_detectable_effect, step.alpha, step.power,
-        horizon_reached=now - started >= parse_duration(step.max_duration),
-    )  # fmt: skip
-
-
-async def _competing(resource: Resource, ports: Ports) -> list[str]:
-    spec: RolloutSpec = resource.spec
-    mine = Claim(resource.name, resource.created, spec.target.seldon_deployment, False, False)
+async def _competing(rollout: RolloutResource, ports: Ports) -> list[str]:
+    deployment = rollout.spec.target.seldon_deployment
+    mine = Claim(rollout.name, rollout.created, deployment, False, False)
     claims = [
         Claim(
-            str(other["metadata"]["name"]),
-            str(other["metadata"].get("creationTimestamp", "")),
-            str(((other.get("spec") or {}).get("target") or {}).get("seldonDeployment", "")),
-            (other.get("status") or {}).get("currentStep") is not None,
-            (other.get("status") or {}).get("phase") in _FINISHED,
+            other.name,
+            other.created,
+            other.spec.target.seldon_deployment,
+            other.status.current_step is not None,
+            other.status.phase in FINISHED,
         )
-        for other in await ports.cluster.list_paved("Rollout", resource.namespace)
+        for other in await ports.cluster.rollouts(rollout.namespace)
+        # One this operator cannot read names no deployment it could claim.
+        if isinstance(other, Found)
     ]
     return competitors(mine, claims)
 
@@ -156,229 +274,79 @@ async def _invalid_queries(spec: RolloutSpec, ports: Ports) -> list[str]:
     return invalid
 
 
-def _pending(now: dt.datetime, requests: str) -> dict[str, Any]:
-    """Not started, and why is in the conditions: look again in a few seconds, or when asked."""
-    return {"phase": Phase.PENDING, "requests_seen": requests,
-            "next_check_at": now + dt.timedelta(seconds=PENDING_RECHECK_SECONDS)}  # fmt: skip
-
-
-def _requests(annotations: Mapping[str, str]) -> str:
-    """A person's standing requests (rollback, pause, resume, promote), as one comparable value."""
-    return json.dumps({k: v for k, v in sorted(annotations.items()) if k in _REQUESTS})
-
-
-def _carried(record: ReadingRecord) -> GuardrailReading:
-    return GuardrailReading(
-        record.guardrail, GuardrailState(record.verdict), record.message, record.value,
-        record.threshold,
-    )  # fmt: skip
-
-
-def _promotion_refused(
-    name: str, model_version: dict[str, Any] | None, policies: tuple[NamedPolicy, ...]
-) -> str | None:
-    """Why the candidate may not become production now, if it may not."""
-    if model_version is None:
-        return f"ModelVersion {name} does not exist."
+async def _analyse(
+    rollout: RolloutResource, ports: Ports, serving: Serving, *, now: dt.datetime
+) -> Analysed:
+    """The guardrails and the A/B counts, when an analysis is due; nothing read counts unless
+    everything is: a half-done analysis is evidence neither way."""
+    spec, status = rollout.spec, rollout.status
+    if not analysis_due(spec, status, now=now):
+        return Analysed()
+    route = serving.route
+    predictor = route.shadow if judged_as_shadow(serving.traffic) else route.candidate
     try:
-        spec = ModelVersionSpec.model_validate(model_version.get("spec") or {})
-        status = ModelVersionStatus.model_validate(model_version.get("status") or {})
-    except ValidationError as error:
-        # What cannot be read cannot be judged promotable: refused, with why.
-        return f"ModelVersion {name} cannot be read: {error.error_count()} invalid fields."
-    annotations = (model_version.get("metadata") or {}).get("annotations") or {}
-    return promotion_refusal(name, spec, status, authors=authors(annotations), policies=policies)
+        verdicts = [await _verdict(rule, spec, route, predictor, ports) for rule in spec.guardrails]
+        experiment = await _experiment_now(rollout, route, ports, now=now)
+    except TransientError as error:
+        return Analysed(unavailable=str(error))
+    if status.last_analysis_at is not None:
+        late = now - status.last_analysis_at - parse_duration(spec.analysis.interval)
+        ANALYSIS_LAG_SECONDS.observe(max(late.total_seconds(), 0.0))
+    return Analysed(verdicts, experiment, done=True)
 
 
-@timer(ROLLOUT, interval=ROLLOUT_TICK_SECONDS)
-async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -> Reconciled:
-    spec: RolloutSpec = resource.spec
-    status = resource.status
-    assert isinstance(status, RolloutStatus)
-    if status.phase in _FINISHED:
-        # Finished is final: what the status says about how it ended stays as it was written.
-        return Reconciled([])
-    # The timer ticks every second so a breach is acted on within one analysis interval; a tick
-    # before the last decision asked to look again costs nothing, unless a person acted or the
-    # spec changed meanwhile.
-    requests = _requests(resource.annotations)
-    if (
-        status.next_check_at is not None
-        and now < status.next_check_at
-        and requests == status.requests_seen
-        and status.observed_generation == resource.generation
-    ):
-        return Reconciled([])
-    accepted = await check_references(resource, ports)
-    if accepted.status != "True":
-        return Reconciled([accepted], status_updates=_pending(now, requests))
-    candidate = await ports.cluster.get_paved("ModelVersion", resource.namespace, spec.candidate)
-    registry = ((candidate or {}).get("status") or {}).get("registry") or {}
-    gone = status.current_step is not None and not registry.get("uri")
-    if not registry.get("uri") and not gone:
-        waiting = Observation(
-            PROGRESSING, "Unknown", "WaitingForCandidate",
-            f"ModelVersion {spec.candidate} is not registered yet.",
-        )  # fmt: skip
-        return Reconciled([accepted, waiting], status_updates=_pending(now, requests))
+async def _verdict(
+    rule: Guardrail, spec: RolloutSpec, route: Route, predictor: str, ports: Ports
+) -> GuardrailVerdict:
+    window = spec.analysis.window
+    if rule.builtin is None:
+        value = await ports.metrics.value(rule.query or "")
+        return evaluate(rule, Measurement(value, None), spec.analysis.min_samples)
+    queries = partial(builtin_queries, rule.builtin, route.namespace, route.deployment)
+    if rule.builtin is BuiltinGuardrail.SCORE_DRIFT:
+        drift, samples = score_drift(
+            await ports.metrics.vector(queries(route.baseline, window).value, "le"),
+            await ports.metrics.vector(queries(predictor, window).value, "le"),
+        )
+        return evaluate(rule, Measurement(drift, samples), spec.analysis.min_samples)
+    candidate = queries(predictor, window)
+    baseline = None
+    if rule.vs_baseline is not None:
+        baseline = await ports.metrics.value(queries(route.baseline, window).value)
+    measured = Measurement(
+        await ports.metrics.value(candidate.value),
+        await ports.metrics.value(candidate.samples),
+        baseline,
+    )
+    return evaluate(rule, measured, spec.analysis.min_samples)
 
-    # A candidate deleted mid-rollout: its model is the one the router serves as candidate.
-    model_uri = str(registry.get("uri") or status.candidate_model or "")
-    policies = await governing_policies(resource.namespace, ports)
-    target = spec.target
-    route = Route(
-        resource.namespace, target.seldon_deployment, target.baseline_predictor,
-        target.candidate_predictor, target.shadow_predictor,
-    )  # fmt: skip
-    observed_traffic = await ports.router.observe(route, model_uri)
-    if status.current_step is None:
-        refused = refusal(Facts(
-            spec.candidate, ((candidate or {}).get("status") or {}).get("phase"),
-            route.deployment, route.baseline, observed_traffic,
-            await _competing(resource, ports), await _invalid_queries(spec, ports),
-            rollout_violations(policies, spec),
-        ))  # fmt: skip
-        if refused is not None:
-            not_started = Observation(PROGRESSING, "False", refused.reason, refused.message)
-            return Reconciled(
-                [accepted, not_started],
-                status_updates=_pending(now, requests) | {"message": refused.message},
-            )
-    progress = Progress(
-        status.current_step, status.step_started_at, status.breaches, status.no_data_since
+
+async def _experiment_now(
+    rollout: RolloutResource, route: Route, ports: Ports, *, now: dt.datetime
+) -> AbResult | None:
+    """The A/B test on the business metric's counts since the step started, per arm, when the
+    step is one."""
+    status = rollout.status
+    step = rollout.spec.steps[status.current_step or 0].ab_test
+    if step is None or status.step_started_at is None:
+        return None
+    return await _experiment(step, route, status.step_started_at, ports, now=now)
+
+
+async def _experiment(
+    step: AbTestStep, route: Route, started: dt.datetime, ports: Ports, *, now: dt.datetime
+) -> AbResult:
+    seconds = int((now - started).total_seconds())
+
+    async def count(metric: str, predictor: str) -> int:
+        query = counter_increase(metric, route.namespace, route.deployment, predictor, seconds)
+        return trial_count(await ports.metrics.value(query))  # NaN, ±Inf: no trials
+
+    return ab_test(
+        Arm(await count(step.metric, route.baseline), await count(step.trials, route.baseline)),
+        Arm(await count(step.metric, route.candidate), await count(step.trials, route.candidate)),
+        minimum_detectable_effect=step.minimum_detectable_effect,
+        alpha=step.alpha,
+        power=step.power,
+        horizon_reached=now - started >= parse_duration(step.max_duration),
     )
-    readings: list[GuardrailReading] = []
-    carried = [_carried(record) for record in status.analysis]
-    experiment: AbResult | None = None
-    unavailable: str | None = None
-    read_all = False  # every guardrail read (there may be none) and the A/B counts, if any
-    # Due within half a tick of the interval: on a 1 s tick, analyses then land within half a
-    # second either side of their time instead of up to a whole tick late.
-    due = status.last_analysis_at is None or now - status.last_analysis_at >= parse_duration(
-        spec.analysis.interval
-    ) - dt.timedelta(seconds=ROLLOUT_TICK_SECONDS / 2)
-    updates: dict[str, Any] = {"candidate_model": model_uri, "requests_seen": requests}
-    if status.current_step is not None and due:
-        predictor = route.shadow if judged_as_shadow(observed_traffic) else route.candidate
-        try:
-            readings = [
-                await _reading(rule, spec, route, predictor, ports) for rule in spec.guardrails
-            ]
-            step = spec.steps[status.current_step].ab_test
-            if step is not None and status.step_started_at is not None:
-                experiment = await _experiment(step, route, status.step_started_at, now, ports)
-            read_all = True
-        except TransientError as error:
-            # Nothing read counts: a half-done analysis is evidence neither way.
-            readings, experiment, unavailable = [], None, str(error)
-    if read_all:
-        if status.last_analysis_at is not None:
-            late = now - status.last_analysis_at - parse_duration(spec.analysis.interval)
-            ANALYSIS_LAG_SECONDS.observe(max(late.total_seconds(), 0.0))
-        updates |= {
-            "last_analysis_at": now,
-            "analysis": [
-                ReadingRecord(
-                    guardrail=r.guardrail, verdict=r.state.value, at=now, message=r.message,
-                    value=r.value, threshold=r.threshold,
-                )
-                for r in readings
-            ],
-        }  # fmt: skip
-    if experiment is not None:
-        updates["experiment"] = Experiment(
-            outcome=experiment.outcome.value, effect=experiment.effect,
-            low=experiment.low, high=experiment.high, p_value=experiment.p_value,
-            samples_baseline=experiment.samples_baseline,
-            samples_candidate=experiment.samples_candidate,
-            required_per_arm=experiment.required_per_arm, at=now,
-        )  # fmt: skip
-    # A resume or a promote is one request: its annotation's value (a timestamp) is consumed once.
-    resume = resource.annotations.get(RESUME_ANNOTATION)
-    promote = resource.annotations.get(PROMOTE_ANNOTATION)
-    updates |= {"resumed": resume, "promoted": promote}
-    decision = decide(
-        spec,
-        progress,
-        Observations(
-            observed_traffic,
-            readings,
-            carried=[] if readings or unavailable else carried,
-            metrics_unavailable=unavailable,
-            ab=experiment,
-            rollback_requested=ROLLBACK_ANNOTATION in resource.annotations,
-            resume_requested=requested(resume, status.resumed),
-            pause_requested=resource.annotations.get(PAUSE_ANNOTATION),
-            promote_requested=requested(promote, status.promoted),
-            promotion_refused=_promotion_refused(spec.candidate, candidate, policies),
-            candidate_gone=(
-                f"ModelVersion {spec.candidate} is gone (deleted mid-rollout, or its registry "
-                "entry cleared by a retraining): the baseline takes all traffic back."
-            )
-            if gone
-            else None,
-            policies=policies,
-        ),
-        now,
-    )
-    applied: Traffic | None = observed_traffic
-    phase = Phase.PROGRESSING
-    # Blind, the rollout cannot tell whether it progresses: Unknown, as Kubernetes means it.
-    blind = isinstance(decision, Hold) and decision.blind
-    condition = Observation(
-        PROGRESSING, "Unknown" if blind else "True", decision.reason, decision.message
-    )
-    match decision:
-        case SetTraffic() | RollBack():
-            try:
-                await ports.router.apply(route, decision.traffic, model_uri)
-            except PermanentError as error:
-                # The deployment changed under the rollout (deleted, its baseline renamed).
-                stopped = Observation(PROGRESSING, "False", "RouteRefused", str(error))
-                return Reconciled([accepted, stopped], status_updates={"message": str(error)})
-            applied = decision.traffic
-            if isinstance(decision, RollBack):
-                phase = Phase.ROLLED_BACK
-                condition = Observation(PROGRESSING, "False", decision.reason, decision.message)
-                ROLLBACKS.labels(resource.namespace, resource.name, decision.reason).inc()
-        case Complete():
-            phase = Phase.SUCCEEDED
-            condition = Observation(PROGRESSING, "False", decision.reason, decision.message)
-        case Promote():
-            phase = Phase.SUCCEEDED
-            condition = Observation(PROGRESSING, "False", decision.reason, decision.message)
-            # The router first, the registry second: repeated after a crash, the promotion
-            # finds the router's part done (traffic is read by model) and finishes.
-            await ports.router.promote(route, model_uri)
-            # The name the candidate was registered under: its namespace's model.
-            model = str(registry["name"])
-            await ports.registry.set_stage(model, str(registry["version"]), Stage.PRODUCTION)
-            applied = Traffic(0, 100, False)
-        case Pause():
-            phase = Phase.PAUSED
-        case _:
-            pass
-    # Look again when the decision asks to, and no later than the next analysis is due.
-    wait = decision.check_again_seconds if isinstance(decision, Hold) else 1.0
-    if decision.progress.step is not None and not blind:
-        analysed = updates.get("last_analysis_at", status.last_analysis_at) or now
-        due_in = (analysed + parse_duration(spec.analysis.interval) - now).total_seconds()
-        due_in -= ROLLOUT_TICK_SECONDS / 2
-        wait = min(wait, max(due_in, 0.0))
-    updates["next_check_at"] = now + dt.timedelta(seconds=wait)
-    position = decision.progress.step
-    if applied is not None:
-        CANDIDATE_WEIGHT.labels(resource.namespace, resource.name).set(applied.candidate)
-    updates |= {
-        "phase": phase,
-        "current_step": position,
-        "current_step_kind": step_kind(spec.steps[position]) if position is not None else None,
-        "step_started_at": decision.progress.step_started_at,
-        "breaches": decision.progress.breaches,
-        "no_data_since": decision.progress.no_data_since,
-        "traffic": TrafficSplit(
-            baseline=applied.baseline, candidate=applied.candidate, shadow=applied.shadow
-        ) if applied else None,
-        "message": decision.message,
-    }  # fmt: skip
-    return Reconciled([accepted, condition], status_updates=updates)

@@ -170,9 +170,11 @@ def psi_noise_floor(
 def new_feature_drift(feature: FeatureDefinition) -> GateVerdict:
     """A feature the production model was not trained on has no reference to drift from."""
     return GateVerdict(
-        f"drift:{feature.name}", Verdict.INCONCLUSIVE, "NewFeature",
+        f"drift:{feature.name}",
+        Verdict.INCONCLUSIVE,
+        "NewFeature",
         f"{feature.name}: new in this version, production was not trained on it; not judged",
-    )  # fmt: skip
+    )
 
 
 def drift_gate(
@@ -203,13 +205,21 @@ def drift_gate(
     gate = f"drift:{feature.name}"
     if value > threshold:
         return GateVerdict(
-            gate, Verdict.FAIL, "DriftDetected",
-            f"{feature.name}: PSI {value:.3f} > {threshold:.3f}{note}", value, threshold,
-        )  # fmt: skip
+            gate,
+            Verdict.FAIL,
+            "DriftDetected",
+            f"{feature.name}: PSI {value:.3f} > {threshold:.3f}{note}",
+            value,
+            threshold,
+        )
     return GateVerdict(
-        gate, Verdict.PASS, "NoDrift", f"{feature.name}: PSI {value:.3f} ≤ {threshold:.3f}{note}",
-        value, threshold,
-    )  # fmt: skip
+        gate,
+        Verdict.PASS,
+        "NoDrift",
+        f"{feature.name}: PSI {value:.3f} ≤ {threshold:.3f}{note}",
+        value,
+        threshold,
+    )
 
 
 # -- metric, slices, golden cases ----------------------------------------------------------------
@@ -244,14 +254,22 @@ def metric_gate(
         candidate < min_value if higher_is_better else candidate > min_value
     ):
         return GateVerdict(
-            gate, Verdict.FAIL, "BelowFloor",
-            f"{name} {candidate:.4f} is past the floor {min_value:.4f}", candidate, min_value,
-        )  # fmt: skip
+            gate,
+            Verdict.FAIL,
+            "BelowFloor",
+            f"{name} {candidate:.4f} is past the floor {min_value:.4f}",
+            candidate,
+            min_value,
+        )
     if production is None:
         return GateVerdict(
-            gate, Verdict.PASS, "NoProductionModel",
-            f"{name} {candidate:.4f}; no production model to compare with", candidate, min_value,
-        )  # fmt: skip
+            gate,
+            Verdict.PASS,
+            "NoProductionModel",
+            f"{name} {candidate:.4f}; no production model to compare with",
+            candidate,
+            min_value,
+        )
     worse_by = _regression(candidate, production, higher_is_better)
     compared = f"{name} {candidate:.4f} vs production {production:.4f}"
     return _compared(gate, compared, worse_by, max_regression, "MetricRegressed", "MetricHolds")
@@ -270,16 +288,22 @@ def slice_gate(
     gate = f"slice:{name}"
     if support < min_support or candidate is None:
         return GateVerdict(
-            gate, Verdict.INCONCLUSIVE, "InsufficientSupport",
-            f"slice {name}: {support} rows < minimum {min_support}; not judged", float(support),
+            gate,
+            Verdict.INCONCLUSIVE,
+            "InsufficientSupport",
+            f"slice {name}: {support} rows < minimum {min_support}; not judged",
+            float(support),
             float(min_support),
-        )  # fmt: skip
+        )
     if production is None:
         return GateVerdict(
-            gate, Verdict.PASS, "NoProductionModel",
+            gate,
+            Verdict.PASS,
+            "NoProductionModel",
             f"slice {name}: {metric} {candidate:.4f} on {support} rows; nothing to compare with",
-            candidate, None,
-        )  # fmt: skip
+            candidate,
+            None,
+        )
     worse_by = _regression(candidate, production, higher_is_better)
     compared = (
         f"slice {name}: {metric} {candidate:.4f} vs production {production:.4f} ({support} rows)"
@@ -314,10 +338,13 @@ def golden_gate(results: Sequence[GoldenResult]) -> GateVerdict:
             f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         )
         return GateVerdict(
-            "golden", Verdict.FAIL, "GoldenCasesFailed",
+            "golden",
+            Verdict.FAIL,
+            "GoldenCasesFailed",
             f"{len(problems)}/{len(results)} golden cases failed: {shown}",
-            float(len(problems)), 0.0,
-        )  # fmt: skip
+            float(len(problems)),
+            0.0,
+        )
     return GateVerdict(
         "golden", Verdict.PASS, "GoldenCasesHold", f"{len(results)} golden cases hold", 0.0, 0.0
     )

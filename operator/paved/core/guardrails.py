@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import assert_never
 
 from paved.api.rollout import BuiltinGuardrail, Guardrail
 from paved.core.gates import psi_binned
-from paved.core.rollout_steps import GuardrailReading, GuardrailState
+from paved.core.rollout_steps import GuardrailState, GuardrailVerdict
 
 EXECUTOR_METRIC = "seldon_api_executor_server_requests_seconds"
 SCORE_METRIC = "paved_prediction_score"
@@ -60,6 +61,8 @@ def builtin_queries(
             # One value per bucket (`le`): the caller compares two histograms, not two numbers.
             value = f"sum by (le) (increase({SCORE_METRIC}_bucket{scores}[{window}]))"
             samples = f"sum(increase({SCORE_METRIC}_count{scores}[{window}]))"
+        case unreachable:
+            assert_never(unreachable)
     return Queries(value, samples)
 
 
@@ -85,7 +88,9 @@ def score_drift(
 
 
 @dataclass(frozen=True)
-class Reading:
+class Measurement:
+    """The numbers read for one guardrail, before they are judged."""
+
     value: float | None  # the candidate's
     samples: float | None  # requests the value rests on
     baseline: float | None = None  # the same measure on the baseline predictor
@@ -99,7 +104,7 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def evaluate(rule: Guardrail, reading: Reading, min_samples: int) -> GuardrailReading:
+def evaluate(rule: Guardrail, reading: Measurement, min_samples: int) -> GuardrailVerdict:
     """PASS, BREACH (with both numbers) or NO_DATA for one guardrail's reading.
 
     A reading that is not a finite number is judged by policy (ADR "guardrail readings that
@@ -112,7 +117,7 @@ def evaluate(rule: Guardrail, reading: Reading, min_samples: int) -> GuardrailRe
     samples = None if reading.samples is None or math.isnan(reading.samples) else reading.samples
     if reading.value is None or (rule.builtin and (samples or 0) < min_samples):
         count = int(samples) if samples is not None and math.isfinite(samples) else 0
-        return GuardrailReading(
+        return GuardrailVerdict(
             name, GuardrailState.NO_DATA, f"{name}: {count} requests < {min_samples} needed"
         )
     value = reading.value
@@ -128,22 +133,19 @@ def evaluate(rule: Guardrail, reading: Reading, min_samples: int) -> GuardrailRe
     # The tightest upper limit is the one shown beside the value.
     threshold = min((x for x in (limit, bound) if x is not None), default=rule.min)
     if limit is not None and value > limit:
-        return GuardrailReading(
-            name, GuardrailState.BREACH, f"{name} {value:.4g}{unit} > {limit:.4g}{unit}",
-            value, limit,
-        )  # fmt: skip
+        message = f"{name} {value:.4g}{unit} > {limit:.4g}{unit}"
+        return GuardrailVerdict(name, GuardrailState.BREACH, message, value, limit)
     if rule.min is not None and value < rule.min:
-        return GuardrailReading(
+        return GuardrailVerdict(
             name, GuardrailState.BREACH, f"{name} {value:.4g} < {rule.min:.4g}", value, rule.min
         )
     if bound is not None and value > bound:
-        return GuardrailReading(
-            name, GuardrailState.BREACH,
+        message = (
             f"{name} {value:.4g}{unit} > baseline {reading.baseline:.4g}{unit} times "
-            f"{rule.vs_baseline:g}",
-            value, bound,
-        )  # fmt: skip
-    return GuardrailReading(
+            f"{rule.vs_baseline:g}"
+        )
+        return GuardrailVerdict(name, GuardrailState.BREACH, message, value, bound)
+    return GuardrailVerdict(
         name, GuardrailState.PASS, f"{name} {value:.4g}{unit} within limits", value, threshold
     )
 
@@ -155,17 +157,17 @@ def _tightest(*limits: float | None) -> float | None:
 
 def _not_a_number(
     name: str, value: float, upper: float | None, lower: float | None
-) -> GuardrailReading:
+) -> GuardrailVerdict:
     """The verdict on a NaN or infinite reading; the record keeps no value, only the message."""
     if math.isnan(value):
         message = f"{name} read NaN (no number, e.g. no requests in the window): no data"
-        return GuardrailReading(name, GuardrailState.NO_DATA, message)
+        return GuardrailVerdict(name, GuardrailState.NO_DATA, message)
     read, limit, side = ("+Inf", upper, "above") if value > 0 else ("-Inf", lower, "below")
     if limit is None:
         message = f"{name} read {read} and has no limit on that side: no data"
-        return GuardrailReading(name, GuardrailState.NO_DATA, message)
+        return GuardrailVerdict(name, GuardrailState.NO_DATA, message)
     message = f"{name} read {read}: {side} its limit {limit:.4g}, a breach"
-    return GuardrailReading(name, GuardrailState.BREACH, message, None, limit)
+    return GuardrailVerdict(name, GuardrailState.BREACH, message, None, limit)
 
 
 def counter_increase(

@@ -33,13 +33,13 @@ from paved.api.model_version import (
     ApprovalRecord,
     GateResult,
     Lineage,
+    ModelVersionPhase,
     ModelVersionSpec,
     ModelVersionStatus,
-    Phase,
     RegistryEntry,
+    RunRecord,
     Stage,
 )
-from paved.api.model_version import PipelineRun as RunRecord
 from paved.core.conditions import Observation
 from paved.core.gates import GateVerdict, Verdict, summary
 from paved.core.model_lifecycle import Evidence, Transition, transition
@@ -183,8 +183,12 @@ Step = Act | Report
 
 # What a new training input leaves behind: the previous input's verdict does not describe it.
 _NO_VERDICT: Final[Mapping[str, Any]] = {
-    "stage": None, "registry": None, "lineage": None, "gates": [], "gates_summary": None,
-}  # fmt: skip
+    "stage": None,
+    "registry": None,
+    "lineage": None,
+    "gates": [],
+    "gates_summary": None,
+}
 
 
 def decide(
@@ -197,7 +201,7 @@ def decide(
     policies: Sequence[NamedPolicy] = (),
 ) -> Step:
     if seen.accepted.status != "True":
-        return Report((seen.accepted,), {"phase": Phase.PENDING})
+        return Report((seen.accepted,), {"phase": ModelVersionPhase.PENDING})
     key = run_key(subject.uid, spec, namespace=subject.namespace)
     registered_name = registered_model_name(subject.namespace, spec.model)
     current = status.run is not None and status.run.key == key
@@ -219,10 +223,10 @@ def decide(
         approval = ApprovalRecord(by=sign_off.by, at=at, comment=sign_off.comment)
         updates["approval"] = approval
 
-    def report(phase: Phase, *conditions: Observation, **fields: Any) -> Report:
+    def report(phase: ModelVersionPhase, *conditions: Observation, **fields: Any) -> Report:
         return Report((*observed, *conditions), updates | fields | {"phase": phase})
 
-    def ask(step: Act, phase: Phase | None) -> Step:
+    def ask(step: Act, phase: ModelVersionPhase | None) -> Step:
         """`step`, unless a service it needs could not be reached: then say so and retry
         later. `phase` None: the verdict is recorded, and only following its stage waits."""
         down = seen.unavailable
@@ -251,58 +255,65 @@ def decide(
     if record is None:
         if violations:
             # Nothing is trained that could not be promoted: the spec must meet the policy.
-            return report(Phase.PENDING)
-        return ask(StartRun(key), Phase.PENDING)
+            return report(ModelVersionPhase.PENDING)
+        return ask(StartRun(key), ModelVersionPhase.PENDING)
 
     state = RunState(record.state)
     if state not in TERMINAL:
         if seen.run is None:
-            return ask(ReadRun(record.id), status.phase or Phase.TRAINING)
+            return ask(ReadRun(record.id), status.phase or ModelVersionPhase.TRAINING)
         if TRAINING_TASK in seen.run.finished_tasks:
             return report(
-                Phase.EVALUATING,
+                ModelVersionPhase.EVALUATING,
                 Observation(
-                    TRAINED, "Unknown", "Evaluating",
+                    TRAINED,
+                    "Unknown",
+                    "Evaluating",
                     f"Run {record.id} has trained the model and is evaluating it: metrics, "
                     "slices, golden cases, then the gates.",
                 ),
-            )  # fmt: skip
+            )
         return report(
-            Phase.TRAINING,
+            ModelVersionPhase.TRAINING,
             Observation(TRAINED, "Unknown", "Training", f"Run {record.id} is {state}."),
         )
-    if seen.run is None and status.phase is Phase.FAILED:
+    if seen.run is None and status.phase is ModelVersionPhase.FAILED:
         # Final for this key: why it failed was reported when it was seen.
-        return report(Phase.FAILED)
+        return report(ModelVersionPhase.FAILED)
     if state is not RunState.SUCCEEDED:
         error = seen.run.error if seen.run is not None else None
         return report(
-            Phase.FAILED,
+            ModelVersionPhase.FAILED,
             Observation(
-                TRAINED, "False", f"Pipeline{state.value}",
+                TRAINED,
+                "False",
+                f"Pipeline{state.value}",
                 f"Run {record.id} {state.value.lower()}: {error or 'no detail'}",
             ),
-        )  # fmt: skip
+        )
 
     # The run succeeded: the verdict is the registry's version for the key and its stage.
     if seen.version is None:
-        return ask(FindVersion(key), Phase.EVALUATING if recorded is None else None)
+        return ask(FindVersion(key), ModelVersionPhase.EVALUATING if recorded is None else None)
     entry = seen.version.registered
     outcome: TrainingOutcome | None = None
     if entry is None or recorded is None or recorded.version != entry.version:
         if seen.outcome is None:
-            return ask(ReadOutcome(record.id, key), Phase.EVALUATING)
+            return ask(ReadOutcome(record.id, key), ModelVersionPhase.EVALUATING)
         parsed = _outcome(seen.outcome, record.id, key)
         if isinstance(parsed, Observation):
-            return report(Phase.FAILED, parsed)
+            return report(ModelVersionPhase.FAILED, parsed)
         outcome = parsed
     if entry is None:
         assert outcome is not None
         tags = _lineage_tags(subject, spec, record.id, outcome)
-        return ask(Register(key, outcome.mlflowRunId, tags), Phase.EVALUATING)
+        return ask(Register(key, outcome.mlflowRunId, tags), ModelVersionPhase.EVALUATING)
     if approval is not None and entry.tags.get(APPROVED_BY_TAG) != approval.by:
         # The registry is the compliance record: who approved what, and when.
-        return ask(RecordSignOff(entry.version, approval), Phase.EVALUATING if outcome else None)
+        return ask(
+            RecordSignOff(entry.version, approval),
+            ModelVersionPhase.EVALUATING if outcome else None,
+        )
     if outcome is None:
         return report(phase_for_stage(entry.stage), stage=entry.stage)
 
@@ -312,7 +323,7 @@ def decide(
         evidence = Evidence(outcome.passed and not violations, (*failed, *violations))
         staging = transition(Stage.TRAINED, Stage.STAGING, evidence)
         if isinstance(staging, Transition):
-            return ask(SetStage(entry.version, Stage.STAGING), Phase.EVALUATING)
+            return ask(SetStage(entry.version, Stage.STAGING), ModelVersionPhase.EVALUATING)
     results = [
         GateResult(
             name=v.gate,
@@ -326,13 +337,17 @@ def decide(
     return report(
         phase_for_stage(entry.stage),
         Observation(
-            TRAINED, "True", "Registered",
+            TRAINED,
+            "True",
+            "Registered",
             f"{registered_name} version {entry.version} from run {record.id}.",
         ),
         gates_condition(verdicts),
         stage=entry.stage,
         registry=RegistryEntry(
-            name=registered_name, version=entry.version, uri=entry.uri,
+            name=registered_name,
+            version=entry.version,
+            uri=entry.uri,
             run_id=outcome.mlflowRunId,
         ),
         lineage=Lineage(
@@ -349,7 +364,7 @@ def decide(
         gates=results,
         gates_summary=summary(verdicts),
         gates_digest=gates_digest(results),
-    )  # fmt: skip
+    )
 
 
 def _policy_condition(policies: Sequence[NamedPolicy], violations: Sequence[str]) -> Observation:
@@ -377,10 +392,12 @@ def _outcome(document: str, run_id: str, key: str) -> TrainingOutcome | Observat
     """The parsed outcome, or the Trained condition that says why it cannot be read."""
     if not document:
         return Observation(
-            TRAINED, "False", "UnreadableOutcome",
+            TRAINED,
+            "False",
+            "UnreadableOutcome",
             f"Run {run_id} left no outcome: neither its output nor the registry has one for "
             f"run key {key}.",
-        )  # fmt: skip
+        )
     try:
         return TrainingOutcome.model_validate_json(document)
     except ValidationError as error:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from paved.api.model_version import ModelVersionSpec, Phase, Stage
+from paved.api.model_version import ModelVersionPhase, ModelVersionSpec, Stage
 from paved.core.conditions import Observation
 from paved.core.gates import GateVerdict, blocking
 
@@ -85,12 +85,12 @@ def run_key(uid: str, spec: ModelVersionSpec, *, namespace: str) -> str:
     return f"{namespace}{NAMESPACE_SEPARATOR}{uid}-{digest}"
 
 
-def phase_for_stage(stage: Stage) -> Phase:
+def phase_for_stage(stage: Stage) -> ModelVersionPhase:
     return {
-        Stage.TRAINED: Phase.HELD,
-        Stage.STAGING: Phase.STAGING,
-        Stage.PRODUCTION: Phase.PRODUCTION,
-        Stage.ARCHIVED: Phase.ARCHIVED,
+        Stage.TRAINED: ModelVersionPhase.HELD,
+        Stage.STAGING: ModelVersionPhase.STAGING,
+        Stage.PRODUCTION: ModelVersionPhase.PRODUCTION,
+        Stage.ARCHIVED: ModelVersionPhase.ARCHIVED,
     }[stage]
 
 

@@ -19,9 +19,9 @@ from paved.api.meta import parse_duration
 from paved.api.model_version import (
     Approval,
     GateResult,
+    ModelVersionPhase,
     ModelVersionSpec,
     ModelVersionStatus,
-    Phase,
 )
 from paved.api.promotion_policy import PromotionPolicySpec
 from paved.api.rollout import RolloutSpec, Step
@@ -30,7 +30,7 @@ from paved.core.model_versions import APPROVED
 
 POLICY_SATISFIED: Final = "PolicySatisfied"
 POLICY_VIOLATED: Final = "PolicyViolated"
-_PROMOTABLE: Final = frozenset({Phase.STAGING, Phase.PRODUCTION})
+_PROMOTABLE: Final = frozenset({ModelVersionPhase.STAGING, ModelVersionPhase.PRODUCTION})
 
 
 @dataclass(frozen=True)

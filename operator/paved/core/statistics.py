@@ -19,8 +19,9 @@ from scipy import stats
 MAX_SAMPLE_SIZE: Final = 10**12
 
 
-def sample_size_per_arm(baseline_rate: float, minimum_detectable_effect: float, alpha: float,
-                        power: float) -> int:  # fmt: skip
+def sample_size_per_arm(
+    baseline_rate: float, minimum_detectable_effect: float, *, alpha: float, power: float
+) -> int:
     """Observations per arm for a two-sided test of two proportions to detect the MDE, at most
     MAX_SAMPLE_SIZE (an effect too small to tell apart from none needs "more than any")."""
     p1 = min(max(baseline_rate, 1e-6), 1 - 1e-6)
@@ -66,11 +67,18 @@ _NOTHING: Final = AbResult(
 )
 
 
+@dataclass(frozen=True)
+class Arm:
+    """One arm's counts: successes out of trials."""
+
+    successes: int
+    trials: int
+
+
 def ab_test(
-    successes_baseline: int,
-    trials_baseline: int,
-    successes_candidate: int,
-    trials_candidate: int,
+    baseline: Arm,
+    candidate: Arm,
+    *,
     minimum_detectable_effect: float,
     alpha: float,
     power: float,
@@ -82,10 +90,10 @@ def ab_test(
     difference" is declared when the required sample size is reached (or the horizon passed)
     and the always-valid interval excludes effects of MDE size in both directions.
     """
-    n_b, n_c = trials_baseline, trials_candidate
-    required = sample_size_per_arm(
-        successes_baseline / n_b if n_b else 0.5, minimum_detectable_effect, alpha, power
-    )
+    successes_baseline, successes_candidate = baseline.successes, candidate.successes
+    n_b, n_c = baseline.trials, candidate.trials
+    rate = successes_baseline / n_b if n_b else 0.5
+    required = sample_size_per_arm(rate, minimum_detectable_effect, alpha=alpha, power=power)
     if n_b == 0 or n_c == 0:
         if horizon_reached:
             # The horizon ends the test whatever came in: an arm without data showed no effect.
@@ -114,10 +122,10 @@ def ab_test(
         min(tau2 * effect**2 / (2 * variance * (variance + tau2)), 700.0)
     )
     p_value = min(1.0, 1.0 / likelihood_ratio)
+    spread = variance * (variance + tau2) / tau2
     half_width = math.sqrt(
-        variance * (variance + tau2) / tau2
-        * (math.log((variance + tau2) / variance) + 2 * math.log(1 / alpha))
-    )  # fmt: skip
+        spread * (math.log((variance + tau2) / variance) + 2 * math.log(1 / alpha))
+    )
     low, high = effect - half_width, effect + half_width
     counts = f"baseline {successes_baseline}/{n_b}, candidate {successes_candidate}/{n_c}"
     estimate = f"effect {effect:+.4f} [{low:+.4f}, {high:+.4f}], p {p_value:.3g}"
@@ -134,8 +142,8 @@ def ab_test(
         outcome = AbOutcome.UNDECIDED
     short = horizon_reached and outcome is AbOutcome.NO_DIFFERENCE and min(n_b, n_c) < required
     ended = " at the horizon, short of the sample size" if short else ""
-    return AbResult(
-        outcome, effect, low, high, p_value, n_b, n_c, required,
+    message = (
         f"{outcome.value}{ended}: {estimate} ({counts}; {required} per arm for MDE "
-        f"{minimum_detectable_effect})",
-    )  # fmt: skip
+        f"{minimum_detectable_effect})"
+    )
+    return AbResult(outcome, effect, low, high, p_value, n_b, n_c, required, message)

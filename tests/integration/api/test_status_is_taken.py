@@ -17,14 +17,13 @@ from paved.api.model_version import (
     ApprovalRecord,
     GateResult,
     Lineage,
+    ModelVersionPhase,
     ModelVersionStatus,
-    Phase,
-    PipelineRun,
     RegistryEntry,
+    RunRecord,
     Stage,
 )
-from paved.api.rollout import Experiment, GuardrailReading, RolloutStatus, TrafficSplit
-from paved.api.rollout import Phase as RolloutPhase
+from paved.api.rollout import Experiment, GuardrailResult, RolloutPhase, RolloutStatus, TrafficSplit
 from paved.controllers._kopf import status_patch
 from tests.support.kubectl import Kubectl
 
@@ -55,7 +54,7 @@ def _statuses() -> dict[str, tuple[str, str, BaseModel]]:
         step_started_at=AT,
         traffic=TrafficSplit(baseline=50, candidate=50),
         analysis=[
-            GuardrailReading(
+            GuardrailResult(
                 guardrail="errorRate",
                 verdict="breach",
                 at=AT,
@@ -88,9 +87,9 @@ def _statuses() -> dict[str, tuple[str, str, BaseModel]]:
     model_version = ModelVersionStatus(
         observed_generation=1,
         conditions=CONDITIONS,
-        phase=Phase.HELD,
+        phase=ModelVersionPhase.HELD,
         stage=Stage.TRAINED,
-        run=PipelineRun(id=LONG, key=LONG, state=LONG, started_at=AT, finished_at=AT),
+        run=RunRecord(id=LONG, key=LONG, state=LONG, started_at=AT, finished_at=AT),
         registry=RegistryEntry(name=LONG, version=LONG, uri=LONG, run_id=LONG),
         lineage=Lineage(
             dataset_hash=LONG, code_commit=LONG, parameters={"depth": 4}, metrics={"auc": 0.8}

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
 from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
-from paved.api.model_version import ModelVersionSpec, Phase, Stage
+from paved.api.model_version import ModelVersionPhase, ModelVersionSpec, Stage
 from paved.core.model_versions import PipelineRun, RunState, registered_model_name, run_key
 from paved.local.platform import MLFLOW, Endpoints, LocalPlatform
 from paved.ports.registry import RegistryUnavailableError
@@ -87,14 +87,14 @@ async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_ba
     world = World(MlflowRegistry(endpoints.mlflow, backoff=(0.1, 0.2)), spec)
     world.runner.run = PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"train"}))
     await world.tick()
-    assert world.status.phase is Phase.EVALUATING
+    assert world.status.phase is ModelVersionPhase.EVALUATING
     # The run logs its outcome to MLflow and ends; MLflow goes down before it is registered.
     mlflow_run = _logged_run(endpoints)
     world.runner.run = PipelineRun("run-1", RunState.SUCCEEDED, output=outcome(mlflow_run))
     mlflow_outage.begin()
 
     first = await world.tick()
-    assert world.status.phase is Phase.EVALUATING
+    assert world.status.phase is ModelVersionPhase.EVALUATING
     status, reason, message = world.condition("Trained")
     assert (status, reason) == ("Unknown", "RegistryUnavailable")
     assert message.startswith(f"MLflow at {endpoints.mlflow} cannot be reached to find the "
@@ -106,7 +106,7 @@ async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_ba
 
     mlflow_outage.end()
     await world.tick()
-    assert (world.status.phase, world.status.stage) == (Phase.STAGING, Stage.STAGING)
+    assert (world.status.phase, world.status.stage) == (ModelVersionPhase.STAGING, Stage.STAGING)
     assert world.condition("Trained")[:2] == ("True", "Registered")
     await world.tick()
     assert world.status.registry is not None

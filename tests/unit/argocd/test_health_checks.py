@@ -19,9 +19,8 @@ from lupa.lua51 import LuaRuntime
 from paved.api.feature_view import FeatureViewStatus
 from paved.api.meta import API_VERSION, Status
 from paved.api.model_version import Approval, ModelVersionStatus
-from paved.api.model_version import Phase as ModelPhase
-from paved.api.rollout import GuardrailReading, RolloutStatus, TrafficSplit
-from paved.api.rollout import Phase as RolloutPhase
+from paved.api.model_version import ModelVersionPhase as ModelPhase
+from paved.api.rollout import GuardrailResult, RolloutPhase, RolloutStatus, TrafficSplit
 from paved.core.conditions import Observation, report
 from paved.core.freshness import FeatureLag, fresh_condition
 from paved.core.gates import GateVerdict, Verdict
@@ -93,7 +92,7 @@ def model_version(phase: ModelPhase, *conditions: Observation, **fields: Any) ->
     return observed(ModelVersionStatus(phase=phase, **fields), ACCEPTED, *conditions)
 
 
-BREACH = GuardrailReading(
+BREACH = GuardrailResult(
     guardrail="errorRate", verdict="breach", at=NOW, message="errorRate 0.031 > 0.01"
 )
 ROLLED_BACK = Observation(

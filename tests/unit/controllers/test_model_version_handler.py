@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from paved.api.model_version import ModelVersionSpec, Phase, Stage
+from paved.api.model_version import ModelVersionPhase, ModelVersionSpec, Stage
 from paved.core.model_versions import (
     APPROVED_BY_TAG,
     PipelineRun,
@@ -44,9 +44,13 @@ class Registry:
         if key not in self.versions:
             self.creates += 1
             self.versions[key] = RegisteredVersion(
-                model, str(self.creates), run_id, f"models:/{model}/{self.creates}",
-                Stage.TRAINED, dict(tags),
-            )  # fmt: skip
+                model,
+                str(self.creates),
+                run_id,
+                f"models:/{model}/{self.creates}",
+                Stage.TRAINED,
+                dict(tags),
+            )
         return self.versions[key]
 
     async def find(self, model: str, key: str) -> RegisteredVersion | None:
@@ -80,23 +84,23 @@ async def test_a_model_version_is_trained_evaluated_registered_once_and_staged()
     registry = Registry()
     world = World(registry)
     await world.tick()
-    assert (world.status.phase, world.runner.starts) == (Phase.TRAINING, [KEY])
+    assert (world.status.phase, world.runner.starts) == (ModelVersionPhase.TRAINING, [KEY])
 
     world.runner.run = replace(world.runner.run, finished_tasks=frozenset({"prepare", "train"}))
     await world.tick()
-    assert world.status.phase is Phase.EVALUATING
+    assert world.status.phase is ModelVersionPhase.EVALUATING
 
     world.runner.run = PipelineRun("run-1", RunState.SUCCEEDED, output=outcome("mlrun-1"))
     registry.down = True
     waiting = await world.tick()
-    assert world.status.phase is Phase.EVALUATING
+    assert world.status.phase is ModelVersionPhase.EVALUATING
     assert world.condition("Trained")[:2] == ("Unknown", "RegistryUnavailable")
     assert waiting.retry_after_seconds == 20
     assert registry.creates == 0
 
     registry.down = False
     await world.tick()
-    assert (world.status.phase, world.status.stage) == (Phase.STAGING, Stage.STAGING)
+    assert (world.status.phase, world.status.stage) == (ModelVersionPhase.STAGING, Stage.STAGING)
     assert world.condition("Trained")[:2] == ("True", "Registered")
     await world.tick()
     assert (registry.creates, world.runner.starts) == (1, [KEY])
@@ -128,7 +132,7 @@ async def test_with_the_pipeline_service_down_it_says_so_and_starts_the_run_once
     world = World(Registry())
     world.runner.down = True
     waiting = await world.tick()
-    assert world.status.phase is Phase.PENDING
+    assert world.status.phase is ModelVersionPhase.PENDING
     status, reason, message = world.condition("Trained")
     assert (status, reason) == ("Unknown", "PipelinesUnavailable")
     assert message == "KFP's API at http://kfp cannot be reached; next attempt in 10 s."
@@ -136,16 +140,16 @@ async def test_with_the_pipeline_service_down_it_says_so_and_starts_the_run_once
 
     world.runner.down = False
     await world.tick()
-    assert (world.status.phase, world.runner.starts) == (Phase.TRAINING, [KEY])
+    assert (world.status.phase, world.runner.starts) == (ModelVersionPhase.TRAINING, [KEY])
 
     world.runner.down = True
     await world.tick()
-    assert world.status.phase is Phase.TRAINING  # what was true of the run still is
+    assert world.status.phase is ModelVersionPhase.TRAINING  # what was true of the run still is
     assert world.condition("Trained")[:2] == ("Unknown", "PipelinesUnavailable")
     world.runner.down = False
     world.runner.run = replace(world.runner.run, finished_tasks=frozenset({"train"}))
     await world.tick()
-    assert world.status.phase is Phase.EVALUATING
+    assert world.status.phase is ModelVersionPhase.EVALUATING
     assert world.runner.starts == [KEY]
 
 
@@ -162,12 +166,12 @@ async def test_a_finished_run_is_registered_from_what_it_logged_while_kfp_is_dow
     # MLflow is back, KFP is down. Without the outcome in MLflow, the outage is the answer.
     registry.down, world.runner.down = False, True
     await world.tick()
-    assert world.status.phase is Phase.EVALUATING
+    assert world.status.phase is ModelVersionPhase.EVALUATING
     assert world.condition("Trained")[:2] == ("Unknown", "PipelinesUnavailable")
     # With it, KFP is not needed: the version is registered and staged.
     registry.outcomes[KEY] = outcome("mlrun-1")
     await world.tick()
-    assert (world.status.phase, world.status.stage) == (Phase.STAGING, Stage.STAGING)
+    assert (world.status.phase, world.status.stage) == (ModelVersionPhase.STAGING, Stage.STAGING)
     assert registry.creates == 1
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from paved.api.crds import MODEL_VERSION
+from paved.controllers._kopf import parsed
 from paved.controllers.rollout import _promotion_refused
 
 
 def test_a_candidate_that_cannot_be_read_is_refused_with_why() -> None:
-    unreadable = {"spec": {"model": 7}, "status": {"phase": "Staging"}}
-    refused = _promotion_refused("churn-v2", unreadable, ())
+    unreadable = {"metadata": {"name": "churn-v2"}, "spec": {"model": 7}}
+    refused = _promotion_refused("churn-v2", parsed(MODEL_VERSION, unreadable), ())
     assert refused is not None
     assert refused.startswith("ModelVersion churn-v2 cannot be read:")
 

@@ -28,21 +28,52 @@ def test_allowed_moves(current: Stage, requested: Stage, evidence: Evidence, rea
 @pytest.mark.parametrize(
     ("current", "requested", "evidence", "reason", "says"),
     [
-        (Stage.TRAINED, Stage.STAGING, Evidence(False, ("slice:new_users",)), "GatesFailed",
-         "failed: slice:new_users"),
-        (Stage.STAGING, Stage.PRODUCTION, Evidence(True, rollout_succeeded=True),
-         "AwaitingApproval", "sign-off"),
-        (Stage.STAGING, Stage.PRODUCTION, Evidence(True, approved_by="alice"), "AwaitingRollout",
-         "Rollout"),
-        (Stage.STAGING, Stage.PRODUCTION, Evidence(True, approval_required=False),
-         "AwaitingRollout", "Rollout"),
-        (Stage.TRAINED, Stage.PRODUCTION, READY_FOR_PRODUCTION, "TransitionNotAllowed",
-         "from Trained: Archived, Staging"),
+        (
+            Stage.TRAINED,
+            Stage.STAGING,
+            Evidence(False, ("slice:new_users",)),
+            "GatesFailed",
+            "failed: slice:new_users",
+        ),
+        (
+            Stage.STAGING,
+            Stage.PRODUCTION,
+            Evidence(True, rollout_succeeded=True),
+            "AwaitingApproval",
+            "sign-off",
+        ),
+        (
+            Stage.STAGING,
+            Stage.PRODUCTION,
+            Evidence(True, approved_by="alice"),
+            "AwaitingRollout",
+            "Rollout",
+        ),
+        (
+            Stage.STAGING,
+            Stage.PRODUCTION,
+            Evidence(True, approval_required=False),
+            "AwaitingRollout",
+            "Rollout",
+        ),
+        (
+            Stage.TRAINED,
+            Stage.PRODUCTION,
+            READY_FOR_PRODUCTION,
+            "TransitionNotAllowed",
+            "from Trained: Archived, Staging",
+        ),
         (Stage.ARCHIVED, Stage.STAGING, PASSED, "TransitionNotAllowed", "from Archived: nothing"),
     ],
-    ids=["failing-gate", "no-sign-off", "no-rollout", "no-approval-needed-but-no-rollout",
-         "skipping-staging", "archived-is-final"],
-)  # fmt: skip
+    ids=[
+        "failing-gate",
+        "no-sign-off",
+        "no-rollout",
+        "no-approval-needed-but-no-rollout",
+        "skipping-staging",
+        "archived-is-final",
+    ],
+)
 def test_refused_moves_say_why(
     current: Stage, requested: Stage, evidence: Evidence, reason: str, says: str
 ) -> None:

@@ -11,13 +11,13 @@ import yaml
 
 from paved.api.model_version import (
     ApprovalRecord,
+    ModelVersionPhase,
     ModelVersionSpec,
     ModelVersionStatus,
-    Phase,
     RegistryEntry,
+    RunRecord,
     Stage,
 )
-from paved.api.model_version import PipelineRun as RunRecord
 from paved.core.model_version_steps import (
     PIPELINES_UNAVAILABLE,
     REGISTRY_UNAVAILABLE,
@@ -63,20 +63,35 @@ KFP_DOWN = Unavailable(
     PIPELINES_UNAVAILABLE, "KFP's API at http://kfp:8888 cannot be reached (get run): refused", 10
 )
 
-PASS = {"gate": "metric:auc", "verdict": "pass", "reason": "MetricHolds",
-        "message": "auc 0.81 >= 0.7", "value": 0.81, "threshold": 0.7}  # fmt: skip
-FAIL = {"gate": "slice:new_users", "verdict": "fail", "reason": "SliceRegressed",
-        "message": "slice new_users: auc worse by 0.05",
-        "value": 0.05, "threshold": 0.01}  # fmt: skip
+PASS = {
+    "gate": "metric:auc",
+    "verdict": "pass",
+    "reason": "MetricHolds",
+    "message": "auc 0.81 >= 0.7",
+    "value": 0.81,
+    "threshold": 0.7,
+}
+FAIL = {
+    "gate": "slice:new_users",
+    "verdict": "fail",
+    "reason": "SliceRegressed",
+    "message": "slice new_users: auc worse by 0.05",
+    "value": 0.05,
+    "threshold": 0.01,
+}
 
 
 def _outcome(*verdicts: dict[str, Any]) -> str:
-    return json.dumps({
-        "mlflowRunId": "mlrun-1", "passed": all(v["verdict"] != "fail" for v in verdicts),
-        "metrics": {"auc": 0.81}, "sliceMetrics": {"new_users": 0.78},
-        "verdicts": list(verdicts),
-        "lineage": {"datasetHash": "d" * 64, "featureViews": {"user-activity-v1": "fv-7"}},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "mlflowRunId": "mlrun-1",
+            "passed": all(v["verdict"] != "fail" for v in verdicts),
+            "metrics": {"auc": 0.81},
+            "sliceMetrics": {"new_users": 0.78},
+            "verdicts": list(verdicts),
+            "lineage": {"datasetHash": "d" * 64, "featureViews": {"user-activity-v1": "fv-7"}},
+        }
+    )
 
 
 PASSED, FAILED = _outcome(PASS), _outcome(PASS, FAIL)
@@ -84,27 +99,37 @@ PASSED, FAILED = _outcome(PASS), _outcome(PASS, FAIL)
 
 def _run(state: str = "Running", key: str = KEY, finished: bool = False) -> RunRecord:
     return RunRecord(
-        id="run-1", key=key, state=state, started_at=EARLIER,
+        id="run-1",
+        key=key,
+        state=state,
+        started_at=EARLIER,
         finished_at=EARLIER if finished else None,
-    )  # fmt: skip
+    )
 
 
-def _status(phase: Phase | None = None, run: RunRecord | None = None, **more: Any) -> Any:
+def _status(
+    phase: ModelVersionPhase | None = None, run: RunRecord | None = None, **more: Any
+) -> Any:
     return ModelVersionStatus(phase=phase, run=run, **more)
 
 
-TRAINING = _status(Phase.TRAINING, _run())
-SUCCEEDED = _status(Phase.EVALUATING, _run("Succeeded", finished=True))
+TRAINING = _status(ModelVersionPhase.TRAINING, _run())
+SUCCEEDED = _status(ModelVersionPhase.EVALUATING, _run("Succeeded", finished=True))
 RECORDED = _status(
-    Phase.STAGING, _run("Succeeded", finished=True), stage=Stage.STAGING,
+    ModelVersionPhase.STAGING,
+    _run("Succeeded", finished=True),
+    stage=Stage.STAGING,
     registry=RegistryEntry(name="churn", version="3", uri="models:/churn/3"),
     gates_digest="sha256:gates-of-version-3",
-)  # fmt: skip
+)
 
 
 def _version(stage: Stage, version: str = "3", **tags: str) -> Version:
-    return Version(RegisteredVersion("ml.churn", version, "mlrun-1",
-                                     f"models:/ml.churn/{version}", stage, tags))  # fmt: skip
+    return Version(
+        RegisteredVersion(
+            "ml.churn", version, "mlrun-1", f"models:/ml.churn/{version}", stage, tags
+        )
+    )
 
 
 def _seen(**seen: Any) -> Seen:
@@ -144,63 +169,160 @@ PIPELINES_DOWN = ("Trained", "Unknown", "PipelinesUnavailable")
 
 CASES = [
     # id, status, seen, the step
-    ("a-missing-reference-keeps-it-pending", _status(), Seen(MISSING),
-     (Phase.PENDING, (), None)),
+    (
+        "a-missing-reference-keeps-it-pending",
+        _status(),
+        Seen(MISSING),
+        (ModelVersionPhase.PENDING, (), None),
+    ),
     ("nothing-started-starts-the-run", _status(), _seen(), StartRun(KEY)),
-    ("a-changed-training-input-starts-a-new-run", _status(Phase.STAGING, _run(key="uid-1-old")),
-     _seen(), StartRun(KEY)),
-    ("the-registry-down-at-start-keeps-it-pending", _status(), _seen(unavailable=DOWN),
-     (Phase.PENDING, (NOT_EVALUATED, REGISTRY_DOWN), 20)),
-    ("the-pipelines-down-at-start-keep-it-pending", _status(), _seen(unavailable=KFP_DOWN),
-     (Phase.PENDING, (NOT_EVALUATED, PIPELINES_DOWN), 10)),
-    ("a-started-run-is-training", _status(), _seen(run=PipelineRun("run-1", RunState.PENDING)),
-     (Phase.TRAINING, (NOT_EVALUATED, ("Trained", "Unknown", "Training")), None)),
+    (
+        "a-changed-training-input-starts-a-new-run",
+        _status(ModelVersionPhase.STAGING, _run(key="uid-1-old")),
+        _seen(),
+        StartRun(KEY),
+    ),
+    (
+        "the-registry-down-at-start-keeps-it-pending",
+        _status(),
+        _seen(unavailable=DOWN),
+        (ModelVersionPhase.PENDING, (NOT_EVALUATED, REGISTRY_DOWN), 20),
+    ),
+    (
+        "the-pipelines-down-at-start-keep-it-pending",
+        _status(),
+        _seen(unavailable=KFP_DOWN),
+        (ModelVersionPhase.PENDING, (NOT_EVALUATED, PIPELINES_DOWN), 10),
+    ),
+    (
+        "a-started-run-is-training",
+        _status(),
+        _seen(run=PipelineRun("run-1", RunState.PENDING)),
+        (ModelVersionPhase.TRAINING, (NOT_EVALUATED, ("Trained", "Unknown", "Training")), None),
+    ),
     ("a-run-under-way-is-read", TRAINING, _seen(), ReadRun("run-1")),
-    ("the-pipelines-down-while-training-keep-it-training", TRAINING, _seen(unavailable=KFP_DOWN),
-     (Phase.TRAINING, (PIPELINES_DOWN,), 10)),
-    ("a-run-fitting-the-model-is-training", TRAINING,
-     _seen(run=PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"prepare"}))),
-     (Phase.TRAINING, (("Trained", "Unknown", "Training"),), None)),
-    ("a-run-past-its-train-task-is-evaluating", TRAINING,
-     _seen(run=PipelineRun("run-1", RunState.RUNNING,
-                           finished_tasks=frozenset({"prepare", "train"}))),
-     (Phase.EVALUATING, (("Trained", "Unknown", "Evaluating"),), None)),
-    ("a-failed-run-fails", TRAINING, _seen(run=PipelineRun("run-1", RunState.FAILED, error="OOM")),
-     (Phase.FAILED, (("Trained", "False", "PipelineFailed"),), None)),
-    ("a-canceled-run-fails", TRAINING, _seen(run=PipelineRun("run-1", RunState.CANCELED)),
-     (Phase.FAILED, (("Trained", "False", "PipelineCanceled"),), None)),
-    ("a-failure-is-final-for-its-key", _status(Phase.FAILED, _run("Failed", finished=True)),
-     _seen(), (Phase.FAILED, (), None)),
+    (
+        "the-pipelines-down-while-training-keep-it-training",
+        TRAINING,
+        _seen(unavailable=KFP_DOWN),
+        (ModelVersionPhase.TRAINING, (PIPELINES_DOWN,), 10),
+    ),
+    (
+        "a-run-fitting-the-model-is-training",
+        TRAINING,
+        _seen(run=PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"prepare"}))),
+        (ModelVersionPhase.TRAINING, (("Trained", "Unknown", "Training"),), None),
+    ),
+    (
+        "a-run-past-its-train-task-is-evaluating",
+        TRAINING,
+        _seen(
+            run=PipelineRun(
+                "run-1", RunState.RUNNING, finished_tasks=frozenset({"prepare", "train"})
+            )
+        ),
+        (ModelVersionPhase.EVALUATING, (("Trained", "Unknown", "Evaluating"),), None),
+    ),
+    (
+        "a-failed-run-fails",
+        TRAINING,
+        _seen(run=PipelineRun("run-1", RunState.FAILED, error="OOM")),
+        (ModelVersionPhase.FAILED, (("Trained", "False", "PipelineFailed"),), None),
+    ),
+    (
+        "a-canceled-run-fails",
+        TRAINING,
+        _seen(run=PipelineRun("run-1", RunState.CANCELED)),
+        (ModelVersionPhase.FAILED, (("Trained", "False", "PipelineCanceled"),), None),
+    ),
+    (
+        "a-failure-is-final-for-its-key",
+        _status(ModelVersionPhase.FAILED, _run("Failed", finished=True)),
+        _seen(),
+        (ModelVersionPhase.FAILED, (), None),
+    ),
     ("a-finished-run-is-looked-up-in-the-registry", SUCCEEDED, _seen(), FindVersion(KEY)),
-    ("a-run-that-just-succeeded-too", TRAINING,
-     _seen(run=PipelineRun("run-1", RunState.SUCCEEDED, output=PASSED)), FindVersion(KEY)),
-    ("an-unregistered-run-has-its-outcome-read", SUCCEEDED, _seen(version=Version(None)),
-     ReadOutcome("run-1", KEY)),
-    ("no-outcome-fails", SUCCEEDED, _seen(version=Version(None), outcome=""),
-     (Phase.FAILED, (("Trained", "False", "UnreadableOutcome"),), None)),
-    ("a-garbled-outcome-fails", SUCCEEDED, _seen(version=Version(None), outcome='{"passed": 1}'),
-     (Phase.FAILED, (("Trained", "False", "UnreadableOutcome"),), None)),
-    ("gates-passed-and-registered-at-trained-go-to-staging", SUCCEEDED,
-     _seen(version=_version(Stage.TRAINED), outcome=PASSED), SetStage("3", Stage.STAGING)),
-    ("a-failed-gate-is-held", SUCCEEDED, _seen(version=_version(Stage.TRAINED), outcome=FAILED),
-     (Phase.HELD, (("GatesPassed", "False", "SliceRegressed"),
-                   ("Trained", "True", "Registered")), None)),
-    ("staged-is-recorded-with-its-evidence", SUCCEEDED,
-     _seen(version=_version(Stage.STAGING), outcome=PASSED),
-     (Phase.STAGING, (("GatesPassed", "True", "GatesPassed"),
-                      ("Trained", "True", "Registered")), None)),
-    ("a-recorded-version-follows-its-stage-without-the-outcome", RECORDED,
-     _seen(version=_version(Stage.PRODUCTION)), (Phase.PRODUCTION, (), None)),
-    ("an-archived-version-is-archived", RECORDED, _seen(version=_version(Stage.ARCHIVED)),
-     (Phase.ARCHIVED, (), None)),
-    ("the-registry-down-before-the-verdict-is-evaluating", SUCCEEDED,
-     _seen(unavailable=DOWN), (Phase.EVALUATING, (REGISTRY_DOWN,), 20)),
-    ("the-registry-down-while-registering-is-evaluating", SUCCEEDED,
-     _seen(version=Version(None), outcome=PASSED, unavailable=DOWN),
-     (Phase.EVALUATING, (REGISTRY_DOWN,), 20)),
-    ("the-registry-down-after-the-verdict-changes-nothing-but-waits", RECORDED,
-     _seen(unavailable=DOWN), (None, (), 20)),
-]  # fmt: skip
+    (
+        "a-run-that-just-succeeded-too",
+        TRAINING,
+        _seen(run=PipelineRun("run-1", RunState.SUCCEEDED, output=PASSED)),
+        FindVersion(KEY),
+    ),
+    (
+        "an-unregistered-run-has-its-outcome-read",
+        SUCCEEDED,
+        _seen(version=Version(None)),
+        ReadOutcome("run-1", KEY),
+    ),
+    (
+        "no-outcome-fails",
+        SUCCEEDED,
+        _seen(version=Version(None), outcome=""),
+        (ModelVersionPhase.FAILED, (("Trained", "False", "UnreadableOutcome"),), None),
+    ),
+    (
+        "a-garbled-outcome-fails",
+        SUCCEEDED,
+        _seen(version=Version(None), outcome='{"passed": 1}'),
+        (ModelVersionPhase.FAILED, (("Trained", "False", "UnreadableOutcome"),), None),
+    ),
+    (
+        "gates-passed-and-registered-at-trained-go-to-staging",
+        SUCCEEDED,
+        _seen(version=_version(Stage.TRAINED), outcome=PASSED),
+        SetStage("3", Stage.STAGING),
+    ),
+    (
+        "a-failed-gate-is-held",
+        SUCCEEDED,
+        _seen(version=_version(Stage.TRAINED), outcome=FAILED),
+        (
+            ModelVersionPhase.HELD,
+            (("GatesPassed", "False", "SliceRegressed"), ("Trained", "True", "Registered")),
+            None,
+        ),
+    ),
+    (
+        "staged-is-recorded-with-its-evidence",
+        SUCCEEDED,
+        _seen(version=_version(Stage.STAGING), outcome=PASSED),
+        (
+            ModelVersionPhase.STAGING,
+            (("GatesPassed", "True", "GatesPassed"), ("Trained", "True", "Registered")),
+            None,
+        ),
+    ),
+    (
+        "a-recorded-version-follows-its-stage-without-the-outcome",
+        RECORDED,
+        _seen(version=_version(Stage.PRODUCTION)),
+        (ModelVersionPhase.PRODUCTION, (), None),
+    ),
+    (
+        "an-archived-version-is-archived",
+        RECORDED,
+        _seen(version=_version(Stage.ARCHIVED)),
+        (ModelVersionPhase.ARCHIVED, (), None),
+    ),
+    (
+        "the-registry-down-before-the-verdict-is-evaluating",
+        SUCCEEDED,
+        _seen(unavailable=DOWN),
+        (ModelVersionPhase.EVALUATING, (REGISTRY_DOWN,), 20),
+    ),
+    (
+        "the-registry-down-while-registering-is-evaluating",
+        SUCCEEDED,
+        _seen(version=Version(None), outcome=PASSED, unavailable=DOWN),
+        (ModelVersionPhase.EVALUATING, (REGISTRY_DOWN,), 20),
+    ),
+    (
+        "the-registry-down-after-the-verdict-changes-nothing-but-waits",
+        RECORDED,
+        _seen(unavailable=DOWN),
+        (None, (), 20),
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -224,8 +346,9 @@ def test_registering_carries_the_lineage_tags() -> None:
 
 
 def test_the_verdict_is_written_with_its_evidence() -> None:
-    step = decide(SUBJECT, SPEC, SUCCEEDED, _seen(version=_version(Stage.STAGING), outcome=PASSED),
-                  NOW)  # fmt: skip
+    step = decide(
+        SUBJECT, SPEC, SUCCEEDED, _seen(version=_version(Stage.STAGING), outcome=PASSED), NOW
+    )
     assert isinstance(step, Report)
     updates = step.updates
     assert (updates["stage"], updates["gates_summary"]) == (Stage.STAGING, "1/1 passed")
@@ -241,8 +364,9 @@ def test_the_verdict_is_written_with_its_evidence() -> None:
 
 
 def test_a_held_version_names_the_failing_gate() -> None:
-    step = decide(SUBJECT, SPEC, SUCCEEDED, _seen(version=_version(Stage.TRAINED), outcome=FAILED),
-                  NOW)  # fmt: skip
+    step = decide(
+        SUBJECT, SPEC, SUCCEEDED, _seen(version=_version(Stage.TRAINED), outcome=FAILED), NOW
+    )
     assert isinstance(step, Report)
     gates = next(o for o in step.observed if o.type == "GatesPassed")
     assert gates.message == "slice new_users: auc worse by 0.05"
@@ -259,27 +383,36 @@ def test_evaluating_says_the_model_is_trained_and_the_run_goes_on() -> None:
 
 
 def test_a_run_is_recorded_when_it_starts_and_when_it_finishes() -> None:
-    started = decide(SUBJECT, SPEC, _status(), _seen(run=PipelineRun("run-1", RunState.PENDING)),
-                     NOW)  # fmt: skip
+    started = decide(
+        SUBJECT, SPEC, _status(), _seen(run=PipelineRun("run-1", RunState.PENDING)), NOW
+    )
     assert isinstance(started, Report)
-    assert started.updates["run"] == RunRecord(id="run-1", key=KEY, state="Pending",
-                                               started_at=NOW)  # fmt: skip
+    assert started.updates["run"] == RunRecord(id="run-1", key=KEY, state="Pending", started_at=NOW)
     ended = PipelineRun("run-1", RunState.FAILED, error="OOMKilled")
     failed = decide(SUBJECT, SPEC, TRAINING, _seen(run=ended), NOW)
     assert isinstance(failed, Report)
-    assert failed.updates["run"] == RunRecord(id="run-1", key=KEY, state="Failed",
-                                              started_at=EARLIER, finished_at=NOW)  # fmt: skip
+    assert failed.updates["run"] == RunRecord(
+        id="run-1", key=KEY, state="Failed", started_at=EARLIER, finished_at=NOW
+    )
     (trained,) = (o for o in failed.observed if o.type == "Trained")
     assert trained.message == "Run run-1 failed: OOMKilled"
 
 
 def test_a_new_training_input_clears_the_previous_verdict() -> None:
-    step = decide(SUBJECT, SPEC, RECORDED.model_copy(update={"run": _run(key="uid-1-old")}),
-                  _seen(run=PipelineRun("run-2", RunState.PENDING)), NOW)  # fmt: skip
+    step = decide(
+        SUBJECT,
+        SPEC,
+        RECORDED.model_copy(update={"run": _run(key="uid-1-old")}),
+        _seen(run=PipelineRun("run-2", RunState.PENDING)),
+        NOW,
+    )
     assert isinstance(step, Report)
     assert {k: step.updates[k] for k in ("stage", "registry", "gates", "gates_summary")} == {
-        "stage": None, "registry": None, "gates": [], "gates_summary": None,
-    }  # fmt: skip
+        "stage": None,
+        "registry": None,
+        "gates": [],
+        "gates_summary": None,
+    }
 
 
 def test_the_registry_outage_is_reported_with_its_message_and_next_attempt() -> None:
@@ -297,8 +430,10 @@ def test_a_sign_off_is_recorded_in_the_registry_once() -> None:
     assert step == RecordSignOff("3", ApprovalRecord(by="alice", at=NOW, comment="AUC holds"))
     recorded = _version(Stage.STAGING, **{APPROVED_BY_TAG: "alice"})
     assert _briefly(decide(SUBJECT, signed, RECORDED, _seen(version=recorded), NOW)) == (
-        Phase.STAGING, (), None,
-    )  # fmt: skip
+        ModelVersionPhase.STAGING,
+        (),
+        None,
+    )
 
 
 def test_a_sign_off_keeps_its_time_while_the_approver_stays() -> None:

@@ -26,8 +26,8 @@ from paved.api.rollout import (
 )
 from paved.core.rollout_steps import (
     Decision,
-    GuardrailReading,
     GuardrailState,
+    GuardrailVerdict,
     Observations,
     Pause,
     Progress,
@@ -60,9 +60,9 @@ step_lists = st.tuples(st.lists(_middle_steps, max_size=5), st.booleans()).map(
 _readings = st.sampled_from(
     [
         (),
-        (GuardrailReading("errorRate", GuardrailState.PASS, "0.1% ≤ 1%"),),
-        (GuardrailReading("errorRate", GuardrailState.BREACH, "4% > 1%"),),
-        (GuardrailReading("errorRate", GuardrailState.NO_DATA, "0 requests"),),
+        (GuardrailVerdict("errorRate", GuardrailState.PASS, "0.1% ≤ 1%"),),
+        (GuardrailVerdict("errorRate", GuardrailState.BREACH, "4% > 1%"),),
+        (GuardrailVerdict("errorRate", GuardrailState.NO_DATA, "0 requests"),),
     ]
 )
 _ab = st.sampled_from([None, *AbOutcome]).map(
@@ -102,7 +102,7 @@ class PromotionInvariant(RuleBasedStateMachine):
         self,
         router: str,
         other: Traffic,
-        guardrails: tuple[GuardrailReading, ...],
+        guardrails: tuple[GuardrailVerdict, ...],
         ab: AbResult | None,
         refused: str | None,
         rollback: bool,
@@ -125,7 +125,7 @@ class PromotionInvariant(RuleBasedStateMachine):
             promote_requested=promote,
             promotion_refused=refused,
         )
-        decision = decide(self.spec, self.progress, observed, self.now)
+        decision = decide(self.spec, self.progress, observed, now=self.now)
         self.decisions.append((observed, decision))
         if isinstance(decision, SetTraffic):
             self.applied = decision.traffic
@@ -168,7 +168,9 @@ def _full_only(refused: str | None) -> Decision:
         target=SeldonTarget(seldon_deployment="churn"),
         steps=[Step(full=FullStep())],
     )
-    return decide(spec, Progress(), Observations(Traffic(100, 0), promotion_refused=refused), T0)
+    return decide(
+        spec, Progress(), Observations(Traffic(100, 0), promotion_refused=refused), now=T0
+    )
 
 
 def test_a_full_only_rollout_moves_no_traffic_without_the_right_to_promote() -> None:
@@ -198,7 +200,7 @@ def test_a_canary_of_weight_100_waits_for_the_right_to_promote() -> None:
     in_shadow = Progress(step=0, step_started_at=T0)
     later = T0 + dt.timedelta(minutes=2)
     observed = Observations(traffic_for(spec.steps, 0), promotion_refused=REFUSED)
-    held = decide(spec, in_shadow, observed, later)
+    held = decide(spec, in_shadow, observed, now=later)
     assert isinstance(held, Pause)
     assert held.progress == in_shadow
 
@@ -211,7 +213,7 @@ def test_a_voided_right_to_promote_at_full_gives_the_traffic_back() -> None:
     )
     at_full = Progress(step=1, step_started_at=T0)
     observed = Observations(Traffic(0, 100), promotion_refused=REFUSED)
-    back = decide(spec, at_full, observed, T0)
+    back = decide(spec, at_full, observed, now=T0)
     assert isinstance(back, SetTraffic)
     assert back.traffic == Traffic(90, 10, False)
     assert back.progress.step == 0
@@ -226,6 +228,6 @@ def test_a_candidate_deleted_mid_canary_rolls_back_to_the_baseline() -> None:
     )
     in_canary = Progress(step=0, step_started_at=T0)
     gone = Observations(Traffic(90, 10), candidate_gone="ModelVersion churn-v2 is gone.")
-    decision = decide(spec, in_canary, gone, T0)
+    decision = decide(spec, in_canary, gone, now=T0)
     assert isinstance(decision, RollBack)
     assert (decision.reason, decision.traffic) == ("CandidateGone", Traffic(100, 0, False))

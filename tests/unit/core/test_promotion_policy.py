@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from paved.api.model_version import ModelVersionSpec, ModelVersionStatus, Phase, RegistryEntry
+from paved.api.model_version import (
+    ModelVersionPhase,
+    ModelVersionSpec,
+    ModelVersionStatus,
+    RegistryEntry,
+)
 from paved.api.promotion_policy import PromotionPolicySpec
 from paved.api.rollout import RolloutSpec
 from paved.core.promotion_policy import (
@@ -39,7 +44,7 @@ ROLLOUT = RolloutSpec.model_validate(
     }
 )
 STATUS = ModelVersionStatus(
-    phase=Phase.STAGING,
+    phase=ModelVersionPhase.STAGING,
     registry=RegistryEntry(name="churn", version="3"),
     gates_digest="sha256:g3",
 )
@@ -121,7 +126,7 @@ def test_the_policys_approver_groups_hold_too() -> None:
 def test_promotion_is_refused_with_what_is_missing() -> None:
     unsigned = promotion_refusal("churn-v2", SPEC, STATUS, authors=Authors(), policies=())
     assert unsigned == "ModelVersion churn-v2: Production needs a sign-off by an approver."
-    held = STATUS.model_copy(update={"phase": Phase.HELD})
+    held = STATUS.model_copy(update={"phase": ModelVersionPhase.HELD})
     assert "is Held" in str(promotion_refusal("v", _signed(), held, authors=Authors(), policies=()))
     assert promotion_refusal("v", _signed(), STATUS, authors=Authors(), policies=()) is None
 

@@ -24,10 +24,13 @@ def test_a_staged_candidate_on_a_healthy_deployment_may_start() -> None:
         (replace(READY, traffic=None), "DeploymentNotFound", "churn does not exist"),
         (replace(READY, traffic=Traffic(0, 0)), "BaselineMissing", "'baseline'"),
         (replace(READY, competing=("churn-v1",)), "TargetTaken", "Rollout churn-v1 already"),
-        (replace(READY, invalid_queries=("drift: bad_data: parse error",)), "QueryInvalid",
-         "drift: bad_data"),
+        (
+            replace(READY, invalid_queries=("drift: bad_data: parse error",)),
+            "QueryInvalid",
+            "drift: bad_data",
+        ),
     ],
-)  # fmt: skip
+)
 def test_what_cannot_be_carried_out_is_refused_with_its_reason(
     facts: Facts, reason: str, words: str
 ) -> None:

@@ -11,8 +11,8 @@ from paved.api.rollout import RolloutSpec
 from paved.core.rollout_steps import (
     Complete,
     Decision,
-    GuardrailReading,
     GuardrailState,
+    GuardrailVerdict,
     Hold,
     Observations,
     Pause,
@@ -26,25 +26,31 @@ from paved.core.rollout_steps import (
     requested,
     traffic_for,
 )
-from paved.core.statistics import AbOutcome, ab_test
+from paved.core.statistics import AbOutcome, Arm, ab_test
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 SPEC = RolloutSpec.model_validate(
     yaml.safe_load((ROOT / "examples" / "03-rollout.yaml").read_text())["spec"]
 )
-GREEN = (GuardrailReading("errorRate", GuardrailState.PASS, "error rate 0.1% ≤ 1%"),)
-RED = (GuardrailReading("errorRate", GuardrailState.BREACH, "error rate 4.2% > 1.0%"),)
-QUIET = (GuardrailReading("errorRate", GuardrailState.NO_DATA, "0 requests in 1m"),)
+GREEN = (GuardrailVerdict("errorRate", GuardrailState.PASS, "error rate 0.1% ≤ 1%"),)
+RED = (GuardrailVerdict("errorRate", GuardrailState.BREACH, "error rate 4.2% > 1.0%"),)
+QUIET = (GuardrailVerdict("errorRate", GuardrailState.NO_DATA, "0 requests in 1m"),)
 
 
 def _run(observations: Observations, now: dt.datetime, progress: Progress) -> Decision:
-    return decide(SPEC, progress, observations, now)
+    return decide(SPEC, progress, observations, now=now)
 
 
 def test_a_rollout_walks_shadow_canaries_ab_and_full() -> None:
     progress, now, kinds = Progress(), T0, []
-    win = ab_test(1_000, 10_000, 1_400, 10_000, 0.01, 0.05, 0.8)
+    win = ab_test(
+        Arm(1_000, 10_000),
+        Arm(1_400, 10_000),
+        minimum_detectable_effect=0.01,
+        alpha=0.05,
+        power=0.8,
+    )
     for _ in range(40):
         target = traffic_for(SPEC.steps, progress.step) if progress.step is not None else None
         decision = _run(Observations(target, GREEN, ab=win), now, progress)
@@ -78,19 +84,34 @@ def test_a_breach_beyond_the_failure_limit_rolls_back_to_baseline() -> None:
 
 
 def test_a_person_rolls_back_in_one_step() -> None:
-    decision = _run(Observations(Traffic(95, 5), GREEN, rollback_requested=True), T0,
-                    Progress(step=2, step_started_at=T0))  # fmt: skip
+    decision = _run(
+        Observations(Traffic(95, 5), GREEN, rollback_requested=True),
+        T0,
+        Progress(step=2, step_started_at=T0),
+    )
     assert isinstance(decision, RollBack)
     assert decision.reason == "RollbackRequested"
 
 
 def test_an_ab_loss_rolls_back_and_no_difference_pauses() -> None:
     progress = Progress(step=3, step_started_at=T0)
-    loss = ab_test(1_400, 10_000, 1_000, 10_000, 0.01, 0.05, 0.8)
+    loss = ab_test(
+        Arm(1_400, 10_000),
+        Arm(1_000, 10_000),
+        minimum_detectable_effect=0.01,
+        alpha=0.05,
+        power=0.8,
+    )
     rolled = _run(Observations(Traffic(50, 50), GREEN, ab=loss), T0, progress)
     assert isinstance(rolled, RollBack)
     assert rolled.reason == "AbTestLoss"
-    same = ab_test(10_000, 100_000, 10_010, 100_000, 0.02, 0.05, 0.8)
+    same = ab_test(
+        Arm(10_000, 100_000),
+        Arm(10_010, 100_000),
+        minimum_detectable_effect=0.02,
+        alpha=0.05,
+        power=0.8,
+    )
     assert same.outcome is AbOutcome.NO_DIFFERENCE
     paused = _run(Observations(Traffic(50, 50), GREEN, ab=same), T0, progress)
     assert isinstance(paused, Pause)
@@ -98,15 +119,24 @@ def test_an_ab_loss_rolls_back_and_no_difference_pauses() -> None:
 
 observations = st.builds(
     Observations,
-    traffic=st.sampled_from([None, Traffic(100, 0, True), Traffic(99, 1), Traffic(95, 5),
-                             Traffic(50, 50), Traffic(0, 100), Traffic(100, 0)]),
+    traffic=st.sampled_from(
+        [
+            None,
+            Traffic(100, 0, True),
+            Traffic(99, 1),
+            Traffic(95, 5),
+            Traffic(50, 50),
+            Traffic(0, 100),
+            Traffic(100, 0),
+        ]
+    ),
     guardrails=st.sampled_from([GREEN, RED, QUIET, ()]),
     rollback_requested=st.booleans(),
     resume_requested=st.booleans(),
     pause_requested=st.sampled_from([None, "", "checking the dashboards"]),
     promote_requested=st.booleans(),
     promotion_refused=st.sampled_from([None, "Production needs a sign-off by an approver."]),
-)  # fmt: skip
+)
 
 
 @settings(max_examples=80, deadline=None)
@@ -117,8 +147,8 @@ def test_every_decision_keeps_traffic_valid_and_replays_identically(
     progress, now = Progress(), T0
     for observed, seconds in sequence:
         now += dt.timedelta(seconds=seconds)
-        decision = decide(SPEC, progress, observed, now)
-        assert decide(SPEC, progress, observed, now) == decision  # a restart replays the same
+        decision = decide(SPEC, progress, observed, now=now)
+        assert decide(SPEC, progress, observed, now=now) == decision  # a restart replays the same
         if isinstance(decision, SetTraffic | RollBack):
             split = decision.traffic
             assert split.baseline + split.candidate == 100
@@ -143,7 +173,13 @@ def test_every_decision_keeps_traffic_valid_and_replays_identically(
 
 def test_without_a_sign_off_the_rollout_pauses_before_full_and_goes_on_once_signed() -> None:
     at_ab = Progress(step=3, step_started_at=T0)
-    win = ab_test(1_000, 10_000, 1_400, 10_000, 0.01, 0.05, 0.8)
+    win = ab_test(
+        Arm(1_000, 10_000),
+        Arm(1_400, 10_000),
+        minimum_detectable_effect=0.01,
+        alpha=0.05,
+        power=0.8,
+    )
     refused = "Production needs a sign-off by an approver."
     held = _run(Observations(Traffic(50, 50), GREEN, ab=win, promotion_refused=refused), T0, at_ab)
     assert isinstance(held, Pause)
@@ -174,8 +210,9 @@ SIGN_OFF_MISSING = "Production needs a sign-off by an approver."
 
 def test_a_paused_rollout_holds_its_step_and_its_traffic() -> None:
     later = T0 + dt.timedelta(minutes=30)  # long past the canary's 5m
-    paused = _run(Observations(CANARY, GREEN, pause_requested="checking the dashboards"), later,
-                  IN_CANARY)  # fmt: skip
+    paused = _run(
+        Observations(CANARY, GREEN, pause_requested="checking the dashboards"), later, IN_CANARY
+    )
     assert isinstance(paused, Pause)
     assert paused.reason == "PausedByRequest"
     assert "checking the dashboards" in paused.message
@@ -224,8 +261,9 @@ def test_a_promote_skips_the_remaining_steps_to_full_which_then_promotes() -> No
 def test_a_promote_without_a_sign_off_pauses_and_is_not_kept_for_later() -> None:
     refused = _run(
         Observations(CANARY, GREEN, promote_requested=True, promotion_refused=SIGN_OFF_MISSING),
-        T0, IN_CANARY,
-    )  # fmt: skip
+        T0,
+        IN_CANARY,
+    )
     assert isinstance(refused, Pause)
     assert (refused.reason, refused.message) == (
         "PromotionRefused",
@@ -263,11 +301,12 @@ def test_a_promote_never_skips_a_guardrail_breach() -> None:
 
 def test_a_promote_needs_a_full_step_to_skip_to() -> None:
     without_full = SPEC.model_copy(update={"steps": SPEC.steps[:-1]})
-    decision = decide(without_full, IN_CANARY, Observations(CANARY, GREEN, promote_requested=True),
-                      T0)  # fmt: skip
+    decision = decide(
+        without_full, IN_CANARY, Observations(CANARY, GREEN, promote_requested=True), now=T0
+    )
     assert isinstance(decision, Hold)
     assert decision.reason == "PromoteNotPossible"
-    assert "this rollout's last step is ab_test" in decision.message
+    assert "this rollout's last step is abTest" in decision.message
 
 
 def test_silence_carried_from_the_last_analysis_keeps_a_step_from_ending() -> None:
@@ -286,7 +325,9 @@ def test_a_breach_carried_between_analyses_is_not_counted_again() -> None:
 
 
 PROMETHEUS_DOWN = "Prometheus unreachable: connection refused"
-WIN = ab_test(1_000, 10_000, 1_400, 10_000, 0.01, 0.05, 0.8)
+WIN = ab_test(
+    Arm(1_000, 10_000), Arm(1_400, 10_000), minimum_detectable_effect=0.01, alpha=0.05, power=0.8
+)
 
 
 def test_unreadable_guardrails_hold_the_step_past_its_duration_and_never_promote() -> None:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from paved.core.statistics import (
     MAX_SAMPLE_SIZE,
     AbOutcome,
+    Arm,
     ab_test,
     sample_size_per_arm,
     trial_count,
@@ -16,27 +17,50 @@ from paved.core.statistics import (
 
 def test_sample_size_matches_the_textbook_example() -> None:
     # Error rate 1.0% → 1.5%, alpha 0.05, power 0.8: about 7,750 per arm.
-    assert 7_600 <= sample_size_per_arm(0.01, 0.005, 0.05, 0.8) <= 7_900
+    assert 7_600 <= sample_size_per_arm(0.01, 0.005, alpha=0.05, power=0.8) <= 7_900
 
 
 def test_a_clear_win_is_declared_early_and_a_loss_likewise() -> None:
-    win = ab_test(1_000, 10_000, 1_400, 10_000, 0.01, 0.05, 0.8)
+    win = ab_test(
+        Arm(1_000, 10_000),
+        Arm(1_400, 10_000),
+        minimum_detectable_effect=0.01,
+        alpha=0.05,
+        power=0.8,
+    )
     assert win.outcome is AbOutcome.WIN
     assert win.low > 0
-    loss = ab_test(1_400, 10_000, 1_000, 10_000, 0.01, 0.05, 0.8)
+    loss = ab_test(
+        Arm(1_400, 10_000),
+        Arm(1_000, 10_000),
+        minimum_detectable_effect=0.01,
+        alpha=0.05,
+        power=0.8,
+    )
     assert loss.outcome is AbOutcome.LOSS
 
 
 def test_equal_arms_are_no_difference_once_enough_samples_are_in() -> None:
-    early = ab_test(100, 1_000, 101, 1_000, 0.02, 0.05, 0.8)
+    early = ab_test(
+        Arm(100, 1_000), Arm(101, 1_000), minimum_detectable_effect=0.02, alpha=0.05, power=0.8
+    )
     assert early.outcome is AbOutcome.UNDECIDED
-    late = ab_test(10_000, 100_000, 10_010, 100_000, 0.02, 0.05, 0.8)
+    late = ab_test(
+        Arm(10_000, 100_000),
+        Arm(10_010, 100_000),
+        minimum_detectable_effect=0.02,
+        alpha=0.05,
+        power=0.8,
+    )
     assert late.outcome is AbOutcome.NO_DIFFERENCE
     assert "per arm for MDE 0.02" in late.message
 
 
 def test_no_data_is_undecided_never_a_verdict() -> None:
-    assert ab_test(0, 0, 0, 0, 0.01, 0.05, 0.8).outcome is AbOutcome.UNDECIDED
+    assert (
+        ab_test(Arm(0, 0), Arm(0, 0), minimum_detectable_effect=0.01, alpha=0.05, power=0.8).outcome
+        is AbOutcome.UNDECIDED
+    )
 
 
 @settings(max_examples=5, deadline=None)
@@ -51,7 +75,13 @@ def test_peeking_under_no_difference_rarely_declares_a_winner(seed: int) -> None
             trials += 200
             successes_b += int(rng.binomial(200, 0.1))
             successes_c += int(rng.binomial(200, 0.1))
-            result = ab_test(successes_b, trials, successes_c, trials, 0.02, 0.05, 0.8)
+            result = ab_test(
+                Arm(successes_b, trials),
+                Arm(successes_c, trials),
+                minimum_detectable_effect=0.02,
+                alpha=0.05,
+                power=0.8,
+            )
             if result.outcome in (AbOutcome.WIN, AbOutcome.LOSS):
                 false_alarms += 1
                 break
@@ -60,16 +90,31 @@ def test_peeking_under_no_difference_rarely_declares_a_winner(seed: int) -> None
 
 @pytest.mark.parametrize("effect", [0.0, 0.02])
 def test_the_interval_covers_the_estimate(effect: float) -> None:
-    result = ab_test(1_000, 10_000, int(1_000 + effect * 10_000), 10_000, 0.01, 0.05, 0.8)
+    result = ab_test(
+        Arm(1_000, 10_000),
+        Arm(int(1_000 + effect * 10_000), 10_000),
+        minimum_detectable_effect=0.01,
+        alpha=0.05,
+        power=0.8,
+    )
     assert result.low <= result.effect <= result.high
 
 
 def test_an_unreachable_sample_size_ends_at_the_horizon_with_a_stated_outcome() -> None:
     """An MDE of 0.001 at a 10% rate needs ~1.4 million trials per arm; at the horizon the
     test ends with what it has: no effect shown, and the message says how far short it was."""
-    before = ab_test(100, 1_000, 104, 1_000, 0.001, 0.05, 0.8)
+    before = ab_test(
+        Arm(100, 1_000), Arm(104, 1_000), minimum_detectable_effect=0.001, alpha=0.05, power=0.8
+    )
     assert before.outcome is AbOutcome.UNDECIDED
-    ended = ab_test(100, 1_000, 104, 1_000, 0.001, 0.05, 0.8, horizon_reached=True)
+    ended = ab_test(
+        Arm(100, 1_000),
+        Arm(104, 1_000),
+        minimum_detectable_effect=0.001,
+        alpha=0.05,
+        power=0.8,
+        horizon_reached=True,
+    )
     assert ended.outcome is AbOutcome.NO_DIFFERENCE
     assert ended.required_per_arm > 1_000_000
     assert ended.message.startswith("noDifference at the horizon, short of the sample size")
@@ -78,15 +123,27 @@ def test_an_unreachable_sample_size_ends_at_the_horizon_with_a_stated_outcome() 
 
 def test_an_arm_without_trials_ends_at_the_horizon_too() -> None:
     """Traffic that never reached one arm used to hold the split for ever."""
-    assert ab_test(0, 0, 3, 40, 0.01, 0.05, 0.8).outcome is AbOutcome.UNDECIDED
-    ended = ab_test(0, 0, 3, 40, 0.01, 0.05, 0.8, horizon_reached=True)
+    assert (
+        ab_test(
+            Arm(0, 0), Arm(3, 40), minimum_detectable_effect=0.01, alpha=0.05, power=0.8
+        ).outcome
+        is AbOutcome.UNDECIDED
+    )
+    ended = ab_test(
+        Arm(0, 0),
+        Arm(3, 40),
+        minimum_detectable_effect=0.01,
+        alpha=0.05,
+        power=0.8,
+        horizon_reached=True,
+    )
     assert ended.outcome is AbOutcome.NO_DIFFERENCE
     assert "baseline 0, candidate 40 trials" in ended.message
 
 
 @pytest.mark.parametrize("effect", [1e-9, 1e-300])
 def test_a_vanishing_effect_needs_the_bounded_maximum_never_an_overflow(effect: float) -> None:
-    assert sample_size_per_arm(0.5, effect, 0.05, 0.8) == MAX_SAMPLE_SIZE
+    assert sample_size_per_arm(0.5, effect, alpha=0.05, power=0.8) == MAX_SAMPLE_SIZE
 
 
 @pytest.mark.parametrize(

@@ -21,17 +21,17 @@ import numpy as np
 import pyarrow as pa
 
 from paved.adapters.offline.parquet import (
+    ChangedSince,
     ParquetSource,
-    Watermarks,
     append_parquet,
     changed_rows_schema,
+    changed_since,
     check_entity_rows,
     checked_batch_rows,
     numbered_entity_rows,
     parquet_source,
     take_rows,
     timestamp_columns,
-    watermarks,
     with_features,
 )
 from paved.api.feature_view import DataType
@@ -89,7 +89,7 @@ class DuckDBEngine:
         batch_rows: int,
     ) -> Iterator[pa.RecordBatch]:
         source = parquet_source(view)
-        query, params = _changed_rows_query(source, watermarks(view, event_after, created_after))
+        query, params = _changed_rows_query(source, changed_since(view, event_after, created_after))
         schema = changed_rows_schema(source)
         with closing(locked_connection(source.files)) as connection:
             try:
@@ -334,7 +334,7 @@ def _within_ttl(view: ViewDefinition, event: str, at: str) -> str:
 
 
 def _changed_rows_query(
-    source: ParquetSource, newer_than: Watermarks | None
+    source: ParquetSource, newer_than: ChangedSince | None
 ) -> tuple[str, dict[str, object]]:
     view = source.view
     created = view.created_timestamp_field

@@ -336,14 +336,17 @@ def changed_rows_schema(source: ParquetSource) -> pa.Schema:
 
 
 @dataclass(frozen=True)
-class Watermarks:
+class ChangedSince:
+    """The row filter a materialization's watermarks make: newer than these, in event (and,
+    for views that have one, created) time."""
+
     event: dt.datetime
     created: dt.datetime | None  # None for views without a created timestamp
 
 
-def watermarks(
+def changed_since(
     view: ViewDefinition, event_after: dt.datetime | None, created_after: dt.datetime | None
-) -> Watermarks | None:
+) -> ChangedSince | None:
     """What a changed row must be newer than (in event or created time); None: every row is,
     as a missing watermark lets every row through."""
     for watermark in (event_after, created_after):
@@ -352,7 +355,7 @@ def watermarks(
     created = view.created_timestamp_field
     if event_after is None or (created is not None and created_after is None):
         return None
-    return Watermarks(event_after, created_after if created else None)
+    return ChangedSince(event_after, created_after if created else None)
 
 
 def checked_batch_rows(batch_rows: int) -> int:

@@ -23,11 +23,11 @@ from paved.adapters.offline.parquet import (
     ParquetSource,
     append_parquet,
     changed_rows_schema,
+    changed_since,
     check_entity_rows,
     checked_batch_rows,
     numbered_entity_rows,
     parquet_source,
-    watermarks,
     with_features,
 )
 from paved.api.feature_view import DataType
@@ -88,7 +88,7 @@ class SparkEngine:
         source = _readable_by_spark(parquet_source(view))
         created = view.created_timestamp_field
         rows = self._source_rows(source)
-        newer_than = watermarks(view, event_after, created_after)
+        newer_than = changed_since(view, event_after, created_after)
         if newer_than is not None:
             newer = _micros(view.timestamp_field) > _epoch_micros(newer_than.event)
             if created is not None and newer_than.created is not None:

@@ -1,0 +1,142 @@
+"""Every reason paved writes on a condition, an event or a verdict: one enum per kind of thing.
+
+A reason is a CamelCase word a person or a tool (`kubectl wait`, an alert, Argo CD's health
+check) matches on, so each one is spelled once, here, and the core, the controllers and the
+tests name it by its member. Messages, which carry the numbers, stay beside the decisions.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AcceptanceReason(StrEnum):
+    """The Accepted condition: whether the spec is valid and what it refers to exists."""
+
+    ACCEPTED = "Accepted"
+    REFERENCE_NOT_FOUND = "ReferenceNotFound"
+    INVALID_SPEC = "InvalidSpec"
+
+
+class FailureReason(StrEnum):
+    """A reconcile that failed with an error that carries no reason of its own."""
+
+    RECONCILE_ERROR = "ReconcileError"
+
+
+class FeatureViewReason(StrEnum):
+    """The FeatureView's Ready and Fresh conditions, and its deletion's events."""
+
+    MATERIALIZED = "Materialized"
+    ONLINE_STORE_UNAVAILABLE = "OnlineStoreUnavailable"
+    ONLINE_KEYS_REMOVED = "OnlineKeysRemoved"
+    WITHIN_SLO = "WithinSlo"
+    NOT_MATERIALIZED = "NotMaterialized"
+    SLO_BREACHED = "SloBreached"
+
+
+class GateReason(StrEnum):
+    """Why a gate passed, failed or could not judge (a GateVerdict's reason)."""
+
+    SCHEMA_MATCHES = "SchemaMatches"
+    SCHEMA_VIOLATED = "SchemaViolated"
+    NO_DRIFT = "NoDrift"
+    DRIFT_DETECTED = "DriftDetected"
+    NEW_FEATURE = "NewFeature"
+    BELOW_FLOOR = "BelowFloor"
+    NO_PRODUCTION_MODEL = "NoProductionModel"
+    METRIC_HOLDS = "MetricHolds"
+    METRIC_REGRESSED = "MetricRegressed"
+    INSUFFICIENT_SUPPORT = "InsufficientSupport"
+    SLICE_HOLDS = "SliceHolds"
+    SLICE_REGRESSED = "SliceRegressed"
+    GOLDEN_CASES_HOLD = "GoldenCasesHold"
+    GOLDEN_CASES_FAILED = "GoldenCasesFailed"
+
+
+class ModelVersionReason(StrEnum):
+    """The ModelVersion's Trained and GatesPassed conditions."""
+
+    TRAINING = "Training"
+    EVALUATING = "Evaluating"
+    REGISTERED = "Registered"
+    NOT_EVALUATED = "NotEvaluated"
+    GATES_PASSED = "GatesPassed"
+    UNREADABLE_OUTCOME = "UnreadableOutcome"
+    PIPELINE_FAILED = "PipelineFailed"
+    PIPELINE_CANCELED = "PipelineCanceled"
+    PIPELINE_SKIPPED = "PipelineSkipped"
+    REGISTRY_UNAVAILABLE = "RegistryUnavailable"
+    PIPELINES_UNAVAILABLE = "PipelinesUnavailable"
+
+
+class SignOffReason(StrEnum):
+    """The Approved condition: whether a sign-off approves what would be promoted."""
+
+    SIGNED_OFF = "SignedOff"
+    NOT_REQUIRED = "NotRequired"
+    AWAITING_SIGN_OFF = "AwaitingSignOff"
+    SELF_APPROVAL = "SelfApproval"
+    SIGN_OFF_VOIDED = "SignOffVoided"
+    NOT_AN_APPROVER = "NotAnApprover"
+
+
+class PolicyReason(StrEnum):
+    """The PolicySatisfied condition, and a Rollout's pause before a gate step."""
+
+    POLICY_MET = "PolicyMet"
+    POLICY_VIOLATED = "PolicyViolated"
+
+
+class TransitionReason(StrEnum):
+    """A registry stage move, allowed or refused."""
+
+    UNCHANGED = "Unchanged"
+    MOVED_TO_STAGING = "MovedToStaging"
+    MOVED_TO_PRODUCTION = "MovedToProduction"
+    MOVED_TO_ARCHIVED = "MovedToArchived"
+    TRANSITION_NOT_ALLOWED = "TransitionNotAllowed"
+    GATES_FAILED = "GatesFailed"
+    PROMOTION_REFUSED = "PromotionRefused"
+    AWAITING_ROLLOUT = "AwaitingRollout"
+
+
+class RolloutReason(StrEnum):
+    """The Rollout's Progressing condition: what the last decision was, and why."""
+
+    WAITING_FOR_CANDIDATE = "WaitingForCandidate"
+    ROUTE_REFUSED = "RouteRefused"
+    STEP_STARTED = "StepStarted"
+    STEP_IN_PROGRESS = "StepInProgress"
+    WAITING_FOR_TRAFFIC = "WaitingForTraffic"
+    EXPERIMENTING = "Experimenting"
+    PAUSED_BY_REQUEST = "PausedByRequest"
+    PAUSED_FOR_JUDGEMENT = "PausedForJudgement"
+    AB_TEST_NEEDS_JUDGEMENT = "AbTestNeedsJudgement"
+    NO_DATA = "NoData"
+    METRICS_UNAVAILABLE = "MetricsUnavailable"
+    POLICY_VIOLATED = PolicyReason.POLICY_VIOLATED.value
+    PROMOTION_REFUSED = "PromotionRefused"
+    PROMOTE_REQUESTED = "PromoteRequested"
+    PROMOTE_NOT_POSSIBLE = "PromoteNotPossible"
+    PROMOTED = "Promoted"
+    COMPLETED = "Completed"
+    ALREADY_SERVING = "AlreadyServing"
+    FINISHED = "Finished"
+    ROLLBACK_REQUESTED = "RollbackRequested"
+    GUARDRAIL_BREACHED = "GuardrailBreached"
+    CANDIDATE_GONE = "CandidateGone"
+    AB_TEST_WIN = "AbTestWin"
+    AB_TEST_NO_DIFFERENCE = "AbTestNoDifference"
+    AB_TEST_LOSS = "AbTestLoss"
+
+
+class AdmissionReason(StrEnum):
+    """Why a Rollout may not start (the Progressing condition, False, before any traffic)."""
+
+    CANDIDATE_NOT_STAGED = "CandidateNotStaged"
+    DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"
+    BASELINE_MISSING = "BaselineMissing"
+    TARGET_TAKEN = "TargetTaken"
+    QUERY_INVALID = "QueryInvalid"
+    POLICY_VIOLATED = PolicyReason.POLICY_VIOLATED.value
