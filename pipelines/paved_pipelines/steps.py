@@ -281,8 +281,8 @@ def evaluate(
                     features[name],
                     production_training_rows.column(name).to_pylist(),
                     train_rows.column(name).to_pylist(),
-                    gates.drift.max_psi,
-                    gates.drift.bins,
+                    max_psi=gates.drift.max_psi,
+                    bins=gates.drift.bins,
                 )
             )
     verdicts.append(
@@ -290,9 +290,9 @@ def evaluate(
             metric_name,
             metrics.get(metric_name, math.nan),
             production.metrics.get(metric_name) if production else None,
-            gates.metric.max_regression,
-            gates.metric.min_value,
-            HIGHER_IS_BETTER[gates.metric.name],
+            max_regression=gates.metric.max_regression,
+            min_value=gates.metric.min_value,
+            higher_is_better=HIGHER_IS_BETTER[gates.metric.name],
         )
     )
     slice_metrics: dict[str, float] = {}
@@ -308,11 +308,13 @@ def evaluate(
                 slice_gate_spec.name,
                 metric_name,
                 candidate,
-                production.slice_metrics.get(slice_gate_spec.name) if production else None,
-                support,
-                request.min_slice_support,
-                slice_gate_spec.max_regression,
-                HIGHER_IS_BETTER[gates.metric.name],
+                production=production.slice_metrics.get(slice_gate_spec.name)
+                if production
+                else None,
+                support=support,
+                min_support=request.min_slice_support,
+                max_regression=slice_gate_spec.max_regression,
+                higher_is_better=HIGHER_IS_BETTER[gates.metric.name],
             )
         )
     if gates.golden:

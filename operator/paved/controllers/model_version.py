@@ -162,7 +162,7 @@ async def train_and_promote(
     policies = await governing_policies(resource.namespace, ports)
     seen = Seen(await check_references(resource, ports))
     for _ in range(MAX_STEPS):
-        step = decide(subject, resource.spec, status, seen, now, policies=policies)
+        step = decide(subject, resource.spec, status, seen=seen, now=now, policies=policies)
         if isinstance(step, Report):
             return Reconciled(
                 step.observed, step.retry_after_seconds, step.retry_reason, dict(step.updates)

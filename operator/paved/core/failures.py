@@ -14,6 +14,7 @@ import re
 from typing import Final
 
 from paved.core.conditions import Observation
+from paved.core.reasons import FailureReason
 from paved.errors import PermanentError
 
 # The condition a failure is reported on: the one that says whether the kind does its job.
@@ -22,7 +23,7 @@ FAILURE_CONDITIONS: Final = {
     "ModelVersion": "Trained",
     "Rollout": "Progressing",
 }
-UNEXPECTED: Final = "ReconcileError"
+UNEXPECTED: Final = FailureReason.RECONCILE_ERROR
 BACKOFF_FIRST_SECONDS: Final = 5.0
 BACKOFF_CAP_SECONDS: Final = 60.0
 _REASON = re.compile(r"^[A-Z][A-Za-z0-9]{0,127}$")

@@ -18,10 +18,11 @@ from paved.api.feature_view import DataType, FeatureViewSpec, StalePolicy
 from paved.api.meta import parse_duration
 from paved.core.conditions import Observation
 from paved.core.data_paths import namespace_root, resolve
+from paved.core.reasons import FeatureViewReason
 
 VERSION_LENGTH: Final = 12
 # The condition a deleted FeatureView reports while its online values cannot be removed yet.
-ONLINE_KEYS_REMOVED: Final = "OnlineKeysRemoved"
+ONLINE_KEYS_REMOVED: Final = FeatureViewReason.ONLINE_KEYS_REMOVED
 FIRST_DELETION_RETRY_SECONDS: Final = 5.0
 MAX_DELETION_RETRY_SECONDS: Final = 300.0
 
@@ -116,7 +117,7 @@ def keys_kept(problem: str, retry_seconds: float) -> Observation:
     return Observation(
         ONLINE_KEYS_REMOVED,
         "False",
-        "OnlineStoreUnavailable",
+        FeatureViewReason.ONLINE_STORE_UNAVAILABLE,
         f"Deleting: the online values of every version stay, and so does this FeatureView, "
         f"until the online store removes them: {problem}; next attempt in {retry_seconds:g} s.",
     )
@@ -126,6 +127,6 @@ def keys_removed(count: int) -> Observation:
     return Observation(
         ONLINE_KEYS_REMOVED,
         "True",
-        "OnlineKeysRemoved",
+        FeatureViewReason.ONLINE_KEYS_REMOVED,
         f"Deleted: {count} online values of every version removed.",
     )

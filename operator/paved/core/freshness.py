@@ -12,6 +12,7 @@ from typing import Final
 
 from paved.core.conditions import Observation
 from paved.core.feature_views import ViewDefinition
+from paved.core.reasons import FeatureViewReason
 
 FRESH: Final = "Fresh"
 
@@ -46,16 +47,25 @@ def summary(lags: Sequence[FeatureLag]) -> str:
 def fresh_condition(lags: Sequence[FeatureLag]) -> Observation:
     stale = [lag for lag in lags if not lag.ok]
     if not stale:
-        return Observation(FRESH, "True", "WithinSlo", "Every feature is within its freshness SLO.")
+        return Observation(
+            FRESH,
+            "True",
+            FeatureViewReason.WITHIN_SLO,
+            "Every feature is within its freshness SLO.",
+        )
     if all(lag.lag_seconds is None for lag in stale):
         names = ", ".join(lag.feature for lag in stale)
-        return Observation(FRESH, "False", "NotMaterialized", f"Nothing online yet for {names}.")
+        return Observation(
+            FRESH, "False", FeatureViewReason.NOT_MATERIALIZED, f"Nothing online yet for {names}."
+        )
     details = ", ".join(
         f"{lag.feature} {lag.lag_seconds:.0f}s > {lag.slo_seconds:.0f}s"
         for lag in stale
         if lag.lag_seconds is not None and lag.slo_seconds is not None
     )
-    return Observation(FRESH, "False", "SloBreached", f"Stale features (lag > SLO): {details}.")
+    return Observation(
+        FRESH, "False", FeatureViewReason.SLO_BREACHED, f"Stale features (lag > SLO): {details}."
+    )
 
 
 def is_due(last_run_at: dt.datetime | None, interval: dt.timedelta, now: dt.datetime) -> bool:

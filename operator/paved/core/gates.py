@@ -17,6 +17,7 @@ from scipy import stats
 
 from paved.api.feature_view import DataType
 from paved.core.feature_views import FeatureDefinition
+from paved.core.reasons import GateReason
 
 PSI_EPSILON: Final = 1e-4
 Value = float | int | str | bool | None
@@ -33,7 +34,7 @@ class Verdict(StrEnum):
 class GateVerdict:
     gate: str  # e.g. "schema:clicks_7d", "drift:country", "metric:auc", "slice:new_users"
     verdict: Verdict
-    reason: str
+    reason: str  # a GateReason; a str, as verdicts come back from the pipeline as JSON
     message: str
     value: float | None = None
     threshold: float | None = None
@@ -87,13 +88,19 @@ def schema_gate(
         if problems:
             verdicts.append(
                 GateVerdict(
-                    gate, Verdict.FAIL, "SchemaViolated", f"{feature.name}: " + "; ".join(problems)
+                    gate,
+                    Verdict.FAIL,
+                    GateReason.SCHEMA_VIOLATED,
+                    f"{feature.name}: " + "; ".join(problems),
                 )
             )
         else:
             verdicts.append(
                 GateVerdict(
-                    gate, Verdict.PASS, "SchemaMatches", f"{feature.name} matches its declaration."
+                    gate,
+                    Verdict.PASS,
+                    GateReason.SCHEMA_MATCHES,
+                    f"{feature.name} matches its declaration.",
                 )
             )
     return verdicts
@@ -110,7 +117,7 @@ def _shares(counts: NDArray[np.float64], epsilon: float) -> NDArray[np.float64]:
 
 
 def psi_numeric(
-    reference: ArrayLike, current: ArrayLike, bins: int = 10, epsilon: float = PSI_EPSILON
+    reference: ArrayLike, current: ArrayLike, bins: int = 10, *, epsilon: float = PSI_EPSILON
 ) -> float:
     """PSI with bin edges from the reference's quantiles (open at both ends); nulls: own bin."""
     ref = np.asarray(reference, dtype=np.float64)
@@ -157,7 +164,7 @@ def psi_categorical(
 
 
 def psi_noise_floor(
-    reference_rows: int, current_rows: int, bins: int, alpha: float = 0.01
+    reference_rows: int, current_rows: int, bins: int, *, alpha: float = 0.01
 ) -> float:
     """The PSI two samples of these sizes reach without any drift, at confidence 1 - alpha.
 
@@ -172,7 +179,7 @@ def new_feature_drift(feature: FeatureDefinition) -> GateVerdict:
     return GateVerdict(
         f"drift:{feature.name}",
         Verdict.INCONCLUSIVE,
-        "NewFeature",
+        GateReason.NEW_FEATURE,
         f"{feature.name}: new in this version, production was not trained on it; not judged",
     )
 
@@ -181,6 +188,7 @@ def drift_gate(
     feature: FeatureDefinition,
     reference: Sequence[Value],
     current: Sequence[Value],
+    *,
     max_psi: float,
     bins: int,
 ) -> GateVerdict:
@@ -207,7 +215,7 @@ def drift_gate(
         return GateVerdict(
             gate,
             Verdict.FAIL,
-            "DriftDetected",
+            GateReason.DRIFT_DETECTED,
             f"{feature.name}: PSI {value:.3f} > {threshold:.3f}{note}",
             value,
             threshold,
@@ -215,7 +223,7 @@ def drift_gate(
     return GateVerdict(
         gate,
         Verdict.PASS,
-        "NoDrift",
+        GateReason.NO_DRIFT,
         f"{feature.name}: PSI {value:.3f} ≤ {threshold:.3f}{note}",
         value,
         threshold,
@@ -231,7 +239,13 @@ def _regression(candidate: float, production: float, higher_is_better: bool) -> 
 
 
 def _compared(
-    gate: str, compared: str, worse_by: float, max_regression: float, failed: str, held: str
+    gate: str,
+    compared: str,
+    worse_by: float,
+    *,
+    max_regression: float,
+    failed: GateReason,
+    held: GateReason,
 ) -> GateVerdict:
     """The verdict of a candidate-vs-production comparison; `compared` says what was compared."""
     if worse_by > max_regression:
@@ -245,6 +259,7 @@ def metric_gate(
     name: str,
     candidate: float,
     production: float | None,
+    *,
     max_regression: float,
     min_value: float | None,
     higher_is_better: bool = True,
@@ -256,7 +271,7 @@ def metric_gate(
         return GateVerdict(
             gate,
             Verdict.FAIL,
-            "BelowFloor",
+            GateReason.BELOW_FLOOR,
             f"{name} {candidate:.4f} is past the floor {min_value:.4f}",
             candidate,
             min_value,
@@ -265,20 +280,28 @@ def metric_gate(
         return GateVerdict(
             gate,
             Verdict.PASS,
-            "NoProductionModel",
+            GateReason.NO_PRODUCTION_MODEL,
             f"{name} {candidate:.4f}; no production model to compare with",
             candidate,
             min_value,
         )
     worse_by = _regression(candidate, production, higher_is_better)
     compared = f"{name} {candidate:.4f} vs production {production:.4f}"
-    return _compared(gate, compared, worse_by, max_regression, "MetricRegressed", "MetricHolds")
+    return _compared(
+        gate,
+        compared,
+        worse_by,
+        max_regression=max_regression,
+        failed=GateReason.METRIC_REGRESSED,
+        held=GateReason.METRIC_HOLDS,
+    )
 
 
 def slice_gate(
     name: str,
     metric: str,
     candidate: float | None,
+    *,
     production: float | None,
     support: int,
     min_support: int,
@@ -290,7 +313,7 @@ def slice_gate(
         return GateVerdict(
             gate,
             Verdict.INCONCLUSIVE,
-            "InsufficientSupport",
+            GateReason.INSUFFICIENT_SUPPORT,
             f"slice {name}: {support} rows < minimum {min_support}; not judged",
             float(support),
             float(min_support),
@@ -299,7 +322,7 @@ def slice_gate(
         return GateVerdict(
             gate,
             Verdict.PASS,
-            "NoProductionModel",
+            GateReason.NO_PRODUCTION_MODEL,
             f"slice {name}: {metric} {candidate:.4f} on {support} rows; nothing to compare with",
             candidate,
             None,
@@ -308,7 +331,14 @@ def slice_gate(
     compared = (
         f"slice {name}: {metric} {candidate:.4f} vs production {production:.4f} ({support} rows)"
     )
-    return _compared(gate, compared, worse_by, max_regression, "SliceRegressed", "SliceHolds")
+    return _compared(
+        gate,
+        compared,
+        worse_by,
+        max_regression=max_regression,
+        failed=GateReason.SLICE_REGRESSED,
+        held=GateReason.SLICE_HOLDS,
+    )
 
 
 @dataclass(frozen=True)
@@ -340,11 +370,16 @@ def golden_gate(results: Sequence[GoldenResult]) -> GateVerdict:
         return GateVerdict(
             "golden",
             Verdict.FAIL,
-            "GoldenCasesFailed",
+            GateReason.GOLDEN_CASES_FAILED,
             f"{len(problems)}/{len(results)} golden cases failed: {shown}",
             float(len(problems)),
             0.0,
         )
     return GateVerdict(
-        "golden", Verdict.PASS, "GoldenCasesHold", f"{len(results)} golden cases hold", 0.0, 0.0
+        "golden",
+        Verdict.PASS,
+        GateReason.GOLDEN_CASES_HOLD,
+        f"{len(results)} golden cases hold",
+        0.0,
+        0.0,
     )

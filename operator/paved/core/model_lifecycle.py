@@ -1,6 +1,9 @@
 """The registry life cycle of a model version: trained → staging → production → archived.
 
 Pure: a transition table and the evidence each move needs. A refusal says what is missing.
+Whether a version may become production is one rule, `promotion_policy.promotion_refusal` (its
+phase, the PromotionPolicies, the sign-off): the evidence carries its answer, never a second
+opinion on the sign-off.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from paved.api.model_version import Stage
+from paved.core.reasons import TransitionReason
+from paved.core.refusals import Refusal
 
 NEXT_STAGES: Final[Mapping[Stage, frozenset[Stage]]] = {
     Stage.TRAINED: frozenset({Stage.STAGING, Stage.ARCHIVED}),
@@ -17,48 +22,51 @@ NEXT_STAGES: Final[Mapping[Stage, frozenset[Stage]]] = {
     Stage.PRODUCTION: frozenset({Stage.ARCHIVED}),
     Stage.ARCHIVED: frozenset(),
 }
+NOT_JUDGED: Final = "Production needs the promotion rule's verdict, and none was given."
+_MOVED: Final = {
+    Stage.STAGING: TransitionReason.MOVED_TO_STAGING,
+    Stage.PRODUCTION: TransitionReason.MOVED_TO_PRODUCTION,
+    Stage.ARCHIVED: TransitionReason.MOVED_TO_ARCHIVED,
+}
 
 
 @dataclass(frozen=True)
 class Evidence:
     gates_passed: bool
     failed_gates: tuple[str, ...] = ()
-    approval_required: bool = True
-    approved_by: str | None = None
+    # Why the version may not become production (`promotion_refusal`'s answer); None: it may.
+    promotion_refused: str | None = NOT_JUDGED
     rollout_succeeded: bool = False
 
 
 @dataclass(frozen=True)
 class Transition:
     to: Stage
-    reason: str
+    reason: TransitionReason
     message: str
 
 
-@dataclass(frozen=True)
-class Refusal:
-    reason: str
-    message: str
+__all__ = ["NEXT_STAGES", "Evidence", "Refusal", "Transition", "transition"]
 
 
 def transition(current: Stage, requested: Stage, evidence: Evidence) -> Transition | Refusal:
     """May a version at `current` move to `requested` on this evidence?"""
     if requested == current:
-        return Transition(requested, "Unchanged", f"Already {requested.value}.")
+        return Transition(requested, TransitionReason.UNCHANGED, f"Already {requested.value}.")
     if requested not in NEXT_STAGES[current]:
         allowed = ", ".join(sorted(s.value for s in NEXT_STAGES[current])) or "nothing"
         return Refusal(
-            "TransitionNotAllowed",
+            TransitionReason.TRANSITION_NOT_ALLOWED,
             f"{current.value} → {requested.value} is not allowed; from {current.value}: {allowed}.",
         )
     if requested == Stage.STAGING and not evidence.gates_passed:
         failed = ", ".join(evidence.failed_gates) or "unknown"
-        return Refusal("GatesFailed", f"Staging needs every gate to pass; failed: {failed}.")
+        message = f"Staging needs every gate to pass; failed: {failed}."
+        return Refusal(TransitionReason.GATES_FAILED, message)
     if requested == Stage.PRODUCTION:
-        if evidence.approval_required and not evidence.approved_by:
-            return Refusal("AwaitingApproval", "Production needs a sign-off by an approver.")
+        if evidence.promotion_refused is not None:
+            return Refusal(TransitionReason.PROMOTION_REFUSED, evidence.promotion_refused)
         if not evidence.rollout_succeeded:
-            return Refusal("AwaitingRollout", "Production needs a Rollout that reached full.")
-    return Transition(
-        requested, f"MovedTo{requested.value}", f"{current.value} → {requested.value}."
-    )
+            message = "Production needs a Rollout that reached full."
+            return Refusal(TransitionReason.AWAITING_ROLLOUT, message)
+    return Transition(requested, _MOVED[requested], f"{current.value} → {requested.value}.")

@@ -24,13 +24,14 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
 from paved.api.model_version import (
     ApprovalRecord,
+    FeatureViewVersion,
     GateResult,
     Lineage,
     ModelVersionPhase,
@@ -65,12 +66,13 @@ from paved.core.promotion_policy import (
     gates_digest,
     sign_off_verdict,
 )
+from paved.core.reasons import ModelVersionReason, PolicyReason
 
 # Every training pipeline fits its model in a task of this name; the tasks after it evaluate
 # the model and run the gates. The runners report finished tasks by their pipeline names.
 TRAINING_TASK: Final = "train"
-REGISTRY_UNAVAILABLE: Final = "RegistryUnavailable"
-PIPELINES_UNAVAILABLE: Final = "PipelinesUnavailable"
+REGISTRY_UNAVAILABLE: Final = ModelVersionReason.REGISTRY_UNAVAILABLE
+PIPELINES_UNAVAILABLE: Final = ModelVersionReason.PIPELINES_UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class Unavailable:
     """A service the last step needed could not be reached; `reason` says which
     (REGISTRY_UNAVAILABLE, PIPELINES_UNAVAILABLE), `message` what failed and since when."""
 
-    reason: str
+    reason: ModelVersionReason
     message: str
     retry_after_seconds: float
 
@@ -195,15 +197,64 @@ def decide(
     subject: Subject,
     spec: ModelVersionSpec,
     status: ModelVersionStatus,
+    *,
     seen: Seen,
     now: dt.datetime,
-    *,
     policies: Sequence[NamedPolicy] = (),
 ) -> Step:
+    """The next step, in three parts: what the policies and the sign-off say (reported every
+    time), the run, then the registry's version for the run key."""
     if seen.accepted.status != "True":
         return Report((seen.accepted,), {"phase": ModelVersionPhase.PENDING})
+    judged = _judge(subject, spec, status, seen=seen, now=now, policies=policies)
+    if seen.run is not None:
+        record = _record(judged.record, seen.run, judged.key, now)
+        judged = replace(judged, record=record, updates={**judged.updates, "run": record})
+    return _run_step(judged, status, seen=seen) or _registry_step(judged, subject, spec, seen=seen)
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """What every report of this reconcile carries: the conditions on acceptance, sign-off and
+    policy, the status fields they set, and the verdict recorded for the current run key."""
+
+    key: str
+    observed: tuple[Observation, ...]
+    updates: Mapping[str, Any]
+    approval: ApprovalRecord | None
+    violations: Sequence[str]
+    record: RunRecord | None  # the run recorded for the current key
+    recorded: RegistryEntry | None  # the registry entry recorded for it
+    unavailable: Unavailable | None
+
+    def report(self, phase: ModelVersionPhase, *conditions: Observation, **fields: Any) -> Report:
+        return Report((*self.observed, *conditions), {**self.updates, **fields, "phase": phase})
+
+    def ask(self, step: Act, phase: ModelVersionPhase | None) -> Step:
+        """`step`, unless a service it needs could not be reached: then say so and retry
+        later. `phase` None: the verdict is recorded, and only following its stage waits."""
+        down = self.unavailable
+        if down is None:
+            return step
+        message = f"{down.message}; next attempt in {down.retry_after_seconds:g} s."
+        if phase is None:
+            return Report(self.observed, self.updates, down.retry_after_seconds, message)
+        waiting = Observation(TRAINED, "Unknown", down.reason, message)
+        updates = {**self.updates, "phase": phase}
+        return Report((*self.observed, waiting), updates, down.retry_after_seconds, message)
+
+
+def _judge(
+    subject: Subject,
+    spec: ModelVersionSpec,
+    status: ModelVersionStatus,
+    *,
+    seen: Seen,
+    now: dt.datetime,
+    policies: Sequence[NamedPolicy],
+) -> _Judged:
+    """The policies' verdict on the spec and the sign-off's on what would be promoted."""
     key = run_key(subject.uid, spec, namespace=subject.namespace)
-    registered_name = registered_model_name(subject.namespace, spec.model)
     current = status.run is not None and status.run.key == key
     violations = gate_violations(policies, spec)
     signed = sign_off_verdict(
@@ -214,116 +265,124 @@ def decide(
         digest=status.gates_digest if current else None,
     )
     observed = [seen.accepted, signed.condition, _policy_condition(policies, violations)]
-    updates: dict[str, Any] = {"approval": None}
-    approval = None
-    sign_off = spec.approval.sign_off
-    if signed.valid and sign_off is not None:
-        previous = status.approval
-        at = previous.at if previous is not None and previous.by == sign_off.by else now
-        approval = ApprovalRecord(by=sign_off.by, at=at, comment=sign_off.comment)
-        updates["approval"] = approval
-
-    def report(phase: ModelVersionPhase, *conditions: Observation, **fields: Any) -> Report:
-        return Report((*observed, *conditions), updates | fields | {"phase": phase})
-
-    def ask(step: Act, phase: ModelVersionPhase | None) -> Step:
-        """`step`, unless a service it needs could not be reached: then say so and retry
-        later. `phase` None: the verdict is recorded, and only following its stage waits."""
-        down = seen.unavailable
-        if down is None:
-            return step
-        message = f"{down.message}; next attempt in {down.retry_after_seconds:g} s."
-        if phase is None:
-            return Report(tuple(observed), updates, down.retry_after_seconds, message)
-        waiting = Observation(TRAINED, "Unknown", down.reason, message)
-        return Report(
-            (*observed, waiting), updates | {"phase": phase}, down.retry_after_seconds, message
+    approval = _approval(spec, status, valid=signed.valid, now=now)
+    updates: dict[str, Any] = {"approval": approval}
+    if not current:
+        # A new training input: the previous input's verdict does not describe it.
+        updates |= _NO_VERDICT
+        message = "The gates run once the model is trained."
+        observed.append(
+            Observation(GATES_PASSED, "Unknown", ModelVersionReason.NOT_EVALUATED, message)
         )
-
     record = status.run if current else None
     recorded = status.registry if current else None
-    if not current:
-        updates |= _NO_VERDICT
-        observed.append(
-            Observation(
-                GATES_PASSED, "Unknown", "NotEvaluated", "The gates run once the model is trained."
-            )
-        )
-    if seen.run is not None:
-        record = _record(record, seen.run, key, now)
-        updates["run"] = record
-    if record is None:
-        if violations:
-            # Nothing is trained that could not be promoted: the spec must meet the policy.
-            return report(ModelVersionPhase.PENDING)
-        return ask(StartRun(key), ModelVersionPhase.PENDING)
+    return _Judged(
+        key, tuple(observed), updates, approval, violations, record, recorded, seen.unavailable
+    )
 
+
+def _approval(
+    spec: ModelVersionSpec, status: ModelVersionStatus, *, valid: bool, now: dt.datetime
+) -> ApprovalRecord | None:
+    """The sign-off as the status records it, while it is valid; its time is when it was
+    first seen."""
+    sign_off = spec.approval.sign_off
+    if not valid or sign_off is None:
+        return None
+    previous = status.approval
+    at = previous.at if previous is not None and previous.by == sign_off.by else now
+    return ApprovalRecord(by=sign_off.by, at=at, comment=sign_off.comment)
+
+
+def _run_step(judged: _Judged, status: ModelVersionStatus, *, seen: Seen) -> Step | None:
+    """Start the run, follow it, or report how it ended; None: it succeeded."""
+    record = judged.record
+    if record is None:
+        if judged.violations:
+            # Nothing is trained that could not be promoted: the spec must meet the policy.
+            return judged.report(ModelVersionPhase.PENDING)
+        return judged.ask(StartRun(judged.key), ModelVersionPhase.PENDING)
     state = RunState(record.state)
     if state not in TERMINAL:
-        if seen.run is None:
-            return ask(ReadRun(record.id), status.phase or ModelVersionPhase.TRAINING)
-        if TRAINING_TASK in seen.run.finished_tasks:
-            return report(
-                ModelVersionPhase.EVALUATING,
-                Observation(
-                    TRAINED,
-                    "Unknown",
-                    "Evaluating",
-                    f"Run {record.id} has trained the model and is evaluating it: metrics, "
-                    "slices, golden cases, then the gates.",
-                ),
-            )
-        return report(
-            ModelVersionPhase.TRAINING,
-            Observation(TRAINED, "Unknown", "Training", f"Run {record.id} is {state}."),
-        )
+        return _running(judged, record, status, seen=seen)
     if seen.run is None and status.phase is ModelVersionPhase.FAILED:
         # Final for this key: why it failed was reported when it was seen.
-        return report(ModelVersionPhase.FAILED)
+        return judged.report(ModelVersionPhase.FAILED)
     if state is not RunState.SUCCEEDED:
         error = seen.run.error if seen.run is not None else None
-        return report(
-            ModelVersionPhase.FAILED,
-            Observation(
-                TRAINED,
-                "False",
-                f"Pipeline{state.value}",
-                f"Run {record.id} {state.value.lower()}: {error or 'no detail'}",
-            ),
-        )
+        message = f"Run {record.id} {state.value.lower()}: {error or 'no detail'}"
+        reason = ModelVersionReason(f"Pipeline{state.value}")
+        failed = Observation(TRAINED, "False", reason, message)
+        return judged.report(ModelVersionPhase.FAILED, failed)
+    return None
 
-    # The run succeeded: the verdict is the registry's version for the key and its stage.
+
+def _running(judged: _Judged, record: RunRecord, status: ModelVersionStatus, *, seen: Seen) -> Step:
+    """A run under way: read it, then say whether it trains or evaluates."""
+    if seen.run is None:
+        return judged.ask(ReadRun(record.id), status.phase or ModelVersionPhase.TRAINING)
+    if TRAINING_TASK in seen.run.finished_tasks:
+        message = (
+            f"Run {record.id} has trained the model and is evaluating it: metrics, slices, "
+            "golden cases, then the gates."
+        )
+        evaluating = Observation(TRAINED, "Unknown", ModelVersionReason.EVALUATING, message)
+        return judged.report(ModelVersionPhase.EVALUATING, evaluating)
+    message = f"Run {record.id} is {RunState(record.state)}."
+    training = Observation(TRAINED, "Unknown", ModelVersionReason.TRAINING, message)
+    return judged.report(ModelVersionPhase.TRAINING, training)
+
+
+def _registry_step(
+    judged: _Judged, subject: Subject, spec: ModelVersionSpec, *, seen: Seen
+) -> Step:
+    """The run succeeded: the verdict is the registry's version for the key and its stage."""
+    key, record, recorded = judged.key, judged.record, judged.recorded
+    assert record is not None  # the run step hands on only a run that succeeded
+    evaluating = ModelVersionPhase.EVALUATING
     if seen.version is None:
-        return ask(FindVersion(key), ModelVersionPhase.EVALUATING if recorded is None else None)
+        return judged.ask(FindVersion(key), evaluating if recorded is None else None)
     entry = seen.version.registered
     outcome: TrainingOutcome | None = None
     if entry is None or recorded is None or recorded.version != entry.version:
         if seen.outcome is None:
-            return ask(ReadOutcome(record.id, key), ModelVersionPhase.EVALUATING)
+            return judged.ask(ReadOutcome(record.id, key), evaluating)
         parsed = _outcome(seen.outcome, record.id, key)
         if isinstance(parsed, Observation):
-            return report(ModelVersionPhase.FAILED, parsed)
+            return judged.report(ModelVersionPhase.FAILED, parsed)
         outcome = parsed
     if entry is None:
         assert outcome is not None
         tags = _lineage_tags(subject, spec, record.id, outcome)
-        return ask(Register(key, outcome.mlflowRunId, tags), ModelVersionPhase.EVALUATING)
+        return judged.ask(Register(key, outcome.mlflowRunId, tags), evaluating)
+    approval = judged.approval
     if approval is not None and entry.tags.get(APPROVED_BY_TAG) != approval.by:
         # The registry is the compliance record: who approved what, and when.
-        return ask(
-            RecordSignOff(entry.version, approval),
-            ModelVersionPhase.EVALUATING if outcome else None,
-        )
+        sign_off = RecordSignOff(entry.version, approval)
+        return judged.ask(sign_off, evaluating if outcome else None)
     if outcome is None:
-        return report(phase_for_stage(entry.stage), stage=entry.stage)
+        return judged.report(phase_for_stage(entry.stage), stage=entry.stage)
+    return _verdict(judged, subject, spec, entry=entry, outcome=outcome, run_id=record.id)
 
+
+def _verdict(
+    judged: _Judged,
+    subject: Subject,
+    spec: ModelVersionSpec,
+    *,
+    entry: RegisteredVersion,
+    outcome: TrainingOutcome,
+    run_id: str,
+) -> Step:
+    """Stage a version whose gates passed; then report the verdict, the lineage and the gates."""
     verdicts = _verdicts(outcome)
     if entry.stage is Stage.TRAINED:
         failed = tuple(v.gate for v in verdicts if v.verdict is Verdict.FAIL)
-        evidence = Evidence(outcome.passed and not violations, (*failed, *violations))
+        evidence = Evidence(outcome.passed and not judged.violations, (*failed, *judged.violations))
         staging = transition(Stage.TRAINED, Stage.STAGING, evidence)
         if isinstance(staging, Transition):
-            return ask(SetStage(entry.version, Stage.STAGING), ModelVersionPhase.EVALUATING)
+            return judged.ask(SetStage(entry.version, Stage.STAGING), ModelVersionPhase.EVALUATING)
+    name = registered_model_name(subject.namespace, spec.model)
     results = [
         GateResult(
             name=v.gate,
@@ -334,36 +393,31 @@ def decide(
         )
         for v in verdicts
     ]
-    return report(
+    message = f"{name} version {entry.version} from run {run_id}."
+    return judged.report(
         phase_for_stage(entry.stage),
-        Observation(
-            TRAINED,
-            "True",
-            "Registered",
-            f"{registered_name} version {entry.version} from run {record.id}.",
-        ),
+        Observation(TRAINED, "True", ModelVersionReason.REGISTERED, message),
         gates_condition(verdicts),
         stage=entry.stage,
         registry=RegistryEntry(
-            name=registered_name,
-            version=entry.version,
-            uri=entry.uri,
-            run_id=outcome.mlflowRunId,
+            name=name, version=entry.version, uri=entry.uri, run_id=outcome.mlflowRunId
         ),
-        lineage=Lineage(
-            dataset_hash=outcome.lineage.get("datasetHash"),
-            feature_views=[
-                {"name": n, "version": v}
-                for n, v in outcome.lineage.get("featureViews", {}).items()
-            ],
-            code_commit=subject.code_commit,
-            parameters=spec.pipeline.parameters | {"seed": spec.pipeline.seed},
-            # JSON has no NaN or Infinity: a metric that is not a number stays in MLflow only.
-            metrics={k: v for k, v in outcome.metrics.items() if math.isfinite(v)},
-        ),
+        lineage=_lineage(subject, spec, outcome),
         gates=results,
         gates_summary=summary(verdicts),
         gates_digest=gates_digest(results),
+    )
+
+
+def _lineage(subject: Subject, spec: ModelVersionSpec, outcome: TrainingOutcome) -> Lineage:
+    views = outcome.lineage.get("featureViews", {})
+    return Lineage(
+        dataset_hash=outcome.lineage.get("datasetHash"),
+        feature_views=[FeatureViewVersion(name=n, version=v) for n, v in views.items()],
+        code_commit=subject.code_commit,
+        parameters=spec.pipeline.parameters | {"seed": spec.pipeline.seed},
+        # JSON has no NaN or Infinity: a metric that is not a number stays in MLflow only.
+        metrics={k: v for k, v in outcome.metrics.items() if math.isfinite(v)},
     )
 
 
@@ -374,7 +428,7 @@ def _policy_condition(policies: Sequence[NamedPolicy], violations: Sequence[str]
         message = "No PromotionPolicy governs this namespace: a sign-off is required."
     else:
         message = f"Meets PromotionPolicy {', '.join(p.name for p in policies)}."
-    return Observation(POLICY_SATISFIED, "True", "PolicyMet", message)
+    return Observation(POLICY_SATISFIED, "True", PolicyReason.POLICY_MET, message)
 
 
 def _record(previous: RunRecord | None, run: PipelineRun, key: str, now: dt.datetime) -> RunRecord:
@@ -394,7 +448,7 @@ def _outcome(document: str, run_id: str, key: str) -> TrainingOutcome | Observat
         return Observation(
             TRAINED,
             "False",
-            "UnreadableOutcome",
+            ModelVersionReason.UNREADABLE_OUTCOME,
             f"Run {run_id} left no outcome: neither its output nor the registry has one for "
             f"run key {key}.",
         )
@@ -402,7 +456,10 @@ def _outcome(document: str, run_id: str, key: str) -> TrainingOutcome | Observat
         return TrainingOutcome.model_validate_json(document)
     except ValidationError as error:
         return Observation(
-            TRAINED, "False", "UnreadableOutcome", f"Run {run_id}'s outcome: {error}"
+            TRAINED,
+            "False",
+            ModelVersionReason.UNREADABLE_OUTCOME,
+            f"Run {run_id}'s outcome: {error}",
         )
 
 

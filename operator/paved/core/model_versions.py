@@ -16,6 +16,7 @@ from typing import Final
 from paved.api.model_version import ModelVersionPhase, ModelVersionSpec, Stage
 from paved.core.conditions import Observation
 from paved.core.gates import GateVerdict, blocking
+from paved.core.reasons import ModelVersionReason
 
 TRAINED: Final = "Trained"
 GATES_PASSED: Final = "GatesPassed"
@@ -97,7 +98,8 @@ def phase_for_stage(stage: Stage) -> ModelVersionPhase:
 def gates_condition(verdicts: Sequence[GateVerdict]) -> Observation:
     failed = blocking(verdicts)
     if not failed:
-        return Observation(GATES_PASSED, "True", "GatesPassed", f"All {len(verdicts)} gates pass.")
+        message = f"All {len(verdicts)} gates pass."
+        return Observation(GATES_PASSED, "True", ModelVersionReason.GATES_PASSED, message)
     return Observation(
         GATES_PASSED, "False", failed[0].reason, "; ".join(v.message for v in failed)
     )

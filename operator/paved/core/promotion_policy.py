@@ -27,9 +27,10 @@ from paved.api.promotion_policy import PromotionPolicySpec
 from paved.api.rollout import RolloutSpec, Step
 from paved.core.conditions import Observation
 from paved.core.model_versions import APPROVED
+from paved.core.reasons import PolicyReason, SignOffReason
 
 POLICY_SATISFIED: Final = "PolicySatisfied"
-POLICY_VIOLATED: Final = "PolicyViolated"
+POLICY_VIOLATED: Final = PolicyReason.POLICY_VIOLATED
 _PROMOTABLE: Final = frozenset({ModelVersionPhase.STAGING, ModelVersionPhase.PRODUCTION})
 
 
@@ -205,21 +206,25 @@ def sign_off_verdict(
     sign_off = approval.sign_off
     if sign_off is None:
         if sign_off_required(policies):
-            return _refused("AwaitingSignOff", "Production needs a sign-off by an approver.")
+            return _refused(
+                SignOffReason.AWAITING_SIGN_OFF, "Production needs a sign-off by an approver."
+            )
         waived = ", ".join(p.name for p in policies)
         message = f"PromotionPolicy {waived} waives the sign-off."
-        return SignOffVerdict(True, Observation(APPROVED, "True", "NotRequired", message))
+        return SignOffVerdict(
+            True, Observation(APPROVED, "True", SignOffReason.NOT_REQUIRED, message)
+        )
     by = sign_off.by
     if by in (authors.created_by, authors.spec_changed_by):
         return _refused(
-            "SelfApproval",
+            SignOffReason.SELF_APPROVAL,
             f"{by} created or last changed this ModelVersion's spec and may not sign it off: "
             "a second person must (four eyes).",
         )
     if registry_version != sign_off.registry_version or digest != sign_off.gates_digest:
         now_is = f"version {registry_version}" if registry_version else "not registered yet"
         return _refused(
-            "SignOffVoided",
+            SignOffReason.SIGN_OFF_VOIDED,
             f"{by} signed off registry version {sign_off.registry_version} with gates "
             f"{sign_off.gates_digest[:19]}…; the model is now {now_is} (retrained or re-gated "
             "since): sign off again.",
@@ -230,14 +235,14 @@ def sign_off_verdict(
     for owner, groups in rules:
         if groups and not set(groups) & set(sign_off.groups):
             return _refused(
-                "NotAnApprover",
+                SignOffReason.NOT_AN_APPROVER,
                 f"{by} is in none of {owner}'s approver groups ({', '.join(groups)}).",
             )
     message = f"Signed off by {by}: registry version {sign_off.registry_version}."
-    return SignOffVerdict(True, Observation(APPROVED, "True", "SignedOff", message))
+    return SignOffVerdict(True, Observation(APPROVED, "True", SignOffReason.SIGNED_OFF, message))
 
 
-def _refused(reason: str, message: str) -> SignOffVerdict:
+def _refused(reason: SignOffReason, message: str) -> SignOffVerdict:
     return SignOffVerdict(False, Observation(APPROVED, "False", reason, message))
 
 

@@ -13,6 +13,7 @@ from paved.api.feature_view import FeatureViewSpec
 from paved.api.model_version import ModelVersionSpec
 from paved.api.rollout import RolloutSpec
 from paved.core.conditions import Observation
+from paved.core.reasons import AcceptanceReason
 
 ACCEPTED: Final = "Accepted"
 
@@ -43,16 +44,19 @@ def acceptance(missing: Sequence[Reference], namespace: str) -> Observation:
     """Accepted when everything referred to exists; otherwise say exactly what is missing."""
     if not missing:
         return Observation(
-            ACCEPTED, "True", "Accepted", "The spec is valid and its references exist."
+            ACCEPTED,
+            "True",
+            AcceptanceReason.ACCEPTED,
+            "The spec is valid and its references exist.",
         )
     listed = ", ".join(str(r) for r in sorted(missing))
     return Observation(
         ACCEPTED,
         "False",
-        "ReferenceNotFound",
+        AcceptanceReason.REFERENCE_NOT_FOUND,
         f"Waiting for {listed} in namespace {namespace}: not found.",
     )
 
 
 def invalid_spec(error: str) -> Observation:
-    return Observation(ACCEPTED, "False", "InvalidSpec", error)
+    return Observation(ACCEPTED, "False", AcceptanceReason.INVALID_SPEC, error)

@@ -9,16 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from paved.core.reasons import AdmissionReason
+from paved.core.refusals import Refusal
 from paved.core.rollout_steps import Traffic
 
 # A version that failed a gate, failed to train or was retired never takes traffic.
 _STARTABLE = ("Staging", "Production")
-
-
-@dataclass(frozen=True)
-class Refusal:
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -60,26 +56,31 @@ def competitors(mine: Claim, others: Sequence[Claim]) -> list[str]:
 def refusal(facts: Facts) -> Refusal | None:
     if facts.candidate_phase not in _STARTABLE:
         return Refusal(
-            "CandidateNotStaged",
+            AdmissionReason.CANDIDATE_NOT_STAGED,
             f"ModelVersion {facts.candidate} is {facts.candidate_phase or 'not trained yet'}: "
             "only a version that passed its gates (Staging) may take traffic.",
         )
     if facts.traffic is None:
-        return Refusal("DeploymentNotFound", f"SeldonDeployment {facts.deployment} does not exist.")
+        return Refusal(
+            AdmissionReason.DEPLOYMENT_NOT_FOUND,
+            f"SeldonDeployment {facts.deployment} does not exist.",
+        )
     if facts.traffic.baseline + facts.traffic.candidate == 0:
         return Refusal(
-            "BaselineMissing",
+            AdmissionReason.BASELINE_MISSING,
             f"SeldonDeployment {facts.deployment} has no live predictor "
             f"{facts.baseline_predictor!r} to roll out from.",
         )
     if facts.competing:
         return Refusal(
-            "TargetTaken",
+            AdmissionReason.TARGET_TAKEN,
             f"Rollout {', '.join(facts.competing)} already moves {facts.deployment}'s traffic; "
             "one rollout per deployment at a time.",
         )
     if facts.invalid_queries:
-        return Refusal("QueryInvalid", "Prometheus refused: " + "; ".join(facts.invalid_queries))
+        return Refusal(
+            AdmissionReason.QUERY_INVALID, "Prometheus refused: " + "; ".join(facts.invalid_queries)
+        )
     if facts.policy_violations:
-        return Refusal("PolicyViolated", "; ".join(facts.policy_violations) + ".")
+        return Refusal(AdmissionReason.POLICY_VIOLATED, "; ".join(facts.policy_violations) + ".")
     return None

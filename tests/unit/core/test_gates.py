@@ -119,18 +119,22 @@ def test_metric_gate(
 
 
 def test_lower_is_better_metrics_regress_upwards() -> None:
-    worse = metric_gate("logLoss", 0.45, 0.40, 0.01, None, higher_is_better=False)
+    worse = metric_gate(
+        "logLoss", 0.45, 0.40, max_regression=0.01, min_value=None, higher_is_better=False
+    )
     assert worse.verdict is Verdict.FAIL
     assert worse.value == pytest.approx(0.05)
 
 
 def test_a_regressed_slice_is_named_and_a_thin_slice_is_not_judged() -> None:
     held = slice_gate(
-        "new_users", "auc", 0.70, 0.78, support=800, min_support=200, max_regression=0.01
+        "new_users", "auc", 0.70, production=0.78, support=800, min_support=200, max_regression=0.01
     )
     assert (held.verdict, held.gate) == (Verdict.FAIL, "slice:new_users")
     assert "slice new_users: auc 0.7000 vs production 0.7800 (800 rows)" in held.message
-    thin = slice_gate("retirees", "auc", 0.5, 0.9, support=12, min_support=200, max_regression=0.01)
+    thin = slice_gate(
+        "retirees", "auc", 0.5, production=0.9, support=12, min_support=200, max_regression=0.01
+    )
     assert thin.verdict is Verdict.INCONCLUSIVE
     assert blocking([held, thin]) == [held]
     assert summary([held, thin]) == "0/2 passed, 1 failed"

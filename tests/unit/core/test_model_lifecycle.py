@@ -6,7 +6,8 @@ from paved.api.model_version import Stage
 from paved.core.model_lifecycle import NEXT_STAGES, Evidence, Refusal, Transition, transition
 
 PASSED = Evidence(gates_passed=True)
-READY_FOR_PRODUCTION = Evidence(gates_passed=True, approved_by="alice", rollout_succeeded=True)
+READY_FOR_PRODUCTION = Evidence(gates_passed=True, promotion_refused=None, rollout_succeeded=True)
+SIGN_OFF_MISSING = "ModelVersion churn-v2: Production needs a sign-off by an approver."
 
 
 @pytest.mark.parametrize(
@@ -38,23 +39,23 @@ def test_allowed_moves(current: Stage, requested: Stage, evidence: Evidence, rea
         (
             Stage.STAGING,
             Stage.PRODUCTION,
-            Evidence(True, rollout_succeeded=True),
-            "AwaitingApproval",
+            Evidence(True, promotion_refused=SIGN_OFF_MISSING, rollout_succeeded=True),
+            "PromotionRefused",
             "sign-off",
         ),
         (
             Stage.STAGING,
             Stage.PRODUCTION,
-            Evidence(True, approved_by="alice"),
+            Evidence(True, promotion_refused=None),
             "AwaitingRollout",
             "Rollout",
         ),
         (
             Stage.STAGING,
             Stage.PRODUCTION,
-            Evidence(True, approval_required=False),
-            "AwaitingRollout",
-            "Rollout",
+            Evidence(True, rollout_succeeded=True),
+            "PromotionRefused",
+            "verdict",
         ),
         (
             Stage.TRAINED,
@@ -69,7 +70,7 @@ def test_allowed_moves(current: Stage, requested: Stage, evidence: Evidence, rea
         "failing-gate",
         "no-sign-off",
         "no-rollout",
-        "no-approval-needed-but-no-rollout",
+        "no-promotion-verdict-is-no-promotion",
         "skipping-staging",
         "archived-is-final",
     ],

@@ -329,11 +329,13 @@ CASES = [
     ("status", "seen", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_the_next_step(status: ModelVersionStatus, seen: Seen, expected: Any) -> None:
-    assert _briefly(decide(SUBJECT, SPEC, status, seen, NOW)) == expected
+    assert _briefly(decide(SUBJECT, SPEC, status, seen=seen, now=NOW)) == expected
 
 
 def test_registering_carries_the_lineage_tags() -> None:
-    step = decide(SUBJECT, SPEC, SUCCEEDED, _seen(version=Version(None), outcome=PASSED), NOW)
+    step = decide(
+        SUBJECT, SPEC, SUCCEEDED, seen=_seen(version=Version(None), outcome=PASSED), now=NOW
+    )
     assert isinstance(step, Register)
     assert (step.key, step.mlflow_run_id) == (KEY, "mlrun-1")
     tags = step.tags
@@ -347,7 +349,11 @@ def test_registering_carries_the_lineage_tags() -> None:
 
 def test_the_verdict_is_written_with_its_evidence() -> None:
     step = decide(
-        SUBJECT, SPEC, SUCCEEDED, _seen(version=_version(Stage.STAGING), outcome=PASSED), NOW
+        SUBJECT,
+        SPEC,
+        SUCCEEDED,
+        seen=_seen(version=_version(Stage.STAGING), outcome=PASSED),
+        now=NOW,
     )
     assert isinstance(step, Report)
     updates = step.updates
@@ -365,7 +371,11 @@ def test_the_verdict_is_written_with_its_evidence() -> None:
 
 def test_a_held_version_names_the_failing_gate() -> None:
     step = decide(
-        SUBJECT, SPEC, SUCCEEDED, _seen(version=_version(Stage.TRAINED), outcome=FAILED), NOW
+        SUBJECT,
+        SPEC,
+        SUCCEEDED,
+        seen=_seen(version=_version(Stage.TRAINED), outcome=FAILED),
+        now=NOW,
     )
     assert isinstance(step, Report)
     gates = next(o for o in step.observed if o.type == "GatesPassed")
@@ -375,7 +385,7 @@ def test_a_held_version_names_the_failing_gate() -> None:
 
 def test_evaluating_says_the_model_is_trained_and_the_run_goes_on() -> None:
     run = PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"prepare", "train"}))
-    step = decide(SUBJECT, SPEC, TRAINING, _seen(run=run), NOW)
+    step = decide(SUBJECT, SPEC, TRAINING, seen=_seen(run=run), now=NOW)
     assert isinstance(step, Report)
     assert step.updates["run"] == _run("Running")
     (trained,) = (o for o in step.observed if o.type == "Trained")
@@ -384,12 +394,12 @@ def test_evaluating_says_the_model_is_trained_and_the_run_goes_on() -> None:
 
 def test_a_run_is_recorded_when_it_starts_and_when_it_finishes() -> None:
     started = decide(
-        SUBJECT, SPEC, _status(), _seen(run=PipelineRun("run-1", RunState.PENDING)), NOW
+        SUBJECT, SPEC, _status(), seen=_seen(run=PipelineRun("run-1", RunState.PENDING)), now=NOW
     )
     assert isinstance(started, Report)
     assert started.updates["run"] == RunRecord(id="run-1", key=KEY, state="Pending", started_at=NOW)
     ended = PipelineRun("run-1", RunState.FAILED, error="OOMKilled")
-    failed = decide(SUBJECT, SPEC, TRAINING, _seen(run=ended), NOW)
+    failed = decide(SUBJECT, SPEC, TRAINING, seen=_seen(run=ended), now=NOW)
     assert isinstance(failed, Report)
     assert failed.updates["run"] == RunRecord(
         id="run-1", key=KEY, state="Failed", started_at=EARLIER, finished_at=NOW
@@ -403,8 +413,8 @@ def test_a_new_training_input_clears_the_previous_verdict() -> None:
         SUBJECT,
         SPEC,
         RECORDED.model_copy(update={"run": _run(key="uid-1-old")}),
-        _seen(run=PipelineRun("run-2", RunState.PENDING)),
-        NOW,
+        seen=_seen(run=PipelineRun("run-2", RunState.PENDING)),
+        now=NOW,
     )
     assert isinstance(step, Report)
     assert {k: step.updates[k] for k in ("stage", "registry", "gates", "gates_summary")} == {
@@ -417,7 +427,7 @@ def test_a_new_training_input_clears_the_previous_verdict() -> None:
 
 def test_the_registry_outage_is_reported_with_its_message_and_next_attempt() -> None:
     seen = _seen(version=Version(None), outcome=PASSED, unavailable=DOWN)
-    step = decide(SUBJECT, SPEC, SUCCEEDED, seen, NOW)
+    step = decide(SUBJECT, SPEC, SUCCEEDED, seen=seen, now=NOW)
     assert isinstance(step, Report)
     (trained,) = (o for o in step.observed if o.type == "Trained")
     assert trained.message == f"{DOWN.message}; next attempt in 20 s."
@@ -426,10 +436,10 @@ def test_the_registry_outage_is_reported_with_its_message_and_next_attempt() -> 
 
 def test_a_sign_off_is_recorded_in_the_registry_once() -> None:
     signed = _signed()
-    step = decide(SUBJECT, signed, RECORDED, _seen(version=_version(Stage.STAGING)), NOW)
+    step = decide(SUBJECT, signed, RECORDED, seen=_seen(version=_version(Stage.STAGING)), now=NOW)
     assert step == RecordSignOff("3", ApprovalRecord(by="alice", at=NOW, comment="AUC holds"))
     recorded = _version(Stage.STAGING, **{APPROVED_BY_TAG: "alice"})
-    assert _briefly(decide(SUBJECT, signed, RECORDED, _seen(version=recorded), NOW)) == (
+    assert _briefly(decide(SUBJECT, signed, RECORDED, seen=_seen(version=recorded), now=NOW)) == (
         ModelVersionPhase.STAGING,
         (),
         None,
@@ -439,16 +449,16 @@ def test_a_sign_off_is_recorded_in_the_registry_once() -> None:
 def test_a_sign_off_keeps_its_time_while_the_approver_stays() -> None:
     before = RECORDED.model_copy(update={"approval": ApprovalRecord(by="alice", at=EARLIER)})
     recorded = _version(Stage.STAGING, **{APPROVED_BY_TAG: "alice"})
-    same = decide(SUBJECT, _signed("alice"), before, _seen(version=recorded), NOW)
+    same = decide(SUBJECT, _signed("alice"), before, seen=_seen(version=recorded), now=NOW)
     assert isinstance(same, Report)
     assert same.updates["approval"].at == EARLIER
-    other = decide(SUBJECT, _signed("bob"), before, _seen(version=recorded), NOW)
+    other = decide(SUBJECT, _signed("bob"), before, seen=_seen(version=recorded), now=NOW)
     assert other == RecordSignOff("3", ApprovalRecord(by="bob", at=NOW, comment="AUC holds"))
 
 
 def test_a_sign_off_arriving_during_an_outage_waits_without_touching_the_verdict() -> None:
     seen = _seen(version=_version(Stage.STAGING), unavailable=DOWN)
-    step = decide(SUBJECT, _signed(), RECORDED, seen, NOW)
+    step = decide(SUBJECT, _signed(), RECORDED, seen=seen, now=NOW)
     assert isinstance(step, Report)
     assert "phase" not in step.updates
     assert [o.type for o in step.observed] == ["Accepted", "Approved", "PolicySatisfied"]

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paved.api.rollout import RolloutSpec
+from paved.core.reasons import RolloutReason
 from paved.core.rollout_steps import (
     Complete,
     Decision,
@@ -157,8 +158,12 @@ def test_every_decision_keeps_traffic_valid_and_replays_identically(
             assert decision.traffic == Traffic(100, 0, False)
             assert decision.progress.finished
         if observed.pause_requested is not None:
-            # A pause never moves traffic forward nor finishes; only a rollback ends it.
-            assert not isinstance(decision, SetTraffic | Complete)
+            # A pause never moves traffic forward nor finishes; only a rollback ends it. A
+            # candidate that lost its right to production gives its traffic back all the same.
+            assert not isinstance(decision, Complete)
+            if isinstance(decision, SetTraffic):
+                assert decision.reason is RolloutReason.PROMOTION_REFUSED
+                assert decision.traffic.candidate < 100
         if observed.promote_requested and isinstance(decision, SetTraffic):
             assert decision.progress.step == len(SPEC.steps) - 1  # a promote only skips to full
         if observed.promotion_refused and isinstance(decision, SetTraffic):
