@@ -17,7 +17,7 @@ from paved.ports import Ports
 from paved.ports.cluster import Found, PromotionPolicy
 from paved.ports.pipelines import PipelinesUnavailableError
 from paved.ports.registry import ModelRegistry
-from tests.support.training import example
+from tests.support.training import PASSING_VERDICT, example
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 SPEC = ModelVersionSpec.model_validate(example("02-modelversion.yaml")["spec"])
@@ -25,13 +25,16 @@ SPEC = ModelVersionSpec.model_validate(example("02-modelversion.yaml")["spec"])
 
 def outcome(mlflow_run_id: str) -> str:
     """A passing outcome document, as the pipeline returns it."""
-    return json.dumps({
-        "mlflowRunId": mlflow_run_id, "passed": True, "metrics": {"auc": 0.81},
-        "sliceMetrics": {},
-        "verdicts": [{"gate": "metric:auc", "verdict": "pass", "reason": "MetricHolds",
-                      "message": "auc 0.81 >= 0.7", "value": 0.81, "threshold": 0.7}],
-        "lineage": {"datasetHash": "d" * 64, "featureViews": {"user-activity-v1": "fv-7"}},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "mlflowRunId": mlflow_run_id,
+            "passed": True,
+            "metrics": {"auc": 0.81},
+            "sliceMetrics": {},
+            "verdicts": [PASSING_VERDICT],
+            "lineage": {"datasetHash": "d" * 64, "featureViews": {"user-activity-v1": "fv-7"}},
+        }
+    )
 
 
 class Cluster:
@@ -81,13 +84,28 @@ class World:
         self.spec = spec
         self.status = ModelVersionStatus()
         self.ports = Ports(
-            cast(Any, Cluster()), cast(Any, None), cast(Any, None), self.runner, registry,
-            cast(Any, None), cast(Any, None), "/data", "c0ffee",
-        )  # fmt: skip
+            cast(Any, Cluster()),
+            cast(Any, None),
+            cast(Any, None),
+            self.runner,
+            registry,
+            cast(Any, None),
+            cast(Any, None),
+            "/data",
+            "c0ffee",
+        )
 
     async def tick(self) -> Reconciled:
         """One reconcile; its conditions and updates become the status, as `_kopf` writes it."""
-        resource = Resource("ModelVersion", "ml", "churn-v1", "uid-1", 1, self.spec, self.status)
+        resource = Resource(
+            "churn-v1",
+            self.spec,
+            self.status,
+            kind="ModelVersion",
+            namespace="ml",
+            uid="uid-1",
+            generation=1,
+        )
         result = await model_version.train_and_promote(resource, self.ports, NOW)
         after = report(self.status, result.observed, 1, NOW)
         self.status = ModelVersionStatus.model_validate(after.model_dump() | result.status_updates)

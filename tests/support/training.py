@@ -44,3 +44,14 @@ def training_request(
             "min_slice_support": 20,
         }
     )
+
+
+# A gate verdict as the pipeline reports it: the metric gate, passed.
+PASSING_VERDICT = {
+    "gate": "metric:auc",
+    "verdict": "pass",
+    "reason": "MetricHolds",
+    "message": "auc 0.81 >= 0.7",
+    "value": 0.81,
+    "threshold": 0.7,
+}

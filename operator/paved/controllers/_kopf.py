@@ -7,12 +7,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final
 
 import kopf
 from pydantic import BaseModel, ValidationError
 
-from paved.api.crds import FEATURE_VIEW, KINDS, MODEL_VERSION, PROMOTION_POLICY, ROLLOUT, Kind
+from paved.api.crds import (
+    FEATURE_VIEW,
+    KINDS,
+    MODEL_VERSION,
+    PROMOTION_POLICY,
+    ROLLOUT,
+    Kind,
+    SpecT,
+    StatusT,
+)
 from paved.api.feature_view import FeatureViewStatus
 from paved.api.meta import GROUP, VERSION, Status
 from paved.api.model_version import ModelVersionStatus
@@ -33,24 +42,15 @@ from paved.ports.cluster import (
     Unreadable,
 )
 
-SpecT = TypeVar("SpecT")
-StatusT = TypeVar("StatusT", bound=Status)
-ParsedSpecT = TypeVar("ParsedSpecT", bound=BaseModel)
 
-
-@dataclass(frozen=True)
-class Resource(Generic[SpecT, StatusT]):
-    """One paved object as a handler sees it: parsed, validated, typed."""
+@dataclass(frozen=True, kw_only=True)
+class Resource(Found[SpecT, StatusT]):
+    """One paved object as a handler sees it: parsed, validated, typed, and where it is."""
 
     kind: str
     namespace: str
-    name: str
     uid: str
     generation: int
-    spec: SpecT
-    status: StatusT
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    created: str = ""  # metadata.creationTimestamp: RFC 3339, so it orders as text
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Reconciled:
     status: Status | None = None
 
 
-Handler = Callable[[Resource[ParsedSpecT, StatusT], Ports, dt.datetime], Awaitable[Reconciled]]
+Handler = Callable[[Resource[SpecT, StatusT], Ports, dt.datetime], Awaitable[Reconciled]]
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
@@ -135,8 +135,8 @@ class WatchedCluster:
 
 
 def parsed(
-    kind: Kind[ParsedSpecT, StatusT], body: Mapping[str, Any]
-) -> Found[ParsedSpecT, StatusT] | Unreadable[StatusT]:
+    kind: Kind[SpecT, StatusT], body: Mapping[str, Any]
+) -> Found[SpecT, StatusT] | Unreadable[StatusT]:
     """An indexed object as its kind's models read it; what they refuse, with how much."""
     metadata = body.get("metadata") or {}
     name = str(metadata.get("name", ""))
@@ -186,11 +186,11 @@ for _kind in (*KINDS, PROMOTION_POLICY):
 
 
 def timer(
-    kind: Kind[ParsedSpecT, StatusT], interval: float = TIMER_SECONDS
-) -> Callable[[Handler[ParsedSpecT, StatusT]], Handler[ParsedSpecT, StatusT]]:
+    kind: Kind[SpecT, StatusT], interval: float = TIMER_SECONDS
+) -> Callable[[Handler[SpecT, StatusT]], Handler[SpecT, StatusT]]:
     """Register `handler` to run every `interval` seconds for every object of `kind`."""
 
-    def register(handler: Handler[ParsedSpecT, StatusT]) -> Handler[ParsedSpecT, StatusT]:
+    def register(handler: Handler[SpecT, StatusT]) -> Handler[SpecT, StatusT]:
         kopf.timer(GROUP, VERSION, kind.plural, id=handler.__name__, interval=interval)(
             _adapt(kind, handler)
         )
@@ -200,7 +200,7 @@ def timer(
 
 
 def _adapt(
-    kind: Kind[ParsedSpecT, StatusT], handler: Handler[ParsedSpecT, StatusT]
+    kind: Kind[SpecT, StatusT], handler: Handler[SpecT, StatusT]
 ) -> Callable[..., Awaitable[None]]:
     async def handle(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
         # Failures in a row, counted here: kopf's `retry` also counts outages and asked-for
@@ -238,7 +238,7 @@ class _SpecRefusedError(Exception):
 
 
 async def _reconcile(
-    kind: Kind[ParsedSpecT, StatusT], handler: Handler[ParsedSpecT, StatusT], call: _Call
+    kind: Kind[SpecT, StatusT], handler: Handler[SpecT, StatusT], call: _Call
 ) -> Reconciled:
     """Parse, run the handler, and write its status; a failure becomes a condition."""
     seen: Status = kind.status()
@@ -272,22 +272,22 @@ async def _reconcile(
 
 
 def _resource(
-    kind: Kind[ParsedSpecT, StatusT], body: kopf.Body, status: StatusT
-) -> Resource[ParsedSpecT, StatusT]:
+    kind: Kind[SpecT, StatusT], body: kopf.Body, status: StatusT
+) -> Resource[SpecT, StatusT]:
     try:
         spec = kind.spec.model_validate(body.get("spec") or {})
     except ValidationError as error:
         raise _SpecRefusedError(_validation_message(error)) from error
     return Resource(
-        kind.kind,
-        body.metadata.namespace or "",
         body.metadata.name or "",
-        body.metadata.uid or "",
-        int(body.metadata.get("generation") or 0),
         spec,
         status,
         dict(body.metadata.annotations),
         str(body.metadata.get("creationTimestamp") or ""),
+        kind=kind.kind,
+        namespace=body.metadata.namespace or "",
+        uid=body.metadata.uid or "",
+        generation=int(body.metadata.get("generation") or 0),
     )
 
 
@@ -331,13 +331,14 @@ def _adapt_deletion(kind: Kind[Any, Any], handler: Cleanup) -> Callable[..., Awa
         before = _as_written(seen, body, memo)
         # The spec stays unparsed: what is cleaned up is keyed by the object's name alone, and
         # a spec today's models refuse must not keep its data for ever.
+        unparsed: Any = body.get("spec")
         resource = Resource(
             kind=kind.kind,
             namespace=body.metadata.namespace or "",
             name=body.metadata.name or "",
             uid=body.metadata.uid or "",
             generation=generation,
-            spec=body.get("spec"),
+            spec=unparsed,
             status=before,
         )
         result = await handler(resource, memo["ports"], retry)

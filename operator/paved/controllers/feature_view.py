@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from paved.api.crds import FEATURE_VIEW
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus, MaterializationRun
@@ -128,7 +129,7 @@ def _export(resource: FeatureViewResource, lags: Sequence[FeatureLag]) -> None:
 
 @on_delete(FEATURE_VIEW)
 async def remove_online_values(
-    resource: Resource[object, FeatureViewStatus], ports: Ports, attempts: int
+    resource: Resource[Any, FeatureViewStatus], ports: Ports, attempts: int
 ) -> Reconciled:
     """Every version's online values go with the FeatureView; while the online store cannot be
     reached the object stays (its finalizer), says why and tries again, ever less often."""

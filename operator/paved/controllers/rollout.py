@@ -63,7 +63,7 @@ from paved.core.rollout_ticks import (
     status_after,
     waiting_for_candidate,
 )
-from paved.core.statistics import AbResult, Arm, ab_test, trial_count
+from paved.core.statistics import AbResult, Arm, Design, ab_test, trial_count
 from paved.errors import PermanentError, TransientError
 from paved.observability import ANALYSIS_LAG_SECONDS, CANDIDATE_WEIGHT, ROLLBACKS
 from paved.ports import Ports
@@ -345,8 +345,6 @@ async def _experiment(
     return ab_test(
         Arm(await count(step.metric, route.baseline), await count(step.trials, route.baseline)),
         Arm(await count(step.metric, route.candidate), await count(step.trials, route.candidate)),
-        minimum_detectable_effect=step.minimum_detectable_effect,
-        alpha=step.alpha,
-        power=step.power,
+        Design(step.minimum_detectable_effect, step.alpha, step.power),
         horizon_reached=now - started >= parse_duration(step.max_duration),
     )

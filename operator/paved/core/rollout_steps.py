@@ -395,23 +395,18 @@ def _step(
             progress,
             check_again_seconds=parse_duration(spec.analysis.interval).total_seconds(),
         )
-    return _in_step(kind, spec, progress, observed, now=now)
+    return _in_step(spec, progress, observed, now=now)
 
 
 def _in_step(
-    kind: StepKind,
-    spec: RolloutSpec,
-    progress: Progress,
-    observed: Observations,
-    *,
-    now: dt.datetime,
+    spec: RolloutSpec, progress: Progress, observed: Observations, *, now: dt.datetime
 ) -> Decision:
     """A started step whose split the router shows, by its kind."""
-    match kind:
+    match step_kind(spec.steps[progress.step or 0]):
         case StepKind.FULL:
             return Promote("The candidate takes all traffic.", _settled(progress))
         case StepKind.SHADOW | StepKind.CANARY:
-            return _timed(kind, spec, progress, observed, now=now)
+            return _timed(spec, progress, observed, now=now)
         case StepKind.PAUSE:
             return _paused(spec, progress, observed, now=now)
         case StepKind.AB_TEST:
@@ -421,15 +416,11 @@ def _in_step(
 
 
 def _timed(
-    kind: StepKind,
-    spec: RolloutSpec,
-    progress: Progress,
-    observed: Observations,
-    *,
-    now: dt.datetime,
+    spec: RolloutSpec, progress: Progress, observed: Observations, *, now: dt.datetime
 ) -> Decision:
     """A shadow or canary step: held for its duration with the guardrails green."""
     step = spec.steps[progress.step or 0]
+    kind = step_kind(step)
     timed = step.shadow or step.canary
     held_for = parse_duration(timed.duration if timed is not None else "0s")
     started = progress.step_started_at or now

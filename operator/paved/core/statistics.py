@@ -75,14 +75,18 @@ class Arm:
     trials: int
 
 
+@dataclass(frozen=True)
+class Design:
+    """What an A/B test is built to find: the smallest effect worth finding, the false-positive
+    rate (alpha) and the chance to find a real effect of that size (power)."""
+
+    minimum_detectable_effect: float
+    alpha: float = 0.05
+    power: float = 0.8
+
+
 def ab_test(
-    baseline: Arm,
-    candidate: Arm,
-    *,
-    minimum_detectable_effect: float,
-    alpha: float,
-    power: float,
-    horizon_reached: bool = False,
+    baseline: Arm, candidate: Arm, design: Design, *, horizon_reached: bool = False
 ) -> AbResult:
     """Win, loss or no difference, once the evidence says so; undecided until then.
 
@@ -90,10 +94,11 @@ def ab_test(
     difference" is declared when the required sample size is reached (or the horizon passed)
     and the always-valid interval excludes effects of MDE size in both directions.
     """
+    minimum_detectable_effect, alpha = design.minimum_detectable_effect, design.alpha
     successes_baseline, successes_candidate = baseline.successes, candidate.successes
     n_b, n_c = baseline.trials, candidate.trials
     rate = successes_baseline / n_b if n_b else 0.5
-    required = sample_size_per_arm(rate, minimum_detectable_effect, alpha=alpha, power=power)
+    required = sample_size_per_arm(rate, minimum_detectable_effect, alpha=alpha, power=design.power)
     if n_b == 0 or n_c == 0:
         if horizon_reached:
             # The horizon ends the test whatever came in: an arm without data showed no effect.

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol
 
-from pydantic import BaseModel
-
+from paved.api.crds import SpecT, StatusT
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus
-from paved.api.meta import Status
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
 from paved.api.promotion_policy import PromotionPolicySpec, PromotionPolicyStatus
 from paved.api.rollout import RolloutSpec, RolloutStatus
-
-SpecT = TypeVar("SpecT", bound=BaseModel)
-StatusT = TypeVar("StatusT", bound=Status)
 
 
 @dataclass(frozen=True)

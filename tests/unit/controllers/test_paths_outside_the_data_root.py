@@ -47,7 +47,15 @@ async def test_a_feature_view_whose_source_climbs_out_is_not_ready_and_reads_not
         data_root="/data",
         code_commit="c0ffee",
     )
-    resource = Resource("FeatureView", "team-a", "leak", "uid-1", 1, spec, FeatureViewStatus())
+    resource = Resource(
+        "leak",
+        spec,
+        FeatureViewStatus(),
+        kind="FeatureView",
+        namespace="team-a",
+        uid="uid-1",
+        generation=1,
+    )
     result = await feature_view.keep_features_fresh(resource, ports, NOW)
     observed = {o.type: o for o in result.observed}
     assert (observed["Ready"].status, observed["Ready"].reason) == ("False", "PathOutsideDataRoot")

@@ -21,6 +21,7 @@ from paved.core.gates import (
     slice_gate,
     summary,
 )
+from paved.core.reasons import GateReason
 
 CLICKS = FeatureDefinition("clicks_7d", DataType.FLOAT64, nullable=False, min=0, max=1000)
 COUNTRY = FeatureDefinition("country", DataType.STRING)
@@ -97,7 +98,7 @@ def test_real_drift_on_large_samples_fails_with_the_numbers() -> None:
 def test_a_feature_production_never_saw_is_not_judged_for_drift() -> None:
     verdict = new_feature_drift(CLICKS)
     assert verdict.verdict is Verdict.INCONCLUSIVE
-    assert verdict.reason == "NewFeature"
+    assert verdict.reason == GateReason.NEW_FEATURE
     assert blocking([verdict]) == []
 
 

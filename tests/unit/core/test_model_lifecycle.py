@@ -4,6 +4,7 @@ import pytest
 
 from paved.api.model_version import Stage
 from paved.core.model_lifecycle import NEXT_STAGES, Evidence, Refusal, Transition, transition
+from paved.core.reasons import TransitionReason
 
 PASSED = Evidence(gates_passed=True)
 READY_FOR_PRODUCTION = Evidence(gates_passed=True, promotion_refused=None, rollout_succeeded=True)
@@ -13,10 +14,20 @@ SIGN_OFF_MISSING = "ModelVersion churn-v2: Production needs a sign-off by an app
 @pytest.mark.parametrize(
     ("current", "requested", "evidence", "reason"),
     [
-        (Stage.TRAINED, Stage.STAGING, PASSED, "MovedToStaging"),
-        (Stage.STAGING, Stage.PRODUCTION, READY_FOR_PRODUCTION, "MovedToProduction"),
-        (Stage.PRODUCTION, Stage.ARCHIVED, PASSED, "MovedToArchived"),
-        (Stage.TRAINED, Stage.ARCHIVED, Evidence(gates_passed=False), "MovedToArchived"),
+        (Stage.TRAINED, Stage.STAGING, PASSED, TransitionReason.MOVED_TO_STAGING),
+        (
+            Stage.STAGING,
+            Stage.PRODUCTION,
+            READY_FOR_PRODUCTION,
+            TransitionReason.MOVED_TO_PRODUCTION,
+        ),
+        (Stage.PRODUCTION, Stage.ARCHIVED, PASSED, TransitionReason.MOVED_TO_ARCHIVED),
+        (
+            Stage.TRAINED,
+            Stage.ARCHIVED,
+            Evidence(gates_passed=False),
+            TransitionReason.MOVED_TO_ARCHIVED,
+        ),
     ],
     ids=["gates-passed", "approved-and-rolled-out", "superseded", "failed-then-retired"],
 )
@@ -33,38 +44,44 @@ def test_allowed_moves(current: Stage, requested: Stage, evidence: Evidence, rea
             Stage.TRAINED,
             Stage.STAGING,
             Evidence(False, ("slice:new_users",)),
-            "GatesFailed",
+            TransitionReason.GATES_FAILED,
             "failed: slice:new_users",
         ),
         (
             Stage.STAGING,
             Stage.PRODUCTION,
             Evidence(True, promotion_refused=SIGN_OFF_MISSING, rollout_succeeded=True),
-            "PromotionRefused",
+            TransitionReason.PROMOTION_REFUSED,
             "sign-off",
         ),
         (
             Stage.STAGING,
             Stage.PRODUCTION,
             Evidence(True, promotion_refused=None),
-            "AwaitingRollout",
+            TransitionReason.AWAITING_ROLLOUT,
             "Rollout",
         ),
         (
             Stage.STAGING,
             Stage.PRODUCTION,
             Evidence(True, rollout_succeeded=True),
-            "PromotionRefused",
+            TransitionReason.PROMOTION_REFUSED,
             "verdict",
         ),
         (
             Stage.TRAINED,
             Stage.PRODUCTION,
             READY_FOR_PRODUCTION,
-            "TransitionNotAllowed",
+            TransitionReason.TRANSITION_NOT_ALLOWED,
             "from Trained: Archived, Staging",
         ),
-        (Stage.ARCHIVED, Stage.STAGING, PASSED, "TransitionNotAllowed", "from Archived: nothing"),
+        (
+            Stage.ARCHIVED,
+            Stage.STAGING,
+            PASSED,
+            TransitionReason.TRANSITION_NOT_ALLOWED,
+            "from Archived: nothing",
+        ),
     ],
     ids=[
         "failing-gate",

@@ -45,7 +45,7 @@ from paved.core.model_versions import (
     run_key,
 )
 from paved.core.references import Reference, acceptance
-from tests.support.training import ROOT, example
+from tests.support.training import PASSING_VERDICT, ROOT, example
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 EARLIER = NOW - dt.timedelta(minutes=2)
@@ -63,14 +63,7 @@ KFP_DOWN = Unavailable(
     PIPELINES_UNAVAILABLE, "KFP's API at http://kfp:8888 cannot be reached (get run): refused", 10
 )
 
-PASS = {
-    "gate": "metric:auc",
-    "verdict": "pass",
-    "reason": "MetricHolds",
-    "message": "auc 0.81 >= 0.7",
-    "value": 0.81,
-    "threshold": 0.7,
-}
+PASS = PASSING_VERDICT
 FAIL = {
     "gate": "slice:new_users",
     "verdict": "fail",

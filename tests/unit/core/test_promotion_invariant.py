@@ -24,6 +24,7 @@ from paved.api.rollout import (
     ShadowStep,
     Step,
 )
+from paved.core.reasons import RolloutReason
 from paved.core.rollout_steps import (
     Decision,
     GuardrailState,
@@ -176,7 +177,7 @@ def _full_only(refused: str | None) -> Decision:
 def test_a_full_only_rollout_moves_no_traffic_without_the_right_to_promote() -> None:
     held = _full_only(REFUSED)
     assert isinstance(held, Pause)
-    assert held.reason == "PromotionRefused"
+    assert held.reason == RolloutReason.PROMOTION_REFUSED
     assert held.progress == Progress()  # not started: nothing moved
     assert held.message.startswith(REFUSED)
     assert "step 1/1 (full)" in held.message
@@ -230,4 +231,7 @@ def test_a_candidate_deleted_mid_canary_rolls_back_to_the_baseline() -> None:
     gone = Observations(Traffic(90, 10), candidate_gone="ModelVersion churn-v2 is gone.")
     decision = decide(spec, in_canary, gone, now=T0)
     assert isinstance(decision, RollBack)
-    assert (decision.reason, decision.traffic) == ("CandidateGone", Traffic(100, 0, False))
+    assert (decision.reason, decision.traffic) == (
+        RolloutReason.CANDIDATE_GONE,
+        Traffic(100, 0, False),
+    )

@@ -28,6 +28,7 @@ from paved.core.promotion_policy import (
     sign_off_required,
     sign_off_verdict,
 )
+from paved.core.reasons import SignOffReason
 from tests.support.model_versions import SPEC
 
 T0 = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)
@@ -103,7 +104,7 @@ def test_a_sign_off_approves_only_what_it_names_by_a_second_person(
         (), _signed(**sign_off).approval, authors, registry_version="3", digest="sha256:g3"
     )
     assert verdict.condition.reason == reason
-    assert verdict.valid is (reason == "SignedOff")
+    assert verdict.valid is (reason == SignOffReason.SIGNED_OFF)
 
 
 def test_a_retraining_voids_the_sign_off() -> None:
@@ -119,7 +120,7 @@ def test_the_policys_approver_groups_hold_too() -> None:
     verdict = sign_off_verdict(
         (risk,), _signed().approval, Authors(), registry_version="3", digest="sha256:g3"
     )
-    assert verdict.condition.reason == "NotAnApprover"
+    assert verdict.condition.reason == SignOffReason.NOT_AN_APPROVER
     assert "PromotionPolicy regulated's approver groups (risk)" in verdict.condition.message
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from paved.core.reasons import AdmissionReason
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import Traffic
 
@@ -19,14 +20,30 @@ def test_a_staged_candidate_on_a_healthy_deployment_may_start() -> None:
 @pytest.mark.parametrize(
     ("facts", "reason", "words"),
     [
-        (replace(READY, candidate_phase="Held"), "CandidateNotStaged", "churn-v2 is Held"),
-        (replace(READY, candidate_phase=None), "CandidateNotStaged", "not trained yet"),
-        (replace(READY, traffic=None), "DeploymentNotFound", "churn does not exist"),
-        (replace(READY, traffic=Traffic(0, 0)), "BaselineMissing", "'baseline'"),
-        (replace(READY, competing=("churn-v1",)), "TargetTaken", "Rollout churn-v1 already"),
+        (
+            replace(READY, candidate_phase="Held"),
+            AdmissionReason.CANDIDATE_NOT_STAGED,
+            "churn-v2 is Held",
+        ),
+        (
+            replace(READY, candidate_phase=None),
+            AdmissionReason.CANDIDATE_NOT_STAGED,
+            "not trained yet",
+        ),
+        (
+            replace(READY, traffic=None),
+            AdmissionReason.DEPLOYMENT_NOT_FOUND,
+            "churn does not exist",
+        ),
+        (replace(READY, traffic=Traffic(0, 0)), AdmissionReason.BASELINE_MISSING, "'baseline'"),
+        (
+            replace(READY, competing=("churn-v1",)),
+            AdmissionReason.TARGET_TAKEN,
+            "Rollout churn-v1 already",
+        ),
         (
             replace(READY, invalid_queries=("drift: bad_data: parse error",)),
-            "QueryInvalid",
+            AdmissionReason.QUERY_INVALID,
             "drift: bad_data",
         ),
     ],

@@ -27,7 +27,7 @@ from paved.core.rollout_steps import (
     requested,
     traffic_for,
 )
-from paved.core.statistics import AbOutcome, Arm, ab_test
+from paved.core.statistics import AbOutcome, Arm, Design, ab_test
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -48,9 +48,7 @@ def test_a_rollout_walks_shadow_canaries_ab_and_full() -> None:
     win = ab_test(
         Arm(1_000, 10_000),
         Arm(1_400, 10_000),
-        minimum_detectable_effect=0.01,
-        alpha=0.05,
-        power=0.8,
+        Design(0.01),
     )
     for _ in range(40):
         target = traffic_for(SPEC.steps, progress.step) if progress.step is not None else None
@@ -70,7 +68,7 @@ def test_the_step_starts_only_when_the_router_shows_its_split() -> None:
     assert entered.traffic == Traffic(100, 0, True)
     waiting = _run(Observations(Traffic(100, 0, False), GREEN), T0, entered.progress)
     assert isinstance(waiting, Hold)
-    assert (waiting.reason, waiting.blind) == ("WaitingForTraffic", False)
+    assert (waiting.reason, waiting.blind) == (RolloutReason.WAITING_FOR_TRAFFIC, False)
     assert "it shows baseline 100%, candidate 0%" in waiting.message
 
 
@@ -91,7 +89,7 @@ def test_a_person_rolls_back_in_one_step() -> None:
         Progress(step=2, step_started_at=T0),
     )
     assert isinstance(decision, RollBack)
-    assert decision.reason == "RollbackRequested"
+    assert decision.reason == RolloutReason.ROLLBACK_REQUESTED
 
 
 def test_an_ab_loss_rolls_back_and_no_difference_pauses() -> None:
@@ -99,19 +97,15 @@ def test_an_ab_loss_rolls_back_and_no_difference_pauses() -> None:
     loss = ab_test(
         Arm(1_400, 10_000),
         Arm(1_000, 10_000),
-        minimum_detectable_effect=0.01,
-        alpha=0.05,
-        power=0.8,
+        Design(0.01),
     )
     rolled = _run(Observations(Traffic(50, 50), GREEN, ab=loss), T0, progress)
     assert isinstance(rolled, RollBack)
-    assert rolled.reason == "AbTestLoss"
+    assert rolled.reason == RolloutReason.AB_TEST_LOSS
     same = ab_test(
         Arm(10_000, 100_000),
         Arm(10_010, 100_000),
-        minimum_detectable_effect=0.02,
-        alpha=0.05,
-        power=0.8,
+        Design(0.02),
     )
     assert same.outcome is AbOutcome.NO_DIFFERENCE
     paused = _run(Observations(Traffic(50, 50), GREEN, ab=same), T0, progress)
@@ -181,14 +175,12 @@ def test_without_a_sign_off_the_rollout_pauses_before_full_and_goes_on_once_sign
     win = ab_test(
         Arm(1_000, 10_000),
         Arm(1_400, 10_000),
-        minimum_detectable_effect=0.01,
-        alpha=0.05,
-        power=0.8,
+        Design(0.01),
     )
     refused = "Production needs a sign-off by an approver."
     held = _run(Observations(Traffic(50, 50), GREEN, ab=win, promotion_refused=refused), T0, at_ab)
     assert isinstance(held, Pause)
-    assert held.reason == "PromotionRefused"
+    assert held.reason == RolloutReason.PROMOTION_REFUSED
     assert held.message.startswith(refused)
     assert "step 5/5 (full)" in held.message
     signed = _run(Observations(Traffic(50, 50), GREEN, ab=win), T0, held.progress)
@@ -199,7 +191,7 @@ def test_without_a_sign_off_the_rollout_pauses_before_full_and_goes_on_once_sign
 def test_a_candidate_that_already_takes_all_traffic_has_nothing_to_roll_out() -> None:
     decision = _run(Observations(Traffic(0, 100, False), GREEN), T0, Progress())
     assert isinstance(decision, Complete)
-    assert decision.reason == "AlreadyServing"
+    assert decision.reason == RolloutReason.ALREADY_SERVING
 
 
 def test_guardrails_judge_the_shadow_only_while_shadowing() -> None:
@@ -219,7 +211,7 @@ def test_a_paused_rollout_holds_its_step_and_its_traffic() -> None:
         Observations(CANARY, GREEN, pause_requested="checking the dashboards"), later, IN_CANARY
     )
     assert isinstance(paused, Pause)
-    assert paused.reason == "PausedByRequest"
+    assert paused.reason == RolloutReason.PAUSED_BY_REQUEST
     assert "checking the dashboards" in paused.message
     assert paused.progress == IN_CANARY
 
@@ -243,20 +235,23 @@ def test_a_rollback_request_wins_over_a_pause() -> None:
     observed = Observations(CANARY, GREEN, rollback_requested=True, pause_requested="on hold")
     decision = _run(observed, T0, IN_CANARY)
     assert isinstance(decision, RollBack)
-    assert (decision.reason, decision.traffic) == ("RollbackRequested", Traffic(100, 0, False))
+    assert (decision.reason, decision.traffic) == (
+        RolloutReason.ROLLBACK_REQUESTED,
+        Traffic(100, 0, False),
+    )
 
 
 def test_a_guardrail_breach_still_rolls_a_paused_rollout_back() -> None:
     once_breached = Progress(step=1, step_started_at=T0, breaches=1)  # failureLimit 1
     decision = _run(Observations(CANARY, RED, pause_requested="on hold"), T0, once_breached)
     assert isinstance(decision, RollBack)
-    assert decision.reason == "GuardrailBreached"
+    assert decision.reason == RolloutReason.GUARDRAIL_BREACHED
 
 
 def test_a_promote_skips_the_remaining_steps_to_full_which_then_promotes() -> None:
     skipped = _run(Observations(CANARY, GREEN, promote_requested=True), T0, IN_CANARY)
     assert isinstance(skipped, SetTraffic)
-    assert skipped.reason == "PromoteRequested"
+    assert skipped.reason == RolloutReason.PROMOTE_REQUESTED
     assert (skipped.progress.step, skipped.traffic) == (4, Traffic(0, 100, False))
     # From there the full step promotes as ever, once the router shows the candidate serving.
     promoted = _run(Observations(Traffic(0, 100), ()), T0, skipped.progress)
@@ -271,7 +266,7 @@ def test_a_promote_without_a_sign_off_pauses_and_is_not_kept_for_later() -> None
     )
     assert isinstance(refused, Pause)
     assert (refused.reason, refused.message) == (
-        "PromotionRefused",
+        RolloutReason.PROMOTION_REFUSED,
         f"Promote refused: {SIGN_OFF_MISSING}",
     )
     assert refused.progress == IN_CANARY
@@ -281,7 +276,7 @@ def test_a_promote_without_a_sign_off_pauses_and_is_not_kept_for_later() -> None
     signed = Observations(CANARY, GREEN, promote_requested=requested(promote, consumed=promote))
     later = _run(signed, T0 + dt.timedelta(minutes=1), refused.progress)
     assert isinstance(later, Hold)
-    assert later.reason == "StepInProgress"
+    assert later.reason == RolloutReason.STEP_IN_PROGRESS
 
 
 def test_a_request_acts_once_per_annotation_value() -> None:
@@ -296,10 +291,10 @@ def test_a_promote_never_skips_a_guardrail_breach() -> None:
     once_breached = Progress(step=1, step_started_at=T0, breaches=1)
     rolled = _run(Observations(CANARY, RED, promote_requested=True), T0, once_breached)
     assert isinstance(rolled, RollBack)
-    assert rolled.reason == "GuardrailBreached"
+    assert rolled.reason == RolloutReason.GUARDRAIL_BREACHED
     tolerated = _run(Observations(CANARY, RED, promote_requested=True), T0, IN_CANARY)
     assert isinstance(tolerated, Hold)
-    assert tolerated.reason == "PromoteNotPossible"
+    assert tolerated.reason == RolloutReason.PROMOTE_NOT_POSSIBLE
     assert "error rate 4.2% > 1.0%" in tolerated.message
     assert tolerated.progress.breaches == 1
 
@@ -310,7 +305,7 @@ def test_a_promote_needs_a_full_step_to_skip_to() -> None:
         without_full, IN_CANARY, Observations(CANARY, GREEN, promote_requested=True), now=T0
     )
     assert isinstance(decision, Hold)
-    assert decision.reason == "PromoteNotPossible"
+    assert decision.reason == RolloutReason.PROMOTE_NOT_POSSIBLE
     assert "this rollout's last step is abTest" in decision.message
 
 
@@ -319,7 +314,7 @@ def test_silence_carried_from_the_last_analysis_keeps_a_step_from_ending() -> No
     later = T0 + dt.timedelta(hours=1)  # long past the canary's duration
     held = _run(Observations(Traffic(99, 1), carried=QUIET), later, progress)
     assert isinstance(held, Hold)
-    assert held.reason == "NoData"
+    assert held.reason == RolloutReason.NO_DATA
 
 
 def test_a_breach_carried_between_analyses_is_not_counted_again() -> None:
@@ -331,7 +326,9 @@ def test_a_breach_carried_between_analyses_is_not_counted_again() -> None:
 
 PROMETHEUS_DOWN = "Prometheus unreachable: connection refused"
 WIN = ab_test(
-    Arm(1_000, 10_000), Arm(1_400, 10_000), minimum_detectable_effect=0.01, alpha=0.05, power=0.8
+    Arm(1_000, 10_000),
+    Arm(1_400, 10_000),
+    Design(0.01),
 )
 
 
@@ -345,7 +342,7 @@ def test_unreadable_guardrails_hold_the_step_past_its_duration_and_never_promote
         progress = IN_CANARY if observed.traffic == CANARY else Progress(3, T0)
         held = _run(observed, long_past, progress)
         assert isinstance(held, Hold), observed
-        assert (held.reason, held.blind) == ("MetricsUnavailable", True)
+        assert (held.reason, held.blind) == (RolloutReason.METRICS_UNAVAILABLE, True)
         assert held.progress == progress
         assert PROMETHEUS_DOWN in held.message
         assert "Holding at step" in held.message

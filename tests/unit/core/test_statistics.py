@@ -9,6 +9,7 @@ from paved.core.statistics import (
     MAX_SAMPLE_SIZE,
     AbOutcome,
     Arm,
+    Design,
     ab_test,
     sample_size_per_arm,
     trial_count,
@@ -24,33 +25,29 @@ def test_a_clear_win_is_declared_early_and_a_loss_likewise() -> None:
     win = ab_test(
         Arm(1_000, 10_000),
         Arm(1_400, 10_000),
-        minimum_detectable_effect=0.01,
-        alpha=0.05,
-        power=0.8,
+        Design(0.01),
     )
     assert win.outcome is AbOutcome.WIN
     assert win.low > 0
     loss = ab_test(
         Arm(1_400, 10_000),
         Arm(1_000, 10_000),
-        minimum_detectable_effect=0.01,
-        alpha=0.05,
-        power=0.8,
+        Design(0.01),
     )
     assert loss.outcome is AbOutcome.LOSS
 
 
 def test_equal_arms_are_no_difference_once_enough_samples_are_in() -> None:
     early = ab_test(
-        Arm(100, 1_000), Arm(101, 1_000), minimum_detectable_effect=0.02, alpha=0.05, power=0.8
+        Arm(100, 1_000),
+        Arm(101, 1_000),
+        Design(0.02),
     )
     assert early.outcome is AbOutcome.UNDECIDED
     late = ab_test(
         Arm(10_000, 100_000),
         Arm(10_010, 100_000),
-        minimum_detectable_effect=0.02,
-        alpha=0.05,
-        power=0.8,
+        Design(0.02),
     )
     assert late.outcome is AbOutcome.NO_DIFFERENCE
     assert "per arm for MDE 0.02" in late.message
@@ -58,7 +55,11 @@ def test_equal_arms_are_no_difference_once_enough_samples_are_in() -> None:
 
 def test_no_data_is_undecided_never_a_verdict() -> None:
     assert (
-        ab_test(Arm(0, 0), Arm(0, 0), minimum_detectable_effect=0.01, alpha=0.05, power=0.8).outcome
+        ab_test(
+            Arm(0, 0),
+            Arm(0, 0),
+            Design(0.01),
+        ).outcome
         is AbOutcome.UNDECIDED
     )
 
@@ -78,9 +79,7 @@ def test_peeking_under_no_difference_rarely_declares_a_winner(seed: int) -> None
             result = ab_test(
                 Arm(successes_b, trials),
                 Arm(successes_c, trials),
-                minimum_detectable_effect=0.02,
-                alpha=0.05,
-                power=0.8,
+                Design(0.02),
             )
             if result.outcome in (AbOutcome.WIN, AbOutcome.LOSS):
                 false_alarms += 1
@@ -93,9 +92,7 @@ def test_the_interval_covers_the_estimate(effect: float) -> None:
     result = ab_test(
         Arm(1_000, 10_000),
         Arm(int(1_000 + effect * 10_000), 10_000),
-        minimum_detectable_effect=0.01,
-        alpha=0.05,
-        power=0.8,
+        Design(0.01),
     )
     assert result.low <= result.effect <= result.high
 
@@ -104,15 +101,15 @@ def test_an_unreachable_sample_size_ends_at_the_horizon_with_a_stated_outcome() 
     """An MDE of 0.001 at a 10% rate needs ~1.4 million trials per arm; at the horizon the
     test ends with what it has: no effect shown, and the message says how far short it was."""
     before = ab_test(
-        Arm(100, 1_000), Arm(104, 1_000), minimum_detectable_effect=0.001, alpha=0.05, power=0.8
+        Arm(100, 1_000),
+        Arm(104, 1_000),
+        Design(0.001),
     )
     assert before.outcome is AbOutcome.UNDECIDED
     ended = ab_test(
         Arm(100, 1_000),
         Arm(104, 1_000),
-        minimum_detectable_effect=0.001,
-        alpha=0.05,
-        power=0.8,
+        Design(0.001),
         horizon_reached=True,
     )
     assert ended.outcome is AbOutcome.NO_DIFFERENCE
@@ -125,16 +122,16 @@ def test_an_arm_without_trials_ends_at_the_horizon_too() -> None:
     """Traffic that never reached one arm used to hold the split for ever."""
     assert (
         ab_test(
-            Arm(0, 0), Arm(3, 40), minimum_detectable_effect=0.01, alpha=0.05, power=0.8
+            Arm(0, 0),
+            Arm(3, 40),
+            Design(0.01),
         ).outcome
         is AbOutcome.UNDECIDED
     )
     ended = ab_test(
         Arm(0, 0),
         Arm(3, 40),
-        minimum_detectable_effect=0.01,
-        alpha=0.05,
-        power=0.8,
+        Design(0.01),
         horizon_reached=True,
     )
     assert ended.outcome is AbOutcome.NO_DIFFERENCE
