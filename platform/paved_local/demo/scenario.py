@@ -590,7 +590,7 @@ class Demo:
         traffic = status.get("traffic")
         if traffic:
             self.live.traffic = (traffic["baseline"], traffic["candidate"], traffic["shadow"])
-            step = {"ab_test": "A/B test"}.get(kind or "", kind or "")
+            step = {"abTest": "A/B test"}.get(kind or "", kind or "")
             if self.live.phase == "RolledBack":
                 step = "rolled back"
             self.live.step = step
