@@ -107,7 +107,7 @@ class World:
             generation=1,
         )
         result = await model_version.train_and_promote(resource, self.ports, NOW)
-        after = report(self.status, result.observed, 1, NOW)
+        after = report(self.status, result.observed, generation=1, now=NOW)
         self.status = ModelVersionStatus.model_validate(after.model_dump() | result.status_updates)
         return result
 

@@ -294,7 +294,7 @@ def _resource(
 def _after(before: Status, result: Reconciled, call: _Call) -> Status:
     """The status to write: the handler's (or the one it started from) with its conditions."""
     base = result.status if result.status is not None else before
-    after = report(base, result.observed, call.generation, call.now)
+    after = report(base, result.observed, generation=call.generation, now=call.now)
     if result.status is None and not result.status_updates:
         return after
     # Validated as the API server will: a status it would refuse fails here, with why.
@@ -346,7 +346,14 @@ def _adapt_deletion(kind: Kind[Any, Any], handler: Cleanup) -> Callable[..., Awa
             for done in result.observed:
                 kopf.event(body, type="Normal", reason=done.reason, message=done.message)
             return
-        _write(body, patch, memo, seen, before, report(before, result.observed, generation, now))
+        _write(
+            body,
+            patch,
+            memo,
+            seen,
+            before,
+            report(before, result.observed, generation=generation, now=now),
+        )
         raise kopf.TemporaryError(result.retry_reason, delay=result.retry_after_seconds)
 
     return handle
@@ -373,7 +380,7 @@ def _failed(
     at the timer's pace, every few seconds, for ever."""
     seen, before, observed = failure.seen, failure.before, failure.observed
     patch.pop("status", None)  # whatever the failed reconcile had started to write
-    after = report(before, [observed], failure.generation, failure.now)
+    after = report(before, [observed], generation=failure.generation, now=failure.now)
     (written,) = (c for c in after.conditions if c.type == observed.type)
     previous = next((c for c in before.conditions if c.type == observed.type), None)
     _write(body, patch, memo, seen, before, after)

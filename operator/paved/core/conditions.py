@@ -26,7 +26,7 @@ class Observation:
 
 
 def set_condition(
-    conditions: Sequence[Condition], observed: Observation, generation: int, now: dt.datetime
+    conditions: Sequence[Condition], observed: Observation, *, generation: int, now: dt.datetime
 ) -> list[Condition]:
     """Replace the condition of `observed.type`, keeping its transition time if nothing flipped."""
     previous = next((c for c in conditions if c.type == observed.type), None)
@@ -47,12 +47,12 @@ StatusT = TypeVar("StatusT", bound=Status)
 
 
 def report(
-    status: StatusT, observed: Sequence[Observation], generation: int, now: dt.datetime
+    status: StatusT, observed: Sequence[Observation], *, generation: int, now: dt.datetime
 ) -> StatusT:
     """The status after a reconcile: its conditions updated and the generation it reflects."""
     conditions = list(status.conditions)
     for observation in observed:
-        conditions = set_condition(conditions, observation, generation, now)
+        conditions = set_condition(conditions, observation, generation=generation, now=now)
     return status.model_copy(update={"conditions": conditions, "observed_generation": generation})
 
 

@@ -58,7 +58,7 @@ def _refusal(path: str, parts: list[str]) -> str | None:
     return None
 
 
-def check_inside(field: str, path: str, real_root: str, matched: Mapping[str, str]) -> None:
+def check_inside(field: str, path: str, real_root: str, *, matched: Mapping[str, str]) -> None:
     """PathOutsideDataRootError naming the first match (path → real path, in the caller's
     order) whose real path is not under `real_root`, the namespace's root with links resolved."""
     root = PurePosixPath(real_root)

@@ -156,7 +156,7 @@ def _tightest(*limits: float | None) -> float | None:
 
 
 def _not_a_number(
-    name: str, value: float, upper: float | None, lower: float | None
+    name: str, value: float, *, upper: float | None, lower: float | None
 ) -> GuardrailVerdict:
     """The verdict on a NaN or infinite reading; the record keeps no value, only the message."""
     if math.isnan(value):

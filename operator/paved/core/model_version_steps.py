@@ -208,7 +208,7 @@ def decide(
         return Report((seen.accepted,), {"phase": ModelVersionPhase.PENDING})
     judged = _judge(subject, spec, status, seen=seen, now=now, policies=policies)
     if seen.run is not None:
-        record = _record(judged.record, seen.run, judged.key, now)
+        record = _record(judged.record, seen.run, judged.key, now=now)
         judged = replace(judged, record=record, updates={**judged.updates, "run": record})
     return _run_step(judged, status, seen=seen) or _registry_step(judged, subject, spec, seen=seen)
 
@@ -353,7 +353,7 @@ def _registry_step(
         outcome = parsed
     if entry is None:
         assert outcome is not None
-        tags = _lineage_tags(subject, spec, record.id, outcome)
+        tags = _lineage_tags(subject, spec, record.id, outcome=outcome)
         return judged.ask(Register(key, outcome.mlflowRunId, tags), evaluating)
     approval = judged.approval
     if approval is not None and entry.tags.get(APPROVED_BY_TAG) != approval.by:
@@ -431,7 +431,9 @@ def _policy_condition(policies: Sequence[NamedPolicy], violations: Sequence[str]
     return Observation(POLICY_SATISFIED, "True", PolicyReason.POLICY_MET, message)
 
 
-def _record(previous: RunRecord | None, run: PipelineRun, key: str, now: dt.datetime) -> RunRecord:
+def _record(
+    previous: RunRecord | None, run: PipelineRun, key: str, *, now: dt.datetime
+) -> RunRecord:
     same = previous is not None and previous.id == run.id
     started = previous.started_at if previous is not None and same else now
     finished = previous.finished_at if previous is not None and same else None
@@ -483,7 +485,7 @@ def _finite(number: float | None) -> float | None:
 
 
 def _lineage_tags(
-    subject: Subject, spec: ModelVersionSpec, run_id: str, outcome: TrainingOutcome
+    subject: Subject, spec: ModelVersionSpec, run_id: str, *, outcome: TrainingOutcome
 ) -> dict[str, str]:
     return {
         "paved.dataset_hash": str(outcome.lineage.get("datasetHash", "")),

@@ -84,7 +84,9 @@ def point_in_time_join(
     for entity in entity_rows:
         out = dict(entity)
         for view_rows, view_names in zip(views, names, strict=True):
-            match = _as_of(view_rows, entity, entity_timestamp_column, created_cutoff)
+            match = _as_of(
+                view_rows, entity, entity_timestamp_column, created_cutoff=created_cutoff
+            )
             for feature, name in zip(view_rows.features, view_names, strict=True):
                 out[name] = None if match is None else match[feature]
         joined.append(out)
@@ -95,6 +97,7 @@ def latest_changed_rows(
     view: ViewDefinition,
     rows: Sequence[Row],
     event_after: dt.datetime | None,
+    *,
     created_after: dt.datetime | None,
 ) -> list[dict[str, object]]:
     """Per entity, the latest of its rows newer than either watermark (None: no watermark)."""
@@ -118,7 +121,7 @@ def latest_changed_rows(
 
 
 def _as_of(
-    view_rows: ViewRows, entity: Row, timestamp_column: str, created_cutoff: bool
+    view_rows: ViewRows, entity: Row, timestamp_column: str, *, created_cutoff: bool
 ) -> Row | None:
     view = view_rows.view
     key = _key(view, entity)
@@ -128,12 +131,12 @@ def _as_of(
     candidates = [
         (_recency(view, row, position), row)
         for position, row in enumerate(view_rows.rows)
-        if _key(view, row) == key and _visible(view, row, at, created_cutoff)
+        if _key(view, row) == key and _visible(view, row, at, created_cutoff=created_cutoff)
     ]
     return max(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
 
 
-def _visible(view: ViewDefinition, row: Row, at: dt.datetime, created_cutoff: bool) -> bool:
+def _visible(view: ViewDefinition, row: Row, at: dt.datetime, *, created_cutoff: bool) -> bool:
     """Known at `at`: happened by then, within the ttl, and (with the cutoff) written by then."""
     event = _timestamp(row, view.timestamp_field)
     within_ttl = view.ttl is None or event >= at - view.ttl

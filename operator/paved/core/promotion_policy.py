@@ -133,7 +133,7 @@ def _held(steps: Sequence[Step], *, minimum_weight: int) -> tuple[float, float]:
 
 
 def _shortfalls(
-    policies: Sequence[NamedPolicy], shadow: float, canary: float, what: str
+    policies: Sequence[NamedPolicy], shadow: float, canary: float, *, what: str
 ) -> list[str]:
     found = []
     for policy in policies:
@@ -163,7 +163,7 @@ def rollout_violations(policies: Sequence[NamedPolicy], spec: RolloutSpec) -> li
     for policy in policies:
         weight = policy.spec.rollout.min_canary.weight
         shadow, canary = _held(spec.steps[:gate], minimum_weight=weight)
-        found += _shortfalls([policy], shadow, canary, "the steps before it declare")
+        found += _shortfalls([policy], shadow, canary, what="the steps before it declare")
     return found
 
 
@@ -178,7 +178,7 @@ def evidence_shortfall(
     """What the Rollout has not yet spent in shadow and canary, standing at `at_step` since
     `started_at`, before it may enter an A/B test or full step (a promote skips steps)."""
     if at_step is None:
-        return _shortfalls(policies, 0.0, 0.0, "it has spent") if policies else []
+        return _shortfalls(policies, 0.0, 0.0, what="it has spent") if policies else []
     found = []
     elapsed = (now - started_at).total_seconds() if started_at is not None else 0.0
     current = spec.steps[at_step]
@@ -188,7 +188,7 @@ def evidence_shortfall(
         shadow += elapsed if current.shadow is not None else 0.0
         counts = current.canary is not None and current.canary.weight >= weight
         canary += elapsed if counts else 0.0
-        found += _shortfalls([policy], shadow, canary, "it has spent")
+        found += _shortfalls([policy], shadow, canary, what="it has spent")
     return found
 
 

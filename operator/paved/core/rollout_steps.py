@@ -205,8 +205,8 @@ def _enter(
     spec: RolloutSpec,
     index: int,
     progress: Progress,
-    why: str,
     *,
+    why: str,
     refused: str | None,
     reason: RolloutReason = RolloutReason.STEP_STARTED,
 ) -> Decision:
@@ -275,7 +275,7 @@ def _safety(spec: RolloutSpec, progress: Progress, observed: Observations) -> De
     ):
         # The candidate lost its right to production once it had all traffic (a sign-off voided
         # by a retraining, a policy tightened): the traffic goes back first, blind or not.
-        return _retreat(spec, progress.step, progress, observed.promotion_refused)
+        return _retreat(spec, progress.step, progress, refused=observed.promotion_refused)
     if observed.metrics_unavailable is not None:
         # Blind: no step ends and nothing is promoted, and an outage is no evidence against the
         # candidate either, so no rollback. A person's rollback (above) still acts.
@@ -311,7 +311,7 @@ def _weigh(
     if not (no_data and progress.step is not None and progress.step_started_at is not None):
         return _Weighed(replace(progress, no_data_since=None), latest, no_data)
     progress = replace(progress, no_data_since=progress.no_data_since or now)
-    silent = _too_long_silent(spec, progress, observed, no_data, now=now)
+    silent = _too_long_silent(spec, progress, observed, no_data=no_data, now=now)
     return silent or _Weighed(progress, latest, no_data)
 
 
@@ -319,8 +319,8 @@ def _too_long_silent(
     spec: RolloutSpec,
     progress: Progress,
     observed: Observations,
-    no_data: Sequence[GuardrailVerdict],
     *,
+    no_data: Sequence[GuardrailVerdict],
     now: dt.datetime,
 ) -> Decision | None:
     """What `onNoData` says once "no data" has lasted `maxNoData`, if it has."""
@@ -373,7 +373,7 @@ def _step(
     or its evidence is in."""
     progress = weighed.progress
     if progress.step is None:
-        return _enter(spec, 0, progress, "Rollout started", refused=observed.promotion_refused)
+        return _enter(spec, 0, progress, why="Rollout started", refused=observed.promotion_refused)
     index = progress.step
     target = traffic_for(spec.steps, index)
     if observed.traffic != target:
@@ -426,7 +426,7 @@ def _timed(
     started = progress.step_started_at or now
     if now - started >= held_for:
         why = f"{kind} held for {held_for} with guardrails green"
-        return _advance(spec, progress, observed, why, now=now)
+        return _advance(spec, progress, observed, why=why, now=now)
     remaining = (started + held_for - now).total_seconds()
     return Hold(
         RolloutReason.STEP_IN_PROGRESS,
@@ -446,7 +446,7 @@ def _paused(
     if observed.resume_requested or (
         duration is not None and now - started >= parse_duration(duration)
     ):
-        return _advance(spec, progress, observed, "pause ended", now=now)
+        return _advance(spec, progress, observed, why="pause ended", now=now)
     return Pause(
         RolloutReason.PAUSED_FOR_JUDGEMENT, "Paused: resume to go on, or roll back.", progress
     )
@@ -476,21 +476,21 @@ def _experimenting(
     }[ab.outcome]
     match action:
         case OutcomeAction.PROMOTE:
-            return _advance(spec, progress, observed, f"A/B {ab.message}", now=now)
+            return _advance(spec, progress, observed, why=f"A/B {ab.message}", now=now)
         case OutcomeAction.ROLL_BACK:
             reason = _AB_ROLLBACKS[ab.outcome]
             return RollBack(reason, f"A/B {ab.message}", _settled(progress))
         case OutcomeAction.PAUSE:
             if observed.resume_requested:
                 why = f"resumed after A/B {ab.message}"
-                return _advance(spec, progress, observed, why, now=now)
+                return _advance(spec, progress, observed, why=why, now=now)
             return Pause(RolloutReason.AB_TEST_NEEDS_JUDGEMENT, f"A/B {ab.message}", progress)
         case unexpected:
             assert_never(unexpected)
 
 
 def _advance(
-    spec: RolloutSpec, progress: Progress, observed: Observations, why: str, *, now: dt.datetime
+    spec: RolloutSpec, progress: Progress, observed: Observations, *, why: str, now: dt.datetime
 ) -> Decision:
     """On to the next step, unless this was the last; a gate step waits until the policies'
     shadow and canary time is spent."""
@@ -504,7 +504,7 @@ def _advance(
         )
         if short:
             return Pause(RolloutReason.POLICY_VIOLATED, "; ".join(short) + ".", progress)
-    return _enter(spec, index + 1, progress, why, refused=observed.promotion_refused)
+    return _enter(spec, index + 1, progress, why=why, refused=observed.promotion_refused)
 
 
 def _full_step(spec: RolloutSpec) -> int | None:
@@ -550,10 +550,12 @@ def _promote(
         message = f"Promote refused: {'; '.join(short)}."
         return Hold(RolloutReason.PROMOTE_NOT_POSSIBLE, message, progress)
     why = "Promote requested"
-    return _enter(spec, full, progress, why, refused=None, reason=RolloutReason.PROMOTE_REQUESTED)
+    return _enter(
+        spec, full, progress, why=why, refused=None, reason=RolloutReason.PROMOTE_REQUESTED
+    )
 
 
-def _retreat(spec: RolloutSpec, index: int, progress: Progress, refused: str) -> Decision:
+def _retreat(spec: RolloutSpec, index: int, progress: Progress, *, refused: str) -> Decision:
     """Back to the last step before `index` that leaves the baseline some traffic (or to the
     baseline alone, not started): that step is then held and judged again before going on."""
     earlier = [i for i in range(index) if traffic_for(spec.steps, i).candidate < 100]

@@ -726,7 +726,7 @@ def test_changed_rows_equal_the_reference(
             write(directory, f"part-{i}.parquet", rows)
         view = driver_view(directory, created=created)
         expected = latest_changed_rows(
-            view, [r for rows in files for r in rows], event_after, created_after
+            view, [r for rows in files for r in rows], event_after, created_after=created_after
         )
         assert changed(engine, view, event_after, created_after, batch_rows) == sorted(
             expected, key=lambda r: str(r["driver_id"])

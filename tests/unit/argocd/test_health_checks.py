@@ -79,7 +79,7 @@ def resource(
 
 
 def observed(status: S, *observations: Observation, generation: int = 1) -> S:
-    return report(status, observations, generation, NOW)
+    return report(status, observations, generation=generation, now=NOW)
 
 
 def rollout(

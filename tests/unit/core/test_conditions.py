@@ -18,28 +18,36 @@ def test_a_new_condition_transitions_now() -> None:
 
 
 def test_transition_time_is_kept_while_the_status_holds() -> None:
-    first = set_condition([], READY, 1, T0)
-    (again,) = set_condition(first, Observation("Ready", "True", "Materialized", "2,000"), 2, T1)
+    first = set_condition([], READY, generation=1, now=T0)
+    (again,) = set_condition(
+        first, Observation("Ready", "True", "Materialized", "2,000"), generation=2, now=T1
+    )
     assert again.last_transition_time == T0
     assert again.message == "2,000"
     assert again.observed_generation == 2
 
 
 def test_transition_time_moves_when_the_status_flips() -> None:
-    (broken,) = set_condition(set_condition([], READY, 1, T0), NOT_READY, 1, T1)
+    (broken,) = set_condition(
+        set_condition([], READY, generation=1, now=T0), NOT_READY, generation=1, now=T1
+    )
     assert (broken.status, broken.last_transition_time) == ("False", T1)
 
 
 def test_other_conditions_are_left_alone_and_kept_in_order() -> None:
     fresh = Condition(type="Fresh", status="True", reason="WithinSlo", last_transition_time=T0)
-    updated = set_condition([fresh], READY, 1, T1)
+    updated = set_condition([fresh], READY, generation=1, now=T1)
     assert [c.type for c in updated] == ["Fresh", "Ready"]
     assert updated[0] == fresh
 
 
 def test_report_sets_observed_generation_and_flipped_lists_changes() -> None:
-    before = Status(conditions=set_condition([], READY, 1, T0), observed_generation=1)
+    before = Status(
+        conditions=set_condition([], READY, generation=1, now=T0), observed_generation=1
+    )
     after = report(before, [NOT_READY], generation=3, now=T1)
     assert after.observed_generation == 3
     assert [c.reason for c in flipped(before.conditions, after.conditions)] == ["SourceMissing"]
-    assert flipped(after.conditions, report(after, [NOT_READY], 3, T1).conditions) == []
+    assert (
+        flipped(after.conditions, report(after, [NOT_READY], generation=3, now=T1).conditions) == []
+    )

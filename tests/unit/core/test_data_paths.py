@@ -70,7 +70,7 @@ def test_matches_whose_real_path_is_under_the_root_pass() -> None:
         "spec.source.path",
         "activity/*.parquet",
         "/srv/data/team-a",
-        {
+        matched={
             "/srv/data/team-a/activity/a.parquet": "/srv/data/team-a/activity/a.parquet",
             "/srv/data/team-a/activity/b.parquet": "/srv/data/team-a/shared/b.parquet",
         },
@@ -89,7 +89,9 @@ def test_matches_whose_real_path_is_under_the_root_pass() -> None:
 def test_a_match_whose_real_path_is_outside_the_root_is_refused_naming_both(real: str) -> None:
     match = "/srv/data/team-a/activity/a.parquet"
     with pytest.raises(PathOutsideDataRootError) as raised:
-        check_inside("spec.source.path", "activity/*.parquet", "/srv/data/team-a", {match: real})
+        check_inside(
+            "spec.source.path", "activity/*.parquet", "/srv/data/team-a", matched={match: real}
+        )
     message = str(raised.value)
     assert message.startswith("spec.source.path 'activity/*.parquet' matches " + match)
     assert f"resolves to {real}: outside the namespace's data root /srv/data/team-a/" in message

@@ -230,12 +230,14 @@ def test_changed_rows_are_the_latest_per_entity_among_the_newer_rows(
     event_after: dt.datetime | None, created_after: dt.datetime | None, expected: dict[int, int]
 ) -> None:
     rows = [*D1, row(2, 8, 20, created=12.5), row(2, 7, 19)]
-    changed = latest_changed_rows(view(), rows, event_after, created_after)
+    changed = latest_changed_rows(view(), rows, event_after, created_after=created_after)
     assert {r["driver_id"]: r["trips"] for r in changed} == expected
     assert all(list(r) == ["driver_id", "event_timestamp", "created", "trips"] for r in changed)
 
 
 def test_changed_rows_without_a_created_field_follow_the_event_watermark_alone() -> None:
-    changed = latest_changed_rows(view(created=False), [*D1, row(2, 8, 20)], at(9), None)
+    changed = latest_changed_rows(
+        view(created=False), [*D1, row(2, 8, 20)], at(9), created_after=None
+    )
     assert [(r["driver_id"], r["trips"]) for r in changed] == [(1, 110)]
     assert list(changed[0]) == ["driver_id", "event_timestamp", "trips"]

@@ -98,7 +98,7 @@ def real_matches(field: str, pattern: str, root: str) -> list[str]:
     directory, is outside the root's real path. Readers then open only what was checked."""
     matches = sorted(glob.glob(pattern, recursive=True))
     real = {match: os.path.realpath(match) for match in matches}
-    check_inside(field, pattern, os.path.realpath(root), real)
+    check_inside(field, pattern, os.path.realpath(root), matched=real)
     return [real[match] for match in matches]
 
 
@@ -117,7 +117,7 @@ def data_files(field: str, path: str, root: str) -> list[str]:
             subdirectories[:] = sorted(d for d in subdirectories if not d.startswith((".", "_")))
             entries = [os.path.join(directory, n) for n in [*subdirectories, *sorted(names)]]
             real = {e: os.path.realpath(e) for e in entries if not _hidden(e)}
-            check_inside(field, path, real_root, real)
+            check_inside(field, path, real_root, matched=real)
             files += [r for r in real.values() if os.path.isfile(r)]
     return files
 
