@@ -72,7 +72,7 @@ def rollout_manifest(name: str, candidate: str, interval: int) -> dict[str, Any]
         "metadata": {"name": name},
         "spec": {
             "candidate": candidate,
-            "target": {"seldonDeployment": DEPLOYMENT},
+            "target": {"seldonDeployment": {"name": DEPLOYMENT}},
             # A long canary: nothing but the guardrail should end it.
             "steps": [{"canary": {"weight": 20, "duration": "10m"}}, {"full": {}}],
             "guardrails": [{"builtin": "errorRate", "max": ERROR_LIMIT}],

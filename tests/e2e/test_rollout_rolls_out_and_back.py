@@ -59,7 +59,7 @@ def _rollout(name: str, deployment: str, canary: str, ab_test: bool = False) -> 
         "metadata": {"name": name},
         "spec": {
             "candidate": "churn-v1",
-            "target": {"seldonDeployment": deployment},
+            "target": {"seldonDeployment": {"name": deployment}},
             "steps": [*steps, {"full": {}}],
             "guardrails": [{"builtin": "errorRate", "max": 0.05}],
             "analysis": {"interval": "2s", "window": "20s", "minSamples": 5, "failureLimit": 0,

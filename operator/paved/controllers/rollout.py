@@ -27,20 +27,14 @@ from paved.api.rollout import (
     Phase,
     RolloutSpec,
     RolloutStatus,
+    Target,
     TrafficSplit,
 )
 from paved.api.rollout import GuardrailReading as ReadingRecord
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import authors, check_references, governing_policies
 from paved.core.conditions import Observation
-from paved.core.guardrails import (
-    Reading,
-    builtin_queries,
-    counter_increase,
-    evaluate,
-    name_of,
-    score_drift,
-)
+from paved.core.guardrails import Reading, evaluate, name_of, score_drift
 from paved.core.promotion_policy import NamedPolicy, promotion_refusal, rollout_violations
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import (
@@ -60,11 +54,12 @@ from paved.core.rollout_steps import (
     requested,
     step_kind,
 )
+from paved.core.serving import Arm
 from paved.core.statistics import AbResult, ab_test, trial_count
 from paved.errors import PermanentError, TransientError
 from paved.observability import ANALYSIS_LAG_SECONDS, CANDIDATE_WEIGHT, ROLLBACKS
 from paved.ports import Ports
-from paved.ports.traffic import Route
+from paved.ports.traffic import TrafficRouter, Unroutable
 
 ROLLBACK_ANNOTATION: Final = "paved.dev/rollback"
 RESUME_ANNOTATION: Final = "paved.dev/resume"
@@ -78,23 +73,23 @@ _REQUESTS = (ROLLBACK_ANNOTATION, RESUME_ANNOTATION, PAUSE_ANNOTATION, PROMOTE_A
 
 
 async def _reading(
-    rule: Guardrail, spec: RolloutSpec, route: Route, predictor: str, ports: Ports
+    rule: Guardrail, spec: RolloutSpec, router: TrafficRouter, arm: Arm, ports: Ports
 ) -> GuardrailReading:
     window = spec.analysis.window
     if rule.builtin is None:
         value = await ports.metrics.value(rule.query or "")
         return evaluate(rule, Reading(value, None), spec.analysis.min_samples)
-    queries = partial(builtin_queries, rule.builtin, route.namespace, route.deployment)
+    queries = partial(router.guardrail_queries, rule.builtin, window=window)
     if rule.builtin is BuiltinGuardrail.SCORE_DRIFT:
         drift, samples = score_drift(
-            await ports.metrics.vector(queries(route.baseline, window).value, "le"),
-            await ports.metrics.vector(queries(predictor, window).value, "le"),
+            await ports.metrics.vector((await queries(Arm.BASELINE)).value, "le"),
+            await ports.metrics.vector((await queries(arm)).value, "le"),
         )
         return evaluate(rule, Reading(drift, samples), spec.analysis.min_samples)
-    candidate = queries(predictor, window)
+    candidate = await queries(arm)
     baseline = None
     if rule.vs_baseline is not None:
-        baseline = await ports.metrics.value(queries(route.baseline, window).value)
+        baseline = await ports.metrics.value((await queries(Arm.BASELINE)).value)
     reading = Reading(
         await ports.metrics.value(candidate.value),
         await ports.metrics.value(candidate.samples),
@@ -104,22 +99,22 @@ async def _reading(
 
 
 async def _experiment(
-    step: AbTestStep, route: Route, started: dt.datetime, now: dt.datetime, ports: Ports
+    step: AbTestStep, router: TrafficRouter, started: dt.datetime, now: dt.datetime, ports: Ports
 ) -> AbResult:
     """The A/B test on the business metric's counts since the step started, per arm."""
     seconds = int((now - started).total_seconds())
 
-    async def count(metric: str, predictor: str) -> int:
-        query = counter_increase(metric, route.namespace, route.deployment, predictor, seconds)
+    async def count(metric: str, arm: Arm) -> int:
+        query = await router.counter_increase(metric, arm, seconds)
         return trial_count(await ports.metrics.value(query))  # NaN, ±Inf: no trials
 
     successes_b, trials_b = (
-        await count(step.metric, route.baseline),
-        await count(step.trials, route.baseline),
+        await count(step.metric, Arm.BASELINE),
+        await count(step.trials, Arm.BASELINE),
     )
     successes_c, trials_c = (
-        await count(step.metric, route.candidate),
-        await count(step.trials, route.candidate),
+        await count(step.metric, Arm.CANDIDATE),
+        await count(step.trials, Arm.CANDIDATE),
     )
     return ab_test(
         successes_b, trials_b, successes_c, trials_c,
@@ -128,14 +123,24 @@ async def _experiment(
     )  # fmt: skip
 
 
+def _claimed(target: Mapping[str, Any]) -> str:
+    """The object a Rollout's raw `spec.target` claims, as `Claim.target` names it."""
+    try:
+        parsed = Target.model_validate(target)
+    except ValidationError:
+        return ""  # the API server admits no such target; it claims nothing
+    return f"{parsed.backend}/{parsed.name}"
+
+
 async def _competing(resource: Resource, ports: Ports) -> list[str]:
     spec: RolloutSpec = resource.spec
-    mine = Claim(resource.name, resource.created, spec.target.seldon_deployment, False, False)
+    target = f"{spec.target.backend}/{spec.target.name}"
+    mine = Claim(resource.name, resource.created, target, False, False)
     claims = [
         Claim(
             str(other["metadata"]["name"]),
             str(other["metadata"].get("creationTimestamp", "")),
-            str(((other.get("spec") or {}).get("target") or {}).get("seldonDeployment", "")),
+            _claimed((other.get("spec") or {}).get("target") or {}),
             (other.get("status") or {}).get("currentStep") is not None,
             (other.get("status") or {}).get("phase") in _FINISHED,
         )
@@ -160,6 +165,15 @@ def _pending(now: dt.datetime, requests: str) -> dict[str, Any]:
     """Not started, and why is in the conditions: look again in a few seconds, or when asked."""
     return {"phase": Phase.PENDING, "requests_seen": requests,
             "next_check_at": now + dt.timedelta(seconds=PENDING_RECHECK_SECONDS)}  # fmt: skip
+
+
+def _unroutable(
+    why: Unroutable, accepted: Observation, status: RolloutStatus, now: dt.datetime, requests: str
+) -> Reconciled:
+    """No router for the target's backend: said on the Rollout, looked at again in a while."""
+    stopped = Observation(PROGRESSING, "False", why.reason, why.message)
+    updates = _pending(now, requests) if status.current_step is None else {}
+    return Reconciled([accepted, stopped], status_updates=updates | {"message": why.message})
 
 
 def _requests(annotations: Mapping[str, str]) -> str:
@@ -225,16 +239,14 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     # A candidate deleted mid-rollout: its model is the one the router serves as candidate.
     model_uri = str(registry.get("uri") or status.candidate_model or "")
     policies = await governing_policies(resource.namespace, ports)
-    target = spec.target
-    route = Route(
-        resource.namespace, target.seldon_deployment, target.baseline_predictor,
-        target.candidate_predictor, target.shadow_predictor,
-    )  # fmt: skip
-    observed_traffic = await ports.router.observe(route, model_uri)
+    router = await ports.routers.router_for(resource.namespace, spec.target)
+    if isinstance(router, Unroutable):
+        return _unroutable(router, accepted, status, now, requests)
+    observed_traffic = await router.observe(model_uri)
     if status.current_step is None:
         refused = refusal(Facts(
             spec.candidate, ((candidate or {}).get("status") or {}).get("phase"),
-            route.deployment, route.baseline, observed_traffic,
+            router.described, router.backend, router.capabilities, spec.steps, observed_traffic,
             await _competing(resource, ports), await _invalid_queries(spec, ports),
             rollout_violations(policies, spec),
         ))  # fmt: skip
@@ -259,14 +271,12 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     ) - dt.timedelta(seconds=ROLLOUT_TICK_SECONDS / 2)
     updates: dict[str, Any] = {"candidate_model": model_uri, "requests_seen": requests}
     if status.current_step is not None and due:
-        predictor = route.shadow if judged_as_shadow(observed_traffic) else route.candidate
+        arm = Arm.SHADOW if judged_as_shadow(observed_traffic) else Arm.CANDIDATE
         try:
-            readings = [
-                await _reading(rule, spec, route, predictor, ports) for rule in spec.guardrails
-            ]
+            readings = [await _reading(rule, spec, router, arm, ports) for rule in spec.guardrails]
             step = spec.steps[status.current_step].ab_test
             if step is not None and status.step_started_at is not None:
-                experiment = await _experiment(step, route, status.step_started_at, now, ports)
+                experiment = await _experiment(step, router, status.step_started_at, now, ports)
             read_all = True
         except TransientError as error:
             # Nothing read counts: a half-done analysis is evidence neither way.
@@ -331,7 +341,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     match decision:
         case SetTraffic() | RollBack():
             try:
-                await ports.router.apply(route, decision.traffic, model_uri)
+                await router.apply(decision.traffic, model_uri)
             except PermanentError as error:
                 # The deployment changed under the rollout (deleted, its baseline renamed).
                 stopped = Observation(PROGRESSING, "False", "RouteRefused", str(error))
@@ -349,7 +359,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
             condition = Observation(PROGRESSING, "False", decision.reason, decision.message)
             # The router first, the registry second: repeated after a crash, the promotion
             # finds the router's part done (traffic is read by model) and finishes.
-            await ports.router.promote(route, model_uri)
+            await router.promote(model_uri)
             # The name the candidate was registered under: its namespace's model.
             model = str(registry["name"])
             await ports.registry.set_stage(model, str(registry["version"]), Stage.PRODUCTION)
