@@ -26,8 +26,8 @@ from typing import Any, Final
 import httpx
 import numpy as np
 
+from paved.adapters.traffic.seldon_v1 import builtin_queries
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
-from paved.core.guardrails import builtin_queries
 from paved_local.dataplane.load import generate_load
 from paved_local.demo.scenario import (
     DEPLOYMENT,

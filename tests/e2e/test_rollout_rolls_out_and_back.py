@@ -25,8 +25,8 @@ from sklearn.dummy import DummyClassifier
 
 from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.adapters.traffic.seldon_v1 import builtin_queries
 from paved.api.rollout import BuiltinGuardrail
-from paved.core.guardrails import builtin_queries
 from paved.core.model_versions import registered_model_name
 from paved_local.platform import APISERVER, PROMETHEUS, Endpoints, LocalPlatform
 from tests.support.churn_data import serving_examples, write_churn_data

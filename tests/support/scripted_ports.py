@@ -12,10 +12,10 @@ import pyarrow as pa
 
 from paved.adapters.offline.duckdb import DuckDBEngine
 from paved.api.model_version import Stage
+from paved.api.rollout import Backend, BuiltinGuardrail, Target
 from paved.controllers._kopf import INDEX_IDS, snapshot
 from paved.core.feature_views import ViewDefinition
 from paved.core.model_versions import RegisteredVersion
-from paved.api.rollout import Backend, BuiltinGuardrail, Target
 from paved.core.rollout_steps import Traffic
 from paved.core.serving import Arm, Capability
 from paved.ports import Ports

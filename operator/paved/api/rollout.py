@@ -213,7 +213,7 @@ class Analysis(Model):
 
 
 class SeldonDeploymentTarget(Model):
-    """A Seldon Core v1 SeldonDeployment: candidate and shadow are predictors beside the baseline."""
+    """A Seldon Core v1 SeldonDeployment: candidate and shadow are predictors beside baseline."""
 
     model_config = validated(
         cel(

@@ -18,8 +18,9 @@ from sklearn.linear_model import LogisticRegression
 
 from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.adapters.traffic.seldon_v1 import builtin_queries, counter_increase
 from paved.api.rollout import BuiltinGuardrail
-from paved.core.guardrails import builtin_queries, counter_increase, score_drift
+from paved.core.guardrails import score_drift
 from paved_local.dataplane.load import Example, generate_load
 from paved_local.platform import Endpoints
 from tests.support.kubectl import Kubectl

@@ -21,9 +21,9 @@ from paved.api.rollout import (
     PauseStep,
     RolloutSpec,
     SeldonDeploymentTarget,
-    Target,
     ShadowStep,
     Step,
+    Target,
 )
 from paved.core.rollout_steps import (
     Decision,
