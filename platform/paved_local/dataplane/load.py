@@ -1,8 +1,11 @@
-"""A load generator for a SeldonDeployment on the data plane: steady requests, then feedback.
+"""A load generator for a SeldonDeployment or an InferenceService on the data plane: steady
+requests, then feedback.
 
 Each request is one example's features; when the example has a label, the caller's reward
-function turns (score, label) into the business outcome and it goes back as Seldon feedback,
-carrying the response so the reward counts for the predictor that served it.
+function turns (score, label) into the business outcome. On Seldon it goes back as feedback,
+carrying the response so the reward counts for the predictor that served it; on KServe (which
+has no feedback API) it is recorded for the revision the v2 response names, as an application
+would count its business metric per arm.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 import httpx
+
+from paved.api.rollout import Backend
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,60 @@ class LoadStats:
     skipped: int = 0  # not sent: MAX_IN_FLIGHT requests were still waiting for answers
     by_predictor: Counter[str] = field(default_factory=Counter)
     rewards: Counter[str] = field(default_factory=Counter)
+
+
+Send = Callable[[httpx.AsyncClient, Example, Callable[[float, int], float], LoadStats], Any]
+
+
+def _seldon(base: str) -> Send:
+    async def send(
+        http: httpx.AsyncClient,
+        example: Example,
+        reward: Callable[[float, int], float],
+        stats: LoadStats,
+    ) -> None:
+        await _one(http, base, example, reward, stats)
+
+    return send
+
+
+def _kserve(dataplane: str, namespace: str, name: str) -> Send:
+    """KServe's open inference protocol, addressed by Host as KServe's ingress is."""
+    headers = {"Host": f"{name}.{namespace}.example.com"}
+
+    async def send(
+        http: httpx.AsyncClient,
+        example: Example,
+        reward: Callable[[float, int], float],
+        stats: LoadStats,
+    ) -> None:
+        inputs = [
+            {"name": n, "shape": [1], "datatype": "FP64", "data": [v]}
+            for n, v in example.features.items()
+        ]
+        stats.sent += 1
+        try:
+            response = await http.post(
+                f"{dataplane}/v2/models/{name}/infer", json={"inputs": inputs}, headers=headers
+            )
+        except httpx.HTTPError:
+            stats.failed += 1
+            return
+        if response.status_code != 200:
+            stats.failed += 1
+            return
+        answer = response.json()
+        revision = answer["model_version"]
+        stats.by_predictor[revision] += 1
+        if example.label is None:
+            return
+        earned = reward(float(answer["outputs"][0]["data"][0]), example.label)
+        stats.rewards[revision] += int(earned)
+        outcome = {"namespace": namespace, "revision": revision, "reward": earned}
+        with contextlib.suppress(httpx.HTTPError):
+            await http.post(f"{dataplane}/v1/outcomes", json=outcome)
+
+    return send
 
 
 async def _one(
@@ -79,13 +138,21 @@ async def generate_load(
     stop: asyncio.Event,
     reward: Callable[[float, int], float] = decision_reward,
     seed: int = 0,
+    backend: Backend = Backend.SELDON_DEPLOYMENT,
 ) -> LoadStats:
-    """Send `rate` requests a second, examples drawn at random, until `stop` is set."""
+    """Send `rate` requests a second to `deployment` (an object of `backend`), examples drawn at
+    random, until `stop` is set."""
     if not examples:
         raise ValueError("the load generator needs at least one example")
     draw = random.Random(seed)
     stats = LoadStats()
-    base = f"{dataplane}/seldon/{namespace}/{deployment}/api/v1.0"
+    match backend:
+        case Backend.SELDON_DEPLOYMENT:
+            send = _seldon(f"{dataplane}/seldon/{namespace}/{deployment}/api/v1.0")
+        case Backend.INFERENCE_SERVICE:
+            send = _kserve(dataplane, namespace, deployment)
+        case unreachable:
+            assert_never(unreachable)
     in_flight: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
     limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
@@ -95,7 +162,7 @@ async def generate_load(
             # Past the cap the server is not keeping up: a request is skipped, not queued, so a
             # stall never turns into a burst (and the client never drowns in its own queue).
             if len(in_flight) < MAX_IN_FLIGHT:
-                task = asyncio.create_task(_one(http, base, draw.choice(examples), reward, stats))
+                task = asyncio.create_task(send(http, draw.choice(examples), reward, stats))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             else:

@@ -36,7 +36,7 @@ def test_seldon_builtins_read_the_executor_metric_per_predictor() -> None:
 
 def test_kserve_builtins_read_knatives_revision_metrics() -> None:
     errors = kserve.builtin_queries(
-        BuiltinGuardrail.ERROR_RATE, "ml", "churn-predictor-00002", "1m"
+        BuiltinGuardrail.ERROR_RATE, "ml", "churn", "churn-predictor-00002", "1m"
     )
     assert (
         'revision_request_count{namespace_name="ml",revision_name="churn-predictor-00002",'
@@ -46,7 +46,9 @@ def test_kserve_builtins_read_knatives_revision_metrics() -> None:
         'sum(increase(revision_request_count{namespace_name="ml",'
         'revision_name="churn-predictor-00002"}[1m]))'
     )
-    latency = kserve.builtin_queries(BuiltinGuardrail.LATENCY_P99, "ml", "churn-predictor-1", "1m")
+    latency = kserve.builtin_queries(
+        BuiltinGuardrail.LATENCY_P99, "ml", "churn", "churn-predictor-1", "1m"
+    )
     assert "revision_request_latencies_bucket" in latency.value
     assert "1000" not in latency.value  # Knative's latencies are in milliseconds already
 

@@ -44,10 +44,11 @@ def _selector(namespace: str, revision: str, extra: str = "") -> str:
 
 
 def builtin_queries(
-    builtin: BuiltinGuardrail, namespace: str, revision: str, window: str
+    builtin: BuiltinGuardrail, namespace: str, service: str, revision: str, window: str
 ) -> Queries:
     """Revision names are unique in a namespace (`<isvc>-predictor-00002`). A request fails when
-    the revision answers 5xx; Knative's latencies are in milliseconds already."""
+    the revision answers 5xx; Knative's latencies are in milliseconds already. Scores are
+    paved's own histogram (as the local data plane exports it), by service and revision."""
     every = _selector(namespace, revision)
     samples = f"sum(increase({REQUESTS}{every}[{window}]))"
     match builtin:
@@ -62,8 +63,12 @@ def builtin_queries(
                 f"histogram_quantile(0.99, sum by (le) (rate({LATENCIES}_bucket{every}[{window}])))"
             )
         case BuiltinGuardrail.SCORE_DRIFT:
-            value = f"sum by (le) (increase({SCORE_METRIC}_bucket{every}[{window}]))"
-            samples = f"sum(increase({SCORE_METRIC}_count{every}[{window}]))"
+            scores = (
+                f'{{namespace="{namespace}",deployment_name="{service}",'
+                f'predictor_name="{revision}"}}'
+            )
+            value = f"sum by (le) (increase({SCORE_METRIC}_bucket{scores}[{window}]))"
+            samples = f"sum(increase({SCORE_METRIC}_count{scores}[{window}]))"
     return Queries(value, samples)
 
 
@@ -198,7 +203,8 @@ class KServeRouter:
         return "" if service is None else revision_of(service, arm)
 
     async def guardrail_queries(self, builtin: BuiltinGuardrail, arm: Arm, window: str) -> Queries:
-        return builtin_queries(builtin, self._namespace, await self._revision(arm), window)
+        revision = await self._revision(arm)
+        return builtin_queries(builtin, self._namespace, self._name, revision, window)
 
     async def counter_increase(self, metric: str, arm: Arm, seconds: int) -> str:
         return counter_increase(metric, self._namespace, await self._revision(arm), seconds)
