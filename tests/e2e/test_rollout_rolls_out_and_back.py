@@ -474,18 +474,13 @@ def test_each_backend_rolls_back_a_failing_candidate_and_promotes_a_better_one(
         faulty = _on(backend, name, _rollout(f"faulty-{name}", name, "5m"))
         faulty["spec"]["steps"] = faulty["spec"]["steps"][1:]  # canary, full: no shadow
         kubectl.apply(yaml.safe_dump(faulty), "-n", namespace)
-        rolled_back = wait_for_condition(
-            kubectl,
-            ROLLOUT,
-            f"faulty-{name}",
-            namespace,
-            "Progressing",
-            "False",
+        rolled_back = wait_for(
+            lambda: _finished(kubectl, f"faulty-{name}", namespace),
             timeout=120,
-            reason="GuardrailBreached",
+            what="the faulty candidate to be rolled back",
         )
-        assert rolled_back["status"]["phase"] == "RolledBack"
-        assert "errorRate 0." in (condition(rolled_back, "Progressing") or {})["message"]
+        assert rolled_back["phase"] == "RolledBack"
+        assert "errorRate 0." in rolled_back["message"]
         assert _serves(kubectl, backend, namespace, name).get(candidate, 0) == 0
 
         httpx.delete(f"{endpoints.dataplane}/v1/faults", params={"modelUri": candidate})

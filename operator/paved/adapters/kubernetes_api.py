@@ -46,6 +46,21 @@ def api_client(kubeconfig: str | None, connections: int = 10) -> client.ApiClien
 FIELD_MANAGER: Final = "paved"
 
 
+async def get_custom_object(
+    api: client.ApiClient, path: tuple[str, str, str, str, str], *, what: str
+) -> dict[str, Any] | None:
+    """The object at (group, version, namespace, plural, name); None when there is none."""
+    try:
+        found: dict[str, Any] = await api_call(
+            f"reading {what}", client.CustomObjectsApi(api).get_namespaced_custom_object, *path
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise TransientError(f"reading {what}: {error.reason}") from error
+    return found
+
+
 async def server_side_apply(
     api: client.ApiClient, path: str, body: dict[str, Any], *, what: str
 ) -> None:

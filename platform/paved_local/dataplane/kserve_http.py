@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, Field, ValidationError
 
 from paved_local.dataplane import kserve
-from paved_local.dataplane.routing import Predictor, Route, choose
+from paved_local.dataplane.routing import Predictor, Route, choose, keep_only
 
 if TYPE_CHECKING:
     from paved_local.dataplane.server import DataPlane
@@ -67,28 +67,15 @@ class InferenceServices:
 
     async def refresh(self) -> None:
         """Reconcile every InferenceService as KServe's controller would, and route to it."""
-        try:
-            listed = await asyncio.to_thread(
-                self.plane.objects.list_cluster_custom_object,
-                kserve.GROUP,
-                kserve.VERSION,
-                kserve.PLURAL,
-            )
-        except ApiException as error:
-            log.warning("listing InferenceServices: %s", error.reason)
+        listed = await self.plane.listed(kserve.GROUP, kserve.VERSION, kserve.PLURAL)
+        if listed is None:
             return
-        seen = set()
-        for item in listed.get("items", []):
-            key = (item["metadata"]["namespace"], item["metadata"]["name"])
-            seen.add(key)
+        for key, item in listed.items():
             try:
                 await self._reconcile(key, item)
             except kserve.InvalidServiceError as error:
                 self.refused[key] = str(error)
-        for gone in set(self.routes) - seen:
-            del self.routes[gone]
-        for gone in set(self.refused) - seen:
-            del self.refused[gone]
+        keep_only(listed, self.routes, self.refused)
 
     async def _reconcile(self, key: tuple[str, str], service: dict[str, Any]) -> None:
         uri, canary = kserve.storage_uri(service), kserve.canary_percent(service)

@@ -46,72 +46,64 @@ class LoadStats:
     rewards: Counter[str] = field(default_factory=Counter)
 
 
-Send = Callable[[httpx.AsyncClient, Example, Callable[[float, int], float], LoadStats], Any]
+@dataclass(frozen=True)
+class Wire:
+    """How one backend is asked for a score, who answered, and where the outcome goes."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: Callable[[Example], dict[str, Any]]
+    answer: Callable[[dict[str, Any]], tuple[str, float]]  # the arm that answered, its score
+    feedback: Callable[[dict[str, Any], str, float], tuple[str, dict[str, Any]]]
 
 
-def _seldon(base: str) -> Send:
-    async def send(
-        http: httpx.AsyncClient,
-        example: Example,
-        reward: Callable[[float, int], float],
-        stats: LoadStats,
-    ) -> None:
-        await _one(http, base, example, reward, stats)
+def _seldon(base: str) -> Wire:
+    def body(example: Example) -> dict[str, Any]:
+        names = list(example.features)
+        return {"data": {"names": names, "ndarray": [[example.features[n] for n in names]]}}
 
-    return send
+    return Wire(
+        f"{base}/predictions",
+        {},
+        body,
+        lambda answer: (answer["meta"]["tags"]["predictor"], float(answer["data"]["ndarray"][0])),
+        lambda answer, _, earned: (f"{base}/feedback", {"response": answer, "reward": earned}),
+    )
 
 
-def _kserve(dataplane: str, namespace: str, name: str) -> Send:
+def _kserve(dataplane: str, namespace: str, name: str) -> Wire:
     """KServe's open inference protocol, addressed by Host as KServe's ingress is."""
-    headers = {"Host": f"{name}.{namespace}.example.com"}
 
-    async def send(
-        http: httpx.AsyncClient,
-        example: Example,
-        reward: Callable[[float, int], float],
-        stats: LoadStats,
-    ) -> None:
-        inputs = [
-            {"name": n, "shape": [1], "datatype": "FP64", "data": [v]}
-            for n, v in example.features.items()
-        ]
-        stats.sent += 1
-        try:
-            response = await http.post(
-                f"{dataplane}/v2/models/{name}/infer", json={"inputs": inputs}, headers=headers
-            )
-        except httpx.HTTPError:
-            stats.failed += 1
-            return
-        if response.status_code != 200:
-            stats.failed += 1
-            return
-        answer = response.json()
-        revision = answer["model_version"]
-        stats.by_predictor[revision] += 1
-        if example.label is None:
-            return
-        earned = reward(float(answer["outputs"][0]["data"][0]), example.label)
-        stats.rewards[revision] += int(earned)
-        outcome = {"namespace": namespace, "revision": revision, "reward": earned}
-        with contextlib.suppress(httpx.HTTPError):
-            await http.post(f"{dataplane}/v1/outcomes", json=outcome)
+    def body(example: Example) -> dict[str, Any]:
+        return {
+            "inputs": [
+                {"name": n, "shape": [1], "datatype": "FP64", "data": [v]}
+                for n, v in example.features.items()
+            ]
+        }
 
-    return send
+    return Wire(
+        f"{dataplane}/v2/models/{name}/infer",
+        {"Host": f"{name}.{namespace}.example.com"},
+        body,
+        lambda answer: (answer["model_version"], float(answer["outputs"][0]["data"][0])),
+        lambda _, revision, earned: (
+            f"{dataplane}/v1/outcomes",
+            {"namespace": namespace, "revision": revision, "reward": earned},
+        ),
+    )
 
 
 async def _one(
     http: httpx.AsyncClient,
-    base: str,
+    wire: Wire,
     example: Example,
     reward: Callable[[float, int], float],
     stats: LoadStats,
 ) -> None:
-    names = list(example.features)
-    body = {"data": {"names": names, "ndarray": [[example.features[n] for n in names]]}}
     stats.sent += 1
     try:
-        response = await http.post(f"{base}/predictions", json=body)
+        response = await http.post(wire.url, json=wire.body(example), headers=dict(wire.headers))
     except httpx.HTTPError:
         stats.failed += 1
         return
@@ -119,14 +111,15 @@ async def _one(
         stats.failed += 1
         return
     answer = response.json()
-    predictor = answer["meta"]["tags"]["predictor"]
-    stats.by_predictor[predictor] += 1
+    arm, score = wire.answer(answer)
+    stats.by_predictor[arm] += 1
     if example.label is None:
         return
-    earned = reward(float(answer["data"]["ndarray"][0]), example.label)
-    stats.rewards[predictor] += int(earned)
+    earned = reward(score, example.label)
+    stats.rewards[arm] += int(earned)
+    url, outcome = wire.feedback(answer, arm, earned)
     with contextlib.suppress(httpx.HTTPError):
-        await http.post(f"{base}/feedback", json={"response": answer, "reward": earned})
+        await http.post(url, json=outcome)
 
 
 async def generate_load(
@@ -148,9 +141,9 @@ async def generate_load(
     stats = LoadStats()
     match backend:
         case Backend.SELDON_DEPLOYMENT:
-            send = _seldon(f"{dataplane}/seldon/{namespace}/{deployment}/api/v1.0")
+            wire = _seldon(f"{dataplane}/seldon/{namespace}/{deployment}/api/v1.0")
         case Backend.INFERENCE_SERVICE:
-            send = _kserve(dataplane, namespace, deployment)
+            wire = _kserve(dataplane, namespace, deployment)
         case unreachable:
             assert_never(unreachable)
     in_flight: set[asyncio.Task[None]] = set()
@@ -162,7 +155,7 @@ async def generate_load(
             # Past the cap the server is not keeping up: a request is skipped, not queued, so a
             # stall never turns into a burst (and the client never drowns in its own queue).
             if len(in_flight) < MAX_IN_FLIGHT:
-                task = asyncio.create_task(send(http, draw.choice(examples), reward, stats))
+                task = asyncio.create_task(_one(http, wire, draw.choice(examples), reward, stats))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             else:

@@ -45,7 +45,14 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from paved_local.dataplane.kserve_http import InferenceServices
-from paved_local.dataplane.routing import InvalidDeploymentError, Predictor, Route, choose, route_of
+from paved_local.dataplane.routing import (
+    InvalidDeploymentError,
+    Predictor,
+    Route,
+    choose,
+    keep_only,
+    route_of,
+)
 
 log = logging.getLogger("paved_local.dataplane")
 
@@ -193,17 +200,10 @@ class DataPlane:
 
     async def refresh(self) -> None:
         """Take the SeldonDeployments as they are now; a route changes only once its models load."""
-        try:
-            listed = await asyncio.to_thread(
-                self.objects.list_cluster_custom_object, GROUP, "v1", "seldondeployments"
-            )
-        except ApiException as error:
-            log.warning("listing SeldonDeployments: %s", error.reason)
+        listed = await self.listed(GROUP, "v1", "seldondeployments")
+        if listed is None:
             return
-        seen = set()
-        for item in listed.get("items", []):
-            key = (item["metadata"]["namespace"], item["metadata"]["name"])
-            seen.add(key)
+        for key, item in listed.items():
             try:
                 route = route_of(item)
             except InvalidDeploymentError as error:
@@ -217,10 +217,21 @@ class DataPlane:
             else:
                 failed = "; ".join(self.load_errors.get(u, u) for u in route.models)
                 self.refused[key] = f"models not loaded: {failed}"
-        for gone in set(self.routes) - seen:
-            del self.routes[gone]
-        for gone in set(self.refused) - seen:
-            del self.refused[gone]
+        keep_only(listed, self.routes, self.refused)
+
+    async def listed(
+        self, group: str, version: str, plural: str
+    ) -> dict[tuple[str, str], dict[str, Any]] | None:
+        """Every object of a kind, cluster-wide, by (namespace, name); None (and a warning) when
+        the API refuses."""
+        try:
+            found = await asyncio.to_thread(
+                self.objects.list_cluster_custom_object, group, version, plural
+            )
+        except ApiException as error:
+            log.warning("listing %s: %s", plural, error.reason)
+            return None
+        return {(i["metadata"]["namespace"], i["metadata"]["name"]): i for i in found["items"]}
 
     async def loaded(self, uris: set[str]) -> bool:
         """Whether every model in `uris` is loaded, loading those that are not yet."""

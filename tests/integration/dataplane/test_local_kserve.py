@@ -11,12 +11,11 @@ from typing import Any
 import httpx
 import yaml
 
-from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.traffic import kserve
 from paved.api.rollout import Backend, BuiltinGuardrail
 from paved_local.dataplane.load import Example, generate_load
 from paved_local.platform import Endpoints
-from tests.integration.dataplane.test_local_dataplane import models
+from tests.integration.dataplane.test_local_dataplane import _prometheus, models
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
 
@@ -50,10 +49,6 @@ def _split(endpoints: Endpoints, namespace: str) -> dict[str, int]:
 
 def _host(namespace: str) -> dict[str, str]:
     return {"Host": f"churn.{namespace}.example.com"}
-
-
-def _prometheus(endpoints: Endpoints, query: str) -> float | None:
-    return asyncio.run(PrometheusMetrics(endpoints.prometheus).value(query))
 
 
 def test_v1_and_v2_requests_split_between_the_previous_and_the_latest_revision(

@@ -81,7 +81,12 @@ def _shows(router: KServeRouter, candidate: str, split: Traffic) -> None:
     )
 
 
-def _predictor(kubectl: Kubectl, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _moved(
+    router: KServeRouter, kubectl: Kubectl, namespace: str, candidate: str, split: Traffic
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply `split`, wait until the status shows it, and read the predictor's spec and status."""
+    asyncio.run(router.apply(split, candidate))
+    _shows(router, candidate, split)
     found = kubectl.get_json("inferenceservice", "churn", "-n", namespace)
     return found["spec"]["predictor"], found["status"]["components"]["predictor"]
 
@@ -90,9 +95,7 @@ def test_a_canary_moves_as_kserve_moves_it_and_rolls_back_to_the_previous_revisi
     router: KServeRouter, kubectl: Kubectl, namespace: str, models: tuple[str, str]
 ) -> None:
     candidate = models[1]
-    asyncio.run(router.apply(Traffic(80, 20), candidate))
-    _shows(router, candidate, Traffic(80, 20))
-    spec, status = _predictor(kubectl, namespace)
+    spec, status = _moved(router, kubectl, namespace, candidate, Traffic(80, 20))
     assert spec["canaryTrafficPercent"] == 20
     assert spec["model"] == {"modelFormat": {"name": "mlflow"}, "storageUri": candidate}
     assert spec["minReplicas"] == 1  # what paved does not own is left alone
@@ -106,9 +109,7 @@ def test_a_canary_moves_as_kserve_moves_it_and_rolls_back_to_the_previous_revisi
     baseline = asyncio.run(router.counter_increase("won_total", Arm.BASELINE, 60))
     assert f'revision_name="{status["latestRolledoutRevision"]}"' in baseline
 
-    asyncio.run(router.apply(Traffic(100, 0), candidate))
-    _shows(router, candidate, Traffic(100, 0))
-    spec, status = _predictor(kubectl, namespace)
+    spec, status = _moved(router, kubectl, namespace, candidate, Traffic(100, 0))
     assert spec["canaryTrafficPercent"] == 0
     assert status["latestRolledoutRevision"] != candidate_revision  # pinned to the previous one
     stored = kubectl.get_json("inferenceservice", "churn", "-n", namespace, "--show-managed-fields")
@@ -119,11 +120,11 @@ def test_promotion_clears_the_canary_so_the_candidates_revision_is_rolled_out(
     router: KServeRouter, kubectl: Kubectl, namespace: str, models: tuple[str, str]
 ) -> None:
     candidate = models[1]
-    asyncio.run(router.apply(Traffic(50, 50), candidate))
-    _shows(router, candidate, Traffic(50, 50))
+    _moved(router, kubectl, namespace, candidate, Traffic(50, 50))
     asyncio.run(router.promote(candidate))
     _shows(router, candidate, Traffic(0, 100))
-    spec, status = _predictor(kubectl, namespace)
+    found = kubectl.get_json("inferenceservice", "churn", "-n", namespace)
+    spec, status = found["spec"]["predictor"], found["status"]["components"]["predictor"]
     assert "canaryTrafficPercent" not in spec
     assert status["latestRolledoutRevision"] == status["latestReadyRevision"]
     assert status["previousRolledoutRevision"].endswith("-00001")

@@ -21,13 +21,12 @@ from __future__ import annotations
 from typing import Any, Final, assert_never
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from paved.adapters.kubernetes_api import api_call, server_side_apply
+from paved.adapters.kubernetes_api import get_custom_object, server_side_apply
 from paved.api.rollout import Backend, BuiltinGuardrail, InferenceServiceTarget
 from paved.core.rollout_steps import Traffic
 from paved.core.serving import Arm, Capability
-from paved.errors import PermanentError, TransientError
+from paved.errors import PermanentError
 from paved.ports.traffic import Queries
 
 GROUP: Final = "serving.kserve.io"
@@ -132,7 +131,6 @@ class KServeRouter:
         self, api: client.ApiClient, namespace: str, target: InferenceServiceTarget
     ) -> None:
         self._api = api
-        self._objects = client.CustomObjectsApi(api)
         self._namespace = namespace
         self._name = target.name
         self._seen: dict[str, Any] | None = None  # the last read, for the arms' revisions
@@ -142,21 +140,10 @@ class KServeRouter:
         return f"InferenceService {self._name}"
 
     async def _get(self) -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = await api_call(
-                f"reading {self.described}",
-                self._objects.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                self._namespace,
-                PLURAL,
-                self._name,
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise TransientError(f"reading {self.described}: {error.reason}") from error
-        self._seen = found
+        path = (GROUP, VERSION, self._namespace, PLURAL, self._name)
+        found = await get_custom_object(self._api, path, what=self.described)
+        if found is not None:
+            self._seen = found
         return found
 
     async def _existing(self) -> dict[str, Any]:

@@ -23,13 +23,12 @@ import copy
 from typing import Any, Final, assert_never
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from paved.adapters.kubernetes_api import api_call, server_side_apply
+from paved.adapters.kubernetes_api import get_custom_object, server_side_apply
 from paved.api.rollout import Backend, BuiltinGuardrail, SeldonDeploymentTarget
 from paved.core.rollout_steps import Traffic
 from paved.core.serving import Arm, Capability
-from paved.errors import PermanentError, TransientError
+from paved.errors import PermanentError
 from paved.ports.traffic import Queries
 
 GROUP: Final = "machinelearning.seldon.io"
@@ -105,7 +104,6 @@ class SeldonV1Router:
         self, api: client.ApiClient, namespace: str, target: SeldonDeploymentTarget
     ) -> None:
         self._api = api
-        self._objects = client.CustomObjectsApi(api)
         self._namespace = namespace
         self._target = target
         self._deployment = target.name
@@ -136,23 +134,8 @@ class SeldonV1Router:
         )
 
     async def _get(self) -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = await api_call(
-                f"reading SeldonDeployment {self._deployment}",
-                self._objects.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                self._namespace,
-                PLURAL,
-                self._deployment,
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise TransientError(
-                f"reading SeldonDeployment {self._deployment}: {error.reason}"
-            ) from error
-        return found
+        path = (GROUP, VERSION, self._namespace, PLURAL, self._deployment)
+        return await get_custom_object(self._api, path, what=self.described)
 
     async def _predictors(self) -> list[dict[str, Any]]:
         deployment = await self._get()
