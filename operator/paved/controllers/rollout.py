@@ -168,7 +168,12 @@ def _pending(now: dt.datetime, requests: str) -> dict[str, Any]:
 
 
 def _unroutable(
-    why: Unroutable, accepted: Observation, status: RolloutStatus, now: dt.datetime, requests: str
+    why: Unroutable,
+    accepted: Observation,
+    *,
+    status: RolloutStatus,
+    now: dt.datetime,
+    requests: str,
 ) -> Reconciled:
     """No router for the target's backend: said on the Rollout, looked at again in a while."""
     stopped = Observation(PROGRESSING, "False", why.reason, why.message)
@@ -241,7 +246,7 @@ async def progress_rollout(resource: Resource, ports: Ports, now: dt.datetime) -
     policies = await governing_policies(resource.namespace, ports)
     router = await ports.routers.router_for(resource.namespace, spec.target)
     if isinstance(router, Unroutable):
-        return _unroutable(router, accepted, status, now, requests)
+        return _unroutable(router, accepted, status=status, now=now, requests=requests)
     observed_traffic = await router.observe(model_uri)
     if status.current_step is None:
         refused = refusal(Facts(
