@@ -15,11 +15,9 @@ from paved.adapters.traffic import kserve
 from paved.api.rollout import Backend, BuiltinGuardrail
 from paved_local.dataplane.load import Example, generate_load
 from paved_local.platform import Endpoints
-from tests.integration.dataplane.test_local_dataplane import _prometheus, models
+from tests.integration.dataplane.test_local_dataplane import _prometheus
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
-
-__all__ = ["models"]
 
 
 def _serve(kubectl: Kubectl, namespace: str, uri: str, canary: int | None = None) -> None:

@@ -6,17 +6,12 @@ to `spec.predictor` server-side and read back from `status.components.predictor.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
-import mlflow
-import numpy as np
 import pytest
 import yaml
-from sklearn.dummy import DummyClassifier
 
 from paved.adapters.kubernetes_api import api_client
-from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.adapters.traffic import IMPLEMENTATIONS, Implementation, KubernetesRouters
 from paved.adapters.traffic.kserve import KServeRouter
 from paved.api.rollout import Backend, BuiltinGuardrail, InferenceServiceTarget, Target
@@ -29,21 +24,6 @@ from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("paved_crds")
-
-
-def _register(endpoints: Endpoints, model: str, constant: int) -> str:
-    mlflow.set_tracking_uri(endpoints.mlflow)
-    rule = DummyClassifier(strategy="constant", constant=constant).fit(np.zeros((2, 1)), [0, 1])
-    with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(rule, name="model")
-    registry = MlflowRegistry(endpoints.mlflow)
-    return asyncio.run(registry.register(model, run.info.run_id, uuid.uuid4().hex, {})).uri
-
-
-@pytest.fixture(scope="module")
-def models(endpoints: Endpoints) -> tuple[str, str]:
-    name = f"isvc-{uuid.uuid4().hex[:6]}"
-    return _register(endpoints, name, 0), _register(endpoints, name, 1)
 
 
 @pytest.fixture
