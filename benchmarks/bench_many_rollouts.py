@@ -165,7 +165,7 @@ def rollout_manifest(name: str, candidate: str, deployment: str) -> dict[str, An
         "metadata": {"name": name},
         "spec": {
             "candidate": candidate,
-            "target": {"seldonDeployment": deployment},
+            "target": {"seldonDeployment": {"name": deployment}},
             # An hour at 1%: nothing ends the canary within the measurement.
             "steps": [{"canary": {"weight": 1, "duration": "1h"}}, {"full": {}}],
             "guardrails": [{"builtin": "errorRate", "max": ERROR_LIMIT}],

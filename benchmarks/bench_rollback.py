@@ -26,8 +26,8 @@ from typing import Any, Final
 import httpx
 import numpy as np
 
+from paved.adapters.traffic.seldon_v1 import builtin_queries
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
-from paved.core.guardrails import builtin_queries
 from paved_local.dataplane.load import generate_load
 from paved_local.demo.scenario import (
     DEPLOYMENT,
@@ -72,7 +72,7 @@ def rollout_manifest(name: str, candidate: str, interval: int) -> dict[str, Any]
         "metadata": {"name": name},
         "spec": {
             "candidate": candidate,
-            "target": {"seldonDeployment": DEPLOYMENT},
+            "target": {"seldonDeployment": {"name": DEPLOYMENT}},
             # A long canary: nothing but the guardrail should end it.
             "steps": [{"canary": {"weight": 20, "duration": "10m"}}, {"full": {}}],
             "guardrails": [{"builtin": "errorRate", "max": ERROR_LIMIT}],

@@ -28,7 +28,7 @@ IO_THREADS: Final = 32
 
 def build_ports(settings: OperatorSettings) -> Ports:
     from paved.adapters.metrics.prometheus import PrometheusMetrics
-    from paved.adapters.traffic.seldon_v1 import SeldonV1Router
+    from paved.adapters.traffic import KubernetesRouters
 
     # Pipeline runs are processes of their own: they find MLflow the way the operator does.
     os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
@@ -36,7 +36,8 @@ def build_ports(settings: OperatorSettings) -> Ports:
     return Ports(
         # Replaced at each handler call by a view of kopf's indices (`controllers._kopf`).
         cluster=WatchedCluster({}),
-        router=SeldonV1Router(kubernetes),
+        # One per Rollout, from its target's backend (imported when first needed).
+        routers=KubernetesRouters(kubernetes),
         metrics=PrometheusMetrics(settings.prometheus_url, connections=IO_THREADS),
         offline=offline_engine(settings),
         online=online_store(settings),

@@ -23,7 +23,7 @@ def _rollout(name: str) -> str:
     """A Rollout whose candidate does not exist: cheap to reconcile, and its status shows it."""
     return yaml.safe_dump({
         "apiVersion": "paved.dev/v1alpha1", "kind": "Rollout", "metadata": {"name": name},
-        "spec": {"candidate": "not-trained", "target": {"seldonDeployment": "nowhere"},
+        "spec": {"candidate": "not-trained", "target": {"seldonDeployment": {"name": "nowhere"}},
                  "steps": [{"full": {}}], "guardrails": [{"builtin": "errorRate", "max": 0.05}]},
     })  # fmt: skip
 

@@ -13,20 +13,23 @@ import datetime as dt
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 import httpx
 import mlflow
 import numpy as np
+import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 from sklearn.dummy import DummyClassifier
 
 from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
-from paved.api.rollout import BuiltinGuardrail
-from paved.core.guardrails import builtin_queries
+from paved.adapters.traffic import kserve, seldon_v1
+from paved.adapters.traffic.seldon_v1 import builtin_queries
+from paved.api.rollout import Backend, BuiltinGuardrail
 from paved.core.model_versions import registered_model_name
 from paved_local.platform import APISERVER, PROMETHEUS, Endpoints, LocalPlatform
 from tests.support.churn_data import serving_examples, write_churn_data
@@ -59,7 +62,7 @@ def _rollout(name: str, deployment: str, canary: str, ab_test: bool = False) -> 
         "metadata": {"name": name},
         "spec": {
             "candidate": "churn-v1",
-            "target": {"seldonDeployment": deployment},
+            "target": {"seldonDeployment": {"name": deployment}},
             "steps": [*steps, {"full": {}}],
             "guardrails": [{"builtin": "errorRate", "max": 0.05}],
             "analysis": {"interval": "2s", "window": "20s", "minSamples": 5, "failureLimit": 0,
@@ -97,13 +100,25 @@ def _rollout_retries(operator: RunningOperator) -> float:
     return 0.0
 
 
-def test_a_rollout_is_decided_by_real_traffic(
-    paved_operator: RunningOperator,
-    kubectl: Kubectl,
-    namespace: str,
-    endpoints: Endpoints,
-    local_platform: LocalPlatform,
-) -> None:
+@dataclass(frozen=True)
+class Trained:
+    """churn-v1 trained and staged once for the module: every rollout here rolls it out."""
+
+    namespace: str
+    data: Path
+    model: str  # its registered model's name in the spec
+    staged: dict[str, Any]  # the ModelVersion once its gates passed
+    baseline_uri: str  # a naive rule, registered: what each serving object starts with
+
+    @property
+    def candidate_uri(self) -> str:
+        return str(self.staged["status"]["registry"]["uri"])
+
+
+@pytest.fixture(scope="module")
+def trained(paved_operator: RunningOperator, kubectl: Kubectl, endpoints: Endpoints) -> Trained:
+    namespace = f"t-{uuid.uuid4().hex[:10]}"
+    kubectl.run("create", "namespace", namespace)
     data = paved_operator.data_root / namespace
     write_churn_data(data)
     view = example("01-featureview.yaml")
@@ -115,6 +130,50 @@ def test_a_rollout_is_decided_by_real_traffic(
     model_version["spec"]["labels"]["path"] = "churn_labels.parquet"
     model_version["spec"]["gates"]["metric"]["minValue"] = 0.6
     kubectl.apply(yaml.safe_dump_all([view, model_version]), "-n", namespace)
+    staged = wait_for_condition(
+        kubectl, "modelversion.paved.dev", "churn-v1", namespace, "GatesPassed", "True", timeout=240
+    )
+    return Trained(namespace, data, model, staged, _naive_baseline(endpoints))
+
+
+def _sign_off(kubectl: Kubectl, local_platform: LocalPlatform, namespace: str) -> None:
+    """An approver signs churn-v1 off for production (again, if it was already)."""
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "approve"},
+        "rules": [
+            {"apiGroups": ["paved.dev"], "resources": ["modelversions"], "verbs": ["get", "patch"]}
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "approve"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "approve"},
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ml-approvers"}
+        ],
+    }
+    kubectl.apply(yaml.safe_dump_all([role, binding]), "-n", namespace)
+    alice = local_platform.user_kubeconfig("alice", ("ml-approvers",))
+    approved = subprocess.run(
+        [PAVED, "approve", "churn-v1", "-n", namespace, f"--kubeconfig={alice}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert approved.returncode == 0, approved.stderr
+
+
+def test_a_rollout_is_decided_by_real_traffic(
+    paved_operator: RunningOperator,
+    kubectl: Kubectl,
+    trained: Trained,
+    endpoints: Endpoints,
+    local_platform: LocalPlatform,
+) -> None:
+    namespace, data, model, staged = trained.namespace, trained.data, trained.model, trained.staged
     deployment = f"d-{namespace}"
     seldon = {
         "apiVersion": "machinelearning.seldon.io/v1",
@@ -122,13 +181,10 @@ def test_a_rollout_is_decided_by_real_traffic(
         "metadata": {"name": deployment},
         "spec": {"predictors": [{"name": "baseline", "traffic": 100,
                                  "graph": {"name": "classifier",
-                                           "modelUri": _naive_baseline(endpoints)}}]},
+                                           "modelUri": trained.baseline_uri}}]},
     }  # fmt: skip
     kubectl.apply(yaml.safe_dump(seldon), "-n", namespace)
-    staged = wait_for_condition(
-        kubectl, "modelversion.paved.dev", "churn-v1", namespace, "GatesPassed", "True", timeout=240
-    )
-    candidate_uri = staged["status"]["registry"]["uri"]
+    candidate_uri = trained.candidate_uri
     metrics = PrometheusMetrics(endpoints.prometheus)
 
     # What cannot be carried out is refused before any traffic moves, with its reason.
@@ -289,16 +345,7 @@ def test_a_rollout_is_decided_by_real_traffic(
         experiment = paused["status"]["experiment"]
         assert experiment["outcome"] == "win", experiment
         assert experiment["low"] > 0
-        kubectl.run("create", "role", "approve", "--verb=get,patch",
-                    "--resource=modelversions.paved.dev", "-n", namespace)  # fmt: skip
-        kubectl.run("create", "rolebinding", "approve", "--role=approve",
-                    "--group=ml-approvers", "-n", namespace)  # fmt: skip
-        alice = local_platform.user_kubeconfig("alice", ("ml-approvers",))
-        approved = subprocess.run(
-            [PAVED, "approve", "churn-v1", "-n", namespace, f"--kubeconfig={alice}"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        assert approved.returncode == 0, approved.stderr
+        _sign_off(kubectl, local_platform, namespace)
         promoted = wait_for(
             lambda: (s := _status(kubectl, "better", namespace)).get("phase") == "Succeeded"
             and s,
@@ -326,3 +373,134 @@ def test_a_rollout_is_decided_by_real_traffic(
             "phase"] == "Production",
         timeout=30, what="the ModelVersion to show Production",
     )  # fmt: skip
+
+
+def _serving_object(backend: Backend, name: str, model_uri: str) -> dict[str, Any]:
+    match backend:
+        case Backend.SELDON_DEPLOYMENT:
+            graph = {"name": "classifier", "modelUri": model_uri}
+            return {
+                "apiVersion": "machinelearning.seldon.io/v1",
+                "kind": "SeldonDeployment",
+                "metadata": {"name": name},
+                "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
+            }
+        case Backend.INFERENCE_SERVICE:
+            model = {"modelFormat": {"name": "mlflow"}, "storageUri": model_uri}
+            return {
+                "apiVersion": "serving.kserve.io/v1beta1",
+                "kind": "InferenceService",
+                "metadata": {"name": name},
+                "spec": {"predictor": {"model": model}},
+            }
+        case unreachable:
+            assert_never(unreachable)
+
+
+def _on(backend: Backend, name: str, rollout: dict[str, Any]) -> dict[str, Any]:
+    """`rollout` moved onto `backend`'s object `name`; on KServe, whose arms have no feedback,
+    its A/B test counts the outcomes the load generator records per revision."""
+    key = {
+        Backend.SELDON_DEPLOYMENT: "seldonDeployment",
+        Backend.INFERENCE_SERVICE: "inferenceService",
+    }[backend]
+    rollout["spec"]["target"] = {key: {"name": name}}
+    for step in rollout["spec"]["steps"]:
+        if "abTest" in step and backend is Backend.INFERENCE_SERVICE:
+            step["abTest"] |= {
+                "metric": "paved_outcome_reward_total",
+                "trials": "paved_outcome_total",
+            }
+    return rollout
+
+
+def _candidate_errors(kubectl: Kubectl, backend: Backend, namespace: str, name: str) -> str:
+    """The error-rate guardrail's own query on the candidate's arm, over its 20s window."""
+    match backend:
+        case Backend.SELDON_DEPLOYMENT:
+            return seldon_v1.builtin_queries(
+                BuiltinGuardrail.ERROR_RATE, namespace, name, "candidate", "20s"
+            ).value
+        case Backend.INFERENCE_SERVICE:
+            found = kubectl.get_json("inferenceservice", name, "-n", namespace)
+            revision = found["status"]["components"]["predictor"]["latestReadyRevision"]
+            return kserve.builtin_queries(
+                BuiltinGuardrail.ERROR_RATE, namespace, name, revision, "20s"
+            ).value
+        case unreachable:
+            assert_never(unreachable)
+
+
+def _serves(kubectl: Kubectl, backend: Backend, namespace: str, name: str) -> dict[str, Any]:
+    """What the serving object's spec says is served: the model URIs and their percents."""
+    match backend:
+        case Backend.SELDON_DEPLOYMENT:
+            predictors = _predictors(kubectl, name, namespace).values()
+            return {p["graph"]["modelUri"]: p.get("traffic", 0) for p in predictors}
+        case Backend.INFERENCE_SERVICE:
+            predictor = kubectl.get_json("inferenceservice", name, "-n", namespace)["spec"][
+                "predictor"
+            ]
+            return {predictor["model"]["storageUri"]: predictor.get("canaryTrafficPercent", 100)}
+        case unreachable:
+            assert_never(unreachable)
+
+
+def _finished(kubectl: Kubectl, name: str, namespace: str) -> dict[str, Any] | None:
+    status = _status(kubectl, name, namespace)
+    return status if status.get("phase") in ("Succeeded", "RolledBack", "Failed") else None
+
+
+@pytest.mark.parametrize("backend", list(Backend), ids=str)
+def test_each_backend_rolls_back_a_failing_candidate_and_promotes_a_better_one(
+    backend: Backend,
+    kubectl: Kubectl,
+    trained: Trained,
+    endpoints: Endpoints,
+    local_platform: LocalPlatform,
+) -> None:
+    """canary → A/B → full, and an automatic rollback, the same Rollout on either backend."""
+    namespace, candidate = trained.namespace, trained.candidate_uri
+    name = f"{backend.lower()}-{uuid.uuid4().hex[:6]}"
+    kubectl.apply(
+        yaml.safe_dump(_serving_object(backend, name, trained.baseline_uri)), "-n", namespace
+    )
+    metrics = PrometheusMetrics(endpoints.prometheus)
+    examples = serving_examples(trained.data)
+    with steady_load(endpoints, namespace, name, examples, rate=40, backend=backend) as load:
+        httpx.put(
+            f"{endpoints.dataplane}/v1/faults", json={"modelUri": candidate, "errorRate": 0.3}
+        ).raise_for_status()
+        faulty = _on(backend, name, _rollout(f"faulty-{name}", name, "5m"))
+        faulty["spec"]["steps"] = faulty["spec"]["steps"][1:]  # canary, full: no shadow
+        kubectl.apply(yaml.safe_dump(faulty), "-n", namespace)
+        rolled_back = wait_for(
+            lambda: _finished(kubectl, f"faulty-{name}", namespace),
+            timeout=120,
+            what="the faulty candidate to be rolled back",
+        )
+        assert rolled_back["phase"] == "RolledBack"
+        assert "errorRate 0." in rolled_back["message"]
+        assert _serves(kubectl, backend, namespace, name).get(candidate, 0) == 0
+
+        httpx.delete(f"{endpoints.dataplane}/v1/faults", params={"modelUri": candidate})
+        errors = _candidate_errors(kubectl, backend, namespace, name)
+        wait_for(
+            lambda: asyncio.run(metrics.value(errors)) in (None, 0.0),
+            timeout=60,
+            what="the old errors to leave the guardrail's window",
+        )
+        _sign_off(kubectl, local_platform, namespace)
+        better = _on(backend, name, _rollout(f"better-{name}", name, "10s", ab_test=True))
+        better["spec"]["steps"] = better["spec"]["steps"][1:]
+        kubectl.apply(yaml.safe_dump(better), "-n", namespace)
+        promoted = wait_for(
+            lambda: _finished(kubectl, f"better-{name}", namespace),
+            timeout=300,
+            what="the better candidate to finish its rollout",
+        )
+    assert promoted["phase"] == "Succeeded", promoted
+    assert promoted["experiment"]["outcome"] == "win"
+    assert _serves(kubectl, backend, namespace, name) == {candidate: 100}
+    assert load.sent > 0
+    assert sum(load.rewards.values()) > 0

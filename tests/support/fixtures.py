@@ -26,6 +26,7 @@ from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "paved"
+SERVING_CRDS = ROOT / "platform" / "paved_local" / "crds"
 
 
 @pytest.fixture(scope="session")
@@ -67,10 +68,12 @@ def namespace(kubectl: Kubectl) -> str:
 def paved_crds(kubectl: Kubectl) -> None:
     """paved's CRDs, installed as a user would: `kubectl apply -f crds/`."""
     kubectl.run("apply", "-f", str(ROOT / "crds"))
-    # Seldon's SeldonDeployment, as the local platform serves it (no Seldon operator here).
-    kubectl.run("apply", "-f", str(ROOT / "platform" / "paved_local" / "crds"))
+    # Seldon's SeldonDeployment and KServe's InferenceService, as the local platform serves them
+    # (no Seldon or KServe controller here).
+    kubectl.run("apply", "-f", str(SERVING_CRDS))
     crds = [kind.crd_name for kind in ALL_KINDS] + [
         "seldondeployments.machinelearning.seldon.io",
+        "inferenceservices.serving.kserve.io",
         "kopfpeerings.kopf.dev",
     ]
     for crd in crds:

@@ -12,28 +12,44 @@ import pyarrow as pa
 
 from paved.adapters.offline.duckdb import DuckDBEngine
 from paved.api.model_version import Stage
+from paved.api.rollout import Backend, BuiltinGuardrail, Target
 from paved.controllers._kopf import INDEX_IDS, snapshot
 from paved.core.feature_views import ViewDefinition
 from paved.core.model_versions import RegisteredVersion
 from paved.core.rollout_steps import Traffic
+from paved.core.serving import Arm, Capability
 from paved.ports import Ports
 from paved.ports.online import WriteResult
-from paved.ports.traffic import Route
+from paved.ports.traffic import Queries, TrafficRouter, Unroutable
 from tests.support.model_versions import Runner
 
 
 @dataclass
 class Router:
-    traffic: Traffic | None = field(default_factory=lambda: Traffic(100, 0, False))
+    """A router that can do everything, for any target; its queries name the guardrail and arm."""
 
-    async def apply(self, _route: Route, traffic: Traffic, _candidate_model_uri: str) -> None:
+    traffic: Traffic | None = field(default_factory=lambda: Traffic(100, 0, False))
+    backend: Backend = Backend.SELDON_DEPLOYMENT
+    capabilities: frozenset[Capability] = frozenset(Capability)
+    described: str = "SeldonDeployment churn"
+
+    async def apply(self, traffic: Traffic, _candidate_model_uri: str) -> None:
         self.traffic = traffic
 
-    async def promote(self, _route: Route, _candidate_model_uri: str) -> None:
+    async def promote(self, _candidate_model_uri: str) -> None:
         self.traffic = Traffic(0, 100, False)
 
-    async def observe(self, _route: Route, _candidate_model_uri: str) -> Traffic | None:
+    async def observe(self, _candidate_model_uri: str) -> Traffic | None:
         return self.traffic
+
+    async def guardrail_queries(self, builtin: BuiltinGuardrail, arm: Arm, window: str) -> Queries:
+        return Queries(f"{builtin}({arm})[{window}]", f"sum(increase(requests({arm})[{window}]))")
+
+    async def counter_increase(self, metric: str, arm: Arm, seconds: int) -> str:
+        return f"sum(increase({metric}({arm})[{seconds}s]))"
+
+    async def router_for(self, _namespace: str, _target: Target) -> TrafficRouter | Unroutable:
+        return self  # it is its own `Routers`
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Steady traffic on a SeldonDeployment of the local data plane, for the length of a `with`."""
+"""Steady traffic on a serving object of the local data plane, for the length of a `with`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from paved.api.rollout import Backend
 from paved_local.dataplane.load import Example, LoadStats, generate_load
 from paved_local.platform import Endpoints
 
 
 @contextmanager
 def steady_load(
-    endpoints: Endpoints, namespace: str, deployment: str, examples: Sequence[Example],
+    endpoints: Endpoints,
+    namespace: str,
+    deployment: str,
+    examples: Sequence[Example],
     rate: float = 30.0,
-) -> Iterator[LoadStats]:  # fmt: skip
+    backend: Backend = Backend.SELDON_DEPLOYMENT,
+) -> Iterator[LoadStats]:
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     stats = LoadStats()
@@ -24,7 +29,7 @@ def steady_load(
     def run() -> None:
         async def load() -> None:
             result = await generate_load(
-                endpoints.dataplane, namespace, deployment, examples, rate, stop
+                endpoints.dataplane, namespace, deployment, examples, rate, stop, backend=backend
             )
             stats.__dict__.update(result.__dict__)
 

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from paved.errors import TransientError
+from paved.errors import PermanentError, TransientError
 
 # (connect, read) seconds. Without them a call to an API server that stopped answering waits
 # forever, and holds one of the few worker threads every blocking call shares.
@@ -40,3 +41,69 @@ def api_client(kubeconfig: str | None, connections: int = 10) -> client.ApiClien
         config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     configuration.connection_pool_maxsize = connections
     return client.ApiClient(configuration)
+
+
+FIELD_MANAGER: Final = "paved"
+
+
+async def get_custom_object(
+    api: client.ApiClient, path: tuple[str, str, str, str, str], *, what: str
+) -> dict[str, Any] | None:
+    """The object at (group, version, namespace, plural, name); None when there is none."""
+    try:
+        found: dict[str, Any] = await api_call(
+            f"reading {what}", client.CustomObjectsApi(api).get_namespaced_custom_object, *path
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise TransientError(f"reading {what}: {error.reason}") from error
+    return found
+
+
+async def server_side_apply(
+    api: client.ApiClient, path: str, body: dict[str, Any], *, what: str
+) -> None:
+    """Server-side apply `body` at `path` as paved's field manager, taking over fields others set.
+    The API server's refusals are PermanentErrors naming `what`; the rest are transient."""
+    try:
+        # The typed client has no server-side apply; the REST layer sends JSON, which is YAML.
+        await api_call(
+            f"applying {what}",
+            api.call_api,
+            path,
+            "PATCH",
+            query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            header_params={
+                "Content-Type": "application/apply-patch+yaml",
+                "Accept": "application/json",
+            },
+            body=body,
+            auth_settings=["BearerToken"],
+            response_type="object",
+            _return_http_data_only=True,
+        )
+    except ApiException as error:
+        if error.status in (400, 403, 422):
+            raise PermanentError(f"{what}: {error.body}") from error
+        raise TransientError(f"{what}: {error.reason}") from error
+
+
+async def api_served(api: client.ApiClient, group: str, version: str, plural: str) -> bool:
+    """Whether the API server serves `plural` in `group/version` (its CRD is installed)."""
+    try:
+        found = await api_call(
+            f"discovering {group}/{version}",
+            api.call_api,
+            f"/apis/{group}/{version}",
+            "GET",
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            response_type="object",
+            _return_http_data_only=True,
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise TransientError(f"discovering {group}/{version}: {error.reason}") from error
+    return any(r.get("name") == plural for r in (found or {}).get("resources", []))

@@ -1,4 +1,4 @@
-"""Rollout: move a candidate ModelVersion onto a SeldonDeployment step by step, on evidence.
+"""Rollout: move a candidate ModelVersion onto a serving backend step by step, on evidence.
 
 Steps are single-key objects, as in Argo Rollouts, so the YAML stays flat:
 `- shadow: {duration: 10m}`, `- canary: {weight: 5, duration: 10m}`, `- abTest: {...}`,
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from paved.api.meta import (
     Duration,
@@ -68,8 +68,9 @@ class AbTestStep(Model):
         max_length=256,
         pattern=_METRIC_NAME,
         description=(
-            "The business metric's successes: a Prometheus counter with a `predictor_name` "
-            "label (by default Seldon's summed feedback reward)."
+            "The business metric's successes: a Prometheus counter labelled per arm as the"
+            " backend labels them (`predictor_name` on Seldon, `revision_name` on KServe). By"
+            " default Seldon's summed feedback reward, which needs a backend with feedback."
         ),
     )
     trials: str = Field(
@@ -203,7 +204,9 @@ class Analysis(Model):
     )
 
 
-class SeldonTarget(Model):
+class SeldonDeploymentTarget(Model):
+    """A Seldon Core v1 SeldonDeployment: candidate and shadow are predictors beside baseline."""
+
     model_config = validated(
         cel(
             "self.candidatePredictor != self.baselinePredictor"
@@ -213,18 +216,73 @@ class SeldonTarget(Model):
         )
     )
 
-    seldon_deployment: ObjectName
+    name: ObjectName = Field(description="The SeldonDeployment, in the Rollout's namespace.")
     baseline_predictor: ObjectName = "baseline"
     candidate_predictor: ObjectName = "candidate"
     shadow_predictor: ObjectName = "shadow"
 
 
+class InferenceServiceTarget(Model):
+    """A KServe InferenceService: the candidate is its latest revision at canaryTrafficPercent."""
+
+    name: ObjectName = Field(description="The InferenceService, in the Rollout's namespace.")
+
+
+class Backend(StrEnum):
+    """The serving backends a Rollout can move traffic on: one per key of `spec.target`."""
+
+    SELDON_DEPLOYMENT = "SeldonDeployment"
+    INFERENCE_SERVICE = "InferenceService"
+
+
+class Target(Model):
+    """Where the candidate is served: exactly one serving backend's object."""
+
+    model_config = validated(
+        cel(
+            "[has(self.seldonDeployment), has(self.inferenceService)].filter(k, k).size() == 1",
+            "a target is exactly one of seldonDeployment or inferenceService",
+        )
+    )
+
+    seldon_deployment: SeldonDeploymentTarget | None = None
+    inference_service: InferenceServiceTarget | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Target:
+        if (self.seldon_deployment is None) == (self.inference_service is None):
+            raise ValueError("a target is exactly one of seldonDeployment or inferenceService")
+        return self
+
+    @property
+    def backend(self) -> Backend:
+        if self.seldon_deployment is not None:
+            return Backend.SELDON_DEPLOYMENT
+        return Backend.INFERENCE_SERVICE
+
+    @property
+    def name(self) -> str:
+        """The serving object's name (one Rollout at a time moves its traffic)."""
+        chosen = self.seldon_deployment or self.inference_service
+        assert chosen is not None  # exactly one, checked above
+        return chosen.name
+
+
 class RolloutSpec(Model):
+    # Cheap to say at admission; the operator refuses the same before any traffic moves
+    # (`paved.core.serving`), for what only the router knows.
+    model_config = validated(
+        cel(
+            "!has(self.target.inferenceService) || !self.steps.exists(s, has(s.shadow))",
+            "a shadow step needs mirroring, which an InferenceService (KServe) does not offer",
+        )
+    )
+
     candidate: ObjectName = Field(description="The ModelVersion to roll out.")
     baseline: ObjectName | None = Field(
         default=None, description="The ModelVersion serving now; default: the model's production."
     )
-    target: SeldonTarget
+    target: Target = Field(description="The serving object whose traffic moves.")
     steps: list[Step] = Field(
         min_length=1,
         max_length=32,

@@ -17,18 +17,18 @@ from typing import assert_never
 from paved.api.crds import ROLLOUT
 from paved.api.meta import parse_duration
 from paved.api.model_version import ModelVersionStatus, RegistryEntry, Stage
-from paved.api.rollout import AbTestStep, BuiltinGuardrail, Guardrail, RolloutSpec, RolloutStatus
+from paved.api.rollout import (
+    AbTestStep,
+    BuiltinGuardrail,
+    Guardrail,
+    RolloutSpec,
+    RolloutStatus,
+    Target,
+)
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import authors, check_references, governing_policies
 from paved.core.conditions import Observation
-from paved.core.guardrails import (
-    Measurement,
-    builtin_queries,
-    counter_increase,
-    evaluate,
-    name_of,
-    score_drift,
-)
+from paved.core.guardrails import Measurement, evaluate, name_of, score_drift
 from paved.core.promotion_policy import NamedPolicy, promotion_refusal, rollout_violations
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import (
@@ -49,6 +49,7 @@ from paved.core.rollout_ticks import (
     PROGRESSING,
     TICK_SECONDS,
     Analysed,
+    Requests,
     Tick,
     analysis_due,
     candidate_gone,
@@ -63,12 +64,13 @@ from paved.core.rollout_ticks import (
     status_after,
     waiting_for_candidate,
 )
-from paved.core.statistics import AbResult, Arm, Design, ab_test, trial_count
+from paved.core.serving import Arm
+from paved.core.statistics import AbResult, Design, Tally, ab_test, trial_count
 from paved.errors import PermanentError, TransientError
 from paved.observability import ANALYSIS_LAG_SECONDS, CANDIDATE_WEIGHT, ROLLBACKS
 from paved.ports import Ports
 from paved.ports.cluster import Found, ModelVersion, Unreadable
-from paved.ports.traffic import Route, TrafficRouter
+from paved.ports.traffic import TrafficRouter, Unroutable
 
 RolloutResource = Resource[RolloutSpec, RolloutStatus]
 Candidate = ModelVersion | Unreadable[ModelVersionStatus] | None
@@ -76,10 +78,9 @@ Candidate = ModelVersion | Unreadable[ModelVersionStatus] | None
 
 @dataclass(frozen=True)
 class Serving:
-    """Where the candidate is served: the router, its route, and the split it shows now."""
+    """Where the candidate is served: the router bound to the target, and the split it shows."""
 
     router: TrafficRouter
-    route: Route
     model_uri: str  # the candidate's model
     traffic: Traffic | None  # None: the deployment is not there
     entry: RegistryEntry | None  # the candidate's registry entry; None once it is gone
@@ -100,6 +101,8 @@ async def progress_rollout(resource: RolloutResource, ports: Ports, now: dt.date
     if entry is None and status.current_step is None:
         return Reconciled([accepted, waiting_for_candidate(spec.candidate)], status=pending)
     serving = await _serving(resource, ports, entry)
+    if isinstance(serving, Unroutable):
+        return _unroutable(serving, accepted, status=status, requests=requests, now=now)
     policies = await governing_policies(resource.namespace, ports)
     if status.current_step is None:
         refused = await _refusal(resource, ports, candidate, serving, policies=policies)
@@ -120,25 +123,33 @@ async def progress_rollout(resource: RolloutResource, ports: Ports, now: dt.date
     return Reconciled([accepted, *acted.observed], status=acted.status)
 
 
-def router_for(ports: Ports, rollout: RolloutResource) -> TrafficRouter:  # noqa: ARG001
-    """The router that serves this Rollout's target. One per process today; a table keyed by
-    the target's kind goes here when there is more than one kind of target."""
-    return ports.router
-
-
-async def _serving(rollout: RolloutResource, ports: Ports, entry: RegistryEntry | None) -> Serving:
+async def _serving(
+    rollout: RolloutResource, ports: Ports, entry: RegistryEntry | None
+) -> Serving | Unroutable:
     # A candidate deleted mid-rollout: its model is the one the router serves as candidate.
     model_uri = (entry.uri if entry else None) or rollout.status.candidate_model or ""
-    target = rollout.spec.target
-    route = Route(
-        rollout.namespace,
-        target.seldon_deployment,
-        target.baseline_predictor,
-        target.candidate_predictor,
-        target.shadow_predictor,
-    )
-    router = router_for(ports, rollout)
-    return Serving(router, route, model_uri, await router.observe(route, model_uri), entry)
+    router = await ports.routers.router_for(rollout.namespace, rollout.spec.target)
+    if isinstance(router, Unroutable):
+        return router
+    return Serving(router, model_uri, await router.observe(model_uri), entry)
+
+
+def _unroutable(
+    why: Unroutable,
+    accepted: Observation,
+    *,
+    status: RolloutStatus,
+    requests: Requests,
+    now: dt.datetime,
+) -> Reconciled:
+    """No router for the target's backend (unknown, or its CRD not served): said on the
+    Rollout, looked at again in a while; nothing moves."""
+    stopped = Observation(PROGRESSING, "False", why.reason, why.message)
+    if status.current_step is None:
+        held = not_started(status, requests=requests, now=now, message=why.message)
+    else:
+        held = status.model_copy(update={"message": why.message})
+    return Reconciled([accepted, stopped], status=held)
 
 
 async def _act(
@@ -170,13 +181,13 @@ async def _carry_out(decision: Decision, serving: Serving, ports: Ports) -> str 
     match decision:
         case SetTraffic() | RollBack():
             try:
-                await serving.router.apply(serving.route, decision.traffic, serving.model_uri)
+                await serving.router.apply(decision.traffic, serving.model_uri)
             except PermanentError as error:
                 return str(error)
         case Promote():
             # The router first, the registry second: repeated after a crash, the promotion
             # finds the router's part done (traffic is read by model) and finishes.
-            await serving.router.promote(serving.route, serving.model_uri)
+            await serving.router.promote(serving.model_uri)
             entry = serving.entry
             if entry is None:
                 raise PermanentError("the candidate has no registry entry to promote")
@@ -225,14 +236,16 @@ async def _refusal(
     policies: tuple[NamedPolicy, ...],
 ) -> Observation | None:
     """Why the Rollout may not start, before any traffic moves, if it may not."""
-    route = serving.route
+    router = serving.router
     phase = candidate.status.phase if candidate is not None and candidate.status else None
     refused = refusal(
         Facts(
             rollout.spec.candidate,
             phase,
-            route.deployment,
-            route.baseline,
+            router.described,
+            router.backend,
+            router.capabilities,
+            rollout.spec.steps,
             serving.traffic,
             await _competing(rollout, ports),
             await _invalid_queries(rollout.spec, ports),
@@ -245,21 +258,25 @@ async def _refusal(
 
 
 async def _competing(rollout: RolloutResource, ports: Ports) -> list[str]:
-    deployment = rollout.spec.target.seldon_deployment
-    mine = Claim(rollout.name, rollout.created, deployment, False, False)
+    mine = Claim(rollout.name, rollout.created, _claimed(rollout.spec.target), False, False)
     claims = [
         Claim(
             other.name,
             other.created,
-            other.spec.target.seldon_deployment,
+            _claimed(other.spec.target),
             other.status.current_step is not None,
             other.status.phase in FINISHED,
         )
         for other in await ports.cluster.rollouts(rollout.namespace)
-        # One this operator cannot read names no deployment it could claim.
+        # One this operator cannot read names no target it could claim.
         if isinstance(other, Found)
     ]
     return competitors(mine, claims)
+
+
+def _claimed(target: Target) -> str:
+    """The object a Rollout claims, as `Claim.target` names it: backend and name."""
+    return f"{target.backend}/{target.name}"
 
 
 async def _invalid_queries(spec: RolloutSpec, ports: Ports) -> list[str]:
@@ -282,11 +299,11 @@ async def _analyse(
     spec, status = rollout.spec, rollout.status
     if not analysis_due(spec, status, now=now):
         return Analysed()
-    route = serving.route
-    predictor = route.shadow if judged_as_shadow(serving.traffic) else route.candidate
+    router = serving.router
+    arm = Arm.SHADOW if judged_as_shadow(serving.traffic) else Arm.CANDIDATE
     try:
-        verdicts = [await _verdict(rule, spec, route, predictor, ports) for rule in spec.guardrails]
-        experiment = await _experiment_now(rollout, route, ports, now=now)
+        verdicts = [await _verdict(rule, spec, router, arm, ports) for rule in spec.guardrails]
+        experiment = await _experiment_now(rollout, router, ports, now=now)
     except TransientError as error:
         return Analysed(unavailable=str(error))
     if status.last_analysis_at is not None:
@@ -296,23 +313,23 @@ async def _analyse(
 
 
 async def _verdict(
-    rule: Guardrail, spec: RolloutSpec, route: Route, predictor: str, ports: Ports
+    rule: Guardrail, spec: RolloutSpec, router: TrafficRouter, arm: Arm, ports: Ports
 ) -> GuardrailVerdict:
     window = spec.analysis.window
     if rule.builtin is None:
         value = await ports.metrics.value(rule.query or "")
         return evaluate(rule, Measurement(value, None), spec.analysis.min_samples)
-    queries = partial(builtin_queries, rule.builtin, route.namespace, route.deployment)
+    queries = partial(router.guardrail_queries, rule.builtin, window=window)
     if rule.builtin is BuiltinGuardrail.SCORE_DRIFT:
         drift, samples = score_drift(
-            await ports.metrics.vector(queries(route.baseline, window).value, "le"),
-            await ports.metrics.vector(queries(predictor, window).value, "le"),
+            await ports.metrics.vector((await queries(Arm.BASELINE)).value, "le"),
+            await ports.metrics.vector((await queries(arm)).value, "le"),
         )
         return evaluate(rule, Measurement(drift, samples), spec.analysis.min_samples)
-    candidate = queries(predictor, window)
+    candidate = await queries(arm)
     baseline = None
     if rule.vs_baseline is not None:
-        baseline = await ports.metrics.value(queries(route.baseline, window).value)
+        baseline = await ports.metrics.value((await queries(Arm.BASELINE)).value)
     measured = Measurement(
         await ports.metrics.value(candidate.value),
         await ports.metrics.value(candidate.samples),
@@ -322,7 +339,7 @@ async def _verdict(
 
 
 async def _experiment_now(
-    rollout: RolloutResource, route: Route, ports: Ports, *, now: dt.datetime
+    rollout: RolloutResource, router: TrafficRouter, ports: Ports, *, now: dt.datetime
 ) -> AbResult | None:
     """The A/B test on the business metric's counts since the step started, per arm, when the
     step is one."""
@@ -330,21 +347,26 @@ async def _experiment_now(
     step = rollout.spec.steps[status.current_step or 0].ab_test
     if step is None or status.step_started_at is None:
         return None
-    return await _experiment(step, route, status.step_started_at, ports, now=now)
+    return await _experiment(step, router, status.step_started_at, ports, now=now)
 
 
 async def _experiment(
-    step: AbTestStep, route: Route, started: dt.datetime, ports: Ports, *, now: dt.datetime
+    step: AbTestStep, router: TrafficRouter, started: dt.datetime, ports: Ports, *, now: dt.datetime
 ) -> AbResult:
     seconds = int((now - started).total_seconds())
 
-    async def count(metric: str, predictor: str) -> int:
-        query = counter_increase(metric, route.namespace, route.deployment, predictor, seconds)
-        return trial_count(await ports.metrics.value(query))  # NaN, ±Inf: no trials
+    async def tally(arm: Arm) -> Tally:
+        successes = await router.counter_increase(step.metric, arm, seconds)
+        trials = await router.counter_increase(step.trials, arm, seconds)
+        # NaN, ±Inf: no trials
+        return Tally(
+            trial_count(await ports.metrics.value(successes)),
+            trial_count(await ports.metrics.value(trials)),
+        )
 
     return ab_test(
-        Arm(await count(step.metric, route.baseline), await count(step.trials, route.baseline)),
-        Arm(await count(step.metric, route.candidate), await count(step.trials, route.candidate)),
+        await tally(Arm.BASELINE),
+        await tally(Arm.CANDIDATE),
         Design(step.minimum_detectable_effect, step.alpha, step.power),
         horizon_reached=now - started >= parse_duration(step.max_duration),
     )

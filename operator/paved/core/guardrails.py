@@ -1,8 +1,8 @@
-"""Guardrails: the PromQL for Seldon's executor metrics, and readings judged against thresholds.
+"""Guardrails: readings judged against thresholds.
 
-Pure. Built-ins read Seldon Core v1's executor histogram, split by `predictor_name`, so the same
-queries work on a cluster and on the local data plane; REST ("200") and gRPC ("OK") both count
-as success. "No data" (nothing, or fewer requests than `min_samples`) is its own state.
+Pure: the core only judges numbers. How a built-in is queried is the serving backend's business
+(each traffic router's `guardrail_queries`, beside its adapter). "No data" (nothing, or fewer
+requests than `min_samples`) is its own state.
 """
 
 from __future__ import annotations
@@ -10,60 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import assert_never
 
 from paved.api.rollout import BuiltinGuardrail, Guardrail
 from paved.core.gates import psi_binned
 from paved.core.rollout_steps import GuardrailState, GuardrailVerdict
-
-EXECUTOR_METRIC = "seldon_api_executor_server_requests_seconds"
-SCORE_METRIC = "paved_prediction_score"
-
-
-@dataclass(frozen=True)
-class Queries:
-    value: str
-    samples: str
-
-
-def _selector(namespace: str, deployment: str, predictor: str, errors_only: bool = False) -> str:
-    code = ',code!~"200|OK"' if errors_only else ""
-    return (
-        f'{{namespace="{namespace}",deployment_name="{deployment}",predictor_name="{predictor}",'
-        f'service="predictions"{code}}}'
-    )
-
-
-def builtin_queries(
-    builtin: BuiltinGuardrail, namespace: str, deployment: str, predictor: str, window: str
-) -> Queries:
-    """Deployment names are per namespace: the `namespace` label a cluster's scrape adds (and
-    the local data plane exports) keeps two namespaces' `churn` apart."""
-    every = _selector(namespace, deployment, predictor)
-    samples = f"sum(increase({EXECUTOR_METRIC}_count{every}[{window}]))"
-    match builtin:
-        case BuiltinGuardrail.ERROR_RATE:
-            errors = _selector(namespace, deployment, predictor, errors_only=True)
-            value = (
-                f"(sum(rate({EXECUTOR_METRIC}_count{errors}[{window}])) or vector(0))"
-                f" / sum(rate({EXECUTOR_METRIC}_count{every}[{window}]))"
-            )
-        case BuiltinGuardrail.LATENCY_P99:
-            value = (
-                f"histogram_quantile(0.99, sum by (le) "
-                f"(rate({EXECUTOR_METRIC}_bucket{every}[{window}]))) * 1000"
-            )
-        case BuiltinGuardrail.SCORE_DRIFT:
-            scores = (
-                f'{{namespace="{namespace}",deployment_name="{deployment}",'
-                f'predictor_name="{predictor}"}}'
-            )
-            # One value per bucket (`le`): the caller compares two histograms, not two numbers.
-            value = f"sum by (le) (increase({SCORE_METRIC}_bucket{scores}[{window}]))"
-            samples = f"sum(increase({SCORE_METRIC}_count{scores}[{window}]))"
-        case unreachable:
-            assert_never(unreachable)
-    return Queries(value, samples)
 
 
 def score_drift(
@@ -168,13 +118,3 @@ def _not_a_number(
         return GuardrailVerdict(name, GuardrailState.NO_DATA, message)
     message = f"{name} read {read}: {side} its limit {limit:.4g}, a breach"
     return GuardrailVerdict(name, GuardrailState.BREACH, message, None, limit)
-
-
-def counter_increase(
-    metric: str, namespace: str, deployment: str, predictor: str, seconds: int
-) -> str:
-    """PromQL for how much a per-predictor counter grew over the last `seconds`."""
-    selector = (
-        f'namespace="{namespace}",deployment_name="{deployment}",predictor_name="{predictor}"'
-    )
-    return f"sum(increase({metric}{{{selector}}}[{max(seconds, 1)}s]))"

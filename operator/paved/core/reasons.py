@@ -134,6 +134,7 @@ class RolloutReason(StrEnum):
 class AdmissionReason(StrEnum):
     """Why a Rollout may not start (the Progressing condition, False, before any traffic)."""
 
+    STEP_NOT_SUPPORTED = "StepNotSupported"
     CANDIDATE_NOT_STAGED = "CandidateNotStaged"
     DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"
     BASELINE_MISSING = "BaselineMissing"

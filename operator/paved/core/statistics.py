@@ -68,7 +68,7 @@ _NOTHING: Final = AbResult(
 
 
 @dataclass(frozen=True)
-class Arm:
+class Tally:
     """One arm's counts: successes out of trials."""
 
     successes: int
@@ -86,7 +86,7 @@ class Design:
 
 
 def ab_test(
-    baseline: Arm, candidate: Arm, design: Design, *, horizon_reached: bool = False
+    baseline: Tally, candidate: Tally, design: Design, *, horizon_reached: bool = False
 ) -> AbResult:
     """Win, loss or no difference, once the evidence says so; undecided until then.
 

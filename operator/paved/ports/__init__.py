@@ -13,7 +13,7 @@ from paved.ports.offline import OfflineEngine
 from paved.ports.online import OnlineStore
 from paved.ports.pipelines import PipelineRunner
 from paved.ports.registry import ModelRegistry
-from paved.ports.traffic import TrafficRouter
+from paved.ports.traffic import Routers, TrafficRouter
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Ports:
     online: OnlineStore
     runner: PipelineRunner
     registry: ModelRegistry
-    router: TrafficRouter
+    routers: Routers  # the traffic router for each Rollout's target
     metrics: MetricsProvider
     data_root: str  # namespace N's sources and labels live under <data_root>/N/ and only there
     code_commit: str  # of the training code, recorded as lineage
@@ -39,5 +39,6 @@ __all__ = [
     "OnlineStore",
     "PipelineRunner",
     "Ports",
+    "Routers",
     "TrafficRouter",
 ]

@@ -1,8 +1,11 @@
-"""A load generator for a SeldonDeployment on the data plane: steady requests, then feedback.
+"""A load generator for a SeldonDeployment or an InferenceService on the data plane: steady
+requests, then feedback.
 
 Each request is one example's features; when the example has a label, the caller's reward
-function turns (score, label) into the business outcome and it goes back as Seldon feedback,
-carrying the response so the reward counts for the predictor that served it.
+function turns (score, label) into the business outcome. On Seldon it goes back as feedback,
+carrying the response so the reward counts for the predictor that served it; on KServe (which
+has no feedback API) it is recorded for the revision the v2 response names, as an application
+would count its business metric per arm.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 import httpx
+
+from paved.api.rollout import Backend
 
 
 @dataclass(frozen=True)
@@ -41,18 +46,64 @@ class LoadStats:
     rewards: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True)
+class Wire:
+    """How one backend is asked for a score, who answered, and where the outcome goes."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: Callable[[Example], dict[str, Any]]
+    answer: Callable[[dict[str, Any]], tuple[str, float]]  # the arm that answered, its score
+    feedback: Callable[[dict[str, Any], str, float], tuple[str, dict[str, Any]]]
+
+
+def _seldon(base: str) -> Wire:
+    def body(example: Example) -> dict[str, Any]:
+        names = list(example.features)
+        return {"data": {"names": names, "ndarray": [[example.features[n] for n in names]]}}
+
+    return Wire(
+        f"{base}/predictions",
+        {},
+        body,
+        lambda answer: (answer["meta"]["tags"]["predictor"], float(answer["data"]["ndarray"][0])),
+        lambda answer, _, earned: (f"{base}/feedback", {"response": answer, "reward": earned}),
+    )
+
+
+def _kserve(dataplane: str, namespace: str, name: str) -> Wire:
+    """KServe's open inference protocol, addressed by Host as KServe's ingress is."""
+
+    def body(example: Example) -> dict[str, Any]:
+        return {
+            "inputs": [
+                {"name": n, "shape": [1], "datatype": "FP64", "data": [v]}
+                for n, v in example.features.items()
+            ]
+        }
+
+    return Wire(
+        f"{dataplane}/v2/models/{name}/infer",
+        {"Host": f"{name}.{namespace}.example.com"},
+        body,
+        lambda answer: (answer["model_version"], float(answer["outputs"][0]["data"][0])),
+        lambda _, revision, earned: (
+            f"{dataplane}/v1/outcomes",
+            {"namespace": namespace, "revision": revision, "reward": earned},
+        ),
+    )
+
+
 async def _one(
     http: httpx.AsyncClient,
-    base: str,
+    wire: Wire,
     example: Example,
     reward: Callable[[float, int], float],
     stats: LoadStats,
 ) -> None:
-    names = list(example.features)
-    body = {"data": {"names": names, "ndarray": [[example.features[n] for n in names]]}}
     stats.sent += 1
     try:
-        response = await http.post(f"{base}/predictions", json=body)
+        response = await http.post(wire.url, json=wire.body(example), headers=dict(wire.headers))
     except httpx.HTTPError:
         stats.failed += 1
         return
@@ -60,14 +111,15 @@ async def _one(
         stats.failed += 1
         return
     answer = response.json()
-    predictor = answer["meta"]["tags"]["predictor"]
-    stats.by_predictor[predictor] += 1
+    arm, score = wire.answer(answer)
+    stats.by_predictor[arm] += 1
     if example.label is None:
         return
-    earned = reward(float(answer["data"]["ndarray"][0]), example.label)
-    stats.rewards[predictor] += int(earned)
+    earned = reward(score, example.label)
+    stats.rewards[arm] += int(earned)
+    url, outcome = wire.feedback(answer, arm, earned)
     with contextlib.suppress(httpx.HTTPError):
-        await http.post(f"{base}/feedback", json={"response": answer, "reward": earned})
+        await http.post(url, json=outcome)
 
 
 async def generate_load(
@@ -79,13 +131,21 @@ async def generate_load(
     stop: asyncio.Event,
     reward: Callable[[float, int], float] = decision_reward,
     seed: int = 0,
+    backend: Backend = Backend.SELDON_DEPLOYMENT,
 ) -> LoadStats:
-    """Send `rate` requests a second, examples drawn at random, until `stop` is set."""
+    """Send `rate` requests a second to `deployment` (an object of `backend`), examples drawn at
+    random, until `stop` is set."""
     if not examples:
         raise ValueError("the load generator needs at least one example")
     draw = random.Random(seed)
     stats = LoadStats()
-    base = f"{dataplane}/seldon/{namespace}/{deployment}/api/v1.0"
+    match backend:
+        case Backend.SELDON_DEPLOYMENT:
+            wire = _seldon(f"{dataplane}/seldon/{namespace}/{deployment}/api/v1.0")
+        case Backend.INFERENCE_SERVICE:
+            wire = _kserve(dataplane, namespace, deployment)
+        case unreachable:
+            assert_never(unreachable)
     in_flight: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
     limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
@@ -95,7 +155,7 @@ async def generate_load(
             # Past the cap the server is not keeping up: a request is skipped, not queued, so a
             # stall never turns into a burst (and the client never drowns in its own queue).
             if len(in_flight) < MAX_IN_FLIGHT:
-                task = asyncio.create_task(_one(http, base, draw.choice(examples), reward, stats))
+                task = asyncio.create_task(_one(http, wire, draw.choice(examples), reward, stats))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             else:

@@ -8,7 +8,7 @@ refuse it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,13 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
         # One live predictor takes everything whatever its traffic says, as in Seldon.
         live = (Predictor(live[0].name, live[0].model_uri, 100, False, live[0].version),)
     return Route(str(metadata.get("namespace", "")), name, live, shadows[0] if shadows else None)
+
+
+def keep_only(keys: Collection[Hashable], *tables: dict[Any, Any]) -> None:
+    """Drop from each table what is not among `keys` (objects deleted since the last look)."""
+    for table in tables:
+        for gone in set(table) - set(keys):
+            del table[gone]
 
 
 def choose(route: Route, draw: float) -> Predictor:

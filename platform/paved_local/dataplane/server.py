@@ -1,11 +1,14 @@
-"""The data plane's HTTP server: Seldon v1's REST paths and metrics, fault injection, routes.
+"""The data plane's HTTP server: Seldon v1's and KServe's paths and metrics, faults, routes.
 
 POST /seldon/{namespace}/{deployment}/api/v1.0/predictions   Seldon's message: {"data": {"names":
                                                               [...], "ndarray": [[...], ...]}}
 POST /seldon/{namespace}/{deployment}/api/v1.0/feedback      {"response": <a prediction's
                                                               response>, "reward": 1.0}
-GET  /metrics                       Seldon's executor histogram and feedback counters, paved's
-                                    score histogram (for shadow drift), for Prometheus
+POST /v1/models/{name}:predict     KServe v1, addressed by Host <name>.<namespace>.example.com
+POST /v2/models/{name}/infer        KServe's open inference protocol (v2), addressed the same way
+POST /v1/outcomes                   a business outcome per revision (KServe has no feedback)
+GET  /metrics                       Seldon's executor histogram and feedback counters, Knative's
+                                    revision metrics, paved's score histogram, for Prometheus
 GET  /v1/deployments                the routes served now, and deployments refused with why
 GET|PUT|DELETE /v1/faults           injected faults per model URI: error rate, latency, score shift
 GET  /healthz
@@ -41,7 +44,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paved_local.dataplane.routing import InvalidDeploymentError, Predictor, Route, choose, route_of
+from paved_local.dataplane.kserve_http import InferenceServices
+from paved_local.dataplane.routing import (
+    InvalidDeploymentError,
+    Predictor,
+    Route,
+    choose,
+    keep_only,
+    route_of,
+)
 
 log = logging.getLogger("paved_local.dataplane")
 
@@ -189,29 +200,16 @@ class DataPlane:
 
     async def refresh(self) -> None:
         """Take the SeldonDeployments as they are now; a route changes only once its models load."""
-        try:
-            listed = await asyncio.to_thread(
-                self.objects.list_cluster_custom_object, GROUP, "v1", "seldondeployments"
-            )
-        except ApiException as error:
-            log.warning("listing SeldonDeployments: %s", error.reason)
+        listed = await self.listed(GROUP, "v1", "seldondeployments")
+        if listed is None:
             return
-        seen = set()
-        for item in listed.get("items", []):
-            key = (item["metadata"]["namespace"], item["metadata"]["name"])
-            seen.add(key)
+        for key, item in listed.items():
             try:
                 route = route_of(item)
             except InvalidDeploymentError as error:
                 self.refused[key] = str(error)
                 continue
-            now = time.monotonic()
-            missing = [uri for uri in route.models if uri not in self.models]
-            for uri in missing:
-                # A model that failed to load is tried again later, not on every refresh.
-                if self.retry_at.get(uri, 0.0) <= now:
-                    await self._load(uri)
-            if all(uri in self.models for uri in route.models):
+            if await self.loaded(route.models):
                 if self.routes.get(key) != route:
                     self.metrics.start_at_zero(route)
                 self.routes[key] = route
@@ -219,10 +217,30 @@ class DataPlane:
             else:
                 failed = "; ".join(self.load_errors.get(u, u) for u in route.models)
                 self.refused[key] = f"models not loaded: {failed}"
-        for gone in set(self.routes) - seen:
-            del self.routes[gone]
-        for gone in set(self.refused) - seen:
-            del self.refused[gone]
+        keep_only(listed, self.routes, self.refused)
+
+    async def listed(
+        self, group: str, version: str, plural: str
+    ) -> dict[tuple[str, str], dict[str, Any]] | None:
+        """Every object of a kind, cluster-wide, by (namespace, name); None (and a warning) when
+        the API refuses."""
+        try:
+            found = await asyncio.to_thread(
+                self.objects.list_cluster_custom_object, group, version, plural
+            )
+        except ApiException as error:
+            log.warning("listing %s: %s", plural, error.reason)
+            return None
+        return {(i["metadata"]["namespace"], i["metadata"]["name"]): i for i in found["items"]}
+
+    async def loaded(self, uris: set[str]) -> bool:
+        """Whether every model in `uris` is loaded, loading those that are not yet."""
+        now = time.monotonic()
+        for uri in [uri for uri in uris if uri not in self.models]:
+            # A model that failed to load is tried again later, not on every refresh.
+            if self.retry_at.get(uri, 0.0) <= now:
+                await self._load(uri)
+        return all(uri in self.models for uri in uris)
 
     async def _load(self, uri: str) -> None:
         try:
@@ -239,7 +257,7 @@ class DataPlane:
         started = time.perf_counter()
         code = "200"
         try:
-            return await self._predict(predictor, frame, route)
+            return await self.predict(predictor, frame, route)
         except PredictorFailedError:
             code = "500"
             raise
@@ -249,9 +267,8 @@ class DataPlane:
                 service="predictions", method="post", code=code,
             ).observe(time.perf_counter() - started)  # fmt: skip
 
-    async def _predict(
-        self, predictor: Predictor, frame: pd.DataFrame, route: Route
-    ) -> list[float]:
+    async def predict(self, predictor: Predictor, frame: pd.DataFrame, route: Route) -> list[float]:
+        """`predictor`'s scores for `frame`, faults applied, into the score histogram."""
         fault = self.faults.get(predictor.model_uri)
         if fault is not None and fault.predictor not in (None, predictor.name):
             fault = None
@@ -385,6 +402,7 @@ def application(plane: DataPlane) -> web.Application:
         async def loop() -> None:
             while True:
                 await plane.refresh()
+                await services.refresh()
                 await asyncio.sleep(REFRESH_SECONDS)
 
         task = asyncio.create_task(loop())
@@ -394,6 +412,8 @@ def application(plane: DataPlane) -> web.Application:
             await task
 
     app = web.Application()
+    services = InferenceServices(plane)
+    services.add_routes(app)
     prefix = "/seldon/{namespace}/{deployment}/api/v1.0"
     app.router.add_post(f"{prefix}/predictions", predictions)
     app.router.add_post(f"{prefix}/feedback", feedback)
@@ -407,15 +427,16 @@ def application(plane: DataPlane) -> web.Application:
     return app
 
 
-def ensure_seldon_crd(api: client.ApiClient) -> None:
-    """Locally the data plane is Seldon, so it brings Seldon's CRD along when it is missing."""
-    manifest = importlib.resources.files("paved_local") / "crds" / "seldondeployments.yaml"
-    body = yaml.safe_load(manifest.read_text())
-    try:
-        client.ApiextensionsV1Api(api).create_custom_resource_definition(body)
-    except ApiException as error:
-        if error.status != 409:
-            raise
+def ensure_serving_crds(api: client.ApiClient) -> None:
+    """Locally the data plane is Seldon and KServe, so it brings their CRDs along when missing."""
+    for name in ("seldondeployments.yaml", "inferenceservices.yaml"):
+        manifest = importlib.resources.files("paved_local") / "crds" / name
+        body = yaml.safe_load(manifest.read_text())
+        try:
+            client.ApiextensionsV1Api(api).create_custom_resource_definition(body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
 
 
 def main() -> None:
@@ -425,6 +446,6 @@ def main() -> None:
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     api = config.new_client_from_config(config_file=arguments.kubeconfig)
-    ensure_seldon_crd(api)
+    ensure_serving_crds(api)
     plane = DataPlane(client.CustomObjectsApi(api))
     web.run_app(application(plane), host="127.0.0.1", port=arguments.port, print=None)

@@ -31,11 +31,11 @@ from paved.adapters.kubernetes.approvals import sign_off
 from paved.adapters.kubernetes_api import api_client
 from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.adapters.traffic.seldon_v1 import builtin_queries
 from paved.api.crds import ALL_KINDS, render, render_policies
 from paved.api.meta import parse_duration
 from paved.api.model_version import Stage
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
-from paved.core.guardrails import builtin_queries
 from paved.core.model_versions import registered_model_name
 from paved.features import FeatureStore
 from paved.settings import OperatorSettings

@@ -65,7 +65,7 @@ def test_defaults_are_filled_in_by_the_api_server(kubectl: Kubectl, namespace: s
     kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "03-rollout.yaml"))
     spec = kubectl.get_json("rollout.paved.dev", "churn-v1", "-n", namespace)["spec"]
     assert spec["analysis"]["minSamples"] == 50
-    assert spec["target"]["baselinePredictor"] == "baseline"
+    assert spec["target"]["seldonDeployment"]["baselinePredictor"] == "baseline"
     assert spec["steps"][3]["abTest"]["policy"] == {
         "win": "promote",
         "noDifference": "pause",

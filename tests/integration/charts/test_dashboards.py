@@ -18,8 +18,8 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from paved import observability
+from paved.adapters.traffic.seldon_v1 import builtin_queries
 from paved.api.rollout import BuiltinGuardrail
-from paved.core.guardrails import builtin_queries
 from paved_local.dataplane.server import Metrics
 from paved_local.platform import Endpoints
 from paved_local.toolchain import Toolchain

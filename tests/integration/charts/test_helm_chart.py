@@ -144,6 +144,7 @@ def test_install_lands_every_object_and_rbac_is_least_privilege(
     assert _allowed(kubectl, account, "paved.dev", "rollouts", "patch", "status")
     assert _allowed(kubectl, account, "paved.dev", "modelversions", "watch")
     assert _allowed(kubectl, account, "machinelearning.seldon.io", "seldondeployments", "patch")
+    assert _allowed(kubectl, account, "serving.kserve.io", "inferenceservices", "patch")
     assert _allowed(kubectl, account, "", "events", "create")
     assert not _allowed(kubectl, account, "", "secrets", "get")
     assert not _allowed(kubectl, account, "", "pods", "delete")
@@ -165,6 +166,10 @@ OPERATOR_ACCESS = [
     *[
         ("machinelearning.seldon.io", "seldondeployments", verb, "")
         for verb in ("get", "list", "watch", "create", "patch")
+    ],
+    *[
+        ("serving.kserve.io", "inferenceservices", verb, "")
+        for verb in ("get", "list", "watch", "patch")
     ],
     ("", "events", "create", ""),
     ("events.k8s.io", "events", "create", ""),

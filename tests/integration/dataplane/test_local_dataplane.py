@@ -5,43 +5,21 @@ feedback counted for the predictor that served, faults injected per model."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from functools import partial
 from typing import Any
 
 import httpx
-import mlflow
 import numpy as np
-import pytest
 import yaml
-from sklearn.linear_model import LogisticRegression
 
 from paved.adapters.metrics.prometheus import PrometheusMetrics
-from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.adapters.traffic.seldon_v1 import builtin_queries, counter_increase
 from paved.api.rollout import BuiltinGuardrail
-from paved.core.guardrails import builtin_queries, counter_increase, score_drift
+from paved.core.guardrails import score_drift
 from paved_local.dataplane.load import Example, generate_load
 from paved_local.platform import Endpoints
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
-
-
-def _register(endpoints: Endpoints, model: str, leaning: int) -> str:
-    """A model that scores high for x > 0 (`leaning` 1) or low for every x (`leaning` 0)."""
-    mlflow.set_tracking_uri(endpoints.mlflow)
-    x = np.linspace(-3, 3, 60).reshape(-1, 1)
-    y = (x[:, 0] > 0).astype(int) if leaning else np.r_[np.zeros(59), 1].astype(int)
-    with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(LogisticRegression().fit(x, y), name="model")
-    registry = MlflowRegistry(endpoints.mlflow)
-    version = asyncio.run(registry.register(model, run.info.run_id, uuid.uuid4().hex, {}))
-    return version.uri
-
-
-@pytest.fixture(scope="module")
-def models(endpoints: Endpoints) -> tuple[str, str]:
-    name = f"dp-{uuid.uuid4().hex[:6]}"
-    return _register(endpoints, name, 0), _register(endpoints, name, 1)
 
 
 def _deploy(kubectl: Kubectl, namespace: str, name: str, predictors: list[dict[str, Any]]) -> None:

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from paved.adapters.metrics.prometheus import PrometheusMetrics
+from paved.adapters.traffic.seldon_v1 import builtin_queries
 from paved.api.rollout import BuiltinGuardrail
-from paved.core.guardrails import builtin_queries
 from paved.errors import PermanentError
 from paved_local.platform import Endpoints, LocalPlatform
 from tests.support.waiting import wait_for

@@ -86,7 +86,7 @@ def test_step_kinds_are_camel_case_on_the_wire() -> None:
     spec = RolloutSpec.model_validate(
         {
             "candidate": "churn-v2",
-            "target": {"seldonDeployment": "churn"},
+            "target": {"seldonDeployment": {"name": "churn"}},
             "steps": [{"abTest": {"metric": "conversion", "minimumDetectableEffect": 0.01}}],
         }
     )

@@ -338,6 +338,15 @@ def test_argo_cd_ignores_the_seldon_predictors_paved_applies() -> None:
     assert rule == {"managedFieldsManagers": ["paved"]}
 
 
+def test_argo_cd_ignores_the_inference_service_fields_paved_applies() -> None:
+    data = _yaml(ARGOCD / "argocd-cm-patch.yaml")["data"]
+    rule = yaml.safe_load(
+        data["resource.customizations.ignoreDifferences.serving.kserve.io_InferenceService"]
+    )
+    # The same field manager (adapters/kubernetes_api.py, `server_side_apply`).
+    assert rule == {"managedFieldsManagers": ["paved"]}
+
+
 APPLICATIONS = sorted((ARGOCD / "applications").glob("*.yaml"))
 
 

@@ -19,7 +19,7 @@ __all__ = ["recorded_events"]
 
 SPEC = {
     "candidate": "churn-v2",
-    "target": {"seldonDeployment": "churn"},
+    "target": {"seldonDeployment": {"name": "churn"}},
     "steps": [{"shadow": {"duration": "10m"}}, {"full": {}}],
     "guardrails": [{"builtin": "errorRate", "max": 0.01}],
     "analysis": {"interval": "30s", "window": "1m", "minSamples": 50},
@@ -47,7 +47,7 @@ async def _shadowing_rollout_reading(
     value: float, tmp_path: Path, events: list[Event]
 ) -> tuple[dict[str, object], Router]:
     ports = scripted_ports(str(tmp_path), _reads(value))
-    router = ports.router
+    router = ports.routers
     assert isinstance(router, Router)
     router.traffic = Traffic(100, 0, True)
     outcome = await Kopf(ROLLOUT, progress_rollout, ports, events).call(

@@ -42,7 +42,7 @@ async def test_a_feature_view_whose_source_climbs_out_is_not_ready_and_reads_not
         online=cast(Any, Untouchable()),
         runner=nothing,
         registry=nothing,
-        router=nothing,
+        routers=nothing,
         metrics=nothing,
         data_root="/data",
         code_commit="c0ffee",

@@ -5,26 +5,12 @@ import math
 import pytest
 
 from paved.api.rollout import BuiltinGuardrail, Guardrail
-from paved.core.guardrails import Measurement, builtin_queries, evaluate, score_drift
+from paved.core.guardrails import Measurement, evaluate, score_drift
 from paved.core.rollout_steps import GuardrailState
 
 ERRORS = Guardrail(builtin=BuiltinGuardrail.ERROR_RATE, max=0.01, vs_baseline=1.5)
 LATENCY = Guardrail(builtin=BuiltinGuardrail.LATENCY_P99, max_ms=200)
 DRIFT = Guardrail(name="score-drift", query="abs(x)", max=0.2)
-
-
-def test_builtins_read_seldons_executor_metric_per_predictor() -> None:
-    queries = builtin_queries(BuiltinGuardrail.ERROR_RATE, "ml", "churn", "candidate", "1m")
-    assert (
-        'seldon_api_executor_server_requests_seconds_count{namespace="ml",deployment_name="churn",'
-        in queries.value
-    )
-    assert 'predictor_name="candidate",service="predictions",code!~"200|OK"}[1m]' in queries.value
-    assert queries.samples.startswith(
-        "sum(increase(seldon_api_executor_server_requests_seconds_count"
-    )
-    latency = builtin_queries(BuiltinGuardrail.LATENCY_P99, "ml", "churn", "candidate", "1m")
-    assert latency.value.startswith("histogram_quantile(0.99, sum by (le)")
 
 
 @pytest.mark.parametrize(

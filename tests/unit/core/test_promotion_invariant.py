@@ -20,9 +20,10 @@ from paved.api.rollout import (
     FullStep,
     PauseStep,
     RolloutSpec,
-    SeldonTarget,
+    SeldonDeploymentTarget,
     ShadowStep,
     Step,
+    Target,
 )
 from paved.core.reasons import RolloutReason
 from paved.core.rollout_steps import (
@@ -78,7 +79,7 @@ class PromotionInvariant(RuleBasedStateMachine):
     def start(self, steps: list[Step], failure_limit: int) -> None:
         self.spec = RolloutSpec(
             candidate="churn-v2",
-            target=SeldonTarget(seldon_deployment="churn"),
+            target=Target(seldon_deployment=SeldonDeploymentTarget(name="churn")),
             steps=steps,
             analysis={"interval": "30s", "failureLimit": failure_limit, "maxNoData": "2m"},
         )
@@ -166,7 +167,7 @@ TestPromotionInvariant = PromotionInvariant.TestCase
 def _full_only(refused: str | None) -> Decision:
     spec = RolloutSpec(
         candidate="churn-v2",
-        target=SeldonTarget(seldon_deployment="churn"),
+        target=Target(seldon_deployment=SeldonDeploymentTarget(name="churn")),
         steps=[Step(full=FullStep())],
     )
     return decide(
@@ -192,7 +193,7 @@ def test_a_full_only_rollout_goes_straight_to_full_once_it_may() -> None:
 def test_a_canary_of_weight_100_waits_for_the_right_to_promote() -> None:
     spec = RolloutSpec(
         candidate="churn-v2",
-        target=SeldonTarget(seldon_deployment="churn"),
+        target=Target(seldon_deployment=SeldonDeploymentTarget(name="churn")),
         steps=[
             Step(shadow=ShadowStep(duration="1m")),
             Step(canary=CanaryStep(weight=100, duration="1m")),
@@ -209,7 +210,7 @@ def test_a_canary_of_weight_100_waits_for_the_right_to_promote() -> None:
 def test_a_voided_right_to_promote_at_full_gives_the_traffic_back() -> None:
     spec = RolloutSpec(
         candidate="churn-v2",
-        target=SeldonTarget(seldon_deployment="churn"),
+        target=Target(seldon_deployment=SeldonDeploymentTarget(name="churn")),
         steps=[Step(canary=CanaryStep(weight=10, duration="1m")), Step(full=FullStep())],
     )
     at_full = Progress(step=1, step_started_at=T0)
@@ -224,7 +225,7 @@ def test_a_voided_right_to_promote_at_full_gives_the_traffic_back() -> None:
 def test_a_candidate_deleted_mid_canary_rolls_back_to_the_baseline() -> None:
     spec = RolloutSpec(
         candidate="churn-v2",
-        target=SeldonTarget(seldon_deployment="churn"),
+        target=Target(seldon_deployment=SeldonDeploymentTarget(name="churn")),
         steps=[Step(canary=CanaryStep(weight=10, duration="10m")), Step(full=FullStep())],
     )
     in_canary = Progress(step=0, step_started_at=T0)

@@ -35,7 +35,7 @@ T0 = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)
 ROLLOUT = RolloutSpec.model_validate(
     {
         "candidate": "churn-v2",
-        "target": {"seldonDeployment": "churn"},
+        "target": {"seldonDeployment": {"name": "churn"}},
         "steps": [
             {"shadow": {"duration": "10m"}},
             {"canary": {"weight": 5, "duration": "5m"}},

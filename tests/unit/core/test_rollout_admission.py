@@ -6,44 +6,81 @@ from dataclasses import replace
 
 import pytest
 
-from paved.core.reasons import AdmissionReason
+from paved.api.rollout import Backend, Step
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import Traffic
+from paved.core.serving import Capability
 
-READY = Facts("churn-v2", "Staging", "churn", "baseline", Traffic(100, 0))
+CANARY = Step.model_validate({"canary": {"weight": 10, "duration": "1m"}})
+SHADOW = Step.model_validate({"shadow": {"duration": "1m"}})
+AB_ON_FEEDBACK = Step.model_validate({"abTest": {"minimumDetectableEffect": 0.05}})
+AB_ON_COUNTERS = Step.model_validate(
+    {"abTest": {"minimumDetectableEffect": 0.05, "metric": "won_total", "trials": "offers_total"}}
+)
+READY = Facts(
+    "churn-v2",
+    "Staging",
+    "SeldonDeployment churn",
+    Backend.SELDON_DEPLOYMENT,
+    frozenset(Capability),
+    [SHADOW, CANARY, AB_ON_FEEDBACK],
+    Traffic(100, 0),
+)
+KSERVE = replace(
+    READY,
+    target="InferenceService churn",
+    backend=Backend.INFERENCE_SERVICE,
+    capabilities=frozenset({Capability.CANARY}),
+    steps=[CANARY, AB_ON_COUNTERS],
+)
 
 
 def test_a_staged_candidate_on_a_healthy_deployment_may_start() -> None:
     assert refusal(READY) is None
+    assert refusal(KSERVE) is None
+
+
+@pytest.mark.parametrize(
+    ("steps", "words"),
+    [
+        ([CANARY, SHADOW], "Step 2/2 (shadow) needs shadow, which InferenceService does not offer"),
+        (
+            [CANARY, AB_ON_FEEDBACK],
+            "Step 2/2 (abTest) needs perArmFeedback, which "
+            "InferenceService does not offer: no traffic moves. Name counters labelled per arm",
+        ),
+    ],
+)
+def test_a_step_the_backend_cannot_do_is_refused_first_naming_the_step_and_the_backend(
+    steps: list[Step], words: str
+) -> None:
+    # Refused before anything else is looked at: not even a missing candidate hides it.
+    refused = refusal(replace(KSERVE, steps=steps, candidate_phase=None))
+    assert refused is not None
+    assert refused.reason == "StepNotSupported"
+    assert words in refused.message
 
 
 @pytest.mark.parametrize(
     ("facts", "reason", "words"),
     [
-        (
-            replace(READY, candidate_phase="Held"),
-            AdmissionReason.CANDIDATE_NOT_STAGED,
-            "churn-v2 is Held",
-        ),
-        (
-            replace(READY, candidate_phase=None),
-            AdmissionReason.CANDIDATE_NOT_STAGED,
-            "not trained yet",
-        ),
+        (replace(READY, candidate_phase="Held"), "CandidateNotStaged", "churn-v2 is Held"),
+        (replace(READY, candidate_phase=None), "CandidateNotStaged", "not trained yet"),
         (
             replace(READY, traffic=None),
-            AdmissionReason.DEPLOYMENT_NOT_FOUND,
-            "churn does not exist",
+            "DeploymentNotFound",
+            "SeldonDeployment churn does not exist",
         ),
-        (replace(READY, traffic=Traffic(0, 0)), AdmissionReason.BASELINE_MISSING, "'baseline'"),
         (
-            replace(READY, competing=("churn-v1",)),
-            AdmissionReason.TARGET_TAKEN,
-            "Rollout churn-v1 already",
+            replace(KSERVE, traffic=None),
+            "DeploymentNotFound",
+            "InferenceService churn does not exist",
         ),
+        (replace(READY, traffic=Traffic(0, 0)), "BaselineMissing", "serves no live baseline"),
+        (replace(READY, competing=("churn-v1",)), "TargetTaken", "Rollout churn-v1 already"),
         (
             replace(READY, invalid_queries=("drift: bad_data: parse error",)),
-            AdmissionReason.QUERY_INVALID,
+            "QueryInvalid",
             "drift: bad_data",
         ),
     ],

@@ -27,7 +27,7 @@ from paved.core.rollout_steps import (
     requested,
     traffic_for,
 )
-from paved.core.statistics import AbOutcome, Arm, Design, ab_test
+from paved.core.statistics import AbOutcome, Design, Tally, ab_test
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -46,8 +46,8 @@ def _run(observations: Observations, now: dt.datetime, progress: Progress) -> De
 def test_a_rollout_walks_shadow_canaries_ab_and_full() -> None:
     progress, now, kinds = Progress(), T0, []
     win = ab_test(
-        Arm(1_000, 10_000),
-        Arm(1_400, 10_000),
+        Tally(1_000, 10_000),
+        Tally(1_400, 10_000),
         Design(0.01),
     )
     for _ in range(40):
@@ -95,16 +95,16 @@ def test_a_person_rolls_back_in_one_step() -> None:
 def test_an_ab_loss_rolls_back_and_no_difference_pauses() -> None:
     progress = Progress(step=3, step_started_at=T0)
     loss = ab_test(
-        Arm(1_400, 10_000),
-        Arm(1_000, 10_000),
+        Tally(1_400, 10_000),
+        Tally(1_000, 10_000),
         Design(0.01),
     )
     rolled = _run(Observations(Traffic(50, 50), GREEN, ab=loss), T0, progress)
     assert isinstance(rolled, RollBack)
     assert rolled.reason == RolloutReason.AB_TEST_LOSS
     same = ab_test(
-        Arm(10_000, 100_000),
-        Arm(10_010, 100_000),
+        Tally(10_000, 100_000),
+        Tally(10_010, 100_000),
         Design(0.02),
     )
     assert same.outcome is AbOutcome.NO_DIFFERENCE
@@ -173,8 +173,8 @@ def test_every_decision_keeps_traffic_valid_and_replays_identically(
 def test_without_a_sign_off_the_rollout_pauses_before_full_and_goes_on_once_signed() -> None:
     at_ab = Progress(step=3, step_started_at=T0)
     win = ab_test(
-        Arm(1_000, 10_000),
-        Arm(1_400, 10_000),
+        Tally(1_000, 10_000),
+        Tally(1_400, 10_000),
         Design(0.01),
     )
     refused = "Production needs a sign-off by an approver."
@@ -326,8 +326,8 @@ def test_a_breach_carried_between_analyses_is_not_counted_again() -> None:
 
 PROMETHEUS_DOWN = "Prometheus unreachable: connection refused"
 WIN = ab_test(
-    Arm(1_000, 10_000),
-    Arm(1_400, 10_000),
+    Tally(1_000, 10_000),
+    Tally(1_400, 10_000),
     Design(0.01),
 )
 

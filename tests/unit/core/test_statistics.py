@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from paved.core.statistics import (
     MAX_SAMPLE_SIZE,
     AbOutcome,
-    Arm,
     Design,
+    Tally,
     ab_test,
     sample_size_per_arm,
     trial_count,
@@ -23,15 +23,15 @@ def test_sample_size_matches_the_textbook_example() -> None:
 
 def test_a_clear_win_is_declared_early_and_a_loss_likewise() -> None:
     win = ab_test(
-        Arm(1_000, 10_000),
-        Arm(1_400, 10_000),
+        Tally(1_000, 10_000),
+        Tally(1_400, 10_000),
         Design(0.01),
     )
     assert win.outcome is AbOutcome.WIN
     assert win.low > 0
     loss = ab_test(
-        Arm(1_400, 10_000),
-        Arm(1_000, 10_000),
+        Tally(1_400, 10_000),
+        Tally(1_000, 10_000),
         Design(0.01),
     )
     assert loss.outcome is AbOutcome.LOSS
@@ -39,14 +39,14 @@ def test_a_clear_win_is_declared_early_and_a_loss_likewise() -> None:
 
 def test_equal_arms_are_no_difference_once_enough_samples_are_in() -> None:
     early = ab_test(
-        Arm(100, 1_000),
-        Arm(101, 1_000),
+        Tally(100, 1_000),
+        Tally(101, 1_000),
         Design(0.02),
     )
     assert early.outcome is AbOutcome.UNDECIDED
     late = ab_test(
-        Arm(10_000, 100_000),
-        Arm(10_010, 100_000),
+        Tally(10_000, 100_000),
+        Tally(10_010, 100_000),
         Design(0.02),
     )
     assert late.outcome is AbOutcome.NO_DIFFERENCE
@@ -56,8 +56,8 @@ def test_equal_arms_are_no_difference_once_enough_samples_are_in() -> None:
 def test_no_data_is_undecided_never_a_verdict() -> None:
     assert (
         ab_test(
-            Arm(0, 0),
-            Arm(0, 0),
+            Tally(0, 0),
+            Tally(0, 0),
             Design(0.01),
         ).outcome
         is AbOutcome.UNDECIDED
@@ -77,8 +77,8 @@ def test_peeking_under_no_difference_rarely_declares_a_winner(seed: int) -> None
             successes_b += int(rng.binomial(200, 0.1))
             successes_c += int(rng.binomial(200, 0.1))
             result = ab_test(
-                Arm(successes_b, trials),
-                Arm(successes_c, trials),
+                Tally(successes_b, trials),
+                Tally(successes_c, trials),
                 Design(0.02),
             )
             if result.outcome in (AbOutcome.WIN, AbOutcome.LOSS):
@@ -90,8 +90,8 @@ def test_peeking_under_no_difference_rarely_declares_a_winner(seed: int) -> None
 @pytest.mark.parametrize("effect", [0.0, 0.02])
 def test_the_interval_covers_the_estimate(effect: float) -> None:
     result = ab_test(
-        Arm(1_000, 10_000),
-        Arm(int(1_000 + effect * 10_000), 10_000),
+        Tally(1_000, 10_000),
+        Tally(int(1_000 + effect * 10_000), 10_000),
         Design(0.01),
     )
     assert result.low <= result.effect <= result.high
@@ -101,14 +101,14 @@ def test_an_unreachable_sample_size_ends_at_the_horizon_with_a_stated_outcome() 
     """An MDE of 0.001 at a 10% rate needs ~1.4 million trials per arm; at the horizon the
     test ends with what it has: no effect shown, and the message says how far short it was."""
     before = ab_test(
-        Arm(100, 1_000),
-        Arm(104, 1_000),
+        Tally(100, 1_000),
+        Tally(104, 1_000),
         Design(0.001),
     )
     assert before.outcome is AbOutcome.UNDECIDED
     ended = ab_test(
-        Arm(100, 1_000),
-        Arm(104, 1_000),
+        Tally(100, 1_000),
+        Tally(104, 1_000),
         Design(0.001),
         horizon_reached=True,
     )
@@ -122,15 +122,15 @@ def test_an_arm_without_trials_ends_at_the_horizon_too() -> None:
     """Traffic that never reached one arm used to hold the split for ever."""
     assert (
         ab_test(
-            Arm(0, 0),
-            Arm(3, 40),
+            Tally(0, 0),
+            Tally(3, 40),
             Design(0.01),
         ).outcome
         is AbOutcome.UNDECIDED
     )
     ended = ab_test(
-        Arm(0, 0),
-        Arm(3, 40),
+        Tally(0, 0),
+        Tally(3, 40),
         Design(0.01),
         horizon_reached=True,
     )

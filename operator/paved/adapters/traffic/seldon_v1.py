@@ -1,4 +1,5 @@
-"""`TrafficRouter` on Seldon Core v1: the predictors of one SeldonDeployment, by server-side apply.
+"""`TrafficRouter` on Seldon Core v1: the predictors of one SeldonDeployment, by server-side apply,
+and the PromQL for Seldon's executor metrics (its metric observer).
 
 Seldon's `predictors` is an atomic list, so paved applies the whole list: the baseline as it is
 (traffic changed), the candidate as a copy of the baseline's graph serving the candidate model,
@@ -9,25 +10,81 @@ Promotion hands the baseline predictor the candidate's model with all traffic, s
 rollout starts from it. Traffic is read back by model, not by predictor name: a promoted
 deployment shows the candidate at 100% whichever predictor serves it, so a promotion repeated
 after a crash finds its work done.
+
+The arms are predictors: the baseline's, the candidate's, the shadow's, named in the Rollout's
+target. Built-in guardrails read Seldon Core v1's executor histogram, split by `predictor_name`,
+so the same queries work on a cluster and on the local data plane; REST ("200") and gRPC ("OK")
+both count as success.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from paved.adapters.kubernetes_api import api_call
+from paved.adapters.kubernetes_api import get_custom_object, server_side_apply
+from paved.api.rollout import Backend, BuiltinGuardrail, SeldonDeploymentTarget
 from paved.core.rollout_steps import Traffic
-from paved.errors import PermanentError, TransientError
-from paved.ports.traffic import Route
+from paved.core.serving import Arm, Capability
+from paved.errors import PermanentError
+from paved.ports.traffic import Queries
 
 GROUP: Final = "machinelearning.seldon.io"
 VERSION: Final = "v1"
 PLURAL: Final = "seldondeployments"
-FIELD_MANAGER: Final = "paved"
+EXECUTOR_METRIC: Final = "seldon_api_executor_server_requests_seconds"
+SCORE_METRIC: Final = "paved_prediction_score"
+CAPABILITIES: Final = frozenset({Capability.SHADOW, Capability.CANARY, Capability.PER_ARM_FEEDBACK})
+
+
+def _selector(namespace: str, deployment: str, predictor: str, errors_only: bool = False) -> str:
+    code = ',code!~"200|OK"' if errors_only else ""
+    return (
+        f'{{namespace="{namespace}",deployment_name="{deployment}",predictor_name="{predictor}",'
+        f'service="predictions"{code}}}'
+    )
+
+
+def builtin_queries(
+    builtin: BuiltinGuardrail, namespace: str, deployment: str, predictor: str, window: str
+) -> Queries:
+    """Deployment names are per namespace: the `namespace` label a cluster's scrape adds (and
+    the local data plane exports) keeps two namespaces' `churn` apart."""
+    every = _selector(namespace, deployment, predictor)
+    samples = f"sum(increase({EXECUTOR_METRIC}_count{every}[{window}]))"
+    match builtin:
+        case BuiltinGuardrail.ERROR_RATE:
+            errors = _selector(namespace, deployment, predictor, errors_only=True)
+            value = (
+                f"(sum(rate({EXECUTOR_METRIC}_count{errors}[{window}])) or vector(0))"
+                f" / sum(rate({EXECUTOR_METRIC}_count{every}[{window}]))"
+            )
+        case BuiltinGuardrail.LATENCY_P99:
+            value = (
+                f"histogram_quantile(0.99, sum by (le) "
+                f"(rate({EXECUTOR_METRIC}_bucket{every}[{window}]))) * 1000"
+            )
+        case BuiltinGuardrail.SCORE_DRIFT:
+            scores = (
+                f'{{namespace="{namespace}",deployment_name="{deployment}",'
+                f'predictor_name="{predictor}"}}'
+            )
+            # One value per bucket (`le`): the caller compares two histograms, not two numbers.
+            value = f"sum by (le) (increase({SCORE_METRIC}_bucket{scores}[{window}]))"
+            samples = f"sum(increase({SCORE_METRIC}_count{scores}[{window}]))"
+    return Queries(value, samples)
+
+
+def counter_increase(
+    metric: str, namespace: str, deployment: str, predictor: str, seconds: int
+) -> str:
+    """PromQL for how much a per-predictor counter grew over the last `seconds`."""
+    selector = (
+        f'namespace="{namespace}",deployment_name="{deployment}",predictor_name="{predictor}"'
+    )
+    return f"sum(increase({metric}{{{selector}}}[{max(seconds, 1)}s]))"
 
 
 def _with_model(predictor: dict[str, Any], name: str, model_uri: str) -> dict[str, Any]:
@@ -40,94 +97,98 @@ def _with_model(predictor: dict[str, Any], name: str, model_uri: str) -> dict[st
 
 
 class SeldonV1Router:
-    def __init__(self, api: client.ApiClient) -> None:
+    backend: Final = Backend.SELDON_DEPLOYMENT
+    capabilities: Final = CAPABILITIES
+
+    def __init__(
+        self, api: client.ApiClient, namespace: str, target: SeldonDeploymentTarget
+    ) -> None:
         self._api = api
-        self._objects = client.CustomObjectsApi(api)
+        self._namespace = namespace
+        self._target = target
+        self._deployment = target.name
 
-    async def _get(self, route: Route) -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = await api_call(
-                f"reading SeldonDeployment {route.deployment}",
-                self._objects.get_namespaced_custom_object,
-                GROUP, VERSION, route.namespace, PLURAL, route.deployment,
-            )  # fmt: skip
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise TransientError(
-                f"reading SeldonDeployment {route.deployment}: {error.reason}"
-            ) from error
-        return found
+    @property
+    def described(self) -> str:
+        return f"SeldonDeployment {self._deployment}"
 
-    async def _predictors(self, route: Route) -> list[dict[str, Any]]:
-        deployment = await self._get(route)
+    def _predictor(self, arm: Arm) -> str:
+        match arm:
+            case Arm.BASELINE:
+                return self._target.baseline_predictor
+            case Arm.CANDIDATE:
+                return self._target.candidate_predictor
+            case Arm.SHADOW:
+                return self._target.shadow_predictor
+            case unreachable:
+                assert_never(unreachable)
+
+    async def guardrail_queries(self, builtin: BuiltinGuardrail, arm: Arm, window: str) -> Queries:
+        return builtin_queries(
+            builtin, self._namespace, self._deployment, self._predictor(arm), window
+        )
+
+    async def counter_increase(self, metric: str, arm: Arm, seconds: int) -> str:
+        return counter_increase(
+            metric, self._namespace, self._deployment, self._predictor(arm), seconds
+        )
+
+    async def _get(self) -> dict[str, Any] | None:
+        path = (GROUP, VERSION, self._namespace, PLURAL, self._deployment)
+        return await get_custom_object(self._api, path, what=self.described)
+
+    async def _predictors(self) -> list[dict[str, Any]]:
+        deployment = await self._get()
         if deployment is None:
             raise PermanentError(
-                f"SeldonDeployment {route.namespace}/{route.deployment} does not exist"
+                f"SeldonDeployment {self._namespace}/{self._deployment} does not exist"
             )
         predictors: list[dict[str, Any]] = deployment["spec"].get("predictors", [])
         return predictors
 
-    def _baseline(self, route: Route, predictors: list[dict[str, Any]]) -> dict[str, Any]:
-        baseline = next((p for p in predictors if p["name"] == route.baseline), None)
+    def _baseline(self, predictors: list[dict[str, Any]]) -> dict[str, Any]:
+        name = self._target.baseline_predictor
+        baseline = next((p for p in predictors if p["name"] == name), None)
         if baseline is None:
             names = ", ".join(p["name"] for p in predictors) or "none"
             raise PermanentError(
-                f"SeldonDeployment {route.deployment} has no predictor {route.baseline!r} "
-                f"(it has: {names})"
+                f"SeldonDeployment {self._deployment} has no predictor {name!r} (it has: {names})"
             )
         return baseline
 
-    async def apply(self, route: Route, traffic: Traffic, candidate_model_uri: str) -> None:
-        baseline = self._baseline(route, await self._predictors(route))
+    async def apply(self, traffic: Traffic, candidate_model_uri: str) -> None:
+        baseline = self._baseline(await self._predictors())
         wanted = [{**baseline, "traffic": traffic.baseline}]
         if traffic.candidate > 0:
-            candidate = _with_model(baseline, route.candidate, candidate_model_uri)
+            candidate = _with_model(baseline, self._target.candidate_predictor, candidate_model_uri)
             wanted.append({**candidate, "traffic": traffic.candidate, "shadow": False})
         if traffic.shadow:
-            shadow = _with_model(baseline, route.shadow, candidate_model_uri)
+            shadow = _with_model(baseline, self._target.shadow_predictor, candidate_model_uri)
             wanted.append({**shadow, "traffic": 100, "shadow": True})
-        await self._apply(route, wanted)
+        await self._apply(wanted)
 
-    async def promote(self, route: Route, candidate_model_uri: str) -> None:
-        baseline = self._baseline(route, await self._predictors(route))
-        promoted = _with_model(baseline, route.baseline, candidate_model_uri)
-        await self._apply(route, [{**promoted, "traffic": 100, "shadow": False}])
+    async def promote(self, candidate_model_uri: str) -> None:
+        baseline = self._baseline(await self._predictors())
+        promoted = _with_model(baseline, self._target.baseline_predictor, candidate_model_uri)
+        await self._apply([{**promoted, "traffic": 100, "shadow": False}])
 
-    async def _apply(self, route: Route, predictors: list[dict[str, Any]]) -> None:
+    async def _apply(self, predictors: list[dict[str, Any]]) -> None:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "SeldonDeployment",
-            "metadata": {"name": route.deployment, "namespace": route.namespace},
+            "metadata": {"name": self._deployment, "namespace": self._namespace},
             "spec": {"predictors": predictors},
         }
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{route.namespace}/{PLURAL}/{route.deployment}"
-        try:
-            # The typed client has no server-side apply; the REST layer sends JSON, which is YAML.
-            await api_call(
-                f"applying SeldonDeployment {route.deployment}", self._api.call_api, path, "PATCH",
-                query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-                header_params={"Content-Type": "application/apply-patch+yaml",
-                               "Accept": "application/json"},
-                body=body, auth_settings=["BearerToken"],
-                response_type="object", _return_http_data_only=True,
-            )  # fmt: skip
-        except ApiException as error:
-            if error.status in (400, 403, 422):
-                raise PermanentError(
-                    f"SeldonDeployment {route.deployment}: {error.body}"
-                ) from error
-            raise TransientError(f"SeldonDeployment {route.deployment}: {error.reason}") from error
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{self._namespace}/{PLURAL}/{self._deployment}"
+        await server_side_apply(self._api, path, body, what=self.described)
 
-    async def observe(self, route: Route, candidate_model_uri: str) -> Traffic | None:
-        deployment = await self._get(route)
+    async def observe(self, candidate_model_uri: str) -> Traffic | None:
+        deployment = await self._get()
         if deployment is None:
             return None
-        ours = (route.baseline, route.candidate)
-        live = [
-            p for p in deployment["spec"].get("predictors", [])
-            if p["name"] in ours and not p.get("shadow", False)
-        ]  # fmt: skip
+        predictors = deployment["spec"].get("predictors", [])
+        ours = (self._target.baseline_predictor, self._target.candidate_predictor)
+        live = [p for p in predictors if p["name"] in ours and not p.get("shadow", False)]
 
         def serves_candidate(predictor: dict[str, Any]) -> bool:
             return bool((predictor.get("graph") or {}).get("modelUri") == candidate_model_uri)
@@ -135,7 +196,7 @@ class SeldonV1Router:
         candidate = sum(int(p.get("traffic", 0)) for p in live if serves_candidate(p))
         baseline = sum(int(p.get("traffic", 0)) for p in live if not serves_candidate(p))
         shadow = any(
-            p["name"] == route.shadow and p.get("shadow", False)
-            for p in deployment["spec"].get("predictors", [])
+            p["name"] == self._target.shadow_predictor and p.get("shadow", False)
+            for p in predictors
         )
         return Traffic(baseline, candidate, shadow)
