@@ -378,8 +378,9 @@ def _status_lines(rollout: dict[str, Any]) -> list[str]:
     envvar="PAVED_LOCAL_DIR",
     help="The local platform's directory.",
 )
-def demo(time_scale: float, users: int, rate: float, report: Path | None,
-         directory: Path | None) -> None:  # fmt: skip
+def demo(
+    time_scale: float, users: int, rate: float, report: Path | None, directory: Path | None
+) -> None:
     """Run the whole lifecycle on the local platform: features, training, gates, sign-off,
     serving, a rollout that wins its A/B test, and one that is rolled back; then a report."""
     from rich.console import Console
@@ -415,9 +416,11 @@ def demo(time_scale: float, users: int, rate: float, report: Path | None,
         console.print(line, highlight=False)
     endpoints = platform.endpoints()
     console.print(f"report: {path}")
-    console.print(f"explore: MLflow {endpoints.mlflow} · Prometheus {endpoints.prometheus} · "
-                  f"kubectl -n {scenario.namespace} get featureviews,modelversions,rollouts "
-                  f"(eval \"$(paved local env)\")")  # fmt: skip
+    console.print(
+        f"explore: MLflow {endpoints.mlflow} · Prometheus {endpoints.prometheus} · "
+        f"kubectl -n {scenario.namespace} get featureviews,modelversions,rollouts "
+        f'(eval "$(paved local env)")'
+    )
     console.print("stop everything: paved local down")
 
 

@@ -83,20 +83,33 @@ OPERATOR_RELEASE = "paved-e2e"
 
 @pytest.fixture(scope="session")
 def operator_kubeconfig(
-    kubectl: Kubectl, toolchain: Toolchain, endpoints: Endpoints, paved_crds: None,
+    kubectl: Kubectl,
+    toolchain: Toolchain,
+    endpoints: Endpoints,
+    paved_crds: None,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Path:  # fmt: skip
+) -> Path:
     """The chart's ServiceAccount's credentials, as the operator has them in its pod. The e2e
     tier runs the operator with them rather than as admin, so every e2e test also checks that
     the chart's least-privilege RBAC is enough for what the operator does."""
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}}
     kubectl.apply(yaml.safe_dump(namespace))
     installed = subprocess.run(
-        [str(toolchain.helm), "upgrade", "--install", OPERATOR_RELEASE, str(CHART),
-         f"--namespace={OPERATOR_NAMESPACE}", "--set=rbac.scope=cluster",
-         f"--kubeconfig={endpoints.kubeconfig}"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            str(toolchain.helm),
+            "upgrade",
+            "--install",
+            OPERATOR_RELEASE,
+            str(CHART),
+            f"--namespace={OPERATOR_NAMESPACE}",
+            "--set=rbac.scope=cluster",
+            f"--kubeconfig={endpoints.kubeconfig}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert installed.returncode == 0, installed.stderr
     token = kubectl.run(
         "create", "token", OPERATOR_RELEASE, f"--namespace={OPERATOR_NAMESPACE}", "--duration=24h"
@@ -105,11 +118,13 @@ def operator_kubeconfig(
     cluster = admin["clusters"][0]
     account = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_RELEASE}"
     config = {
-        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
         "users": [{"name": account, "user": {"token": token}}],
         "contexts": [{"name": account, "context": {"cluster": cluster["name"], "user": account}}],
         "current-context": account,
-    }  # fmt: skip
+    }
     path = tmp_path_factory.mktemp("operator-account") / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
@@ -138,11 +153,15 @@ class RunningOperator:
         self.health_url = f"http://127.0.0.1:{health_port}/healthz"
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         self._command = [
-            str(Path(sys.executable).parent / "paved"), "operator",
-            f"--kubeconfig={kubeconfig}", "--bind=127.0.0.1",
+            str(Path(sys.executable).parent / "paved"),
+            "operator",
+            f"--kubeconfig={kubeconfig}",
+            "--bind=127.0.0.1",
             *(f"--namespace={n}" for n in namespaces),
-            f"--health-port={health_port}", f"--metrics-port={metrics_port}", *options,
-        ]  # fmt: skip
+            f"--health-port={health_port}",
+            f"--metrics-port={metrics_port}",
+            *options,
+        ]
         self._environment = {
             **os.environ,
             "PAVED_REDIS_URL": endpoints.redis,

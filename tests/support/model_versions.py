@@ -23,13 +23,25 @@ SPEC = ModelVersionSpec.model_validate(example("02-modelversion.yaml")["spec"])
 
 def outcome(mlflow_run_id: str) -> str:
     """A passing outcome document, as the pipeline returns it."""
-    return json.dumps({
-        "mlflowRunId": mlflow_run_id, "passed": True, "metrics": {"auc": 0.81},
-        "sliceMetrics": {},
-        "verdicts": [{"gate": "metric:auc", "verdict": "pass", "reason": "MetricHolds",
-                      "message": "auc 0.81 >= 0.7", "value": 0.81, "threshold": 0.7}],
-        "lineage": {"datasetHash": "d" * 64, "featureViews": {"user-activity-v1": "fv-7"}},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "mlflowRunId": mlflow_run_id,
+            "passed": True,
+            "metrics": {"auc": 0.81},
+            "sliceMetrics": {},
+            "verdicts": [
+                {
+                    "gate": "metric:auc",
+                    "verdict": "pass",
+                    "reason": "MetricHolds",
+                    "message": "auc 0.81 >= 0.7",
+                    "value": 0.81,
+                    "threshold": 0.7,
+                }
+            ],
+            "lineage": {"datasetHash": "d" * 64, "featureViews": {"user-activity-v1": "fv-7"}},
+        }
+    )
 
 
 class Cluster:
@@ -74,9 +86,16 @@ class World:
         self.spec = spec
         self.status = ModelVersionStatus()
         self.ports = Ports(
-            cast(Any, Cluster()), cast(Any, None), cast(Any, None), self.runner, registry,
-            cast(Any, None), cast(Any, None), "/data", "c0ffee",
-        )  # fmt: skip
+            cast(Any, Cluster()),
+            cast(Any, None),
+            cast(Any, None),
+            self.runner,
+            registry,
+            cast(Any, None),
+            cast(Any, None),
+            "/data",
+            "c0ffee",
+        )
 
     async def tick(self) -> Reconciled:
         """One reconcile; its conditions and updates become the status, as `_kopf` writes it."""

@@ -84,9 +84,16 @@ def test_status_written_through_the_main_resource_is_not_taken(
 
     # Only the status subresource takes a status, and it still validates it.
     refused = kubectl.run(
-        "patch", "rollout.paved.dev", "churn-v1", "-n", namespace, "--subresource=status",
-        "--type=merge", "-p", '{"status": {"traffic": {"baseline": 0, "candidate": 101}}}',
+        "patch",
+        "rollout.paved.dev",
+        "churn-v1",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status": {"traffic": {"baseline": 0, "candidate": 101}}}',
         check=False,
-    )  # fmt: skip
+    )
     assert refused.returncode != 0
     assert "status.traffic.candidate" in refused.stderr
