@@ -32,8 +32,8 @@ import yaml
 from bench_rollback import CANDIDATE, RollbackBench  # the same setup: data, a model, a rule
 
 from paved.api.rollout import RolloutSpec
-from paved.demo.scenario import GROUP, VERSION, DemoError
-from paved.local.platform import QUIET_ENVIRONMENT, LocalPlatform
+from paved_local.demo.scenario import GROUP, VERSION, DemoError
+from paved_local.platform import QUIET_ENVIRONMENT, LocalPlatform
 
 INTERVAL_SECONDS: Final = 30  # the product's default analysis interval
 WINDOW: Final = "1m"

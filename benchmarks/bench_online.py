@@ -33,8 +33,8 @@ import redis
 from paved.adapters.online.redis import RedisOnlineStore
 from paved.api.feature_view import DataType
 from paved.core.feature_views import FeatureDefinition, ViewDefinition
-from paved.local.processes import free_port
 from paved.ports.online import EntityRow, OnlineRequest, ValueStatus
+from paved_local.processes import free_port
 
 NOW = dt.datetime.now(dt.UTC)
 ENTITIES = 10_000  # entities stored per view; reads pick among them at random

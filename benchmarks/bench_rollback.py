@@ -28,15 +28,15 @@ import numpy as np
 
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
 from paved.core.guardrails import builtin_queries
-from paved.dataplane.load import generate_load
-from paved.demo.scenario import (
+from paved_local.dataplane.load import generate_load
+from paved_local.demo.scenario import (
     DEPLOYMENT,
     Demo,
     DemoError,
     DemoOptions,
     Live,
 )
-from paved.local.platform import QUIET_ENVIRONMENT, LocalPlatform
+from paved_local.platform import QUIET_ENVIRONMENT, LocalPlatform
 
 CANDIDATE: Final = "03-modelversion-v2.yaml"  # the demo's better model: one training, ~1-2 min
 USERS: Final = 800

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paved.local.platform import QUIET_ENVIRONMENT
+from paved_local.platform import QUIET_ENVIRONMENT
 
 pytest_plugins = ["tests.support.fixtures"]
 

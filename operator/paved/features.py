@@ -25,12 +25,12 @@ import yaml
 
 from paved.api.feature_view import FeatureViewSpec
 from paved.api.meta import parse_duration
+from paved.assembly import offline_engine, online_store
 from paved.core.feature_views import ViewDefinition, view_definition
 from paved.ports.offline import FeatureRequest, JoinOptions, OfflineEngine
 from paved.ports.online import OnlineFeatures, OnlineRequest, OnlineStore
 from paved.services.materialization import MaterializationReport, Watermarks, materialize
 from paved.settings import OperatorSettings
-from paved.wiring import offline_engine, online_store
 
 NAMESPACE_VARIABLE = "PAVED_NAMESPACE"
 DEFAULT_NAMESPACE = "default"

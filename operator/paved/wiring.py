@@ -1,6 +1,7 @@
 """The composition root: settings → adapters → `Ports` in kopf's memo; then run kopf.
 
-The only module that imports both controllers and adapters.
+The only module that imports both controllers and adapters; the adapters themselves are built
+by `paved.assembly`, which the SDK and the servers share without importing kopf.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Final
 
 import kopf
@@ -18,51 +18,12 @@ from prometheus_client import start_http_server
 
 import paved.controllers  # noqa: F401  (registers the handlers)
 from paved.adapters.kubernetes_api import api_client
+from paved.assembly import model_registry, offline_engine, online_store, pipeline_runner
 from paved.controllers._kopf import WatchedCluster
-from paved.ports import ModelRegistry, OfflineEngine, OnlineStore, PipelineRunner, Ports
+from paved.ports import Ports
 from paved.settings import OperatorSettings
 
 IO_THREADS: Final = 32
-
-
-def offline_engine(settings: OperatorSettings) -> OfflineEngine:
-    """The configured engine; imported lazily so Spark loads only when chosen."""
-    match settings.offline_engine:
-        case "duckdb":
-            from paved.adapters.offline.duckdb import DuckDBEngine
-
-            return DuckDBEngine()
-        case "spark":
-            from pyspark.sql import SparkSession
-
-            from paved.adapters.offline.spark import SparkEngine
-
-            session = SparkSession.builder.master(settings.spark_master).appName("paved")
-            return SparkEngine(session.getOrCreate())
-
-
-def online_store(settings: OperatorSettings) -> OnlineStore:
-    from paved.adapters.online.redis import RedisOnlineStore
-
-    return RedisOnlineStore.from_url(settings.redis_url)
-
-
-def pipeline_runner(settings: OperatorSettings) -> PipelineRunner:
-    match settings.pipeline_runner:
-        case "kfp-local":
-            from paved.adapters.pipelines.kfp_local import KfpLocalRunner
-
-            return KfpLocalRunner(Path(settings.state_dir) / "runs")
-        case "kfp-api":
-            from paved.adapters.pipelines.kfp_api import KfpApiRunner
-
-            return KfpApiRunner.from_host(settings.kfp_host)
-
-
-def model_registry(settings: OperatorSettings) -> ModelRegistry:
-    from paved.adapters.registry.mlflow import MlflowRegistry
-
-    return MlflowRegistry(settings.mlflow_tracking_uri)
 
 
 def build_ports(settings: OperatorSettings) -> Ports:

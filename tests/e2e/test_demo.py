@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from paved.demo.live import LineDisplay
-from paved.demo.report import write_report
-from paved.demo.scenario import Demo, DemoOptions, summary
-from paved.local.platform import LocalPlatform
+from paved_local.demo.live import LineDisplay
+from paved_local.demo.report import write_report
+from paved_local.demo.scenario import Demo, DemoOptions, summary
+from paved_local.platform import LocalPlatform
 
 
 @pytest.mark.timeout(900)  # three trainings and two rollouts, on a 0.03 clock

@@ -15,8 +15,8 @@ import yaml
 from paved.adapters.online.redis import RedisOnlineStore
 from paved.api.feature_view import FeatureViewSpec
 from paved.core.feature_views import view_definition
-from paved.local.platform import REDIS, Endpoints, LocalPlatform
 from paved.ports.online import OnlineRequest, ValueStatus
+from paved_local.platform import REDIS, Endpoints, LocalPlatform
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
 from paved.api.model_version import Stage
 from paved.core.model_versions import registered_model_name
-from paved.local.platform import Endpoints
+from paved_local.platform import Endpoints
 from tests.support.churn_data import write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator

@@ -11,7 +11,7 @@ import redis
 import yaml
 from mlflow.tracking import MlflowClient
 
-from paved.local.platform import Endpoints
+from paved_local.platform import Endpoints
 from tests.support.churn_data import write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from paved.local.platform import Endpoints
+from paved_local.platform import Endpoints
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl

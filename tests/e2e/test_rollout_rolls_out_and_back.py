@@ -28,7 +28,7 @@ from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.rollout import BuiltinGuardrail
 from paved.core.guardrails import builtin_queries
 from paved.core.model_versions import registered_model_name
-from paved.local.platform import APISERVER, PROMETHEUS, Endpoints, LocalPlatform
+from paved_local.platform import APISERVER, PROMETHEUS, Endpoints, LocalPlatform
 from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator

@@ -20,8 +20,8 @@ from mlflow.tracking import MlflowClient
 
 from paved.adapters.registry.mlflow import KEY_TAG
 from paved.features import FeatureStore
-from paved.local.platform import REDIS, Endpoints, LocalPlatform
 from paved.settings import OperatorSettings
+from paved_local.platform import REDIS, Endpoints, LocalPlatform
 from tests.support.churn_data import write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator

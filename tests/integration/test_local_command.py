@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from paved.local import processes
-from paved.local.platform import COMPONENTS, LocalPlatform, PlatformState
-from paved.local.toolchain import Toolchain
+from paved_local import processes
+from paved_local.platform import COMPONENTS, LocalPlatform, PlatformState
+from paved_local.toolchain import Toolchain
 
 
 def paved(*args: str, directory: Path) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from prometheus_api_client import PrometheusConnect
 from sklearn.linear_model import LogisticRegression
 
-from paved.local.platform import Endpoints, LocalPlatform
+from paved_local.platform import Endpoints, LocalPlatform
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
 

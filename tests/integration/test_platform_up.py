@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from paved.local.platform import REDIS, Endpoints, LocalPlatform
+from paved_local.platform import REDIS, Endpoints, LocalPlatform
 from tests.support.waiting import wait_for
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from paved.local.platform import Endpoints
+from paved_local.platform import Endpoints
 from tests.support.kubectl import Kubectl
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from paved.dataplane.load import Example
+from paved_local.dataplane.load import Example
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 UTC = pa.timestamp("us", tz="UTC")

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from paved.api.crds import ALL_KINDS
-from paved.local import processes
-from paved.local.platform import Endpoints, LocalPlatform
-from paved.local.toolchain import Toolchain, ensure_toolchain
+from paved_local import processes
+from paved_local.platform import Endpoints, LocalPlatform
+from paved_local.toolchain import Toolchain, ensure_toolchain
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
 

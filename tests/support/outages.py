@@ -7,8 +7,8 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from paved.local import processes
-from paved.local.platform import LocalPlatform
+from paved_local import processes
+from paved_local.platform import LocalPlatform
 
 
 @contextmanager

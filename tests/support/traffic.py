@@ -7,8 +7,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from paved.dataplane.load import Example, LoadStats, generate_load
-from paved.local.platform import Endpoints
+from paved_local.dataplane.load import Example, LoadStats, generate_load
+from paved_local.platform import Endpoints
 
 
 @contextmanager

@@ -13,6 +13,7 @@ def test_operator_source_root_is_not_a_package() -> None:
     # An operator/__init__.py would shadow the standard library's `operator` module.
     assert not (ROOT / "operator" / "__init__.py").exists()
     assert not (ROOT / "pipelines" / "__init__.py").exists()
+    assert not (ROOT / "platform" / "__init__.py").exists()
     assert Path(operator.__file__ or "").parent != ROOT / "operator"
 
 
@@ -20,6 +21,8 @@ def test_required_top_level_entries_exist() -> None:
     required = [
         "operator/paved/__init__.py",
         "pipelines/paved_pipelines/__init__.py",
+        "platform/paved_local/__init__.py",
+        "platform/pyproject.toml",
         "crds",
         "charts",
         "tests",
@@ -47,3 +50,15 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_second() -> None:
     commands = re.findall(r"^\s*(make \w+)\s*$", readme, re.M)
     assert commands[:2] == ["make demo", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_operator_image_copies_no_platform_code() -> None:
+    # The embedded platform, its data plane and the demo are `paved-local`: the image gets
+    # the workspace's manifest of it (uv reads it) and nothing else from platform/.
+    dockerfile = (ROOT / "operator" / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.M)
+    sources = [path for line in copied for path in line.split()]
+    assert [path for path in sources if path.startswith("platform")] == ["platform/pyproject.toml"]
+    syncs = re.findall(r"^RUN uv sync.*$", dockerfile, re.M)
+    assert syncs
+    assert all("--package paved" in sync for sync in syncs)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from paved.api.policies import CREATED_BY, SPEC_CHANGED_BY
-from paved.local.platform import LocalPlatform
+from paved_local.platform import LocalPlatform
 from tests.support.kubectl import Kubectl
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -20,9 +20,9 @@ from prometheus_client.metrics import MetricWrapperBase
 from paved import observability
 from paved.api.rollout import BuiltinGuardrail
 from paved.core.guardrails import builtin_queries
-from paved.dataplane.server import Metrics
-from paved.local.platform import Endpoints
-from paved.local.toolchain import Toolchain
+from paved_local.dataplane.server import Metrics
+from paved_local.platform import Endpoints
+from paved_local.toolchain import Toolchain
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "paved"

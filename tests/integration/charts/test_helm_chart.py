@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from paved.local.platform import Endpoints
-from paved.local.toolchain import Toolchain
 from paved.settings import OperatorSettings
+from paved_local.platform import Endpoints
+from paved_local.toolchain import Toolchain
 from tests.support.kubectl import Kubectl, as_service_account
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -20,8 +20,8 @@ from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.rollout import BuiltinGuardrail
 from paved.core.guardrails import builtin_queries, counter_increase, score_drift
-from paved.dataplane.load import Example, generate_load
-from paved.local.platform import Endpoints
+from paved_local.dataplane.load import Example, generate_load
+from paved_local.platform import Endpoints
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
 

@@ -18,8 +18,8 @@ from paved.api.feature_view import FeatureViewSpec
 from paved.core.feature_views import ViewDefinition, view_definition
 from paved.errors import StoreUnavailableError
 from paved.features import FeatureStore
-from paved.local.platform import Endpoints
 from paved.services.materialization import Watermarks, materialize
+from paved_local.platform import Endpoints
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 UTC = pa.timestamp("us", tz="UTC")

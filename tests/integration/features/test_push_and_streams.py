@@ -24,8 +24,8 @@ from paved.api.feature_view import FeatureViewSpec
 from paved.core.feature_views import view_definition
 from paved.feature_server import application
 from paved.features import FeatureStore
-from paved.local.platform import Endpoints
 from paved.streaming import StreamConsumer, dead_letter_key, publish
+from paved_local.platform import Endpoints
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 

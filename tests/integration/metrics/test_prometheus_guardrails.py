@@ -15,7 +15,7 @@ from paved.adapters.metrics.prometheus import PrometheusMetrics
 from paved.api.rollout import BuiltinGuardrail
 from paved.core.guardrails import builtin_queries
 from paved.errors import PermanentError
-from paved.local.platform import Endpoints, LocalPlatform
+from paved_local.platform import Endpoints, LocalPlatform
 from tests.support.waiting import wait_for
 
 METRIC = "seldon_api_executor_server_requests_seconds"

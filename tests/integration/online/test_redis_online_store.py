@@ -22,9 +22,9 @@ from paved.adapters.online.redis import RedisOnlineStore
 from paved.api.feature_view import DataType, StalePolicy
 from paved.core.feature_views import FeatureDefinition, ViewDefinition
 from paved.errors import SourceDataError, StoreUnavailableError
-from paved.local import processes
-from paved.local.platform import Endpoints
 from paved.ports.online import FeatureValue, OnlineFeatures, OnlineRequest, ValueStatus, WriteResult
+from paved_local import processes
+from paved_local.platform import Endpoints
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

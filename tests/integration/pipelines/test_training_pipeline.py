@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.errors import PathOutsideDataRootError
-from paved.local.platform import Endpoints
+from paved_local.platform import Endpoints
 from paved_pipelines.compile import compile_all, compiled_path
 from paved_pipelines.steps import (
     TrainingDataError,

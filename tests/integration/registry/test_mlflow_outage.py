@@ -19,8 +19,8 @@ from sklearn.linear_model import LogisticRegression
 from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
 from paved.api.model_version import ModelVersionSpec, Phase, Stage
 from paved.core.model_versions import PipelineRun, RunState, registered_model_name, run_key
-from paved.local.platform import MLFLOW, Endpoints, LocalPlatform
 from paved.ports.registry import RegistryUnavailableError
+from paved_local.platform import MLFLOW, Endpoints, LocalPlatform
 from tests.support.model_versions import SPEC, World, outcome
 from tests.support.outages import Outage, outage
 

@@ -14,8 +14,8 @@ from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
 from paved.api.model_version import Stage
 from paved.core.model_versions import registered_model_name
 from paved.errors import PermanentError
-from paved.local.platform import Endpoints
 from paved.ports.registry import APPROVED_BY_TAG
+from paved_local.platform import Endpoints
 
 
 def _logged_run(endpoints: Endpoints) -> str:

@@ -12,8 +12,8 @@ from paved.adapters.kubernetes_api import api_client
 from paved.adapters.traffic.seldon_v1 import SeldonV1Router
 from paved.core.rollout_steps import Traffic
 from paved.errors import PermanentError
-from paved.local.platform import Endpoints
 from paved.ports.traffic import Route
+from paved_local.platform import Endpoints
 from tests.support.kubectl import Kubectl
 
 CRD = Path(__file__).resolve().parents[3] / "operator" / "paved" / "local" / "crds"

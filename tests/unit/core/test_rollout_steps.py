@@ -127,8 +127,10 @@ def test_every_decision_keeps_traffic_valid_and_replays_identically(
             assert decision.traffic == Traffic(100, 0, False)
             assert decision.progress.finished
         if observed.pause_requested is not None:
-            # A pause never moves traffic forward nor finishes; only a rollback ends it.
-            assert not isinstance(decision, SetTraffic | Complete)
+            # A pause never moves traffic forward nor finishes; only a rollback ends it, and a
+            # right to promote lost at full gives the baseline its share back even then.
+            assert not isinstance(decision, Complete)
+            assert not isinstance(decision, SetTraffic) or decision.reason == "PromotionRefused"
         if observed.promote_requested and isinstance(decision, SetTraffic):
             assert decision.progress.step == len(SPEC.steps) - 1  # a promote only skips to full
         if observed.promotion_refused and isinstance(decision, SetTraffic):

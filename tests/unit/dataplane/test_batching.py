@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paved.dataplane.server import Batcher, PredictorFailedError
+from paved_local.dataplane.server import Batcher, PredictorFailedError
 
 
 class CountingModel:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from paved.dataplane.routing import InvalidDeploymentError, choose, route_of
+from paved_local.dataplane.routing import InvalidDeploymentError, choose, route_of
 
 
 def _deployment(*predictors: dict[str, Any]) -> dict[str, Any]:

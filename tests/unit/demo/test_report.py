@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from paved.demo.record import (
+from paved_local.demo.record import (
     AbEstimate,
     DemoRecord,
     Event,
@@ -19,7 +19,7 @@ from paved.demo.record import (
     Rollback,
     TrafficSample,
 )
-from paved.demo.report import render_report, write_report
+from paved_local.demo.report import render_report, write_report
 
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 SVG = "{http://www.w3.org/2000/svg}"

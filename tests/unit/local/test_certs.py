@@ -7,7 +7,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from paved.local.certs import ensure_pki, issue_client_certificate
+from paved_local.certs import ensure_pki, issue_client_certificate
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 

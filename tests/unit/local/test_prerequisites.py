@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from paved.local.errors import PrerequisiteMissingError
-from paved.local.platform import check_system_prerequisites
-from paved.local.toolchain import check_go
+from paved_local.errors import PrerequisiteMissingError
+from paved_local.platform import check_system_prerequisites
+from paved_local.toolchain import check_go
 
 
 def test_missing_go_is_named_with_the_version_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

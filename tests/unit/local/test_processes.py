@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paved.local.processes import runs
+from paved_local.processes import runs
 
 # /proc/<pid>/stat after the command name: state, ppid, pgrp, session, tty, tpgid, flags, ...
 RUNNING = "4242 (kube-apiserver) S 1 4242 4242 0 -1 4194560 1 0 0 0"

@@ -37,9 +37,12 @@ from paved.api.model_version import Stage
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
 from paved.core.guardrails import builtin_queries
 from paved.core.model_versions import registered_model_name
-from paved.dataplane.load import Example, LoadStats, generate_load
-from paved.demo import data
-from paved.demo.record import (
+from paved.features import FeatureStore
+from paved.settings import OperatorSettings
+from paved_local import processes
+from paved_local.dataplane.load import Example, LoadStats, generate_load
+from paved_local.demo import data
+from paved_local.demo.record import (
     AbEstimate,
     DemoRecord,
     Event,
@@ -50,10 +53,7 @@ from paved.demo.record import (
     Rollback,
     TrafficSample,
 )
-from paved.features import FeatureStore
-from paved.local import processes
-from paved.local.platform import Endpoints, LocalPlatform
-from paved.settings import OperatorSettings
+from paved_local.platform import Endpoints, LocalPlatform
 
 GROUP: Final = "paved.dev"
 VERSION: Final = "v1alpha1"
@@ -104,7 +104,7 @@ class Display(Protocol):
 
 def manifests() -> dict[str, dict[str, Any]]:
     """The demo's resources (also in examples/demo), by file name."""
-    folder = importlib.resources.files("paved.demo") / "manifests"
+    folder = importlib.resources.files("paved_local.demo") / "manifests"
     return {
         entry.name: yaml.safe_load(entry.read_text())
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)

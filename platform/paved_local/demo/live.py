@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from paved.demo.scenario import Live
+from paved_local.demo.scenario import Live
 
 _VERDICT_STYLE = {"pass": "green", "breach": "bold red", "noData": "yellow"}
 _PHASE_STYLE = {

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from paved.local.errors import ComponentFailedError, PortInUseError
+from paved_local.errors import ComponentFailedError, PortInUseError
 
 _LOG_TAIL_LINES = 25
 

@@ -41,9 +41,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paved.dataplane.routing import InvalidDeploymentError, Predictor, Route, choose, route_of
+from paved_local.dataplane.routing import InvalidDeploymentError, Predictor, Route, choose, route_of
 
-log = logging.getLogger("paved.dataplane")
+log = logging.getLogger("paved_local.dataplane")
 
 GROUP: Final = "machinelearning.seldon.io"
 # Seldon v1 executor's buckets (executor/api/metric/constants.go).
@@ -409,7 +409,7 @@ def application(plane: DataPlane) -> web.Application:
 
 def ensure_seldon_crd(api: client.ApiClient) -> None:
     """Locally the data plane is Seldon, so it brings Seldon's CRD along when it is missing."""
-    manifest = importlib.resources.files("paved.local") / "crds" / "seldondeployments.yaml"
+    manifest = importlib.resources.files("paved_local") / "crds" / "seldondeployments.yaml"
     body = yaml.safe_load(manifest.read_text())
     try:
         client.ApiextensionsV1Api(api).create_custom_resource_definition(body)
@@ -419,7 +419,7 @@ def ensure_seldon_crd(api: client.ApiClient) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m paved.dataplane", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m paved_local.dataplane", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     arguments = parser.parse_args()

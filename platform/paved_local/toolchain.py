@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from paved.local.errors import PrerequisiteMissingError
+from paved_local.errors import PrerequisiteMissingError
 
 KUBERNETES_VERSION: Final = "v1.36.3"
 HELM_VERSION: Final = "v3.22.0"

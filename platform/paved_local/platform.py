@@ -28,10 +28,10 @@ import httpx
 import yaml
 from pydantic import BaseModel
 
-from paved.local import processes
-from paved.local.certs import ClusterPki, KeyPair, ensure_pki, issue_client_certificate
-from paved.local.errors import ComponentFailedError, PrerequisiteMissingError
-from paved.local.toolchain import Toolchain, ensure_toolchain
+from paved_local import processes
+from paved_local.certs import ClusterPki, KeyPair, ensure_pki, issue_client_certificate
+from paved_local.errors import ComponentFailedError, PrerequisiteMissingError
+from paved_local.toolchain import Toolchain, ensure_toolchain
 
 ETCD: Final = "etcd"
 APISERVER: Final = "kube-apiserver"
@@ -458,8 +458,8 @@ class LocalPlatform:
             )  # fmt: skip
             return _Launch(
                 DATAPLANE,
-                "paved.dataplane",
-                [sys.executable, "-m", "paved.dataplane", f"--port={ports[DATAPLANE]}",
+                "paved_local.dataplane",
+                [sys.executable, "-m", "paved_local.dataplane", f"--port={ports[DATAPLANE]}",
                  f"--kubeconfig={self.kubeconfig}"],
                 ready,
                 # One OpenMP thread per scoring call: with several threads, a one-row call

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from paved.demo.record import AbEstimate, DemoRecord, GateResult, GuardrailSample, TrafficSample
+from paved_local.demo.record import (
+    AbEstimate,
+    DemoRecord,
+    GateResult,
+    GuardrailSample,
+    TrafficSample,
+)
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")

@@ -1,0 +1,52 @@
+"""Adapters from settings: the one place that maps a configured name to an implementation.
+
+Shared by the operator (`paved.wiring`), the SDK and the servers; it imports neither kopf nor
+the controllers, so a feature server does not register the operator's handlers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paved.ports import ModelRegistry, OfflineEngine, OnlineStore, PipelineRunner
+from paved.settings import OperatorSettings
+
+
+def offline_engine(settings: OperatorSettings) -> OfflineEngine:
+    """The configured engine; imported lazily so Spark loads only when chosen."""
+    match settings.offline_engine:
+        case "duckdb":
+            from paved.adapters.offline.duckdb import DuckDBEngine
+
+            return DuckDBEngine()
+        case "spark":
+            from pyspark.sql import SparkSession
+
+            from paved.adapters.offline.spark import SparkEngine
+
+            session = SparkSession.builder.master(settings.spark_master).appName("paved")
+            return SparkEngine(session.getOrCreate())
+
+
+def online_store(settings: OperatorSettings) -> OnlineStore:
+    from paved.adapters.online.redis import RedisOnlineStore
+
+    return RedisOnlineStore.from_url(settings.redis_url)
+
+
+def pipeline_runner(settings: OperatorSettings) -> PipelineRunner:
+    match settings.pipeline_runner:
+        case "kfp-local":
+            from paved.adapters.pipelines.kfp_local import KfpLocalRunner
+
+            return KfpLocalRunner(Path(settings.state_dir) / "runs")
+        case "kfp-api":
+            from paved.adapters.pipelines.kfp_api import KfpApiRunner
+
+            return KfpApiRunner.from_host(settings.kfp_host)
+
+
+def model_registry(settings: OperatorSettings) -> ModelRegistry:
+    from paved.adapters.registry.mlflow import MlflowRegistry
+
+    return MlflowRegistry(settings.mlflow_tracking_uri)

@@ -1,3 +1,0 @@
-from paved.dataplane.server import main
-
-main()

@@ -1,0 +1,3 @@
+from paved_local.dataplane.server import main
+
+main()
