@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from paved_local.demo.display import Live
 from paved_local.demo.live import LineDisplay, render
 from paved_local.demo.record import AbEstimate, GuardrailSample
-from paved_local.demo.scenario import Live
 
 
 def _text(live: Live) -> str:
