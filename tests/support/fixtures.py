@@ -66,7 +66,7 @@ def paved_crds(kubectl: Kubectl) -> None:
     """paved's CRDs, installed as a user would: `kubectl apply -f crds/`."""
     kubectl.run("apply", "-f", str(ROOT / "crds"))
     # Seldon's SeldonDeployment, as the local platform serves it (no Seldon operator here).
-    kubectl.run("apply", "-f", str(ROOT / "operator" / "paved" / "local" / "crds"))
+    kubectl.run("apply", "-f", str(ROOT / "platform" / "paved_local" / "crds"))
     crds = [kind.crd_name for kind in ALL_KINDS] + [
         "seldondeployments.machinelearning.seldon.io",
         "kopfpeerings.kopf.dev",

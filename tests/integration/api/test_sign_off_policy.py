@@ -53,17 +53,8 @@ def model_version(kubectl: Kubectl, namespace: str) -> str:
         "-n",
         namespace,
     )
-    kubectl.run(
-        "patch",
-        MV,
-        "churn-v1",
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps({"status": TRAINED}),
-    )
+    trained = ("--subresource=status", "--type=merge", "-p", json.dumps({"status": TRAINED}))
+    kubectl.run("patch", MV, "churn-v1", "-n", namespace, *trained)
     return "churn-v1"
 
 
