@@ -241,7 +241,7 @@ class LocalPlatform:
                 needed.append(component)
         if apiserver_port is not None and state.ports.get(APISERVER) != apiserver_port:
             processes.require_free(apiserver_port, APISERVER)
-            needed += [c for c in TABLE if c.name == APISERVER and c not in needed]
+            needed = [c for c in TABLE if c in needed or c.name == APISERVER]
         return needed
 
     def _launch(
@@ -251,7 +251,8 @@ class LocalPlatform:
         needed: list[Component],
         log: Callable[[str], None],
     ) -> None:
-        """Start each component as soon as what it waits for is ready, then wait for it."""
+        """Start each component as soon as what it waits for is ready; wait for them in the
+        table's order."""
         starting = {component.name for component in needed}
         waiting = list(needed)
         started: list[Component] = []  # started, not yet known to be ready
@@ -265,7 +266,8 @@ class LocalPlatform:
             if not started:
                 names = ", ".join(c.name for c in waiting)
                 raise ComponentFailedError(f"{names} wait for each other: fix the table")
-            component = started.pop(0)
+            component = min(started, key=needed.index)  # needed is in the table's order
+            started.remove(component)
             self._await(state, component)
             ready.add(component.name)
             log(f"  {component.name} ready")

@@ -48,8 +48,22 @@ def test_the_api_server_starts_once_etcd_is_ready_and_the_data_plane_goes_last(
     assert said.index(f"start {APISERVER}") > said.index(f"ready {ETCD}")
     assert said.index(f"start {DATAPLANE}") > said.index(f"ready {APISERVER}")
     assert said.index(f"start {DATAPLANE}") > said.index(f"ready {MLFLOW}")
-    # What waits for nothing starts at once, before anything is waited for.
-    assert said[:4] == ["start etcd", "start redis", "start prometheus", "start mlflow"]
+    assert said == [
+        # What waits for nothing starts at once, before anything is waited for.
+        "start etcd",
+        "start redis",
+        "start prometheus",
+        "start mlflow",
+        "ready etcd",
+        "start kube-apiserver",
+        # What started is waited for in the table's order.
+        "ready kube-apiserver",
+        "ready redis",
+        "ready prometheus",
+        "ready mlflow",
+        "start dataplane",
+        "ready dataplane",
+    ]
     assert sorted(said) == sorted(
         [f"start {c.name}" for c in TABLE] + [f"ready {c.name}" for c in TABLE]
     )
