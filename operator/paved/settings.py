@@ -52,7 +52,8 @@ class OperatorSettings(BaseSettings):
         "for Rollouts. Default: warnings and errors only.",
     )
     peering_lifetime_seconds: int = Field(
-        default=60, ge=5,
+        default=60,
+        ge=5,
         description="How long a silent peer counts as alive: after a crash, a standby waits "
         "this long before it takes over (kopf's default is 60).",
-    )  # fmt: skip
+    )

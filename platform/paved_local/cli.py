@@ -50,9 +50,10 @@ def demo(
     serving, a rollout that wins its A/B test, and one that is rolled back; then a report."""
     from rich.console import Console
 
+    from paved_local.demo.errors import DemoError
     from paved_local.demo.live import LineDisplay, TerminalDisplay
     from paved_local.demo.report import write_report
-    from paved_local.demo.scenario import Demo, DemoError, DemoOptions, summary, write_record
+    from paved_local.demo.scenario import Demo, DemoOptions, summary, write_record
 
     console = Console()
     platform = LocalPlatform(directory)

@@ -24,6 +24,7 @@ from tests.support.outages import outage
 from tests.support.waiting import wait_for
 
 FRESHNESS_SECONDS = 12
+FV, VIEW = "featureview.paved.dev", "user-activity-v1"
 
 
 def _write_activity(operator: RunningOperator, namespace: str, at: dt.datetime, users: int) -> None:
@@ -73,13 +74,9 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
     manifest = _feature_view("activity")
     kubectl.apply(yaml.safe_dump(manifest), "-n", namespace)
 
-    ready = wait_for_condition(
-        kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "True", timeout=60
-    )
+    ready = wait_for_condition(kubectl, FV, VIEW, namespace, "Ready", "True", timeout=60)
     assert ready["status"]["version"]
-    fresh = wait_for_condition(
-        kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Fresh", "True"
-    )
+    fresh = wait_for_condition(kubectl, FV, VIEW, namespace, "Fresh", "True")
     assert fresh["status"]["freshnessSummary"] == "fresh"
 
     spec = FeatureViewSpec.model_validate(manifest["spec"])
@@ -97,9 +94,8 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
 
     # The source stops updating: the freshness SLO is breached and said so.
     stale = wait_for_condition(
-        kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Fresh", "False",
-        timeout=FRESHNESS_SECONDS + 30,
-    )  # fmt: skip
+        kubectl, FV, VIEW, namespace, "Fresh", "False", timeout=FRESHNESS_SECONDS + 30
+    )
     breach = condition(stale, "Fresh")
     assert breach is not None
     assert breach["reason"] == "SloBreached"
@@ -116,10 +112,7 @@ def test_feature_view_is_materialized_read_online_and_tracks_freshness(
 
     # New rows land: materialized on the next run, fresh again.
     _write_activity(paved_operator, namespace, dt.datetime.now(dt.UTC), users=60)
-    wait_for_condition(
-        kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Fresh", "True",
-        timeout=30,
-    )  # fmt: skip
+    wait_for_condition(kubectl, FV, VIEW, namespace, "Fresh", "True", timeout=30)
     newcomer = store.read(
         [{"user_id": 55}], [OnlineRequest(view, ("clicks_7d",))], dt.datetime.now(dt.UTC)
     )
@@ -135,9 +128,7 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
 ) -> None:
     _write_activity(paved_operator, namespace, dt.datetime.now(dt.UTC), users=50)
     kubectl.apply(yaml.safe_dump(_feature_view("activity")), "-n", namespace)
-    online = wait_for_condition(
-        kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "True", timeout=60
-    )
+    online = wait_for_condition(kubectl, FV, VIEW, namespace, "Ready", "True", timeout=60)
     watermark = online["status"]["watermark"]
 
     def metric(name: str, **labels: str) -> float:
@@ -149,10 +140,7 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
     with outage(local_platform, REDIS) as redis_down:
         redis_down.begin()
         _write_activity(paved_operator, namespace, dt.datetime.now(dt.UTC), users=60)
-        down = wait_for_condition(
-            kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "False",
-            timeout=60,
-        )  # fmt: skip
+        down = wait_for_condition(kubectl, FV, VIEW, namespace, "Ready", "False", timeout=60)
         ready = condition(down, "Ready")
         assert ready is not None
         assert ready["reason"] == "OnlineStoreUnavailable"
@@ -164,9 +152,10 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
         failures = metric(failed, reason="OnlineStoreUnavailable")
         wait_for(
             lambda: metric(failed, reason="OnlineStoreUnavailable") >= failures + 2,
-            timeout=60, what="two more failed materialization runs",
-        )  # fmt: skip
-        still_down = kubectl.get_json("featureview.paved.dev", "user-activity-v1", "-n", namespace)
+            timeout=60,
+            what="two more failed materialization runs",
+        )
+        still_down = kubectl.get_json(FV, VIEW, "-n", namespace)
         still = condition(still_down, "Ready")
         assert still is not None
         fields = ("status", "reason", "lastTransitionTime")
@@ -175,23 +164,20 @@ def test_with_redis_down_nothing_is_claimed_and_materialization_resumes_from_the
         assert still_down["status"]["lastMaterialization"] == down["status"]["lastMaterialization"]
         redis_down.end()
 
-        wait_for_condition(
-            kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "True",
-            timeout=60,
-        )  # fmt: skip
+        wait_for_condition(kubectl, FV, VIEW, namespace, "Ready", "True", timeout=60)
 
     # The run that came back read only what the watermark had not passed: the 60 new rows, not
     # all 110 again. Its message is in the event the Ready condition's flip posted.
     def recovered() -> dict[str, object] | None:
         events = kubectl.events_about("user-activity-v1", namespace)
-        return next((e for e in events if "changed rows written" in e["message"]
-                     and "50 of 50" not in e["message"]), None)  # fmt: skip
+        materialized = [e for e in events if "changed rows written" in e["message"]]
+        return next((e for e in materialized if "50 of 50" not in e["message"]), None)
 
     event = wait_for(recovered, timeout=30, what="the Materialized event after the outage")
     assert "; 60 of 60 changed rows written;" in str(event["message"])
     assert metric("paved_materialized_rows_total") - written == 60
     assert metric("paved_materialization_duration_seconds_count") > runs
-    back = kubectl.get_json("featureview.paved.dev", "user-activity-v1", "-n", namespace)
+    back = kubectl.get_json(FV, VIEW, "-n", namespace)
     assert back["status"]["watermark"] > watermark
     spec = FeatureViewSpec.model_validate(_feature_view("activity")["spec"])
     view = view_definition(
@@ -208,10 +194,7 @@ def test_a_source_that_matches_nothing_is_not_ready_and_says_where_it_looked(
 ) -> None:
     manifest = _feature_view("nowhere")
     kubectl.apply(yaml.safe_dump(manifest), "-n", namespace)
-    broken = wait_for_condition(
-        kubectl, "featureview.paved.dev", "user-activity-v1", namespace, "Ready", "False",
-        timeout=60,
-    )  # fmt: skip
+    broken = wait_for_condition(kubectl, FV, VIEW, namespace, "Ready", "False", timeout=60)
     ready = condition(broken, "Ready")
     assert ready is not None
     assert ready["reason"] == "SourceDataError"

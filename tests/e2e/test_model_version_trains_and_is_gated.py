@@ -34,8 +34,9 @@ def _model_version(name: str, model: str, labels_path: str) -> dict[str, Any]:
     spec["model"] = model
     spec["labels"]["path"] = labels_path
     spec["gates"]["metric"]["minValue"] = 0.6
-    spec["gates"]["slices"] = [{"name": "new_users", "where": "tenure_days < 200",
-                                "maxRegression": 0.02}]  # fmt: skip
+    spec["gates"]["slices"] = [
+        {"name": "new_users", "where": "tenure_days < 200", "maxRegression": 0.02}
+    ]
     return manifest
 
 
@@ -57,9 +58,8 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
     registered = registered_model_name(namespace, model)
     kubectl.apply(yaml.safe_dump(view), "-n", namespace)
     kubectl.apply(
-        yaml.safe_dump(_model_version("churn-v1", model, "churn_labels.parquet")),
-        "-n", namespace,
-    )  # fmt: skip
+        yaml.safe_dump(_model_version("churn-v1", model, "churn_labels.parquet")), "-n", namespace
+    )
 
     # The operator crashes while the run trains; the restarted one finds the run, not a new one.
     wait_for(lambda: _in_phase(kubectl, "churn-v1", namespace, "Training"), 60, "training")
@@ -103,8 +103,9 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
     )
     kubectl.apply(
         yaml.safe_dump(_model_version("churn-v2", model, "churn_labels_v2.parquet")),
-        "-n", namespace,
-    )  # fmt: skip
+        "-n",
+        namespace,
+    )
     # The model is trained and the run goes on: evaluation and the gates are its last task.
     evaluating = wait_for(
         lambda: _in_phase(kubectl, "churn-v2", namespace, "Evaluating"), 240, "churn-v2 evaluating"

@@ -41,9 +41,10 @@ def test_every_example_gets_observed_generation_and_accepted(
 
 
 @pytest.mark.parametrize(
-    "apply", [[], ["--server-side", "--field-manager=argocd-controller"]],
+    "apply",
+    [[], ["--server-side", "--field-manager=argocd-controller"]],
     ids=["client-side-apply", "server-side-apply"],
-)  # fmt: skip
+)
 def test_resources_applied_from_git_show_no_diff_once_reconciled(
     kubectl: Kubectl, namespace: str, apply: list[str]
 ) -> None:
@@ -63,13 +64,24 @@ def test_a_spec_change_bumps_observed_generation(kubectl: Kubectl, namespace: st
         kubectl, _kind("FeatureView"), "user-activity-v1", namespace, "Accepted", "True"
     )
     kubectl.run(
-        "patch", _kind("FeatureView"), "user-activity-v1", "-n", namespace, "--type=merge",
-        "-p", '{"spec": {"materialization": {"interval": "5m"}}}',
-    )  # fmt: skip
+        "patch",
+        _kind("FeatureView"),
+        "user-activity-v1",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"materialization": {"interval": "5m"}}}',
+    )
     resource = wait_for_condition(
-        kubectl, _kind("FeatureView"), "user-activity-v1", namespace, "Accepted", "True",
+        kubectl,
+        _kind("FeatureView"),
+        "user-activity-v1",
+        namespace,
+        "Accepted",
+        "True",
         generation=2,
-    )  # fmt: skip
+    )
     assert resource["status"]["observedGeneration"] == 2
 
 

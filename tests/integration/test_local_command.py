@@ -38,8 +38,10 @@ def test_up_status_env_up_again_and_down_leave_nothing_behind(
 
     readyz = subprocess.run(
         [str(toolchain.kubectl), f"--kubeconfig={kubeconfig}", "get", "--raw", "/readyz"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert readyz.stdout.strip() == "ok"
 
     status = paved("status", directory=directory)

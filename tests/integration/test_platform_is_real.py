@@ -88,9 +88,14 @@ def test_rbac_denies_a_service_account_until_a_role_binding_allows_it(
         "create", "role", "read-cm", "--verb=list,get", "--resource=configmaps", "-n", namespace
     )
     kubectl.run(
-        "create", "rolebinding", "read-cm", "--role=read-cm",
-        f"--serviceaccount={namespace}:reader", "-n", namespace,
-    )  # fmt: skip
+        "create",
+        "rolebinding",
+        "read-cm",
+        "--role=read-cm",
+        f"--serviceaccount={namespace}:reader",
+        "-n",
+        namespace,
+    )
     assert wait_for(lambda: can_list() == "yes", timeout=10, what="RBAC to allow the binding")
     kubectl.run("get", "configmaps", "-n", namespace, f"--as={account}")
     # The API server issues tokens for the account (TokenRequest), as operator tests will need.

@@ -92,8 +92,11 @@ def test_the_lock_follows_a_platform_deleted_while_it_was_held(tmp_path: Path) -
 
     with platform.exclusive():
         threading.Thread(target=second, daemon=True).start()
-        wait_for(lambda: _opened(platform.directory / "platform.lock") >= 2, timeout=10,
-                 what="the second to open the lock file and wait on it")  # fmt: skip
+        wait_for(
+            lambda: _opened(platform.directory / "platform.lock") >= 2,
+            timeout=10,
+            what="the second to open the lock file and wait on it",
+        )
         shutil.rmtree(platform.directory)  # as `down --delete-data` does, lock file and all
         happened.append("the first deleted the platform")
     assert second_holds.wait(timeout=10.0)

@@ -30,8 +30,10 @@ def rollout(kubectl: Kubectl, namespace: str, paved_crds: None) -> str:
 def _paved(endpoints: Endpoints, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PAVED, "rollout", *args, "-n", namespace, f"--kubeconfig={endpoints.kubeconfig}"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _annotations(kubectl: Kubectl, namespace: str) -> dict[str, str]:
@@ -42,9 +44,16 @@ def _annotations(kubectl: Kubectl, namespace: str) -> dict[str, str]:
 
 def _write_status(kubectl: Kubectl, namespace: str, status: dict[str, Any]) -> None:
     kubectl.run(
-        "patch", "rollout.paved.dev", ROLLOUT, "-n", namespace, "--subresource=status",
-        "--type=merge", "-p", json.dumps({"status": status}),
-    )  # fmt: skip
+        "patch",
+        "rollout.paved.dev",
+        ROLLOUT,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
 
 
 def test_pause_resume_and_promote_write_the_annotations_the_operator_reads(
@@ -72,14 +81,37 @@ def test_status_prints_what_the_operator_wrote_and_watch_exits_by_the_outcome(
     kubectl: Kubectl, endpoints: Endpoints, namespace: str, rollout: str
 ) -> None:
     at = "2026-11-26T12:00:00Z"
-    _write_status(kubectl, namespace, {
-        "phase": "Paused", "currentStep": 1, "currentStepKind": "canary", "stepStartedAt": at,
-        "traffic": {"baseline": 99, "candidate": 1, "shadow": False}, "lastAnalysisAt": at,
-        "analysis": [{"guardrail": "errorRate", "verdict": "pass", "value": 0.002,
-                      "threshold": 0.01, "at": at, "message": "error rate 0.2% ≤ 1%"}],
-        "conditions": [{"type": "Progressing", "status": "True", "reason": "PausedByRequest",
-                        "message": "Paused by request: checking.", "lastTransitionTime": at}],
-    })  # fmt: skip
+    _write_status(
+        kubectl,
+        namespace,
+        {
+            "phase": "Paused",
+            "currentStep": 1,
+            "currentStepKind": "canary",
+            "stepStartedAt": at,
+            "traffic": {"baseline": 99, "candidate": 1, "shadow": False},
+            "lastAnalysisAt": at,
+            "analysis": [
+                {
+                    "guardrail": "errorRate",
+                    "verdict": "pass",
+                    "value": 0.002,
+                    "threshold": 0.01,
+                    "at": at,
+                    "message": "error rate 0.2% ≤ 1%",
+                }
+            ],
+            "conditions": [
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "PausedByRequest",
+                    "message": "Paused by request: checking.",
+                    "lastTransitionTime": at,
+                }
+            ],
+        },
+    )
     shown = _paved(endpoints, namespace, "status", rollout)
     assert shown.returncode == 0, shown.stderr
     for line in (

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -18,11 +17,10 @@ import pytest
 import yaml
 
 from paved.api.crds import ALL_KINDS
-from paved_local import processes
+from paved_local.operator_process import OperatorProcess
 from paved_local.platform import Endpoints, LocalPlatform
 from paved_local.toolchain import Toolchain, ensure_toolchain
 from tests.support.kubectl import Kubectl
-from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "paved"
@@ -86,20 +84,33 @@ OPERATOR_RELEASE = "paved-e2e"
 
 @pytest.fixture(scope="session")
 def operator_kubeconfig(
-    kubectl: Kubectl, toolchain: Toolchain, endpoints: Endpoints, paved_crds: None,
+    kubectl: Kubectl,
+    toolchain: Toolchain,
+    endpoints: Endpoints,
+    paved_crds: None,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Path:  # fmt: skip
+) -> Path:
     """The chart's ServiceAccount's credentials, as the operator has them in its pod. The e2e
     tier runs the operator with them rather than as admin, so every e2e test also checks that
     the chart's least-privilege RBAC is enough for what the operator does."""
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}}
     kubectl.apply(yaml.safe_dump(namespace))
     installed = subprocess.run(
-        [str(toolchain.helm), "upgrade", "--install", OPERATOR_RELEASE, str(CHART),
-         f"--namespace={OPERATOR_NAMESPACE}", "--set=rbac.scope=cluster",
-         f"--kubeconfig={endpoints.kubeconfig}"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            str(toolchain.helm),
+            "upgrade",
+            "--install",
+            OPERATOR_RELEASE,
+            str(CHART),
+            f"--namespace={OPERATOR_NAMESPACE}",
+            "--set=rbac.scope=cluster",
+            f"--kubeconfig={endpoints.kubeconfig}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert installed.returncode == 0, installed.stderr
     token = kubectl.run(
         "create", "token", OPERATOR_RELEASE, f"--namespace={OPERATOR_NAMESPACE}", "--duration=24h"
@@ -108,19 +119,21 @@ def operator_kubeconfig(
     cluster = admin["clusters"][0]
     account = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_RELEASE}"
     config = {
-        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
         "users": [{"name": account, "user": {"token": token}}],
         "contexts": [{"name": account, "context": {"cluster": cluster["name"], "user": account}}],
         "current-context": account,
-    }  # fmt: skip
+    }
     path = tmp_path_factory.mktemp("operator-account") / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return path
 
 
-class RunningOperator:
-    """`paved operator` as its own process against the local platform, as a user runs it."""
+class RunningOperator(OperatorProcess):
+    """The platform's operator process with the tests' defaults; `start` waits until it answers."""
 
     def __init__(
         self,
@@ -133,43 +146,19 @@ class RunningOperator:
         options: Sequence[str] = (),
         environment: Mapping[str, str] | None = None,
     ) -> None:
-        self.data_root = root / "data"  # FeatureView sources with relative paths live here
-        self.state_dir = root / "state"
-        self.log = root / "operator.log"
-        self.data_root.mkdir()
-        health_port, metrics_port = processes.free_port(), processes.free_port()
-        self.health_url = f"http://127.0.0.1:{health_port}/healthz"
-        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
-        self._command = [
-            str(Path(sys.executable).parent / "paved"), "operator",
-            f"--kubeconfig={kubeconfig}", "--bind=127.0.0.1",
-            *(f"--namespace={n}" for n in namespaces),
-            f"--health-port={health_port}", f"--metrics-port={metrics_port}", *options,
-        ]  # fmt: skip
-        self._environment = {
-            **os.environ,
-            "PAVED_REDIS_URL": endpoints.redis,
-            "PAVED_DATA_ROOT": str(self.data_root),
-            "PAVED_STATE_DIR": str(self.state_dir),
-            "PAVED_MLFLOW_TRACKING_URI": endpoints.mlflow,
-            "PAVED_CODE_COMMIT": "test-commit",
-            "PAVED_PROMETHEUS_URL": endpoints.prometheus,
-            **(environment or {}),
-        }
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            endpoints,
+            root,
+            kubeconfig=kubeconfig,
+            namespaces=namespaces,
+            options=options,
+            environment={"PAVED_CODE_COMMIT": "test-commit", **(environment or {})},
+        )
 
     def start(self) -> None:
-        with self.log.open("ab") as output:
-            self._process = subprocess.Popen(
-                self._command, stdout=output, stderr=subprocess.STDOUT, env=self._environment
-            )
-        process = self._process
-        wait_for(
-            lambda: process.poll() is not None or _answers(self.health_url),
-            timeout=120,  # start-up imports MLflow, DuckDB and kopf: slow on a busy machine
-            what="the operator's liveness endpoint",
-        )
-        assert process.poll() is None, f"the operator exited:\n{self.log.read_text()}"
+        super().start()
+        # Start-up imports MLflow, DuckDB and kopf: slow on a busy machine.
+        self.wait_until_live(timeout_seconds=120)
 
     def reconciles(self, kind: str) -> float:
         """How many times this operator has reconciled objects of `kind` (0 while standing by)."""
@@ -185,21 +174,6 @@ class RunningOperator:
                 total += float(value)
         return total
 
-    def stop(self, crash: bool = False) -> None:
-        """Stop the operator; `crash` kills it with no chance to clean up."""
-        if self._process is None:
-            return
-        if crash:
-            self._process.kill()
-        else:
-            self._process.terminate()
-        try:
-            self._process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
-
 
 @pytest.fixture(scope="session")
 def paved_operator(
@@ -211,10 +185,3 @@ def paved_operator(
         yield running
     finally:
         running.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -27,9 +27,16 @@ from kfp_server_api.models import (  # type: ignore[import-untyped]
 
 API: Final = "/apis/v2beta1"
 STATES: Final = (
-    "RUNTIME_STATE_UNSPECIFIED", "PENDING", "RUNNING", "SUCCEEDED", "SKIPPED", "FAILED",
-    "CANCELING", "CANCELED", "PAUSED",
-)  # fmt: skip
+    "RUNTIME_STATE_UNSPECIFIED",
+    "PENDING",
+    "RUNNING",
+    "SUCCEEDED",
+    "SKIPPED",
+    "FAILED",
+    "CANCELING",
+    "CANCELED",
+    "PAUSED",
+)
 TERMINAL_STATES: Final = frozenset({"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED"})
 # gRPC status codes and the HTTP statuses grpc-gateway answers them with.
 UNKNOWN, INVALID_ARGUMENT, NOT_FOUND = 2, 3, 5
@@ -154,8 +161,12 @@ class KfpContract:
                 raise ApiError(*self._failures.popleft())
             match method, route:
                 case "GET", ["healthz"]:
-                    return {"commit_sha": "unknown", "tag_name": "unknown", "multi_user": False,
-                            "pipeline_store": "database"}  # fmt: skip
+                    return {
+                        "commit_sha": "unknown",
+                        "tag_name": "unknown",
+                        "multi_user": False,
+                        "pipeline_store": "database",
+                    }
                 case "GET", ["experiments"]:
                     found = self._list(self.experiments.values(), query)
                     return _page("experiments", found, query)
@@ -189,9 +200,13 @@ class KfpContract:
 
     def _add_experiment(self, name: str, namespace: str, description: str = "") -> dict[str, Any]:
         experiment = {
-            "experiment_id": str(uuid.uuid4()), "display_name": name, "description": description,
-            "created_at": _now(), "namespace": namespace, "storage_state": "AVAILABLE",
-        }  # fmt: skip
+            "experiment_id": str(uuid.uuid4()),
+            "display_name": name,
+            "description": description,
+            "created_at": _now(),
+            "namespace": namespace,
+            "storage_state": "AVAILABLE",
+        }
         stored = {k: v for k, v in experiment.items() if v}  # empty fields are not sent
         self.experiments[stored["experiment_id"]] = stored
         return stored
@@ -213,18 +228,27 @@ class KfpContract:
         given = body.get("runtime_config", {}).get("parameters", {})
         missing = [n for n, d in declared.items() if n not in given and not d.get("isOptional")]
         if set(given) - set(declared) or missing:
-            raise ApiError(INVALID_ARGUMENT, f"parameters {sorted(given)} do not match the "
-                           f"pipeline's inputs {sorted(declared)}")  # fmt: skip
+            raise ApiError(
+                INVALID_ARGUMENT,
+                f"parameters {sorted(given)} do not match the pipeline's inputs {sorted(declared)}",
+            )
         experiment_id = body.get("experiment_id") or self.default_experiment["experiment_id"]
         self._experiment(experiment_id)
         run = {
-            **body, "experiment_id": experiment_id, "run_id": str(uuid.uuid4()),
-            "storage_state": "AVAILABLE", "created_at": _now(), "scheduled_at": _now(),
-            "state_history": [], "_order": self._next_id(),
-            "run_details": {"pipeline_context_id": str(self._next_id()),
-                            "pipeline_run_context_id": str(self._next_id()),
-                            "task_details": self._tasks(spec)},
-        }  # fmt: skip
+            **body,
+            "experiment_id": experiment_id,
+            "run_id": str(uuid.uuid4()),
+            "storage_state": "AVAILABLE",
+            "created_at": _now(),
+            "scheduled_at": _now(),
+            "state_history": [],
+            "_order": self._next_id(),
+            "run_details": {
+                "pipeline_context_id": str(self._next_id()),
+                "pipeline_run_context_id": str(self._next_id()),
+                "task_details": self._tasks(spec),
+            },
+        }
         self._move(run, "PENDING", None)
         self._runs[run["run_id"]] = run
         return _public(run)
@@ -236,11 +260,15 @@ class KfpContract:
         for name, task in spec["root"].get("dag", {}).get("tasks", {}).items():
             component = components.get(task["componentRef"]["name"], {})
             artifacts = component.get("outputDefinitions", {}).get("artifacts", {})
-            details.append({
-                "task_id": str(uuid.uuid4()), "display_name": name, "state": "PENDING",
-                "execution_id": str(self._next_id()),
-                "outputs": {a: {"artifact_ids": [str(self._next_id())]} for a in artifacts},
-            })  # fmt: skip
+            details.append(
+                {
+                    "task_id": str(uuid.uuid4()),
+                    "display_name": name,
+                    "state": "PENDING",
+                    "execution_id": str(self._next_id()),
+                    "outputs": {a: {"artifact_ids": [str(self._next_id())]} for a in artifacts},
+                }
+            )
         return details
 
     def _next_id(self) -> int:

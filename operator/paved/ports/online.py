@@ -5,19 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
 import pyarrow as pa
 
 from paved.core.feature_views import ViewDefinition
-
-
-class ValueStatus(StrEnum):
-    PRESENT = "present"
-    NOT_FOUND = "notFound"  # nothing was ever written for this entity
-    EXPIRED = "expired"  # older than the view's ttl: no value is returned
-    STALE = "stale"  # older than the feature's freshness SLO: marked, or null by the view's policy
+from paved.core.online_values import ValueStatus as ValueStatus  # the rule's vocabulary
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,13 @@ COUNTRIES: Final = ("DE", "FR", "IT", "ES", "NL")
 PLANS: Final = ("free", "plus", "pro")
 AGE_BANDS: Final = ("18-24", "25-44", "45-64", "65+")
 FEATURES: Final = (
-    "clicks_7d", "sessions_7d", "support_tickets_30d", "tenure_days", "plan", "country",
-)  # fmt: skip
+    "clicks_7d",
+    "sessions_7d",
+    "support_tickets_30d",
+    "tenure_days",
+    "plan",
+    "country",
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,9 @@ class World:
     latest_event: dt.datetime
 
 
-def generate(root: Path, now: dt.datetime, users: int = 1500, days: int = 21,
-             seed: int = 7) -> World:  # fmt: skip
+def generate(
+    root: Path, now: dt.datetime, users: int = 1500, days: int = 21, seed: int = 7
+) -> World:
     """Write the activity and the labels under `root`; the last events are minutes old."""
     rng = np.random.default_rng(seed)
     engagement = rng.gamma(2.0, 10.0, users)
@@ -54,8 +60,11 @@ def generate(root: Path, now: dt.datetime, users: int = 1500, days: int = 21,
 
     start = now - dt.timedelta(days=days)
     columns: dict[str, list[object]] = {
-        "user_id": [], "event_timestamp": [], "created_at": [], **{f: [] for f in FEATURES}
-    }  # fmt: skip
+        "user_id": [],
+        "event_timestamp": [],
+        "created_at": [],
+        **{f: [] for f in FEATURES},
+    }
     late = 0
     for day in range(days + 1):
         # Each user's daily snapshot lands at some time of that day; today's, minutes ago.
@@ -98,17 +107,19 @@ def generate(root: Path, now: dt.datetime, users: int = 1500, days: int = 21,
     columns["plan"] += [PLANS[p] for p in plan[chosen]]
     columns["country"] += [COUNTRIES[c] for c in country[chosen]]
 
-    activity = pa.table({
-        "user_id": pa.array(columns["user_id"], pa.int64()),
-        "event_timestamp": pa.array(columns["event_timestamp"], UTC),
-        "created_at": pa.array(columns["created_at"], UTC),
-        "clicks_7d": pa.array(columns["clicks_7d"], pa.float64()),
-        "sessions_7d": pa.array(columns["sessions_7d"], pa.int64()),
-        "support_tickets_30d": pa.array(columns["support_tickets_30d"], pa.int64()),
-        "tenure_days": pa.array(columns["tenure_days"], pa.int64()),
-        "plan": pa.array(columns["plan"], pa.string()),
-        "country": pa.array(columns["country"], pa.string()),
-    })  # fmt: skip
+    activity = pa.table(
+        {
+            "user_id": pa.array(columns["user_id"], pa.int64()),
+            "event_timestamp": pa.array(columns["event_timestamp"], UTC),
+            "created_at": pa.array(columns["created_at"], UTC),
+            "clicks_7d": pa.array(columns["clicks_7d"], pa.float64()),
+            "sessions_7d": pa.array(columns["sessions_7d"], pa.int64()),
+            "support_tickets_30d": pa.array(columns["support_tickets_30d"], pa.int64()),
+            "tenure_days": pa.array(columns["tenure_days"], pa.int64()),
+            "plan": pa.array(columns["plan"], pa.string()),
+            "country": pa.array(columns["country"], pa.string()),
+        }
+    )
     (root / "activity").mkdir(parents=True, exist_ok=True)
     pq.write_table(activity, root / "activity" / "part-0.parquet")
 
@@ -124,13 +135,15 @@ def generate(root: Path, now: dt.datetime, users: int = 1500, days: int = 21,
     )
     churned = rng.random(users * 2) < 1 / (1 + np.exp(-risk))
     age = rng.choice(len(AGE_BANDS), users, p=[0.15, 0.45, 0.3, 0.1])
-    labels = pa.table({
-        "user_id": pa.array(label_users, pa.int64()),
-        "ts": pa.array([start + dt.timedelta(days=int(d), hours=12) for d in label_days], UTC),
-        "churned": pa.array(churned.astype(int), pa.int64()),
-        # A protected attribute: never a feature, only a cohort the gates check for harm.
-        "age_band": pa.array([AGE_BANDS[a] for a in age[label_users]], pa.string()),
-    })  # fmt: skip
+    labels = pa.table(
+        {
+            "user_id": pa.array(label_users, pa.int64()),
+            "ts": pa.array([start + dt.timedelta(days=int(d), hours=12) for d in label_days], UTC),
+            "churned": pa.array(churned.astype(int), pa.int64()),
+            # A protected attribute: never a feature, only a cohort the gates check for harm.
+            "age_band": pa.array([AGE_BANDS[a] for a in age[label_users]], pa.string()),
+        }
+    )
     pq.write_table(labels, root / "churn_labels.parquet")
     return World(
         activity="activity/*.parquet",

@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from paved_local.demo.scenario import Live
+from paved_local.demo.display import Live
 
 _VERDICT_STYLE = {"pass": "green", "breach": "bold red", "noData": "yellow"}
 _PHASE_STYLE = {
@@ -59,11 +59,13 @@ def render(live: Live) -> RenderableType:
             parts.append(guardrails)
         if live.experiment is not None:
             ab = live.experiment
-            parts.append(Text(
-                f"A/B: {ab.outcome}  effect {ab.effect:+.3f} [{ab.low:+.3f}, {ab.high:+.3f}]  "
-                f"p {ab.p_value:.3g}  n {ab.samples_baseline}/{ab.samples_candidate} "
-                f"(≈{ab.required_per_arm} per arm for the MDE)"
-            ))  # fmt: skip
+            parts.append(
+                Text(
+                    f"A/B: {ab.outcome}  effect {ab.effect:+.3f} [{ab.low:+.3f}, {ab.high:+.3f}]  "
+                    f"p {ab.p_value:.3g}  n {ab.samples_baseline}/{ab.samples_candidate} "
+                    f"(≈{ab.required_per_arm} per arm for the MDE)"
+                )
+            )
     parts.append(Text("\n".join(live.events), style="dim"))
     return Panel(Group(*parts), title=f"paved demo · {live.elapsed:.0f}s", border_style="cyan")
 
@@ -79,9 +81,11 @@ class TerminalDisplay:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
         trace: TracebackType | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._live.__exit__(kind, error, trace)
 
     def show(self, live: Live) -> None:

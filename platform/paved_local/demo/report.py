@@ -35,9 +35,15 @@ _BAND = "#cfe0f1"
 _OUTCOME_COLOURS = {"win": _GREEN, "loss": _RED}
 _TIME_AXIS = "seconds since the demo started"
 _AB_HEADERS = [
-    "At", "Outcome", "Effect", "Interval", "p-value",
-    "Samples baseline", "Samples candidate", "Required per arm",
-]  # fmt: skip
+    "At",
+    "Outcome",
+    "Effect",
+    "Interval",
+    "p-value",
+    "Samples baseline",
+    "Samples candidate",
+    "Required per arm",
+]
 
 # Margins leave room for the legend (top) and for tick and axis labels (left, bottom).
 _WIDTH, _LEFT, _RIGHT, _TOP, _BOTTOM = 680, 64, 16, 28, 44
@@ -267,8 +273,13 @@ def _traffic_plot(rollout: str, samples: Sequence[TrafficSample], span: float) -
         _point(frame, s.at, s.candidate, _BLUE, f"{s.at:g} s: {s.step}, candidate {s.candidate}%")
         for s in samples
     ]
-    legend = _legend([("candidate %", _BLUE, False), ("baseline %", _GREY, False),
-                      ("shadow", _LIGHT_GREY, False)])  # fmt: skip
+    legend = _legend(
+        [
+            ("candidate %", _BLUE, False),
+            ("baseline %", _GREY, False),
+            ("shadow", _LIGHT_GREY, False),
+        ]
+    )
     return _svg(
         frame,
         f"Traffic of {rollout}: candidate and baseline % over time",

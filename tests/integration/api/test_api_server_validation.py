@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -83,10 +84,10 @@ def test_status_written_through_the_main_resource_is_not_taken(
     assert "status" not in stored or stored["status"].get("phase") != "Succeeded"
 
     # Only the status subresource takes a status, and it still validates it.
+    traffic = {"status": {"traffic": {"baseline": 0, "candidate": 101}}}
+    patch = ("--subresource=status", "--type=merge", "-p", json.dumps(traffic))
     refused = kubectl.run(
-        "patch", "rollout.paved.dev", "churn-v1", "-n", namespace, "--subresource=status",
-        "--type=merge", "-p", '{"status": {"traffic": {"baseline": 0, "candidate": 101}}}',
-        check=False,
-    )  # fmt: skip
+        "patch", "rollout.paved.dev", "churn-v1", "-n", namespace, *patch, check=False
+    )
     assert refused.returncode != 0
     assert "status.traffic.candidate" in refused.stderr

@@ -34,17 +34,27 @@ def model_version(kubectl: Kubectl, namespace: str) -> str:
     kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "02-modelversion.yaml"))
     # Approvers and everyone else may edit ModelVersions; only the policies tell them apart.
     kubectl.run(
-        "create", "role", "edit-models", "--verb=get,patch,update",
-        "--resource=modelversions.paved.dev", "-n", namespace,
-    )  # fmt: skip
+        "create",
+        "role",
+        "edit-models",
+        "--verb=get,patch,update",
+        "--resource=modelversions.paved.dev",
+        "-n",
+        namespace,
+    )
     kubectl.run(
-        "create", "rolebinding", "edit-models", "--role=edit-models",
-        "--group=ml-approvers", "--group=analysts", "--user=paved-admin", "-n", namespace,
-    )  # fmt: skip
-    kubectl.run(
-        "patch", MV, "churn-v1", "-n", namespace, "--subresource=status", "--type=merge",
-        "-p", json.dumps({"status": TRAINED}),
-    )  # fmt: skip
+        "create",
+        "rolebinding",
+        "edit-models",
+        "--role=edit-models",
+        "--group=ml-approvers",
+        "--group=analysts",
+        "--user=paved-admin",
+        "-n",
+        namespace,
+    )
+    trained = ("--subresource=status", "--type=merge", "-p", json.dumps({"status": TRAINED}))
+    kubectl.run("patch", MV, "churn-v1", "-n", namespace, *trained)
     return "churn-v1"
 
 
@@ -56,9 +66,17 @@ def _sign(kubectl: Kubectl, namespace: str, *identity: str, **sign_off: Any) -> 
 
 def _patch(kubectl: Kubectl, namespace: str, patch: dict[str, Any], *identity: str) -> str:
     result = kubectl.run(
-        "patch", MV, "churn-v1", "-n", namespace, "--type=merge", "-p", json.dumps(patch),
-        *identity, check=False,
-    )  # fmt: skip
+        "patch",
+        MV,
+        "churn-v1",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps(patch),
+        *identity,
+        check=False,
+    )
     return result.stderr if result.returncode else "admitted"
 
 
@@ -89,9 +107,8 @@ def test_groups_the_api_server_does_not_know_are_refused(
     kubectl: Kubectl, namespace: str, model_version: str
 ) -> None:
     refused = _sign(
-        kubectl, namespace, "--as=carol", "--as-group=analysts", by="carol",
-        groups=["ml-approvers"],
-    )  # fmt: skip
+        kubectl, namespace, "--as=carol", "--as-group=analysts", by="carol", groups=["ml-approvers"]
+    )
     assert "carol is not in every group listed" in refused
 
 
@@ -110,8 +127,12 @@ def test_the_rules_cannot_be_rewritten_in_the_request_that_signs(
     refused = _patch(kubectl, namespace, patch, "--as=carol", "--as-group=analysts")
     assert "cannot change in the request that signs" in refused
     # Nor loosen a gate while signing (the gates are what the sign-off approves).
-    sign_off = {"by": "alice", "registryVersion": "3", "gatesDigest": "sha256:g3",
-                "groups": ["ml-approvers"]}  # fmt: skip
+    sign_off = {
+        "by": "alice",
+        "registryVersion": "3",
+        "gatesDigest": "sha256:g3",
+        "groups": ["ml-approvers"],
+    }
     loosened = {"spec": {"gates": {"golden": []}, "approval": {"signOff": sign_off}}}
     assert "cannot change in the request that signs" in _patch(kubectl, namespace, loosened, *ALICE)
 
@@ -140,9 +161,13 @@ def test_the_author_of_the_spec_may_not_sign_it_off(
     stored = kubectl.get_json(MV, model_version, "-n", namespace)
     assert stored["metadata"]["annotations"][CREATED_BY] == "paved-admin"
     self_approval = _sign(
-        kubectl, namespace, "--as=paved-admin", "--as-group=ml-approvers", by="paved-admin",
+        kubectl,
+        namespace,
+        "--as=paved-admin",
+        "--as-group=ml-approvers",
+        by="paved-admin",
         groups=["ml-approvers"],
-    )  # fmt: skip
+    )
     assert "may not sign it off: a second person must (four eyes)" in self_approval
     # Alice changes a gate, so she is the spec's last author now: she may not approve either.
     assert _patch(kubectl, namespace, {"spec": {"gates": {"drift": {"maxPsi": 0.25}}}}, *ALICE)
@@ -154,9 +179,17 @@ def test_the_author_of_the_spec_may_not_sign_it_off(
 
 def test_nobody_forges_the_authors(kubectl: Kubectl, namespace: str, model_version: str) -> None:
     kubectl.run(
-        "annotate", MV, model_version, "-n", namespace, "--overwrite",
-        f"{CREATED_BY}=someone-else", f"{SPEC_CHANGED_BY}=someone-else", *ALICE, check=False,
-    )  # fmt: skip
+        "annotate",
+        MV,
+        model_version,
+        "-n",
+        namespace,
+        "--overwrite",
+        f"{CREATED_BY}=someone-else",
+        f"{SPEC_CHANGED_BY}=someone-else",
+        *ALICE,
+        check=False,
+    )
     annotations = kubectl.get_json(MV, model_version, "-n", namespace)["metadata"]["annotations"]
     assert (annotations[CREATED_BY], annotations[SPEC_CHANGED_BY]) == ("paved-admin",) * 2
 
@@ -167,9 +200,12 @@ def test_other_edits_after_a_sign_off_are_not_blocked(
     _sign(kubectl, namespace, *ALICE, by="alice", groups=["ml-approvers"])
     # A colleague tunes a gate later: admitted (the operator then retrains, voiding the sign-off).
     edited = _patch(
-        kubectl, namespace, {"spec": {"gates": {"drift": {"maxPsi": 0.25}}}},
-        "--as=dave", "--as-group=analysts",
-    )  # fmt: skip
+        kubectl,
+        namespace,
+        {"spec": {"gates": {"drift": {"maxPsi": 0.25}}}},
+        "--as=dave",
+        "--as-group=analysts",
+    )
     assert edited == "admitted"
 
 
@@ -178,22 +214,37 @@ def test_paved_approve_signs_off_as_the_authenticated_user(
 ) -> None:
     alice = local_platform.user_kubeconfig("alice@example.com", ("ml-approvers",))
     approved = subprocess.run(
-        [PAVED, "approve", model_version, "-n", namespace, "--comment", "AUC holds",
-         f"--kubeconfig={alice}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            PAVED,
+            "approve",
+            model_version,
+            "-n",
+            namespace,
+            "--comment",
+            "AUC holds",
+            f"--kubeconfig={alice}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert approved.returncode == 0, approved.stderr
     sign_off = kubectl.get_json(MV, model_version, "-n", namespace)["spec"]["approval"]["signOff"]
     assert sign_off == {
-        "by": "alice@example.com", "comment": "AUC holds", "registryVersion": "3",
-        "gatesDigest": "sha256:g3", "groups": ["ml-approvers", "system:authenticated"],
-    }  # fmt: skip
+        "by": "alice@example.com",
+        "comment": "AUC holds",
+        "registryVersion": "3",
+        "gatesDigest": "sha256:g3",
+        "groups": ["ml-approvers", "system:authenticated"],
+    }
 
     mallory = local_platform.user_kubeconfig("mallory", ("analysts",))
     refused = subprocess.run(
         [PAVED, "approve", model_version, "-n", namespace, f"--kubeconfig={mallory}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert refused.returncode == 1
     assert "mallory is not in an approver group" in refused.stderr
 
@@ -205,14 +256,16 @@ def test_paved_approve_signs_off_as_the_authenticated_user(
 def regulated(kubectl: Kubectl, namespace: str) -> Iterator[str]:
     name = f"regulated-{namespace}"
     policy = {
-        "apiVersion": "paved.dev/v1alpha1", "kind": "PromotionPolicy", "metadata": {"name": name},
+        "apiVersion": "paved.dev/v1alpha1",
+        "kind": "PromotionPolicy",
+        "metadata": {"name": name},
         "spec": {
             "namespaces": [namespace],
             "signOff": {"approverGroups": ["risk"]},
             "gates": {"requireSchema": True, "minGoldenCases": 2, "protectedCohorts": ["age_band"]},
             "rollout": {"minShadow": "10m", "minCanary": {"duration": "5m", "weight": 5}},
         },
-    }  # fmt: skip
+    }
     kubectl.apply(yaml.safe_dump(policy))
     yield name
     kubectl.run("delete", "promotionpolicy.paved.dev", name, check=False)
@@ -256,9 +309,11 @@ def test_a_signer_outside_the_policys_approver_groups_is_refused(
 ) -> None:
     name = f"risk-{namespace}"
     policy = {
-        "apiVersion": "paved.dev/v1alpha1", "kind": "PromotionPolicy", "metadata": {"name": name},
+        "apiVersion": "paved.dev/v1alpha1",
+        "kind": "PromotionPolicy",
+        "metadata": {"name": name},
         "spec": {"namespaces": [namespace], "signOff": {"approverGroups": ["risk"]}},
-    }  # fmt: skip
+    }
     kubectl.apply(yaml.safe_dump(policy))
     try:
         refused = _sign(kubectl, namespace, *ALICE, by="alice", groups=["ml-approvers"])

@@ -50,7 +50,7 @@ def _statuses() -> dict[str, tuple[str, str, BaseModel]]:
         conditions=CONDITIONS,
         phase=RolloutPhase.PROGRESSING,
         current_step=2,
-        current_step_kind="ab_test",
+        current_step_kind="abTest",
         step_started_at=AT,
         traffic=TrafficSplit(baseline=50, candidate=50),
         analysis=[

@@ -32,9 +32,13 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 # What Grafana puts in place of each variable; a dashboard variable a query uses needs a sample.
 GRAFANA_BUILTINS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
 SAMPLES = {
-    "namespace": "ml", "rollout": "churn", "deployment": "churn", "predictor": "candidate",
-    "feature_view": "user-activity", "kind": "FeatureView",
-}  # fmt: skip
+    "namespace": "ml",
+    "rollout": "churn",
+    "deployment": "churn",
+    "predictor": "candidate",
+    "feature_view": "user-activity",
+    "kind": "FeatureView",
+}
 VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 LABEL_VALUES = re.compile(r"^label_values\((?:(.+),\s*)?(\w+)\)$", re.DOTALL)
 SERIES = re.compile(r"\b((?:paved|seldon)_\w+)(\{[^}]*\})?")
@@ -168,8 +172,15 @@ def test_the_rollouts_dashboard_runs_the_guardrails_own_queries() -> None:
 
 
 def helm_template(toolchain: Toolchain, *flags: str) -> subprocess.CompletedProcess[str]:
-    command = [str(toolchain.helm), "template", "t", str(CHART), "--namespace=ml",
-               "--kube-version=1.36.3", *flags]  # fmt: skip
+    command = [
+        str(toolchain.helm),
+        "template",
+        "t",
+        str(CHART),
+        "--namespace=ml",
+        "--kube-version=1.36.3",
+        *flags,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 

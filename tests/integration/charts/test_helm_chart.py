@@ -41,16 +41,23 @@ def test_alert_rules_pass_their_promtool_tests() -> None:
     assert promtool is not None, "promtool comes with the Debian prometheus package"
     tested = subprocess.run(
         [promtool, "test", "rules", str(CHART / "tests" / "alerts_test.yaml")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
 # Settings the pod gets from the Deployment's arguments, or in-cluster defaults, not from values.
 FROM_ARGUMENTS_OR_IN_CLUSTER = {
-    "kubeconfig", "metrics_address", "metrics_port", "health_address", "health_port", "peering",
+    "kubeconfig",
+    "metrics_address",
+    "metrics_port",
+    "health_address",
+    "health_port",
+    "peering",
     "namespaces",
-}  # fmt: skip
+}
 
 
 def test_every_operator_setting_a_cluster_needs_is_a_chart_value(
@@ -95,9 +102,15 @@ def test_every_operator_setting_a_cluster_needs_is_a_chart_value(
         (["rbac.scop=cluster"], "additional properties 'scop' not allowed"),
         (["operator.pipelineRunner=airflow"], "at '/operator/pipelineRunner'"),
     ],
-    ids=["namespaced-without-namespaces", "too-many-replicas", "redis-url-without-scheme",
-         "unknown-engine", "misspelt-key", "unknown-runner"],
-)  # fmt: skip
+    ids=[
+        "namespaced-without-namespaces",
+        "too-many-replicas",
+        "redis-url-without-scheme",
+        "unknown-engine",
+        "misspelt-key",
+        "unknown-runner",
+    ],
+)
 def test_a_wrong_value_fails_at_install_with_a_clear_message(
     toolchain: Toolchain, values: list[str], message: str
 ) -> None:
@@ -114,16 +127,24 @@ def test_install_lands_every_object_and_rbac_is_least_privilege(
     release = f"paved-{uuid.uuid4().hex[:6]}"
     # No --wait: there is no kubelet here, so the Deployment never gets pods.
     installed = helm(
-        toolchain, "install", release, str(CHART), f"--namespace={namespace}",
+        toolchain,
+        "install",
+        release,
+        str(CHART),
+        f"--namespace={namespace}",
         kubeconfig=endpoints.kubeconfig,
-    )  # fmt: skip
+    )
     assert installed.returncode == 0, installed.stderr
     assert "kubectl get paved -A" in installed.stdout  # NOTES.txt says what to do next
 
     manifest = helm(
-        toolchain, "get", "manifest", release, f"--namespace={namespace}",
+        toolchain,
+        "get",
+        "manifest",
+        release,
+        f"--namespace={namespace}",
         kubeconfig=endpoints.kubeconfig,
-    ).stdout  # fmt: skip
+    ).stdout
     listed = kubectl.run("get", "-f", "-", "-o", "json", stdin=manifest)
     landed = {
         (item["kind"], item["metadata"]["name"]) for item in json.loads(listed.stdout)["items"]
@@ -258,11 +279,14 @@ def _allowed(
             "user": user,
             "groups": ["system:serviceaccounts", "system:authenticated"],
             "resourceAttributes": {
-                "group": group, "resource": resource, "verb": verb,
-                "subresource": subresource, "namespace": namespace,
+                "group": group,
+                "resource": resource,
+                "verb": verb,
+                "subresource": subresource,
+                "namespace": namespace,
             },
         },
-    }  # fmt: skip
+    }
     answer = kubectl.run("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
     allowed: bool = json.loads(answer.stdout)["status"]["allowed"]
     return allowed
@@ -290,11 +314,13 @@ def test_the_operators_token_reads_paved_objects_and_nothing_it_was_not_given(
     [
         ([], set()),
         (["replicas=2"], {("ClusterKopfPeering", None)}),
-        (["replicas=2", "rbac.scope=namespaced", "rbac.watchNamespaces={ml,fraud}"],
-         {("KopfPeering", "ml"), ("KopfPeering", "fraud")}),
+        (
+            ["replicas=2", "rbac.scope=namespaced", "rbac.watchNamespaces={ml,fraud}"],
+            {("KopfPeering", "ml"), ("KopfPeering", "fraud")},
+        ),
     ],
     ids=["one-replica", "standby-cluster-wide", "standby-namespaced"],
-)  # fmt: skip
+)
 def test_a_standby_replica_comes_with_the_peering_object_it_waits_on(
     toolchain: Toolchain, values: list[str], expected: set[tuple[str, str | None]]
 ) -> None:
@@ -308,6 +334,6 @@ def test_a_standby_replica_comes_with_the_peering_object_it_waits_on(
         if d["apiVersion"] == "kopf.dev/v1"
     }
     assert peerings == expected
-    arguments = next(d for d in documents if d["kind"] == "Deployment")["spec"]["template"][
-        "spec"]["containers"][0]["args"]  # fmt: skip
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    arguments = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert ("--peering=paved" in arguments) == bool(expected)

@@ -30,11 +30,14 @@ def _view(root: Path) -> ViewDefinition:
     spec = FeatureViewSpec.model_validate(
         {
             "entity": {"name": "user", "joinKeys": ["user_id"]},
-            "source": {"path": "rows/*.parquet", "timestampField": "ts",
-                       "createdTimestampField": "created"},
+            "source": {
+                "path": "rows/*.parquet",
+                "timestampField": "ts",
+                "createdTimestampField": "created",
+            },
             "features": [{"name": "score", "dtype": "float64"}],
         }
-    )  # fmt: skip
+    )
     return view_definition(f"scores-{uuid.uuid4().hex[:8]}", spec, str(root), namespace="test")
 
 

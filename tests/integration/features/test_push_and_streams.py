@@ -36,13 +36,18 @@ def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
     spec = FeatureViewSpec.model_validate(
         {
             "entity": {"name": "user", "joinKeys": ["user_id"]},
-            "source": {"path": "clicks/*.parquet", "timestampField": "ts",
-                       "createdTimestampField": "created"},
+            "source": {
+                "path": "clicks/*.parquet",
+                "timestampField": "ts",
+                "createdTimestampField": "created",
+            },
             "ttl": "7d",
-            "features": [{"name": "clicks", "dtype": "int64"},
-                         {"name": "country", "dtype": "string", "nullable": True}],
+            "features": [
+                {"name": "clicks", "dtype": "int64"},
+                {"name": "country", "dtype": "string", "nullable": True},
+            ],
         }
-    )  # fmt: skip
+    )
     clicks = tmp_path / "test" / "clicks"  # under the data root of the view's namespace
     clicks.mkdir(parents=True)
     seed = pa.table(
@@ -67,9 +72,13 @@ def _only_view(store: FeatureStore) -> str:
 def _offline_clicks(store: FeatureStore, user: int) -> int | None:
     name = _only_view(store)
     entities = pa.table(
-        {"user_id": [user], "event_timestamp": pa.array([NOW + dt.timedelta(minutes=5)],
-                                                        pa.timestamp("us", tz="UTC"))}
-    )  # fmt: skip
+        {
+            "user_id": [user],
+            "event_timestamp": pa.array(
+                [NOW + dt.timedelta(minutes=5)], pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
     joined = store.get_historical_features(entities, [f"{name}:clicks"])
     value: int | None = joined.column("clicks")[0].as_py()
     return value
@@ -166,11 +175,16 @@ def test_stream_consumer_pushes_rows_and_parks_bad_entries(
 ) -> None:
     name = _only_view(store)
     client = redis.Redis.from_url(endpoints.redis)
-    publish(client, name, namespace=store.namespace, rows=[
-        {"user_id": 5, "ts": NOW.isoformat(), "clicks": 11, "country": None},
-        {"user_id": 6, "ts": "yesterday", "clicks": 1},
-        {"user_id": 7, "ts": NOW.isoformat(), "clicks": 13, "country": "IT"},
-    ])  # fmt: skip
+    publish(
+        client,
+        name,
+        namespace=store.namespace,
+        rows=[
+            {"user_id": 5, "ts": NOW.isoformat(), "clicks": 11, "country": None},
+            {"user_id": 6, "ts": "yesterday", "clicks": 1},
+            {"user_id": 7, "ts": NOW.isoformat(), "clicks": 13, "country": "IT"},
+        ],
+    )
     consumer = StreamConsumer(store, client, name, "test-consumer", clock=lambda: NOW)
 
     assert consumer.consume_once(block_ms=100) == 3

@@ -33,9 +33,11 @@ def _exporter(deployment: str) -> type[http.server.BaseHTTPRequestHandler]:
             lines = [f"# TYPE {METRIC} histogram"]
             for predictor, ok, failed in (("baseline", 10 * n, 0), ("candidate", 7 * n, 3 * n)):
                 for code, count in (("200", ok), ("500", failed)):
-                    labels = (f'namespace="ml",deployment_name="{deployment}",'
-                              f'predictor_name="{predictor}",'
-                              f'service="predictions",method="post",code="{code}"')  # fmt: skip
+                    labels = (
+                        f'namespace="ml",deployment_name="{deployment}",'
+                        f'predictor_name="{predictor}",'
+                        f'service="predictions",method="post",code="{code}"'
+                    )
                     lines.append(f'{METRIC}_bucket{{{labels},le="0.1"}} {count}')
                     lines.append(f'{METRIC}_bucket{{{labels},le="+Inf"}} {count}')
                     lines.append(f"{METRIC}_count{{{labels}}} {count}")

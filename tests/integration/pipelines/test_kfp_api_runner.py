@@ -136,9 +136,12 @@ async def test_a_succeeded_run_reports_no_output_because_the_api_carries_none(
     assert {t["display_name"] for t in tasks} == {"prepare", "train", "evaluate-and-log"}
     assert all("execution_id" in t for t in tasks)
     assert done == PipelineRun(
-        run.id, RunState.SUCCEEDED, output=None, error=None,
+        run.id,
+        RunState.SUCCEEDED,
+        output=None,
+        error=None,
         finished_tasks=frozenset({"prepare", "train", "evaluate-and-log"}),
-    )  # fmt: skip
+    )
 
 
 async def test_a_running_run_reports_the_tasks_it_has_finished(

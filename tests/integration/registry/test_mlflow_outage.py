@@ -57,8 +57,10 @@ async def test_an_outage_is_reported_in_seconds_and_a_registration_waits_it_out_
     # MLflow's own client would retry a refused connection for minutes before saying anything.
     assert time.monotonic() - started < 10
     message = str(first.value)
-    assert message.startswith(f"MLflow at {endpoints.mlflow} cannot be reached to register "
-                              f"{model} for key {key}: ConnectError")  # fmt: skip
+    assert message.startswith(
+        f"MLflow at {endpoints.mlflow} cannot be reached to register "
+        f"{model} for key {key}: ConnectError"
+    )
     assert "(3 attempts)" in message
     assert "1 call(s) in a row" in message
     with pytest.raises(RegistryUnavailableError) as second:
@@ -97,8 +99,10 @@ async def test_the_controller_reports_the_outage_and_registers_once_mlflow_is_ba
     assert world.status.phase is ModelVersionPhase.EVALUATING
     status, reason, message = world.condition("Trained")
     assert (status, reason) == ("Unknown", "RegistryUnavailable")
-    assert message.startswith(f"MLflow at {endpoints.mlflow} cannot be reached to find the "
-                              f"{registered} version of key {key}: ConnectError")  # fmt: skip
+    assert message.startswith(
+        f"MLflow at {endpoints.mlflow} cannot be reached to find the "
+        f"{registered} version of key {key}: ConnectError"
+    )
     assert message.endswith("; next attempt in 5 s.")
     second = await world.tick()
     assert (first.retry_after_seconds, second.retry_after_seconds) == (5, 10)

@@ -123,8 +123,11 @@ def test_a_new_production_version_archives_the_previous_one(
 def test_sign_off_is_recorded_on_the_version(endpoints: Endpoints, model: str) -> None:
     registry = MlflowRegistry(endpoints.mlflow)
     version = asyncio.run(registry.register(model, _logged_run(endpoints), "uid-1", {}))
-    asyncio.run(registry.record_sign_off(model, version.version, "alice", "2026-11-26T12:00:00Z",
-                                         "AUC holds"))  # fmt: skip
+    asyncio.run(
+        registry.record_sign_off(
+            model, version.version, "alice", "2026-11-26T12:00:00Z", "AUC holds"
+        )
+    )
     found = asyncio.run(registry.find(model, "uid-1"))
     assert found is not None
     assert found.tags[APPROVED_BY_TAG] == "alice"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from paved_local.demo.display import Live
 from paved_local.demo.live import LineDisplay, render
 from paved_local.demo.record import AbEstimate, GuardrailSample
-from paved_local.demo.scenario import Live
 
 
 def _text(live: Live) -> str:
@@ -17,14 +17,35 @@ def _text(live: Live) -> str:
 
 def test_the_panel_shows_the_split_guardrails_against_thresholds_and_the_ab_estimate() -> None:
     live = Live(
-        stage="Rolling churn-v2 out", rollout="churn-v2", phase="Progressing", step="A/B test",
-        traffic=(50, 50, False), models={"churn-v2": "Staging"},
-        guardrails=[GuardrailSample(at=1, rollout="churn-v2", guardrail="errorRate", value=0.031,
-                                    threshold=0.02, verdict="breach")],
-        experiment=AbEstimate(at=1, rollout="churn-v2", outcome="win", effect=0.09, low=0.01,
-                              high=0.18, p_value=0.03, samples_baseline=900,
-                              samples_candidate=880, required_per_arm=700),
-    )  # fmt: skip
+        stage="Rolling churn-v2 out",
+        rollout="churn-v2",
+        phase="Progressing",
+        step="A/B test",
+        traffic=(50, 50, False),
+        models={"churn-v2": "Staging"},
+        guardrails=[
+            GuardrailSample(
+                at=1,
+                rollout="churn-v2",
+                guardrail="errorRate",
+                value=0.031,
+                threshold=0.02,
+                verdict="breach",
+            )
+        ],
+        experiment=AbEstimate(
+            at=1,
+            rollout="churn-v2",
+            outcome="win",
+            effect=0.09,
+            low=0.01,
+            high=0.18,
+            p_value=0.03,
+            samples_baseline=900,
+            samples_candidate=880,
+            required_per_arm=700,
+        ),
+    )
     shown = _text(live)
     assert "baseline 50% · candidate 50%" in shown
     assert "errorRate" in shown

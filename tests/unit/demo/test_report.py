@@ -35,30 +35,45 @@ def _traffic(rollout: str, *steps: tuple[float, int, bool]) -> list[TrafficSampl
     """(at, candidate %, shadow) steps; the baseline gets the rest."""
     return [
         TrafficSample(
-            at=at, rollout=rollout, step=f"canary {candidate}%", baseline=100 - candidate,
-            candidate=candidate, shadow=shadow,
+            at=at,
+            rollout=rollout,
+            step=f"canary {candidate}%",
+            baseline=100 - candidate,
+            candidate=candidate,
+            shadow=shadow,
         )
         for at, candidate, shadow in steps
-    ]  # fmt: skip
+    ]
 
 
 def _guardrail(*values: tuple[float, float | None, str]) -> list[GuardrailSample]:
     """(at, value, verdict) samples of one error-rate guardrail with a threshold of 0.02."""
     return [
         GuardrailSample(
-            at=at, rollout="fraud", guardrail="error rate", value=value, threshold=0.02,
+            at=at,
+            rollout="fraud",
+            guardrail="error rate",
+            value=value,
+            threshold=0.02,
             verdict=verdict,
         )
         for at, value, verdict in values
-    ]  # fmt: skip
+    ]
 
 
 def _estimate(at: float, effect: float, outcome: str = "undecided") -> AbEstimate:
     return AbEstimate(
-        at=at, rollout="fraud", outcome=outcome, effect=effect, low=effect - 0.01,
-        high=effect + 0.01, p_value=0.004, samples_baseline=1200, samples_candidate=1180,
+        at=at,
+        rollout="fraud",
+        outcome=outcome,
+        effect=effect,
+        low=effect - 0.01,
+        high=effect + 0.01,
+        p_value=0.004,
+        samples_baseline=1200,
+        samples_candidate=1180,
         required_per_arm=1500,
-    )  # fmt: skip
+    )
 
 
 def _section(html: str, id_: str) -> str:
@@ -179,9 +194,11 @@ def test_gates_are_tabled_per_model_version_with_their_result_coloured() -> None
 
 def test_a_rolled_back_rollout_is_tabled_with_its_reason_and_seconds() -> None:
     rollback = Rollback(
-        rollout="fraud", reason="GuardrailBreached", message="error rate 0.05 over 0.02",
+        rollout="fraud",
+        reason="GuardrailBreached",
+        message="error rate 0.05 over 0.02",
         breach_to_restore_seconds=7.46,
-    )  # fmt: skip
+    )
     section = _section(render_report(_record(rollbacks=[rollback])), "rollbacks")
     assert (
         "<td>fraud</td><td>GuardrailBreached</td><td>error rate 0.05 over 0.02</td><td>7.5 s</td>"
@@ -191,9 +208,11 @@ def test_a_rolled_back_rollout_is_tabled_with_its_reason_and_seconds() -> None:
 
 def test_lineage_lists_the_production_tags() -> None:
     production = Lineage(
-        model="fraud", version="3", uri="models:/fraud/3",
+        model="fraud",
+        version="3",
+        uri="models:/fraud/3",
         tags={"paved.dataset_hash": "abc123", "paved.approved_by": "ana@example.com"},
-    )  # fmt: skip
+    )
     section = _section(render_report(_record(production=production)), "lineage")
     assert "models:/fraud/3" in section
     assert re.findall(r"<tr><td>(.*?)</td>", section) == ["paved.approved_by", "paved.dataset_hash"]

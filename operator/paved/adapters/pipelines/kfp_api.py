@@ -89,16 +89,23 @@ class KfpApiRunner:
         predicate = {"key": "display_name", "operation": "EQUALS", "string_value": run_key}
         named = json.dumps({"predicates": [predicate]})
         existing = await self._call(
-            "list runs", self._client.list_runs,
-            experiment_id=experiment_id, filter=named, sort_by="created_at", page_size=1,
-        )  # fmt: skip
+            "list runs",
+            self._client.list_runs,
+            experiment_id=experiment_id,
+            filter=named,
+            sort_by="created_at",
+            page_size=1,
+        )
         if existing.runs:
             return _pipeline_run(existing.runs[0])
         created = await self._call(
-            "create run", self._client.create_run_from_pipeline_package,
-            pipeline_file=str(package), arguments={"request": request}, run_name=run_key,
+            "create run",
+            self._client.create_run_from_pipeline_package,
+            pipeline_file=str(package),
+            arguments={"request": request},
+            run_name=run_key,
             experiment_id=experiment_id,
-        )  # fmt: skip
+        )
         return _pipeline_run(created.run_info)
 
     async def get(self, run_id: str) -> PipelineRun:
@@ -115,17 +122,18 @@ class KfpApiRunner:
         try:
             # kfp.Client's create_experiment is get-or-create, but not atomic.
             experiment = await self._call(
-                "create experiment", self._client.create_experiment,
-                name=name, namespace=namespace,
-            )  # fmt: skip
+                "create experiment", self._client.create_experiment, name=name, namespace=namespace
+            )
         except _RefusedError as refused:
             if refused.status != _CONFLICT:
                 raise
             # Another writer created it between the client's lookup and its create.
             experiment = await self._call(
-                "get experiment", self._client.get_experiment,
-                experiment_name=name, namespace=namespace,
-            )  # fmt: skip
+                "get experiment",
+                self._client.get_experiment,
+                experiment_name=name,
+                namespace=namespace,
+            )
         return str(experiment.experiment_id)
 
     async def _call(self, what: str, method: Callable[..., Any], **arguments: Any) -> Any:

@@ -50,10 +50,10 @@ class KfpLocalRunner:
         (directory / "key").write_text(run_key)
         log = os.open(directory / "run.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
-            command = [
-                sys.executable, "-m", module, "--request", str(directory / "request.json"),
-                "--root", str(directory / "artifacts"), "--result", str(directory / "result.json"),
-            ]  # fmt: skip
+            command = [sys.executable, "-m", module]
+            command += ["--request", str(directory / "request.json")]
+            command += ["--root", str(directory / "artifacts")]
+            command += ["--result", str(directory / "result.json")]
             pid = await asyncio.to_thread(
                 os.posix_spawn,
                 sys.executable,
@@ -61,7 +61,7 @@ class KfpLocalRunner:
                 dict(os.environ),
                 file_actions=[(os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)],
                 setsid=True,
-            )  # fmt: skip
+            )
         finally:
             os.close(log)
         (directory / "pid").write_text(str(pid))
@@ -79,10 +79,11 @@ class KfpLocalRunner:
             return PipelineRun(run_id, RunState.FAILED, error=f"no run {run_id} in {self._root}")
         if not _alive(directory / "pid"):
             return PipelineRun(
-                run_id, RunState.FAILED,
+                run_id,
+                RunState.FAILED,
                 error=f"the run's process ended without a result; see {directory / 'run.log'}",
                 finished_tasks=finished,
-            )  # fmt: skip
+            )
         return PipelineRun(run_id, RunState.RUNNING, finished_tasks=finished)
 
 
