@@ -15,7 +15,7 @@ ours() { [[ -f $state/dockerd.pid ]] && kill -0 "$(cat "$state/dockerd.pid")" 2>
 if docker info >/dev/null 2>&1; then
   # The daemon paved started runs the wrapper anew for every container: a changed wrapper
   # takes effect without a restart. Any other daemon is left as it is.
-  if ours && [[ -f $state/daemon.json ]]; then install -m 0755 "$here/paved_runc.py" "$state/paved-runc"; fi
+  if ours; then install -m 0755 "$here/paved_runc.py" "$state/paved-runc"; fi
   exit 0
 fi
 
@@ -37,13 +37,15 @@ fi
 
 mkdir -p "$state"
 install -m 0755 "$here/paved_runc.py" "$state/paved-runc"
-config=(--pidfile "$state/dockerd.pid")
-if [[ -n $(python3 "$state/paved-runc" --withheld) ]]; then
-  echo "this machine withholds $(python3 "$state/paved-runc" --withheld | paste -sd, -) from its processes: dockerd runs containers through paved-runc" >&2
-  printf '{"runtimes": {"paved-runc": {"path": "%s"}}, "default-runtime": "paved-runc"}\n' \
-    "$state/paved-runc" >"$state/daemon.json"
-  config+=(--config-file "$state/daemon.json")
+# BuildKit's cache (layers, the uv downloads of the images' builds) is collected past 10 GB.
+runtime=
+withheld=$(python3 "$state/paved-runc" --withheld | paste -sd, -)
+if [[ -n $withheld ]]; then
+  echo "this machine withholds $withheld from its processes: dockerd runs containers through paved-runc" >&2
+  runtime=$(printf '"runtimes": {"paved-runc": {"path": "%s"}}, "default-runtime": "paved-runc", ' "$state/paved-runc")
 fi
+printf '{%s"builder": {"gc": {"enabled": true, "defaultKeepStorage": "10GB"}}}\n' "$runtime" >"$state/daemon.json"
+config=(--pidfile "$state/dockerd.pid" --config-file "$state/daemon.json")
 
 if ours; then
   echo "dockerd (pid $(cat "$state/dockerd.pid")) is starting; waiting for it" >&2

@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker import Image, build_images, docker, require_docker
+from tests.support.docker import Image, build_images, docker
 
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
-
-
-@pytest.fixture(scope="module")
-def images() -> dict[str, Image]:
-    require_docker()
-    return build_images()
 
 
 @pytest.fixture(scope="module")
