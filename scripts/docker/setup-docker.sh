@@ -4,7 +4,7 @@
 # configuration, pid and log under paved's state (PAVED_DOCKER_STATE, by default
 # ${XDG_STATE_HOME:-~/.local/state}/paved/docker). On machines that withhold capabilities from
 # the processes they start, dockerd's default runtime becomes paved-runc (see
-# docs/decisions/XXXX-docker-on-these-machines.md). Idempotent: a second run starts nothing.
+# docs/decisions/XXXX-docker-and-images-built-here.md). Idempotent: a second run starts nothing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,15 +35,28 @@ if ! command -v dockerd >/dev/null && [[ ! -x /usr/sbin/dockerd ]]; then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends docker.io >&2
 fi
 
+answers() {
+  for _ in $(seq 120); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+# Where systemd runs, the package starts its own docker.service: that one is the machine's.
+if systemctl is-active --quiet docker 2>/dev/null; then
+  answers && exit 0
+fi
+
 mkdir -p "$state"
 install -m 0755 "$here/paved_runc.py" "$state/paved-runc"
-# BuildKit's cache (layers, the uv downloads of the images' builds) is collected past 10 GB.
 runtime=
 withheld=$(python3 "$state/paved-runc" --withheld | paste -sd, -)
 if [[ -n $withheld ]]; then
   echo "this machine withholds $withheld from its processes: dockerd runs containers through paved-runc" >&2
   runtime=$(printf '"runtimes": {"paved-runc": {"path": "%s"}}, "default-runtime": "paved-runc", ' "$state/paved-runc")
 fi
+# BuildKit's cache (layers, the uv downloads of the images' builds) is collected past 10 GB.
 printf '{%s"builder": {"gc": {"enabled": true, "defaultKeepStorage": "10GB"}}}\n' "$runtime" >"$state/daemon.json"
 config=(--pidfile "$state/dockerd.pid" --config-file "$state/daemon.json")
 
@@ -54,10 +67,7 @@ else
   PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH setsid "${sudo[@]}" dockerd "${config[@]}" \
     >>"$state/dockerd.log" 2>&1 </dev/null &
 fi
-for _ in $(seq 120); do
-  docker info >/dev/null 2>&1 && exit 0
-  sleep 0.5
-done
+answers && exit 0
 echo "error: dockerd did not answer within 60 s; see $state/dockerd.log" >&2
 tail -n 20 "$state/dockerd.log" >&2
 exit 1
