@@ -78,3 +78,24 @@ def test_a_second_build_with_nothing_changed_takes_seconds(
         for image in again.values():
             print(f"\n  image {image.name:<16} {image.tag:<48} {image.megabytes:>5} MB", end="")
         print(f"\n  second build: {elapsed:.1f} s")
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        ["features", "serve", "--help"],
+        ["features", "consume", "--help"],
+    ],
+    ids=["feature-server", "stream-consumer"],
+)
+def test_the_operator_image_also_runs_the_feature_server_and_the_stream_consumer(
+    operator: str, role: list[str]
+) -> None:
+    assert docker("run", "--rm", operator, *role).stdout.startswith(f"Usage: paved {role[0]} ")
+
+
+def test_the_operator_image_runs_the_training_pipelines_components(operator: str) -> None:
+    # KFP runs each component in the image its decorator names: this one.
+    named = _run(operator, "python", "-c", "import paved_pipelines.training as t; print(t.IMAGE)")
+
+    assert named.strip() == operator
