@@ -15,14 +15,14 @@ export UV_CACHE_DIR := $(PAVED_CACHE_DIR)/uv-cache
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup system python toolchain demo test test-unit test-integration test-e2e crds pipelines bench lint fmt down clean
+.PHONY: help setup system python toolchain demo image test test-unit test-integration test-e2e test-cluster crds pipelines bench lint fmt down clean
 
 help: ## Show the targets and what they do
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 setup: system python toolchain ## Install everything the platform and the tests need (idempotent)
 
-system: ## Install the Debian packages (redis-server, prometheus) and check for Go and Python 3.11
+system: ## Install the Debian packages (redis-server, prometheus, docker.io, mmdebstrap), start dockerd where none runs, check for Go and Python 3.11
 	@bash scripts/setup-system.sh
 
 python: $(VENV)/.synced ## Create .venv with the locked dependencies (uv.lock)
@@ -41,7 +41,10 @@ toolchain: python ## Build kube-apiserver, etcd, kubectl and helm from Go module
 demo: setup ## Run the whole lifecycle on the local platform, live, and write a report
 	$(BIN)/paved demo
 
-test: setup ## Run every tier (unit, integration, e2e); starts and stops the services it needs
+image: system ## Build the operator image on a base from Debian's packages, pulling nothing (cached: seconds when nothing changed)
+	@bash images/build.sh
+
+test: setup ## Run every tier (unit, integration, e2e, cluster); starts and stops the services it needs
 	$(BIN)/pytest
 
 test-unit: python ## Run the unit tier only (seconds, no services)
@@ -52,6 +55,9 @@ test-integration: setup ## Run the integration tier (adapters against real servi
 
 test-e2e: setup ## Run the e2e tier (the operator on the local platform)
 	$(BIN)/pytest tests/e2e
+
+test-cluster: system python ## Run the cluster tier (Docker: privileged containers, the images built here)
+	$(BIN)/pytest tests/cluster
 
 crds: python ## Regenerate crds/, the chart's copy and docs/api/ from the pydantic models in paved.api
 	$(BIN)/python scripts/render_crds.py

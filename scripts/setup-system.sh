@@ -6,6 +6,8 @@ set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v prometheus >/dev/null || missing+=(prometheus)
+# mmdebstrap builds the images' bases from Debian's packages (images/base.sh).
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]]; then sudo=()
@@ -28,3 +30,6 @@ if ! command -v go >/dev/null; then
   echo "error: Go 1.26 or newer is needed to build the local control plane; install it and put go on PATH." >&2
   exit 1
 fi
+
+# A Docker engine for the images and the cluster tier (installed and started where none runs).
+bash "$(dirname "$0")/docker/setup-docker.sh"

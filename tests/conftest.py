@@ -1,4 +1,5 @@
-"""Tiers by folder (unit, integration, e2e), and the local platform started once per session."""
+"""Tiers by folder (unit, integration, e2e, cluster), and the local platform started once
+per session."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from paved_local.platform import QUIET_ENVIRONMENT
 
 pytest_plugins = ["tests.support.fixtures"]
 
-_TIERS = {"unit": 10, "integration": 300, "e2e": 600}  # per-test timeout in seconds
+_TIERS = {"unit": 10, "integration": 300, "e2e": 600, "cluster": 900}  # per-test timeout in seconds
 _TESTS = Path(__file__).parent
 
 os.environ.update(QUIET_ENVIRONMENT)

@@ -1,0 +1,94 @@
+"""The model server image (MLServer with its MLflow runtime, as Seldon Core v2 and KServe run
+it) serves a model paved's libraries saved, and carries KServe's storage initializer logic."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.support.docker import Image, docker
+from tests.support.waiting import wait_for
+
+FEATURES = np.array([[0.0, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.9]])
+LABELS = [0, 1, 1, 0]
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    models = tmp_path / "models"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow cannot tell pip's version in a uv environment
+        mlflow.sklearn.save_model(LogisticRegression().fit(FEATURES, LABELS), models / "model")
+    settings = {
+        "name": "churn",
+        "implementation": "mlserver_mlflow.MLflowRuntime",
+        "parameters": {"uri": "/mnt/models/model"},
+    }
+    (models / "model-settings.json").write_text(json.dumps(settings))
+    for path in [models, *models.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)  # the server runs as uid 10001
+    return models
+
+
+@pytest.fixture
+def model_server(images: dict[str, Image], model_dir: Path) -> Iterator[str]:
+    tag = images["model-server"].tag
+    mount = f"{model_dir}:/mnt/models:ro"
+    container = docker("run", "--detach", "-p", "127.0.0.1::8080", "-v", mount, tag).stdout
+    port = docker("port", container.strip(), "8080/tcp").stdout.splitlines()[0].rsplit(":", 1)[1]
+    yield f"http://127.0.0.1:{port}"
+    docker("rm", "--force", container.strip(), check=False)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v2/models/churn/ready", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_mlserver_serves_an_mlflow_model_over_the_v2_protocol(model_server: str) -> None:
+    wait_for(lambda: _ready(model_server), timeout=120, what="MLServer to load the model")
+    request = {
+        "parameters": {"content_type": "np"},
+        "inputs": [
+            {"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [0.95, 0.05, 0.05, 0.95]}
+        ],
+    }
+
+    answer = httpx.post(f"{model_server}/v2/models/churn/infer", json=request, timeout=30)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outputs"][0]["data"] == [1, 0]
+
+
+def test_the_model_server_image_fetches_models_as_kserves_storage_initializer(
+    images: dict[str, Image],
+) -> None:
+    fetch = (
+        "import os, tempfile; from kserve_storage import Storage; "
+        "source = tempfile.mkdtemp(); open(os.path.join(source, 'MLmodel'), 'w').write('x'); "
+        "print(sorted(os.listdir(Storage.download(source, tempfile.mkdtemp()))))"
+    )
+    tag = images["model-server"].tag
+    fetched = docker("run", "--rm", "--entrypoint", "python", tag, "-c", fetch).stdout
+
+    assert fetched.strip() == "['MLmodel']"
+    assert docker("run", "--rm", "--entrypoint", "id", tag, "-u").stdout.strip() == "10001"
+
+
+def test_the_data_plane_image_runs_the_data_plane_as_non_root(images: dict[str, Image]) -> None:
+    tag = images["dataplane"].tag
+    usage = docker("run", "--rm", tag, "--help").stdout
+
+    assert "python -m paved_local.dataplane" in usage
+    assert docker("run", "--rm", "--entrypoint", "id", tag, "-u").stdout.strip() == "10001"

@@ -1,0 +1,41 @@
+"""What the images' recipes promise without building them: a model trained against uv.lock
+loads in the model server, and the host's CA bundle only ever reaches a build as a secret."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILES = [ROOT / "operator" / "Dockerfile", *sorted((ROOT / "images").glob("*/Dockerfile"))]
+# The libraries a saved model's pickle and MLmodel file are tied to.
+SERIALIZERS = ["scikit-learn", "mlflow", "numpy", "scipy", "pandas", "cloudpickle"]
+
+
+def _pins(path: Path) -> dict[str, str]:
+    return dict(re.findall(r"^([a-z0-9-]+)==(\S+)$", path.read_text(), re.M))
+
+
+@pytest.mark.parametrize("library", SERIALIZERS)
+def test_the_model_server_has_the_training_environments_version_of(library: str) -> None:
+    locked = {
+        p["name"]: p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+    }
+    served = _pins(ROOT / "images" / "model-server" / "requirements.txt")
+
+    assert served[library] == locked[library], (
+        "recompile images/model-server/requirements.txt against uv.lock's versions"
+    )
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
+def test_the_ca_bundle_reaches_builds_only_as_a_secret(dockerfile: Path) -> None:
+    lines = dockerfile.read_text().replace("\\\n", " ").splitlines()
+    naming = [line for line in lines if "ca-certificates.crt" in line and not line.startswith("#")]
+
+    assert naming
+    for line in naming:
+        assert line.startswith(("RUN --mount=type=secret,id=ca,", "ENV ")), line
