@@ -1,6 +1,6 @@
 """KServe's part of the data plane: InferenceServices (serving.kserve.io/v1beta1) in serverless
-mode, as KServe's controller and Knative would serve them, held to their contract (ADR "serving
-backends are plug-ins").
+mode, as KServe's controller and Knative would serve them, held to their contract (ADR
+0015).
 
 The controller's part is `reconcile`: each new `storageUri` of the predictor is a new revision
 (`<name>-predictor-00002`); once its model loads it is the latest ready revision. Without

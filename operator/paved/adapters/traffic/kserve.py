@@ -7,7 +7,7 @@ candidate's model, so KServe creates a revision for it (the latest), and
 keeps the rest. A rollback pins the latest revision to 0%; a promotion clears the canary, so the
 latest revision takes all traffic and becomes the rolled-out one (the next rollout starts from
 it). KServe has no mirroring, no feedback API and no header routing of its own: only the canary
-split (ADR "serving backends are plug-ins").
+split (ADR 0015).
 
 The split is read back from `status.components.predictor.traffic`, by model: the latest revision
 counts as the candidate only while the spec's `storageUri` is the candidate's and the status
