@@ -171,10 +171,9 @@ def rollout_manifest(name: str, candidate: str, deployment: str) -> dict[str, An
             "guardrails": [{"builtin": "errorRate", "max": ERROR_LIMIT}],
             # No traffic, so every reading is "no data"; waiting keeps the Rollout in its canary,
             # analysing every interval, which is the work measured.
-            "analysis": {"interval": f"{INTERVAL_SECONDS}s", "window": WINDOW,
-                         "onNoData": "wait"},
+            "analysis": {"interval": f"{INTERVAL_SECONDS}s", "window": WINDOW, "onNoData": "wait"},
         },
-    }  # fmt: skip
+    }
     RolloutSpec.model_validate(document["spec"])  # fail here, not as a Rollout the API refuses
     return document
 
@@ -234,18 +233,21 @@ class ManyRolloutsBench(RollbackBench):
             ]
             await asyncio.to_thread(self._apply_all, rollouts)
             applied = time.monotonic()
-            self.event(f"applied in {rollouts_began - began:.1f}s and "
-                       f"{applied - rollouts_began:.1f}s")  # fmt: skip
+            self.event(
+                f"applied in {rollouts_began - began:.1f}s and {applied - rollouts_began:.1f}s"
+            )
             started = await self._all_started(rollouts_began)
             took = max(started.values()) - rollouts_began
             self.event(f"all {self.count} in their canary {took:.1f}s after the first was applied")
             return Result(
-                rollouts=self.count, idle_start=idle_start, idle=idle,
+                rollouts=self.count,
+                idle_start=idle_start,
+                idle=idle,
                 deployments_applied_s=rollouts_began - began,
                 rollouts_applied_s=applied - rollouts_began,
                 started_s=sorted(t - rollouts_began for t in started.values()),
                 window=await self._window(pid),
-            )  # fmt: skip
+            )
         finally:
             if self._operator is not None:
                 self._operator.stop()
@@ -254,8 +256,16 @@ class ManyRolloutsBench(RollbackBench):
         """In bulk, as a GitOps tool would: one server-side apply per CHUNK documents."""
         for first in range(0, len(documents), CHUNK):
             stream = "---\n".join(yaml.safe_dump(d) for d in documents[first : first + CHUNK])
-            self._kubectl(self.endpoints, "apply", "--server-side", "-n", self.namespace,
-                          "-f", "-", stdin=stream)  # fmt: skip
+            self._kubectl(
+                self.endpoints,
+                "apply",
+                "--server-side",
+                "-n",
+                self.namespace,
+                "-f",
+                "-",
+                stdin=stream,
+            )
 
     async def _rollouts(self) -> list[dict[str, Any]]:
         """All of them in one list call: the poll costs the API server (and so the operator) one
@@ -283,8 +293,10 @@ class ManyRolloutsBench(RollbackBench):
                 if status.get("currentStep") == 0 and status.get("stepStartedAt"):
                     seen.setdefault(item["metadata"]["name"], answered)
                 elif status.get("phase") not in (None, "Pending", PROGRESSING):
-                    raise DemoError(f"{item['metadata']['name']} ended {status.get('phase')}: "
-                                    f"{status.get('message')}")  # fmt: skip
+                    raise DemoError(
+                        f"{item['metadata']['name']} ended {status.get('phase')}: "
+                        f"{status.get('message')}"
+                    )
                 else:
                     waiting[f"{status.get('phase')}: {status.get('message')}"] += 1
             if len(seen) >= self.count:
@@ -296,13 +308,16 @@ class ManyRolloutsBench(RollbackBench):
                 )
             if answered - told >= 30:
                 told = answered
-                self.event(f"{len(seen)}/{self.count} in their canary; the rest: "
-                           f"{dict(waiting.most_common(2))}")  # fmt: skip
+                self.event(
+                    f"{len(seen)}/{self.count} in their canary; the rest: "
+                    f"{dict(waiting.most_common(2))}"
+                )
             await asyncio.sleep(max(0.0, sent + POLL_SECONDS - time.monotonic()))
 
     async def _window(self, pid: int) -> Window:
-        self.stage(f"Measuring for {self.minutes:g} min: polling all Rollouts every "
-                   f"{POLL_SECONDS:g}s")  # fmt: skip
+        self.stage(
+            f"Measuring for {self.minutes:g} min: polling all Rollouts every {POLL_SECONDS:g}s"
+        )
         # Per Rollout, each distinct lastAnalysisAt and the wall time of the poll that first
         # showed it. The first is the analysis before the window: the one the next lags behind.
         history: dict[str, list[tuple[dt.datetime, float]]] = {}
@@ -340,8 +355,9 @@ class ManyRolloutsBench(RollbackBench):
             for (previous, _), (at, shown) in itertools.pairwise(analyses):
                 lags.append((at - previous).total_seconds() - INTERVAL_SECONDS)
                 seen_after.append(shown - at.timestamp())
-        silent = sorted(n for n in (f"r-{k}" for k in range(1, self.count + 1))
-                        if len(history.get(n, [])) < 2)  # fmt: skip
+        silent = sorted(
+            n for n in (f"r-{k}" for k in range(1, self.count + 1)) if len(history.get(n, [])) < 2
+        )
         return Window(begin, finish, lags, seen_after, silent, off_track, counted)
 
 
@@ -360,8 +376,10 @@ def report(bench: ManyRolloutsBench, result: Result) -> None:
     seconds = window.end.at - window.start.at
     expected = n * seconds / interval
     # At most: a Rollout's analyses run at most once an interval, later by their lag.
-    print(f"\n{n} Rollouts, {len(window.lags):,} analyses in {seconds:.0f}s "
-          f"(at most about {expected:,.0f}: one per Rollout per {interval:g}s)")  # fmt: skip
+    print(
+        f"\n{n} Rollouts, {len(window.lags):,} analyses in {seconds:.0f}s "
+        f"(at most about {expected:,.0f}: one per Rollout per {interval:g}s)"
+    )
     print(f"\n{'':32} {'value':>10} {'reference':>24} {'ratio':>7}")
 
     def row(what: str, value: str, reference: str = "", ratio: str = "", note: str = "") -> None:
@@ -375,10 +393,18 @@ def report(bench: ManyRolloutsBench, result: Result) -> None:
         every = f"interval {interval:g}s"
         row("analyses (operator's histogram)", f"{counted.count:,.0f}")
         row("  lag p50", f"{counted.quantile(0.5):.2f}s", every)
-        row("  lag p99", f"{counted.quantile(0.99):.2f}s", every, "",
-            f"bar < {BAR_LAG_P99_SECONDS:g}s: {verdict}")  # fmt: skip
-        row(f"  share within {BAR_LAG_P99_SECONDS:g}s",
-            f"{counted.share_within(BAR_LAG_P99_SECONDS):.4f}", "bar 0.99")  # fmt: skip
+        row(
+            "  lag p99",
+            f"{counted.quantile(0.99):.2f}s",
+            every,
+            "",
+            f"bar < {BAR_LAG_P99_SECONDS:g}s: {verdict}",
+        )
+        row(
+            f"  share within {BAR_LAG_P99_SECONDS:g}s",
+            f"{counted.share_within(BAR_LAG_P99_SECONDS):.4f}",
+            "bar 0.99",
+        )
         row("  share within 0.5s", f"{counted.share_within(0.5):.4f}")
     if window.lags:
         print("from the polls:")
@@ -386,8 +412,13 @@ def report(bench: ManyRolloutsBench, result: Result) -> None:
         verdict = "PASS" if p99 < BAR_LAG_P99_SECONDS else "FAIL"
         every = f"interval {interval:g}s"
         row("analysis lag p50", f"{p50:.2f}s", every, _ratio(p50, interval))
-        row("analysis lag p99", f"{p99:.2f}s", every, _ratio(p99, interval),
-            f"bar < {BAR_LAG_P99_SECONDS:g}s: {verdict}")  # fmt: skip
+        row(
+            "analysis lag p99",
+            f"{p99:.2f}s",
+            every,
+            _ratio(p99, interval),
+            f"bar < {BAR_LAG_P99_SECONDS:g}s: {verdict}",
+        )
         row("analysis lag max", f"{worst:.2f}s", every, _ratio(worst, interval))
         seen50, seen99 = (float(x) for x in np.percentile(window.seen_after, [50, 99]))
         poll = f"poll every {POLL_SECONDS:g}s"
@@ -398,26 +429,40 @@ def report(bench: ManyRolloutsBench, result: Result) -> None:
     mib = 1024.0
     idle = f"0 Rollouts {result.idle.rss_kib / mib:.0f} MiB"
     row("RSS at 0 Rollouts", f"{result.idle.rss_kib / mib:.0f} MiB")
-    row(f"RSS at {n} Rollouts (end)", f"{window.end.rss_kib / mib:.0f} MiB", idle,
-        _ratio(window.end.rss_kib, result.idle.rss_kib))  # fmt: skip
+    row(
+        f"RSS at {n} Rollouts (end)",
+        f"{window.end.rss_kib / mib:.0f} MiB",
+        idle,
+        _ratio(window.end.rss_kib, result.idle.rss_kib),
+    )
     row("RSS added per Rollout", f"{(window.end.rss_kib - result.idle.rss_kib) / n:.0f} KiB")
-    row("peak RSS (VmHWM) at the end", f"{window.end.peak_kib / mib:.0f} MiB",
+    row(
+        "peak RSS (VmHWM) at the end",
+        f"{window.end.peak_kib / mib:.0f} MiB",
         f"at 0 Rollouts {result.idle.peak_kib / mib:.0f} MiB",
-        _ratio(window.end.peak_kib, result.idle.peak_kib))  # fmt: skip
+        _ratio(window.end.peak_kib, result.idle.peak_kib),
+    )
     idle_cores = _cores(result.idle_start, result.idle)
     busy_cores = _cores(window.start, window.end)
     cpu = window.end.cpu_seconds - window.start.cpu_seconds
     row("operator CPU in the window", f"{cpu:.1f}s", f"wall {seconds:.0f}s")
-    row("cores busy (CPU s / wall s)", f"{busy_cores:.3f}", f"0 Rollouts {idle_cores:.3f}",
-        _ratio(busy_cores, idle_cores))  # fmt: skip
+    row(
+        "cores busy (CPU s / wall s)",
+        f"{busy_cores:.3f}",
+        f"0 Rollouts {idle_cores:.3f}",
+        _ratio(busy_cores, idle_cores),
+    )
     # What the Rollouts cost on top of what the operator does at 0 (the FeatureView's timer
     # and materializations, the ModelVersion's timer, kopf's own work).
     above = (busy_cores - idle_cores) * seconds
     row("CPU above the 0-Rollout rate", f"{above:.1f}s", f"wall {seconds:.0f}s")
     row("  per Rollout", f"{above / seconds / n * 1000:.2f} mcore")
     if window.lags:
-        row("  per analysis", f"{above / len(window.lags) * 1000:.1f} ms",
-            "with its 1 s no-op ticks")  # fmt: skip
+        row(
+            "  per analysis",
+            f"{above / len(window.lags) * 1000:.1f} ms",
+            "with its 1 s no-op ticks",
+        )
     started = result.started_s
     since = "since the first applied"
     row("SeldonDeployments applied", f"{result.deployments_applied_s:.1f}s")
@@ -426,21 +471,27 @@ def report(bench: ManyRolloutsBench, result: Result) -> None:
     row("half of them", f"{started[(len(started) - 1) // 2]:.1f}s", since)
     row("all of them", f"{started[-1]:.1f}s", since)
     if window.silent:
-        print(f"\nno analysis in the window: {len(window.silent)} Rollouts, e.g. "
-              f"{', '.join(window.silent[:5])}")  # fmt: skip
+        print(
+            f"\nno analysis in the window: {len(window.silent)} Rollouts, e.g. "
+            f"{', '.join(window.silent[:5])}"
+        )
     if window.off_track:
         print(f"seen off their canary (polls x Rollouts): {dict(window.off_track)}")
-    print(f"\nnamespace {bench.namespace} kept (its {n} SeldonDeployments stay served by the "
-          f"data plane); operator log {bench.directory / 'operator.log'}")  # fmt: skip
+    print(
+        f"\nnamespace {bench.namespace} kept (its {n} SeldonDeployments stay served by the "
+        f"data plane); operator log {bench.directory / 'operator.log'}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rollouts", type=int, default=500, help="how many (default 500)")
     parser.add_argument(
-        "--minutes", type=float, default=4.0,
+        "--minutes",
+        type=float,
+        default=4.0,
         help="how long to measure, once all are in their canary (default 4)",
-    )  # fmt: skip
+    )
     arguments = parser.parse_args()
     if arguments.rollouts < 1 or arguments.minutes <= 0:
         parser.error("--rollouts must be at least 1 and --minutes above 0")
@@ -448,9 +499,11 @@ def main() -> None:
     for key, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     platform = LocalPlatform()
-    print(f"python {sys.version.split()[0]}, platform {platform.directory}, "
-          f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average "
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
+    print(
+        f"python {sys.version.split()[0]}, platform {platform.directory}, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     bench = ManyRolloutsBench(platform, arguments.rollouts, arguments.minutes)
     try:
         result = asyncio.run(bench.run_many())

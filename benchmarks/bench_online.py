@@ -64,8 +64,19 @@ def redis_server() -> Iterator[redis.Redis]:
         sys.exit("redis-server is not on PATH (Debian package redis-server)")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-online-") as directory:
-        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", directory]  # fmt: skip
+        argv = [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            directory,
+        ]
         server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         client = redis.Redis(host="127.0.0.1", port=port)
         try:
@@ -283,9 +294,11 @@ def main() -> None:
             (ReadCase("(b) 1 entity x 2,000 features", many, 1, READ_BAR), 20_000),
             (ReadCase("(c) 100 entities x 100 features", (wide,), 100, None), 2_000),
         ]
-        print(f"{'read (microseconds)':32} {'GETs p50':>8} {'p99':>6} {'MGET p50':>8} {'p99':>6} "
-              f"{'+decode p50':>11} {'store p50':>9} {'p99':>6} "
-              f"{'p99 x GETs':>10} {'p99 x MGET':>10} {'p50 x MGET':>10}")  # fmt: skip
+        print(
+            f"{'read (microseconds)':32} {'GETs p50':>8} {'p99':>6} {'MGET p50':>8} {'p99':>6} "
+            f"{'+decode p50':>11} {'store p50':>9} {'p99':>6} "
+            f"{'p99 x GETs':>10} {'p99 x MGET':>10} {'p50 x MGET':>10}"
+        )
         for case, iterations in cases:
             numbers = bench_read(client, store, case, max(200, iterations // scale))
             bar_ratio = numbers["store_p99"] / numbers["pipelined_p99"]
@@ -299,8 +312,10 @@ def main() -> None:
                 f"{p50_ratio:10.2f}  {verdict(bar_ratio, case.bar)}"
             )
         client.flushdb()
-        print(f"\n{'write (rows/s, ' + format(WRITE_ROWS, ',') + ' rows)':34} {'store':>9} "
-              f"{'bare SET':>9} {'ratio':>6} {'rewrite':>9}")  # fmt: skip
+        print(
+            f"\n{'write (rows/s, ' + format(WRITE_ROWS, ',') + ' rows)':34} {'store':>9} "
+            f"{'bare SET':>9} {'ratio':>6} {'rewrite':>9}"
+        )
         for features in (100, 10):
             rates = bench_write(client, store, features, repeats=3 if not quick else 1)
             ratio = rates["store"] / rates["bare"]

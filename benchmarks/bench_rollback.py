@@ -76,10 +76,14 @@ def rollout_manifest(name: str, candidate: str, interval: int) -> dict[str, Any]
             # A long canary: nothing but the guardrail should end it.
             "steps": [{"canary": {"weight": 20, "duration": "10m"}}, {"full": {}}],
             "guardrails": [{"builtin": "errorRate", "max": ERROR_LIMIT}],
-            "analysis": {"interval": f"{interval}s", "window": WINDOW, "minSamples": 5,
-                         "failureLimit": 0},
+            "analysis": {
+                "interval": f"{interval}s",
+                "window": WINDOW,
+                "minSamples": 5,
+                "failureLimit": 0,
+            },
         },
-    }  # fmt: skip
+    }
     RolloutSpec.model_validate(document["spec"])  # fail here, not as a Rollout the API refuses
     return document
 
@@ -88,10 +92,13 @@ class RollbackBench(Demo):
     def __init__(self, platform: LocalPlatform, rollbacks: int, interval: int) -> None:
         super().__init__(
             platform,
-            DemoOptions(users=USERS, requests_per_second=REQUESTS_PER_SECOND,
-                        fault_error_rate=FAULT_ERROR_RATE),
+            DemoOptions(
+                users=USERS,
+                requests_per_second=REQUESTS_PER_SECOND,
+                fault_error_rate=FAULT_ERROR_RATE,
+            ),
             _Quiet(),
-        )  # fmt: skip
+        )
         run = self.started.strftime("%m%d-%H%M%S")
         self.namespace = f"bench-{run}"
         self.model = f"churn-bench-{run.replace('-', '')}"  # its own, so no gate compares
@@ -120,18 +127,19 @@ class RollbackBench(Demo):
             candidate = await self._trained(self.manifests[CANDIDATE]["metadata"]["name"])
             uri = candidate["status"]["registry"]["uri"]
             async with httpx.AsyncClient() as http:
-                fault = {"modelUri": uri, "predictor": "candidate",
-                         "errorRate": FAULT_ERROR_RATE}  # fmt: skip
+                fault = {"modelUri": uri, "predictor": "candidate", "errorRate": FAULT_ERROR_RATE}
                 (await http.put(f"{endpoints.dataplane}/v1/faults", json=fault)).raise_for_status()
             self.event(f"fault: the candidate fails {FAULT_ERROR_RATE:.0%} of what it serves live")
-            query = builtin_queries(BuiltinGuardrail.ERROR_RATE, self.namespace, DEPLOYMENT,
-                                    "candidate", WINDOW).value  # fmt: skip
+            query = builtin_queries(
+                BuiltinGuardrail.ERROR_RATE, self.namespace, DEPLOYMENT, "candidate", WINDOW
+            ).value
             samples = []
             for k in range(1, self.rollbacks + 1):
                 sample = await self._roll_back_once(k, candidate["metadata"]["name"], query)
                 samples.append(sample)
-                self.event(f"{sample.rollout}: visible → restored {sample.seconds:.2f}s "
-                           f"({sample.reading})")  # fmt: skip
+                self.event(
+                    f"{sample.rollout}: visible → restored {sample.seconds:.2f}s ({sample.reading})"
+                )
             return samples
         finally:
             await self._stop_load()
@@ -149,15 +157,23 @@ class RollbackBench(Demo):
         async def served() -> bool:
             async with httpx.AsyncClient() as http:
                 routes = (await http.get(f"{self.endpoints.dataplane}/v1/deployments")).json()
-            return any(r["namespace"] == self.namespace and r["deployment"] == DEPLOYMENT
-                       for r in routes["routes"])  # fmt: skip
+            return any(
+                r["namespace"] == self.namespace and r["deployment"] == DEPLOYMENT
+                for r in routes["routes"]
+            )
 
         await self.wait(served, "the data plane to serve the deployment")
         examples = await asyncio.to_thread(self._examples, self.endpoints)
-        self._load = asyncio.create_task(generate_load(
-            self.endpoints.dataplane, self.namespace, DEPLOYMENT, examples,
-            REQUESTS_PER_SECOND, self._load_stop,
-        ))  # fmt: skip
+        self._load = asyncio.create_task(
+            generate_load(
+                self.endpoints.dataplane,
+                self.namespace,
+                DEPLOYMENT,
+                examples,
+                REQUESTS_PER_SECOND,
+                self._load_stop,
+            )
+        )
         self.event(f"{REQUESTS_PER_SECOND:g} requests/s from {len(examples):,} users' features")
 
     async def _register_rule(self) -> str:
@@ -197,8 +213,10 @@ class RollbackBench(Demo):
         # A Rollout leaves a Held candidate Pending: it would time out, not roll back.
         if status["phase"] != "Staging":
             raise DemoError(f"{name} ended {status['phase']}: {status.get('gatesSummary')}")
-        self.event(f"{name} {status['phase']}: {status['registry']['uri']} "
-                   f"(gates {status.get('gatesSummary')})")  # fmt: skip
+        self.event(
+            f"{name} {status['phase']}: {status['registry']['uri']} "
+            f"(gates {status.get('gatesSummary')})"
+        )
         return trained
 
     async def _roll_back_once(self, k: int, candidate: str, query: str) -> Sample:
@@ -228,8 +246,10 @@ class RollbackBench(Demo):
         status = await self.wait(finished, f"Rollout {name} to show RolledBack", 0.2)
         progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
         if progressing["reason"] != "GuardrailBreached":
-            raise DemoError(f"{name} rolled back for {progressing['reason']}, not a breach: "
-                            f"{progressing.get('message')}")  # fmt: skip
+            raise DemoError(
+                f"{name} rolled back for {progressing['reason']}, not a breach: "
+                f"{progressing.get('message')}"
+            )
         return Sample(name, back - seen, str(progressing.get("message")))
 
     async def _visible(self, query: str) -> float:
@@ -253,8 +273,12 @@ class RollbackBench(Demo):
             sent = time.monotonic()
             deployment: dict[str, Any] = await asyncio.to_thread(
                 self.objects.get_namespaced_custom_object,
-                SELDON_GROUP, "v1", self.namespace, "seldondeployments", DEPLOYMENT,
-            )  # fmt: skip
+                SELDON_GROUP,
+                "v1",
+                self.namespace,
+                "seldondeployments",
+                DEPLOYMENT,
+            )
             answered = time.monotonic()
             predictors = {p["name"]: p for p in deployment["spec"]["predictors"]}
             if "candidate" in predictors:
@@ -269,8 +293,10 @@ class RollbackBench(Demo):
         deadline = time.monotonic() + CLEAR_TIMEOUT_SECONDS
         while (value := await self.metrics.value(query)) not in (None, 0.0):
             if time.monotonic() > deadline:
-                raise DemoError(f"the candidate's error rate stayed at {value} for "
-                                f"{CLEAR_TIMEOUT_SECONDS:.0f}s with no candidate")  # fmt: skip
+                raise DemoError(
+                    f"the candidate's error rate stayed at {value} for "
+                    f"{CLEAR_TIMEOUT_SECONDS:.0f}s with no candidate"
+                )
             await asyncio.sleep(0.5)
 
     def _check_operator(self) -> None:
@@ -297,16 +323,22 @@ def report(bench: RollbackBench, samples: list[Sample]) -> None:
     print(f"{'max':30} {worst:8.2f} {worst / interval:11.2f}  {verdict(worst, bar)}")
     load = bench.live.load
     if load is not None:
-        print(f"\nload: {load.sent:,} sent, {load.failed:,} failed, {load.skipped:,} skipped "
-              f"(in flight at the cap); by predictor {dict(load.by_predictor)}")  # fmt: skip
+        print(
+            f"\nload: {load.sent:,} sent, {load.failed:,} failed, {load.skipped:,} skipped "
+            f"(in flight at the cap); by predictor {dict(load.by_predictor)}"
+        )
     print(f"namespace {bench.namespace} kept; operator log {bench.directory / 'operator.log'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rollbacks", type=int, default=20, help="how many (default 20)")
-    parser.add_argument("--interval", type=int, default=2,
-                        help="the Rollouts' analysis interval in seconds (default 2)")  # fmt: skip
+    parser.add_argument(
+        "--interval",
+        type=int,
+        default=2,
+        help="the Rollouts' analysis interval in seconds (default 2)",
+    )
     arguments = parser.parse_args()
     if arguments.rollbacks < 1 or arguments.interval < 1:
         parser.error("--rollbacks and --interval must be at least 1")
@@ -314,8 +346,10 @@ def main() -> None:
     for key, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     platform = LocalPlatform()
-    print(f"python {sys.version.split()[0]}, platform {platform.directory}, "
-          f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    print(
+        f"python {sys.version.split()[0]}, platform {platform.directory}, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    )
     bench = RollbackBench(platform, arguments.rollbacks, arguments.interval)
     try:
         samples = asyncio.run(bench.measure())

@@ -38,9 +38,12 @@ def main() -> None:
     except Exception as error:  # every failure must reach the result file
         _write(
             arguments.result,
-            {"state": "FAILED", "error": f"{type(error).__name__}: {error}",
-             "traceback": traceback.format_exc()[-4000:]},
-        )  # fmt: skip
+            {
+                "state": "FAILED",
+                "error": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc()[-4000:],
+            },
+        )
 
 
 if __name__ == "__main__":

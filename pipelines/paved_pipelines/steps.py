@@ -158,9 +158,11 @@ def _frame(table: pa.Table, features: Mapping[str, FeatureDefinition]) -> Any:
 
 
 def train(
-    table: pa.Table, features: Mapping[str, FeatureDefinition], parameters: Mapping[str, Any],
+    table: pa.Table,
+    features: Mapping[str, FeatureDefinition],
+    parameters: Mapping[str, Any],
     seed: int,
-) -> Pipeline:  # fmt: skip
+) -> Pipeline:
     """A seeded gradient-boosted classifier; categorical features ordinal-encoded."""
     categorical = [n for n, f in features.items() if f.dtype in (DataType.STRING, DataType.BOOL)]
     numeric = [n for n in features if n not in categorical]
@@ -169,7 +171,8 @@ def train(
             (
                 "categorical",
                 OrdinalEncoder(
-                    handle_unknown="use_encoded_value", unknown_value=np.nan,
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
                     encoded_missing_value=np.nan,
                 ),
                 categorical,
@@ -177,7 +180,7 @@ def train(
             ("numeric", "passthrough", numeric),
         ],
         verbose_feature_names_out=False,
-    )  # fmt: skip
+    )
     classifier = HistGradientBoostingClassifier(
         max_depth=int(parameters.get("max_depth", 4)),
         learning_rate=float(parameters.get("learning_rate", 0.1)),
@@ -223,11 +226,14 @@ def _profile(table: pa.Table, name: str, feature: FeatureDefinition) -> ColumnPr
     column = table.column(name)
     arrow_type = column.type
     dtype = (
-        "int64" if pa.types.is_integer(arrow_type)
-        else "float64" if pa.types.is_floating(arrow_type)
-        else "bool" if pa.types.is_boolean(arrow_type)
+        "int64"
+        if pa.types.is_integer(arrow_type)
+        else "float64"
+        if pa.types.is_floating(arrow_type)
+        else "bool"
+        if pa.types.is_boolean(arrow_type)
         else "string"
-    )  # fmt: skip
+    )
     numeric = feature.dtype in (DataType.INT64, DataType.FLOAT64) and column.null_count < len(
         column
     )

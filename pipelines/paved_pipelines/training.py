@@ -31,8 +31,9 @@ def prepare(request: str, training_set: Output[Dataset]) -> str:
     pq.write_table(table, training_set.path)
     training_set.metadata["rows"] = table.num_rows
     versions = {name: view.version for name, view in resolve_views(parsed).items()}
-    return json.dumps({"rows": table.num_rows, "datasetHash": dataset_hash(table),
-                       "featureViews": versions})  # fmt: skip
+    return json.dumps(
+        {"rows": table.num_rows, "datasetHash": dataset_hash(table), "featureViews": versions}
+    )
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -64,9 +65,12 @@ def train(
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def evaluate_and_log(
-    request: str, lineage: str, model: Input[Model], train_rows: Input[Dataset],
+    request: str,
+    lineage: str,
+    model: Input[Model],
+    train_rows: Input[Dataset],
     valid_rows: Input[Dataset],
-) -> str:  # fmt: skip
+) -> str:
     """Run the gates and log everything to MLflow; return the outcome as JSON."""
     import json
     from dataclasses import asdict

@@ -65,10 +65,15 @@ def _rollout(name: str, deployment: str, canary: str, ab_test: bool = False) -> 
             "target": {"seldonDeployment": {"name": deployment}},
             "steps": [*steps, {"full": {}}],
             "guardrails": [{"builtin": "errorRate", "max": 0.05}],
-            "analysis": {"interval": "2s", "window": "20s", "minSamples": 5, "failureLimit": 0,
-                         "onNoData": "wait"},
+            "analysis": {
+                "interval": "2s",
+                "window": "20s",
+                "minSamples": 5,
+                "failureLimit": 0,
+                "onNoData": "wait",
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def _naive_baseline(endpoints: Endpoints) -> str:
@@ -179,10 +184,16 @@ def test_a_rollout_is_decided_by_real_traffic(
         "apiVersion": "machinelearning.seldon.io/v1",
         "kind": "SeldonDeployment",
         "metadata": {"name": deployment},
-        "spec": {"predictors": [{"name": "baseline", "traffic": 100,
-                                 "graph": {"name": "classifier",
-                                           "modelUri": trained.baseline_uri}}]},
-    }  # fmt: skip
+        "spec": {
+            "predictors": [
+                {
+                    "name": "baseline",
+                    "traffic": 100,
+                    "graph": {"name": "classifier", "modelUri": trained.baseline_uri},
+                }
+            ]
+        },
+    }
     kubectl.apply(yaml.safe_dump(seldon), "-n", namespace)
     candidate_uri = trained.candidate_uri
     metrics = PrometheusMetrics(endpoints.prometheus)
@@ -193,8 +204,9 @@ def test_a_rollout_is_decided_by_real_traffic(
     bad_query["spec"]["guardrails"].append({"name": "drift", "query": "sum(rate(x[1m]", "max": 1})
     kubectl.apply(yaml.safe_dump_all([nowhere, bad_query]), "-n", namespace)
     for name, reason in (("nowhere", "DeploymentNotFound"), ("bad-query", "QueryInvalid")):
-        refused = wait_for_condition(kubectl, ROLLOUT, name, namespace, "Progressing", "False",
-                                     timeout=60, reason=reason)  # fmt: skip
+        refused = wait_for_condition(
+            kubectl, ROLLOUT, name, namespace, "Progressing", "False", timeout=60, reason=reason
+        )
         assert refused["status"]["phase"] == "Pending"
     kubectl.run("delete", "rollout.paved.dev", "nowhere", "bad-query", "-n", namespace)
     assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
@@ -227,29 +239,47 @@ def test_a_rollout_is_decided_by_real_traffic(
         drifting["spec"]["steps"][0] = {"shadow": {"duration": "5m"}}
         drifting["spec"]["guardrails"] = [{"builtin": "scoreDrift", "max": 0.2}]
         kubectl.apply(yaml.safe_dump(drifting), "-n", namespace)
-        drifted = wait_for_condition(kubectl, ROLLOUT, "drifting", namespace, "Progressing",
-                                     "False", timeout=120, reason="GuardrailBreached")  # fmt: skip
+        drifted = wait_for_condition(
+            kubectl,
+            ROLLOUT,
+            "drifting",
+            namespace,
+            "Progressing",
+            "False",
+            timeout=120,
+            reason="GuardrailBreached",
+        )
         assert "scoreDrift" in (condition(drifted, "Progressing") or {})["message"]
         assert drifted["status"]["traffic"] == {"baseline": 100, "candidate": 0, "shadow": False}
         assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
 
         # The candidate fails 30% of the requests it serves live (its shadow copy is healthy).
-        httpx.put(f"{endpoints.dataplane}/v1/faults",
-                  json={"modelUri": candidate_uri, "predictor": "candidate",
-                        "errorRate": 0.3}).raise_for_status()  # fmt: skip
+        httpx.put(
+            f"{endpoints.dataplane}/v1/faults",
+            json={"modelUri": candidate_uri, "predictor": "candidate", "errorRate": 0.3},
+        ).raise_for_status()
         kubectl.apply(yaml.safe_dump(_rollout("faulty", deployment, "5m")), "-n", namespace)
         rolled_back = wait_for(
-            lambda: (r := kubectl.get_json(ROLLOUT, "faulty", "-n", namespace)).get(
-                "status", {}).get("phase") == "RolledBack" and r,
-            timeout=120, what="the faulty candidate to be rolled back",
-        )  # fmt: skip
+            lambda: (
+                (r := kubectl.get_json(ROLLOUT, "faulty", "-n", namespace))
+                .get("status", {})
+                .get("phase")
+                == "RolledBack"
+                and r
+            ),
+            timeout=120,
+            what="the faulty candidate to be rolled back",
+        )
         progressing = condition(rolled_back, "Progressing")
         assert progressing is not None
         assert progressing["reason"] == "GuardrailBreached"
         assert "errorRate 0." in progressing["message"]
         assert "> 0.05" in progressing["message"]
-        assert rolled_back["status"]["traffic"] == {"baseline": 100, "candidate": 0,
-                                                    "shadow": False}  # fmt: skip
+        assert rolled_back["status"]["traffic"] == {
+            "baseline": 100,
+            "candidate": 0,
+            "shadow": False,
+        }
         assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
         breach = next(r for r in rolled_back["status"]["analysis"] if r["verdict"] == "breach")
         assert breach["threshold"] == 0.05
@@ -257,24 +287,52 @@ def test_a_rollout_is_decided_by_real_traffic(
 
         # A person pulls the plug on a healthy canary: one command, back to the baseline.
         httpx.delete(f"{endpoints.dataplane}/v1/faults", params={"modelUri": candidate_uri})
-        errors = builtin_queries(BuiltinGuardrail.ERROR_RATE, namespace, deployment,
-                                 "candidate", "20s")  # fmt: skip
-        wait_for(lambda: asyncio.run(metrics.value(errors.value)) in (None, 0.0), timeout=60,
-                 what="the old errors to leave the guardrail's window")  # fmt: skip
+        errors = builtin_queries(
+            BuiltinGuardrail.ERROR_RATE, namespace, deployment, "candidate", "20s"
+        )
+        wait_for(
+            lambda: asyncio.run(metrics.value(errors.value)) in (None, 0.0),
+            timeout=60,
+            what="the old errors to leave the guardrail's window",
+        )
         kubectl.apply(yaml.safe_dump(_rollout("by-hand", deployment, "10m")), "-n", namespace)
-        wait_for(lambda: (_status(kubectl, "by-hand", namespace).get("traffic") or {})
-                 .get("candidate") == 20, timeout=60, what="the canary at 20%")  # fmt: skip
+        wait_for(
+            lambda: (
+                (_status(kubectl, "by-hand", namespace).get("traffic") or {}).get("candidate") == 20
+            ),
+            timeout=60,
+            what="the canary at 20%",
+        )
         # One rollout per deployment: a second one waits, refused, and moves nothing.
         kubectl.apply(yaml.safe_dump(_rollout("second", deployment, "5m")), "-n", namespace)
-        wait_for_condition(kubectl, ROLLOUT, "second", namespace, "Progressing", "False",
-                           timeout=60, reason="TargetTaken")  # fmt: skip
+        wait_for_condition(
+            kubectl,
+            ROLLOUT,
+            "second",
+            namespace,
+            "Progressing",
+            "False",
+            timeout=60,
+            reason="TargetTaken",
+        )
         kubectl.run("delete", "rollout.paved.dev", "second", "-n", namespace)
         assert _predictors(kubectl, deployment, namespace)["candidate"]["traffic"] == 20
         requested = subprocess.run(
-            [PAVED, "rollout", "rollback", "by-hand", "-n", namespace, "--reason", "pager",
-             f"--kubeconfig={endpoints.kubeconfig}"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                PAVED,
+                "rollout",
+                "rollback",
+                "by-hand",
+                "-n",
+                namespace,
+                "--reason",
+                "pager",
+                f"--kubeconfig={endpoints.kubeconfig}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert requested.returncode == 0, requested.stderr
         by_hand = wait_for_condition(
             kubectl, ROLLOUT, "by-hand", namespace, "Progressing", "False", timeout=30
@@ -282,29 +340,43 @@ def test_a_rollout_is_decided_by_real_traffic(
         assert (condition(by_hand, "Progressing") or {})["reason"] == "RollbackRequested"
         assert set(_predictors(kubectl, deployment, namespace)) == {"baseline"}
 
-        kubectl.apply(yaml.safe_dump(_rollout("better", deployment, f"{CANARY.seconds}s",
-                                               ab_test=True)),
-                      "-n", namespace)  # fmt: skip
+        kubectl.apply(
+            yaml.safe_dump(_rollout("better", deployment, f"{CANARY.seconds}s", ab_test=True)),
+            "-n",
+            namespace,
+        )
         in_shadow = wait_for(
-            lambda: (s := _status(kubectl, "better", namespace)).get("currentStepKind")
-            == "shadow" and s.get("stepStartedAt") and s,
-            timeout=60, what="the shadow to start",
-        )  # fmt: skip
+            lambda: (
+                (s := _status(kubectl, "better", namespace)).get("currentStepKind") == "shadow"
+                and s.get("stepStartedAt")
+                and s
+            ),
+            timeout=60,
+            what="the shadow to start",
+        )
         in_canary = wait_for(
-            lambda: (s := _status(kubectl, "better", namespace)).get("currentStepKind")
-            == "canary" and s.get("stepStartedAt") and s,
-            timeout=60, what="the canary to start",
-        )  # fmt: skip
+            lambda: (
+                (s := _status(kubectl, "better", namespace)).get("currentStepKind") == "canary"
+                and s.get("stepStartedAt")
+                and s
+            ),
+            timeout=60,
+            what="the canary to start",
+        )
         # Each step's clock starts when the router shows its split, not with the first step.
         assert in_canary["stepStartedAt"] > in_shadow["stepStartedAt"]
         paved_operator.stop(crash=True)
         paved_operator.start()
         # Back from the crash, it holds the same step: no flip-flop of the live split.
         resumed = wait_for(
-            lambda: (s := _status(kubectl, "better", namespace)).get("lastAnalysisAt")
-            != in_canary.get("lastAnalysisAt") and s,
-            timeout=60, what="the restarted operator to analyse the rollout",
-        )  # fmt: skip
+            lambda: (
+                (s := _status(kubectl, "better", namespace)).get("lastAnalysisAt")
+                != in_canary.get("lastAnalysisAt")
+                and s
+            ),
+            timeout=60,
+            what="the restarted operator to analyse the rollout",
+        )
         assert resumed["currentStep"] == in_canary["currentStep"]
         assert resumed["stepStartedAt"] == in_canary["stepStartedAt"]
         assert _predictors(kubectl, deployment, namespace)["candidate"]["traffic"] == 20
@@ -314,9 +386,15 @@ def test_a_rollout_is_decided_by_real_traffic(
         canary_over = dt.datetime.fromisoformat(in_canary["stepStartedAt"]) + CANARY + 2 * ANALYSIS
         with frozen(local_platform, PROMETHEUS):
             blind = wait_for_condition(
-                kubectl, ROLLOUT, "better", namespace, "Progressing", "Unknown", timeout=60,
+                kubectl,
+                ROLLOUT,
+                "better",
+                namespace,
+                "Progressing",
+                "Unknown",
+                timeout=60,
                 reason="MetricsUnavailable",
-            )  # fmt: skip
+            )
             assert "Prometheus" in (condition(blind, "Progressing") or {})["message"]
 
             def held_past_the_canary() -> bool:
@@ -330,27 +408,37 @@ def test_a_rollout_is_decided_by_real_traffic(
         # and it carries on once the API server answers again.
         retries_before = _rollout_retries(paved_operator)
         with frozen(local_platform, APISERVER):
-            wait_for(lambda: _rollout_retries(paved_operator) > retries_before, timeout=90,
-                     what="the operator to notice the API server hanging")  # fmt: skip
+            wait_for(
+                lambda: _rollout_retries(paved_operator) > retries_before,
+                timeout=90,
+                what="the operator to notice the API server hanging",
+            )
         wait_for(
             lambda: _status(kubectl, "better", namespace).get("currentStepKind") == "abTest",
-            timeout=120, what="the canary to end once its guardrails can be read",
-        )  # fmt: skip
+            timeout=120,
+            what="the canary to end once its guardrails can be read",
+        )
 
         # Production needs a sign-off: the rollout waits before full until an approver gives it.
         paused = wait_for_condition(
-            kubectl, ROLLOUT, "better", namespace, "Progressing", "True", timeout=240,
+            kubectl,
+            ROLLOUT,
+            "better",
+            namespace,
+            "Progressing",
+            "True",
+            timeout=240,
             reason="PromotionRefused",
-        )  # fmt: skip
+        )
         experiment = paused["status"]["experiment"]
         assert experiment["outcome"] == "win", experiment
         assert experiment["low"] > 0
         _sign_off(kubectl, local_platform, namespace)
         promoted = wait_for(
-            lambda: (s := _status(kubectl, "better", namespace)).get("phase") == "Succeeded"
-            and s,
-            timeout=120, what="the better candidate to reach full",
-        )  # fmt: skip
+            lambda: (s := _status(kubectl, "better", namespace)).get("phase") == "Succeeded" and s,
+            timeout=120,
+            what="the better candidate to reach full",
+        )
     assert load.sent > 0
     assert load.by_predictor["candidate"] > 0
     assert promoted["traffic"]["candidate"] == 100
@@ -364,15 +452,23 @@ def test_a_rollout_is_decided_by_real_traffic(
     assert production.version == staged["status"]["registry"]["version"]
     # The ModelVersion controller writes the sign-off onto the registry version too.
     wait_for(
-        lambda: client.get_model_version(model, production.version).tags.get("paved.approved_by")
-        == "alice",
-        timeout=30, what="the sign-off on the registry version",
-    )  # fmt: skip
+        lambda: (
+            client.get_model_version(model, production.version).tags.get("paved.approved_by")
+            == "alice"
+        ),
+        timeout=30,
+        what="the sign-off on the registry version",
+    )
     wait_for(
-        lambda: kubectl.get_json("modelversion.paved.dev", "churn-v1", "-n", namespace)["status"][
-            "phase"] == "Production",
-        timeout=30, what="the ModelVersion to show Production",
-    )  # fmt: skip
+        lambda: (
+            kubectl.get_json("modelversion.paved.dev", "churn-v1", "-n", namespace)["status"][
+                "phase"
+            ]
+            == "Production"
+        ),
+        timeout=30,
+        what="the ModelVersion to show Production",
+    )
 
 
 def _serving_object(backend: Backend, name: str, model_uri: str) -> dict[str, Any]:

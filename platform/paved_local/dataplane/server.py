@@ -106,17 +106,24 @@ class Metrics:
             registry=self.registry,
         )
         self.feedback = Counter(
-            "seldon_api_model_feedback", "Seldon: feedback requests", [*base, "model_name"],
+            "seldon_api_model_feedback",
+            "Seldon: feedback requests",
+            [*base, "model_name"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.reward = Counter(
-            "seldon_api_model_feedback_reward", "Seldon: summed feedback reward",
-            [*base, "model_name"], registry=self.registry,
-        )  # fmt: skip
+            "seldon_api_model_feedback_reward",
+            "Seldon: summed feedback reward",
+            [*base, "model_name"],
+            registry=self.registry,
+        )
         self.scores = Histogram(
-            "paved_prediction_score", "The scores a predictor returns (its output distribution)",
-            base, buckets=SCORE_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            "paved_prediction_score",
+            "The scores a predictor returns (its output distribution)",
+            base,
+            buckets=SCORE_BUCKETS,
+            registry=self.registry,
+        )
 
     def start_at_zero(self, route: Route) -> None:
         """Create each predictor's series before its first request.
@@ -264,8 +271,10 @@ class DataPlane:
         finally:
             self.metrics.requests.labels(
                 **self.metrics.labels(route, predictor),
-                service="predictions", method="post", code=code,
-            ).observe(time.perf_counter() - started)  # fmt: skip
+                service="predictions",
+                method="post",
+                code=code,
+            ).observe(time.perf_counter() - started)
 
     async def predict(self, predictor: Predictor, frame: pd.DataFrame, route: Route) -> list[float]:
         """`predictor`'s scores for `frame`, faults applied, into the score histogram."""
@@ -303,8 +312,9 @@ class DataPlane:
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"status": {"code": status, "info": message, "status": "FAILURE"}},
-                             status=status)  # fmt: skip
+    return web.json_response(
+        {"status": {"code": status, "info": message, "status": "FAILURE"}}, status=status
+    )
 
 
 def application(plane: DataPlane) -> web.Application:
@@ -331,14 +341,16 @@ def application(plane: DataPlane) -> web.Application:
             scores = await plane.serve(route, predictor, frame)
         except PredictorFailedError as error:
             return _error(500, str(error))
-        return web.json_response({
-            "data": {"names": ["score"], "ndarray": scores},
-            "meta": {
-                "puid": uuid.uuid4().hex,
-                "tags": {"predictor": predictor.name, "model": predictor.model_uri},
-                "requestPath": {predictor.name: predictor.model_uri},
-            },
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "data": {"names": ["score"], "ndarray": scores},
+                "meta": {
+                    "puid": uuid.uuid4().hex,
+                    "tags": {"predictor": predictor.name, "model": predictor.model_uri},
+                    "requestPath": {predictor.name: predictor.model_uri},
+                },
+            }
+        )
 
     async def feedback(request: web.Request) -> web.Response:
         route = route_for(request)
@@ -368,17 +380,26 @@ def application(plane: DataPlane) -> web.Application:
         )
 
     async def deployments(_: web.Request) -> web.Response:
-        return web.json_response({
-            "routes": [
-                {"namespace": r.namespace, "deployment": r.deployment,
-                 "live": [{"name": p.name, "traffic": p.traffic, "modelUri": p.model_uri}
-                          for p in r.live],
-                 "shadow": r.shadow.name if r.shadow else None}
-                for r in plane.routes.values()
-            ],
-            "refused": [{"namespace": k[0], "deployment": k[1], "reason": why}
-                        for k, why in plane.refused.items()],
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "routes": [
+                    {
+                        "namespace": r.namespace,
+                        "deployment": r.deployment,
+                        "live": [
+                            {"name": p.name, "traffic": p.traffic, "modelUri": p.model_uri}
+                            for p in r.live
+                        ],
+                        "shadow": r.shadow.name if r.shadow else None,
+                    }
+                    for r in plane.routes.values()
+                ],
+                "refused": [
+                    {"namespace": k[0], "deployment": k[1], "reason": why}
+                    for k, why in plane.refused.items()
+                ],
+            }
+        )
 
     async def get_faults(_: web.Request) -> web.Response:
         return web.json_response([f.model_dump(by_alias=True) for f in plane.faults.values()])

@@ -39,8 +39,9 @@ async def test_concurrent_requests_share_one_call_and_get_their_own_scores() -> 
 async def test_a_failing_call_fails_every_request_in_it() -> None:
     batcher = Batcher(CountingModel())
     failures = await asyncio.gather(
-        batcher.score(pd.DataFrame({"x": [-1.0]})), batcher.score(pd.DataFrame({"x": [0.5]})),
+        batcher.score(pd.DataFrame({"x": [-1.0]})),
+        batcher.score(pd.DataFrame({"x": [0.5]})),
         return_exceptions=True,
-    )  # fmt: skip
+    )
     assert all(isinstance(f, PredictorFailedError) for f in failures)
     assert list(await batcher.score(pd.DataFrame({"x": [0.25]}))) == [0.25]

@@ -19,26 +19,33 @@ def _predictor(name: str, traffic: int, shadow: bool = False, uri: str = "") -> 
 
 
 def test_live_predictors_and_the_shadow_are_told_apart() -> None:
-    route = route_of(_deployment(
-        _predictor("baseline", 80), _predictor("candidate", 20), _predictor("shadow", 100, True)
-    ))  # fmt: skip
+    route = route_of(
+        _deployment(
+            _predictor("baseline", 80), _predictor("candidate", 20), _predictor("shadow", 100, True)
+        )
+    )
     assert [p.name for p in route.live] == ["baseline", "candidate"]
     assert route.shadow is not None
     assert route.shadow.name == "shadow"
-    assert route.models == {"models:/churn/baseline", "models:/churn/candidate",
-                            "models:/churn/shadow"}  # fmt: skip
+    assert route.models == {
+        "models:/churn/baseline",
+        "models:/churn/candidate",
+        "models:/churn/shadow",
+    }
 
 
 @pytest.mark.parametrize(
     ("predictors", "why"),
     [
         ([_predictor("a", 60), _predictor("b", 30)], "sums to 90"),
-        ([_predictor("a", 100), _predictor("s1", 100, True), _predictor("s2", 100, True)],
-         "at most one"),
+        (
+            [_predictor("a", 100), _predictor("s1", 100, True), _predictor("s2", 100, True)],
+            "at most one",
+        ),
         ([_predictor("s", 100, True)], "cannot serve alone"),
         ([{"name": "a", "traffic": 100, "graph": {"name": "classifier"}}], "no graph.modelUri"),
     ],
-)  # fmt: skip
+)
 def test_deployments_that_break_seldons_rules_get_no_route(
     predictors: list[dict[str, Any]], why: str
 ) -> None:
