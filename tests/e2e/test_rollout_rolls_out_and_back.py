@@ -92,6 +92,20 @@ def _predictors(kubectl: Kubectl, deployment: str, namespace: str) -> dict[str, 
     return {p["name"]: p for p in found["spec"]["predictors"]}
 
 
+def _step_started(kubectl: Kubectl, name: str, namespace: str, *, kind: str) -> dict[str, Any]:
+    """The Rollout's status once a step of `kind` has started (its clock with it)."""
+    started: dict[str, Any] = wait_for(
+        lambda: (
+            (s := _status(kubectl, name, namespace)).get("currentStepKind") == kind
+            and s.get("stepStartedAt")
+            and s
+        ),
+        timeout=60,
+        what=f"the {kind} to start",
+    )
+    return started
+
+
 def _status(kubectl: Kubectl, name: str, namespace: str) -> dict[str, Any]:
     status: dict[str, Any] = kubectl.get_json(ROLLOUT, name, "-n", namespace).get("status") or {}
     return status
@@ -345,24 +359,8 @@ def test_a_rollout_is_decided_by_real_traffic(
             "-n",
             namespace,
         )
-        in_shadow = wait_for(
-            lambda: (
-                (s := _status(kubectl, "better", namespace)).get("currentStepKind") == "shadow"
-                and s.get("stepStartedAt")
-                and s
-            ),
-            timeout=60,
-            what="the shadow to start",
-        )
-        in_canary = wait_for(
-            lambda: (
-                (s := _status(kubectl, "better", namespace)).get("currentStepKind") == "canary"
-                and s.get("stepStartedAt")
-                and s
-            ),
-            timeout=60,
-            what="the canary to start",
-        )
+        in_shadow = _step_started(kubectl, "better", namespace, kind="shadow")
+        in_canary = _step_started(kubectl, "better", namespace, kind="canary")
         # Each step's clock starts when the router shows its split, not with the first step.
         assert in_canary["stepStartedAt"] > in_shadow["stepStartedAt"]
         paved_operator.stop(crash=True)
