@@ -303,6 +303,16 @@ def _compared(
     return GateVerdict(gate, Verdict.PASS, held, message, worse_by, max_regression)
 
 
+def _below_floor(
+    gate: str, measured: str, value: float, floor: float | None, higher_is_better: bool
+) -> GateVerdict | None:
+    """The failing verdict of a value past the absolute floor; None when it meets it."""
+    if floor is None or not _past(value, floor, higher_is_better):
+        return None
+    message = f"{measured} is past the absolute floor {floor:.4f}"
+    return GateVerdict(gate, Verdict.FAIL, GateReason.BELOW_FLOOR, message, value, floor)
+
+
 def _without_comparison(
     gate: str, measured: str, candidate: float, reference: Reference, floor: float | None
 ) -> GateVerdict:
@@ -341,15 +351,9 @@ def metric_gate(
     higher_is_better: bool = True,
 ) -> GateVerdict:
     gate = f"metric:{name}"
-    if min_value is not None and _past(candidate, min_value, higher_is_better):
-        return GateVerdict(
-            gate,
-            Verdict.FAIL,
-            GateReason.BELOW_FLOOR,
-            f"{name} {candidate:.4f} is past the absolute floor {min_value:.4f}",
-            candidate,
-            min_value,
-        )
+    below = _below_floor(gate, f"{name} {candidate:.4f}", candidate, min_value, higher_is_better)
+    if below is not None:
+        return below
     if reference.name is None or reference.value is None:
         return _without_comparison(gate, f"{name} {candidate:.4f}", candidate, reference, min_value)
     worse_by = _regression(candidate, reference.value, higher_is_better)
@@ -390,15 +394,10 @@ def slice_gate(
             float(min_support),
         )
     measured = f"slice {name}: {metric} {candidate:.4f} on {support} rows"
-    if reference.name is None and floor is not None and _past(candidate, floor, higher_is_better):
-        return GateVerdict(
-            gate,
-            Verdict.FAIL,
-            GateReason.BELOW_FLOOR,
-            f"{measured} is past the absolute floor {floor:.4f} (no reference)",
-            candidate,
-            floor,
-        )
+    # A slice meets the floor when there is no reference; with one, the comparison judges it.
+    below = _below_floor(gate, measured, candidate, floor, higher_is_better)
+    if below is not None and reference.name is None:
+        return below
     if reference.name is None or reference.value is None:
         return _without_comparison(gate, measured, candidate, reference, floor)
     worse_by = _regression(candidate, reference.value, higher_is_better)

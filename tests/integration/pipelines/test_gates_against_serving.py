@@ -8,7 +8,6 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from sklearn.metrics import roc_auc_score
 
 from paved.adapters.online.redis import RedisOnlineStore
@@ -28,15 +27,7 @@ from paved_pipelines.steps import (
     split_by_time,
     train,
 )
-from tests.support.churn_data import write_churn_data
-from tests.support.training import NAMESPACE, training_request
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("churn-serving")
-    write_churn_data(root / NAMESPACE)
-    return root
+from tests.support.training import training_request
 
 
 def _gate(outcome: Evaluation, name: str) -> GateVerdict:

@@ -173,27 +173,23 @@ def test_lower_is_better_metrics_regress_upwards() -> None:
     assert worse.value == pytest.approx(0.05)
 
 
-def test_a_regressed_slice_is_named_and_a_thin_slice_is_not_judged() -> None:
-    held = slice_gate(
-        "new_users",
+def _slice(name: str, candidate: float, reference: Reference, support: int) -> GateVerdict:
+    return slice_gate(
+        name,
         "auc",
-        0.70,
-        reference=Reference("churn-v1", 0.78),
-        support=800,
+        candidate,
+        reference=reference,
+        support=support,
         min_support=200,
         max_regression=0.01,
     )
+
+
+def test_a_regressed_slice_is_named_and_a_thin_slice_is_not_judged() -> None:
+    held = _slice("new_users", 0.70, Reference("churn-v1", 0.78), 800)
     assert (held.verdict, held.gate) == (Verdict.FAIL, "slice:new_users")
     assert "slice new_users: auc 0.7000 vs churn-v1 0.7800 on the same 800 rows" in held.message
-    thin = slice_gate(
-        "retirees",
-        "auc",
-        0.5,
-        reference=Reference("churn-v1", 0.9),
-        support=12,
-        min_support=200,
-        max_regression=0.01,
-    )
+    thin = _slice("retirees", 0.5, Reference("churn-v1", 0.9), 12)
     assert thin.verdict is Verdict.INCONCLUSIVE
     assert blocking([held, thin]) == [held]
     assert summary([held, thin]) == "0/2 passed, 1 failed, 1 inconclusive"
