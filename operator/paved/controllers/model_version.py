@@ -88,7 +88,9 @@ async def _rollout_baselines(resource: ModelVersionResource, ports: Ports) -> li
     return found
 
 
-async def _reference(resource: ModelVersionResource, ports: Ports, model: str) -> Any:
+async def _reference(
+    resource: ModelVersionResource, ports: Ports, model: str
+) -> dict[str, str] | None:
     """The model serving now, as the run loads it to score the candidate's holdout (None: a
     first model, judged on the absolute floors)."""
     production = await ports.registry.in_stage(model, Stage.PRODUCTION)
