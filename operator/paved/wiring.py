@@ -45,6 +45,7 @@ def build_ports(settings: OperatorSettings) -> Ports:
         registry=model_registry(settings),
         data_root=settings.data_root,
         code_commit=settings.code_commit,
+        online_url=settings.redis_url,
     )
 
 

@@ -11,14 +11,13 @@ from paved.api.model_version import FeatureSelection, Gates, Labels
 
 
 class ProductionReference(BaseModel):
-    """The production version the candidate is compared with."""
+    """The model serving the baseline now: the run scores it on the candidate's holdout."""
 
     model_config = ConfigDict(frozen=True)
 
+    name: str  # its ModelVersion's name, e.g. churn-v1: the gates' messages name it
     version: str
-    metrics: dict[str, float] = Field(default_factory=dict)
-    slice_metrics: dict[str, float] = Field(default_factory=dict)
-    training_data_uri: str | None = None  # Parquet of its training features, for drift
+    model_uri: str  # models:/<registered model>/<version>
 
 
 class TrainingRequest(BaseModel):
@@ -40,4 +39,5 @@ class TrainingRequest(BaseModel):
     min_slice_support: int = Field(default=50, ge=1)
     gates: Gates = Field(default_factory=Gates)
     production: ProductionReference | None = None
+    online_url: str | None = None  # the online store: recent serving inputs, for drift
     code_commit: str = "unknown"

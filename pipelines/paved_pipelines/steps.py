@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.inspection import permutation_importance
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
@@ -27,18 +28,23 @@ from paved.adapters.offline.duckdb import DuckDBEngine, locked_connection
 from paved.adapters.offline.parquet import data_files
 from paved.api import slice_filters
 from paved.api.feature_view import DataType
-from paved.api.model_version import MetricName
+from paved.api.model_version import Gates, MetricName
 from paved.core.data_paths import namespace_root
 from paved.core.feature_views import FeatureDefinition, ViewDefinition, view_definition
 from paved.core.gates import (
+    HIGHER_IS_BETTER,
+    NO_REFERENCE,
     ColumnProfile,
     GateVerdict,
     GoldenResult,
+    Reference,
+    Value,
     Verdict,
     drift_gate,
+    drift_not_judged,
     golden_gate,
     metric_gate,
-    new_feature_drift,
+    most_important,
     schema_gate,
     slice_gate,
 )
@@ -46,7 +52,6 @@ from paved.ports.offline import FeatureRequest, JoinOptions
 from paved_pipelines.request import TrainingRequest
 
 LABEL = "__label"
-HIGHER_IS_BETTER = {MetricName.AUC: True, MetricName.ACCURACY: True, MetricName.LOG_LOSS: False}
 
 
 class TrainingDataError(ValueError):
@@ -252,10 +257,118 @@ class Evaluation:
     metrics: dict[str, float]
     slice_metrics: dict[str, float]
     verdicts: list[GateVerdict] = field(default_factory=list)
+    reference: str | None = None  # the model serving now that the gates compared with
 
     @property
     def passed(self) -> bool:
         return not any(v.verdict is Verdict.FAIL for v in self.verdicts)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The model serving the baseline now, loaded by the run (`model` None: it could not be)."""
+
+    name: str
+    model: Pipeline | None
+    why_unloaded: str = ""
+
+
+@dataclass(frozen=True)
+class ServingInputs:
+    """The online store's current values, by feature, for the training set's entities."""
+
+    values: Mapping[str, list[Value]]
+    entities: int
+    why_empty: str = ""
+
+
+@dataclass(frozen=True)
+class _Holdout:
+    """The holdout's labels and each model's scores on it: what every comparison reads."""
+
+    labels: Any
+    candidate: Any
+    reference: Reference  # the reference's name; its score array is in `reference_scores`
+    reference_scores: Any = None
+
+
+def _holdout(
+    model: Pipeline,
+    rows: pa.Table,
+    features: Mapping[str, FeatureDefinition],
+    baseline: Baseline | None,
+) -> _Holdout:
+    labels = rows.column(LABEL).to_numpy(zero_copy_only=False).astype(int)
+    candidate = scores(model, rows, features)
+    if baseline is None:
+        return _Holdout(labels, candidate, NO_REFERENCE)
+    if baseline.model is None:
+        return _Holdout(labels, candidate, Reference(baseline.name, None, baseline.why_unloaded))
+    reads = [str(n) for n in getattr(baseline.model, "feature_names_in_", [])]
+    lacking = [n for n in reads if n not in features]
+    if lacking:
+        why = f"it reads {', '.join(lacking)}, which this candidate's holdout lacks"
+        return _Holdout(labels, candidate, Reference(baseline.name, None, why))
+    reference = scores(baseline.model, rows, {n: features[n] for n in reads})
+    return _Holdout(labels, candidate, Reference(baseline.name), reference)
+
+
+def _reference_on(holdout: _Holdout, members: Any, metric: str) -> Reference:
+    """The reference's metric on the same rows (`members`) the candidate was measured on."""
+    if holdout.reference_scores is None:
+        return holdout.reference
+    value = _metrics(holdout.labels[members], holdout.reference_scores[members]).get(metric)
+    why = "" if value is not None else f"no {metric} on these rows"
+    return Reference(holdout.reference.name, value, why)
+
+
+def importances(
+    model: Pipeline,
+    rows: pa.Table,
+    features: Mapping[str, FeatureDefinition],
+    seed: int,
+) -> dict[str, float]:
+    """How much the model's log loss suffers when each feature is shuffled (seeded): the
+    classifier has no importances of its own, and this measures what it actually uses."""
+    labels = rows.column(LABEL).to_numpy(zero_copy_only=False).astype(int)
+    measured = permutation_importance(
+        model,
+        _frame(rows, features),
+        labels,
+        scoring="neg_log_loss",
+        n_repeats=3,
+        random_state=seed,
+    )
+    return dict(zip(features, (float(m) for m in measured.importances_mean), strict=True))
+
+
+def _drift(
+    train_rows: pa.Table,
+    features: Mapping[str, FeatureDefinition],
+    ranked: Mapping[str, float],
+    gates: Gates,
+    serving: ServingInputs,
+) -> list[GateVerdict]:
+    """The most important features' training values against what the online store serves."""
+    verdicts = []
+    for name in most_important(ranked, gates.drift.top_features):
+        served = serving.values.get(name, [])
+        if not served:
+            why = serving.why_empty or "no current value in the online store for its entities"
+            verdicts.append(drift_not_judged(features[name], why))
+            continue
+        compared = f"training vs serving inputs of {len(served)}/{serving.entities} entities"
+        verdicts.append(
+            drift_gate(
+                features[name],
+                train_rows.column(name).to_pylist(),
+                served,
+                max_psi=gates.drift.max_psi,
+                bins=gates.drift.bins,
+                compared=compared,
+            )
+        )
+    return verdicts
 
 
 def evaluate(
@@ -264,87 +377,92 @@ def evaluate(
     valid_rows: pa.Table,
     features: Mapping[str, FeatureDefinition],
     request: TrainingRequest,
-    production_training_rows: pa.Table | None,
+    *,
+    baseline: Baseline | None = None,
+    serving: ServingInputs | None = None,
 ) -> Evaluation:
-    """Metrics overall and per slice, and every gate's verdict."""
+    """Metrics overall and per slice, and every gate's verdict, against the model serving now
+    (`baseline`, scored on the same holdout) or, for a first model, the absolute floors."""
     gates = request.gates
-    labels = valid_rows.column(LABEL).to_numpy(zero_copy_only=False).astype(int)
-    score = scores(model, valid_rows, features)
-    metrics = _metrics(labels, score)
-    production = request.production
+    holdout = _holdout(model, valid_rows, features, baseline)
+    metrics = _metrics(holdout.labels, holdout.candidate)
     metric_name = gates.metric.name.value
     verdicts: list[GateVerdict] = []
     if gates.schema_.enabled:
         profiles = {n: _profile(train_rows, n, f) for n, f in features.items()}
         verdicts += schema_gate(list(features.values()), profiles)
-    if production_training_rows is not None:
-        for name in list(features)[: gates.drift.top_features]:
-            if name not in production_training_rows.column_names:
-                verdicts.append(new_feature_drift(features[name]))
-                continue
-            verdicts.append(
-                drift_gate(
-                    features[name],
-                    production_training_rows.column(name).to_pylist(),
-                    train_rows.column(name).to_pylist(),
-                    max_psi=gates.drift.max_psi,
-                    bins=gates.drift.bins,
-                )
-            )
+    # Drift is judged where something serves: against what it is served now.
+    if baseline is not None and serving is not None:
+        ranked = importances(model, valid_rows, features, request.seed)
+        verdicts += _drift(train_rows, features, ranked, gates, serving)
+    everyone = np.ones(valid_rows.num_rows, dtype=bool)
     verdicts.append(
         metric_gate(
             metric_name,
             metrics.get(metric_name, math.nan),
-            production.metrics.get(metric_name) if production else None,
+            _reference_on(holdout, everyone, metric_name),
             max_regression=gates.metric.max_regression,
             min_value=gates.metric.min_value,
             higher_is_better=HIGHER_IS_BETTER[gates.metric.name],
         )
     )
-    slice_metrics: dict[str, float] = {}
-    for slice_gate_spec in gates.slices:
-        members = _slice_members(valid_rows, slice_gate_spec.name, slice_gate_spec.where)
+    slice_verdicts, slice_metrics = _slices(valid_rows, holdout, request)
+    verdicts += slice_verdicts
+    if gates.golden:
+        verdicts.append(_golden(model, gates, features))
+    return Evaluation(metrics, slice_metrics, verdicts, holdout.reference.name)
+
+
+def _slices(
+    rows: pa.Table, holdout: _Holdout, request: TrainingRequest
+) -> tuple[list[GateVerdict], dict[str, float]]:
+    gates = request.gates
+    metric_name = gates.metric.name.value
+    verdicts, measured = [], {}
+    for spec in gates.slices:
+        members = _slice_members(rows, spec.name, spec.where)
         support = int(members.sum())
-        sliced = _metrics(labels[members], score[members]) if support else {}
+        sliced = _metrics(holdout.labels[members], holdout.candidate[members]) if support else {}
         candidate = sliced.get(metric_name)
         if candidate is not None:
-            slice_metrics[slice_gate_spec.name] = candidate
+            measured[spec.name] = candidate
         verdicts.append(
             slice_gate(
-                slice_gate_spec.name,
+                spec.name,
                 metric_name,
                 candidate,
-                production=production.slice_metrics.get(slice_gate_spec.name)
-                if production
-                else None,
+                reference=_reference_on(holdout, members, metric_name) if support else NO_REFERENCE,
                 support=support,
                 min_support=request.min_slice_support,
-                max_regression=slice_gate_spec.max_regression,
+                max_regression=spec.max_regression,
+                floor=gates.metric.min_value,
                 higher_is_better=HIGHER_IS_BETTER[gates.metric.name],
             )
         )
-    if gates.golden:
-        cases = pa.Table.from_pylist([dict(c.features) for c in gates.golden])
-        for name in features:
-            if name not in cases.column_names:
-                cases = cases.append_column(name, pa.nulls(cases.num_rows))
-        golden_scores = scores(model, cases, features)
-        verdicts.append(
-            golden_gate(
-                [
-                    GoldenResult(
-                        case.name,
-                        float(s),
-                        int(s >= 0.5),
-                        case.expect_label,
-                        case.expect_score_min,
-                        case.expect_score_max,
-                    )
-                    for case, s in zip(gates.golden, golden_scores, strict=True)
-                ]
+    return verdicts, measured
+
+
+def _golden(
+    model: Pipeline, gates: Gates, features: Mapping[str, FeatureDefinition]
+) -> GateVerdict:
+    cases = pa.Table.from_pylist([dict(c.features) for c in gates.golden])
+    for name in features:
+        if name not in cases.column_names:
+            cases = cases.append_column(name, pa.nulls(cases.num_rows))
+    golden_scores = scores(model, cases, features)
+    return golden_gate(
+        [
+            GoldenResult(
+                case.name,
+                float(s),
+                int(s >= 0.5),
+                case.expect_label,
+                case.expect_score_min,
+                case.expect_score_max,
             )
-        )
-    return Evaluation(metrics, slice_metrics, verdicts)
+            for case, s in zip(gates.golden, golden_scores, strict=True)
+        ]
+    )
 
 
 def _slice_members(rows: pa.Table, name: str, where: str) -> Any:

@@ -76,23 +76,21 @@ def evaluate_and_log(
     from dataclasses import asdict
 
     import joblib
-    import mlflow
     import pyarrow.parquet as pq
 
     from paved_pipelines.registry import log_training_run
     from paved_pipelines.request import TrainingRequest
+    from paved_pipelines.serving import load_baseline, serving_inputs
     from paved_pipelines.steps import evaluate, feature_definitions
 
     parsed = TrainingRequest.model_validate_json(request)
     fitted = joblib.load(model.path)
     earlier, later = pq.read_table(train_rows.path), pq.read_table(valid_rows.path)
-    reference = None
-    if parsed.production is not None and parsed.production.training_data_uri:
-        reference = pq.read_table(
-            mlflow.artifacts.download_artifacts(parsed.production.training_data_uri)
-        )
     features = feature_definitions(parsed)
-    outcome = evaluate(fitted, earlier, later, features, parsed, reference)
+    # The model serving now, scored on this holdout; drift against what the online store serves.
+    baseline = load_baseline(parsed)
+    serving = serving_inputs(parsed, earlier, list(features)) if baseline else None
+    outcome = evaluate(fitted, earlier, later, features, parsed, baseline=baseline, serving=serving)
     data = json.loads(lineage)
     tags = {
         "paved.dataset_hash": data["datasetHash"],
@@ -107,6 +105,7 @@ def evaluate_and_log(
         "metrics": outcome.metrics,
         "sliceMetrics": outcome.slice_metrics,
         "verdicts": [asdict(v) for v in outcome.verdicts],
+        "reference": outcome.reference,
         "lineage": data,
     }
     run_id = log_training_run(parsed, fitted, earlier, outcome, tags, document)

@@ -37,6 +37,12 @@ def test_the_demo_promotes_v2_rolls_v3_back_and_writes_its_report(
     assert record.production.tags["paved.approved_by"] == "demo-user"
     assert re.fullmatch(r"demo-[0-9-]+\.churn", record.production.model)  # its namespace's churn
     assert {g.model_version for g in record.gates} == {"churn-v1", "churn-v2", "churn-v3"}
+    # v2 was judged against v1, the model serving, on v2's own holdout.
+    (v2_metric,) = (
+        g for g in record.gates if (g.model_version, g.gate) == ("churn-v2", "metric:auc")
+    )
+    assert " vs churn-v1 " in v2_metric.message
+    assert "on the same holdout" in v2_metric.message
     assert any(s.shadow for s in record.traffic)
     assert any(s.candidate == 50 for s in record.traffic)  # the A/B split
     assert any(g.verdict == "breach" for g in record.guardrails)

@@ -40,6 +40,11 @@ def _model_version(name: str, model: str, labels_path: str) -> dict[str, Any]:
     return manifest
 
 
+def _gate(status: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(g for g in status["gates"] if g["name"] == name)
+    return found
+
+
 def _in_phase(kubectl: Kubectl, name: str, namespace: str, phase: str) -> dict[str, Any] | None:
     found: dict[str, Any] = kubectl.get_json(MV, name, "-n", namespace)
     return found if (found.get("status") or {}).get("phase") == phase else None
@@ -73,6 +78,10 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
     assert status["gatesSummary"].startswith(
         f"{len(status['gates'])}/{len(status['gates'])} passed"
     )
+    # Nothing serves yet: the first model is judged on the absolute floor, and says so.
+    first = _gate(status, "metric:auc")
+    assert first["message"].endswith("no reference: absolute floor 0.6000")
+    assert not [g for g in status["gates"] if g["name"].startswith("drift:")]
     runs = list((paved_operator.state_dir / "runs").iterdir())
     assert [
         r.name
@@ -123,3 +132,14 @@ def test_model_version_is_trained_registered_staged_and_a_slice_regression_is_he
     assert "slice new_users" in gates["message"]
     failed = {g["name"] for g in held["status"]["gates"] if g["verdict"] == "fail"}
     assert "slice:new_users" in failed
+    # v2 is compared with v1, the version serving, scored on v2's own holdout.
+    assert " vs churn-v1 " in _gate(held["status"], "metric:auc")["message"]
+    assert "on the same holdout" in _gate(held["status"], "metric:auc")["message"]
+    assert " vs churn-v1 " in _gate(held["status"], "slice:new_users")["message"]
+    # Drift is judged against what serves; this view is not materialized, so the online store
+    # holds nothing: each drift gate is inconclusive, and the condition and column say so.
+    drift = [g for g in held["status"]["gates"] if g["name"].startswith("drift:")]
+    assert drift
+    assert {g["verdict"] for g in drift} == {"inconclusive"}
+    assert f"{len(drift)} inconclusive" in held["status"]["gatesSummary"]
+    assert f"inconclusive: {drift[0]['message']}" in gates["message"]

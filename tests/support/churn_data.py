@@ -1,7 +1,8 @@
 """A small synthetic churn data set: user activity (with late and backfilled rows) and labels.
 
-Churn depends on activity, so a model can learn it; `regress_slice` makes labels of new users
-noise, which a model trained on them does worse on — what the slice gate must catch.
+Churn depends on activity, so a model can learn it; `regress_slice` makes the labels of new users
+noise in the training period, so a model trained on them does worse on the new users of the
+holdout (true labels) than one trained on the truth — what the slice gate must catch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from paved_local.dataplane.load import Example
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 UTC = pa.timestamp("us", tz="UTC")
+TRAINING_DAYS = 14  # labels before this day are in the training part of a 25% time split
 
 
 def write_churn_data(
@@ -60,7 +62,9 @@ def write_churn_data(
     probability = 1 / (1 + np.exp((engagement[label_users] - 18) / 4))
     churned = rng.random(users * 2) < probability
     if regress_slice:
-        new = tenure[label_users] < 200
+        # Noise only where the model learns (before the time split's holdout): the holdout's
+        # labels stay true, so both models are measured on the truth of the same rows.
+        new = (tenure[label_users] < 200) & (label_days < TRAINING_DAYS)
         churned = np.where(new, rng.random(users * 2) < 0.5, churned)
     labels = pa.table(
         {

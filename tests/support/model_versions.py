@@ -14,7 +14,7 @@ from paved.controllers._kopf import Reconciled, Resource, parsed
 from paved.core.conditions import report
 from paved.core.model_versions import PipelineRun, RunState
 from paved.ports import Ports
-from paved.ports.cluster import Found, PromotionPolicy
+from paved.ports.cluster import Found, ModelVersion, PromotionPolicy, Rollout
 from paved.ports.pipelines import PipelinesUnavailableError
 from paved.ports.registry import ModelRegistry
 from tests.support.training import PASSING_VERDICT, example
@@ -38,10 +38,13 @@ def outcome(mlflow_run_id: str) -> str:
 
 
 class Cluster:
-    """The example FeatureView exists; nothing else does."""
+    """The example FeatureView exists, and whatever policies, Rollouts and other ModelVersions
+    a test adds."""
 
     def __init__(self) -> None:
         self.policies: list[PromotionPolicy] = []
+        self.rollout_objects: list[Rollout] = []
+        self.model_versions: dict[str, ModelVersion] = {}
 
     async def exists(self, kind: str, _namespace: str, _name: str) -> bool:
         return kind == "FeatureView"
@@ -51,6 +54,12 @@ class Cluster:
 
     async def promotion_policies(self) -> list[PromotionPolicy]:
         return self.policies
+
+    async def rollouts(self, _namespace: str) -> list[Rollout]:
+        return self.rollout_objects
+
+    async def model_version(self, _namespace: str, name: str) -> ModelVersion | None:
+        return self.model_versions.get(name)
 
 
 class Runner:
@@ -83,8 +92,9 @@ class World:
         self.runner = Runner()
         self.spec = spec
         self.status = ModelVersionStatus()
+        self.cluster = Cluster()
         self.ports = Ports(
-            cast(Any, Cluster()),
+            cast(Any, self.cluster),
             cast(Any, None),
             cast(Any, None),
             self.runner,

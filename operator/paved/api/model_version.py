@@ -96,9 +96,16 @@ class MetricName(StrEnum):
 class MetricGate(Model):
     name: MetricName = MetricName.AUC
     max_regression: float = Field(
-        default=0.0, ge=0, description="How much worse than production is still acceptable."
+        default=0.0,
+        ge=0,
+        description="How much worse than the model serving now, on the same holdout, is still "
+        "acceptable.",
     )
-    min_value: float | None = Field(default=None, description="Absolute floor, e.g. AUC 0.7.")
+    min_value: float | None = Field(
+        default=None,
+        description="Absolute floor, e.g. AUC 0.7; with no model serving to compare with, the "
+        "slices are judged on it too.",
+    )
 
 
 class SliceGate(Model):

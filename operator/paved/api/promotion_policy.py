@@ -14,7 +14,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from paved.api.meta import GoDuration, Identifier, Model, ObjectName, Status, section
+from paved.api.meta import GoDuration, Identifier, Model, ObjectName, Status, cel, section
+from paved.api.model_version import MetricName
+
+METRIC_NAMES = ", ".join(f"'{m.value}'" for m in MetricName)
 
 GroupName = Annotated[str, Field(min_length=1, max_length=253)]
 
@@ -55,6 +58,21 @@ class GateRules(Model):
     )
     max_metric_regression: float | None = Field(
         default=None, ge=0, le=1, description="The metric gate's maxRegression may not exceed this."
+    )
+    metric_floors: dict[str, float] = Field(
+        default_factory=dict,
+        max_length=8,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(f"self.all(m, m in [{METRIC_NAMES}])", f"metrics: {METRIC_NAMES}")
+            ]
+        },
+        description=(
+            "Absolute floors by metric (e.g. auc: 0.7; for logLoss a ceiling). The metric gate's "
+            "metric must reach its floor, and a first model, with no model serving to compare "
+            "with, is judged on it overall and per slice. The strictest of these and the "
+            "ModelVersion's minValue holds."
+        ),
     )
 
 

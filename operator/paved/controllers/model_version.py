@@ -36,7 +36,12 @@ from paved.core.model_version_steps import (
     Version,
     decide,
 )
-from paved.core.model_versions import registered_model_name
+from paved.core.model_versions import (
+    RolloutBaseline,
+    registered_model_name,
+    serving_reference,
+)
+from paved.core.promotion_policy import metric_floor
 from paved.errors import PermanentError, TransientError
 from paved.ports import Ports
 from paved.ports.cluster import Unreadable
@@ -66,24 +71,47 @@ async def _feature_views(resource: ModelVersionResource, ports: Ports) -> dict[s
     return views
 
 
+async def _rollout_baselines(resource: ModelVersionResource, ports: Ports) -> list[RolloutBaseline]:
+    """The baselines the namespace's Rollouts name that are versions of this model."""
+    found = []
+    for rollout in await ports.cluster.rollouts(resource.namespace):
+        if isinstance(rollout, Unreadable) or rollout.spec.baseline is None:
+            continue
+        baseline = await ports.cluster.model_version(resource.namespace, rollout.spec.baseline)
+        if baseline is None or isinstance(baseline, Unreadable):
+            continue
+        if baseline.spec.model != resource.spec.model:
+            continue
+        entry = baseline.status.registry
+        version, uri = (entry.version, entry.uri) if entry else (None, None)
+        found.append(RolloutBaseline(rollout.created, baseline.name, version, uri))
+    return found
+
+
+async def _reference(
+    resource: ModelVersionResource, ports: Ports, model: str
+) -> dict[str, str] | None:
+    """The model serving now, as the run loads it to score the candidate's holdout (None: a
+    first model, judged on the absolute floors)."""
+    production = await ports.registry.in_stage(model, Stage.PRODUCTION)
+    baselines = [] if production else await _rollout_baselines(resource, ports)
+    serving = serving_reference(production, baselines)
+    if serving is None:
+        return None
+    return {"name": serving.name, "version": serving.version, "model_uri": serving.uri}
+
+
 async def _training_request(resource: ModelVersionResource, ports: Ports, key: str) -> str:
     """The run's input document."""
     spec = resource.spec
     views = await _feature_views(resource, ports)
     model = registered_model_name(resource.namespace, spec.model)
-    production = await ports.registry.in_stage(model, Stage.PRODUCTION)
-    reference = None
-    if production is not None:
-        reference = {
-            "version": production.version,
-            "metrics": {k: v for k, v in production.metrics.items() if "." not in k},
-            "slice_metrics": {
-                k.removeprefix("slice."): v
-                for k, v in production.metrics.items()
-                if k.startswith("slice.")
-            },
-            "training_data_uri": f"runs:/{production.run_id}/training-data/features.parquet",
-        }
+    policies = await governing_policies(resource.namespace, ports)
+    # The run judges by one floor: the strictest of the spec's and the policies'.
+    floor = metric_floor(policies, spec.gates)
+    gates = spec.gates.model_copy(
+        update={"metric": spec.gates.metric.model_copy(update={"min_value": floor})}
+    )
     return json.dumps(
         {
             "run_key": key,
@@ -96,8 +124,9 @@ async def _training_request(resource: ModelVersionResource, ports: Ports, key: s
             "data_root": ports.data_root,
             "parameters": spec.pipeline.parameters,
             "seed": spec.pipeline.seed,
-            "gates": spec.gates.model_dump(by_alias=True, mode="json"),
-            "production": reference,
+            "gates": gates.model_dump(by_alias=True, mode="json"),
+            "production": await _reference(resource, ports, model),
+            "online_url": ports.online_url,
             "code_commit": ports.code_commit,
         }
     )

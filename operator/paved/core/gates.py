@@ -16,10 +16,16 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from paved.api.feature_view import DataType
+from paved.api.model_version import MetricName
 from paved.core.feature_views import FeatureDefinition
 from paved.core.reasons import GateReason
 
 PSI_EPSILON: Final = 1e-4
+HIGHER_IS_BETTER: Final = {
+    MetricName.AUC: True,
+    MetricName.ACCURACY: True,
+    MetricName.LOG_LOSS: False,
+}
 Value = float | int | str | bool | None
 
 
@@ -44,11 +50,19 @@ def blocking(verdicts: Sequence[GateVerdict]) -> list[GateVerdict]:
     return [v for v in verdicts if v.verdict is Verdict.FAIL]
 
 
+def inconclusive(verdicts: Sequence[GateVerdict]) -> list[GateVerdict]:
+    return [v for v in verdicts if v.verdict is Verdict.INCONCLUSIVE]
+
+
 def summary(verdicts: Sequence[GateVerdict]) -> str:
+    """For the printer column and the registry: every gate is counted as what it was."""
     passed = sum(v.verdict is Verdict.PASS for v in verdicts)
-    failed = len(blocking(verdicts))
-    text = f"{passed}/{len(verdicts)} passed"
-    return f"{text}, {failed} failed" if failed else text
+    parts = [f"{passed}/{len(verdicts)} passed"]
+    if failed := len(blocking(verdicts)):
+        parts.append(f"{failed} failed")
+    if unjudged := len(inconclusive(verdicts)):
+        parts.append(f"{unjudged} inconclusive")
+    return ", ".join(parts)
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -174,13 +188,20 @@ def psi_noise_floor(
     return float(stats.chi2.ppf(1 - alpha, bins - 1) * (1 / reference_rows + 1 / current_rows))
 
 
-def new_feature_drift(feature: FeatureDefinition) -> GateVerdict:
-    """A feature the production model was not trained on has no reference to drift from."""
+def most_important(importances: Mapping[str, float], count: int) -> list[str]:
+    """The `count` features the model leans on most (ties by name): drift where it matters."""
+    ranked = sorted(importances.items(), key=lambda item: (-item[1], item[0]))
+    return [name for name, _ in ranked[:count]]
+
+
+def drift_not_judged(feature: FeatureDefinition, why: str) -> GateVerdict:
+    """A feature with no serving inputs to compare with (nothing serves it yet): named, not
+    passed over."""
     return GateVerdict(
         f"drift:{feature.name}",
         Verdict.INCONCLUSIVE,
-        GateReason.NEW_FEATURE,
-        f"{feature.name}: new in this version, production was not trained on it; not judged",
+        GateReason.NO_SERVING_INPUTS,
+        f"{feature.name}: {why}; not judged",
     )
 
 
@@ -191,8 +212,10 @@ def drift_gate(
     *,
     max_psi: float,
     bins: int,
+    compared: str = "",
 ) -> GateVerdict:
-    """PSI of one feature, current vs reference, against max(max_psi, the noise floor)."""
+    """PSI of one feature, current vs reference, against max(max_psi, the noise floor);
+    `compared` names the two samples in the message (e.g. "training vs serving inputs")."""
     numeric = feature.dtype in (DataType.INT64, DataType.FLOAT64)
     if numeric:
         value = psi_numeric(
@@ -209,7 +232,7 @@ def drift_gate(
         f" (noise floor {floor:.3f} for n={len(reference)}, m={len(current)})"
         if floor > max_psi
         else ""
-    )
+    ) + (f", {compared}" if compared else "")
     gate = f"drift:{feature.name}"
     if value > threshold:
         return GateVerdict(
@@ -233,9 +256,34 @@ def drift_gate(
 # -- metric, slices, golden cases ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Reference:
+    """What a candidate is compared with: the model serving the baseline now, scored on the
+    candidate's own holdout, or (`name` None) nothing, and then only the absolute floor judges."""
+
+    name: str | None  # e.g. "churn-v1"
+    value: float | None = None  # its metric on the same rows; None: it could not be scored
+    why_unscored: str = ""
+
+
+NO_REFERENCE: Final = Reference(None)
+
+
 def _regression(candidate: float, production: float, higher_is_better: bool) -> float:
     """How much worse the candidate is (positive) or better (negative)."""
     return production - candidate if higher_is_better else candidate - production
+
+
+def _past(value: float, floor: float, higher_is_better: bool) -> bool:
+    return value < floor if higher_is_better else value > floor
+
+
+def strictest_floor(metric: MetricName, floors: Sequence[float | None]) -> float | None:
+    """Of the floors set (the ModelVersion's minValue, each policy's), the hardest to meet."""
+    given = [f for f in floors if f is not None]
+    if not given:
+        return None
+    return max(given) if HIGHER_IS_BETTER[metric] else min(given)
 
 
 def _compared(
@@ -247,7 +295,7 @@ def _compared(
     failed: GateReason,
     held: GateReason,
 ) -> GateVerdict:
-    """The verdict of a candidate-vs-production comparison; `compared` says what was compared."""
+    """The verdict of a candidate-vs-reference comparison; `compared` says what was compared."""
     if worse_by > max_regression:
         message = f"{compared}: worse by {worse_by:.4f} > {max_regression:.4f}"
         return GateVerdict(gate, Verdict.FAIL, failed, message, worse_by, max_regression)
@@ -255,38 +303,63 @@ def _compared(
     return GateVerdict(gate, Verdict.PASS, held, message, worse_by, max_regression)
 
 
+def _below_floor(
+    gate: str, measured: str, value: float, floor: float | None, higher_is_better: bool
+) -> GateVerdict | None:
+    """The failing verdict of a value past the absolute floor; None when it meets it."""
+    if floor is None or not _past(value, floor, higher_is_better):
+        return None
+    message = f"{measured} is past the absolute floor {floor:.4f}"
+    return GateVerdict(gate, Verdict.FAIL, GateReason.BELOW_FLOOR, message, value, floor)
+
+
+def _without_comparison(
+    gate: str, measured: str, candidate: float, reference: Reference, floor: float | None
+) -> GateVerdict:
+    """No number to compare with: the floor judges a first model; an unscored reference is
+    named as such rather than passed over."""
+    if reference.name is not None:
+        return GateVerdict(
+            gate,
+            Verdict.INCONCLUSIVE,
+            GateReason.REFERENCE_UNSCORED,
+            f"{measured}; reference {reference.name} not scored on the same holdout "
+            f"({reference.why_unscored or 'no value'}); not judged",
+            candidate,
+            None,
+        )
+    if floor is None:
+        return GateVerdict(
+            gate,
+            Verdict.PASS,
+            GateReason.NO_PRODUCTION_MODEL,
+            f"{measured}; no reference and no absolute floor to judge it by",
+            candidate,
+            None,
+        )
+    message = f"{measured}; no reference: absolute floor {floor:.4f}"
+    return GateVerdict(gate, Verdict.PASS, GateReason.FLOOR_MET, message, candidate, floor)
+
+
 def metric_gate(
     name: str,
     candidate: float,
-    production: float | None,
+    reference: Reference,
     *,
     max_regression: float,
     min_value: float | None,
     higher_is_better: bool = True,
 ) -> GateVerdict:
     gate = f"metric:{name}"
-    if min_value is not None and (
-        candidate < min_value if higher_is_better else candidate > min_value
-    ):
-        return GateVerdict(
-            gate,
-            Verdict.FAIL,
-            GateReason.BELOW_FLOOR,
-            f"{name} {candidate:.4f} is past the floor {min_value:.4f}",
-            candidate,
-            min_value,
-        )
-    if production is None:
-        return GateVerdict(
-            gate,
-            Verdict.PASS,
-            GateReason.NO_PRODUCTION_MODEL,
-            f"{name} {candidate:.4f}; no production model to compare with",
-            candidate,
-            min_value,
-        )
-    worse_by = _regression(candidate, production, higher_is_better)
-    compared = f"{name} {candidate:.4f} vs production {production:.4f}"
+    below = _below_floor(gate, f"{name} {candidate:.4f}", candidate, min_value, higher_is_better)
+    if below is not None:
+        return below
+    if reference.name is None or reference.value is None:
+        return _without_comparison(gate, f"{name} {candidate:.4f}", candidate, reference, min_value)
+    worse_by = _regression(candidate, reference.value, higher_is_better)
+    compared = (
+        f"{name} {candidate:.4f} vs {reference.name} {reference.value:.4f} on the same holdout"
+    )
     return _compared(
         gate,
         compared,
@@ -302,12 +375,14 @@ def slice_gate(
     metric: str,
     candidate: float | None,
     *,
-    production: float | None,
+    reference: Reference,
     support: int,
     min_support: int,
     max_regression: float,
+    floor: float | None = None,
     higher_is_better: bool = True,
 ) -> GateVerdict:
+    """A slice against the reference on the same rows; with no reference, against `floor`."""
     gate = f"slice:{name}"
     if support < min_support or candidate is None:
         return GateVerdict(
@@ -318,18 +393,17 @@ def slice_gate(
             float(support),
             float(min_support),
         )
-    if production is None:
-        return GateVerdict(
-            gate,
-            Verdict.PASS,
-            GateReason.NO_PRODUCTION_MODEL,
-            f"slice {name}: {metric} {candidate:.4f} on {support} rows; nothing to compare with",
-            candidate,
-            None,
-        )
-    worse_by = _regression(candidate, production, higher_is_better)
+    measured = f"slice {name}: {metric} {candidate:.4f} on {support} rows"
+    # A slice meets the floor when there is no reference; with one, the comparison judges it.
+    below = _below_floor(gate, measured, candidate, floor, higher_is_better)
+    if below is not None and reference.name is None:
+        return below
+    if reference.name is None or reference.value is None:
+        return _without_comparison(gate, measured, candidate, reference, floor)
+    worse_by = _regression(candidate, reference.value, higher_is_better)
     compared = (
-        f"slice {name}: {metric} {candidate:.4f} vs production {production:.4f} ({support} rows)"
+        f"slice {name}: {metric} {candidate:.4f} vs {reference.name} {reference.value:.4f} "
+        f"on the same {support} rows"
     )
     return _compared(
         gate,

@@ -15,7 +15,7 @@ from typing import Final
 
 from paved.api.model_version import ModelVersionPhase, ModelVersionSpec, Stage
 from paved.core.conditions import Observation
-from paved.core.gates import GateVerdict, blocking
+from paved.core.gates import GateVerdict, blocking, inconclusive
 from paved.core.reasons import ModelVersionReason
 
 TRAINED: Final = "Trained"
@@ -68,6 +68,43 @@ class RegisteredVersion:
     metrics: Mapping[str, float] = field(default_factory=dict)  # of the run that trained it
 
 
+@dataclass(frozen=True)
+class ServingModel:
+    """The model serving the baseline now: what a candidate's gates are judged against."""
+
+    name: str  # its ModelVersion's name (e.g. churn-v1), else "<registered model> v<version>"
+    version: str
+    uri: str  # what the training run loads to score it on the candidate's holdout
+
+
+@dataclass(frozen=True)
+class RolloutBaseline:
+    """A Rollout's `baseline` ModelVersion of the same model, as the cluster holds it."""
+
+    rollout_created: str  # RFC 3339, so it orders as text
+    model_version: str
+    version: str | None  # its registry version; None until it was registered
+    uri: str | None
+
+
+def serving_reference(
+    production: RegisteredVersion | None, baselines: Sequence[RolloutBaseline]
+) -> ServingModel | None:
+    """The registry's production version; when the first model was deployed without one, the
+    baseline the newest Rollout of this model names; None when nothing serves (a first model)."""
+    if production is not None:
+        # The tag holds "<namespace>/<ModelVersion>": people know the model by that name.
+        _, _, name = production.tags.get("paved.model_version", "").rpartition("/")
+        label = name or f"{production.model} v{production.version}"
+        return ServingModel(label, production.version, production.uri)
+    registered = [
+        (b.rollout_created, ServingModel(b.model_version, b.version, b.uri))
+        for b in sorted(baselines, key=lambda b: b.rollout_created)
+        if b.version is not None and b.uri
+    ]
+    return registered[-1][1] if registered else None
+
+
 def registered_model_name(namespace: str, model: str) -> str:
     """The registry's name for a namespace's model: two teams' `churn` are two models."""
     return f"{namespace}{NAMESPACE_SEPARATOR}{model}"
@@ -96,10 +133,16 @@ def phase_for_stage(stage: Stage) -> ModelVersionPhase:
 
 
 def gates_condition(verdicts: Sequence[GateVerdict]) -> Observation:
-    failed = blocking(verdicts)
-    if not failed:
+    """Agrees with the gates summary: "All N gates pass" only when every one passed; a gate
+    that could not judge is named as inconclusive, not counted as a pass."""
+    failed, unjudged = blocking(verdicts), inconclusive(verdicts)
+    named = "; ".join(f"inconclusive: {v.message}" for v in unjudged)
+    if failed:
+        message = "; ".join(v.message for v in failed) + (f"; {named}" if named else "")
+        return Observation(GATES_PASSED, "False", failed[0].reason, message)
+    if unjudged:
+        passed = len(verdicts) - len(unjudged)
+        message = f"{passed}/{len(verdicts)} gates pass, none fails; {named}."
+    else:
         message = f"All {len(verdicts)} gates pass."
-        return Observation(GATES_PASSED, "True", ModelVersionReason.GATES_PASSED, message)
-    return Observation(
-        GATES_PASSED, "False", failed[0].reason, "; ".join(v.message for v in failed)
-    )
+    return Observation(GATES_PASSED, "True", ModelVersionReason.GATES_PASSED, message)

@@ -19,6 +19,7 @@ from paved.api.meta import parse_duration
 from paved.api.model_version import (
     Approval,
     GateResult,
+    Gates,
     ModelVersionPhase,
     ModelVersionSpec,
     ModelVersionStatus,
@@ -26,6 +27,7 @@ from paved.api.model_version import (
 from paved.api.promotion_policy import PromotionPolicySpec
 from paved.api.rollout import RolloutSpec, Step
 from paved.core.conditions import Observation
+from paved.core.gates import strictest_floor
 from paved.core.model_versions import APPROVED
 from paved.core.reasons import PolicyReason, SignOffReason
 
@@ -71,6 +73,14 @@ def gates_digest(results: Sequence[GateResult]) -> str:
     document = [(r.name, r.verdict, r.value, r.threshold) for r in results]
     encoded = json.dumps(document, separators=(",", ":"), allow_nan=True).encode()
     return "sha256:" + hashlib.sha256(encoded).hexdigest()
+
+
+def metric_floor(policies: Sequence[NamedPolicy], gates: Gates) -> float | None:
+    """The absolute floor of the metric gate's metric: the strictest of the ModelVersion's
+    minValue and every governing policy's floor for that metric."""
+    metric = gates.metric.name
+    floors = [p.spec.gates.metric_floors.get(metric.value) for p in policies]
+    return strictest_floor(metric, [gates.metric.min_value, *floors])
 
 
 def _names(column: str, where: str) -> bool:

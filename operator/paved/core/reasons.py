@@ -42,9 +42,11 @@ class GateReason(StrEnum):
     SCHEMA_VIOLATED = "SchemaViolated"
     NO_DRIFT = "NoDrift"
     DRIFT_DETECTED = "DriftDetected"
-    NEW_FEATURE = "NewFeature"
     BELOW_FLOOR = "BelowFloor"
-    NO_PRODUCTION_MODEL = "NoProductionModel"
+    NO_PRODUCTION_MODEL = "NoProductionModel"  # no reference and no floor: nothing to judge
+    FLOOR_MET = "FloorMet"  # no reference: judged on the absolute floor alone
+    REFERENCE_UNSCORED = "ReferenceUnscored"  # the reference could not score this holdout
+    NO_SERVING_INPUTS = "NoServingInputs"  # nothing serves the feature now to drift from
     METRIC_HOLDS = "MetricHolds"
     METRIC_REGRESSED = "MetricRegressed"
     INSUFFICIENT_SUPPORT = "InsufficientSupport"

@@ -29,6 +29,9 @@ class Ports:
     metrics: MetricsProvider
     data_root: str  # namespace N's sources and labels live under <data_root>/N/ and only there
     code_commit: str  # of the training code, recorded as lineage
+    # Where a training run reads the online store's current values (serving inputs, for the
+    # drift gate); None: the run judges no drift against serving.
+    online_url: str | None = None
 
 
 __all__ = [

@@ -137,8 +137,8 @@ class Demo:
         try:
             await self._features()
             v1 = await self._train("02-modelversion-v1.yaml")
-            await self._apply_model_version("03-modelversion-v2.yaml")
             await self._serve(endpoints, v1)
+            # v2 trains once v1 serves: its gates compare with v1, the model serving now.
             v2 = await self._train("03-modelversion-v2.yaml")
             # v3 trains after v2's rollout: training beside a canary would be measured as the
             # canary's latency on a small machine.

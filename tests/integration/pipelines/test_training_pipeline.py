@@ -30,15 +30,7 @@ from paved_pipelines.steps import (
     train,
 )
 from paved_pipelines.training import tabular_classifier
-from tests.support.churn_data import write_churn_data
 from tests.support.training import NAMESPACE, training_request
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("churn")
-    write_churn_data(root / NAMESPACE)
-    return root
 
 
 def test_the_compiled_pipeline_is_up_to_date(tmp_path: Path) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
+from paved.api.crds import MODEL_VERSION, PROMOTION_POLICY, ROLLOUT
 from paved.api.model_version import ModelVersionPhase, ModelVersionSpec, Stage
+from paved.controllers._kopf import parsed
 from paved.core.model_versions import (
     APPROVED_BY_TAG,
     PipelineRun,
@@ -19,6 +22,7 @@ from paved.core.model_versions import (
 from paved.errors import PermanentError
 from paved.ports.registry import RegistryUnavailableError
 from tests.support.model_versions import SPEC, World, outcome
+from tests.support.training import example
 
 KEY = run_key("uid-1", SPEC, namespace="ml")
 
@@ -31,6 +35,7 @@ class Registry:
         self.ignores_sign_offs = False
         self.outcomes: dict[str, str] = {}  # run key → the outcome the run logged to MLflow
         self.models: set[str] = set()  # every model name it was asked about
+        self.production: RegisteredVersion | None = None
 
     def _reachable(self, model: str) -> None:
         self.models.add(model)
@@ -63,9 +68,9 @@ class Registry:
             if found.version == version:
                 self.versions[key] = replace(found, stage=stage)
 
-    async def in_stage(self, model: str, _stage: Stage) -> RegisteredVersion | None:
+    async def in_stage(self, model: str, stage: Stage) -> RegisteredVersion | None:
         self._reachable(model)
-        return None
+        return self.production if stage is Stage.PRODUCTION else None
 
     async def record_sign_off(
         self, model: str, version: str, by: str, _at: str, _comment: str
@@ -193,3 +198,66 @@ async def test_a_registry_that_never_takes_an_act_stops_the_reconcile() -> None:
     world.spec = ModelVersionSpec.model_validate(document)
     with pytest.raises(PermanentError, match="no status to report after 16 steps"):
         await world.tick()
+
+
+V0_TAGS = {"paved.model_version": "ml/churn-v0"}
+V0 = RegisteredVersion("ml.churn", "7", "mlrun-0", "models:/ml.churn/7", Stage.PRODUCTION, V0_TAGS)
+
+
+async def test_the_run_compares_with_the_registrys_production_version_by_its_name() -> None:
+    registry = Registry()
+    registry.production = V0
+    world = World(registry)
+    await world.tick()
+    assert world.runner.requests[0]["production"] == {
+        "name": "churn-v0",
+        "version": "7",
+        "model_uri": "models:/ml.churn/7",
+    }
+
+
+def _serving_v0(world: World, *, created: str, model: str = "churn") -> None:
+    v0 = example("02-modelversion.yaml") | {
+        "metadata": {"name": "churn-v0"},
+        "status": {"registry": {"name": "ml.churn", "version": "5", "uri": "models:/ml.churn/5"}},
+    }
+    v0["spec"] = v0["spec"] | {"model": model}
+    rollout = example("03-rollout.yaml") | {
+        "metadata": {"name": "churn-v1", "creationTimestamp": created}
+    }
+    rollout["spec"] = rollout["spec"] | {"baseline": "churn-v0"}
+    world.cluster.model_versions["churn-v0"] = cast(Any, parsed(MODEL_VERSION, v0))
+    world.cluster.rollout_objects.append(cast(Any, parsed(ROLLOUT, rollout)))
+
+
+async def test_with_no_production_version_the_run_compares_with_a_rollouts_baseline() -> None:
+    # The first model was deployed without the registry's production stage: what the Rollout
+    # names as its baseline is what serves.
+    world = World(Registry())
+    _serving_v0(world, created="2026-11-27T10:00:00Z")
+    await world.tick()
+    assert world.runner.requests[0]["production"] == {
+        "name": "churn-v0",
+        "version": "5",
+        "model_uri": "models:/ml.churn/5",
+    }
+
+
+async def test_another_models_baseline_is_no_reference() -> None:
+    world = World(Registry())
+    _serving_v0(world, created="2026-11-27T10:00:00Z", model="fraud")
+    await world.tick()
+    assert world.runner.requests[0]["production"] is None
+
+
+async def test_a_first_model_is_judged_on_the_strictest_floor_of_spec_and_policy() -> None:
+    world = World(Registry())
+    policy = {
+        "metadata": {"name": "floors"},
+        "spec": {"gates": {"metricFloors": {"auc": 0.75, "logLoss": 0.5}}},
+    }
+    world.cluster.policies.append(cast(Any, parsed(PROMOTION_POLICY, policy)))
+    await world.tick()
+    request = world.runner.requests[0]
+    assert request["production"] is None
+    assert request["gates"]["metric"]["minValue"] == 0.75

@@ -6,14 +6,18 @@ import pytest
 from paved.api.feature_view import DataType
 from paved.core.feature_views import FeatureDefinition
 from paved.core.gates import (
+    NO_REFERENCE,
     ColumnProfile,
+    GateVerdict,
     GoldenResult,
+    Reference,
     Verdict,
     blocking,
     drift_gate,
+    drift_not_judged,
     golden_gate,
     metric_gate,
-    new_feature_drift,
+    most_important,
     psi_categorical,
     psi_noise_floor,
     psi_numeric,
@@ -95,50 +99,118 @@ def test_real_drift_on_large_samples_fails_with_the_numbers() -> None:
     assert verdict.message.startswith("clicks_7d: PSI ")
 
 
-def test_a_feature_production_never_saw_is_not_judged_for_drift() -> None:
-    verdict = new_feature_drift(CLICKS)
+def test_a_feature_nothing_serves_yet_is_named_inconclusive_for_drift() -> None:
+    verdict = drift_not_judged(CLICKS, "no serving inputs in the online store")
     assert verdict.verdict is Verdict.INCONCLUSIVE
-    assert verdict.reason == GateReason.NEW_FEATURE
+    assert verdict.reason == GateReason.NO_SERVING_INPUTS
+    assert "no serving inputs" in verdict.message
     assert blocking([verdict]) == []
 
 
+def test_drift_names_what_it_compared() -> None:
+    sample = list(RNG.normal(size=2_000))
+    verdict = drift_gate(
+        CLICKS, sample, sample, max_psi=0.2, bins=10, compared="training vs serving inputs"
+    )
+    assert verdict.message.endswith(", training vs serving inputs")
+
+
+def test_drift_watches_the_features_the_model_leans_on_most() -> None:
+    importances = {"age": 0.01, "clicks_7d": 0.30, "country": 0.30, "tenure": 0.12}
+    assert most_important(importances, 3) == ["clicks_7d", "country", "tenure"]
+
+
+V1 = Reference("churn-v1", 0.802)
+
+
 @pytest.mark.parametrize(
-    ("candidate", "production", "verdict", "reason"),
+    ("candidate", "reference", "verdict", "reason"),
     [
-        (0.801, 0.802, Verdict.PASS, "MetricHolds"),
-        (0.798, 0.802, Verdict.FAIL, "MetricRegressed"),
-        (0.90, None, Verdict.PASS, "NoProductionModel"),
-        (0.65, None, Verdict.FAIL, "BelowFloor"),
+        (0.801, V1, Verdict.PASS, "MetricHolds"),
+        (0.798, V1, Verdict.FAIL, "MetricRegressed"),
+        (0.90, NO_REFERENCE, Verdict.PASS, "FloorMet"),
+        (0.65, NO_REFERENCE, Verdict.FAIL, "BelowFloor"),
+        (0.65, V1, Verdict.FAIL, "BelowFloor"),
+        (
+            0.90,
+            Reference("churn-v1", None, "it lacks tenure"),
+            Verdict.INCONCLUSIVE,
+            "ReferenceUnscored",
+        ),
     ],
-    ids=["within-epsilon", "regressed", "first-model", "below-floor"],
+    ids=["within-epsilon", "regressed", "first-model", "below-floor", "floor-first", "unscored"],
 )
-def test_metric_gate(
-    candidate: float, production: float | None, verdict: Verdict, reason: str
-) -> None:
-    result = metric_gate("auc", candidate, production, max_regression=0.003, min_value=0.7)
+def test_metric_gate(candidate: float, reference: Reference, verdict: Verdict, reason: str) -> None:
+    result = metric_gate("auc", candidate, reference, max_regression=0.003, min_value=0.7)
     assert (result.verdict, result.reason) == (verdict, reason)
+
+
+def test_the_metric_gate_names_its_reference_and_the_holdout() -> None:
+    held = metric_gate("auc", 0.83, Reference("churn-v1", 0.81), max_regression=0.01, min_value=0.7)
+    assert held.message == "auc 0.8300 vs churn-v1 0.8100 on the same holdout: within 0.0100"
+
+
+def test_a_first_model_says_it_was_judged_on_the_floor() -> None:
+    first = metric_gate("auc", 0.83, NO_REFERENCE, max_regression=0.01, min_value=0.7)
+    assert first.message == "auc 0.8300; no reference: absolute floor 0.7000"
+    bare = metric_gate("auc", 0.83, NO_REFERENCE, max_regression=0.01, min_value=None)
+    assert (bare.reason, bare.message) == (
+        GateReason.NO_PRODUCTION_MODEL,
+        "auc 0.8300; no reference and no absolute floor to judge it by",
+    )
 
 
 def test_lower_is_better_metrics_regress_upwards() -> None:
     worse = metric_gate(
-        "logLoss", 0.45, 0.40, max_regression=0.01, min_value=None, higher_is_better=False
+        "logLoss",
+        0.45,
+        Reference("churn-v1", 0.40),
+        max_regression=0.01,
+        min_value=None,
+        higher_is_better=False,
     )
     assert worse.verdict is Verdict.FAIL
     assert worse.value == pytest.approx(0.05)
 
 
+def _slice(name: str, candidate: float, reference: Reference, support: int) -> GateVerdict:
+    return slice_gate(
+        name,
+        "auc",
+        candidate,
+        reference=reference,
+        support=support,
+        min_support=200,
+        max_regression=0.01,
+    )
+
+
 def test_a_regressed_slice_is_named_and_a_thin_slice_is_not_judged() -> None:
-    held = slice_gate(
-        "new_users", "auc", 0.70, production=0.78, support=800, min_support=200, max_regression=0.01
-    )
+    held = _slice("new_users", 0.70, Reference("churn-v1", 0.78), 800)
     assert (held.verdict, held.gate) == (Verdict.FAIL, "slice:new_users")
-    assert "slice new_users: auc 0.7000 vs production 0.7800 (800 rows)" in held.message
-    thin = slice_gate(
-        "retirees", "auc", 0.5, production=0.9, support=12, min_support=200, max_regression=0.01
-    )
+    assert "slice new_users: auc 0.7000 vs churn-v1 0.7800 on the same 800 rows" in held.message
+    thin = _slice("retirees", 0.5, Reference("churn-v1", 0.9), 12)
     assert thin.verdict is Verdict.INCONCLUSIVE
     assert blocking([held, thin]) == [held]
-    assert summary([held, thin]) == "0/2 passed, 1 failed"
+    assert summary([held, thin]) == "0/2 passed, 1 failed, 1 inconclusive"
+
+
+def test_a_first_models_slices_are_judged_on_the_floor() -> None:
+    def first(value: float) -> GateVerdict:
+        return slice_gate(
+            "new_users",
+            "auc",
+            value,
+            reference=NO_REFERENCE,
+            support=800,
+            min_support=200,
+            max_regression=0.01,
+            floor=0.7,
+        )
+
+    assert (first(0.72).verdict, first(0.72).reason) == (Verdict.PASS, GateReason.FLOOR_MET)
+    assert (first(0.65).verdict, first(0.65).reason) == (Verdict.FAIL, GateReason.BELOW_FLOOR)
+    assert "no reference: absolute floor 0.7000" in first(0.72).message
 
 
 def test_golden_cases_report_each_failure() -> None:

@@ -376,6 +376,35 @@ def test_a_held_version_names_the_failing_gate() -> None:
     assert step.updates["gates_summary"] == "1/2 passed, 1 failed"
 
 
+THIN = {
+    "gate": "slice:retirees",
+    "verdict": "inconclusive",
+    "reason": "InsufficientSupport",
+    "message": "slice retirees: 24 rows < minimum 50; not judged",
+    "value": 24.0,
+    "threshold": 50.0,
+}
+
+
+def test_an_inconclusive_gate_is_named_in_the_condition_and_the_column_alike() -> None:
+    step = decide(
+        SUBJECT,
+        SPEC,
+        SUCCEEDED,
+        seen=_seen(version=_version(Stage.STAGING), outcome=_outcome(PASS, THIN)),
+        now=NOW,
+    )
+    assert isinstance(step, Report)
+    gates = next(o for o in step.observed if o.type == "GatesPassed")
+    assert gates.status == "True"
+    assert "All" not in gates.message
+    assert gates.message == (
+        "1/2 gates pass, none fails; "
+        "inconclusive: slice retirees: 24 rows < minimum 50; not judged."
+    )
+    assert step.updates["gates_summary"] == "1/2 passed, 1 inconclusive"
+
+
 def test_evaluating_says_the_model_is_trained_and_the_run_goes_on() -> None:
     run = PipelineRun("run-1", RunState.RUNNING, finished_tasks=frozenset({"prepare", "train"}))
     step = decide(SUBJECT, SPEC, TRAINING, seen=_seen(run=run), now=NOW)
