@@ -190,7 +190,10 @@ def _rollouts(rollouts: Sequence[RolloutFacts], registered: RegisteredVersion | 
         s = r.status
         ab = s.experiment
         lines.append(f"{r.name} (candidate {r.candidate}): {s.phase or 'not started'}")
-        lines += [f"  {g.guardrail} {g.verdict}: {g.value} vs {g.threshold}" for g in s.analysis]
+        lines += [
+            f"  {g.guardrail} {g.verdict}: {_number(g.value)} vs {_number(g.threshold)}"
+            for g in s.analysis
+        ]
         if ab is not None:
             lines.append(
                 f"  A/B {ab.outcome}: effect {ab.effect:+.4f} [{ab.low:+.4f}, {ab.high:+.4f}]"
@@ -275,7 +278,8 @@ def _gates(mv: ModelVersionFacts | None) -> Link:
     if mv is None or not mv.status.gates:
         return _missing(LinkKind.GATES, "no gate results recorded")
     lines = tuple(
-        f"{g.name} {g.verdict}: value {g.value}, threshold {g.threshold}: {g.message}"
+        f"{g.name} {g.verdict}: value {_number(g.value)}, threshold {_number(g.threshold)}: "
+        f"{g.message}"
         for g in mv.status.gates
     )
     data = {"summary": mv.status.gates_summary, "gates": [_dump(g) for g in mv.status.gates]}
@@ -350,6 +354,10 @@ def _sources(views: Mapping[str, FeatureViewFacts | None]) -> Link:
             }
         )
     return Link(LinkKind.SOURCES, f"{len(lines)} source(s)", tuple(lines), data={"sources": data})
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def _dump(model: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from paved.api.model_version import Stage
 from paved.controllers.rollout import progress_rollout
 from paved.core.model_versions import RegisteredVersion
 from paved.core.registry_memory import REPLACED_TAG, RESTORED_TAG, REVERTED_TAG
-from tests.support.adapter import Event, Kopf, body, recorded_events
+from tests.support.adapter import Event, Kopf, Outcome, body, recorded_events
 from tests.support.scripted_ports import Metrics, Registry, Router, indices, scripted_ports
 
 __all__ = ["recorded_events"]
@@ -68,6 +68,17 @@ def _rollout(annotations: dict[str, str]) -> dict[str, object]:
     return found
 
 
+async def _revert(
+    registry: Production, router: Serving, tmp_path: Path, events: list[Event]
+) -> Outcome:
+    """A Succeeded Rollout of churn-v2, asked to revert, through one tick of its timer."""
+    ports = replace(scripted_ports(str(tmp_path)), registry=registry, routers=router)
+    return await Kopf(ROLLOUT, progress_rollout, ports, events).call(
+        _rollout({"paved.dev/revert": ASKED}),
+        indices=indices(("ModelVersion", "churn-v2", CANDIDATE)),
+    )
+
+
 async def test_a_revert_serves_the_previous_version_and_the_registry_says_why(
     recorded_events: list[Event], tmp_path: Path
 ) -> None:
@@ -78,13 +89,8 @@ async def test_a_revert_serves_the_previous_version_and_the_registry_says_why(
         }
     )
     router = Serving()
-    ports = replace(scripted_ports(str(tmp_path)), registry=registry, routers=router)
-    kopf = Kopf(ROLLOUT, progress_rollout, ports, recorded_events)
 
-    outcome = await kopf.call(
-        _rollout({"paved.dev/revert": ASKED}),
-        indices=indices(("ModelVersion", "churn-v2", CANDIDATE)),
-    )
+    outcome = await _revert(registry, router, tmp_path, recorded_events)
 
     assert outcome.error is None
     assert router.served == ["models:/ml.churn/1"]
@@ -106,13 +112,8 @@ async def test_a_revert_with_nothing_to_go_back_to_is_refused_and_moves_nothing(
 ) -> None:
     registry = Production({"k2": _version("2", Stage.PRODUCTION)})
     router = Serving()
-    ports = replace(scripted_ports(str(tmp_path)), registry=registry, routers=router)
-    kopf = Kopf(ROLLOUT, progress_rollout, ports, recorded_events)
 
-    outcome = await kopf.call(
-        _rollout({"paved.dev/revert": ASKED}),
-        indices=indices(("ModelVersion", "churn-v2", CANDIDATE)),
-    )
+    outcome = await _revert(registry, router, tmp_path, recorded_events)
 
     assert router.served == []
     assert registry.versions["k2"].stage is Stage.PRODUCTION

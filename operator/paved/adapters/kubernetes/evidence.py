@@ -186,26 +186,21 @@ def request_revert(
 ) -> RevertAnswer:
     """Ask the Rollout that promoted `model`'s production version to revert, and wait for it."""
     try:
-        return _revert(
-            api, namespace, model, reason=reason, stamp=stamp, timeout=timeout, clock=clock
-        )
+        return _wait(api, namespace, model, f"{reason} (requested {stamp})", timeout, clock)
     except ApiException as error:
         raise PermanentError(f"the API server refused: {error.reason}") from error
 
 
-def _revert(
+def _wait(
     api: client.ApiClient,
     namespace: str,
     model: str,
-    *,
-    reason: str,
-    stamp: str,
+    value: str,
     timeout: float,
     clock: Callable[[], float],
 ) -> RevertAnswer:
     started = clock()
     rollout = _promoting_rollout(api, namespace, model)
-    value = f"{reason} (requested {stamp})"
     objects = client.CustomObjectsApi(api)
     patch = {"metadata": {"annotations": {Request.REVERT.value: value}}}
     objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, "rollouts", rollout, patch)
