@@ -392,6 +392,7 @@ def lineage_command(
         seen.model_version,
         registered,
         seen.feature_views,
+        seen.served_uri,
     )
     found = chain(facts)
     text = json.dumps(as_json(found), indent=2, default=str) if output == "json" else render(found)

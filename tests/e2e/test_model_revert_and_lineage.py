@@ -201,6 +201,10 @@ def test_lineage_of_a_promoted_model_then_a_revert_in_one_command(
         timeout=60,
         what="churn-v1 to show Archived",
     )
+    # The reverted version's chain no longer starts in the traffic.
+    gone = _paved(endpoints, "lineage", "modelversion/churn-v1", "-n", namespace)
+    assert gone.returncode == 1
+    assert f"does not serve {candidate_uri} now" in gone.stdout
     # Archived is restorable only by a revert, and nothing promoted is left to revert.
     again = _paved(endpoints, "model", "revert", "churn", "-n", namespace)
     assert again.returncode == 1

@@ -117,6 +117,7 @@ class Facts:
     model_version: ModelVersionFacts | None
     registered: RegisteredVersion | None
     feature_views: Mapping[str, FeatureViewFacts | None] = field(default_factory=dict)
+    model_uri: str | None = None  # the model the chain follows; None: the baseline's
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def _link(kind: LinkKind, facts: Facts) -> Link:
     mv = facts.model_version
     match kind:
         case LinkKind.TRAFFIC:
-            return _traffic(facts.serving)
+            return _traffic(facts.serving, facts.model_uri)
         case LinkKind.ROLLOUTS:
             return _rollouts(facts.rollouts, facts.registered)
         case LinkKind.REGISTRY_VERSION:
@@ -172,14 +173,18 @@ def _link(kind: LinkKind, facts: Facts) -> Link:
             assert_never(unreachable)
 
 
-def _traffic(serving: ServingFacts | None) -> Link:
+def _traffic(serving: ServingFacts | None, model_uri: str | None) -> Link:
     if serving is None:
         return _missing(LinkKind.TRAFFIC, "no serving object serves this model")
     if not serving.arms:
         return _missing(LinkKind.TRAFFIC, f"{serving.described} serves no model")
-    arms = [f"{a.name}: {a.weight}% → {a.model_uri}" for a in serving.arms]
+    arms = tuple(f"{a.name}: {a.weight}% → {a.model_uri}" for a in serving.arms)
     data = {"target": serving.described, "arms": [vars(a) for a in serving.arms]}
-    return Link(LinkKind.TRAFFIC, serving.described, tuple(arms), data=data)
+    serving_it = [a for a in serving.arms if a.model_uri == model_uri and a.weight > 0]
+    if model_uri is not None and not serving_it:
+        what = f"{serving.described} does not serve {model_uri} now"
+        return Link(LinkKind.TRAFFIC, f"MISSING: {what}", arms, missing=True, data=data)
+    return Link(LinkKind.TRAFFIC, serving.described, arms, data=data)
 
 
 def _rollouts(rollouts: Sequence[RolloutFacts], registered: RegisteredVersion | None) -> Link:

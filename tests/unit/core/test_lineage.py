@@ -173,3 +173,12 @@ def test_a_bad_subject_says_what_is_expected() -> None:
     assert "SeldonDeployment, InferenceService, ModelVersion" in said
     assert registry_reference("models:/ml.churn/12") == ("ml.churn", "12")
     assert registry_reference("s3://bucket/model") is None
+
+
+def test_a_model_version_no_longer_served_has_no_traffic_link() -> None:
+    reverted = dataclasses.replace(_facts(), model_uri="models:/ml.churn/3")
+
+    found = chain(reverted)
+
+    assert [link.kind for link in found.missing] == [LinkKind.TRAFFIC]
+    assert "does not serve models:/ml.churn/3 now" in render(found)
