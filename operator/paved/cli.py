@@ -350,6 +350,93 @@ def _status_lines(rollout: dict[str, Any]) -> list[str]:
     return lines
 
 
+@main.command("lineage")
+@click.argument("subject", metavar="KIND/NAME")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+@click.option("--tracking-uri", envvar="PAVED_MLFLOW_TRACKING_URI", help="MLflow's address.")
+def lineage_command(
+    subject: str, namespace: str, output: str, kubeconfig: str | None, tracking_uri: str | None
+) -> None:
+    """Print the evidence chain of the model KIND/NAME serves (SeldonDeployment,
+    InferenceService or ModelVersion): traffic, Rollouts, registry version, sign-off, gates,
+    pipeline run, dataset, FeatureViews, sources. Read live from the cluster and the registry;
+    a missing link is said missing, and the command then exits 1. Also `kubectl paved lineage`.
+    """
+    import asyncio
+
+    from paved.adapters.kubernetes.evidence import Reader
+    from paved.adapters.kubernetes_api import api_client
+    from paved.adapters.registry.mlflow import MlflowRegistry
+    from paved.core.lineage import Facts, as_json, chain, parse_subject, registry_reference, render
+    from paved.errors import PermanentError
+
+    parsed = parse_subject(subject)
+    if isinstance(parsed, str):
+        raise click.BadParameter(parsed, param_hint="KIND/NAME")
+    kind, name = parsed
+    try:
+        seen = Reader(api_client(kubeconfig), namespace).evidence(kind, name)
+    except PermanentError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    entry = seen.model_version.status.registry if seen.model_version else None
+    where = (entry.name, entry.version) if entry else registry_reference(seen.served_uri)
+    registry = MlflowRegistry(tracking_uri or OperatorSettings().mlflow_tracking_uri)
+    registered = asyncio.run(registry.version(*where)) if where else None
+    facts = Facts(
+        f"{kind.value} {namespace}/{name}",
+        seen.serving,
+        seen.rollouts,
+        seen.model_version,
+        registered,
+        seen.feature_views,
+        seen.served_uri,
+    )
+    found = chain(facts)
+    text = json.dumps(as_json(found), indent=2, default=str) if output == "json" else render(found)
+    click.echo(text)
+    sys.exit(1 if found.missing else 0)
+
+
+@main.group()
+def model() -> None:
+    """Act on a model's production version. Also `kubectl paved model …`."""
+
+
+@model.command("revert")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--reason", default="reverted by a person", show_default=True)
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def revert_command(
+    name: str, namespace: str, reason: str, timeout: float, kubeconfig: str | None
+) -> None:
+    """Put back the version model NAME (a ModelVersion's spec.model) had in production before
+    the current one: its model serves all traffic on the target again, the registry makes it
+    production and archives the current one, recording why on both. The Rollout that promoted
+    the current version does it (it reads RolledBack, reason Reverted); this waits for it and
+    says how long it took from the command to traffic and registry restored."""
+    from paved.adapters.kubernetes.evidence import request_revert
+    from paved.adapters.kubernetes_api import api_client
+    from paved.errors import PermanentError
+
+    try:
+        answer = request_revert(
+            api_client(kubeconfig), namespace, name, reason=reason, stamp=_now(), timeout=timeout
+        )
+    except PermanentError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    if not answer.reverted:
+        click.echo(f"error: rollout {namespace}/{answer.rollout}: {answer.message}", err=True)
+        sys.exit(1)
+    click.echo(f"rollout {namespace}/{answer.rollout}: {answer.message}")
+    click.echo(f"traffic and registry restored in {answer.seconds:.2f}s")
+
+
 def _add_installed_commands(group: click.Group) -> None:
     """Verbs of other installed distributions (entry points `paved.commands`), e.g. paved-local."""
     for entry in entry_points(group="paved.commands"):

@@ -32,6 +32,7 @@ from paved.adapters.traffic.seldon_v1 import builtin_queries
 from paved.api.rollout import Backend, BuiltinGuardrail
 from paved.core.model_versions import registered_model_name
 from paved_local.platform import APISERVER, PROMETHEUS, Endpoints, LocalPlatform
+from tests.support.approvals import sign_off
 from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
@@ -153,36 +154,6 @@ def trained(paved_operator: RunningOperator, kubectl: Kubectl, endpoints: Endpoi
         kubectl, "modelversion.paved.dev", "churn-v1", namespace, "GatesPassed", "True", timeout=240
     )
     return Trained(namespace, data, model, staged, _naive_baseline(endpoints))
-
-
-def _sign_off(kubectl: Kubectl, local_platform: LocalPlatform, namespace: str) -> None:
-    """An approver signs churn-v1 off for production (again, if it was already)."""
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": "approve"},
-        "rules": [
-            {"apiGroups": ["paved.dev"], "resources": ["modelversions"], "verbs": ["get", "patch"]}
-        ],
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": "approve"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "approve"},
-        "subjects": [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ml-approvers"}
-        ],
-    }
-    kubectl.apply(yaml.safe_dump_all([role, binding]), "-n", namespace)
-    alice = local_platform.user_kubeconfig("alice", ("ml-approvers",))
-    approved = subprocess.run(
-        [PAVED, "approve", "churn-v1", "-n", namespace, f"--kubeconfig={alice}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert approved.returncode == 0, approved.stderr
 
 
 def test_a_rollout_is_decided_by_real_traffic(
@@ -431,7 +402,7 @@ def test_a_rollout_is_decided_by_real_traffic(
         experiment = paused["status"]["experiment"]
         assert experiment["outcome"] == "win", experiment
         assert experiment["low"] > 0
-        _sign_off(kubectl, local_platform, namespace)
+        sign_off(kubectl, local_platform, namespace, "churn-v1")
         promoted = wait_for(
             lambda: (s := _status(kubectl, "better", namespace)).get("phase") == "Succeeded" and s,
             timeout=120,
@@ -584,7 +555,7 @@ def test_each_backend_rolls_back_a_failing_candidate_and_promotes_a_better_one(
             timeout=60,
             what="the old errors to leave the guardrail's window",
         )
-        _sign_off(kubectl, local_platform, namespace)
+        sign_off(kubectl, local_platform, namespace, "churn-v1")
         better = _on(backend, name, _rollout(f"better-{name}", name, "10s", ab_test=True))
         better["spec"]["steps"] = better["spec"]["steps"][1:]
         kubectl.apply(yaml.safe_dump(better), "-n", namespace)

@@ -89,6 +89,14 @@ class Registry:
     async def in_stage(self, _model: str, _stage: Stage) -> RegisteredVersion | None:
         return None
 
+    async def version(self, _model: str, version: str) -> RegisteredVersion | None:
+        return next((v for v in self.versions.values() if v.version == version), None)
+
+    async def annotate(self, _model: str, version: str, tags: Mapping[str, str]) -> None:
+        for key, found in self.versions.items():
+            if found.version == version:
+                self.versions[key] = replace(found, tags={**found.tags, **tags})
+
     async def record_sign_off(self, *_args: str) -> None:
         return None
 

@@ -374,6 +374,9 @@ class RolloutStatus(Status):
     promoted: Message | None = Field(
         default=None, description="The last promote request consumed (its annotation value)."
     )
+    reverted: Message | None = Field(
+        default=None, description="The last revert request consumed (its annotation value)."
+    )
     next_check_at: dt.datetime | None = Field(
         default=None, description="When the operator looks again (at once, when a person acts)."
     )

@@ -27,9 +27,11 @@ from paved.api.rollout import (
 )
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import authors, check_references, governing_policies
+from paved.controllers.rollout_memory import remember, revert
 from paved.core.conditions import Observation
 from paved.core.guardrails import Measurement, evaluate, name_of, score_drift
 from paved.core.promotion_policy import NamedPolicy, promotion_refusal, rollout_violations
+from paved.core.reverts import revert_due
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
 from paved.core.rollout_steps import (
     Complete,
@@ -90,6 +92,8 @@ class Serving:
 async def progress_rollout(resource: RolloutResource, ports: Ports, now: dt.datetime) -> Reconciled:
     spec, status = resource.spec, resource.status
     requests = standing_requests(resource.annotations)
+    if revert_due(status.phase, requests, status.reverted):
+        return await revert(resource, ports, requests=requests, now=now)
     if not is_due(status, requests=requests, generation=resource.generation, now=now):
         return Reconciled([])
     accepted = await check_references(resource, ports)
@@ -172,6 +176,7 @@ async def _act(
     if traffic is not None:
         CANDIDATE_WEIGHT.labels(rollout.namespace, rollout.name).set(traffic.candidate)
     after = status_after(rollout.spec, rollout.status, decision, tick=tick, now=now)
+    await remember(decision, rollout, ports, entry=serving.entry, after=after, now=now)
     return Reconciled([condition_of(decision)], status=after)
 
 

@@ -1,5 +1,8 @@
 """The registry life cycle of a model version: trained → staging → production → archived.
 
+Archived is terminal but for one move: a revert (`core/reverts.py`) puts the version that was
+production before the current one back, archived → production, and nothing else may.
+
 Pure: a transition table and the evidence each move needs. A refusal says what is missing.
 Whether a version may become production is one rule, `promotion_policy.promotion_refusal` (its
 phase, the PromotionPolicies, the sign-off): the evidence carries its answer, never a second
@@ -37,6 +40,8 @@ class Evidence:
     # Why the version may not become production (`promotion_refusal`'s answer); None: it may.
     promotion_refused: str | None = NOT_JUDGED
     rollout_succeeded: bool = False
+    # A revert restores this version: it was production until the current one replaced it.
+    reverting: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ def transition(current: Stage, requested: Stage, evidence: Evidence) -> Transiti
     """May a version at `current` move to `requested` on this evidence?"""
     if requested == current:
         return Transition(requested, TransitionReason.UNCHANGED, f"Already {requested.value}.")
+    if current is Stage.ARCHIVED and requested is Stage.PRODUCTION:
+        return _restore(evidence)
     if requested not in NEXT_STAGES[current]:
         allowed = ", ".join(sorted(s.value for s in NEXT_STAGES[current])) or "nothing"
         return Refusal(
@@ -70,3 +77,17 @@ def transition(current: Stage, requested: Stage, evidence: Evidence) -> Transiti
             message = "Production needs a Rollout that reached full."
             return Refusal(TransitionReason.AWAITING_ROLLOUT, message)
     return Transition(requested, _MOVED[requested], f"{current.value} → {requested.value}.")
+
+
+def _restore(evidence: Evidence) -> Transition | Refusal:
+    """Archived → production: a revert only, never a promotion (it skips the gates and the
+    rollout because it was production, judged and rolled out, until the current one)."""
+    if not evidence.reverting:
+        return Refusal(
+            TransitionReason.RESTORE_ONLY_BY_REVERT,
+            "An archived version goes back to production only by `paved model revert`, "
+            "and only the one production had before the current version.",
+        )
+    return Transition(
+        Stage.PRODUCTION, TransitionReason.RESTORED, "Archived → Production (revert)."
+    )

@@ -101,6 +101,8 @@ class TransitionReason(StrEnum):
     GATES_FAILED = "GatesFailed"
     PROMOTION_REFUSED = "PromotionRefused"
     AWAITING_ROLLOUT = "AwaitingRollout"
+    RESTORED = "Restored"
+    RESTORE_ONLY_BY_REVERT = "RestoreOnlyByRevert"
 
 
 class RolloutReason(StrEnum):
@@ -131,6 +133,8 @@ class RolloutReason(StrEnum):
     AB_TEST_WIN = "AbTestWin"
     AB_TEST_NO_DIFFERENCE = "AbTestNoDifference"
     AB_TEST_LOSS = "AbTestLoss"
+    REVERTED = "Reverted"
+    REVERT_REFUSED = "RevertRefused"
 
 
 class AdmissionReason(StrEnum):

@@ -61,6 +61,9 @@ class Request(StrEnum):
     RESUME = "paved.dev/resume"
     PAUSE = "paved.dev/pause"
     PROMOTE = "paved.dev/promote"
+    # On a Rollout that promoted its candidate: put back the version it replaced (`paved
+    # model revert`); its value is the person's reason and a timestamp, acted on once.
+    REVERT = "paved.dev/revert"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Requests:
     pause: str | None = None  # the reason given, while the pause stands
     resume: str | None = None
     promote: str | None = None
+    revert: str | None = None
     seen: str = "{}"  # all of them, as one comparable value
 
 
@@ -82,6 +86,7 @@ def standing_requests(annotations: Mapping[str, str]) -> Requests:
         pause=mine.get(Request.PAUSE),
         resume=mine.get(Request.RESUME),
         promote=mine.get(Request.PROMOTE),
+        revert=mine.get(Request.REVERT),
         seen=json.dumps(mine),
     )
 

@@ -27,7 +27,16 @@ class ModelRegistry(Protocol):
         ...
 
     async def set_stage(self, model: str, version: str, stage: Stage) -> None:
-        """Move the version to `stage`; a new production version archives the previous one."""
+        """Move the version to `stage`; a new production version archives the previous one
+        and names it in its `paved.replaced` tag (what a revert restores)."""
+        ...
+
+    async def version(self, model: str, version: str) -> RegisteredVersion | None:
+        """The version with this number, with its tags, if it exists."""
+        ...
+
+    async def annotate(self, model: str, version: str, tags: Mapping[str, str]) -> None:
+        """Write `tags` onto the version (the registry's memory: rollouts, reverts)."""
         ...
 
     async def in_stage(self, model: str, stage: Stage) -> RegisteredVersion | None:

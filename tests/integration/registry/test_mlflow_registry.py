@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from paved.adapters.registry.mlflow import KEY_TAG, MlflowRegistry
 from paved.api.model_version import Stage
 from paved.core.model_versions import registered_model_name
+from paved.core.registry_memory import REPLACED_TAG
 from paved.errors import PermanentError
 from paved.ports.registry import APPROVED_BY_TAG
 from paved_local.platform import Endpoints
@@ -118,6 +119,22 @@ def test_a_new_production_version_archives_the_previous_one(
     archived = asyncio.run(registry.find(model, "uid-1"))
     assert archived is not None
     assert archived.stage is Stage.ARCHIVED
+    # What a revert restores: the new production version names the one it replaced.
+    assert production.tags[REPLACED_TAG] == v1.version
+
+
+def test_the_registrys_memory_is_written_on_the_version_and_read_back_by_number(
+    endpoints: Endpoints, model: str
+) -> None:
+    registry = MlflowRegistry(endpoints.mlflow)
+    version = asyncio.run(registry.register(model, _logged_run(endpoints), "uid-1", {}))
+    memory = {"paved.rollout.churn-v2": '{"outcome": "RolledBack"}', "paved.reverted": "{}"}
+    asyncio.run(registry.annotate(model, version.version, memory))
+
+    found = asyncio.run(registry.version(model, version.version))
+    assert found is not None
+    assert {k: found.tags[k] for k in memory} == memory
+    assert asyncio.run(registry.version(model, "99")) is None
 
 
 def test_sign_off_is_recorded_on_the_version(endpoints: Endpoints, model: str) -> None:

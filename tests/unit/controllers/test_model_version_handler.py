@@ -72,6 +72,13 @@ class Registry:
         self._reachable(model)
         return self.production if stage is Stage.PRODUCTION else None
 
+    async def version(self, model: str, version: str) -> RegisteredVersion | None:
+        self._reachable(model)
+        return next((v for v in self.versions.values() if v.version == version), None)
+
+    async def annotate(self, model: str, _version: str, _tags: Mapping[str, str]) -> None:
+        self._reachable(model)
+
     async def record_sign_off(
         self, model: str, version: str, by: str, _at: str, _comment: str
     ) -> None:

@@ -104,3 +104,18 @@ def test_refused_moves_say_why(
 def test_every_stage_has_an_entry_and_archived_is_terminal() -> None:
     assert set(NEXT_STAGES) == set(Stage)
     assert NEXT_STAGES[Stage.ARCHIVED] == frozenset()
+
+
+def test_an_archived_version_goes_back_to_production_only_by_a_revert() -> None:
+    promoted_again = transition(
+        Stage.ARCHIVED,
+        Stage.PRODUCTION,
+        Evidence(True, promotion_refused=None, rollout_succeeded=True),
+    )
+    reverted = transition(Stage.ARCHIVED, Stage.PRODUCTION, Evidence(True, reverting=True))
+
+    assert isinstance(promoted_again, Refusal)
+    assert promoted_again.reason == TransitionReason.RESTORE_ONLY_BY_REVERT
+    assert reverted == Transition(
+        Stage.PRODUCTION, TransitionReason.RESTORED, "Archived → Production (revert)."
+    )

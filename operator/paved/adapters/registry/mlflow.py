@@ -29,6 +29,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from paved.api.model_version import Stage
+from paved.core.registry_memory import REPLACED_TAG
 from paved.errors import PermanentError
 from paved.ports.registry import APPROVED_BY_TAG, RegisteredVersion, RegistryUnavailableError
 
@@ -180,6 +181,10 @@ class MlflowRegistry:
                     self._client.set_model_version_tag(
                         model, str(previous.version), STAGE_TAG, Stage.ARCHIVED.value
                     )
+                    # Before the alias moves: a crash after it leaves no trace of the previous.
+                    self._client.set_model_version_tag(
+                        model, version, REPLACED_TAG, str(previous.version)
+                    )
             for other_stage, other_alias in _ALIASES.items():
                 holder = self._holder(model, other_alias)
                 if other_stage != stage and holder and str(holder.version) == version:
@@ -197,6 +202,24 @@ class MlflowRegistry:
             if error.error_code in _REFUSALS:
                 return None
             raise
+
+    async def version(self, model: str, version: str) -> RegisteredVersion | None:
+        def read() -> RegisteredVersion | None:
+            try:
+                return _registered(self._client.get_model_version(model, version))
+            except MlflowException as error:
+                if error.error_code in _REFUSALS:
+                    return None
+                raise
+
+        return await self._call(f"to read {model} version {version}", read)
+
+    async def annotate(self, model: str, version: str, tags: Mapping[str, str]) -> None:
+        def tag() -> None:
+            for key, value in tags.items():
+                self._client.set_model_version_tag(model, version, key, value)
+
+        await self._call(f"to tag {model} version {version}", tag)
 
     async def record_sign_off(
         self, model: str, version: str, by: str, at: str, comment: str

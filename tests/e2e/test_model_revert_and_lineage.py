@@ -1,0 +1,211 @@
+"""Governance on the local platform: a promoted model's whole evidence chain is printed by
+`paved lineage`, live from the cluster and MLflow, and a missing link (the sign-off removed) is
+said missing; `paved model revert` then puts the previous production version back in one
+command, traffic and registry consistent, and MLflow alone tells what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import subprocess
+import uuid
+from typing import Any
+
+import mlflow
+import numpy as np
+import yaml
+from mlflow.tracking import MlflowClient
+from sklearn.dummy import DummyClassifier
+
+from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.api.model_version import Stage
+from paved.core.model_versions import registered_model_name
+from paved.core.registry_memory import REPLACED_TAG, REVERTED_TAG, rollout_tag
+from paved_local.platform import Endpoints, LocalPlatform
+from tests.support.approvals import PAVED, sign_off
+from tests.support.churn_data import write_churn_data
+from tests.support.conditions import wait_for_condition
+from tests.support.fixtures import RunningOperator
+from tests.support.kubectl import Kubectl
+from tests.support.training import example
+from tests.support.waiting import wait_for
+
+ROLLOUT = "rollout.paved.dev"
+
+
+def _previous_production(endpoints: Endpoints, model: str) -> str:
+    """A rule registered under the same model and made production: what churn-v1 replaces."""
+    mlflow.set_tracking_uri(endpoints.mlflow)
+    rule = DummyClassifier(strategy="constant", constant=1).fit(np.zeros((2, 1)), [0, 1])
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(rule, name="model")
+    registry = MlflowRegistry(endpoints.mlflow)
+    version = asyncio.run(registry.register(model, run.info.run_id, "rule", {}))
+    asyncio.run(registry.set_stage(model, version.version, Stage.PRODUCTION))
+    return version.uri
+
+
+def _paved(endpoints: Endpoints, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PAVED_MLFLOW_TRACKING_URI": endpoints.mlflow}
+    return subprocess.run(
+        [PAVED, *args, f"--kubeconfig={endpoints.kubeconfig}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environment,
+        timeout=180,
+    )
+
+
+def _baseline_model(kubectl: Kubectl, deployment: str, namespace: str) -> str:
+    found = kubectl.get_json("seldondeployment", deployment, "-n", namespace)
+    predictors = {p["name"]: p for p in found["spec"]["predictors"]}
+    return str(predictors["baseline"]["graph"]["modelUri"])
+
+
+def _promote(kubectl: Kubectl, namespace: str, deployment: str) -> dict[str, Any]:
+    rollout = {
+        "apiVersion": "paved.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "churn-v1"},
+        "spec": {
+            "candidate": "churn-v1",
+            "target": {"seldonDeployment": {"name": deployment}},
+            "steps": [{"canary": {"weight": 50, "duration": "2s"}}, {"full": {}}],
+            "analysis": {"interval": "2s", "window": "20s", "onNoData": "wait"},
+        },
+    }
+    kubectl.apply(yaml.safe_dump(rollout), "-n", namespace)
+    status: dict[str, Any] = wait_for(
+        lambda: (
+            (
+                (s := kubectl.get_json(ROLLOUT, "churn-v1", "-n", namespace).get("status") or {})
+                and s.get("phase") == "Succeeded"
+                and s
+            )
+            or None
+        ),
+        timeout=120,
+        what="churn-v1 to be promoted",
+    )
+    return status
+
+
+def test_lineage_of_a_promoted_model_then_a_revert_in_one_command(
+    paved_operator: RunningOperator,
+    kubectl: Kubectl,
+    endpoints: Endpoints,
+    local_platform: LocalPlatform,
+) -> None:
+    namespace = f"t-{uuid.uuid4().hex[:10]}"
+    kubectl.run("create", "namespace", namespace)
+    write_churn_data(paved_operator.data_root / namespace)
+    view = example("01-featureview.yaml")
+    view["spec"]["source"]["path"] = "activity/*.parquet"
+    view["spec"]["materialization"]["enabled"] = False
+    model_version = copy.deepcopy(example("02-modelversion.yaml"))
+    model_version["spec"]["labels"]["path"] = "churn_labels.parquet"
+    model_version["spec"]["gates"]["metric"]["minValue"] = 0.6
+    kubectl.apply(yaml.safe_dump_all([view, model_version]), "-n", namespace)
+    staged = wait_for_condition(
+        kubectl, "modelversion.paved.dev", "churn-v1", namespace, "GatesPassed", "True", timeout=240
+    )
+    model = registered_model_name(namespace, model_version["spec"]["model"])
+    previous_uri = _previous_production(endpoints, model)
+    deployment = "churn"
+    graph = {"name": "classifier", "modelUri": previous_uri}
+    seldon = {
+        "apiVersion": "machinelearning.seldon.io/v1",
+        "kind": "SeldonDeployment",
+        "metadata": {"name": deployment},
+        "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
+    }
+    kubectl.apply(yaml.safe_dump(seldon), "-n", namespace)
+    sign_off(kubectl, local_platform, namespace, "churn-v1")
+    _promote(kubectl, namespace, deployment)
+    candidate_uri = staged["status"]["registry"]["uri"]
+    assert _baseline_model(kubectl, deployment, namespace) == candidate_uri
+    client = MlflowClient(endpoints.mlflow)
+    version = staged["status"]["registry"]["version"]
+    wait_for(
+        lambda: client.get_model_version(model, version).tags.get("paved.approved_by") == "alice",
+        timeout=30,
+        what="the sign-off on the registry version",
+    )
+
+    # The whole chain, read live: every link present, with its numbers.
+    whole = _paved(endpoints, "lineage", f"seldondeployment/{deployment}", "-n", namespace)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    print(whole.stdout)
+    for said in (
+        f"baseline: 100% → {candidate_uri}",
+        "churn-v1 (candidate churn-v1): Succeeded",
+        f"{model} version {version}, Production (ModelVersion churn-v1)",
+        "by alice at",
+        "verified: the API server recorded the authors",
+        "run ",
+        staged["status"]["lineage"]["datasetHash"],
+        "event watermark",
+        "complete: every link is present",
+    ):
+        assert said in whole.stdout, said
+    as_json = json.loads(
+        _paved(endpoints, "lineage", "modelversion/churn-v1", "-n", namespace, "-o", "json").stdout
+    )
+    assert as_json["complete"] is True
+    assert [link["kind"] for link in as_json["links"]][:3] == [
+        "traffic",
+        "rollouts",
+        "registryVersion",
+    ]
+
+    # Remove one link: the chain says it is missing instead of looking whole.
+    removed = [{"op": "remove", "path": "/spec/approval/signOff"}]
+    patch = f"-p={json.dumps(removed)}"
+    kubectl.run(
+        "patch", "modelversion.paved.dev", "churn-v1", "-n", namespace, "--type=json", patch
+    )
+    broken = _paved(endpoints, "lineage", f"seldondeployment/{deployment}", "-n", namespace)
+    assert broken.returncode == 1
+    assert "MISSING: ModelVersion churn-v1 has no sign-off" in broken.stdout
+    assert "INCOMPLETE: 1 link(s) missing: signOff" in broken.stdout
+
+    # One command back to the previous production version, timed from command to restored.
+    reverted = _paved(
+        endpoints, "model", "revert", "churn", "-n", namespace, "--reason", "AUC fell in production"
+    )
+    assert reverted.returncode == 0, reverted.stdout + reverted.stderr
+    print(reverted.stdout)
+    assert "traffic and registry restored in" in reverted.stdout
+    assert _baseline_model(kubectl, deployment, namespace) == previous_uri
+    production = client.get_model_version_by_alias(model, "production")
+    assert f"models:/{model}/{production.version}" == previous_uri
+    # MLflow alone tells what happened to churn-v1's version.
+    tags = client.get_model_version(model, version).tags
+    assert tags["paved.stage"] == "Archived"
+    assert json.loads(tags[REVERTED_TAG])["reason"].startswith("AUC fell in production")
+    assert json.loads(tags[rollout_tag("churn-v1")])["outcome"] == "Succeeded"
+    assert tags[REPLACED_TAG] == production.version
+    assert tags["paved.approved_by"] == "alice"
+    rollout = kubectl.get_json(ROLLOUT, "churn-v1", "-n", namespace)["status"]
+    assert rollout["phase"] == "RolledBack"
+    wait_for(
+        lambda: (
+            kubectl.get_json("modelversion.paved.dev", "churn-v1", "-n", namespace)["status"][
+                "phase"
+            ]
+            == "Archived"
+        ),
+        timeout=60,
+        what="churn-v1 to show Archived",
+    )
+    # The reverted version's chain no longer starts in the traffic.
+    gone = _paved(endpoints, "lineage", "modelversion/churn-v1", "-n", namespace)
+    assert gone.returncode == 1
+    assert f"does not serve {candidate_uri} now" in gone.stdout
+    # Archived is restorable only by a revert, and nothing promoted is left to revert.
+    again = _paved(endpoints, "model", "revert", "churn", "-n", namespace)
+    assert again.returncode == 1
+    assert "is production" in again.stderr
