@@ -438,11 +438,21 @@ def revert_command(
 
 
 def _add_installed_commands(group: click.Group) -> None:
-    """Verbs of other installed distributions (entry points `paved.commands`), e.g. paved-local."""
+    """Verbs of other installed distributions (entry points `paved.commands`), e.g. paved-local.
+
+    One that cannot load is named on stderr and left out: a broken plugin never takes the
+    operator's own verbs down with it."""
     for entry in entry_points(group="paved.commands"):
-        command = entry.load()
+        try:
+            command = entry.load()
+        except Exception as error:  # whatever a third party's import raises
+            click.echo(
+                f"warning: `paved {entry.name}` ({entry.value}) not loaded: {error}", err=True
+            )
+            continue
         if not isinstance(command, click.Command):
-            raise TypeError(f"entry point {entry.value} is not a click command")
+            click.echo(f"warning: `paved {entry.name}` ({entry.value}) is not a command", err=True)
+            continue
         group.add_command(command, entry.name)
 
 
