@@ -15,7 +15,7 @@ export UV_CACHE_DIR := $(PAVED_CACHE_DIR)/uv-cache
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup system python toolchain demo image test test-unit test-integration test-e2e test-cluster crds pipelines bench lint fmt down clean
+.PHONY: help setup system python toolchain demo image test test-unit test-integration test-e2e test-cluster node-image cluster cluster-down crds pipelines bench lint fmt down clean
 
 help: ## Show the targets and what they do
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,15 @@ demo: setup ## Run the whole lifecycle on the local platform, live, and write a 
 image: system ## Build the operator image on a base from Debian's packages, pulling nothing (cached: seconds when nothing changed)
 	@bash images/build.sh
 
+node-image: toolchain ## Build the kind node image from Go modules and Debian's packages (cached by its inputs)
+	@bash images/node/build.sh
+
+cluster: toolchain ## Create the kind cluster on the node image built here (paved cluster up; idempotent)
+	$(BIN)/paved cluster up
+
+cluster-down: python ## Delete the kind cluster (paved cluster down)
+	$(BIN)/paved cluster down
+
 test: setup ## Run every tier (unit, integration, e2e, cluster); starts and stops the services it needs
 	$(BIN)/pytest
 
@@ -56,7 +65,7 @@ test-integration: setup ## Run the integration tier (adapters against real servi
 test-e2e: setup ## Run the e2e tier (the operator on the local platform)
 	$(BIN)/pytest tests/e2e
 
-test-cluster: system python ## Run the cluster tier (Docker: privileged containers, the images built here)
+test-cluster: system toolchain ## Run the cluster tier (Docker, the images built here, a kind cluster)
 	$(BIN)/pytest tests/cluster
 
 crds: python ## Regenerate crds/, the chart's copy and docs/api/ from the pydantic models in paved.api

@@ -28,25 +28,8 @@ declare -A tag=(
 )
 order=(operator dataplane model-server)
 
-# BuildKit does the build (secrets, cache mounts). Docker's CLI before 23 has it built in
-# (Debian's docker.io is 20.10); later ones need the buildx plug-in.
-builder() {
-  if docker buildx version >/dev/null 2>&1; then
-    echo docker buildx build --load
-    return
-  fi
-  local cli major
-  for cli in $(type -ap docker) /usr/bin/docker; do
-    major=$("$cli" version --format '{{.Client.Version}}' 2>/dev/null | cut -d. -f1) || continue
-    if [[ $major =~ ^[0-9]+$ ]] && ((major < 23)); then
-      echo env DOCKER_BUILDKIT=1 "$cli" build
-      return
-    fi
-  done
-  echo "error: no BuildKit: install Docker's buildx plug-in (or Debian's docker.io)" >&2
-  return 1
-}
-
+# shellcheck source=builder.sh
+source images/builder.sh
 read -ra build <<<"$(builder)"
 base=$(bash images/base.sh base python3.11,ca-certificates)
 build_base=$(bash images/base.sh build python3.11,python3.11-venv,ca-certificates)

@@ -3,8 +3,12 @@ script: seconds when nothing changed)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
+from paved_local.cluster import KindCluster
 from tests.support.docker import Image, build_images, require_docker
 
 
@@ -12,3 +16,15 @@ from tests.support.docker import Image, build_images, require_docker
 def images() -> dict[str, Image]:
     require_docker()
     return build_images()
+
+
+@pytest.fixture(scope="session")
+def kind_cluster() -> Iterator[KindCluster]:
+    """One kind cluster for the whole tier (creating one takes a minute or two). Deleted at the
+    end unless PAVED_TEST_KEEP_CLUSTER is set, which keeps it for the next run."""
+    require_docker()
+    cluster = KindCluster(name=os.environ.get("PAVED_TEST_CLUSTER", "paved-test"))
+    cluster.up(log=print)
+    yield cluster
+    if not os.environ.get("PAVED_TEST_KEEP_CLUSTER"):
+        cluster.down()
