@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import sysconfig
 from pathlib import Path
 
 import click
@@ -174,5 +175,8 @@ def env(platform: LocalPlatform) -> None:
         return
     for name, value in endpoints.exports().items():
         click.echo(f"export {name}={shlex.quote(value)}")
-    path = ":".join([*endpoints.bin_dirs, "$PATH"])
+    # The toolchain (kubectl, helm) and this environment's scripts: `paved` and its kubectl
+    # plug-in `kubectl-paved` (both entry points of the `paved` distribution), so that
+    # `kubectl paved …` works as `paved …` does.
+    path = ":".join([*endpoints.bin_dirs, sysconfig.get_path("scripts"), "$PATH"])
     click.echo(f'export PATH="{path}"')
