@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 from paved.core.gates import Verdict
 from paved_local.demo import data
 from paved_local.demo.scenario import manifests
-from paved_pipelines.request import TrainingRequest
 from paved_pipelines.steps import (
     Baseline,
     build_training_set,
@@ -20,6 +18,7 @@ from paved_pipelines.steps import (
     split_by_time,
     train,
 )
+from tests.support.training import request_from
 
 NAMESPACE = "demo"
 # The ModelVersions in the demo's order, each judged against the one serving when it trains.
@@ -30,26 +29,6 @@ CHAIN = (
 )
 
 
-def _request(root: Path, document: dict[str, Any], view: dict[str, Any]) -> TrainingRequest:
-    spec = document["spec"]
-    return TrainingRequest.model_validate(
-        {
-            "run_key": f"demo-{document['metadata']['name']}",
-            "model": spec["model"],
-            "namespace": NAMESPACE,
-            "model_version": document["metadata"]["name"],
-            "feature_views": {view["metadata"]["name"]: view["spec"]},
-            "features": spec["features"],
-            "labels": spec["labels"],
-            "data_root": str(root),
-            "parameters": spec["pipeline"]["parameters"],
-            "seed": spec["pipeline"]["seed"],
-            "gates": spec["gates"],
-            "production": None,
-        }
-    )
-
-
 def test_every_slice_the_demo_declares_is_judged(tmp_path: Path) -> None:
     # The demo's world as `paved demo` makes it (its default 1,500 users).
     data.generate(tmp_path / NAMESPACE, dt.datetime.now(dt.UTC))
@@ -57,7 +36,9 @@ def test_every_slice_the_demo_declares_is_judged(tmp_path: Path) -> None:
     view = documents["01-featureview.yaml"]
     serving: Baseline | None = None
     for manifest, reference in CHAIN:
-        request = _request(tmp_path, documents[manifest], view)
+        request = request_from(
+            view, documents[manifest], data_root=tmp_path, namespace=NAMESPACE, run_key=manifest
+        )
         assert request.gates.slices, f"{manifest} declares no slice"
         earlier, later = split_by_time(
             build_training_set(request),
