@@ -48,7 +48,8 @@ def demo(
     time_scale: float, users: int, rate: float, report: Path | None, directory: Path | None
 ) -> None:
     """Run the whole lifecycle on the local platform: features, training, gates, sign-off,
-    serving, a rollout that wins its A/B test, and one that is rolled back; then a report."""
+    serving, a rollout that wins its A/B test, one that is rolled back, and a revert of the
+    promoted version; then a report with `paved lineage` of what serves at the end."""
     from rich.console import Console
 
     from paved_local.demo.errors import DemoError
