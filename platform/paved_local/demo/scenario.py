@@ -448,8 +448,11 @@ class Demo:
         self.stage(f"The evidence chain of what serves now: paved lineage {subject}")
         arguments = ("lineage", subject, "-n", self.namespace)
         registry = f"--tracking-uri={self.endpoints.mlflow}"
-        text = await asyncio.to_thread(self.cluster.paved, *arguments, registry)
-        as_json = await asyncio.to_thread(self.cluster.paved, *arguments, registry, "-o", "json")
+        # Printed for a person and as JSON at once: each reads the cluster and MLflow afresh.
+        text, as_json = await asyncio.gather(
+            asyncio.to_thread(self.cluster.paved, *arguments, registry),
+            asyncio.to_thread(self.cluster.paved, *arguments, registry, "-o", "json"),
+        )
         if not as_json.stdout.strip():
             raise DemoError(f"paved lineage {subject}: {as_json.stderr.strip()}")
         document = json.loads(as_json.stdout)
