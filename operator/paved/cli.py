@@ -393,6 +393,7 @@ def lineage_command(
         registered,
         seen.feature_views,
         seen.served_uri,
+        seen.reverts,
     )
     found = chain(facts)
     text = json.dumps(as_json(found), indent=2, default=str) if output == "json" else render(found)

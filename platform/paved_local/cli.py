@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import sysconfig
 from pathlib import Path
 
 import click
@@ -47,7 +48,8 @@ def demo(
     time_scale: float, users: int, rate: float, report: Path | None, directory: Path | None
 ) -> None:
     """Run the whole lifecycle on the local platform: features, training, gates, sign-off,
-    serving, a rollout that wins its A/B test, and one that is rolled back; then a report."""
+    serving, a rollout that wins its A/B test, one that is rolled back, and a revert of the
+    promoted version; then a report with `paved lineage` of what serves at the end."""
     from rich.console import Console
 
     from paved_local.demo.errors import DemoError
@@ -174,5 +176,8 @@ def env(platform: LocalPlatform) -> None:
         return
     for name, value in endpoints.exports().items():
         click.echo(f"export {name}={shlex.quote(value)}")
-    path = ":".join([*endpoints.bin_dirs, "$PATH"])
+    # The toolchain (kubectl, helm) and this environment's scripts: `paved` and its kubectl
+    # plug-in `kubectl-paved` (both entry points of the `paved` distribution), so that
+    # `kubectl paved …` works as `paved …` does.
+    path = ":".join([*endpoints.bin_dirs, sysconfig.get_path("scripts"), "$PATH"])
     click.echo(f'export PATH="{path}"')

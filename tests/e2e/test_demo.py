@@ -14,8 +14,8 @@ from paved_local.demo.scenario import Demo, DemoOptions, summary
 from paved_local.platform import LocalPlatform
 
 
-@pytest.mark.timeout(900)  # three trainings and two rollouts, on a 0.03 clock
-def test_the_demo_promotes_v2_rolls_v3_back_and_writes_its_report(
+@pytest.mark.timeout(900)  # three trainings, two rollouts and a revert, on a 0.03 clock
+def test_the_demo_promotes_v2_rolls_v3_back_reverts_v2_and_writes_its_report(
     local_platform: LocalPlatform, tmp_path: Path
 ) -> None:
     # The demo's own world (its default 1,500 users), on a faster clock.
@@ -26,23 +26,43 @@ def test_the_demo_promotes_v2_rolls_v3_back_and_writes_its_report(
     ):
         record = Demo(local_platform, options, shown).run_sync()
 
-    outcomes = {o.model_version: o for o in record.outcomes}
-    assert outcomes["churn-v2"].result == "production"
-    assert "A/B win" in outcomes["churn-v2"].detail
-    assert outcomes["churn-v3"].result == "rolled back"
-    assert outcomes["churn-v3"].detail.startswith("GuardrailBreached: errorRate")
+    story = [(o.model_version, o.result) for o in record.outcomes]
+    assert story == [
+        ("churn-v2", "production"),
+        ("churn-v3", "rolled back"),
+        ("churn-v2", "reverted"),
+        ("churn-v1", "production"),
+    ]
+    assert "A/B win" in record.outcomes[0].detail
+    assert record.outcomes[1].detail.startswith("GuardrailBreached: errorRate")
     (rollback,) = record.rollbacks
     assert rollback.breach_to_restore_seconds is not None
-    assert record.production is not None
-    assert record.production.tags["paved.approved_by"] == "demo-user"
-    assert re.fullmatch(r"demo-[0-9-]+\.churn", record.production.model)  # its namespace's churn
-    assert {g.model_version for g in record.gates} == {"churn-v1", "churn-v2", "churn-v3"}
-    # v2 was judged against v1, the model serving, on v2's own holdout.
-    (v2_metric,) = (
-        g for g in record.gates if (g.model_version, g.gate) == ("churn-v2", "metric:auc")
+    # The revert after promotion: one command, timed to the data plane serving v1 alone.
+    (revert,) = record.reverts
+    assert re.fullmatch(r"demo-[0-9-]+\.churn", revert.model)  # its namespace's churn
+    assert revert.rollout == "churn-v2"
+    assert revert.reported_seconds is not None
+    assert 0 < revert.command_to_restored_seconds < 60
+    assert "serves all traffic and is production again" in revert.message
+    # What serves at the end, as `paved lineage` prints it: v1, every link present.
+    production = record.production
+    assert production is not None
+    assert production.complete, production.text
+    assert production.text.endswith("complete: every link is present")
+    assert "(ModelVersion churn-v1)" in production.text
+    assert "churn-v2 (candidate churn-v2): RolledBack, its revert put this version back" in (
+        production.text
     )
-    assert " vs churn-v1 " in v2_metric.message
-    assert "on the same holdout" in v2_metric.message
+    assert production.link("registryVersion")["tags"]["paved.approved_by"] == "demo-user"
+    assert {g.model_version for g in record.gates} == {"churn-v1", "churn-v2", "churn-v3"}
+    # Every slice the demo declares is judged; v2 was judged against v1, the model serving,
+    # on v2's own holdout (metric and slices), and its drift against what v1 is served.
+    assert not [g for g in record.gates if g.gate.startswith("slice:") and g.passed is None]
+    v2 = {g.gate: g for g in record.gates if g.model_version == "churn-v2"}
+    assert " vs churn-v1 " in v2["metric:auc"].message
+    assert "on the same holdout" in v2["metric:auc"].message
+    assert all(" vs churn-v1 " in v2[g].message for g in v2 if g.startswith("slice:"))
+    assert any("training vs serving inputs" in v2[g].message for g in v2 if "drift:" in g)
     assert any(s.shadow for s in record.traffic)
     assert any(s.candidate == 50 for s in record.traffic)  # the A/B split
     assert any(g.verdict == "breach" for g in record.guardrails)
@@ -52,4 +72,9 @@ def test_the_demo_promotes_v2_rolls_v3_back_and_writes_its_report(
     for section in ("traffic", "guardrails", "ab-test", "gates", "rollbacks", "lineage"):
         assert f'id="{section}"' in report
     assert len(re.findall(r"<svg", report)) >= 3
+    assert "Judged against churn-v1, the model serving when it trained" in report
+    assert "as churn-v1 is served" in report  # v2's drift gates
+    assert "Command → traffic restored" in report
+    assert "complete: every link is present" in report
     assert any("breach to restored traffic" in line for line in summary(record))
+    assert any("command to traffic restored" in line for line in summary(record))

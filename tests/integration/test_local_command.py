@@ -85,3 +85,24 @@ def test_env_before_up_says_to_run_up(tmp_path: Path) -> None:
     result = paved("env", directory=tmp_path / "nothing")
     assert result.returncode == 1
     assert "run `paved local up` first" in result.stderr
+
+
+def test_env_puts_kubectl_paved_on_the_path(local_platform: LocalPlatform) -> None:
+    # A shell with nothing of the project's on its PATH: the env alone must bring kubectl and
+    # the `kubectl-paved` plug-in, so that the real kubectl finds `paved` as a plug-in.
+    paved_command = Path(sys.executable).parent / "paved"
+    shell = (
+        f'eval "$({paved_command} local --dir {local_platform.directory} env)" '
+        "&& kubectl paved --help && kubectl plugin list"
+    )
+    done = subprocess.run(
+        ["bash", "-c", shell],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "paved: the paved road for machine learning on Kubernetes." in done.stdout
+    assert "lineage" in done.stdout  # the verbs the README promises as `kubectl paved …`
+    assert str(paved_command.parent / "kubectl-paved") in done.stdout

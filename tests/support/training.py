@@ -18,31 +18,53 @@ def example(name: str) -> dict[str, Any]:
     return document
 
 
+def request_from(
+    view: dict[str, Any],
+    model_version: dict[str, Any],
+    *,
+    data_root: Path,
+    namespace: str,
+    run_key: str,
+    **fields: Any,
+) -> TrainingRequest:
+    """The request the operator would hand a run for these FeatureView and ModelVersion
+    manifests; `fields` set the rest (production, min_slice_support, ...)."""
+    spec = model_version["spec"]
+    return TrainingRequest.model_validate(
+        {
+            "run_key": run_key,
+            "model": spec["model"],
+            "namespace": namespace,
+            "model_version": model_version["metadata"]["name"],
+            "feature_views": {view["metadata"]["name"]: view["spec"]},
+            "features": spec["features"],
+            "labels": spec["labels"],
+            "data_root": str(data_root),
+            "parameters": spec["pipeline"]["parameters"],
+            "seed": spec["pipeline"]["seed"],
+            "gates": spec["gates"],
+            **fields,
+        }
+    )
+
+
 def training_request(
     data_root: Path, run_key: str, production: ProductionReference | None = None
 ) -> TrainingRequest:
     """A request in namespace `NAMESPACE`: its data is read from `data_root / NAMESPACE`."""
     view = example("01-featureview.yaml")
     view["spec"]["source"]["path"] = "activity/*.parquet"
-    model = example("02-modelversion.yaml")["spec"]
-    model["labels"]["path"] = "churn_labels.parquet"
-    model["gates"]["metric"]["minValue"] = 0.6
-    return TrainingRequest.model_validate(
-        {
-            "run_key": run_key,
-            "model": "churn",
-            "namespace": NAMESPACE,
-            "model_version": "churn-v1",
-            "feature_views": {view["metadata"]["name"]: view["spec"]},
-            "features": model["features"],
-            "labels": model["labels"],
-            "data_root": str(data_root),
-            "parameters": model["pipeline"]["parameters"],
-            "seed": model["pipeline"]["seed"],
-            "gates": model["gates"],
-            "production": production,
-            "min_slice_support": 20,
-        }
+    model = example("02-modelversion.yaml")
+    model["spec"]["labels"]["path"] = "churn_labels.parquet"
+    model["spec"]["gates"]["metric"]["minValue"] = 0.6
+    return request_from(
+        view,
+        model,
+        data_root=data_root,
+        namespace=NAMESPACE,
+        run_key=run_key,
+        production=production,
+        min_slice_support=20,
     )
 
 

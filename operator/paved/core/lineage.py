@@ -19,7 +19,7 @@ from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
 from paved.api.rollout import RolloutStatus
 from paved.core.model_versions import APPROVED_BY_TAG, RegisteredVersion
 from paved.core.promotion_policy import Authors, sign_off_verdict
-from paved.core.registry_memory import ROLLOUT_TAG_PREFIX, parsed
+from paved.core.registry_memory import RESTORED_TAG, ROLLOUT_TAG_PREFIX, parsed
 
 
 class SubjectKind(StrEnum):
@@ -118,6 +118,9 @@ class Facts:
     registered: RegisteredVersion | None
     feature_views: Mapping[str, FeatureViewFacts | None] = field(default_factory=dict)
     model_uri: str | None = None  # the model the chain follows; None: the baseline's
+    # Rollouts on the target that carried out a revert: the one the registry names as having
+    # put this version back is a Rollout that brought it to its traffic.
+    reverts: Sequence[RolloutFacts] = ()
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def _link(kind: LinkKind, facts: Facts) -> Link:
         case LinkKind.TRAFFIC:
             return _traffic(facts.serving, facts.model_uri)
         case LinkKind.ROLLOUTS:
-            return _rollouts(facts.rollouts, facts.registered)
+            return _rollouts(facts.rollouts, facts.registered, _restoring(facts))
         case LinkKind.REGISTRY_VERSION:
             return _registry(facts.registered, mv)
         case LinkKind.SIGN_OFF:
@@ -187,32 +190,55 @@ def _traffic(serving: ServingFacts | None, model_uri: str | None) -> Link:
     return Link(LinkKind.TRAFFIC, serving.described, arms, data=data)
 
 
-def _rollouts(rollouts: Sequence[RolloutFacts], registered: RegisteredVersion | None) -> Link:
-    if not rollouts:
+def _restoring(facts: Facts) -> tuple[RolloutFacts, dict[str, Any]] | None:
+    """The Rollout whose revert put this version back, and the registry's record of it."""
+    registered = facts.registered
+    record = parsed(registered.tags.get(RESTORED_TAG)) if registered is not None else None
+    if record is None:
+        return None
+    found = next((r for r in facts.reverts if r.name == record.get("rollout")), None)
+    return (found, record) if found is not None else None
+
+
+def _rollout_lines(r: RolloutFacts) -> list[str]:
+    s, ab = r.status, r.status.experiment
+    lines = [f"{r.name} (candidate {r.candidate}): {s.phase or 'not started'}"]
+    lines += [
+        f"  {g.guardrail} {g.verdict}: {_number(g.value)} vs {_number(g.threshold)}"
+        for g in s.analysis
+    ]
+    if ab is not None:
+        lines.append(f"  A/B {ab.outcome}: effect {ab.effect:+.4f} [{ab.low:+.4f}, {ab.high:+.4f}]")
+    return lines
+
+
+def _rollouts(
+    rollouts: Sequence[RolloutFacts],
+    registered: RegisteredVersion | None,
+    restoring: tuple[RolloutFacts, dict[str, Any]] | None,
+) -> Link:
+    if not rollouts and restoring is None:
         return _missing(LinkKind.ROLLOUTS, "no Rollout brought this model to its traffic")
-    lines, data = [], []
+    lines: list[str] = []
+    data: list[dict[str, Any]] = []
     for r in rollouts:
-        s = r.status
-        ab = s.experiment
-        lines.append(f"{r.name} (candidate {r.candidate}): {s.phase or 'not started'}")
-        lines += [
-            f"  {g.guardrail} {g.verdict}: {_number(g.value)} vs {_number(g.threshold)}"
-            for g in s.analysis
-        ]
-        if ab is not None:
-            lines.append(
-                f"  A/B {ab.outcome}: effect {ab.effect:+.4f} [{ab.low:+.4f}, {ab.high:+.4f}]"
-            )
-        data.append({"name": r.name, "candidate": r.candidate, "status": _dump(s)})
+        lines += _rollout_lines(r)
+        data.append({"name": r.name, "candidate": r.candidate, "status": _dump(r.status)})
+    if restoring is not None:
+        r, record = restoring
+        lines.append(
+            f"{r.name} (candidate {r.candidate}): {r.status.phase}, its revert put this version "
+            f"back at {record.get('at')} ({record.get('reason')})"
+        )
+        data.append({"name": r.name, "candidate": r.candidate, "restoredThis": record})
     recorded = sorted(
         k for k in (registered.tags if registered else {}) if k.startswith(ROLLOUT_TAG_PREFIX)
     )
     if recorded and registered is not None:
         lines.append("recorded in the registry: " + ", ".join(recorded))
         data.append({"registry": {k: parsed(registered.tags[k]) for k in recorded}})
-    return Link(
-        LinkKind.ROLLOUTS, f"{len(rollouts)} Rollout(s)", tuple(lines), data={"rollouts": data}
-    )
+    count = len(rollouts) + (restoring is not None)
+    return Link(LinkKind.ROLLOUTS, f"{count} Rollout(s)", tuple(lines), data={"rollouts": data})
 
 
 def _registry(registered: RegisteredVersion | None, mv: ModelVersionFacts | None) -> Link:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -37,16 +38,16 @@ class DemoCluster:
         kubectl = next((d / "kubectl" for d in bin_dirs if (d / "kubectl").is_file()), None)
         if kubectl is None:
             raise DemoError("no kubectl in the local toolchain: run `paved local up` once")
-        done = subprocess.run(
-            [str(kubectl), f"--kubeconfig={self.endpoints.kubeconfig}", *arguments],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = _run([str(kubectl), f"--kubeconfig={self.endpoints.kubeconfig}", *arguments], stdin)
         if done.returncode != 0:
             raise DemoError(f"kubectl {' '.join(arguments)}: {done.stderr.strip()}")
         return done.stdout
+
+    def paved(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        """The `paved` command as a user runs it against the platform (`python -m paved` of
+        this environment): its exit code is the caller's to judge."""
+        kubeconfig = f"--kubeconfig={self.endpoints.kubeconfig}"
+        return _run([sys.executable, "-m", "paved", *arguments, kubeconfig], None)
 
     def apply(self, document: dict[str, Any]) -> None:
         self.kubectl("apply", "-n", self.namespace, "-f", "-", stdin=yaml.safe_dump(document))
@@ -81,6 +82,10 @@ class DemoCluster:
         self.kubectl("create", "role", "approve", *role, "-n", self.namespace)
         binding = ("--role=approve", f"--group={approvers}")
         self.kubectl("create", "rolebinding", "approve", *binding, "-n", self.namespace)
+
+
+def _run(command: list[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
 
 
 def start_operator(endpoints: Endpoints, directory: Path, namespace: str) -> OperatorProcess:

@@ -6,6 +6,7 @@ Times are seconds since the demo started, so plots need no clock.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -51,13 +52,34 @@ class GateResult(BaseModel):
     gate: str
     passed: bool | None  # None: inconclusive
     message: str
+    value: float | None = None  # as the ModelVersion's status reports them
+    threshold: float | None = None
 
 
 class Lineage(BaseModel):
+    """`paved lineage` of what serves at the end, as the command printed it."""
+
+    command: str  # e.g. "paved lineage seldondeployment/churn -n demo-1205-072800"
+    text: str  # its output
+    document: dict[str, Any]  # the same chain, `-o json`
+    complete: bool
+
+    def link(self, kind: str) -> dict[str, Any]:
+        """The data of the chain's link `kind` (e.g. "registryVersion"); {} when missing."""
+        links: list[dict[str, Any]] = self.document.get("links", [])
+        found = next((k for k in links if k.get("kind") == kind), None)
+        return dict(found.get("data") or {}) if found is not None else {}
+
+
+class Revert(BaseModel):
+    """`paved model revert`, timed from the command to traffic restored."""
+
     model: str
-    version: str
-    uri: str
-    tags: dict[str, str]
+    rollout: str  # the Rollout that had promoted the reverted version, and carried it out
+    reason: str
+    message: str
+    command_to_restored_seconds: float  # the command's start to the restored model at 100%
+    reported_seconds: float | None  # the command's own count, from its request to the answer
 
 
 class Rollback(BaseModel):
@@ -84,4 +106,5 @@ class DemoRecord(BaseModel):
     gates: list[GateResult] = Field(default_factory=list)
     production: Lineage | None = None
     rollbacks: list[Rollback] = Field(default_factory=list)
+    reverts: list[Revert] = Field(default_factory=list)
     outcomes: list[Outcome] = Field(default_factory=list)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from paved_local.demo.judgements import judgement, serving_reference
 from paved_local.demo.record import (
     AbEstimate,
     DemoRecord,
@@ -65,6 +66,7 @@ svg { display: block; max-width: 100%; height: auto; margin: 0.5rem 0 1rem; }
 .fail { color: #c62828; font-weight: bold; }
 .inconclusive { color: #b26a00; font-weight: bold; }
 .code { font-family: ui-monospace, monospace; font-size: 0.85rem; word-break: break-all; }
+pre { font-size: 0.8rem; background: #f6f6f6; padding: 0.6rem; overflow-x: auto; }
 """
 
 
@@ -76,8 +78,8 @@ def render_report(record: DemoRecord) -> str:
         ("guardrails", "Guardrails vs thresholds", _guardrails(record)),
         ("ab-test", "A/B test", _ab_test(record)),
         ("gates", "Gates", _gates(record)),
-        ("rollbacks", "Rollbacks", _rollbacks(record)),
-        ("lineage", "Production model lineage", _lineage(record)),
+        ("rollbacks", "Rollbacks and reverts", _rollbacks(record)),
+        ("lineage", "What serves now: paved lineage", _lineage(record)),
         ("timeline", "Timeline", _timeline(record)),
     ]
     nav = "".join(f'<a href="#{id_}">{_e(heading)}</a>' for id_, heading, _ in sections)
@@ -181,13 +183,26 @@ def _gates(record: DemoRecord) -> str:
     if not record.gates:
         return _nothing("gate results")
     by_version = _grouped(record.gates, lambda g: g.model_version)
-    return "".join(
-        f"<h3>{_e(version)}</h3>"
-        + _table(
-            ["Gate", "Result", "Message"], [[g.gate, _gate_result(g), g.message] for g in gates]
-        )
-        for version, gates in by_version.items()
+    return "".join(_version_gates(version, gates) for version, gates in by_version.items())
+
+
+def _version_gates(version: str, gates: Sequence[GateResult]) -> str:
+    """One ModelVersion's gates: each with what it judged against, the numbers, the bar."""
+    serving = serving_reference(gates)
+    against = (
+        f"Judged against {serving}, the model serving when it trained, on its own holdout; "
+        f"drift against the inputs {serving} is served."
+        if serving
+        else "No model served yet: judged on the absolute floors."
     )
+    rows: list[list[str | _Styled]] = []
+    for gate in gates:
+        found = judgement(gate, serving)
+        rows.append(
+            [gate.gate, found.reference, found.compared, found.threshold, _gate_result(gate)]
+        )
+    headers = ["Gate", "Judged against", "Candidate vs reference", "Threshold", "Verdict"]
+    return f"<h3>{_e(version)}</h3><p>{_e(against)}</p>{_table(headers, rows)}"
 
 
 def _gate_result(gate: GateResult) -> _Styled:
@@ -197,29 +212,56 @@ def _gate_result(gate: GateResult) -> _Styled:
 
 
 def _rollbacks(record: DemoRecord) -> str:
-    if not record.rollbacks:
-        return _nothing("rollbacks")
+    if not record.rollbacks and not record.reverts:
+        return _nothing("rollbacks or reverts")
+    rollbacks = (
+        _table(
+            ["Rollout", "Reason", "Message", "Breach → restore"],
+            [
+                [r.rollout, r.reason, r.message, _seconds(r.breach_to_restore_seconds)]
+                for r in record.rollbacks
+            ],
+        )
+        if record.rollbacks
+        else _nothing("rollbacks")
+    )
+    return f"{rollbacks}<h3>Reverts after promotion</h3>{_reverts(record)}"
+
+
+def _reverts(record: DemoRecord) -> str:
+    if not record.reverts:
+        return _nothing("reverts")
     return _table(
-        ["Rollout", "Reason", "Message", "Breach → restore"],
+        ["Model", "Rollout", "Reason", "Message", "Command → traffic restored", "Command's count"],
         [
-            [r.rollout, r.reason, r.message, _seconds(r.breach_to_restore_seconds)]
-            for r in record.rollbacks
+            [
+                r.model,
+                r.rollout,
+                r.reason,
+                r.message,
+                _seconds(r.command_to_restored_seconds),
+                _seconds(r.reported_seconds),
+            ]
+            for r in record.reverts
         ],
     )
 
 
 def _lineage(record: DemoRecord) -> str:
+    """What serves at the end, as `paved lineage` printed it, read live from the cluster and
+    the registry."""
     production = record.production
     if production is None:
         return _nothing("production model")
-    about = f"<p>{_e(production.model)} version {_e(production.version)}, {_e(production.uri)}</p>"
-    if not production.tags:
-        return about + _nothing("lineage tags")
-    tags = _table(
-        ["Tag", "Value"],
-        [[key, _Styled(value, "code")] for key, value in sorted(production.tags.items())],
+    verdict = (
+        _Styled("complete: every link is present", "pass")
+        if production.complete
+        else _Styled("INCOMPLETE: a link is missing", "fail")
     )
-    return about + tags
+    return (
+        f'<p class="{verdict.css_class}">{_e(verdict.text)}</p>'
+        f'<p class="code">$ {_e(production.command)}</p><pre>{_e(production.text)}</pre>'
+    )
 
 
 def _timeline(record: DemoRecord) -> str:

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import importlib.resources
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,13 +39,21 @@ from paved_local.demo.clock import compress
 from paved_local.demo.control import DemoCluster, Load, start_operator
 from paved_local.demo.display import Display, Narrator
 from paved_local.demo.errors import DemoError
-from paved_local.demo.record import DemoRecord, GateResult, Lineage, Outcome, Rollback
+from paved_local.demo.record import (
+    DemoRecord,
+    GateResult,
+    Lineage,
+    Outcome,
+    Revert,
+    Rollback,
+)
 from paved_local.operator_process import OperatorProcess
 from paved_local.platform import Endpoints, LocalPlatform
 
 DEPLOYMENT: Final = "churn"
 APPROVER: Final = "demo-user"
 APPROVERS: Final = "ml-approvers"
+REVERT_REASON: Final = "churn-v2 over-predicts churn on this week's renewals"
 
 T = TypeVar("T")
 
@@ -145,7 +154,9 @@ class Demo:
             await self._roll_out("04-rollout-v2.yaml", v2, expect="Succeeded")
             v3 = await self._train("05-modelversion-v3.yaml")
             await self._roll_out("06-rollout-v3.yaml", v3, expect="RolledBack", faulty=True)
-            await self._lineage(v2)
+            # v2 turns out wrong in production after all: one command puts v1 back.
+            await self._revert(v1, v2)
+            await self._lineage(v1)
         finally:
             await self._stop(watcher)
         self.record.finished_at = dt.datetime.now(dt.UTC)
@@ -215,9 +226,15 @@ class Demo:
         status = trained["status"]
         for gate in status.get("gates", []):
             verdict = {"pass": True, "fail": False}.get(gate["verdict"])
-            message = gate.get("message", "")
             self.record.gates.append(
-                GateResult(model_version=name, gate=gate["name"], passed=verdict, message=message)
+                GateResult(
+                    model_version=name,
+                    gate=gate["name"],
+                    passed=verdict,
+                    message=gate.get("message", ""),
+                    value=gate.get("value"),
+                    threshold=gate.get("threshold"),
+                )
             )
         if status["phase"] != "Staging":
             raise DemoError(f"{name} ended {status['phase']}: {status.get('gatesSummary')}")
@@ -242,12 +259,7 @@ class Demo:
         await self.registry.set_stage(self.registered_model, entry["version"], Stage.PRODUCTION)
 
         async def served() -> bool:
-            async with httpx.AsyncClient() as http:
-                routes = (await http.get(f"{endpoints.dataplane}/v1/deployments")).json()
-            return any(
-                r["namespace"] == self.namespace and r["deployment"] == DEPLOYMENT
-                for r in routes["routes"]
-            )
+            return await self._route() is not None
 
         await self.wait(served, "the data plane to serve the deployment")
         examples = await asyncio.to_thread(self._examples, endpoints)
@@ -256,6 +268,19 @@ class Demo:
         self.event(
             f"{rate:g} requests/s from {len(examples):,} users' "
             "online features; each outcome comes back as Seldon feedback"
+        )
+
+    async def _route(self) -> dict[str, Any] | None:
+        """How the data plane routes the demo's deployment now (None: it does not serve it)."""
+        async with httpx.AsyncClient() as http:
+            routes = (await http.get(f"{self.endpoints.dataplane}/v1/deployments")).json()
+        return next(
+            (
+                r
+                for r in routes["routes"]
+                if r["namespace"] == self.namespace and r["deployment"] == DEPLOYMENT
+            ),
+            None,
         )
 
     def _examples(self, endpoints: Endpoints) -> list[Example]:
@@ -373,25 +398,75 @@ class Demo:
                 return self.narrator.now()
             await asyncio.sleep(0.25)
 
-    async def _lineage(self, v2: dict[str, Any]) -> None:
-        entry = v2["status"]["registry"]
-        production = await self.registry.in_stage(self.registered_model, Stage.PRODUCTION)
-        if production is None or production.version != entry["version"]:
-            raise DemoError(
-                f"{self.registered_model}: production is not v2's version {entry['version']}"
+    async def _revert(self, restored: dict[str, Any], reverted: dict[str, Any]) -> None:
+        """`paved model revert`, timed from the command to the data plane sending all traffic
+        to the restored model again."""
+        rollout = self.manifests["04-rollout-v2.yaml"]["metadata"]["name"]
+        uri, name = restored["status"]["registry"]["uri"], reverted["metadata"]["name"]
+        self.stage(f"Reverting {name} after its promotion: paved model revert {self.model}")
+        self.live.rollout, self.live.experiment, self.live.guardrails = rollout, None, []
+        started = time.monotonic()
+        what = f"{uri} to take all traffic again"
+        back = asyncio.create_task(self.wait(lambda: self._alone(uri), what, interval=0.1))
+        arguments = ("model", "revert", self.model, "-n", self.namespace)
+        done = await asyncio.to_thread(self.cluster.paved, *arguments, "--reason", REVERT_REASON)
+        if done.returncode != 0:
+            back.cancel()
+            raise DemoError(f"paved model revert: {done.stderr.strip() or done.stdout.strip()}")
+        took = round(await back - started, 2)
+        self.narrator.sample(rollout, (await self.cluster.get("rollouts", rollout))["status"])
+        said = done.stdout.strip().splitlines()
+        message = said[0].split(": ", 1)[-1] if said else ""
+        reported = re.search(r"restored in ([0-9.]+)s", done.stdout)
+        self.record.reverts.append(
+            Revert(
+                model=self.registered_model,
+                rollout=rollout,
+                reason=REVERT_REASON,
+                message=message,
+                command_to_restored_seconds=took,
+                reported_seconds=float(reported[1]) if reported else None,
             )
-        tags = await asyncio.to_thread(self._tags, entry["version"])
-        self.record.production = Lineage(
-            model=self.registered_model, version=entry["version"], uri=entry["uri"], tags=tags
+        )
+        self.event(f"{message} Command to traffic restored: {took:.1f}s")
+        self.record.outcomes.append(Outcome(model_version=name, result="reverted", detail=message))
+        detail = f"restored by paved model revert: command to traffic restored in {took:.1f}s"
+        self.record.outcomes.append(
+            Outcome(model_version=restored["metadata"]["name"], result="production", detail=detail)
         )
 
-    def _tags(self, version: str) -> dict[str, str]:
-        from mlflow.tracking import MlflowClient
+    async def _alone(self, uri: str) -> float | None:
+        """When the data plane is first seen sending all the deployment's traffic to `uri`."""
+        route = await self._route()
+        serving = {p["modelUri"] for p in (route or {}).get("live", []) if p["traffic"] > 0}
+        return time.monotonic() if serving == {uri} else None
 
-        found = MlflowClient(self.endpoints.mlflow).get_model_version(
-            self.registered_model, version
+    async def _lineage(self, serving: dict[str, Any]) -> None:
+        """`paved lineage` of the deployment, as a person would run it: the report's production
+        section is its output."""
+        subject = f"seldondeployment/{DEPLOYMENT}"
+        self.stage(f"The evidence chain of what serves now: paved lineage {subject}")
+        arguments = ("lineage", subject, "-n", self.namespace)
+        registry = f"--tracking-uri={self.endpoints.mlflow}"
+        # Printed for a person and as JSON at once: each reads the cluster and MLflow afresh.
+        text, as_json = await asyncio.gather(
+            asyncio.to_thread(self.cluster.paved, *arguments, registry),
+            asyncio.to_thread(self.cluster.paved, *arguments, registry, "-o", "json"),
         )
-        return {str(k): str(v) for k, v in found.tags.items()}
+        if not as_json.stdout.strip():
+            raise DemoError(f"paved lineage {subject}: {as_json.stderr.strip()}")
+        document = json.loads(as_json.stdout)
+        lineage = Lineage(
+            command=f"paved {' '.join(arguments)}",
+            text=text.stdout.rstrip(),
+            document=document,
+            complete=document["complete"],
+        )
+        self.record.production = lineage
+        followed = lineage.link("registryVersion").get("uri")
+        if followed != serving["status"]["registry"]["uri"]:
+            raise DemoError(f"{subject} serves {followed}, not {serving['metadata']['name']}")
+        self.event(text.stdout.strip().splitlines()[-1])
 
 
 def _condition(status: dict[str, Any], kind: str) -> str | None:
@@ -405,13 +480,18 @@ def summary(record: DemoRecord) -> list[str]:
         if rollback.breach_to_restore_seconds is not None:
             seconds = rollback.breach_to_restore_seconds
             lines.append(f"{rollback.rollout}: breach to restored traffic in {seconds:.1f}s")
+    for revert in record.reverts:
+        seconds = revert.command_to_restored_seconds
+        lines.append(f"{revert.rollout}: reverted, command to traffic restored in {seconds:.1f}s")
     if record.production is not None:
-        lineage = record.production.tags
-        dataset = lineage.get("paved.dataset_hash", "?")[:12]
+        registry = record.production.link("registryVersion")
+        tags = registry.get("tags") or {}
         lines.append(
-            f"production: {record.production.uri} (dataset {dataset}, commit "
-            f"{lineage.get('paved.code_commit', '?')}, approved by "
-            f"{lineage.get('paved.approved_by', '?')})"
+            f"production: {registry.get('uri', '?')} (dataset "
+            f"{tags.get('paved.dataset_hash', '?')[:12]}, commit "
+            f"{tags.get('paved.code_commit', '?')}, approved by "
+            f"{tags.get('paved.approved_by', '?')}); lineage "
+            f"{'complete' if record.production.complete else 'INCOMPLETE'}"
         )
     return lines
 

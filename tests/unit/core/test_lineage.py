@@ -40,7 +40,7 @@ from paved.core.lineage import (
 )
 from paved.core.model_versions import APPROVED_BY_TAG, RegisteredVersion
 from paved.core.promotion_policy import Authors, gates_digest
-from paved.core.registry_memory import rollout_tag
+from paved.core.registry_memory import revert_record, rollout_tag
 from tests.support.training import example
 
 AT = dt.datetime(2026, 12, 5, 6, 0, tzinfo=dt.UTC)
@@ -182,3 +182,34 @@ def test_a_model_version_no_longer_served_has_no_traffic_link() -> None:
 
     assert [link.kind for link in found.missing] == [LinkKind.TRAFFIC]
     assert "does not serve models:/ml.churn/3 now" in render(found)
+
+
+def _restored_by(rollout: str, reverts: list[RolloutFacts]) -> Facts:
+    """Version 2 put back by `rollout`'s revert, as the registry records it; no Rollout had
+    it as candidate (it first served without one)."""
+    facts = _facts()
+    assert facts.registered is not None
+    record = revert_record(
+        rollout=rollout, reason="AUC fell", at=AT, other_version="3", restored=True
+    )
+    registered = dataclasses.replace(facts.registered, tags={**facts.registered.tags, **record})
+    return dataclasses.replace(facts, rollouts=[], registered=registered, reverts=reverts)
+
+
+def test_a_version_a_revert_put_back_is_brought_to_its_traffic_by_that_rollout() -> None:
+    reverted = RolloutStatus(phase=RolloutPhase.ROLLED_BACK, reverted="AUC fell")
+
+    found = chain(_restored_by("churn-v3", [RolloutFacts("churn-v3", "churn-v3", reverted)]))
+
+    assert found.missing == ()
+    assert "churn-v3 (candidate churn-v3): RolledBack, its revert put this version back" in (
+        render(found)
+    )
+
+
+def test_a_revert_the_registry_does_not_name_brings_nothing_back() -> None:
+    other = RolloutFacts("churn-v9", "churn-v9", RolloutStatus(phase=RolloutPhase.ROLLED_BACK))
+
+    found = chain(_restored_by("churn-v3", [other]))
+
+    assert [link.kind for link in found.missing] == [LinkKind.ROLLOUTS]

@@ -16,6 +16,7 @@ from paved_local.demo.record import (
     GuardrailSample,
     Lineage,
     Outcome,
+    Revert,
     Rollback,
     TrafficSample,
 )
@@ -177,19 +178,50 @@ def test_a_single_ab_estimate_has_no_history_plot() -> None:
     assert len(_svgs(section)) == 1
 
 
-def test_gates_are_tabled_per_model_version_with_their_result_coloured() -> None:
+def test_gates_are_tabled_per_model_version_with_what_they_judged_against() -> None:
     record = _record(
         gates=[
-            GateResult(model_version="fraud-v2", gate="auc", passed=True, message="0.91 ≥ 0.85"),
-            GateResult(model_version="fraud-v2", gate="bias", passed=None, message="too few"),
-            GateResult(model_version="fraud-v3", gate="auc", passed=False, message="0.70 < 0.85"),
+            GateResult(
+                model_version="fraud-v1",
+                gate="metric:auc",
+                passed=True,
+                message="auc 0.8100; no reference: absolute floor 0.6500",
+                value=0.81,
+                threshold=0.65,
+            ),
+            GateResult(
+                model_version="fraud-v2",
+                gate="metric:auc",
+                passed=True,
+                message="auc 0.9100 vs fraud-v1 0.8100 on the same holdout: within 0.0050",
+                value=-0.1,
+                threshold=0.005,
+            ),
+            GateResult(
+                model_version="fraud-v2",
+                gate="slice:new",
+                passed=None,
+                message="slice new: 24 rows < minimum 50; not judged",
+                value=24,
+                threshold=50,
+            ),
+            GateResult(model_version="fraud-v3", gate="golden", passed=False, message="1/9 wrong"),
         ]
     )
     section = _section(render_report(record), "gates")
-    assert re.findall(r"<h3>(.*?)</h3>", section) == ["fraud-v2", "fraud-v3"]
-    assert '<td class="pass">pass</td><td>0.91 ≥ 0.85</td>' in section
-    assert '<td class="inconclusive">inconclusive</td><td>too few</td>' in section
-    assert '<td class="fail">fail</td><td>0.70 &lt; 0.85</td>' in section
+    assert re.findall(r"<h3>(.*?)</h3>", section) == ["fraud-v1", "fraud-v2", "fraud-v3"]
+    assert "No model served yet: judged on the absolute floors." in section
+    assert "Judged against fraud-v1, the model serving when it trained" in section
+    assert (
+        "<td>metric:auc</td><td>fraud-v1 on the same holdout</td>"
+        "<td>auc 0.9100 vs fraud-v1 0.8100</td>"
+        '<td>worse by at most 0.0050 (is -0.1000)</td><td class="pass">pass</td>'
+    ) in section
+    assert (
+        "<td>nothing: too few rows to judge</td><td>24 rows</td><td>at least 50 rows</td>"
+        '<td class="inconclusive">inconclusive</td>'
+    ) in section
+    assert '<td>1/9 wrong</td><td>no case wrong</td><td class="fail">fail</td>' in section
 
 
 def test_a_rolled_back_rollout_is_tabled_with_its_reason_and_seconds() -> None:
@@ -206,17 +238,37 @@ def test_a_rolled_back_rollout_is_tabled_with_its_reason_and_seconds() -> None:
     )
 
 
-def test_lineage_lists_the_production_tags() -> None:
+def test_a_revert_is_tabled_with_the_time_from_command_to_traffic_restored() -> None:
+    revert = Revert(
+        model="ml.fraud",
+        rollout="fraud-v2",
+        reason="over-predicts",
+        message="Reverted ml.fraud version 2 (over-predicts): version 1 serves all traffic.",
+        command_to_restored_seconds=4.26,
+        reported_seconds=2.04,
+    )
+    section = _section(render_report(_record(reverts=[revert])), "rollbacks")
+    assert "No rollbacks recorded." in section
+    assert "<td>fraud-v2</td><td>over-predicts</td>" in section
+    assert "<td>4.3 s</td><td>2.0 s</td>" in section
+
+
+def test_the_production_section_is_what_paved_lineage_printed() -> None:
+    printed = (
+        "lineage of SeldonDeployment ml/fraud\n1. traffic: <a>\ncomplete: every link is present"
+    )
     production = Lineage(
-        model="fraud",
-        version="3",
-        uri="models:/fraud/3",
-        tags={"paved.dataset_hash": "abc123", "paved.approved_by": "ana@example.com"},
+        command="paved lineage seldondeployment/fraud -n ml",
+        text=printed,
+        document={"complete": True, "links": [{"kind": "registryVersion", "data": {"uri": "u"}}]},
+        complete=True,
     )
     section = _section(render_report(_record(production=production)), "lineage")
-    assert "models:/fraud/3" in section
-    assert re.findall(r"<tr><td>(.*?)</td>", section) == ["paved.approved_by", "paved.dataset_hash"]
-    assert '<td class="code">abc123</td>' in section
+    assert "$ paved lineage seldondeployment/fraud -n ml" in section
+    assert "<pre>lineage of SeldonDeployment ml/fraud\n1. traffic: &lt;a&gt;\n" in section
+    assert '<p class="pass">complete: every link is present</p>' in section
+    assert production.link("registryVersion") == {"uri": "u"}
+    assert production.link("signOff") == {}
 
 
 def test_the_timeline_lists_events_in_time_order() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from kubernetes import client
@@ -51,6 +51,7 @@ class ClusterEvidence:
     rollouts: list[RolloutFacts]
     model_version: ModelVersionFacts | None
     feature_views: dict[str, FeatureViewFacts | None]
+    reverts: list[RolloutFacts] = field(default_factory=list)  # on the target, carried out
 
 
 class Reader:
@@ -89,13 +90,18 @@ class Reader:
         uri = max(serving.arms, key=lambda a: a.weight).model_uri if serving.arms else None
         body = self._model_version_serving(uri)
         key = _TARGET_KEYS[kind]
-        rollouts = [
+        on_target = [
             r
             for r in self.objects_of("rollouts")
             if (r["spec"]["target"].get(key) or {}).get("name") == name
-            and (body is None or r["spec"]["candidate"] == body["metadata"]["name"])
         ]
-        return self._rest(serving, uri, body, rollouts)
+        rollouts = [
+            r
+            for r in on_target
+            if body is None or r["spec"]["candidate"] == body["metadata"]["name"]
+        ]
+        found = self._rest(serving, uri, body, rollouts)
+        return replace(found, reverts=[_rollout(r) for r in on_target if _reverted(r)])
 
     def _rest(
         self,
@@ -159,6 +165,12 @@ def _model_version(body: dict[str, Any]) -> ModelVersionFacts:
         ModelVersionStatus.model_validate(body.get("status") or {}),
         Authors(annotations.get(CREATED_BY), annotations.get(SPEC_CHANGED_BY)),
     )
+
+
+def _reverted(body: dict[str, Any]) -> bool:
+    """A Rollout that carried a revert out: its candidate went, what it replaced came back."""
+    status = body.get("status") or {}
+    return bool(status.get("reverted")) and status.get("phase") == RolloutPhase.ROLLED_BACK
 
 
 def _rollout(body: dict[str, Any]) -> RolloutFacts:
