@@ -16,19 +16,11 @@ import yaml
 from paved.settings import OperatorSettings
 from paved_local.platform import Endpoints
 from paved_local.toolchain import Toolchain
+from tests.support.helm import helm
 from tests.support.kubectl import Kubectl, as_service_account
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "paved"
-
-
-def helm(
-    toolchain: Toolchain, *args: str, kubeconfig: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    command = [str(toolchain.helm), *args]
-    if kubeconfig is not None:
-        command.append(f"--kubeconfig={kubeconfig}")
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_chart_lints_clean(toolchain: Toolchain) -> None:
