@@ -89,7 +89,7 @@ context() {
       local bin
       bin=$(bash images/prometheus/build-binary.sh "$toolchain")
       dir=$(mktemp -d)
-      cp "$bin/prometheus" "$bin/promtool" "$dir/" ;;
+      cp "$bin/prometheus" "$dir/" ;;
     *) dir=. ;;
   esac
   echo "$dir"

@@ -19,6 +19,9 @@ if [[ ! -x $dir/bin/prometheus ]]; then
   mkdir -p "$dir/src" "$dir/bin"
   cd "$dir/src"
   [[ -f go.mod ]] || go mod init example.invalid/paved-prometheus >/dev/null 2>&1
+  # Prometheus' own go.mod swaps klog for go-kit adapters; a module building it must do the same.
+  go mod edit -replace k8s.io/klog=github.com/simonpasquier/klog-gokit@v0.3.0 \
+    -replace k8s.io/klog/v2=github.com/simonpasquier/klog-gokit/v3@v3.5.0
   echo "building prometheus $version from $package@$tag" >&2
   go get -tool "$package/cmd/prometheus@$tag" "$package/cmd/promtool@$tag" >&2
   ldflags="-s -w -X github.com/prometheus/common/version.Version=${version#v}"
