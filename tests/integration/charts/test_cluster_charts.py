@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,9 +17,10 @@ import pytest
 import yaml
 
 from paved.settings import OperatorSettings
+from paved_local.platform import Endpoints
 from paved_local.toolchain import Toolchain, cache_root
 from tests.support.helm import CHARTS, KUBE_VERSION, ROOT, documents, find, helm, template
-from tests.support.kubectl import Kubectl
+from tests.support.kubectl import Kubectl, allowed
 
 CLUSTER_VALUES = CHARTS / "paved" / "ci" / "platform-values.yaml"
 INVALID = sorted((ROOT / "tests" / "fixtures" / "invalid-values").glob("*/*.yaml"))
@@ -200,3 +202,58 @@ def test_prometheus_configuration_is_valid_and_keeps_the_data_planes_labels(
     # executor's Pod is labelled by a cluster's scrape: the built-in guardrails select on it.
     assert jobs["dataplane"]["honor_labels"] is True
     assert jobs["dataplane"]["static_configs"] == [{"targets": ["dataplane.paved.svc:8000"]}]
+
+
+@pytest.mark.usefixtures("paved_crds")
+def test_the_platforms_accounts_may_do_what_their_services_do_and_no_more(
+    toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
+) -> None:
+    install = ["platform", str(CHARTS / "paved-platform"), f"--namespace={namespace}"]
+    installed = helm(toolchain, "install", *install, kubeconfig=endpoints.kubeconfig)
+    assert installed.returncode == 0, installed.stderr
+    keys = kubectl.get_json("secret", "paved-objectstore", "-n", namespace)["data"]
+    upgraded = helm(toolchain, "upgrade", *install, kubeconfig=endpoints.kubeconfig)
+    assert upgraded.returncode == 0, upgraded.stderr
+
+    # Generated once: an upgrade keeps the keys the stored artifacts are guarded by.
+    assert kubectl.get_json("secret", "paved-objectstore", "-n", namespace)["data"] == keys
+    assert set(keys) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    dataplane = f"system:serviceaccount:{namespace}:dataplane"
+    for group, plural in (
+        ("machinelearning.seldon.io", "seldondeployments"),
+        ("serving.kserve.io", "inferenceservices"),
+    ):
+        assert allowed(kubectl, dataplane, group, plural, "watch", namespace="")
+        assert allowed(kubectl, dataplane, group, plural, "patch", "status", namespace="team-a")
+        assert not allowed(kubectl, dataplane, group, plural, "patch", namespace="team-a")
+    crds = ("apiextensions.k8s.io", "customresourcedefinitions")
+    assert allowed(kubectl, dataplane, *crds, "create", namespace="")
+    assert not allowed(kubectl, dataplane, *crds, "delete", namespace="")
+    prometheus = f"system:serviceaccount:{namespace}:prometheus"
+    assert allowed(kubectl, prometheus, "", "pods", "watch", namespace="")
+    for account in (dataplane, prometheus):
+        assert not allowed(kubectl, account, "", "secrets", "get", namespace=namespace)
+
+
+@pytest.mark.usefixtures("paved_crds")
+def test_the_feature_workloads_may_read_their_namespaces_featureviews_only(
+    toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
+) -> None:
+    release = f"paved-{uuid.uuid4().hex[:6]}"
+    installed = helm(
+        toolchain,
+        "install",
+        release,
+        str(CHARTS / "paved"),
+        f"--namespace={namespace}",
+        "--set=featureServer.enabled=true",
+        f"--set=featureServer.namespace={namespace}",
+        kubeconfig=endpoints.kubeconfig,
+    )
+    assert installed.returncode == 0, installed.stderr
+
+    account = f"system:serviceaccount:{namespace}:{release}-features"
+    assert allowed(kubectl, account, "paved.dev", "featureviews", "list", namespace=namespace)
+    assert not allowed(kubectl, account, "paved.dev", "featureviews", "patch", namespace=namespace)
+    assert not allowed(kubectl, account, "paved.dev", "featureviews", "list", namespace="other")
+    assert not allowed(kubectl, account, "paved.dev", "rollouts", "get", namespace=namespace)

@@ -17,7 +17,7 @@ from paved.settings import OperatorSettings
 from paved_local.platform import Endpoints
 from paved_local.toolchain import Toolchain
 from tests.support.helm import helm
-from tests.support.kubectl import Kubectl, as_service_account
+from tests.support.kubectl import Kubectl, allowed, as_service_account
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "paved"
@@ -154,14 +154,14 @@ def test_install_lands_every_object_and_rbac_is_least_privilege(
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
 
     account = f"system:serviceaccount:{namespace}:{release}"
-    assert _allowed(kubectl, account, "paved.dev", "rollouts", "patch", "status")
-    assert _allowed(kubectl, account, "paved.dev", "modelversions", "watch")
-    assert _allowed(kubectl, account, "machinelearning.seldon.io", "seldondeployments", "patch")
-    assert _allowed(kubectl, account, "serving.kserve.io", "inferenceservices", "patch")
-    assert _allowed(kubectl, account, "", "events", "create")
-    assert not _allowed(kubectl, account, "", "secrets", "get")
-    assert not _allowed(kubectl, account, "", "pods", "delete")
-    assert not _allowed(kubectl, account, "paved.dev", "featureviews", "delete")
+    assert allowed(kubectl, account, "paved.dev", "rollouts", "patch", "status")
+    assert allowed(kubectl, account, "paved.dev", "modelversions", "watch")
+    assert allowed(kubectl, account, "machinelearning.seldon.io", "seldondeployments", "patch")
+    assert allowed(kubectl, account, "serving.kserve.io", "inferenceservices", "patch")
+    assert allowed(kubectl, account, "", "events", "create")
+    assert not allowed(kubectl, account, "", "secrets", "get")
+    assert not allowed(kubectl, account, "", "pods", "delete")
+    assert not allowed(kubectl, account, "paved.dev", "featureviews", "delete")
 
 
 # Everything the operator does to objects in the namespaces it serves (the chart's Roles).
@@ -211,11 +211,11 @@ def test_a_namespaced_install_can_touch_its_namespaces_and_no_other(
     account = f"system:serviceaccount:{namespace}:{release}"
     for group, resource, verb, subresource in OPERATOR_ACCESS:
         asked = (group, resource, verb, subresource)
-        assert _allowed(kubectl, account, *asked, namespace=namespace), asked
-        assert not _allowed(kubectl, account, *asked, namespace=other), asked
+        assert allowed(kubectl, account, *asked, namespace=namespace), asked
+        assert not allowed(kubectl, account, *asked, namespace=other), asked
     # Nor across namespaces: a cluster-wide list or watch would read the other team's too.
     for verb in ("list", "watch"):
-        assert not _allowed(kubectl, account, "paved.dev", "featureviews", verb, namespace="")
+        assert not allowed(kubectl, account, "paved.dev", "featureviews", verb, namespace="")
 
     # The same, asked with the ServiceAccount's own token as the operator's pod has it.
     as_operator = as_service_account(kubectl, namespace, release, tmp_path)
@@ -250,38 +250,6 @@ def test_a_namespaced_install_can_touch_its_namespaces_and_no_other(
         assert "Forbidden" in answer.stderr, answer.stderr
     posted = as_operator.run("create", "-n", other, "-f", "-", stdin=json.dumps(event), check=False)
     assert "Forbidden" in posted.stderr, posted.stderr
-
-
-def _allowed(
-    kubectl: Kubectl,
-    user: str,
-    group: str,
-    resource: str,
-    verb: str,
-    subresource: str = "",
-    *,
-    namespace: str = "any",
-) -> bool:
-    """Ask the API server's authorizer directly (a SubjectAccessReview): no discovery needed,
-    so it also answers for resources whose CRDs this cluster does not have (Seldon's)."""
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": user,
-            "groups": ["system:serviceaccounts", "system:authenticated"],
-            "resourceAttributes": {
-                "group": group,
-                "resource": resource,
-                "verb": verb,
-                "subresource": subresource,
-                "namespace": namespace,
-            },
-        },
-    }
-    answer = kubectl.run("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
-    allowed: bool = json.loads(answer.stdout)["status"]["allowed"]
-    return allowed
 
 
 def test_the_operators_token_reads_paved_objects_and_nothing_it_was_not_given(
