@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +49,22 @@ def find(manifest: str, kind: str, name: str) -> dict[str, Any]:
         d for d in documents(manifest) if d["kind"] == kind and d["metadata"]["name"] == name
     )
     return found
+
+
+def install(
+    toolchain: Toolchain, chart: str, *flags: str, namespace: str, kubeconfig: Path
+) -> tuple[str, str]:
+    """`helm install` of charts/`chart` under a fresh release name, without --wait (there is no
+    kubelet here: Deployments never get Pods); the release and what helm printed (NOTES.txt)."""
+    release = f"{chart}-{uuid.uuid4().hex[:6]}"
+    installed = helm(
+        toolchain,
+        "install",
+        release,
+        str(CHARTS / chart),
+        f"--namespace={namespace}",
+        *flags,
+        kubeconfig=kubeconfig,
+    )
+    assert installed.returncode == 0, installed.stderr
+    return release, installed.stdout

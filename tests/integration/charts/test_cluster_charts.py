@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +18,16 @@ import yaml
 from paved.settings import OperatorSettings
 from paved_local.platform import Endpoints
 from paved_local.toolchain import Toolchain, cache_root
-from tests.support.helm import CHARTS, KUBE_VERSION, ROOT, documents, find, helm, template
+from tests.support.helm import (
+    CHARTS,
+    KUBE_VERSION,
+    ROOT,
+    documents,
+    find,
+    helm,
+    install,
+    template,
+)
 from tests.support.kubectl import Kubectl, allowed
 
 CLUSTER_VALUES = CHARTS / "paved" / "ci" / "platform-values.yaml"
@@ -208,11 +216,12 @@ def test_prometheus_configuration_is_valid_and_keeps_the_data_planes_labels(
 def test_the_platforms_accounts_may_do_what_their_services_do_and_no_more(
     toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
 ) -> None:
-    install = ["platform", str(CHARTS / "paved-platform"), f"--namespace={namespace}"]
-    installed = helm(toolchain, "install", *install, kubeconfig=endpoints.kubeconfig)
-    assert installed.returncode == 0, installed.stderr
+    release, _ = install(
+        toolchain, "paved-platform", namespace=namespace, kubeconfig=endpoints.kubeconfig
+    )
     keys = kubectl.get_json("secret", "paved-objectstore", "-n", namespace)["data"]
-    upgraded = helm(toolchain, "upgrade", *install, kubeconfig=endpoints.kubeconfig)
+    upgrade = ["upgrade", release, str(CHARTS / "paved-platform"), f"--namespace={namespace}"]
+    upgraded = helm(toolchain, *upgrade, kubeconfig=endpoints.kubeconfig)
     assert upgraded.returncode == 0, upgraded.stderr
 
     # Generated once: an upgrade keeps the keys the stored artifacts are guarded by.
@@ -239,18 +248,14 @@ def test_the_platforms_accounts_may_do_what_their_services_do_and_no_more(
 def test_the_feature_workloads_may_read_their_namespaces_featureviews_only(
     toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
 ) -> None:
-    release = f"paved-{uuid.uuid4().hex[:6]}"
-    installed = helm(
+    release, _ = install(
         toolchain,
-        "install",
-        release,
-        str(CHARTS / "paved"),
-        f"--namespace={namespace}",
+        "paved",
         "--set=featureServer.enabled=true",
         f"--set=featureServer.namespace={namespace}",
+        namespace=namespace,
         kubeconfig=endpoints.kubeconfig,
     )
-    assert installed.returncode == 0, installed.stderr
 
     account = f"system:serviceaccount:{namespace}:{release}-features"
     assert allowed(kubectl, account, "paved.dev", "featureviews", "list", namespace=namespace)

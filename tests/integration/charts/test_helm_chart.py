@@ -16,7 +16,7 @@ import yaml
 from paved.settings import OperatorSettings
 from paved_local.platform import Endpoints
 from paved_local.toolchain import Toolchain
-from tests.support.helm import helm
+from tests.support.helm import helm, install
 from tests.support.kubectl import Kubectl, allowed, as_service_account
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -116,18 +116,10 @@ def test_a_wrong_value_fails_at_install_with_a_clear_message(
 def test_install_lands_every_object_and_rbac_is_least_privilege(
     toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
 ) -> None:
-    release = f"paved-{uuid.uuid4().hex[:6]}"
-    # No --wait: there is no kubelet here, so the Deployment never gets pods.
-    installed = helm(
-        toolchain,
-        "install",
-        release,
-        str(CHART),
-        f"--namespace={namespace}",
-        kubeconfig=endpoints.kubeconfig,
+    release, notes = install(
+        toolchain, "paved", namespace=namespace, kubeconfig=endpoints.kubeconfig
     )
-    assert installed.returncode == 0, installed.stderr
-    assert "kubectl get paved -A" in installed.stdout  # NOTES.txt says what to do next
+    assert "kubectl get paved -A" in notes  # NOTES.txt says what to do next
 
     manifest = helm(
         toolchain,
@@ -195,18 +187,14 @@ def test_a_namespaced_install_can_touch_its_namespaces_and_no_other(
 ) -> None:
     other = f"t-{uuid.uuid4().hex[:10]}"  # another team's
     kubectl.run("create", "namespace", other)
-    release = f"paved-{uuid.uuid4().hex[:6]}"
-    installed = helm(
+    release, _ = install(
         toolchain,
-        "install",
-        release,
-        str(CHART),
-        f"--namespace={namespace}",
+        "paved",
         "--set=rbac.scope=namespaced",
         f"--set=rbac.watchNamespaces={{{namespace}}}",
+        namespace=namespace,
         kubeconfig=endpoints.kubeconfig,
     )
-    assert installed.returncode == 0, installed.stderr
 
     account = f"system:serviceaccount:{namespace}:{release}"
     for group, resource, verb, subresource in OPERATOR_ACCESS:
