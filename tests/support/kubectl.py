@@ -64,3 +64,35 @@ def as_service_account(admin: Kubectl, namespace: str, name: str, directory: Pat
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return Kubectl(admin.binary, path)
+
+
+def allowed(
+    kubectl: Kubectl,
+    user: str,
+    group: str,
+    resource: str,
+    verb: str,
+    subresource: str = "",
+    *,
+    namespace: str = "any",
+) -> bool:
+    """Ask the API server's authorizer directly (a SubjectAccessReview): no discovery needed,
+    so it also answers for resources whose CRDs this cluster does not have (Seldon's)."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": user,
+            "groups": ["system:serviceaccounts", "system:authenticated"],
+            "resourceAttributes": {
+                "group": group,
+                "resource": resource,
+                "verb": verb,
+                "subresource": subresource,
+                "namespace": namespace,
+            },
+        },
+    }
+    answer = kubectl.run("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
+    verdict: bool = json.loads(answer.stdout)["status"]["allowed"]
+    return verdict

@@ -31,11 +31,21 @@ def test_the_model_server_has_the_training_environments_version_of(library: str)
     )
 
 
+def test_the_mlflow_server_is_the_release_the_client_is() -> None:
+    locked = {
+        p["name"]: p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+    }
+    served = _pins(ROOT / "images" / "mlflow" / "requirements.txt")
+
+    assert served["mlflow"] == locked["mlflow"], "recompile images/mlflow/requirements.txt"
+
+
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
 def test_the_ca_bundle_reaches_builds_only_as_a_secret(dockerfile: Path) -> None:
     lines = dockerfile.read_text().replace("\\\n", " ").splitlines()
     naming = [line for line in lines if "ca-certificates.crt" in line and not line.startswith("#")]
+    downloads = any(re.search(r"/pip |/uv ", line) for line in lines if line.startswith("RUN "))
 
-    assert naming
+    assert bool(naming) == downloads  # an image that downloads nothing never names the bundle
     for line in naming:
         assert line.startswith(("RUN --mount=type=secret,id=ca,", "ENV ")), line

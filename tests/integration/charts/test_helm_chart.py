@@ -16,19 +16,11 @@ import yaml
 from paved.settings import OperatorSettings
 from paved_local.platform import Endpoints
 from paved_local.toolchain import Toolchain
-from tests.support.kubectl import Kubectl, as_service_account
+from tests.support.helm import helm, install
+from tests.support.kubectl import Kubectl, allowed, as_service_account
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "paved"
-
-
-def helm(
-    toolchain: Toolchain, *args: str, kubeconfig: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    command = [str(toolchain.helm), *args]
-    if kubeconfig is not None:
-        command.append(f"--kubeconfig={kubeconfig}")
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_chart_lints_clean(toolchain: Toolchain) -> None:
@@ -124,18 +116,10 @@ def test_a_wrong_value_fails_at_install_with_a_clear_message(
 def test_install_lands_every_object_and_rbac_is_least_privilege(
     toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
 ) -> None:
-    release = f"paved-{uuid.uuid4().hex[:6]}"
-    # No --wait: there is no kubelet here, so the Deployment never gets pods.
-    installed = helm(
-        toolchain,
-        "install",
-        release,
-        str(CHART),
-        f"--namespace={namespace}",
-        kubeconfig=endpoints.kubeconfig,
+    release, notes = install(
+        toolchain, "paved", namespace=namespace, kubeconfig=endpoints.kubeconfig
     )
-    assert installed.returncode == 0, installed.stderr
-    assert "kubectl get paved -A" in installed.stdout  # NOTES.txt says what to do next
+    assert "kubectl get paved -A" in notes  # NOTES.txt says what to do next
 
     manifest = helm(
         toolchain,
@@ -162,14 +146,14 @@ def test_install_lands_every_object_and_rbac_is_least_privilege(
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
 
     account = f"system:serviceaccount:{namespace}:{release}"
-    assert _allowed(kubectl, account, "paved.dev", "rollouts", "patch", "status")
-    assert _allowed(kubectl, account, "paved.dev", "modelversions", "watch")
-    assert _allowed(kubectl, account, "machinelearning.seldon.io", "seldondeployments", "patch")
-    assert _allowed(kubectl, account, "serving.kserve.io", "inferenceservices", "patch")
-    assert _allowed(kubectl, account, "", "events", "create")
-    assert not _allowed(kubectl, account, "", "secrets", "get")
-    assert not _allowed(kubectl, account, "", "pods", "delete")
-    assert not _allowed(kubectl, account, "paved.dev", "featureviews", "delete")
+    assert allowed(kubectl, account, "paved.dev", "rollouts", "patch", "status")
+    assert allowed(kubectl, account, "paved.dev", "modelversions", "watch")
+    assert allowed(kubectl, account, "machinelearning.seldon.io", "seldondeployments", "patch")
+    assert allowed(kubectl, account, "serving.kserve.io", "inferenceservices", "patch")
+    assert allowed(kubectl, account, "", "events", "create")
+    assert not allowed(kubectl, account, "", "secrets", "get")
+    assert not allowed(kubectl, account, "", "pods", "delete")
+    assert not allowed(kubectl, account, "paved.dev", "featureviews", "delete")
 
 
 # Everything the operator does to objects in the namespaces it serves (the chart's Roles).
@@ -203,27 +187,23 @@ def test_a_namespaced_install_can_touch_its_namespaces_and_no_other(
 ) -> None:
     other = f"t-{uuid.uuid4().hex[:10]}"  # another team's
     kubectl.run("create", "namespace", other)
-    release = f"paved-{uuid.uuid4().hex[:6]}"
-    installed = helm(
+    release, _ = install(
         toolchain,
-        "install",
-        release,
-        str(CHART),
-        f"--namespace={namespace}",
+        "paved",
         "--set=rbac.scope=namespaced",
         f"--set=rbac.watchNamespaces={{{namespace}}}",
+        namespace=namespace,
         kubeconfig=endpoints.kubeconfig,
     )
-    assert installed.returncode == 0, installed.stderr
 
     account = f"system:serviceaccount:{namespace}:{release}"
     for group, resource, verb, subresource in OPERATOR_ACCESS:
         asked = (group, resource, verb, subresource)
-        assert _allowed(kubectl, account, *asked, namespace=namespace), asked
-        assert not _allowed(kubectl, account, *asked, namespace=other), asked
+        assert allowed(kubectl, account, *asked, namespace=namespace), asked
+        assert not allowed(kubectl, account, *asked, namespace=other), asked
     # Nor across namespaces: a cluster-wide list or watch would read the other team's too.
     for verb in ("list", "watch"):
-        assert not _allowed(kubectl, account, "paved.dev", "featureviews", verb, namespace="")
+        assert not allowed(kubectl, account, "paved.dev", "featureviews", verb, namespace="")
 
     # The same, asked with the ServiceAccount's own token as the operator's pod has it.
     as_operator = as_service_account(kubectl, namespace, release, tmp_path)
@@ -258,38 +238,6 @@ def test_a_namespaced_install_can_touch_its_namespaces_and_no_other(
         assert "Forbidden" in answer.stderr, answer.stderr
     posted = as_operator.run("create", "-n", other, "-f", "-", stdin=json.dumps(event), check=False)
     assert "Forbidden" in posted.stderr, posted.stderr
-
-
-def _allowed(
-    kubectl: Kubectl,
-    user: str,
-    group: str,
-    resource: str,
-    verb: str,
-    subresource: str = "",
-    *,
-    namespace: str = "any",
-) -> bool:
-    """Ask the API server's authorizer directly (a SubjectAccessReview): no discovery needed,
-    so it also answers for resources whose CRDs this cluster does not have (Seldon's)."""
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": user,
-            "groups": ["system:serviceaccounts", "system:authenticated"],
-            "resourceAttributes": {
-                "group": group,
-                "resource": resource,
-                "verb": verb,
-                "subresource": subresource,
-                "namespace": namespace,
-            },
-        },
-    }
-    answer = kubectl.run("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
-    allowed: bool = json.loads(answer.stdout)["status"]["allowed"]
-    return allowed
 
 
 def test_the_operators_token_reads_paved_objects_and_nothing_it_was_not_given(

@@ -21,10 +21,12 @@ SPECS: dict[str, type[BaseModel]] = {kind.kind: kind.spec for kind in KINDS}
 
 
 def _examples() -> list[dict[str, Any]]:
+    """paved's kinds among the examples (beside them: the SeldonDeployment they roll out on)."""
     return [
         document
         for path in sorted((ROOT / "examples").glob("*.yaml"))
         for document in yaml.safe_load_all(path.read_text())
+        if document["apiVersion"].startswith("paved.dev/")
     ]
 
 
