@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import sysconfig
 
 import click
 
@@ -65,5 +66,6 @@ def env(kind: KindCluster) -> None:
     """Print the exports a shell needs: eval "$(paved cluster env)"."""
     for name, value in kind.exports().items():
         click.echo(f"export {name}={shlex.quote(value)}")
-    path = ":".join([*(str(d) for d in kind.bin_dirs()), "$PATH"])
+    # kind, kubectl, helm and this environment's scripts: `paved` and its kubectl plug-in.
+    path = ":".join([*(str(d) for d in kind.bin_dirs()), sysconfig.get_path("scripts"), "$PATH"])
     click.echo(f'export PATH="{path}"')

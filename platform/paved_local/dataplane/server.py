@@ -463,10 +463,12 @@ def ensure_serving_crds(api: client.ApiClient) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m paved_local.dataplane", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
+    # Loopback on the embedded platform; a Pod listens on every address so its Service reaches it.
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     api = config.new_client_from_config(config_file=arguments.kubeconfig)
     ensure_serving_crds(api)
     plane = DataPlane(client.CustomObjectsApi(api))
-    web.run_app(application(plane), host="127.0.0.1", port=arguments.port, print=None)
+    web.run_app(application(plane), host=arguments.host, port=arguments.port, print=None)
