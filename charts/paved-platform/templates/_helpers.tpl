@@ -49,6 +49,9 @@ spec:
       annotations: {"prometheus.io/scrape": "true", "prometheus.io/port": {{ . | quote }}}
       {{- end }}
     spec:
+      # No Service links: a Service named mlflow would set MLFLOW_PORT=tcp://… in every Pod,
+      # and MLflow's server reads MLFLOW_PORT as its port.
+      enableServiceLinks: false
       {{- with .serviceAccount }}
       serviceAccountName: {{ . }}
       {{- else }}
