@@ -49,11 +49,6 @@ class OperatorSettings(BaseSettings):
     mlflow_tracking_uri: str = Field(
         default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     )
-    in_pod: bool = Field(
-        default_factory=lambda: "KUBERNETES_SERVICE_HOST" in os.environ,
-        description="Whether the operator runs in a Pod (Kubernetes sets KUBERNETES_SERVICE_HOST "
-        "in every container).",
-    )
     state_dir: str = Field(
         default_factory=lambda: os.path.expanduser("~/.local/state/paved/operator"),
         description="Where the local pipeline runner keeps its runs.",
@@ -75,6 +70,12 @@ class OperatorSettings(BaseSettings):
         description="How long a silent peer counts as alive: after a crash, a standby waits "
         "this long before it takes over (kopf's default is 60).",
     )
+
+    @property
+    def in_pod(self) -> bool:
+        """Whether the operator runs in a Pod: Kubernetes sets KUBERNETES_SERVICE_HOST in every
+        container (read from the environment, never a setting: a Pod cannot opt out)."""
+        return "KUBERNETES_SERVICE_HOST" in os.environ
 
     @model_validator(mode="after")
     def _training_runs_where_its_data_is(self) -> Self:

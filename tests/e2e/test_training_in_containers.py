@@ -10,6 +10,7 @@ import copy
 import subprocess
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,15 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from paved.adapters.pipelines.kfp_docker import DockerTasks
 from paved.adapters.registry.mlflow import KEY_TAG
 from paved.core.model_versions import registered_model_name
+from paved.ports.pipelines import PipelinesUnavailableError
 from paved_local.platform import Endpoints
 from paved_pipelines.training import IMAGE
 from tests.support.churn_data import write_churn_data
 from tests.support.conditions import wait_for_condition
-from tests.support.docker import ROOT, require_docker
+from tests.support.docker import ROOT, docker, require_docker
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
 from tests.support.training import example
@@ -110,3 +113,11 @@ def test_a_model_version_is_trained_in_containers_of_the_training_image(
     (version,) = MlflowClient(endpoints.mlflow).search_model_versions(f"name = '{registered}'")
     assert version.tags[KEY_TAG] == status["run"]["key"]
     assert version.version == status["registry"]["version"]
+
+
+def test_an_image_the_engine_does_not_hold_is_named_and_never_pulled() -> None:
+    require_docker()
+    tasks = replace(DockerTasks.for_training("/data", "http://mlflow"), image="paved-absent:0")
+    with pytest.raises(PipelinesUnavailableError, match="the training image paved-absent:0 is"):
+        tasks.check_engine()
+    assert docker("image", "inspect", "paved-absent:0", check=False).returncode != 0
