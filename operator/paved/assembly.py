@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paved.ports import ModelRegistry, OfflineEngine, OnlineStore, PipelineRunner
-from paved.settings import OperatorSettings
+from paved.settings import OperatorSettings, RunnerName
 
 
 def offline_engine(settings: OperatorSettings) -> OfflineEngine:
@@ -36,11 +36,17 @@ def online_store(settings: OperatorSettings) -> OnlineStore:
 
 def pipeline_runner(settings: OperatorSettings) -> PipelineRunner:
     match settings.pipeline_runner:
-        case "kfp-local":
+        case RunnerName.KFP_LOCAL:
             from paved.adapters.pipelines.kfp_local import KfpLocalRunner
 
             return KfpLocalRunner(Path(settings.state_dir) / "runs")
-        case "kfp-api":
+        case RunnerName.KFP_DOCKER:
+            from paved.adapters.pipelines.kfp_docker import DockerTasks
+            from paved.adapters.pipelines.kfp_local import KfpLocalRunner
+
+            tasks = DockerTasks.for_training(settings.data_root, settings.mlflow_tracking_uri)
+            return KfpLocalRunner(Path(settings.state_dir) / "runs", docker=tasks)
+        case RunnerName.KFP_API:
             from paved.adapters.pipelines.kfp_api import KfpApiRunner
 
             return KfpApiRunner.from_host(settings.kfp_host)

@@ -4,16 +4,30 @@
 
 Components are thin: each imports its step from `paved_pipelines`, which the operator image
 carries, so the same code runs under KFP's local runner and on a KFP installation.
+
+On a KFP installation each task is a Pod, and the pipeline says what it gets (kfp-kubernetes,
+in the compiled IR's platform spec), each only where it is read: `prepare`, the one task that
+reads sources and labels, the PersistentVolumeClaim `TRAINING_DATA` at `TASK_DATA_ROOT`, the
+operator's data root (settings refuse any other with kfp-api); `evaluate_and_log`, the one that
+talks to MLflow, its tracking URI from the ConfigMap `TRAINING_CONFIG` and the object store's
+credentials from the Secret `TRAINING_CREDENTIALS`. KFP's local runner ignores the platform
+spec: `paved.adapters.pipelines.kfp_docker` gives its task containers the same.
 """
 
 from typing import Final
 
-from kfp import dsl
-from kfp.dsl import Dataset, Input, Model, Output
+from kfp import dsl, kubernetes
+from kfp.dsl import Dataset, Input, Model, Output, PipelineTask
+
+from paved.settings import TASK_DATA_ROOT
 
 PIPELINE_NAME: Final = "tabular-classifier"
 # The operator image carries paved and paved_pipelines; its tag names its Python.
 IMAGE: Final = "ghcr.io/paved-dev/paved:0.1.0-python3.11"
+# In the namespace the runs' Pods run in (KFP's profile namespace); docs/architecture.md.
+TRAINING_CONFIG: Final = "paved-training"  # MLFLOW_TRACKING_URI; optional MLFLOW_S3_ENDPOINT_URL
+TRAINING_CREDENTIALS: Final = "paved-training-credentials"  # AWS_ACCESS_KEY_ID, …_SECRET_…
+TRAINING_DATA: Final = "paved-training-data"  # the data root's volume; bind it ReadOnlyMany
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -112,9 +126,27 @@ def evaluate_and_log(
     return json.dumps({**document, "mlflowRunId": run_id})
 
 
+def _reaches_mlflow(task: PipelineTask) -> PipelineTask:
+    """MLflow's tracking URI (required: a run that cannot log must not start), its S3 endpoint
+    and the object store's credentials (optional: an MLflow that proxies artifacts needs
+    neither, and a store that does need them fails the task loudly when it logs)."""
+    kubernetes.use_config_map_as_env(
+        task, TRAINING_CONFIG, {"MLFLOW_TRACKING_URI": "MLFLOW_TRACKING_URI"}
+    )
+    kubernetes.use_config_map_as_env(
+        task, TRAINING_CONFIG, {"MLFLOW_S3_ENDPOINT_URL": "MLFLOW_S3_ENDPOINT_URL"}, optional=True
+    )
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    kubernetes.use_secret_as_env(
+        task, TRAINING_CREDENTIALS, {key: key for key in keys}, optional=True
+    )
+    return task
+
+
 @dsl.pipeline(name=PIPELINE_NAME, description="Point-in-time training set, seeded model, gates.")
 def tabular_classifier(request: str) -> str:
     prepared = prepare(request=request)
+    kubernetes.mount_pvc(prepared, pvc_name=TRAINING_DATA, mount_path=TASK_DATA_ROOT)
     trained = train(request=request, training_set=prepared.outputs["training_set"])
     evaluated = evaluate_and_log(
         request=request,
@@ -123,4 +155,5 @@ def tabular_classifier(request: str) -> str:
         train_rows=trained.outputs["train_rows"],
         valid_rows=trained.outputs["valid_rows"],
     )
+    _reaches_mlflow(evaluated)
     return evaluated.output

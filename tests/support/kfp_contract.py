@@ -221,7 +221,7 @@ class KfpContract:
         _known_fields(body.get("runtime_config", {}), _RUNTIME_CONFIG_FIELDS, "runtime_config")
         if not body.get("display_name"):
             raise ApiError(INVALID_ARGUMENT, "The run name is empty")
-        spec = body.get("pipeline_spec")
+        spec = _pipeline_spec(body.get("pipeline_spec"))
         if not isinstance(spec, dict) or not spec.get("pipelineInfo", {}).get("name"):
             raise ApiError(INVALID_ARGUMENT, "The run has no pipeline spec with a pipeline name")
         declared = spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
@@ -387,3 +387,14 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _pipeline_spec(sent: Any) -> Any:
+    """The PipelineSpec a run's `pipeline_spec` Struct holds: the spec itself, or, with
+    platform-specific configuration (kfp-kubernetes), the spec under `pipeline_spec` beside a
+    `platform_spec`, as KFP's API server reads it (`pipelineSpecStructToYamlString`)."""
+    if isinstance(sent, dict) and "pipeline_spec" in sent:
+        if set(sent) - {"pipeline_spec", "platform_spec"}:
+            raise ApiError(INVALID_ARGUMENT, f"unknown fields beside pipeline_spec: {set(sent)}")
+        return sent["pipeline_spec"]
+    return sent

@@ -59,7 +59,13 @@ async def test_start_creates_one_run_named_by_its_key_with_the_compiled_pipeline
     (experiment,) = [e for e in contract.experiments.values() if e["display_name"] == "paved"]
     assert created.body["display_name"] == "ns/churn/1"
     assert created.body["experiment_id"] == experiment["experiment_id"]
-    assert created.body["pipeline_spec"] == yaml.safe_load(compiled_path().read_text())
+    pipeline, platform = yaml.safe_load_all(compiled_path().read_text())
+    # The platform spec travels with the run: it is what gives the task Pods MLflow and the data.
+    sent = created.body["pipeline_spec"]
+    assert sent["pipeline_spec"] == pipeline
+    assert sent["platform_spec"].keys() == platform.keys() == {"platforms"}
+    executors = sent["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert executors["exec-prepare"]["pvcMount"][0]["mountPath"] == "/data"
     assert created.body["runtime_config"] == {"parameters": {"request": REQUEST}}
     assert run == PipelineRun(contract.runs[0]["run_id"], RunState.PENDING)
 

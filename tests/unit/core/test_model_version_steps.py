@@ -495,7 +495,8 @@ def test_a_sign_off_arriving_during_an_outage_waits_without_touching_the_verdict
 def test_every_pipeline_fits_its_model_in_the_training_task(compiled: Any) -> None:
     """Evaluating begins when the runner reports this task finished: it must be the one task
     that outputs the model."""
-    pipeline = yaml.safe_load(compiled.read_text())
+    # The pipeline spec, then the platform spec (what each task's Pod gets on Kubernetes).
+    pipeline = next(yaml.safe_load_all(compiled.read_text()))
     tasks = pipeline["root"]["dag"]["tasks"]
 
     def outputs_a_model(task: dict[str, Any]) -> bool:

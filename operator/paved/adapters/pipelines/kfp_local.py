@@ -2,7 +2,9 @@
 
 The run's directory is named by its key, so a second start for the same key (an operator
 restart, a retry) finds the run instead of starting another one; the process outlives the
-operator and writes its outcome to `result.json` atomically.
+operator and writes its outcome to `result.json` atomically. Its tasks run as processes
+(`SubprocessRunner`), or, given `docker`, as containers of the training image (`DockerRunner`,
+`kfp_docker.py`).
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paved.errors import PermanentError
 from paved.ports.pipelines import PipelineRun, RunState
+
+if TYPE_CHECKING:
+    from paved.adapters.pipelines.kfp_docker import DockerTasks
 
 _PIPELINES = {"tabular-classifier": "paved_pipelines.run_local"}
 
 
 class KfpLocalRunner:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, docker: DockerTasks | None = None) -> None:
         self._root = root
+        self._docker = docker
 
     def _directory(self, run_id: str) -> Path:
         return self._root / run_id
@@ -42,28 +49,24 @@ class KfpLocalRunner:
             )
         run_id = self.run_id(run_key)
         directory = self._directory(run_id)
+        if self._docker is not None and not directory.exists():
+            # Before the claim: a run that cannot start leaves nothing, and a retry starts it.
+            await asyncio.to_thread(self._docker.check_engine)
         try:
             directory.mkdir(parents=True)  # atomic claim: only one start per key wins
         except FileExistsError:
             return await self.get(run_id)
         (directory / "request.json").write_text(request)
         (directory / "key").write_text(run_key)
-        log = os.open(directory / "run.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            command = [sys.executable, "-m", module]
-            command += ["--request", str(directory / "request.json")]
-            command += ["--root", str(directory / "artifacts")]
-            command += ["--result", str(directory / "result.json")]
-            pid = await asyncio.to_thread(
-                os.posix_spawn,
-                sys.executable,
-                command,
-                dict(os.environ),
-                file_actions=[(os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)],
-                setsid=True,
-            )
-        finally:
-            os.close(log)
+        command = [sys.executable, "-m", module]
+        command += ["--request", str(directory / "request.json")]
+        command += ["--root", str(directory / "artifacts")]
+        command += ["--result", str(directory / "result.json")]
+        if self._docker is not None:
+            tasks = directory / "docker.json"
+            tasks.write_text(json.dumps(self._docker.runner_arguments()))
+            command += ["--docker", str(tasks)]
+        pid = await asyncio.to_thread(_spawn, command, directory / "run.log")
         (directory / "pid").write_text(str(pid))
         return PipelineRun(run_id, RunState.RUNNING)
 
@@ -85,6 +88,22 @@ class KfpLocalRunner:
                 finished_tasks=finished,
             )
         return PipelineRun(run_id, RunState.RUNNING, finished_tasks=finished)
+
+
+def _spawn(command: list[str], log_path: Path) -> int:
+    """Start `command` in a session of its own (it outlives the operator), logging to
+    `log_path`; its pid."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        return os.posix_spawn(
+            command[0],
+            command,
+            dict(os.environ),
+            file_actions=[(os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)],
+            setsid=True,
+        )
+    finally:
+        os.close(log)
 
 
 def _finished_tasks(pipeline_root: Path) -> frozenset[str]:
