@@ -97,7 +97,7 @@ class KindCluster:
         self.wait_ready(log)
         if images:
             log(f"loading {len(images)} image(s) into the nodes")
-            self._kind("load", "docker-image", *images)
+            self.load(images)
 
     def wait_ready(self, log: Log) -> None:
         """Every node Ready and CoreDNS serving: Pods can run and Services resolve."""
@@ -131,6 +131,14 @@ class KindCluster:
     ) -> str:
         kubectl = [str(ensure_toolchain().kubectl), "--kubeconfig", str(self.kubeconfig)]
         return _run([*kubectl, *args], capture, stdin, check=check)
+
+    def load(self, images: Sequence[str]) -> None:
+        """Load local Docker images into every node (kind skips what a node holds)."""
+        self._kind("load", "docker-image", *images)
+
+    def run(self, *command: str) -> str:
+        """Run a command (helm, …) and return what it printed; its stderr in the error."""
+        return _run(list(command), True, None)
 
     def _kind(self, *args: str, capture: bool = False) -> str:
         return _run([str(self.kind), *args, "--name", self.name], capture, None)
