@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import importlib.resources
 import logging
+import math
 import os
 import random
 import time
@@ -65,6 +66,7 @@ SELDON_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 
 SCORE_BUCKETS: Final = tuple(round(0.1 * k, 1) for k in range(1, 11))
 REFRESH_SECONDS: Final = 1.0
 LOAD_RETRY_SECONDS: Final = 10.0
+MAX_RETRY_SECONDS: Final = 300.0
 
 
 class Fault(BaseModel):
@@ -206,6 +208,7 @@ class DataPlane:
     models: dict[str, Batcher] = field(default_factory=dict)
     load_errors: dict[str, str] = field(default_factory=dict)
     retry_at: dict[str, float] = field(default_factory=dict)  # monotonic time, per model URI
+    failures: dict[str, int] = field(default_factory=dict)  # in a row, per model URI
     metrics: Metrics = field(default_factory=Metrics)
     mirrors: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -286,14 +289,19 @@ class DataPlane:
             local = await asyncio.to_thread(storage.fetch, uri, self.cache)
             self.models[uri] = Batcher(await asyncio.to_thread(mlflow.sklearn.load_model, local))
             self.load_errors.pop(uri, None)
+            self.failures.pop(uri, None)
             log.info("loaded %s", uri)
         except storage.StorageUriRefusedError as error:
+            # The URI cannot become fetchable: the spec has to change.
             self.load_errors[uri] = str(error)
-            self.retry_at[uri] = time.monotonic() + LOAD_RETRY_SECONDS
+            self.retry_at[uri] = math.inf
             log.warning("refused %s", error)
         except Exception as error:  # any failure to load is reported per model, not fatal
             self.load_errors[uri] = f"{uri}: {error}"
-            self.retry_at[uri] = time.monotonic() + LOAD_RETRY_SECONDS
+            # Backing off as a crash-looping init container does: 10 s, doubling, to 5 min.
+            self.failures[uri] = self.failures.get(uri, 0) + 1
+            delay = min(MAX_RETRY_SECONDS, LOAD_RETRY_SECONDS * 2 ** (self.failures[uri] - 1))
+            self.retry_at[uri] = time.monotonic() + delay
             log.warning("loading %s: %s", uri, error)
 
     async def serve(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> list[float]:
