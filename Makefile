@@ -15,7 +15,7 @@ export UV_CACHE_DIR := $(PAVED_CACHE_DIR)/uv-cache
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup system python toolchain demo image test test-unit test-integration test-e2e test-cluster node-image cluster cluster-down crds pipelines bench lint fmt down clean
+.PHONY: help setup system python toolchain demo image test test-unit test-integration test-e2e test-cluster dataplane-requirements node-image cluster cluster-down crds pipelines bench lint fmt down clean
 
 help: ## Show the targets and what they do
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ test-e2e: setup ## Run the e2e tier (the operator on the local platform)
 
 test-cluster: system toolchain ## Run the cluster tier (Docker, the images built here, a kind cluster)
 	$(BIN)/pytest tests/cluster
+
+dataplane-requirements: python ## Pin images/dataplane/requirements.txt from uv.lock (paved-local's dependencies beyond paved's)
+	@bash images/dataplane/requirements.sh $(UV) > images/dataplane/requirements.txt
 
 crds: python ## Regenerate crds/, the chart's copy and docs/api/ from the pydantic models in paved.api
 	$(BIN)/python scripts/render_crds.py

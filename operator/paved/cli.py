@@ -369,7 +369,7 @@ def lineage_command(
     from paved.adapters.kubernetes.evidence import Reader
     from paved.adapters.kubernetes_api import api_client
     from paved.adapters.registry.mlflow import MlflowRegistry
-    from paved.core.lineage import Facts, as_json, chain, parse_subject, registry_reference, render
+    from paved.core.lineage import Facts, as_json, chain, parse_subject, render
     from paved.errors import PermanentError
 
     parsed = parse_subject(subject)
@@ -382,7 +382,7 @@ def lineage_command(
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     entry = seen.model_version.status.registry if seen.model_version else None
-    where = (entry.name, entry.version) if entry else registry_reference(seen.served_uri)
+    where = (entry.name, entry.version) if entry else seen.served_version
     registry = MlflowRegistry(tracking_uri or OperatorSettings().mlflow_tracking_uri)
     registered = asyncio.run(registry.version(*where)) if where else None
     facts = Facts(

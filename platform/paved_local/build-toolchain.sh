@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl, etcd and helm from Go modules into a per-version cache.
-# Usage: build-toolchain.sh CACHE_DIR K8S_VERSION HELM_VERSION
+# Builds kube-apiserver, kubectl, etcd, helm and rclone from Go modules into a per-version cache.
+# Usage: build-toolchain.sh CACHE_DIR K8S_VERSION HELM_VERSION RCLONE_VERSION
 # Idempotent: a binary that already exists is not rebuilt. Prints one line per binary built.
 set -euo pipefail
-cache=$1 k8s=$2 helm=$3
+cache=$1 k8s=$2 helm=$3 rclone=$4
 export GOTOOLCHAIN=local CGO_ENABLED=0
 staging=v0.${k8s#v1.}
 minor=$(echo "$k8s" | cut -d. -f2)
@@ -70,4 +70,17 @@ if [[ ! -x $helm_dir/bin/helm ]]; then
     -o "$helm_dir/bin/helm.tmp" "helm.sh/helm/$helm_major/cmd/helm"
   mv "$helm_dir/bin/helm.tmp" "$helm_dir/bin/helm"
   echo "built $helm_dir/bin/helm"
+fi
+
+# rclone (`serve s3`: the platform's object store), built as images/node/build-binaries.sh
+# builds it, into the same cache directory: whichever builds it first, the other finds it.
+rclone_dir=$cache/rclone-$rclone
+if [[ ! -x $rclone_dir/bin/rclone ]]; then
+  mkdir -p "$rclone_dir/src" "$rclone_dir/bin" && cd "$rclone_dir/src"
+  [[ -f go.mod ]] || go mod init example.invalid/paved-node-bin >/dev/null 2>&1
+  log "building rclone $rclone"
+  go get -tool "github.com/rclone/rclone@$rclone" >&2
+  go build -trimpath -ldflags "-s -w" -o "$rclone_dir/bin/rclone.tmp" github.com/rclone/rclone
+  mv "$rclone_dir/bin/rclone.tmp" "$rclone_dir/bin/rclone"
+  echo "built $rclone_dir/bin/rclone"
 fi

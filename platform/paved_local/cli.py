@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from paved_local.errors import LocalPlatformError
+from paved_local.object_store import ARTIFACT_ROOT
 from paved_local.platform import LocalPlatform
 from paved_local.toolchain import ensure_toolchain
 
@@ -123,7 +124,8 @@ def up(platform: LocalPlatform, apiserver_port: int | None) -> None:
         return
     click.echo(f"kubeconfig: {endpoints.kubeconfig}")
     click.echo(f"API server: {endpoints.apiserver}")
-    click.echo(f"MLflow:     {endpoints.mlflow}")
+    click.echo(f"MLflow:     {endpoints.mlflow} (artifacts in {ARTIFACT_ROOT})")
+    click.echo(f"S3:         {endpoints.storage.get('AWS_ENDPOINT_URL', '-')}")
     click.echo(f"Redis:      {endpoints.redis}")
     click.echo(f"Prometheus: {endpoints.prometheus}")
     click.echo(f"Data plane: {endpoints.dataplane}/seldon/<namespace>/<deployment>/api/v1.0/")

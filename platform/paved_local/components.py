@@ -20,6 +20,7 @@ from typing import Final
 import httpx
 import yaml
 
+from paved_local import object_store
 from paved_local.certs import ClusterPki
 from paved_local.errors import PrerequisiteMissingError
 from paved_local.toolchain import Toolchain
@@ -28,6 +29,7 @@ ETCD: Final = "etcd"
 APISERVER: Final = "kube-apiserver"
 REDIS: Final = "redis"
 PROMETHEUS: Final = "prometheus"
+OBJECT_STORE: Final = "object-store"
 MLFLOW: Final = "mlflow"
 DATAPLANE: Final = "dataplane"
 
@@ -49,6 +51,9 @@ class Site:
 
     def url(self, name: str, scheme: str = "http") -> str:
         return f"{scheme}://127.0.0.1:{self.ports[name]}"
+
+    def object_store(self) -> object_store.ObjectStore:
+        return object_store.object_store(self.directory, self.url(OBJECT_STORE))
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,15 @@ def _http(path: str, *, tls: bool = False, expect: str | None = None) -> Ready:
         return response.status_code == 200 and (expect is None or expect in response.text)
 
     return ready
+
+
+def _answers_http(port: int, _ca: ssl.SSLContext | bool) -> bool:
+    """Whether an HTTP server answers at all: the object store refuses what is not signed."""
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/", timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return response.status_code < 500
 
 
 def _redis_pong(port: int, _ca: ssl.SSLContext | bool) -> bool:
@@ -185,9 +199,21 @@ def _prometheus(site: Site) -> Launch:
     )
 
 
+def _object_store(site: Site) -> Launch:
+    store = site.object_store()
+    buckets = object_store.data(site.directory)
+    (buckets / object_store.BUCKET).mkdir(parents=True, exist_ok=True)
+    config = object_store.directory(site.directory) / "rclone.conf"
+    config.touch()  # its own, empty: never the user's remotes
+    argv = [str(site.toolchain.rclone), "serve", "s3", f"--config={config}"]
+    argv += [f"--addr=127.0.0.1:{site.ports[OBJECT_STORE]}"]
+    argv += [f"--auth-key={store.access_key},{store.secret_key}", "--log-level=NOTICE"]
+    return Launch([*argv, str(buckets)])
+
+
 def _mlflow(site: Site) -> Launch:
     store = site.directory / "mlflow"
-    (store / "artifacts").mkdir(parents=True, exist_ok=True)
+    store.mkdir(parents=True, exist_ok=True)
     return Launch(
         [
             sys.executable,
@@ -195,14 +221,21 @@ def _mlflow(site: Site) -> Launch:
             "mlflow",
             "server",
             f"--backend-store-uri=sqlite:///{store / 'mlflow.db'}",
-            f"--artifacts-destination={store / 'artifacts'}",
+            # Clients write and read the bucket themselves, as against S3 on a cluster: a
+            # version's files are at an s3:// URI a storage initializer fetches.
+            f"--default-artifact-root={object_store.ARTIFACT_ROOT}",
+            "--no-serve-artifacts",
             "--host=127.0.0.1",
             f"--port={site.ports[MLFLOW]}",
             "--workers=1",
         ],
         # MLflow 3's job runner (GenAI evaluation jobs) forks a dozen worker processes paved
         # never uses: a gigabyte and a core on a small machine.
-        env={**QUIET_ENVIRONMENT, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        env={
+            **QUIET_ENVIRONMENT,
+            **site.object_store().environment(),
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        },
     )
 
 
@@ -216,15 +249,24 @@ def _dataplane(site: Site) -> Launch:
     }
     (targets / f"{DATAPLANE}.json").write_text(json.dumps([target]))
     argv = [sys.executable, "-m", "paved_local.dataplane", f"--port={site.ports[DATAPLANE]}"]
+    # Where the storage initializer puts the models it fetched, as a pod's /mnt/models.
+    argv += [f"--model-cache={site.directory / DATAPLANE / 'models'}"]
     return Launch(
         [*argv, f"--kubeconfig={site.kubeconfig}"],
         # One OpenMP thread per scoring call: with several threads, a one-row call spends more
         # time waking them than scoring (and fights training for cores).
-        env={**QUIET_ENVIRONMENT, "OMP_NUM_THREADS": "1", "MLFLOW_TRACKING_URI": site.url(MLFLOW)},
+        env={
+            **QUIET_ENVIRONMENT,
+            **site.object_store().environment(),
+            "OMP_NUM_THREADS": "1",
+            "MLFLOW_TRACKING_URI": site.url(MLFLOW),
+        },
     )
 
 
 TABLE: Final[tuple[Component, ...]] = (
+    # First: MLflow waits for it, and it is ready in a moment.
+    Component(OBJECT_STORE, "rclone", _object_store, ready=_answers_http, timeout_seconds=30.0),
     Component(
         ETCD,
         "etcd",
@@ -244,15 +286,23 @@ TABLE: Final[tuple[Component, ...]] = (
     ),
     Component(REDIS, "redis-server", _redis, ready=_redis_pong, timeout_seconds=30.0),
     Component(PROMETHEUS, "prometheus", _prometheus, ready=_http("/-/ready"), timeout_seconds=60.0),
-    Component(MLFLOW, "mlflow", _mlflow, ready=_http("/health"), timeout_seconds=180.0),
-    # It serves models from MLflow and reads the API server.
+    # Its artifacts are in the object store.
+    Component(
+        MLFLOW,
+        "mlflow",
+        _mlflow,
+        ready=_http("/health"),
+        timeout_seconds=180.0,
+        after=(OBJECT_STORE,),
+    ),
+    # It serves models from the object store, registered in MLflow, and reads the API server.
     Component(
         DATAPLANE,
         "paved_local.dataplane",
         _dataplane,
         ready=_http("/healthz"),
         timeout_seconds=60.0,
-        after=(APISERVER, MLFLOW),
+        after=(APISERVER, OBJECT_STORE, MLFLOW),
     ),
 )
 COMPONENTS: Final = tuple(component.name for component in TABLE)

@@ -55,6 +55,9 @@ class OperatorProcess:
             "PAVED_STATE_DIR": str(self.state_dir),
             "PAVED_MLFLOW_TRACKING_URI": endpoints.mlflow,
             "PAVED_PROMETHEUS_URL": endpoints.prometheus,
+            # MLflow's clients (its own, its training runs') write and read models in the
+            # object store directly.
+            **endpoints.storage,
             **(environment or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None

@@ -15,16 +15,16 @@ import os
 import shutil
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import yaml
 from pydantic import BaseModel
 
-from paved_local import processes
+from paved_local import object_store, processes
 from paved_local.certs import ClusterPki, KeyPair, ensure_pki, issue_client_certificate
 from paved_local.components import (
     APISERVER,
@@ -32,6 +32,7 @@ from paved_local.components import (
     DATAPLANE,
     ETCD,
     MLFLOW,
+    OBJECT_STORE,
     PROMETHEUS,
     QUIET_ENVIRONMENT,
     REDIS,
@@ -51,6 +52,7 @@ __all__ = [
     "DATAPLANE",
     "ETCD",
     "MLFLOW",
+    "OBJECT_STORE",
     "PROMETHEUS",
     "QUIET_ENVIRONMENT",
     "REDIS",
@@ -96,6 +98,8 @@ class Endpoints:
     prometheus: str
     dataplane: str
     bin_dirs: tuple[str, ...]
+    # The object store's endpoint and keys, as MLflow's clients and boto3 read them.
+    storage: Mapping[str, str] = field(default_factory=dict)
 
     def exports(self) -> dict[str, str]:
         """The environment a shell (or a test) needs to reach the platform."""
@@ -105,6 +109,7 @@ class Endpoints:
             "PAVED_REDIS_URL": self.redis,
             "PAVED_PROMETHEUS_URL": self.prometheus,
             "PAVED_DATAPLANE_URL": self.dataplane,
+            **self.storage,
             **QUIET_ENVIRONMENT,
         }
 
@@ -158,6 +163,9 @@ class LocalPlatform:
             prometheus=f"http://127.0.0.1:{ports[PROMETHEUS]}",
             dataplane=f"http://127.0.0.1:{ports[DATAPLANE]}",
             bin_dirs=tuple(state.toolchain_bin_dirs),
+            storage=object_store.object_store(
+                self.directory, f"http://127.0.0.1:{ports[OBJECT_STORE]}"
+            ).environment(),
         )
 
     # -- up --------------------------------------------------------------------------------------

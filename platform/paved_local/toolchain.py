@@ -1,7 +1,8 @@
 """The Go-built binaries of the local control plane, cached by version outside the repository.
 
-kube-apiserver, kubectl, etcd and helm come from the Go module proxy (no registry ships a recent
-kube-apiserver); the first build takes a long while, every later one finds the cache.
+kube-apiserver, kubectl, etcd, helm and rclone (the object store) come from the Go module proxy
+(no registry ships a recent kube-apiserver); the first build takes a long while, every later one
+finds the cache.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from paved_local.errors import PrerequisiteMissingError
 
 KUBERNETES_VERSION: Final = "v1.36.3"
 HELM_VERSION: Final = "v3.22.0"
+# The same release, in the same cache directory, as the kind node's (images/node/versions.env).
+RCLONE_VERSION: Final = "v1.76.0"
 MINIMUM_GO: Final = (1, 26)
 _BUILD_SCRIPT: Final = Path(__file__).with_name("build-toolchain.sh")
 
@@ -38,10 +41,11 @@ class Toolchain:
     kubectl: Path
     etcd: Path
     helm: Path
+    rclone: Path
 
     @property
     def bin_dirs(self) -> list[Path]:
-        return sorted({p.parent for p in (self.kube_apiserver, self.kubectl, self.etcd, self.helm)})
+        return sorted({Path(p).parent for p in vars(self).values()})
 
 
 def _expected(cache: Path) -> Toolchain | None:
@@ -55,6 +59,7 @@ def _expected(cache: Path) -> Toolchain | None:
         kubectl=k8s / "bin" / "kubectl",
         etcd=cache / f"etcd-{etcd_version}" / "bin" / "etcd",
         helm=cache / f"helm-{HELM_VERSION}" / "bin" / "helm",
+        rclone=cache / f"rclone-{RCLONE_VERSION}" / "bin" / "rclone",
     )
     built = all(os.access(p, os.X_OK) for p in vars(toolchain).values())
     return toolchain if built else None
@@ -93,7 +98,14 @@ def ensure_toolchain(cache: Path | None = None) -> Toolchain:
         if found is not None:
             return found
         subprocess.run(
-            ["bash", str(_BUILD_SCRIPT), str(cache), KUBERNETES_VERSION, HELM_VERSION],
+            [
+                "bash",
+                str(_BUILD_SCRIPT),
+                str(cache),
+                KUBERNETES_VERSION,
+                HELM_VERSION,
+                RCLONE_VERSION,
+            ],
             check=True,
         )
     built = _expected(cache)

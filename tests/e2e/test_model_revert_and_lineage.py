@@ -181,7 +181,13 @@ def test_lineage_of_a_promoted_model_then_a_revert_in_one_command(
     assert "traffic and registry restored in" in reverted.stdout
     assert _baseline_model(kubectl, deployment, namespace) == previous_uri
     production = client.get_model_version_by_alias(model, "production")
-    assert f"models:/{model}/{production.version}" == previous_uri
+    assert client.get_model_version_download_uri(model, production.version) == previous_uri
+    # The registry version is beside the storage URI, where lineage reads it.
+    restored = kubectl.get_json("seldondeployment", deployment, "-n", namespace)
+    assert restored["spec"]["predictors"][0]["annotations"] == {
+        "paved.dev/model": model,
+        "paved.dev/model-version": production.version,
+    }
     # MLflow alone tells what happened to churn-v1's version.
     tags = client.get_model_version(model, version).tags
     assert tags["paved.stage"] == "Archived"

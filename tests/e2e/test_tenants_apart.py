@@ -127,8 +127,12 @@ def test_two_namespaces_with_the_same_names_neither_see_nor_overwrite_each_other
         status = trained["status"]
         entry, key = status["registry"], status["run"]["key"]
         assert entry["name"] == f"{tenant}.churn"
-        assert entry["uri"] == f"models:/{tenant}.churn/{entry['version']}"
         (version,) = client.search_model_versions(f"name = '{tenant}.churn'")
+        # Where the version's files are: a storage URI, as serving specs hold it.
+        assert entry["uri"] == client.get_model_version_download_uri(
+            f"{tenant}.churn", entry["version"]
+        )
+        assert entry["uri"].startswith("s3://paved/mlflow/")
         assert str(version.version) == entry["version"]
         assert version.tags["paved.model_version"] == f"{tenant}/{MODEL_VERSION}"
         assert version.tags[KEY_TAG] == key

@@ -53,6 +53,12 @@ def test_up_status_env_up_again_and_down_leave_nothing_behind(
     assert "export MLFLOW_TRACKING_URI=http://127.0.0.1:" in exports
     assert "export PAVED_REDIS_URL=redis://127.0.0.1:" in exports
     assert "export PAVED_PROMETHEUS_URL=http://127.0.0.1:" in exports
+    # Models are logged to and fetched from the object store, with the platform's own keys.
+    assert "export MLFLOW_S3_ENDPOINT_URL=http://127.0.0.1:" in exports
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:" in exports
+    assert "export AWS_ACCESS_KEY_ID=paved-" in exports
+    keys = directory / "object-store" / "credentials.json"
+    assert keys.stat().st_mode & 0o777 == 0o600
 
     platform = LocalPlatform(directory)
     before = platform._load()

@@ -9,14 +9,17 @@ import threading
 import uuid
 from collections.abc import Iterator
 
+import boto3
 import httpx
 import mlflow
 import pytest
 import redis
+from botocore.exceptions import ClientError
 from mlflow.tracking import MlflowClient
 from prometheus_api_client import PrometheusConnect
 from sklearn.linear_model import LogisticRegression
 
+from paved_local.object_store import BUCKET
 from paved_local.platform import Endpoints, LocalPlatform
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
@@ -165,3 +168,23 @@ def test_mlflow_registers_a_model_version_and_reads_it_back(endpoints: Endpoints
     assert version.run_id == run.info.run_id
     loaded = mlflow.sklearn.load_model(f"models:/{name}/1")
     assert list(loaded.predict([[0.0], [3.0]])) == [0, 1]
+
+
+def test_the_object_store_keeps_an_object_for_its_keys_only(
+    endpoints: Endpoints, local_platform: LocalPlatform
+) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoints.storage["AWS_ENDPOINT_URL"])
+    key = f"smoke/{uuid.uuid4().hex}"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"model bytes")
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"model bytes"
+    # It is the directory rclone serves, not a copy in memory.
+    on_disk = local_platform.directory / "object-store" / "data" / BUCKET / key
+    assert on_disk.read_bytes() == b"model bytes"
+    stranger = boto3.client(
+        "s3",
+        endpoint_url=endpoints.storage["AWS_ENDPOINT_URL"],
+        aws_access_key_id="someone",
+        aws_secret_access_key="else",
+    )
+    with pytest.raises(ClientError, match=r"AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch"):
+        stranger.get_object(Bucket=BUCKET, Key=key)

@@ -41,7 +41,11 @@ def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPl
 
 @pytest.fixture(scope="session")
 def endpoints(local_platform: LocalPlatform) -> Endpoints:
-    return local_platform.endpoints()
+    found = local_platform.endpoints()
+    # The tests log and fetch models as a user's shell does after `paved local env`: straight
+    # to and from the object store.
+    os.environ.update(found.storage)
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from paved.controllers._kopf import INDEX_IDS, snapshot
 from paved.core.feature_views import ViewDefinition
 from paved.core.model_versions import RegisteredVersion
 from paved.core.rollout_steps import Traffic
-from paved.core.serving import Arm, Capability
+from paved.core.serving import Arm, Capability, ServedModel
 from paved.ports import Ports
 from paved.ports.online import WriteResult
 from paved.ports.traffic import Queries, TrafficRouter, Unroutable
@@ -33,10 +33,10 @@ class Router:
     capabilities: frozenset[Capability] = frozenset(Capability)
     described: str = "SeldonDeployment churn"
 
-    async def apply(self, traffic: Traffic, _candidate_model_uri: str) -> None:
+    async def apply(self, traffic: Traffic, _candidate: ServedModel) -> None:
         self.traffic = traffic
 
-    async def promote(self, _candidate_model_uri: str) -> None:
+    async def promote(self, _candidate: ServedModel) -> None:
         self.traffic = Traffic(0, 100, False)
 
     async def observe(self, _candidate_model_uri: str) -> Traffic | None:

@@ -4,10 +4,14 @@ loads in the model server, and the host's CA bundle only ever reaches a build as
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
+
+from paved_local.toolchain import cache_root
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = [ROOT / "operator" / "Dockerfile", *sorted((ROOT / "images").glob("*/Dockerfile"))]
@@ -49,3 +53,17 @@ def test_the_ca_bundle_reaches_builds_only_as_a_secret(dockerfile: Path) -> None
     assert bool(naming) == downloads  # an image that downloads nothing never names the bundle
     for line in naming:
         assert line.startswith(("RUN --mount=type=secret,id=ca,", "ENV ")), line
+
+
+def test_the_data_plane_image_adds_exactly_what_paved_local_needs_beyond_paved() -> None:
+    uv = shutil.which("uv") or str(next(Path(cache_root().parent).glob("uv-*/bin/uv"), "uv"))
+    printed = subprocess.run(
+        ["bash", ROOT / "images" / "dataplane" / "requirements.sh", uv],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+    assert printed == (ROOT / "images" / "dataplane" / "requirements.txt").read_text(), (
+        "make dataplane-requirements"
+    )

@@ -66,7 +66,7 @@ from paved.core.rollout_ticks import (
     status_after,
     waiting_for_candidate,
 )
-from paved.core.serving import Arm
+from paved.core.serving import Arm, ServedModel
 from paved.core.statistics import AbResult, Design, Tally, ab_test, trial_count
 from paved.errors import PermanentError, TransientError
 from paved.observability import ANALYSIS_LAG_SECONDS, CANDIDATE_WEIGHT, ROLLBACKS
@@ -83,7 +83,7 @@ class Serving:
     """Where the candidate is served: the router bound to the target, and the split it shows."""
 
     router: TrafficRouter
-    model_uri: str  # the candidate's model
+    model: ServedModel  # the candidate's: its storage URI and registry version
     traffic: Traffic | None  # None: the deployment is not there
     entry: RegistryEntry | None  # the candidate's registry entry; None once it is gone
 
@@ -116,7 +116,7 @@ async def progress_rollout(resource: RolloutResource, ports: Ports, now: dt.date
     tick = Tick(
         serving.traffic,
         requests,
-        serving.model_uri,
+        serving.model.uri,
         await _analyse(resource, ports, serving, now=now),
         promotion_refused=_promotion_refused(spec.candidate, candidate, policies),
         candidate_gone=candidate_gone(spec.candidate) if entry is None else None,
@@ -131,11 +131,15 @@ async def _serving(
     rollout: RolloutResource, ports: Ports, entry: RegistryEntry | None
 ) -> Serving | Unroutable:
     # A candidate deleted mid-rollout: its model is the one the router serves as candidate.
-    model_uri = (entry.uri if entry else None) or rollout.status.candidate_model or ""
+    model = (
+        ServedModel(entry.uri, entry.name, entry.version)
+        if entry is not None and entry.uri
+        else ServedModel(rollout.status.candidate_model or "")
+    )
     router = await ports.routers.router_for(rollout.namespace, rollout.spec.target)
     if isinstance(router, Unroutable):
         return router
-    return Serving(router, model_uri, await router.observe(model_uri), entry)
+    return Serving(router, model, await router.observe(model.uri), entry)
 
 
 def _unroutable(
@@ -186,13 +190,13 @@ async def _carry_out(decision: Decision, serving: Serving, ports: Ports) -> str 
     match decision:
         case SetTraffic() | RollBack():
             try:
-                await serving.router.apply(decision.traffic, serving.model_uri)
+                await serving.router.apply(decision.traffic, serving.model)
             except PermanentError as error:
                 return str(error)
         case Promote():
             # The router first, the registry second: repeated after a crash, the promotion
             # finds the router's part done (traffic is read by model) and finishes.
-            await serving.router.promote(serving.model_uri)
+            await serving.router.promote(serving.model)
             entry = serving.entry
             if entry is None:
                 raise PermanentError("the candidate has no registry entry to promote")

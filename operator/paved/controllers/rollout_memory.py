@@ -21,6 +21,7 @@ from paved.core.registry_memory import rollout_ended
 from paved.core.reverts import Revert, RevertFacts, decide, previous_version
 from paved.core.rollout_steps import Decision, Promote, RollBack
 from paved.core.rollout_ticks import PROGRESSING, Requests
+from paved.core.serving import ServedModel
 from paved.errors import TransientError
 from paved.ports import Ports
 from paved.ports.traffic import TrafficRouter, Unroutable
@@ -87,7 +88,7 @@ async def _carry_out(decision: Revert, router: TrafficRouter, ports: Ports) -> N
     a crash, each part is idempotent. The restored version's tags are written after its stage:
     moving production names the reverted version as the one it replaced, which it is not."""
     restore, archive = decision.restore, decision.archive
-    await router.promote(restore.uri)
+    await router.promote(ServedModel(restore.uri, restore.model, restore.version))
     await ports.registry.annotate(archive.model, archive.version, decision.archived_tags)
     await ports.registry.set_stage(restore.model, restore.version, Stage.PRODUCTION)
     await ports.registry.annotate(restore.model, restore.version, decision.restored_tags)

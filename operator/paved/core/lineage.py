@@ -53,14 +53,6 @@ def parse_subject(text: str) -> tuple[SubjectKind, str] | str:
     return found, name
 
 
-def registry_reference(uri: str | None) -> tuple[str, str] | None:
-    """The registered model and version a `models:/<name>/<version>` URI names."""
-    if not uri or not uri.startswith("models:/"):
-        return None
-    name, _, version = uri.removeprefix("models:/").rpartition("/")
-    return (name, version) if name and version.isdigit() else None
-
-
 class LinkKind(StrEnum):
     TRAFFIC = "traffic"
     ROLLOUTS = "rollouts"
@@ -76,8 +68,10 @@ class LinkKind(StrEnum):
 @dataclass(frozen=True)
 class Arm:
     name: str
-    model_uri: str
+    model_uri: str  # its storage URI
     weight: int
+    # The registry version the serving object names beside the URI (its annotations), if any.
+    registered: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ moves, naming the step and the backend, rather than discovered halfway through t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from paved.api.rollout import AbTestStep, Backend, Step
 
@@ -19,6 +21,34 @@ class Arm(StrEnum):
     BASELINE = "baseline"
     CANDIDATE = "candidate"
     SHADOW = "shadow"  # the candidate's model answering mirrored copies of the requests
+
+
+# Beside a served model's storage URI, on its predictor or InferenceService: the registry version
+# it is. Read back by lineage and reverts; never parsed out of the URI (ADR: storage URIs).
+MODEL_ANNOTATION: Final = "paved.dev/model"
+MODEL_VERSION_ANNOTATION: Final = "paved.dev/model-version"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A model as a serving object holds it: the storage URI its storage initializer fetches,
+    and the registry version it is (None when not known: a candidate deleted mid-rollout)."""
+
+    uri: str
+    registered_model: str | None = None
+    version: str | None = None
+
+    def annotations(self) -> dict[str, str]:
+        if self.registered_model is None or self.version is None:
+            return {}
+        return {MODEL_ANNOTATION: self.registered_model, MODEL_VERSION_ANNOTATION: self.version}
+
+
+def served_version(annotations: dict[str, str] | None) -> tuple[str, str] | None:
+    """The registry's (model, version) a serving object's annotations name, if they do."""
+    found = annotations or {}
+    model, version = found.get(MODEL_ANNOTATION), found.get(MODEL_VERSION_ANNOTATION)
+    return (model, version) if model and version else None
 
 
 class Capability(StrEnum):

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from paved.api.rollout import Backend, BuiltinGuardrail, Target
 from paved.core.rollout_steps import Traffic
-from paved.core.serving import Arm, Capability
+from paved.core.serving import Arm, Capability, ServedModel
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,12 @@ class TrafficRouter(Protocol):
         """The target as a person names it, e.g. "SeldonDeployment churn"."""
         ...
 
-    async def apply(self, traffic: Traffic, candidate_model_uri: str) -> None:
-        """Serve `candidate_model_uri` as the candidate and split traffic as `traffic` says."""
+    async def apply(self, traffic: Traffic, candidate: ServedModel) -> None:
+        """Serve `candidate` (its storage URI, its registry version beside it) as the candidate
+        and split traffic as `traffic` says."""
         ...
 
-    async def promote(self, candidate_model_uri: str) -> None:
+    async def promote(self, candidate: ServedModel) -> None:
         """Make the candidate's model the baseline's, with all traffic; drop the rest."""
         ...
 

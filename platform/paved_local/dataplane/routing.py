@@ -75,6 +75,24 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
     return Route(str(metadata.get("namespace", "")), name, live, shadows[0] if shadows else None)
 
 
+def deployment_status(serving: bool, load_errors: Sequence[str]) -> dict[str, Any]:
+    """The status Seldon Core v1's controller writes: Available once every predictor's model
+    is served, Failed with why when one cannot be fetched or loaded (its storage initializer
+    failed), Creating meanwhile."""
+    if serving:
+        state, reason, message = "Available", "ModelsServed", ""
+    elif load_errors:
+        state, reason, message = "Failed", "StorageInitializerFailed", "; ".join(load_errors)
+    else:
+        state, reason, message = "Creating", "ModelsLoading", ""
+    ready = "True" if serving else "False"
+    return {
+        "state": state,
+        "description": message,
+        "conditions": [{"type": "Ready", "status": ready, "reason": reason, "message": message}],
+    }
+
+
 def keep_only(keys: Collection[Hashable], *tables: dict[Any, Any]) -> None:
     """Drop from each table what is not among `keys` (objects deleted since the last look)."""
     for table in tables:

@@ -25,12 +25,14 @@ import asyncio
 import contextlib
 import importlib.resources
 import logging
+import math
 import os
 import random
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import mlflow.sklearn
@@ -44,12 +46,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from paved_local.dataplane import storage
 from paved_local.dataplane.kserve_http import InferenceServices
 from paved_local.dataplane.routing import (
     InvalidDeploymentError,
     Predictor,
     Route,
     choose,
+    deployment_status,
     keep_only,
     route_of,
 )
@@ -62,6 +66,7 @@ SELDON_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 
 SCORE_BUCKETS: Final = tuple(round(0.1 * k, 1) for k in range(1, 11))
 REFRESH_SECONDS: Final = 1.0
 LOAD_RETRY_SECONDS: Final = 10.0
+MAX_RETRY_SECONDS: Final = 300.0
 
 
 class Fault(BaseModel):
@@ -196,12 +201,14 @@ class Batcher:
 @dataclass
 class DataPlane:
     objects: client.CustomObjectsApi
+    cache: Path  # where models are fetched to, as a model server pod's /mnt/models
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
     refused: dict[tuple[str, str], str] = field(default_factory=dict)
     faults: dict[str, Fault] = field(default_factory=dict)
     models: dict[str, Batcher] = field(default_factory=dict)
     load_errors: dict[str, str] = field(default_factory=dict)
     retry_at: dict[str, float] = field(default_factory=dict)  # monotonic time, per model URI
+    failures: dict[str, int] = field(default_factory=dict)  # in a row, per model URI
     metrics: Metrics = field(default_factory=Metrics)
     mirrors: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -216,15 +223,41 @@ class DataPlane:
             except InvalidDeploymentError as error:
                 self.refused[key] = str(error)
                 continue
-            if await self.loaded(route.models):
-                if self.routes.get(key) != route:
-                    self.metrics.start_at_zero(route)
-                self.routes[key] = route
-                self.refused.pop(key, None)
-            else:
-                failed = "; ".join(self.load_errors.get(u, u) for u in route.models)
-                self.refused[key] = f"models not loaded: {failed}"
+            await self._take(key, item, route)
         keep_only(listed, self.routes, self.refused)
+
+    async def _take(self, key: tuple[str, str], item: dict[str, Any], route: Route) -> None:
+        """Serve `route` once its models are loaded, and say so in the deployment's status."""
+        if await self.loaded(route.models):
+            if self.routes.get(key) != route:
+                self.metrics.start_at_zero(route)
+            self.routes[key] = route
+            self.refused.pop(key, None)
+        else:
+            failed = "; ".join(self.load_errors.get(u, u) for u in route.models)
+            self.refused[key] = f"models not loaded: {failed}"
+        errors = [self.load_errors[u] for u in sorted(route.models) if u in self.load_errors]
+        status = deployment_status(self.routes.get(key) == route, errors)
+        await self._write_status(key, item, status)
+
+    async def _write_status(
+        self, key: tuple[str, str], deployment: dict[str, Any], status: dict[str, Any]
+    ) -> None:
+        """What Seldon's controller says of a deployment: written only when it changes."""
+        if {k: (deployment.get("status") or {}).get(k) for k in status} == status:
+            return
+        try:
+            await asyncio.to_thread(
+                self.objects.patch_namespaced_custom_object_status,
+                GROUP,
+                "v1",
+                key[0],
+                "seldondeployments",
+                key[1],
+                {"status": status},
+            )
+        except ApiException as error:
+            log.warning("status of SeldonDeployment %s/%s: %s", *key, error.reason)
 
     async def listed(
         self, group: str, version: str, plural: str
@@ -250,13 +283,25 @@ class DataPlane:
         return all(uri in self.models for uri in uris)
 
     async def _load(self, uri: str) -> None:
+        """Fetch the model as the storage initializer does, then load it from the local copy,
+        as the model server loads /mnt/models."""
         try:
-            self.models[uri] = Batcher(await asyncio.to_thread(mlflow.sklearn.load_model, uri))
+            local = await asyncio.to_thread(storage.fetch, uri, self.cache)
+            self.models[uri] = Batcher(await asyncio.to_thread(mlflow.sklearn.load_model, local))
             self.load_errors.pop(uri, None)
+            self.failures.pop(uri, None)
             log.info("loaded %s", uri)
+        except storage.StorageUriRefusedError as error:
+            # The URI cannot become fetchable: the spec has to change.
+            self.load_errors[uri] = str(error)
+            self.retry_at[uri] = math.inf
+            log.warning("refused %s", error)
         except Exception as error:  # any failure to load is reported per model, not fatal
             self.load_errors[uri] = f"{uri}: {error}"
-            self.retry_at[uri] = time.monotonic() + LOAD_RETRY_SECONDS
+            # Backing off as a crash-looping init container does: 10 s, doubling, to 5 min.
+            self.failures[uri] = self.failures.get(uri, 0) + 1
+            delay = min(MAX_RETRY_SECONDS, LOAD_RETRY_SECONDS * 2 ** (self.failures[uri] - 1))
+            self.retry_at[uri] = time.monotonic() + delay
             log.warning("loading %s: %s", uri, error)
 
     async def serve(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> list[float]:
@@ -466,9 +511,10 @@ def main() -> None:
     # Loopback on the embedded platform; a Pod listens on every address so its Service reaches it.
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    parser.add_argument("--model-cache", type=Path, required=True)
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     api = config.new_client_from_config(config_file=arguments.kubeconfig)
     ensure_serving_crds(api)
-    plane = DataPlane(client.CustomObjectsApi(api))
+    plane = DataPlane(client.CustomObjectsApi(api), arguments.model_cache)
     web.run_app(application(plane), host=arguments.host, port=arguments.port, print=None)

@@ -31,6 +31,7 @@ from paved.adapters.traffic.seldon_v1 import builtin_queries
 from paved.api.model_version import Stage
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
 from paved.core.model_versions import registered_model_name
+from paved.core.serving import ServedModel
 from paved.features import FeatureStore
 from paved.settings import OperatorSettings
 from paved_local.dataplane.load import Example
@@ -253,7 +254,10 @@ class Demo:
         self.stage("Serving v1 behind a SeldonDeployment, under steady traffic")
         entry = v1["status"]["registry"]
         deployment = self.manifests["00-seldondeployment.yaml"]
-        deployment["spec"]["predictors"][0]["graph"]["modelUri"] = entry["uri"]
+        baseline = deployment["spec"]["predictors"][0]
+        baseline["graph"]["modelUri"] = entry["uri"]
+        v1_model = ServedModel(entry["uri"], entry["name"], entry["version"])
+        baseline["annotations"] = v1_model.annotations()
         self.cluster.apply(deployment)
         # The first version has nothing to be compared with: it goes to production directly.
         await self.registry.set_stage(self.registered_model, entry["version"], Stage.PRODUCTION)

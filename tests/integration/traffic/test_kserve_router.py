@@ -16,7 +16,7 @@ from paved.adapters.traffic import IMPLEMENTATIONS, Implementation, KubernetesRo
 from paved.adapters.traffic.kserve import KServeRouter
 from paved.api.rollout import Backend, BuiltinGuardrail, InferenceServiceTarget, Target
 from paved.core.rollout_steps import Traffic
-from paved.core.serving import Arm
+from paved.core.serving import Arm, ServedModel
 from paved.errors import PermanentError
 from paved.ports.traffic import Unroutable
 from paved_local.platform import Endpoints
@@ -65,7 +65,7 @@ def _moved(
     router: KServeRouter, kubectl: Kubectl, namespace: str, candidate: str, split: Traffic
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Apply `split`, wait until the status shows it, and read the predictor's spec and status."""
-    asyncio.run(router.apply(split, candidate))
+    asyncio.run(router.apply(split, ServedModel(candidate, "ml.churn", "2")))
     _shows(router, candidate, split)
     found = kubectl.get_json("inferenceservice", "churn", "-n", namespace)
     return found["spec"]["predictor"], found["status"]["components"]["predictor"]
@@ -79,6 +79,10 @@ def test_a_canary_moves_as_kserve_moves_it_and_rolls_back_to_the_previous_revisi
     assert spec["canaryTrafficPercent"] == 20
     assert spec["model"] == {"modelFormat": {"name": "mlflow"}, "storageUri": candidate}
     assert spec["minReplicas"] == 1  # what paved does not own is left alone
+    # The registry version beside the storage URI: what lineage and reverts read back.
+    metadata = kubectl.get_json("inferenceservice", "churn", "-n", namespace)["metadata"]
+    ours = {k: v for k, v in metadata["annotations"].items() if k.startswith("paved.dev/")}
+    assert ours == {"paved.dev/model": "ml.churn", "paved.dev/model-version": "2"}
     assert {t["tag"]: t["percent"] for t in status["traffic"]} == {"prev": 80, "latest": 20}
     candidate_revision = status["latestReadyRevision"]
     # The guardrails read the arms' revisions, as the status names them.
@@ -101,7 +105,7 @@ def test_promotion_clears_the_canary_so_the_candidates_revision_is_rolled_out(
 ) -> None:
     candidate = models[1]
     _moved(router, kubectl, namespace, candidate, Traffic(50, 50))
-    asyncio.run(router.promote(candidate))
+    asyncio.run(router.promote(ServedModel(candidate)))
     _shows(router, candidate, Traffic(0, 100))
     found = kubectl.get_json("inferenceservice", "churn", "-n", namespace)
     spec, status = found["spec"]["predictor"], found["status"]["components"]["predictor"]
@@ -109,7 +113,7 @@ def test_promotion_clears_the_canary_so_the_candidates_revision_is_rolled_out(
     assert status["latestRolledoutRevision"] == status["latestReadyRevision"]
     assert status["previousRolledoutRevision"].endswith("-00001")
     # Repeated after a crash, the promotion finds its work done.
-    asyncio.run(router.promote(candidate))
+    asyncio.run(router.promote(ServedModel(candidate)))
     assert asyncio.run(router.observe(candidate)) == Traffic(0, 100)
 
 
@@ -117,9 +121,9 @@ def test_a_missing_inference_service_is_named(endpoints: Endpoints, namespace: s
     gone = KServeRouter(
         api_client(str(endpoints.kubeconfig)), namespace, InferenceServiceTarget(name="fraud")
     )
-    assert asyncio.run(gone.observe("models:/fraud/2")) is None
+    assert asyncio.run(gone.observe("s3://paved/fraud/2")) is None
     with pytest.raises(PermanentError, match=r"InferenceService .*/fraud does not exist"):
-        asyncio.run(gone.apply(Traffic(95, 5), "models:/fraud/2"))
+        asyncio.run(gone.apply(Traffic(95, 5), ServedModel("s3://paved/fraud/2")))
 
 
 def test_the_router_is_picked_per_target_and_an_uninstalled_or_unknown_backend_is_said(

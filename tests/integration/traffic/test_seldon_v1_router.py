@@ -12,12 +12,16 @@ from paved.adapters.kubernetes_api import api_client
 from paved.adapters.traffic.seldon_v1 import SeldonV1Router
 from paved.api.rollout import SeldonDeploymentTarget
 from paved.core.rollout_steps import Traffic
+from paved.core.serving import ServedModel
 from paved.errors import PermanentError
 from paved_local.platform import Endpoints
 from tests.support.fixtures import SERVING_CRDS
 from tests.support.kubectl import Kubectl
 
-CANDIDATE_URI = "models:/churn/2"
+BASELINE_URI = "s3://paved/mlflow/1/models/m-1/artifacts"
+CANDIDATE_URI = "s3://paved/mlflow/1/models/m-2/artifacts"
+CANDIDATE = ServedModel(CANDIDATE_URI, "ml.churn", "2")
+VERSION_OF_CANDIDATE = {"paved.dev/model": "ml.churn", "paved.dev/model-version": "2"}
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +53,11 @@ def route(kubectl: Kubectl, namespace: str, seldon_crd: None) -> Route:
                     "name": "baseline",
                     "traffic": 100,
                     "replicas": 2,
+                    "annotations": {"paved.dev/model": "ml.churn", "paved.dev/model-version": "1"},
                     "graph": {
                         "name": "classifier",
                         "implementation": "MLFLOW_SERVER",
-                        "modelUri": "models:/churn/1",
+                        "modelUri": BASELINE_URI,
                     },
                 },
             ]
@@ -80,7 +85,7 @@ def _predictors(kubectl: Kubectl, route: Route) -> dict[str, dict[str, object]]:
 def test_shadow_canary_and_rollback_are_applied_and_read_back(
     router: SeldonV1Router, route: Route, kubectl: Kubectl
 ) -> None:
-    asyncio.run(router.apply(Traffic(100, 0, True), CANDIDATE_URI))
+    asyncio.run(router.apply(Traffic(100, 0, True), CANDIDATE))
     assert asyncio.run(router.observe(CANDIDATE_URI)) == Traffic(100, 0, True)
     shadow = _predictors(kubectl, route)["shadow"]
     assert shadow["shadow"] is True
@@ -89,15 +94,18 @@ def test_shadow_canary_and_rollback_are_applied_and_read_back(
         "implementation": "MLFLOW_SERVER",
         "modelUri": CANDIDATE_URI,
     }
+    # The registry version beside the storage URI: what lineage and reverts read back.
+    assert shadow["annotations"] == VERSION_OF_CANDIDATE
 
-    asyncio.run(router.apply(Traffic(95, 5), CANDIDATE_URI))
+    asyncio.run(router.apply(Traffic(95, 5), CANDIDATE))
     assert asyncio.run(router.observe(CANDIDATE_URI)) == Traffic(95, 5, False)
     predictors = _predictors(kubectl, route)
     assert set(predictors) == {"baseline", "candidate"}
     assert predictors["candidate"]["replicas"] == 2  # copied from the baseline's predictor
-    assert predictors["baseline"]["graph"]["modelUri"] == "models:/churn/1"
+    assert predictors["baseline"]["graph"]["modelUri"] == BASELINE_URI
+    assert predictors["candidate"]["annotations"] == VERSION_OF_CANDIDATE
 
-    asyncio.run(router.apply(Traffic(100, 0), CANDIDATE_URI))
+    asyncio.run(router.apply(Traffic(100, 0), CANDIDATE))
     assert asyncio.run(router.observe(CANDIDATE_URI)) == Traffic(100, 0, False)
     assert set(_predictors(kubectl, route)) == {"baseline"}
     stored = kubectl.get_json(
@@ -110,17 +118,18 @@ def test_shadow_canary_and_rollback_are_applied_and_read_back(
 def test_promotion_hands_the_baseline_predictor_the_candidates_model(
     router: SeldonV1Router, route: Route, kubectl: Kubectl
 ) -> None:
-    asyncio.run(router.apply(Traffic(0, 100), CANDIDATE_URI))
+    asyncio.run(router.apply(Traffic(0, 100), CANDIDATE))
     assert asyncio.run(router.observe(CANDIDATE_URI)) == Traffic(0, 100, False)
-    asyncio.run(router.promote(CANDIDATE_URI))
+    asyncio.run(router.promote(CANDIDATE))
     predictors = _predictors(kubectl, route)
     assert set(predictors) == {"baseline"}
     assert predictors["baseline"]["graph"]["modelUri"] == CANDIDATE_URI
+    assert predictors["baseline"]["annotations"] == VERSION_OF_CANDIDATE  # not version 1's
     assert predictors["baseline"]["traffic"] == 100
     # Read by model, the promoted deployment still shows the candidate at 100%: a promotion
     # repeated after a crash sees its work done.
     assert asyncio.run(router.observe(CANDIDATE_URI)) == Traffic(0, 100, False)
-    asyncio.run(router.promote(CANDIDATE_URI))
+    asyncio.run(router.promote(CANDIDATE))
     assert set(_predictors(kubectl, route)) == {"baseline"}
 
 
@@ -130,7 +139,7 @@ def test_a_missing_deployment_or_baseline_predictor_is_named(
     gone = _router(endpoints, route.namespace, name="fraud")
     assert asyncio.run(gone.observe(CANDIDATE_URI)) is None
     with pytest.raises(PermanentError, match=r"SeldonDeployment .*/fraud does not exist"):
-        asyncio.run(gone.apply(Traffic(95, 5), CANDIDATE_URI))
+        asyncio.run(gone.apply(Traffic(95, 5), CANDIDATE))
     renamed = _router(endpoints, route.namespace, baselinePredictor="main")
     with pytest.raises(PermanentError, match="has no predictor 'main' \\(it has: baseline\\)"):
-        asyncio.run(renamed.apply(Traffic(95, 5), CANDIDATE_URI))
+        asyncio.run(renamed.apply(Traffic(95, 5), CANDIDATE))

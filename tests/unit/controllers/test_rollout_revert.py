@@ -13,6 +13,7 @@ from paved.api.model_version import Stage
 from paved.controllers.rollout import progress_rollout
 from paved.core.model_versions import RegisteredVersion
 from paved.core.registry_memory import REPLACED_TAG, RESTORED_TAG, REVERTED_TAG
+from paved.core.serving import ServedModel
 from tests.support.adapter import Event, Kopf, Outcome, body, recorded_events
 from tests.support.scripted_ports import Metrics, Registry, Router, indices, scripted_ports
 
@@ -50,15 +51,15 @@ class Production(Registry):
 
 @dataclass
 class Serving(Router):
-    served: list[str] = field(default_factory=list)
+    served: list[ServedModel] = field(default_factory=list)
 
-    async def promote(self, candidate_model_uri: str) -> None:
-        self.served.append(candidate_model_uri)
+    async def promote(self, candidate: ServedModel) -> None:
+        self.served.append(candidate)
 
 
 def _version(number: str, stage: Stage, **tags: str) -> RegisteredVersion:
     return RegisteredVersion(
-        "ml.churn", number, f"r{number}", f"models:/ml.churn/{number}", stage, tags
+        "ml.churn", number, f"r{number}", f"s3://paved/mlflow/1/models/m-{number}", stage, tags
     )
 
 
@@ -93,7 +94,8 @@ async def test_a_revert_serves_the_previous_version_and_the_registry_says_why(
     outcome = await _revert(registry, router, tmp_path, recorded_events)
 
     assert outcome.error is None
-    assert router.served == ["models:/ml.churn/1"]
+    # The previous version's storage URI, with its registry version beside it.
+    assert router.served == [ServedModel("s3://paved/mlflow/1/models/m-1", "ml.churn", "1")]
     assert registry.versions["k1"].stage is Stage.PRODUCTION
     assert registry.versions["k2"].stage is Stage.ARCHIVED
     reverted = json.loads(registry.versions["k2"].tags[REVERTED_TAG])

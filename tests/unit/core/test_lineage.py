@@ -35,7 +35,6 @@ from paved.core.lineage import (
     as_json,
     chain,
     parse_subject,
-    registry_reference,
     render,
 )
 from paved.core.model_versions import APPROVED_BY_TAG, RegisteredVersion
@@ -171,8 +170,6 @@ def test_a_bad_subject_says_what_is_expected() -> None:
     said = parse_subject("deployment/churn")
     assert isinstance(said, str)
     assert "SeldonDeployment, InferenceService, ModelVersion" in said
-    assert registry_reference("models:/ml.churn/12") == ("ml.churn", "12")
-    assert registry_reference("s3://bucket/model") is None
 
 
 def test_a_model_version_no_longer_served_has_no_traffic_link() -> None:

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from paved_local.components import APISERVER, DATAPLANE, ETCD, MLFLOW, TABLE, Component, Site
+from paved_local.components import (
+    APISERVER,
+    DATAPLANE,
+    ETCD,
+    MLFLOW,
+    OBJECT_STORE,
+    TABLE,
+    Component,
+    Site,
+)
 from paved_local.errors import ComponentFailedError
 from paved_local.platform import LocalPlatform, PlatformState
 
@@ -48,11 +57,14 @@ def test_the_api_server_starts_once_etcd_is_ready_and_the_data_plane_goes_last(
     assert said.index(f"start {APISERVER}") > said.index(f"ready {ETCD}")
     assert said.index(f"start {DATAPLANE}") > said.index(f"ready {APISERVER}")
     assert said.index(f"start {DATAPLANE}") > said.index(f"ready {MLFLOW}")
+    assert said.index(f"start {MLFLOW}") > said.index(f"ready {OBJECT_STORE}")
     assert said == [
         # What waits for nothing starts at once, before anything is waited for.
+        "start object-store",
         "start etcd",
         "start redis",
         "start prometheus",
+        "ready object-store",
         "start mlflow",
         "ready etcd",
         "start kube-apiserver",

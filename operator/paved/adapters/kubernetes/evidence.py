@@ -31,6 +31,7 @@ from paved.core.lineage import (
 )
 from paved.core.promotion_policy import Authors
 from paved.core.rollout_ticks import Request
+from paved.core.serving import served_version
 from paved.errors import PermanentError
 
 GROUP, VERSION = "paved.dev", "v1alpha1"
@@ -47,11 +48,18 @@ _TARGET_KEYS: Final = {
 @dataclass(frozen=True)
 class ClusterEvidence:
     serving: ServingFacts | None
-    served_uri: str | None  # the model the chain follows: the baseline's
+    served_uri: str | None  # the model the chain follows: the baseline's storage URI
+    served_version: tuple[str, str] | None  # its registry (model, version), named beside it
     rollouts: list[RolloutFacts]
     model_version: ModelVersionFacts | None
     feature_views: dict[str, FeatureViewFacts | None]
     reverts: list[RolloutFacts] = field(default_factory=list)  # on the target, carried out
+
+
+@dataclass(frozen=True)
+class _Served:
+    uri: str | None
+    version: tuple[str, str] | None
 
 
 class Reader:
@@ -82,13 +90,14 @@ class Reader:
                 raise PermanentError(f"ModelVersion {self._namespace}/{name} not found")
             rollouts = [r for r in self.objects_of("rollouts") if r["spec"]["candidate"] == name]
             serving = self._target_of(rollouts[-1]) if rollouts else None
-            uri = (body.get("status") or {}).get("registry", {}).get("uri")
-            return self._rest(serving, uri, body, rollouts)
+            entry = (body.get("status") or {}).get("registry") or {}
+            return self._rest(serving, _Served(entry.get("uri"), None), body, rollouts)
         serving = self._serving(kind, name)
         if serving is None:
             raise PermanentError(f"{kind.value} {self._namespace}/{name} not found")
-        uri = max(serving.arms, key=lambda a: a.weight).model_uri if serving.arms else None
-        body = self._model_version_serving(uri)
+        top = max(serving.arms, key=lambda a: a.weight) if serving.arms else None
+        served = _Served(top.model_uri, top.registered) if top else _Served(None, None)
+        body = self._model_version_serving(served)
         key = _TARGET_KEYS[kind]
         on_target = [
             r
@@ -100,13 +109,13 @@ class Reader:
             for r in on_target
             if body is None or r["spec"]["candidate"] == body["metadata"]["name"]
         ]
-        found = self._rest(serving, uri, body, rollouts)
+        found = self._rest(serving, served, body, rollouts)
         return replace(found, reverts=[_rollout(r) for r in on_target if _reverted(r)])
 
     def _rest(
         self,
         serving: ServingFacts | None,
-        uri: str | None,
+        served: _Served,
         body: dict[str, Any] | None,
         rollouts: list[dict[str, Any]],
     ) -> ClusterEvidence:
@@ -114,13 +123,14 @@ class Reader:
         views: dict[str, FeatureViewFacts | None] = {}
         for fv in mv.status.lineage.feature_views if mv and mv.status.lineage else []:
             views[fv.name] = self._feature_view(fv.name)
-        return ClusterEvidence(serving, uri, [_rollout(r) for r in rollouts], mv, views)
+        runs = [_rollout(r) for r in rollouts]
+        return ClusterEvidence(serving, served.uri, served.version, runs, mv, views)
 
     def _serving(self, kind: SubjectKind, name: str) -> ServingFacts | None:
         body = self._get(*_SERVING[kind], name)
         if body is None:
             return None
-        return ServingFacts(f"{kind.value} {self._namespace}/{name}", _arms(kind, body["spec"]))
+        return ServingFacts(f"{kind.value} {self._namespace}/{name}", _arms(kind, body))
 
     def _target_of(self, rollout: dict[str, Any]) -> ServingFacts | None:
         target = rollout["spec"]["target"]
@@ -129,13 +139,18 @@ class Reader:
                 return self._serving(kind, target[key]["name"])
         return None
 
-    def _model_version_serving(self, uri: str | None) -> dict[str, Any] | None:
-        served = [
-            mv
-            for mv in self.objects_of("modelversions")
-            if uri and ((mv.get("status") or {}).get("registry") or {}).get("uri") == uri
-        ]
-        return served[-1] if served else None
+    def _model_version_serving(self, served: _Served) -> dict[str, Any] | None:
+        """The ModelVersion of the registry version the serving object names; one that names
+        none (not put there by paved) is matched by its storage URI."""
+
+        def serves(mv: dict[str, Any]) -> bool:
+            entry = (mv.get("status") or {}).get("registry") or {}
+            if served.version is not None:
+                return (entry.get("name"), entry.get("version")) == served.version
+            return served.uri is not None and entry.get("uri") == served.uri
+
+        found = [mv for mv in self.objects_of("modelversions") if serves(mv)]
+        return found[-1] if found else None
 
     def _feature_view(self, name: str) -> FeatureViewFacts | None:
         body = self._get(GROUP, VERSION, "featureviews", name)
@@ -145,16 +160,24 @@ class Reader:
         return FeatureViewFacts(FeatureViewSpec.model_validate(body["spec"]), status)
 
 
-def _arms(kind: SubjectKind, spec: dict[str, Any]) -> list[Arm]:
+def _arms(kind: SubjectKind, body: dict[str, Any]) -> list[Arm]:
+    """Each arm's storage URI, weight and the registry version annotated beside the URI."""
+    spec = body["spec"]
     if kind is SubjectKind.SELDON_DEPLOYMENT:
         return [
-            Arm(p["name"], (p.get("graph") or {}).get("modelUri", ""), int(p.get("traffic", 0)))
+            Arm(
+                p["name"],
+                (p.get("graph") or {}).get("modelUri", ""),
+                int(p.get("traffic", 0)),
+                served_version(p.get("annotations")),
+            )
             for p in spec.get("predictors", [])
             if not p.get("shadow")
         ]
     predictor = spec.get("predictor") or {}
     uri = (predictor.get("model") or {}).get("storageUri", "")
-    return [Arm("latest", uri, int(predictor.get("canaryTrafficPercent", 100)))]
+    weight = int(predictor.get("canaryTrafficPercent", 100))
+    return [Arm("latest", uri, weight, served_version(body["metadata"].get("annotations")))]
 
 
 def _model_version(body: dict[str, Any]) -> ModelVersionFacts:

@@ -10,6 +10,10 @@ is ever found, so no later one has a stage or an alias.
 Stages are aliases (`staging`, `production`): moving one is atomic in MLflow, and the
 `paved.stage` tag keeps the history readable.
 
+A version's `uri` is where its files are (MLflow's download URI for it: `s3://…` when the
+artifact root is a bucket), what a serving platform's storage initializer fetches; never
+`models:/`, which only MLflow's own client resolves.
+
 When MLflow is down, each call tries again with backoff for a few seconds (a restart or a blip
 passes unnoticed), then raises RegistryUnavailableError saying since when; the delay it asks the
 caller to wait doubles with each call in a row that found MLflow down.
@@ -48,14 +52,14 @@ T = TypeVar("T")
 
 
 def _registered(
-    version: ModelVersion, metrics: Mapping[str, float] | None = None
+    version: ModelVersion, uri: str, metrics: Mapping[str, float] | None = None
 ) -> RegisteredVersion:
     tags = dict(version.tags or {})
     return RegisteredVersion(
         model=version.name,
         version=str(version.version),  # an int from SQL stores, a string over REST
         run_id=version.run_id or "",
-        uri=f"models:/{version.name}/{version.version}",
+        uri=uri,
         stage=Stage(tags.get(STAGE_TAG, Stage.TRAINED.value)),
         tags=tags,
         metrics=dict(metrics or {}),
@@ -120,9 +124,16 @@ class MlflowRegistry:
             retry_after_seconds=wait,
         )
 
+    def _record(
+        self, version: ModelVersion, metrics: Mapping[str, float] | None = None
+    ) -> RegisteredVersion:
+        """The version with the storage URI its files are at, as MLflow resolves it."""
+        uri = self._client.get_model_version_download_uri(version.name, str(version.version))
+        return _registered(version, uri, metrics)
+
     def _find(self, model: str, key: str) -> RegisteredVersion | None:
         found = self._with_key(model, key)
-        return _registered(found[0]) if found else None
+        return self._record(found[0]) if found else None
 
     def _with_key(self, model: str, key: str) -> list[ModelVersion]:
         """The versions tagged with `key`, first first."""
@@ -136,7 +147,7 @@ class MlflowRegistry:
         found = self._with_key(model, key)
         for duplicate in found[1:]:
             self._client.delete_model_version(model, str(duplicate.version))
-        return _registered(found[0]) if found else None
+        return self._record(found[0]) if found else None
 
     async def find(self, model: str, key: str) -> RegisteredVersion | None:
         return await self._call(
@@ -168,7 +179,7 @@ class MlflowRegistry:
                 tags={**tags, KEY_TAG: key, STAGE_TAG: Stage.TRAINED.value},
                 model_id=logged[0],
             )
-            return self._first_with_key(model, key) or _registered(created)
+            return self._first_with_key(model, key) or self._record(created)
 
         return await self._call(f"to register {model} for key {key}", find_or_create)
 
@@ -206,7 +217,7 @@ class MlflowRegistry:
     async def version(self, model: str, version: str) -> RegisteredVersion | None:
         def read() -> RegisteredVersion | None:
             try:
-                return _registered(self._client.get_model_version(model, version))
+                return self._record(self._client.get_model_version(model, version))
             except MlflowException as error:
                 if error.error_code in _REFUSALS:
                     return None
@@ -263,6 +274,6 @@ class MlflowRegistry:
             if found is None:
                 return None
             metrics = self._client.get_run(found.run_id).data.metrics if found.run_id else {}
-            return _registered(found, metrics)
+            return self._record(found, metrics)
 
         return await self._call(f"to read which {model} version is {stage.value}", holder)

@@ -9,6 +9,10 @@ latest revision takes all traffic and becomes the rolled-out one (the next rollo
 it). KServe has no mirroring, no feedback API and no header routing of its own: only the canary
 split (ADR 0015).
 
+The predictor's `storageUri` is the model's storage URI (what KServe's storage initializer
+fetches); the registry version it is goes beside it, in the InferenceService's
+`paved.dev/model` and `paved.dev/model-version` annotations.
+
 The split is read back from `status.components.predictor.traffic`, by model: the latest revision
 counts as the candidate only while the spec's `storageUri` is the candidate's and the status
 reflects that spec (its `observedGeneration`, the latest created revision ready), so a status
@@ -25,7 +29,7 @@ from kubernetes import client
 from paved.adapters.kubernetes_api import get_custom_object, server_side_apply
 from paved.api.rollout import Backend, BuiltinGuardrail, InferenceServiceTarget
 from paved.core.rollout_steps import Traffic
-from paved.core.serving import Arm, Capability
+from paved.core.serving import Arm, Capability, ServedModel
 from paved.errors import PermanentError
 from paved.ports.traffic import Queries
 
@@ -158,28 +162,32 @@ class KServeRouter:
         service = await self._get()
         return None if service is None else split(service, candidate_model_uri)
 
-    async def apply(self, traffic: Traffic, candidate_model_uri: str) -> None:
+    async def apply(self, traffic: Traffic, candidate: ServedModel) -> None:
         if traffic.shadow:
             raise PermanentError(f"{self.described}: KServe does not mirror traffic (shadow)")
         service = await self._existing()
-        if traffic.candidate == 0 and _storage_uri(service) != candidate_model_uri:
+        if traffic.candidate == 0 and _storage_uri(service) != candidate.uri:
             return  # the candidate was never deployed: the baseline serves alone already
-        await self._apply(candidate_model_uri, canary=traffic.candidate)
+        await self._apply(candidate, canary=traffic.candidate)
 
-    async def promote(self, candidate_model_uri: str) -> None:
+    async def promote(self, candidate: ServedModel) -> None:
         await self._existing()
-        await self._apply(candidate_model_uri, canary=None)
+        await self._apply(candidate, canary=None)
 
-    async def _apply(self, model_uri: str, *, canary: int | None) -> None:
-        """Server-side apply of the two fields paved owns: the model and the canary's percent.
-        Leaving the percent out clears it (paved owned it), which promotes the latest revision."""
-        predictor: dict[str, Any] = {"model": {"storageUri": model_uri}}
+    async def _apply(self, model: ServedModel, *, canary: int | None) -> None:
+        """Server-side apply of the fields paved owns: the model (its storage URI, its registry
+        version beside it) and the canary's percent. Leaving the percent out clears it (paved
+        owned it), which promotes the latest revision."""
+        predictor: dict[str, Any] = {"model": {"storageUri": model.uri}}
         if canary is not None:
             predictor["canaryTrafficPercent"] = canary
+        metadata: dict[str, Any] = {"name": self._name, "namespace": self._namespace}
+        if model.annotations():
+            metadata["annotations"] = model.annotations()
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "InferenceService",
-            "metadata": {"name": self._name, "namespace": self._namespace},
+            "metadata": metadata,
             "spec": {"predictor": predictor},
         }
         path = f"/apis/{GROUP}/{VERSION}/namespaces/{self._namespace}/{PLURAL}/{self._name}"

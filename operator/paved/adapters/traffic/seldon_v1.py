@@ -6,6 +6,10 @@ Seldon's `predictors` is an atomic list, so paved applies the whole list: the ba
 and a `shadow: true` copy while shadowing. Seldon's rules hold: non-shadow traffic sums to 100,
 at most one shadow. A predictor paved does not need is left out (rollback removes them).
 
+Each predictor paved writes holds the model's storage URI in `graph.modelUri` (what Seldon's
+storage initializer fetches) and the registry version beside it, in the predictor's
+`paved.dev/model` and `paved.dev/model-version` annotations.
+
 Promotion hands the baseline predictor the candidate's model with all traffic, so the next
 rollout starts from it. Traffic is read back by model, not by predictor name: a promoted
 deployment shows the candidate at 100% whichever predictor serves it, so a promotion repeated
@@ -27,7 +31,13 @@ from kubernetes import client
 from paved.adapters.kubernetes_api import get_custom_object, server_side_apply
 from paved.api.rollout import Backend, BuiltinGuardrail, SeldonDeploymentTarget
 from paved.core.rollout_steps import Traffic
-from paved.core.serving import Arm, Capability
+from paved.core.serving import (
+    MODEL_ANNOTATION,
+    MODEL_VERSION_ANNOTATION,
+    Arm,
+    Capability,
+    ServedModel,
+)
 from paved.errors import PermanentError
 from paved.ports.traffic import Queries
 
@@ -87,12 +97,23 @@ def counter_increase(
     return f"sum(increase({metric}{{{selector}}}[{max(seconds, 1)}s]))"
 
 
-def _with_model(predictor: dict[str, Any], name: str, model_uri: str) -> dict[str, Any]:
+def _with_model(predictor: dict[str, Any], name: str, model: ServedModel) -> dict[str, Any]:
     copied = copy.deepcopy(predictor)
     copied["name"] = name
     graph = copied.get("graph") or {}
-    graph["modelUri"] = model_uri
+    graph["modelUri"] = model.uri
     copied["graph"] = graph
+    # The baseline's registry version must not stay beside another model's URI.
+    annotations = {
+        k: v
+        for k, v in (copied.get("annotations") or {}).items()
+        if k not in (MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION)
+    }
+    annotations.update(model.annotations())
+    if annotations:
+        copied["annotations"] = annotations
+    else:
+        copied.pop("annotations", None)
     return copied
 
 
@@ -156,20 +177,20 @@ class SeldonV1Router:
             )
         return baseline
 
-    async def apply(self, traffic: Traffic, candidate_model_uri: str) -> None:
+    async def apply(self, traffic: Traffic, candidate: ServedModel) -> None:
         baseline = self._baseline(await self._predictors())
         wanted = [{**baseline, "traffic": traffic.baseline}]
         if traffic.candidate > 0:
-            candidate = _with_model(baseline, self._target.candidate_predictor, candidate_model_uri)
-            wanted.append({**candidate, "traffic": traffic.candidate, "shadow": False})
+            serving = _with_model(baseline, self._target.candidate_predictor, candidate)
+            wanted.append({**serving, "traffic": traffic.candidate, "shadow": False})
         if traffic.shadow:
-            shadow = _with_model(baseline, self._target.shadow_predictor, candidate_model_uri)
+            shadow = _with_model(baseline, self._target.shadow_predictor, candidate)
             wanted.append({**shadow, "traffic": 100, "shadow": True})
         await self._apply(wanted)
 
-    async def promote(self, candidate_model_uri: str) -> None:
+    async def promote(self, candidate: ServedModel) -> None:
         baseline = self._baseline(await self._predictors())
-        promoted = _with_model(baseline, self._target.baseline_predictor, candidate_model_uri)
+        promoted = _with_model(baseline, self._target.baseline_predictor, candidate)
         await self._apply([{**promoted, "traffic": 100, "shadow": False}])
 
     async def _apply(self, predictors: list[dict[str, Any]]) -> None:
