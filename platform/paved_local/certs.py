@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALIDITY = dt.timedelta(days=365)
@@ -54,10 +54,13 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
     return x509.Name(attributes)
 
 
-def _load(pair: KeyPair) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def _load(
+    pair: KeyPair,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey]:
+    """A CA's certificate and key: ours are EC, kubeadm's (a kind cluster's) are RSA."""
     certificate = x509.load_pem_x509_certificate(pair.certificate.read_bytes())
     key = serialization.load_pem_private_key(pair.key.read_bytes(), password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
     return certificate, key
 
 
@@ -70,6 +73,7 @@ def _issue(
     now: dt.datetime,
 ) -> KeyPair:
     key = ec.generate_private_key(ec.SECP256R1())
+    signing_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     if ca is None:
         issuer_name, signing_key = subject, key
     else:
@@ -108,13 +112,12 @@ def _issue(
 
 
 def issue_client_certificate(
-    pki: ClusterPki, directory: Path, user: str, groups: tuple[str, ...], now: dt.datetime
+    ca: KeyPair, directory: Path, user: str, groups: tuple[str, ...], now: dt.datetime
 ) -> KeyPair:
-    """A client certificate for `user` in `groups`, as the API server authenticates them."""
+    """A client certificate for `user` in `groups` signed by `ca`, as the API server
+    authenticates them (the embedded platform's CA, or a kind cluster's)."""
     stem = "user-" + "".join(c if c.isalnum() else "-" for c in user)
-    return _issue(
-        directory, stem, _name(user, groups), pki.ca, ExtendedKeyUsageOID.CLIENT_AUTH, now
-    )
+    return _issue(directory, stem, _name(user, groups), ca, ExtendedKeyUsageOID.CLIENT_AUTH, now)
 
 
 def ensure_pki(directory: Path, now: dt.datetime) -> ClusterPki:

@@ -9,6 +9,8 @@ platform's toolchain.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import os
 import shutil
@@ -18,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import yaml
+
+from paved_local.certs import KeyPair, issue_client_certificate
 from paved_local.errors import ComponentFailedError, PrerequisiteMissingError
 from paved_local.toolchain import KUBERNETES_VERSION, cache_root, ensure_toolchain
 
@@ -131,6 +136,29 @@ class KindCluster:
     ) -> str:
         kubectl = [str(ensure_toolchain().kubectl), "--kubeconfig", str(self.kubeconfig)]
         return _run([*kubectl, *args], capture, stdin, check=check)
+
+    def user_kubeconfig(self, user: str, groups: tuple[str, ...] = ()) -> Path:
+        """A kubeconfig for `user` in `groups`: a client certificate signed by the cluster's CA
+        (kubeadm's, read from the control-plane node), the admin kubeconfig's server."""
+        pki = self.state / "pki"
+        pki.mkdir(parents=True, exist_ok=True)
+        node = f"{self.name}-control-plane"
+        for part in ("crt", "key"):
+            _run(["docker", "cp", f"{node}:/etc/kubernetes/pki/ca.{part}", str(pki)], True, None)
+        ca = KeyPair(certificate=pki / "ca.crt", key=pki / "ca.key")
+        pair = issue_client_certificate(ca, pki, user, groups, dt.datetime.now(dt.UTC))
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        credentials = {
+            "client-certificate-data": base64.b64encode(pair.certificate.read_bytes()).decode(),
+            "client-key-data": base64.b64encode(pair.key.read_bytes()).decode(),
+        }
+        config["users"] = [{"name": user, "user": credentials}]
+        context = config["contexts"][0]
+        context["context"]["user"] = user
+        path = self.state / f"kubeconfig-{pair.certificate.stem.removeprefix('user-')}"
+        path.write_text(yaml.safe_dump({**config, "contexts": [context]}))
+        path.chmod(0o600)
+        return path
 
     def load(self, images: Sequence[str]) -> None:
         """Load local Docker images into every node (kind skips what a node holds)."""

@@ -344,7 +344,7 @@ class LocalPlatform:
         state = self._load()
         pki = ensure_pki(self.directory / "pki", dt.datetime.now(dt.UTC))
         pair = issue_client_certificate(
-            pki, self.directory / "pki", user, groups, dt.datetime.now(dt.UTC)
+            pki.ca, self.directory / "pki", user, groups, dt.datetime.now(dt.UTC)
         )
         path = self.directory / f"kubeconfig-{pair.certificate.stem.removeprefix('user-')}"
         self._write_kubeconfig(state, pki, path, user, pair)

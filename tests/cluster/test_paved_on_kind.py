@@ -5,46 +5,13 @@ other stands by."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from paved_local.cluster import KindCluster
-from paved_local.toolchain import ensure_toolchain
-from tests.support.docker import ROOT, Image
+from tests.cluster.conftest import NAMESPACE
 
 pytestmark = pytest.mark.cluster
-
-NAMESPACE = "paved"
-PLATFORM_IMAGES = ("operator", "dataplane", "redis", "prometheus", "mlflow", "objectstore")
-
-
-def _helm(cluster: KindCluster, *args: str) -> None:
-    helm = str(ensure_toolchain().helm)
-    cluster_args = ("--kubeconfig", str(cluster.kubeconfig), "--namespace", NAMESPACE)
-    cluster.run(helm, *args, *cluster_args)
-
-
-@pytest.fixture(scope="module")
-def installed(kind_cluster: KindCluster, images: dict[str, Image]) -> Iterator[KindCluster]:
-    """The platform chart, then paved's with two operators, wired to it by DNS; every
-    Deployment rolled out. Uninstalled (with its namespace) at the end."""
-    kind_cluster.load([images[name].tag for name in PLATFORM_IMAGES])
-    _helm(
-        kind_cluster,
-        "upgrade",
-        "--install",
-        "platform",
-        str(ROOT / "charts/paved-platform"),
-        "--create-namespace",
-    )
-    values = str(ROOT / "charts/paved/ci/platform-values.yaml")
-    _helm(kind_cluster, "upgrade", "--install", "paved", str(ROOT / "charts/paved"), "-f", values)
-    kind_cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment", "--timeout=300s")
-    yield kind_cluster
-    _helm(kind_cluster, "uninstall", "paved")
-    _helm(kind_cluster, "uninstall", "platform")
-    kind_cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
 
 
 def _running(cluster: KindCluster) -> list[tuple[str, str]]:

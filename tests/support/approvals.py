@@ -18,6 +18,13 @@ def sign_off(
     kubectl: Kubectl, local_platform: LocalPlatform, namespace: str, model_version: str
 ) -> None:
     """alice, an approver, signs `model_version` off for production (again, if she had)."""
+    kubectl.apply(approvers_may_approve(), "-n", namespace)
+    alice = local_platform.user_kubeconfig("alice", ("ml-approvers",))
+    approve(alice, namespace, model_version)
+
+
+def approvers_may_approve() -> str:
+    """A Role and RoleBinding: the group ml-approvers may sign ModelVersions off."""
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -35,10 +42,13 @@ def sign_off(
             {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ml-approvers"}
         ],
     }
-    kubectl.apply(yaml.safe_dump_all([role, binding]), "-n", namespace)
-    alice = local_platform.user_kubeconfig("alice", ("ml-approvers",))
+    return yaml.safe_dump_all([role, binding])
+
+
+def approve(kubeconfig: Path, namespace: str, model_version: str) -> None:
+    """`paved approve` as the user `kubeconfig` authenticates."""
     approved = subprocess.run(
-        [PAVED, "approve", model_version, "-n", namespace, f"--kubeconfig={alice}"],
+        [PAVED, "approve", model_version, "-n", namespace, f"--kubeconfig={kubeconfig}"],
         capture_output=True,
         text=True,
         check=False,

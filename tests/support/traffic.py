@@ -21,6 +21,24 @@ def steady_load(
     rate: float = 30.0,
     backend: Backend = Backend.SELDON_DEPLOYMENT,
 ) -> Iterator[LoadStats]:
+    with steady_load_at(
+        endpoints.dataplane, namespace, deployment, examples, rate=rate, backend=backend
+    ) as stats:
+        yield stats
+
+
+@contextmanager
+def steady_load_at(
+    dataplane: str,
+    namespace: str,
+    deployment: str,
+    examples: Sequence[Example],
+    *,
+    rate: float = 30.0,
+    backend: Backend = Backend.SELDON_DEPLOYMENT,
+) -> Iterator[LoadStats]:
+    """Steady traffic on the data plane at `dataplane` (a URL: the local one, or a cluster's
+    through a port-forward)."""
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     stats = LoadStats()
@@ -29,7 +47,7 @@ def steady_load(
     def run() -> None:
         async def load() -> None:
             result = await generate_load(
-                endpoints.dataplane, namespace, deployment, examples, rate, stop, backend=backend
+                dataplane, namespace, deployment, examples, rate, stop, backend=backend
             )
             stats.__dict__.update(result.__dict__)
 

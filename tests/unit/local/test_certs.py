@@ -4,10 +4,11 @@ import datetime as dt
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from paved_local.certs import ensure_pki, issue_client_certificate
+from paved_local.certs import KeyPair, ensure_pki, issue_client_certificate
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 
@@ -37,7 +38,7 @@ def test_admin_is_in_system_masters_and_users_carry_their_groups(tmp_path: Path)
     assert admin.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == (
         "system:masters"
     )
-    alice = issue_client_certificate(pki, tmp_path, "alice@example.com", ("approvers",), NOW)
+    alice = issue_client_certificate(pki.ca, tmp_path, "alice@example.com", ("approvers",), NOW)
     subject = _certificate(alice.certificate).subject
     assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "alice@example.com"
     assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "approvers"
@@ -48,3 +49,41 @@ def test_pki_is_created_once_so_handed_out_kubeconfigs_stay_valid(tmp_path: Path
     first = _certificate(ensure_pki(tmp_path, NOW).ca.certificate)
     second = _certificate(ensure_pki(tmp_path, NOW + dt.timedelta(days=1)).ca.certificate)
     assert first.serial_number == second.serial_number
+
+
+def test_a_client_certificate_can_be_signed_by_kubeadms_rsa_ca(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
+    ca_certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "ca.crt").write_bytes(ca_certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "ca.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ca = KeyPair(certificate=tmp_path / "ca.crt", key=tmp_path / "ca.key")
+
+    alice = issue_client_certificate(ca, tmp_path, "alice", ("ml-approvers",), NOW)
+
+    issued = x509.load_pem_x509_certificate(alice.certificate.read_bytes())
+    assert issued.issuer == name
+    public = ca_certificate.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    public.verify(
+        issued.signature,
+        issued.tbs_certificate_bytes,
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
