@@ -73,6 +73,18 @@ def _port_forward(cluster: KindCluster, service: str, port: int) -> Iterator[str
             forward.stdout.close()
 
 
+@contextmanager
+def _under_load(cluster: KindCluster, data: Path) -> Iterator[str]:
+    """20 requests a second on `churn` (with feedback) through a port-forward to the data
+    plane's Service, for the length of the `with`; the forwarded data plane's URL."""
+    write_churn_data(data)
+    with (
+        _port_forward(cluster, "dataplane", 8000) as dataplane,
+        steady_load_at(dataplane, TEAM, "churn", serving_examples(data), rate=20),
+    ):
+        yield dataplane
+
+
 def _model_version(cluster: KindCluster, name: str, seed: int) -> dict[str, Any]:
     """examples/02-modelversion.yaml as `name`, trained with `seed`, gated and signed off."""
     manifest = yaml.safe_load((ROOT / "examples" / "02-modelversion.yaml").read_text())
@@ -152,13 +164,8 @@ def test_a_model_goes_live_while_its_leader_operator_dies_mid_canary(
 ) -> None:
     cluster = examples_applied
     staged = _model_version(cluster, "churn-v1", seed=42)
-    write_churn_data(tmp_path)
-    examples = serving_examples(tmp_path)
 
-    with (
-        _port_forward(cluster, "dataplane", 8000) as dataplane,
-        steady_load_at(dataplane, TEAM, "churn", examples, rate=20),
-    ):
+    with _under_load(cluster, tmp_path):
         _apply(cluster, _rollout("churn-v1", "churn-v1", canary="120s"))
         in_canary = wait_for(
             # The step's clock starts once the router shows its split.
@@ -215,13 +222,8 @@ def test_a_version_that_fails_requests_is_rolled_back(
 ) -> None:
     cluster = examples_applied
     candidate = _model_version(cluster, "churn-v2", seed=7)
-    write_churn_data(tmp_path)
-    examples = serving_examples(tmp_path)
 
-    with (
-        _port_forward(cluster, "dataplane", 8000) as dataplane,
-        steady_load_at(dataplane, TEAM, "churn", examples, rate=20),
-    ):
+    with _under_load(cluster, tmp_path) as dataplane:
         fault = {"modelUri": candidate["status"]["registry"]["uri"], "errorRate": 0.3}
         httpx.put(
             f"{dataplane}/v1/faults", json={**fault, "predictor": "candidate"}
