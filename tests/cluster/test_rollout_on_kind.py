@@ -135,6 +135,15 @@ def _status(cluster: KindCluster, rollout: str) -> dict[str, Any]:
     return status
 
 
+def _finished(cluster: KindCluster, rollout: str) -> dict[str, Any]:
+    """The Rollout's status once it has Succeeded or been RolledBack."""
+    return wait_for(
+        lambda: (s := _status(cluster, rollout)).get("phase") in ("Succeeded", "RolledBack") and s,
+        timeout=300,
+        what=f"rollout {rollout} to finish",
+    )
+
+
 def _leader(cluster: KindCluster) -> str:
     """The operator Pod kopf's peering lets act: the highest priority."""
     peering = cluster.kubectl("get", "clusterkopfpeering", "paved", "-o", "json", capture=True)
@@ -197,14 +206,7 @@ def test_a_model_goes_live_while_its_leader_operator_dies_mid_canary(
         assert resumed["stepStartedAt"] == in_canary["stepStartedAt"]
         assert resumed["traffic"] == in_canary["traffic"]
 
-        done = wait_for(
-            lambda: (
-                (s := _status(cluster, "churn-v1")).get("phase") in ("Succeeded", "RolledBack")
-                and s
-            ),
-            timeout=300,
-            what="the rollout to finish",
-        )
+        done = _finished(cluster, "churn-v1")
     assert done["phase"] == "Succeeded", done
     assert done["traffic"]["candidate"] == 100
     predictors = _get(cluster, "seldondeployment", "churn")["spec"]["predictors"]
@@ -224,19 +226,12 @@ def test_a_version_that_fails_requests_is_rolled_back(
     candidate = _model_version(cluster, "churn-v2", seed=7)
 
     with _under_load(cluster, tmp_path) as dataplane:
-        fault = {"modelUri": candidate["status"]["registry"]["uri"], "errorRate": 0.3}
-        httpx.put(
-            f"{dataplane}/v1/faults", json={**fault, "predictor": "candidate"}
-        ).raise_for_status()
+        # The candidate fails 30% of what it serves live (its shadow copy is healthy).
+        uri = candidate["status"]["registry"]["uri"]
+        fault = {"modelUri": uri, "predictor": "candidate", "errorRate": 0.3}
+        httpx.put(f"{dataplane}/v1/faults", json=fault).raise_for_status()
         _apply(cluster, _rollout("churn-v2", "churn-v2", canary="10m"))
-        done = wait_for(
-            lambda: (
-                (s := _status(cluster, "churn-v2")).get("phase") in ("Succeeded", "RolledBack")
-                and s
-            ),
-            timeout=300,
-            what="the failing candidate to be rolled back",
-        )
+        done = _finished(cluster, "churn-v2")
     assert done["phase"] == "RolledBack", done
     assert done["traffic"] == {"baseline": 100, "candidate": 0, "shadow": False}
     predictors = _get(cluster, "seldondeployment", "churn")["spec"]["predictors"]
