@@ -21,6 +21,7 @@ from paved_local.operator_process import OperatorProcess
 from paved_local.platform import Endpoints, LocalPlatform
 from paved_local.toolchain import Toolchain, ensure_toolchain
 from tests.support.kubectl import Kubectl
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "paved"
@@ -80,6 +81,20 @@ def paved_crds(kubectl: Kubectl) -> None:
     ]
     for crd in crds:
         kubectl.run("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+    # The sign-off's admission policy takes PromotionPolicies as its parameters. The API server's
+    # admission learns a new kind a moment after its CRD is Established and until then refuses
+    # every ModelVersion write ("failed to find resource referenced by paramKind").
+    wait_for(
+        lambda: "paramKind" not in _dry_run_model_version(kubectl),
+        timeout=60,
+        what="the admission policies to resolve PromotionPolicy",
+    )
+
+
+def _dry_run_model_version(kubectl: Kubectl) -> str:
+    example = str(ROOT / "examples" / "02-modelversion.yaml")
+    tried = kubectl.run("apply", "--dry-run=server", "-n", "default", "-f", example, check=False)
+    return tried.stderr
 
 
 OPERATOR_NAMESPACE = "paved-system"
