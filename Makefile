@@ -47,8 +47,8 @@ image: system ## Build the operator image on a base from Debian's packages, pull
 node-image: toolchain ## Build the kind node image from Go modules and Debian's packages (cached by its inputs)
 	@bash images/node/build.sh
 
-cluster: toolchain ## Create the kind cluster on the node image built here (paved cluster up; idempotent)
-	$(BIN)/paved cluster up
+cluster: toolchain ## Create the kind cluster on the node image built here, with paved's images loaded (idempotent)
+	$(BIN)/paved cluster up --paved-images
 
 cluster-down: python ## Delete the kind cluster (paved cluster down)
 	$(BIN)/paved cluster down

@@ -215,6 +215,17 @@ def build_node_image() -> str:
     return _run(["bash", str(script)], True, None).strip().splitlines()[-1]
 
 
+def build_paved_images() -> list[str]:
+    """`make image`'s images (images/build.sh: cached), by tag."""
+    printed = _run(["bash", str(REPOSITORY / "images" / "build.sh")], True, None)
+    return image_tags(printed)
+
+
+def image_tags(printed: str) -> list[str]:
+    """The tags images/build.sh prints, one row an image: `name tag size MB time`."""
+    return [row.split()[1] for row in printed.splitlines() if len(row.split()) >= 2]
+
+
 def _run(command: list[str], capture: bool, stdin: str | None, *, check: bool = True) -> str:
     done = subprocess.run(command, input=stdin, text=True, capture_output=capture, check=False)
     if check and done.returncode != 0:

@@ -8,7 +8,7 @@ import sysconfig
 
 import click
 
-from paved_local.cluster import DEFAULT_NAME, KindCluster
+from paved_local.cluster import DEFAULT_NAME, KindCluster, build_paved_images
 from paved_local.errors import LocalPlatformError
 
 
@@ -27,11 +27,15 @@ def _fail(error: LocalPlatformError) -> None:
 
 @cluster.command()
 @click.option("--image", "images", multiple=True, help="A local Docker image to load (repeat).")
+@click.option(
+    "--paved-images", is_flag=True, help="Build (or find) paved's images and load them all."
+)
 @click.pass_obj
-def up(kind: KindCluster, images: tuple[str, ...]) -> None:
+def up(kind: KindCluster, images: tuple[str, ...], paved_images: bool) -> None:
     """Create the cluster (idempotent) and wait until Pods run and DNS answers."""
     try:
-        kind.up(images=images, log=lambda line: click.echo(line, err=True))
+        loaded = [*images, *(build_paved_images() if paved_images else [])]
+        kind.up(images=loaded, log=lambda line: click.echo(line, err=True))
     except LocalPlatformError as error:
         _fail(error)
         return

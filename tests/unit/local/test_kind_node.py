@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from paved_local.cluster import KindCluster, node_versions
+from paved_local.cluster import KindCluster, image_tags, node_versions
 from paved_local.toolchain import KUBERNETES_VERSION
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -41,3 +41,15 @@ def test_a_cluster_keeps_its_kubeconfig_under_its_own_state(tmp_path: Path) -> N
         "KUBECONFIG": str(tmp_path / "ci" / "kubeconfig"),
         "PAVED_CLUSTER": "ci",
     }
+
+
+def test_the_images_to_load_are_the_tags_make_image_prints() -> None:
+    printed = (
+        "operator         ghcr.io/paved-dev/paved:0.1.0-python3.11          1098 MB   41 s\n"
+        "redis            ghcr.io/paved-dev/paved-redis:0.1.0                 86 MB    0 s\n"
+    )
+
+    assert image_tags(printed) == [
+        "ghcr.io/paved-dev/paved:0.1.0-python3.11",
+        "ghcr.io/paved-dev/paved-redis:0.1.0",
+    ]
