@@ -132,8 +132,18 @@ def test_each_service_starts_as_the_chart_runs_it_and_answers(service: tuple[str
     name, url = service
     path, expected = ANSWERS[name]
 
-    answered = wait_for(lambda: _answer(url, path), timeout=120, what=f"{name} to answer")
-    assert answered == expected
+    # Until it is ready a service may answer otherwise (Prometheus's /-/ready: 503 while it
+    # starts), as kubelet's readiness probe would see it: wait for the answer it gives when ready.
+    seen: list[int | str | None] = []
+
+    def ready() -> bool:
+        seen.append(_answer(url, path))
+        return seen[-1] == expected
+
+    try:
+        wait_for(ready, timeout=120, what=f"{name} to answer {expected!r}")
+    except AssertionError as timed_out:
+        raise AssertionError(f"{name} answered {seen[-3:]}, never {expected!r}") from timed_out
 
 
 @pytest.mark.parametrize("name", ["redis", "prometheus", "mlflow", "objectstore"])
