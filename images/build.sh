@@ -17,7 +17,8 @@ ca=${PAVED_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 mlserver=$(sed -n 's/^mlserver==//p' images/model-server/requirements.in)
 mlflow=$(sed -n 's/^mlflow==//p' images/mlflow/requirements.in)
 toolchain=${PAVED_CACHE_DIR:-$HOME/.cache/paved}/toolchain
-rclone_version=v1.76.0
+# rclone is the embedded platform's object store too: one pin, paved_local.toolchain's.
+rclone_version=$(sed -n 's/^RCLONE_VERSION: Final = "\(.*\)"$/\1/p' platform/paved_local/toolchain.py)
 rclone=$toolchain/rclone-$rclone_version/bin/rclone
 prometheus_version=$(sed -n 's/^version=//p' images/prometheus/build-binary.sh)
 # The operator's image also runs the training pipeline's components (paved_pipelines), the

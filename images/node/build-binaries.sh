@@ -65,8 +65,6 @@ go_tool "$cache/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION" \
   "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION" \
   github.com/rancher/local-path-provisioner local-path-provisioner
 go_tool "$cache/kind-$KIND_VERSION" "sigs.k8s.io/kind@$KIND_VERSION" sigs.k8s.io/kind kind
-go_tool "$cache/rclone-$RCLONE_VERSION" "github.com/rclone/rclone@$RCLONE_VERSION" \
-  github.com/rclone/rclone rclone
 
 etcd=$(cat "$k8s_dir/etcd-version")
 cat <<LIST
@@ -85,5 +83,4 @@ cni $cni/bin
 coredns $cache/coredns-$COREDNS_VERSION/bin/coredns
 local-path-provisioner $cache/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION/bin/local-path-provisioner
 kind $cache/kind-$KIND_VERSION/bin/kind
-rclone $cache/rclone-$RCLONE_VERSION/bin/rclone
 LIST

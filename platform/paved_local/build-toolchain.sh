@@ -72,8 +72,7 @@ if [[ ! -x $helm_dir/bin/helm ]]; then
   echo "built $helm_dir/bin/helm"
 fi
 
-# rclone (`serve s3`: the platform's object store), built as images/node/build-binaries.sh
-# builds it, into the same cache directory: whichever builds it first, the other finds it.
+# rclone (`serve s3`: the platform's object store); images/build.sh copies it into its image.
 rclone_dir=$cache/rclone-$rclone
 if [[ ! -x $rclone_dir/bin/rclone ]]; then
   mkdir -p "$rclone_dir/src" "$rclone_dir/bin" && cd "$rclone_dir/src"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +23,7 @@ import yaml
 
 from paved_local.certs import KeyPair, issue_client_certificate
 from paved_local.errors import ComponentFailedError, PrerequisiteMissingError
+from paved_local.platform import paved_state
 from paved_local.toolchain import KUBERNETES_VERSION, cache_root, ensure_toolchain
 
 REPOSITORY: Final = Path(__file__).resolve().parents[2]
@@ -46,11 +46,6 @@ def node_versions(path: Path = NODE_DIR / "versions.env") -> dict[str, str]:
     return pairs
 
 
-def state_root() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "paved" / "cluster"
-
-
 @dataclass(frozen=True)
 class ClusterNode:
     name: str
@@ -68,7 +63,7 @@ class KindCluster:
 
     @property
     def state(self) -> Path:
-        return self.directory or state_root() / self.name
+        return self.directory or paved_state() / "cluster" / self.name
 
     @property
     def kubeconfig(self) -> Path:

@@ -70,12 +70,17 @@ __all__ = [
 ANSWER_GRACE_SECONDS: Final = 15.0
 
 
+def paved_state() -> Path:
+    """Where paved keeps the state of what it runs: `${XDG_STATE_HOME:-~/.local/state}/paved`."""
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "paved"
+
+
 def default_directory() -> Path:
     explicit = os.environ.get("PAVED_LOCAL_DIR")
     if explicit:
         return Path(explicit)
-    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(xdg) / "paved" / "local"
+    return paved_state() / "local"
 
 
 class ComponentState(BaseModel):
