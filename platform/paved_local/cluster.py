@@ -12,9 +12,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -155,9 +159,37 @@ class KindCluster:
         path.chmod(0o600)
         return path
 
+    @contextmanager
+    def port_forward(self, namespace: str, service: str, port: int) -> Iterator[str]:
+        """`kubectl port-forward` to `service`'s `port` for the length of the `with`: the
+        local `127.0.0.1:<port>` it listens on."""
+        kubectl = [str(ensure_toolchain().kubectl), "--kubeconfig", str(self.kubeconfig)]
+        target = ("-n", namespace, "port-forward", f"service/{service}", f":{port}")
+        with tempfile.TemporaryFile("w+") as errors:
+            forward = subprocess.Popen(
+                [*kubectl, *target], stdout=subprocess.PIPE, stderr=errors, text=True
+            )
+            assert forward.stdout is not None
+            try:
+                local = re.search(r"127\.0\.0\.1:(\d+)", forward.stdout.readline())
+                if local is None:
+                    forward.wait(timeout=10)
+                    errors.seek(0)
+                    said = errors.read().strip()
+                    raise ComponentFailedError(f"port-forward to {service}:{port}: {said}")
+                # It prints a line a connection: drained, so a long forward never blocks.
+                threading.Thread(target=forward.stdout.read, daemon=True).start()
+                yield f"127.0.0.1:{local[1]}"
+            finally:
+                forward.terminate()
+                forward.wait(timeout=10)
+
     def load(self, images: Sequence[str]) -> None:
-        """Load local Docker images into every node (kind skips what a node holds)."""
-        self._kind("load", "docker-image", *images)
+        """Load local Docker images into every node (kind skips what a node holds). One at a
+        time: kind saves what it loads to a temporary tar first, and seven images at once are
+        about 6 GB of it."""
+        for image in images:
+            self._kind("load", "docker-image", image)
 
     def run(self, *command: str) -> str:
         """Run a command (helm, …) and return what it printed; its stderr in the error."""
@@ -182,6 +214,20 @@ def _node(item: Mapping[str, Any]) -> ClusterNode:
     return ClusterNode(
         metadata["name"], ready, status.get("nodeInfo", {}).get("kubeletVersion", "")
     )
+
+
+def code_commit() -> str:
+    """The checkout's commit (the operator's lineage names it), or "unknown" outside git."""
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(REPOSITORY), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return found.stdout.strip() or "unknown"
 
 
 def require_docker() -> None:

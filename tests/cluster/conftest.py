@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from paved_local.charts import NAMESPACE, install_charts, uninstall_charts
 from paved_local.cluster import KindCluster
-from paved_local.toolchain import ensure_toolchain
-from tests.support.docker import ROOT, Image, build_images, require_docker
+from tests.support.docker import Image, build_images, require_docker
 
-NAMESPACE = "paved"
+__all__ = ["NAMESPACE"]  # the namespace both charts go to, for the tests
 PLATFORM_IMAGES = ("operator", "dataplane", "redis", "prometheus", "mlflow", "objectstore")
 
 
@@ -34,29 +34,11 @@ def kind_cluster() -> Iterator[KindCluster]:
         cluster.down()
 
 
-def _helm(cluster: KindCluster, *args: str) -> None:
-    helm = str(ensure_toolchain().helm)
-    cluster_args = ("--kubeconfig", str(cluster.kubeconfig), "--namespace", NAMESPACE)
-    cluster.run(helm, *args, *cluster_args)
-
-
 @pytest.fixture(scope="session")
 def installed(kind_cluster: KindCluster, images: dict[str, Image]) -> Iterator[KindCluster]:
     """The platform chart, then paved's with two operators, wired to it by DNS; every
     Deployment rolled out. Uninstalled (with its namespace) at the end."""
     kind_cluster.load([images[name].tag for name in PLATFORM_IMAGES])
-    _helm(
-        kind_cluster,
-        "upgrade",
-        "--install",
-        "platform",
-        str(ROOT / "charts/paved-platform"),
-        "--create-namespace",
-    )
-    values = str(ROOT / "charts/paved/ci/platform-values.yaml")
-    _helm(kind_cluster, "upgrade", "--install", "paved", str(ROOT / "charts/paved"), "-f", values)
-    kind_cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment", "--timeout=300s")
+    install_charts(kind_cluster, log=print)
     yield kind_cluster
-    _helm(kind_cluster, "uninstall", "paved")
-    _helm(kind_cluster, "uninstall", "platform")
-    kind_cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
+    uninstall_charts(kind_cluster)

@@ -159,6 +159,18 @@ def test_the_operator_reaches_every_platform_service_by_its_dns_name(
         )
 
 
+def test_mlflow_answers_its_service_names_and_a_port_forward_only(toolchain: Toolchain) -> None:
+    platform = template(toolchain, "paved-platform", namespace="paved")
+    (container,) = find(platform, "Deployment", "mlflow")["spec"]["template"]["spec"]["containers"]
+    flag = next(a for a in container["args"] if a.startswith("--allowed-hosts="))
+    allowed = flag.removeprefix("--allowed-hosts=").split(",")
+
+    # The operator's address, and loopback at any port (`kubectl port-forward service/mlflow`).
+    assert "mlflow.paved.svc.cluster.local:5000" in allowed
+    assert {"localhost:*", "127.0.0.1:*"} <= set(allowed)
+    assert "*" not in allowed  # any other Host header is refused (DNS rebinding)
+
+
 def test_the_feature_workloads_are_apart_from_the_operator(toolchain: Toolchain) -> None:
     manifest = template(toolchain, "paved", f"--values={CLUSTER_VALUES}")
     operator = find(manifest, "Deployment", "t-paved")
