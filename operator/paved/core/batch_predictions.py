@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Final
 
-from paved.api.batch_prediction import BatchPredictionSpec, Trigger
+from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus, Trigger
 from paved.api.cron import parse_cron
 from paved.api.feature_view import (
     DataType,
@@ -162,3 +162,18 @@ def run_lineage(name: str, as_of: dt.datetime, model: ScoringModel) -> tuple[tup
         ("trainedBy", model.model_version),
         ("featureViews", json.dumps(views, sort_keys=True)),
     )
+
+
+def served_view(
+    name: str,
+    spec: BatchPredictionSpec,
+    status: BatchPredictionStatus,
+    *,
+    entities: ViewDefinition,
+    data_root: str,
+) -> ViewDefinition | None:
+    """The prediction view reads are served from (the served run's), or None before any run."""
+    if status.served is None:
+        return None
+    version = status.served.view_version
+    return prediction_view(name, spec, entities=entities, version=version, data_root=data_root)
