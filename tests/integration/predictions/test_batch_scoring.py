@@ -249,3 +249,33 @@ def test_an_entity_source_limits_the_run_to_its_entities(
     report = _run(plan, scorer, online, DuckDBEngine())
     assert report.rows == 3
     assert sorted(_partition_rows(plan)["user_id"].to_pylist()) == [5, 7, 11]
+
+
+def test_spark_reads_the_features_of_a_run_as_duckdb_does(
+    root: Path, activity: ViewDefinition, model: ScoringModel, online: RedisOnlineStore
+) -> None:
+    """The big-data engine: the same run, its features read point-in-time by Spark."""
+    from pyspark.sql import SparkSession
+
+    from paved.adapters.offline.spark import SparkEngine
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("paved-batch-prediction")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    scorer = MlflowModels(mlflow.get_tracking_uri()).load(model.uri)
+    plan = _plan(root, activity, model)
+    try:
+        report = _run(plan, scorer, online, SparkEngine(session))
+    finally:
+        session.stop()
+    assert report.rows == USERS
+    expected = _expected(plan, scorer, DuckDBEngine())
+    written = _partition_rows(plan)
+    by_user = dict(zip(written["user_id"].to_pylist(), written["score"].to_pylist(), strict=True))
+    assert by_user == pytest.approx(expected)
