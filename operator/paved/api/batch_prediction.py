@@ -130,11 +130,27 @@ class PredictionOutput(Model):
     )
 
 
+class ShadowLimits(Model):
+    """How far a new model version's predictions may differ from the served ones, scored as of
+    the same time, and still replace them without a person's say-so."""
+
+    max_score_psi: float = Field(
+        default=0.25, gt=0, description="Population stability index of the two score sets."
+    )
+    min_rank_agreement: float = Field(
+        default=0.8, ge=-1, le=1, description="Spearman's rank correlation of the two score sets."
+    )
+    max_decision_flips: float = Field(
+        default=0.1, ge=0, le=1, description="Share of entities whose decision (threshold) flips."
+    )
+
+
 class BatchPredictionSpec(Model):
     model: ModelChoice
     entities: Entities
     trigger: Trigger
     output: PredictionOutput = section(PredictionOutput)
+    shadow: ShadowLimits = section(ShadowLimits)
     batch_rows: int = Field(
         default=100_000, ge=1_000, le=1_000_000, description="Entities scored per batch."
     )
@@ -170,12 +186,41 @@ class FailedRun(Model):
     message: ShortText
 
 
+class ShadowVerdict(StrEnum):
+    ACCEPTED = "Accepted"  # within the limits and allowed to serve: it replaced the served run
+    HELD = "Held"  # outside a limit, or not allowed yet: the served run stays
+
+
+class ShadowRecord(Model):
+    """A new model version's run beside the served one, and how the two compare."""
+
+    run: PredictionRun
+    compared: int = Field(ge=0, description="Entities scored by both.")
+    score_psi: float | None = None
+    rank_agreement: float | None = None
+    decision_flips: float | None = Field(default=None, ge=0, le=1)
+    verdict: ShadowVerdict
+    message: ShortText
+
+
 class BatchPredictionStatus(Status):
     phase: BatchPredictionPhase | None = None
     served: PredictionRun | None = Field(
         default=None, description="The run whose predictions reads are served."
     )
     last_failure: FailedRun | None = None
+    shadow: ShadowRecord | None = Field(
+        default=None, description="A new model version's predictions, computed beside the served."
+    )
+    previous: PredictionRun | None = Field(
+        default=None, description="The run the served one replaced: what a rollback restores."
+    )
+    rolled_back: RecordedName | None = Field(
+        default=None, description="The model version rolled back: not shadowed again."
+    )
+    handled_rollback: ShortText | None = Field(
+        default=None, description="The rollback request already carried out."
+    )
     next_run_at: dt.datetime | None = Field(
         default=None, description="When the schedule's next run is due (scheduled triggers)."
     )

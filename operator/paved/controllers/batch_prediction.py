@@ -19,6 +19,7 @@ from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import check_references
 from paved.controllers.batch_prediction_models import find_model
 from paved.core.batch_prediction_steps import (
+    Compare,
     FindModel,
     Report,
     Score,
@@ -30,7 +31,9 @@ from paved.core.batch_prediction_steps import (
     decide,
 )
 from paved.core.batch_predictions import ScoringPlan
+from paved.core.data_paths import namespace_root
 from paved.core.feature_views import ViewDefinition, view_definition
+from paved.core.prediction_shadow import Comparison
 from paved.core.reasons import AcceptanceReason, BatchPredictionReason
 from paved.errors import PermanentError, StoreUnavailableError
 from paved.observability import (
@@ -42,10 +45,10 @@ from paved.observability import (
 from paved.ports import Ports
 from paved.ports.cluster import Unreadable
 from paved.ports.registry import RegistryUnavailableError
-from paved.services.batch_scoring import score_run
+from paved.services.batch_scoring import compare_runs, score_run
 
-# A reconcile: find the model, score, report; more means an act did not take.
-MAX_STEPS: Final = 4
+# A reconcile: find the model, score, compare, report; more means an act did not take.
+MAX_STEPS: Final = 5
 
 BatchPredictionResource = Resource[BatchPredictionSpec, BatchPredictionStatus]
 
@@ -64,6 +67,8 @@ async def score_batch_predictions(
                 seen = replace(seen, model=await find_model(resource.namespace, choice, ports))
             case Score(plan=plan):
                 seen = replace(seen, scored=await _score(resource, plan, ports))
+            case Compare():
+                seen = replace(seen, compared=await _compare(resource, step, ports))
             case Report():
                 _export(resource, step)
                 updates = dict(step.updates)
@@ -112,6 +117,22 @@ async def _score(
     PREDICTION_ROWS.labels(*labels).inc(report.rows)
     PREDICTION_RUN_SECONDS.labels(*labels).observe(report.seconds)
     return Scored(report.rows, report.seconds)
+
+
+async def _compare(resource: BatchPredictionResource, step: Compare, ports: Ports) -> Comparison:
+    """The served run's and the shadow run's scores, compared (read in a worker thread)."""
+    if ports.predictions is None:
+        raise PermanentError("this operator has no prediction files configured")
+    root = str(namespace_root(ports.data_root, resource.namespace))
+    return await asyncio.to_thread(
+        compare_runs,
+        ports.predictions,
+        served=step.served.path,
+        shadow=step.shadow.path,
+        keys=step.keys,
+        root=root,
+        threshold=step.threshold,
+    )
 
 
 def _reason(error: Exception) -> str:

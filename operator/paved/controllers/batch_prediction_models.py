@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from paved.api.batch_prediction import ModelChoice
 from paved.api.model_version import Stage
+from paved.controllers.acceptance import authors, governing_policies
 from paved.core.batch_prediction_steps import Waiting
 from paved.core.batch_predictions import ModelInput, ScoringModel
 from paved.core.feature_views import view_definition
 from paved.core.model_versions import MODEL_VERSION_TAG, registered_model_name
+from paved.core.promotion_policy import promotion_refusal
 from paved.core.reasons import BatchPredictionReason
 from paved.errors import PathOutsideDataRootError
 from paved.ports import Ports
@@ -51,7 +53,12 @@ async def _trained_by(
     inputs = await _inputs(namespace, found, ports)
     if isinstance(inputs, Waiting):
         return inputs
-    return ScoringModel(entry.name, entry.version, entry.uri or "", name, inputs)
+    # Whether it may replace served predictions: the rule for reaching production.
+    policies = await governing_policies(namespace, ports)
+    refusal = promotion_refusal(
+        name, found.spec, found.status, authors=authors(found.annotations), policies=policies
+    )
+    return ScoringModel(entry.name, entry.version, entry.uri or "", name, inputs, refusal)
 
 
 async def _inputs(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from paved.api.batch_prediction import (
@@ -26,6 +26,8 @@ from paved.api.batch_prediction import (
     FailedRun,
     ModelChoice,
     PredictionRun,
+    ShadowRecord,
+    ShadowVerdict,
 )
 from paved.core.batch_predictions import (
     ScoringModel,
@@ -42,9 +44,17 @@ from paved.core.conditions import ConditionStatus, Observation
 from paved.core.data_paths import namespace_root, resolve
 from paved.core.failures import backoff_seconds
 from paved.core.feature_views import ViewDefinition
-from paved.core.reasons import AcceptanceReason, BatchPredictionReason
+from paved.core.prediction_shadow import (
+    ACCEPT_REQUESTED,
+    ROLLBACK_REQUESTED,
+    Comparison,
+    breaches,
+    summary,
+)
+from paved.core.reasons import AcceptanceReason, BatchPredictionReason, ModelChangeReason
 
 READY: Final = "Ready"
+MODEL_CHANGE: Final = "ModelChange"
 SOURCE_FIELD: Final = "spec.entities.source.path"
 # A model that cannot be found or loaded is looked for again this often: it appears when a
 # person registers or promotes one, not on a schedule.
@@ -90,6 +100,7 @@ class Seen:
     watermark: dt.datetime | None = None  # the entities' FeatureView's
     model: ScoringModel | Waiting | None = None
     scored: Scored | ScoringFailed | None = None
+    compared: Comparison | None = None  # the served run and a new version's, compared
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,16 @@ class Score:
 
 
 @dataclass(frozen=True)
+class Compare:
+    """Read both runs' predictions and compare them, entity by entity."""
+
+    served: PredictionRun
+    shadow: PredictionRun
+    keys: tuple[str, ...]  # the entities' join keys
+    threshold: float
+
+
+@dataclass(frozen=True)
 class Report:
     """The status to write; with a retry, look again after that many seconds, not a tick."""
 
@@ -112,7 +133,7 @@ class Report:
     retry_reason: str = ""
 
 
-Act = FindModel | Score
+Act = FindModel | Score | Compare
 Step = Act | Report
 
 
@@ -130,6 +151,9 @@ def decide(
     if seen.accepted.status != "True":
         return Report((seen.accepted,), updates | {"phase": BatchPredictionPhase.PENDING})
     observed: tuple[Observation, ...] = (seen.accepted,)
+    rollback = _rollback(subject, status, observed, updates)
+    if rollback is not None:
+        return rollback
     if isinstance(seen.entities, Waiting):
         waiting = _condition("False", seen.entities.reason, seen.entities.message)
         return Report((*observed, waiting), updates | {"phase": idle})
@@ -149,6 +173,8 @@ def decide(
         retry = f"{seen.model.message}; next look in {WAITING_RETRY_SECONDS:g} s."
         return Report((*observed, down), updates | {"phase": idle}, WAITING_RETRY_SECONDS, retry)
     run = _Run(subject, spec, status, seen.entities, seen.model, as_of, updates)
+    if run.is_change():
+        return _change_step(run, seen, observed, now=now)
     return _run_step(run, seen.scored, observed, now=now)
 
 
@@ -187,6 +213,27 @@ class _Run:
             and served.model == self.model.registered
             and served.model_version == self.model.version
             and served.as_of >= self.as_of
+        )
+
+    def is_change(self) -> bool:
+        """Whether a model version other than the served one should score: a shadow run."""
+        served = self.status.served
+        return served is not None and (served.model, served.model_version) != (
+            self.model.registered,
+            self.model.version,
+        )
+
+    def record(self, scored: Scored, now: dt.datetime) -> PredictionRun:
+        plan = self.plan()
+        return PredictionRun(
+            as_of=self.as_of,
+            model=self.model.registered,
+            model_version=self.model.version,
+            view_version=plan.output.version,
+            rows=scored.rows,
+            seconds=round(scored.seconds, 3),
+            finished_at=now,
+            path=plan.partition,
         )
 
     def failed_recently(self, now: dt.datetime) -> FailedRun | None:
@@ -241,17 +288,7 @@ def _run_step(
         return Score(run.plan())
     if isinstance(scored, ScoringFailed):
         return _failed(run, scored, observed, now=now)
-    plan = run.plan()
-    served = PredictionRun(
-        as_of=run.as_of,
-        model=run.model.registered,
-        model_version=run.model.version,
-        view_version=plan.output.version,
-        rows=scored.rows,
-        seconds=round(scored.seconds, 3),
-        finished_at=now,
-        path=plan.partition,
-    )
+    served = run.record(scored, now)
     ready = _condition("True", BatchPredictionReason.SCORED, _served_message(served))
     updates |= {"phase": BatchPredictionPhase.SCORED, "served": served, "last_failure": None}
     return Report((*observed, ready), updates)
@@ -298,3 +335,126 @@ def _condition(
     status: ConditionStatus, reason: BatchPredictionReason | str, message: str
 ) -> Observation:
     return Observation(READY, status, str(reason), message)
+
+
+def _rollback(
+    subject: Subject,
+    status: BatchPredictionStatus,
+    observed: tuple[Observation, ...],
+    updates: Mapping[str, Any],
+) -> Report | None:
+    """A person's rollback, once per request: the previous run's predictions are served again
+    at once (its online values were kept), and its replacement is not shadowed again."""
+    request = subject.annotations.get(ROLLBACK_REQUESTED)
+    if not request or request == status.handled_rollback:
+        return None
+    done = dict(updates) | {"handled_rollback": request}
+    previous, served = status.previous, status.served
+    if previous is None or served is None:
+        message = "Rollback requested, but no previous predictions are kept to restore."
+        nothing = Observation(
+            MODEL_CHANGE, "False", ModelChangeReason.NOTHING_TO_ROLL_BACK, message
+        )
+        return Report((*observed, nothing), done)
+    message = (
+        f"Rolled back: {served.model} version {served.model_version}'s predictions are no longer "
+        f"served; version {previous.model_version}'s as of {previous.as_of.isoformat()} are."
+    )
+    back = Observation(MODEL_CHANGE, "True", ModelChangeReason.ROLLED_BACK, message)
+    ready = _condition("True", BatchPredictionReason.SCORED, _served_message(previous))
+    done |= {
+        "phase": BatchPredictionPhase.SCORED,
+        "served": previous,
+        "previous": None,
+        "shadow": None,
+        "rolled_back": served.model_version,
+    }
+    return Report((*observed, ready, back), done)
+
+
+def _change_step(
+    run: _Run, seen: Seen, observed: tuple[Observation, ...], *, now: dt.datetime
+) -> Step:
+    """A new model version: score it as of the served run's as-of beside it (a shadow), compare
+    the two, and let it replace the served predictions only within the limits and when the
+    promotion rule allows it; otherwise hold it and say why."""
+    served = run.status.served
+    assert served is not None
+    serving = _condition("True", BatchPredictionReason.SCORED, _served_message(served))
+    updates = dict(run.updates) | {"phase": BatchPredictionPhase.SCORED}
+    if run.status.rolled_back == run.model.version:
+        message = f"Version {run.model.version} was rolled back: it is not shadowed again."
+        held = Observation(MODEL_CHANGE, "True", ModelChangeReason.ROLLED_BACK, message)
+        return Report((*observed, serving, held), updates)
+    shadow_run = replace(run, as_of=served.as_of)  # the same as-of: only the models differ
+    shadow = run.status.shadow
+    if shadow is not None and (shadow.run.model_version, shadow.run.as_of) == (
+        run.model.version,
+        served.as_of,
+    ):
+        return _judged(run, shadow, observed, serving=serving)
+    if seen.scored is None:
+        failed = shadow_run.failed_recently(now)
+        if failed is not None:
+            down = Observation(MODEL_CHANGE, "False", failed.reason, failed.message)
+            return Report((*observed, serving, down), updates)
+        return Score(shadow_run.plan())
+    if isinstance(seen.scored, ScoringFailed):
+        return _failed(shadow_run, seen.scored, observed, now=now)
+    candidate = shadow_run.record(seen.scored, now)
+    if seen.compared is None:
+        return Compare(served, candidate, run.entities.join_keys, run.spec.output.threshold)
+    record = _shadow_record(run, candidate, seen.compared)
+    return _judged(run, record, observed, serving=serving)
+
+
+def _shadow_record(run: _Run, candidate: PredictionRun, comparison: Comparison) -> ShadowRecord:
+    why = [*breaches(comparison, run.spec.shadow)]
+    if run.model.refusal is not None:
+        why.append(run.model.refusal)
+    verdict = ShadowVerdict.HELD if why else ShadowVerdict.ACCEPTED
+    message = summary(comparison) + (f"; held: {'; '.join(why)}" if why else "")
+    return ShadowRecord(
+        run=candidate,
+        compared=comparison.compared,
+        score_psi=comparison.score_psi,
+        rank_agreement=comparison.rank_agreement,
+        decision_flips=comparison.decision_flips,
+        verdict=verdict,
+        message=message,
+    )
+
+
+def _judged(
+    run: _Run, record: ShadowRecord, observed: tuple[Observation, ...], *, serving: Observation
+) -> Report:
+    """Replace the served predictions with the shadow's, or hold them; a person may accept a
+    held version (not one the promotion rule refuses)."""
+    served = run.status.served
+    assert served is not None
+    version = record.run.model_version
+    accepted_by_hand = run.subject.annotations.get(ACCEPT_REQUESTED) == version
+    allowed = run.model.refusal is None
+    if record.verdict is ShadowVerdict.ACCEPTED or (accepted_by_hand and allowed):
+        how = "by a person" if record.verdict is ShadowVerdict.HELD else "within the limits"
+        message = f"Version {version} replaced version {served.model_version} ({how}): "
+        change = Observation(
+            MODEL_CHANGE, "True", ModelChangeReason.SHADOW_ACCEPTED, message + record.message
+        )
+        ready = _condition("True", BatchPredictionReason.SCORED, _served_message(record.run))
+        accepted = record.model_copy(update={"verdict": ShadowVerdict.ACCEPTED})
+        updates = dict(run.updates) | {
+            "phase": BatchPredictionPhase.SCORED,
+            "served": record.run,
+            "previous": served,
+            "shadow": accepted,
+            "last_failure": None,
+        }
+        return Report((*observed, ready, change), updates)
+    message = (
+        f"Version {version}'s predictions are computed beside version {served.model_version}'s "
+        f"and held: {record.message}. Annotate {ACCEPT_REQUESTED}={version} to accept them."
+    )
+    held = Observation(MODEL_CHANGE, "False", ModelChangeReason.SHADOW_HELD, message)
+    updates = dict(run.updates) | {"phase": BatchPredictionPhase.SCORED, "shadow": record}
+    return Report((*observed, serving, held), updates)

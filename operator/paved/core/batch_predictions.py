@@ -56,6 +56,9 @@ class ScoringModel:
     uri: str
     model_version: str  # the ModelVersion object that trained it
     inputs: tuple[ModelInput, ...]
+    # Why this version may not replace served predictions (the promotion rule: phase, policies,
+    # sign-off); None: it may.
+    refusal: str | None = None
 
     @property
     def label(self) -> str:

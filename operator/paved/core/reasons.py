@@ -161,3 +161,12 @@ class BatchPredictionReason(StrEnum):
     ONLINE_STORE_UNAVAILABLE = "OnlineStoreUnavailable"
     MODEL_UNLOADABLE = "ModelUnloadable"
     SCORING_FAILED = "ScoringFailed"
+
+
+class ModelChangeReason(StrEnum):
+    """The BatchPrediction's ModelChange condition: a new model version's predictions, shadowed."""
+
+    SHADOW_ACCEPTED = "ShadowAccepted"
+    SHADOW_HELD = "ShadowHeld"
+    ROLLED_BACK = "RolledBack"
+    NOTHING_TO_ROLL_BACK = "NothingToRollBack"

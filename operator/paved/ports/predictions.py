@@ -34,3 +34,7 @@ class PredictionFiles(Protocol):
         `root`), committed whole when the block ends without an error (replacing any earlier
         attempt at the same run, with `lineage` beside the files); left out otherwise."""
         ...
+
+    def read(self, partition: str, root: str) -> pa.Table:
+        """A committed run's predictions (every column), from its partition under `root`."""
+        ...

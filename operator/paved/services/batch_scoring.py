@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from paved.core.batch_predictions import AS_OF, MODEL_VERSION, SCORE, ScoringPlan
+from paved.core.prediction_shadow import Comparison, compare
 from paved.errors import SourceDataError
 from paved.ports.models import Scorer
 from paved.ports.offline import FeatureRequest, JoinOptions, OfflineEngine
@@ -92,3 +93,23 @@ def _predictions(
     scores = model.score(features.select(reads))
     label = pa.array([plan.model.label] * keys.num_rows, pa.string())
     return entity_rows.append_column(SCORE, scores).append_column(MODEL_VERSION, label)
+
+
+def compare_runs(
+    files: PredictionFiles,
+    *,
+    served: str,
+    shadow: str,
+    keys: tuple[str, ...],
+    root: str,
+    threshold: float,
+) -> Comparison:
+    """The served run's and a shadow run's scores, entity by entity (those both scored)."""
+    before = files.read(served, root).select([*keys, SCORE]).rename_columns([*keys, "before"])
+    after = files.read(shadow, root).select([*keys, SCORE]).rename_columns([*keys, "after"])
+    both = before.join(after, list(keys), join_type="inner")
+    return compare(
+        both["before"].to_numpy(zero_copy_only=False),
+        both["after"].to_numpy(zero_copy_only=False),
+        threshold=threshold,
+    )

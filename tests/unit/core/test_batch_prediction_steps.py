@@ -10,9 +10,11 @@ from paved.api.batch_prediction import (
     BatchPredictionPhase,
     BatchPredictionSpec,
     BatchPredictionStatus,
+    ShadowVerdict,
 )
 from paved.api.feature_view import FeatureViewSpec
 from paved.core.batch_prediction_steps import (
+    Compare,
     FindModel,
     Report,
     Score,
@@ -26,7 +28,8 @@ from paved.core.batch_prediction_steps import (
 )
 from paved.core.batch_predictions import RUN_REQUESTED, ModelInput, ScoringModel
 from paved.core.feature_views import view_definition
-from paved.core.reasons import BatchPredictionReason
+from paved.core.prediction_shadow import ACCEPT_REQUESTED, ROLLBACK_REQUESTED, Comparison
+from paved.core.reasons import BatchPredictionReason, ModelChangeReason
 from paved.core.references import Reference, acceptance
 
 NOW = dt.datetime(2026, 12, 5, 10, 37, tzinfo=dt.UTC)
@@ -150,10 +153,88 @@ def test_the_watermark_moving_is_a_new_run() -> None:
     assert scored.plan.as_of == later
 
 
-def test_a_new_production_version_scores_the_same_as_of_again() -> None:
-    scored = step(served(), model=V2)
+def test_a_new_version_is_shadowed_as_of_the_served_run_whatever_the_trigger_says() -> None:
+    later = WATERMARK + dt.timedelta(hours=3)
+    scored = step(served(), model=V2, watermark=later)
     assert isinstance(scored, Score)
-    assert scored.plan.model == V2
+    assert (scored.plan.model, scored.plan.as_of) == (V2, WATERMARK)
+
+
+def shadowed(status: BatchPredictionStatus, comparison: Comparison, **seen: Any) -> Step:
+    """The new version scored beside the served one, and the two compared."""
+    model = seen.pop("model", V2)
+    compare = step(status, model=model, scored=Scored(1000, 3.0), **seen)
+    assert isinstance(compare, Compare)
+    assert compare.served == status.served
+    assert compare.keys == ("user_id",)
+    return step(status, model=model, scored=Scored(1000, 3.0), compared=comparison, **seen)
+
+
+CLOSE = Comparison(1000, 0.01, 0.97, 0.02)
+FAR = Comparison(1000, 0.6, 0.3, 0.25)
+
+
+def test_a_shadow_within_the_limits_replaces_the_served_predictions_and_keeps_them() -> None:
+    before = served()
+    report = shadowed(before, CLOSE)
+    assert isinstance(report, Report)
+    assert ready(report) == ("True", BatchPredictionReason.SCORED)
+    change = next(o for o in report.observed if o.type == "ModelChange")
+    assert (change.status, change.reason) == ("True", ModelChangeReason.SHADOW_ACCEPTED)
+    assert report.updates["served"].model_version == "2"
+    assert report.updates["previous"] == before.served
+    assert report.updates["shadow"].verdict is ShadowVerdict.ACCEPTED
+
+
+def held(report: Step) -> BatchPredictionStatus:
+    assert isinstance(report, Report)
+    change = next(o for o in report.observed if o.type == "ModelChange")
+    assert (change.status, change.reason) == ("False", ModelChangeReason.SHADOW_HELD)
+    assert "served" not in report.updates
+    return served().model_copy(update=dict(report.updates))
+
+
+def test_a_shadow_past_a_limit_is_held_with_the_numbers_and_not_scored_again() -> None:
+    status = held(shadowed(served(), FAR))
+    assert status.shadow is not None
+    assert status.shadow.verdict is ShadowVerdict.HELD
+    assert "score PSI 0.6000 > 0.25" in status.shadow.message
+    assert "decisions flipped 25.00% > 10.00%" in status.shadow.message
+    held(step(status, model=V2))  # the next tick: still held, nothing scored
+
+
+def test_a_person_accepts_a_held_shadow() -> None:
+    status = held(shadowed(served(), FAR))
+    asked = replace(SUBJECT, annotations={ACCEPT_REQUESTED: "2"})
+    report = step(status, subject=asked, model=V2)
+    assert isinstance(report, Report)
+    assert report.updates["served"].model_version == "2"
+
+
+def test_a_version_the_promotion_rule_refuses_is_held_even_when_close_or_asked_for() -> None:
+    unsigned = replace(V2, refusal="ModelVersion churn-v2 has no valid sign-off")
+    status = held(shadowed(served(), CLOSE, model=unsigned))
+    assert status.shadow is not None
+    assert "no valid sign-off" in status.shadow.message
+    asked = replace(SUBJECT, annotations={ACCEPT_REQUESTED: "2"})
+    held(step(status, subject=asked, model=unsigned))
+
+
+def test_a_rollback_restores_the_previous_predictions_at_once_and_once() -> None:
+    replaced = shadowed(served(), CLOSE)
+    assert isinstance(replaced, Report)
+    status = served().model_copy(update=dict(replaced.updates))
+    asked = replace(SUBJECT, annotations={ROLLBACK_REQUESTED: "2026-12-05T10:40:00Z"})
+    report = step(status, subject=asked, model=V2)
+    assert isinstance(report, Report)
+    assert report.updates["served"].model_version == "1"
+    after = status.model_copy(update=dict(report.updates))
+    assert (after.rolled_back, after.previous) == ("2", None)
+    again = step(after, subject=asked, model=V2)  # handled: version 2 is not shadowed again
+    assert isinstance(again, Report)
+    change = next(o for o in again.observed if o.type == "ModelChange")
+    assert change.reason == ModelChangeReason.ROLLED_BACK
+    assert "served" not in again.updates
 
 
 def test_a_failed_run_keeps_what_is_served_and_backs_off() -> None:

@@ -77,6 +77,12 @@ class ParquetPredictionFiles:
             writer.close()
             shutil.rmtree(writer.directory, ignore_errors=True)
 
+    def read(self, partition: str, root: str) -> pa.Table:
+        files = data_files(_OUTPUT_FIELD, os.path.relpath(partition, root), root)
+        if not files:
+            raise SourceDataError(f"the run's predictions at {partition} are gone")
+        return pa.concat_tables(pq.read_table(file) for file in files)
+
 
 @dataclass
 class _RunWriter:
