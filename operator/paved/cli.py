@@ -537,6 +537,35 @@ def _run_ended(found: dict[str, Any], requested: dt.datetime) -> tuple[bool, str
     return None
 
 
+@predictions.command("rollback")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def predictions_rollback_command(name: str, namespace: str, kubeconfig: str | None) -> None:
+    """Serve the predictions NAME served before its last model change again, at once (within
+    one operator tick); the version rolled back is not shadowed again."""
+    from paved.core.prediction_shadow import ROLLBACK_REQUESTED
+
+    _annotate(name, namespace, {ROLLBACK_REQUESTED: _now()}, kubeconfig, "batchpredictions")
+    click.echo(f"batchprediction {namespace}/{name}: rollback requested")
+
+
+@predictions.command("accept")
+@click.argument("name")
+@click.argument("version")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def predictions_accept_command(
+    name: str, version: str, namespace: str, kubeconfig: str | None
+) -> None:
+    """Let model VERSION's held shadow predictions replace the served ones (the promotion rule,
+    sign-off included, still applies)."""
+    from paved.core.prediction_shadow import ACCEPT_REQUESTED
+
+    _annotate(name, namespace, {ACCEPT_REQUESTED: version}, kubeconfig, "batchpredictions")
+    click.echo(f"batchprediction {namespace}/{name}: version {version} accepted")
+
+
 @predictions.command("status")
 @click.argument("name")
 @click.option("-n", "--namespace", default="default", show_default=True)
@@ -561,6 +590,13 @@ def predictions_status_command(name: str, namespace: str, kubeconfig: str | None
             f"run:      {served.rows:,} entities in {served.seconds:g} s, finished "
             f"{served.finished_at.isoformat(timespec='seconds')}; Parquet {served.path}",
         ]
+    shadow = status.shadow
+    if shadow is not None:
+        lines.append(
+            f"shadow:   version {shadow.run.model_version} {shadow.verdict.value}: {shadow.message}"
+        )
+    if status.previous is not None:
+        lines.append(f"previous: version {status.previous.model_version} (a rollback restores it)")
     if status.next_run_at is not None:
         lines.append(f"next run: {status.next_run_at.isoformat()}")
     for condition in status.conditions:
