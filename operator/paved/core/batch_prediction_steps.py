@@ -44,6 +44,9 @@ from paved.core.conditions import ConditionStatus, Observation
 from paved.core.data_paths import namespace_root, resolve
 from paved.core.failures import backoff_seconds
 from paved.core.feature_views import ViewDefinition
+
+# The status to write, as a ModelVersion's steps end in it.
+from paved.core.model_version_steps import Report as Report
 from paved.core.prediction_shadow import (
     ACCEPT_REQUESTED,
     ROLLBACK_REQUESTED,
@@ -121,16 +124,6 @@ class Compare:
     shadow: PredictionRun
     keys: tuple[str, ...]  # the entities' join keys
     threshold: float
-
-
-@dataclass(frozen=True)
-class Report:
-    """The status to write; with a retry, look again after that many seconds, not a tick."""
-
-    observed: tuple[Observation, ...]
-    updates: Mapping[str, Any]
-    retry_after_seconds: float | None = None
-    retry_reason: str = ""
 
 
 Act = FindModel | Score | Compare

@@ -18,22 +18,23 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from paved.adapters.models.mlflow import MlflowModels
+from paved.adapters.models.mlflow import MlflowModels, SklearnScorer
 from paved.adapters.offline.duckdb import DuckDBEngine
 from paved.adapters.offline.prediction_files import LINEAGE_FILE, ParquetPredictionFiles
 from paved.adapters.online.redis import RedisOnlineStore
 from paved.adapters.registry.mlflow import MlflowRegistry
-from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus
+from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus, ShadowLimits
 from paved.api.feature_view import FeatureViewSpec
 from paved.core.batch_prediction_steps import Score, Seen, Subject, decide
-from paved.core.batch_predictions import ModelInput, ScoringModel, ScoringPlan
+from paved.core.batch_predictions import ModelInput, ScoringModel, ScoringPlan, view_version
 from paved.core.feature_views import ViewDefinition, view_definition
+from paved.core.prediction_shadow import breaches
 from paved.core.references import acceptance
 from paved.features import FeatureStore
 from paved.ports.models import Scorer
 from paved.ports.offline import FeatureRequest, JoinOptions, OfflineEngine
 from paved.ports.online import ValueStatus
-from paved.services.batch_scoring import ScoringReport, score_run
+from paved.services.batch_scoring import ScoringReport, compare_runs, score_run
 from paved_local.platform import Endpoints
 from paved_pipelines.registry import SKOPS_TRUSTED_TYPES
 from paved_pipelines.steps import LABEL, train
@@ -279,3 +280,47 @@ def test_spark_reads_the_features_of_a_run_as_duckdb_does(
     written = _partition_rows(plan)
     by_user = dict(zip(written["user_id"].to_pylist(), written["score"].to_pylist(), strict=True))
     assert by_user == pytest.approx(expected)
+
+
+def test_a_new_versions_predictions_are_written_beside_the_served_ones_and_compared(
+    root: Path, activity: ViewDefinition, model: ScoringModel, online: RedisOnlineStore
+) -> None:
+    """The shadow of a model change: its own view version online and its own partition, the
+    served values untouched; then the two runs compared entity by entity from their Parquet."""
+    served_scorer = MlflowModels(mlflow.get_tracking_uri()).load(model.uri)
+    served = _plan(root, activity, model)
+    _run(served, served_scorer, online, DuckDBEngine())
+    rows = pq.read_table(activity.source.replace("*", "part-0"))
+    # Another model: it learns the opposite, so its decisions flip and its ranks disagree.
+    flipped = rows.append_column(LABEL, pc.greater_equal(rows["clicks_7d"], 18).cast(pa.int64()))
+    other = train(flipped, {f.name: f for f in activity.features}, {"n_estimators": 20}, 7)
+    new_model = replace(model, version=str(int(model.version) + 1), model_version="churn-v2")
+    shadow_version = view_version(served.output.name, activity, new_model)
+    shadow = replace(
+        served,
+        model=new_model,
+        output=replace(served.output, version=shadow_version),
+        partition=served.partition.replace(f"-v{model.version}", f"-v{new_model.version}"),
+    )
+    _run(shadow, SklearnScorer(other), online, DuckDBEngine())
+
+    views = {"served": served.output, "shadow": shadow.output}
+    store = FeatureStore(views, DuckDBEngine(), online)
+    refs = ["served:model_version", "shadow:model_version"]
+    read = store.get_online_features([{"user_id": 1}], refs, AS_OF)
+    assert read.values[0] == [model.label, new_model.label]
+
+    comparison = compare_runs(
+        ParquetPredictionFiles(),
+        served=served.partition,
+        shadow=shadow.partition,
+        keys=("user_id",),
+        root=str(root / NAMESPACE),
+        threshold=0.5,
+    )
+    assert comparison.compared == USERS
+    assert comparison.rank_agreement is not None
+    assert comparison.rank_agreement < 0
+    assert comparison.decision_flips is not None
+    assert comparison.decision_flips > 0.5
+    assert breaches(comparison, ShadowLimits())
