@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paved.ports import ModelRegistry, OfflineEngine, OnlineStore, PipelineRunner
+from paved.ports import (
+    ModelLoader,
+    ModelRegistry,
+    OfflineEngine,
+    OnlineStore,
+    PipelineRunner,
+    PredictionFiles,
+)
 from paved.settings import OperatorSettings, RunnerName
 
 
@@ -56,3 +63,15 @@ def model_registry(settings: OperatorSettings) -> ModelRegistry:
     from paved.adapters.registry.mlflow import MlflowRegistry
 
     return MlflowRegistry(settings.mlflow_tracking_uri)
+
+
+def model_loader(settings: OperatorSettings) -> ModelLoader:
+    from paved.adapters.models.mlflow import MlflowModels
+
+    return MlflowModels(settings.mlflow_tracking_uri)
+
+
+def prediction_files() -> PredictionFiles:
+    from paved.adapters.offline.prediction_files import ParquetPredictionFiles
+
+    return ParquetPredictionFiles()

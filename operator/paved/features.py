@@ -23,9 +23,11 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus
 from paved.api.feature_view import FeatureViewSpec
 from paved.api.meta import parse_duration
 from paved.assembly import offline_engine, online_store
+from paved.core.batch_predictions import served_view
 from paved.core.feature_views import ViewDefinition, view_definition
 from paved.ports.offline import FeatureRequest, JoinOptions, OfflineEngine
 from paved.ports.online import OnlineFeatures, OnlineRequest, OnlineStore
@@ -165,7 +167,37 @@ class FeatureStore:
             item["metadata"]["name"]: FeatureViewSpec.model_validate(item["spec"])
             for item in listed["items"]
         }
-        return cls.from_specs(specs, settings, namespace)
+        store = cls.from_specs(specs, settings, namespace)
+        try:
+            predictions = objects.list_namespaced_custom_object(
+                "paved.dev", "v1alpha1", namespace, "batchpredictions"
+            )
+        except client.ApiException as error:
+            if error.status != 404:  # a cluster without the BatchPrediction CRD has none
+                raise
+            return store
+        return store.with_predictions(predictions["items"], settings.data_root)
+
+    def with_predictions(
+        self, objects: Iterable[Mapping[str, Any]], data_root: str
+    ) -> FeatureStore:
+        """This store, plus the served prediction view of each BatchPrediction (as its status
+        names it), read as `<BatchPrediction>:score` and `<BatchPrediction>:model_version`."""
+        views = dict(self._views)
+        for item in objects:
+            name = item["metadata"]["name"]
+            spec = BatchPredictionSpec.model_validate(item["spec"])
+            status = BatchPredictionStatus.model_validate(item.get("status") or {})
+            entities = views.get(spec.entities.feature_view)
+            if entities is None:
+                continue  # not scored until its FeatureView exists
+            view = served_view(name, spec, status, entities=entities, data_root=data_root)
+            if view is None:
+                continue  # nothing served yet
+            if name in self._views:
+                raise ValueError(f"BatchPrediction {name} and FeatureView {name} share a name")
+            views[name] = view
+        return FeatureStore(views, self._offline, self._online, self._lateness)
 
     @property
     def view_names(self) -> list[str]:

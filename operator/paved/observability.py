@@ -57,6 +57,28 @@ ANALYSIS_LAG_SECONDS: Final = Histogram(
     buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
 )
 
+PREDICTION_ROWS: Final = Counter(
+    "paved_batch_prediction_rows_total",
+    "Entities scored by batch prediction runs.",
+    ["namespace", "batch_prediction"],
+)
+PREDICTION_RUN_SECONDS: Final = Histogram(
+    "paved_batch_prediction_run_duration_seconds",
+    "How long one batch prediction run took, from the first entity read to the commit.",
+    ["namespace", "batch_prediction"],
+    buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
+PREDICTION_FAILURES: Final = Counter(
+    "paved_batch_prediction_failures_total",
+    "Batch prediction runs that failed, by reason (the Ready condition's).",
+    ["namespace", "batch_prediction", "reason"],
+)
+PREDICTION_AS_OF: Final = Gauge(
+    "paved_batch_prediction_as_of_timestamp_seconds",
+    "The as-of of the served predictions (Unix time): now minus it is their age.",
+    ["namespace", "batch_prediction"],
+)
+
 
 def forget_feature_view(namespace: str, name: str) -> None:
     """Drop a deleted FeatureView's freshness series: a gauge keeps its last value, so the view

@@ -18,7 +18,14 @@ from prometheus_client import start_http_server
 
 import paved.controllers  # noqa: F401  (registers the handlers)
 from paved.adapters.kubernetes_api import api_client
-from paved.assembly import model_registry, offline_engine, online_store, pipeline_runner
+from paved.assembly import (
+    model_loader,
+    model_registry,
+    offline_engine,
+    online_store,
+    pipeline_runner,
+    prediction_files,
+)
 from paved.controllers._kopf import WatchedCluster
 from paved.ports import Ports
 from paved.settings import OperatorSettings
@@ -46,6 +53,8 @@ def build_ports(settings: OperatorSettings) -> Ports:
         data_root=settings.data_root,
         code_commit=settings.code_commit,
         online_url=settings.redis_url,
+        models=model_loader(settings),
+        predictions=prediction_files(),
     )
 
 

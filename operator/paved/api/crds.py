@@ -13,6 +13,7 @@ from typing import Any, Final, Generic, TypeVar
 import yaml
 from pydantic import BaseModel
 
+from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus
 from paved.api.meta import GROUP, VERSION, Status
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
@@ -136,8 +137,26 @@ PROMOTION_POLICY = Kind(
     ),
     scope="Cluster",
 )
+BATCH_PREDICTION = Kind(
+    "BatchPrediction",
+    "batchpredictions",
+    ("bp",),
+    "A registered model scoring a set of entities on a trigger, served online like features.",
+    BatchPredictionSpec,
+    BatchPredictionStatus,
+    (
+        PrinterColumn("Model", ".status.served.model"),
+        PrinterColumn("Version", ".status.served.modelVersion", description="Registry version"),
+        PrinterColumn("As of", ".status.served.asOf", "date"),
+        PrinterColumn("Rows", ".status.served.rows", "integer"),
+        PrinterColumn("Phase", ".status.phase"),
+        PrinterColumn("Ready", _condition("Ready")),
+        PrinterColumn("Seconds", ".status.served.seconds", "number", priority=1),
+        AGE,
+    ),
+)
 # The kinds the operator reconciles; PromotionPolicy it only reads.
-KINDS: Final = (FEATURE_VIEW, MODEL_VERSION, ROLLOUT)
+KINDS: Final = (FEATURE_VIEW, MODEL_VERSION, ROLLOUT, BATCH_PREDICTION)
 ALL_KINDS: Final = (*KINDS, PROMOTION_POLICY)
 
 

@@ -147,3 +147,26 @@ class AdmissionReason(StrEnum):
     TARGET_TAKEN = "TargetTaken"
     QUERY_INVALID = "QueryInvalid"
     POLICY_VIOLATED = PolicyReason.POLICY_VIOLATED.value
+
+
+class BatchPredictionReason(StrEnum):
+    """The BatchPrediction's Ready condition: whether the predictions of the due run are served."""
+
+    SCORED = "Scored"
+    WAITING_FOR_TRIGGER = "WaitingForTrigger"  # no watermark yet, or the schedule never ran
+    MODEL_NOT_READY = "ModelNotReady"  # the pinned ModelVersion is not registered yet
+    NO_PRODUCTION_VERSION = "NoProductionVersion"
+    MODEL_UNKNOWN = "ModelUnknown"  # production names no ModelVersion of this namespace
+    REGISTRY_UNAVAILABLE = "RegistryUnavailable"
+    ONLINE_STORE_UNAVAILABLE = "OnlineStoreUnavailable"
+    MODEL_UNLOADABLE = "ModelUnloadable"
+    SCORING_FAILED = "ScoringFailed"
+
+
+class ModelChangeReason(StrEnum):
+    """The BatchPrediction's ModelChange condition: a new model version's predictions, shadowed."""
+
+    SHADOW_ACCEPTED = "ShadowAccepted"
+    SHADOW_HELD = "ShadowHeld"
+    ROLLED_BACK = "RolledBack"
+    NOTHING_TO_ROLL_BACK = "NothingToRollBack"

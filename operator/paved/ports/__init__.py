@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 from paved.ports.cluster import Cluster
 from paved.ports.metrics import MetricsProvider
+from paved.ports.models import ModelLoader
 from paved.ports.offline import OfflineEngine
 from paved.ports.online import OnlineStore
 from paved.ports.pipelines import PipelineRunner
+from paved.ports.predictions import PredictionFiles
 from paved.ports.registry import ModelRegistry
 from paved.ports.traffic import Routers, TrafficRouter
 
@@ -32,16 +34,22 @@ class Ports:
     # Where a training run reads the online store's current values (serving inputs, for the
     # drift gate); None: the run judges no drift against serving.
     online_url: str | None = None
+    # Batch predictions: the models that score, and where entities come from and runs go;
+    # None: this operator scores none (a BatchPrediction says so on its Ready condition).
+    models: ModelLoader | None = None
+    predictions: PredictionFiles | None = None
 
 
 __all__ = [
     "Cluster",
     "MetricsProvider",
+    "ModelLoader",
     "ModelRegistry",
     "OfflineEngine",
     "OnlineStore",
     "PipelineRunner",
     "Ports",
+    "PredictionFiles",
     "Routers",
     "TrafficRouter",
 ]
