@@ -13,6 +13,7 @@ from paved.ports.offline import OfflineEngine
 from paved.ports.online import OnlineStore
 from paved.ports.pipelines import PipelineRunner
 from paved.ports.registry import ModelRegistry
+from paved.ports.streaming import StreamBacklogs, StreamWorkers
 from paved.ports.traffic import Routers, TrafficRouter
 
 
@@ -32,6 +33,10 @@ class Ports:
     # Where a training run reads the online store's current values (serving inputs, for the
     # drift gate); None: the run judges no drift against serving.
     online_url: str | None = None
+    # Where StreamingPredictions' consumers run, and their streams' backlogs; None: this
+    # operator runs none (their Ready condition says so).
+    workers: StreamWorkers | None = None
+    backlogs: StreamBacklogs | None = None
 
 
 __all__ = [
@@ -43,5 +48,7 @@ __all__ = [
     "PipelineRunner",
     "Ports",
     "Routers",
+    "StreamBacklogs",
+    "StreamWorkers",
     "TrafficRouter",
 ]
