@@ -15,6 +15,7 @@ from typing import Any
 
 import mlflow
 import numpy as np
+import pandas as pd
 import redis
 import yaml
 from sklearn.linear_model import LogisticRegression
@@ -39,10 +40,11 @@ PER_SECOND = 200
 def _production_model(endpoints: Endpoints, namespace: str) -> str:
     """`churn` of the namespace, registered and in production: scores rise with clicks."""
     mlflow.set_tracking_uri(endpoints.mlflow)
-    x = np.array([[c, c / 2] for c in range(60)], dtype=float)
+    clicks = np.arange(60, dtype=float)
+    x = pd.DataFrame({"clicks": clicks, "minutes": clicks / 2})  # trained on named features
     with mlflow.start_run() as run:
-        model = LogisticRegression().fit(x, (x[:, 0] > 25).astype(int))
-        mlflow.sklearn.log_model(model, name="model")
+        model = LogisticRegression().fit(x, (clicks > 25).astype(int))
+        mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
     registry, name = MlflowRegistry(endpoints.mlflow), registered_model_name(namespace, "churn")
     version = asyncio.run(registry.register(name, run.info.run_id, uuid.uuid4().hex, {}))
     asyncio.run(registry.set_stage(name, version.version, Stage.PRODUCTION))
@@ -58,7 +60,7 @@ def _manifests(namespace: str) -> str:
         "metadata": {"name": NAME},
         "spec": {
             "input": {"stream": f"events:{namespace}"},
-            "entity": {"joinKeys": ["user_id"]},
+            "entity": {"name": "user", "joinKeys": ["user_id"]},
             "features": [f"{VIEW}:clicks", f"{VIEW}:minutes"],
             "model": {"name": "churn"},
             "workers": {"replicas": 2, "batchSize": 50, "claimIdle": "1s"},

@@ -45,7 +45,7 @@ def spec(stream: str, *, claim_idle: str = "3s", replicas: int = 1) -> Streaming
     return StreamingPredictionSpec.model_validate(
         {
             "input": {"stream": stream},
-            "entity": {"joinKeys": ["user_id"]},
+            "entity": {"name": "user", "joinKeys": ["user_id"]},
             "features": [f"{VIEW}:clicks", f"{VIEW}:minutes"],
             "model": {"name": "churn"},
             "workers": {"replicas": replicas, "batchSize": 100, "claimIdle": claim_idle},

@@ -13,8 +13,8 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from paved.api.feature_view import Entity
 from paved.api.meta import (
-    Identifier,
     Model,
     ObjectName,
     PositiveDuration,
@@ -48,15 +48,6 @@ class InputStream(Model):
     )
     group: ObjectName = Field(
         default="paved", description="The consumer group every worker of this object shares."
-    )
-
-
-class Entity(Model):
-    join_keys: list[Identifier] = Field(
-        min_length=1,
-        max_length=8,
-        description="The event's fields that name its entity: the FeatureViews' join keys.",
-        json_schema_extra={"x-kubernetes-list-type": "set"},
     )
 
 
@@ -144,7 +135,7 @@ class Workers(Model):
 
 class StreamingPredictionSpec(Model):
     input: InputStream
-    entity: Entity
+    entity: Entity = Field(description="The event's entity: its fields named as the join keys.")
     features: list[FeatureRef] = Field(
         min_length=1,
         max_length=2000,

@@ -1,10 +1,11 @@
 """`StreamWorkers` as processes beside the operator (the local platform): one per replica.
 
 Each StreamingPrediction has a directory `<root>/<namespace>/<name>/`: the plan the operator
-decided (`plan.json`) and, per replica i, `worker-<i>/` with its pid, the plan digest it runs
-and its log. Replica i is consumer `<name>-<i>` in the group, whatever process runs it, so a
-replaced worker takes back its predecessor's pending events at once. A worker ends when the
-operator that started it does (it watches its parent); the next operator starts it again.
+decided (`plan.json`) and, per replica i, `worker-<i>/` with its pid, the plan digest it runs,
+its log and where its metrics answer (`metrics`: host:port). Replica i is consumer
+`<name>-<i>` in the group, whatever process runs it, so a replaced worker takes back its
+predecessor's pending events at once. A worker ends when the operator that started it does
+(it watches its parent); the next operator starts it again.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class ProcessWorkers:
         command += ["--plan", str(worker.parent / "plan.json")]
         command += ["--consumer", consumer_name(plan.name, replica)]
         command += ["--parent", str(os.getpid())]
+        command += ["--metrics-file", str(worker / "metrics")]  # where its /metrics answers
         pid = spawn(command, worker / "worker.log")
         (worker / "pid").write_text(str(pid))
         digest_file.write_text(digest)
