@@ -21,7 +21,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -35,6 +35,7 @@ from paved.core.reasons import StreamingPredictionReason as Reason
 from paved.core.streaming_predictions import (
     EVENT_FIELD,
     EVENT_TIME,
+    RESULT_FIELD,
     WorkerPlan,
     dead_letter_stream,
     marker_prefix,
@@ -59,14 +60,15 @@ LATENCY: Final = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
-# KEYS[1] the event's marker, KEYS[2] the output stream; ARGV: the result, the dedup window
-# (ms), the output's approximate length cap, the event id. Returns the event's recorded result
-# and 1 if this call recorded it, 0 if an earlier one had.
+# KEYS[1] the event's marker, KEYS[2] the stream its outcome goes to (output or dead letters);
+# ARGV: the outcome, the dedup window (ms), the stream's approximate length cap, then the entry's
+# fields and values. Returns the event's recorded outcome and 1 if this call recorded it, 0 if
+# an earlier one had (then nothing is appended).
 _RECORD: Final = """
 local kept = redis.call('GET', KEYS[1])
 if kept then return {kept, 0} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event_id', ARGV[4], 'result', ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
 return {ARGV[1], 1}
 """
 _USABLE: Final = (ValueStatus.PRESENT, ValueStatus.STALE)
@@ -87,6 +89,26 @@ class Parked:
     fields: Mapping[bytes, bytes]
     reason: Reason
     message: str
+
+
+@dataclass
+class Recorded:
+    """A batch's outcomes as recorded: the results to put online (by event id), and counts."""
+
+    results: dict[str, Any] = field(default_factory=dict)
+    scored: int = 0
+    parked: int = 0
+    duplicates: int = 0
+
+    def count(self, kept: dict[str, Any], *, fresh: bool, parked: bool) -> None:
+        if "prediction" in kept:  # an event first parked stays parked, whatever came later
+            self.results[kept["event_id"]] = kept
+        if not fresh:
+            self.duplicates += 1
+        elif parked:
+            self.parked += 1
+        else:
+            self.scored += 1
 
 
 @dataclass(frozen=True)
@@ -158,16 +180,14 @@ class PredictionConsumer:
         events, parked = _parse(entries, self._plan.join_keys)
         frame, joined, missing = self._join(events, self._clock())
         scored, failed = self._score(frame, joined)
-        recorded, duplicates = self._record_all(scored)
-        if self._plan.online and recorded:
-            self._store_online(recorded)
-        self._park([*parked, *missing, *failed])
+        outcome = self._record_all(scored, [*parked, *missing, *failed])
+        if self._plan.online and outcome.results:
+            self._store_online(outcome.results)
         self._client.xack(self._plan.stream, self._plan.group, *[e[0] for e in entries])
         done = self._clock()
-        for event_id in recorded:
+        for event_id in outcome.results:
             LATENCY.labels(*self._labels).observe((done - stream_time(event_id)).total_seconds())
-        parked_count = len(parked) + len(missing) + len(failed)
-        report = BatchReport(len(entries), len(recorded) - duplicates, duplicates, parked_count)
+        report = BatchReport(len(entries), outcome.scored, outcome.duplicates, outcome.parked)
         EVENTS.labels(*self._labels, "scored").inc(report.scored)
         EVENTS.labels(*self._labels, "duplicate").inc(report.duplicates)
         EVENTS.labels(*self._labels, "parked").inc(report.parked)
@@ -226,28 +246,33 @@ class PredictionConsumer:
         except Exception as error:  # whatever the model raises on this event parks it
             return [], [Parked(event.entry_id, event.fields, Reason.SCORING_FAILED, str(error))]
 
-    def _record_all(self, scored: Sequence[tuple[Event, float]]) -> tuple[dict[str, Any], int]:
-        """Each event's recorded result (the first ever made for its id) and how many events
-        had one already."""
+    def _record_all(
+        self, scored: Sequence[tuple[Event, float]], parked: Sequence[Parked]
+    ) -> Recorded:
+        """Each event's outcome recorded once for its id, in one round trip: a result to the
+        output stream, a parked event to the dead letters; an event that had one keeps it."""
         plan, pipe = self._plan, self._client.pipeline(transaction=False)
-        prefix = marker_prefix(plan.namespace, plan.name)
+        prefix, letters = (
+            marker_prefix(plan.namespace, plan.name),
+            dead_letter_stream(plan.namespace, plan.name),
+        )
+        outcomes: list[tuple[str, str, str, list[bytes | str]]] = []
         for event, score in scored:
             result = _result(event, score, plan.model_version)
-            keys = [prefix + event.entry_id, plan.output_stream]
-            arguments: list[str | int] = [
-                result,
-                plan.dedup_ms,
-                plan.output_max_length,
-                event.entry_id,
-            ]
-            self._record(keys=keys, args=arguments, client=pipe)
+            fields: list[bytes | str] = ["event_id", event.entry_id, RESULT_FIELD, result]
+            outcomes.append((event.entry_id, plan.output_stream, result, fields))
+        for letter in parked:
+            marker = json.dumps({"event_id": letter.entry_id, "parked": letter.reason.value})
+            outcomes.append((letter.entry_id, letters, marker, _letter(letter)))
+        for event_id, stream, outcome, entry in outcomes:
+            arguments: list[bytes | str | int] = [outcome, plan.dedup_ms, plan.output_max_length]
+            self._record(keys=[prefix + event_id, stream], args=[*arguments, *entry], client=pipe)
         answers = pipe.execute()
-        recorded: dict[str, Any] = {}
-        duplicates = 0
-        for (event, _), (kept, fresh) in zip(scored, answers, strict=True):
-            duplicates += not fresh
-            recorded[event.entry_id] = json.loads(kept)
-        return recorded, duplicates
+        recorded = Recorded()
+        kinds = [False] * len(scored) + [True] * len(parked)
+        for (kept, fresh), was_parked in zip(answers, kinds, strict=True):
+            recorded.count(json.loads(kept), fresh=bool(fresh), parked=was_parked)
+        return recorded
 
     def _store_online(self, recorded: Mapping[str, Any]) -> None:
         results = list(recorded.items())
@@ -260,16 +285,19 @@ class PredictionConsumer:
         columns["model_version"] = pa.array([r["model_version"] for _, r in results], pa.string())
         self._online.write(self._view, pa.table(columns))
 
-    def _park(self, parked: Sequence[Parked]) -> None:
-        if not parked:
-            return
-        plan, pipe = self._plan, self._client.pipeline(transaction=False)
-        where = dead_letter_stream(plan.namespace, plan.name)
-        for event in parked:
-            fields: dict[Any, Any] = {**event.fields, b"event_id": event.entry_id.encode()}
-            fields |= {b"reason": event.reason.value.encode(), b"error": event.message.encode()}
-            pipe.xadd(where, fields, maxlen=plan.output_max_length, approximate=True)
-        pipe.execute()
+
+def _letter(parked: Parked) -> list[bytes | str]:
+    """A parked event's dead-letter entry: its own fields, its id, the reason and the error."""
+    fields: list[bytes | str] = [item for pair in parked.fields.items() for item in pair]
+    return [
+        *fields,
+        "event_id",
+        parked.entry_id,
+        "reason",
+        parked.reason.value,
+        "error",
+        parked.message,
+    ]
 
 
 def _parse(entries: Sequence[Entry], join_keys: Sequence[str]) -> tuple[list[Event], list[Parked]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import redis
 from sklearn.linear_model import LogisticRegression
@@ -86,8 +87,9 @@ def seed_features(
 
 def model(leaning: int = 1) -> InProcessScorer:
     """Scores rise with clicks (`leaning` 1) or fall with them (-1): two models, two results."""
-    x = np.array([[c, c / 2] for c in range(40)], dtype=float)
-    y = (x[:, 0] > 20).astype(int) if leaning > 0 else (x[:, 0] <= 20).astype(int)
+    clicks = np.arange(40, dtype=float)
+    x = pd.DataFrame({"clicks": clicks, "minutes": clicks / 2})  # trained on named features
+    y = (clicks > 20).astype(int) if leaning > 0 else (clicks <= 20).astype(int)
     return InProcessScorer(LogisticRegression().fit(x, y))
 
 
