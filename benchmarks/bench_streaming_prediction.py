@@ -183,6 +183,8 @@ def _report(sent: list[str], seen: list[Any], recovery: float | None, seconds: f
         f"append → readable: p50 {p50:.1f} ms, p99 {p99:.1f} ms, p99.9 {p999:.1f} ms, "
         f"max {latencies[-1]:.0f} ms (bar: p99 ≤ {P99_BAR_MS:.0f} ms)"
     )
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"machine load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} cores")
     back = "never" if recovery is None else f"{recovery:.2f} s"
     print(f"lag back to zero after the kill: {back} (bar: ≤ {RECOVERY_BAR_S:.0f} s)")
     return (

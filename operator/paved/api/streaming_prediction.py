@@ -80,7 +80,7 @@ class ModelSource(Model):
 class Scoring(Model):
     model_config = validated(
         cel(
-            "self.mode != 'endpoint' || has(self.endpoint)",
+            "!has(self.mode) || self.mode != 'endpoint' || has(self.endpoint)",
             "mode endpoint needs the endpoint's URL",
             ".endpoint",
         ),

@@ -43,7 +43,8 @@ class RedisBacklogs:
         candidates = []
         if pending:
             summary: Any = self._client.xpending(stream, group)
-            candidates.append(_text(summary["min"]))
+            if summary["min"] is not None:  # acknowledged since XINFO: nothing pending now
+                candidates.append(_text(summary["min"]))
         if lag is None or int(lag) > 0:
             unread = self._first_after(stream, "(" + _text(info["last-delivered-id"]))
             candidates += [unread] if unread is not None else []
