@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -78,6 +79,34 @@ PREDICTION_AS_OF: Final = Gauge(
     "The as-of of the served predictions (Unix time): now minus it is their age.",
     ["namespace", "batch_prediction"],
 )
+STREAM_LAG: Final = Gauge(
+    "paved_streaming_prediction_lag_events",
+    "Events of a StreamingPrediction's input stream its group has not read yet.",
+    ["namespace", "streaming_prediction"],
+)
+STREAM_PENDING: Final = Gauge(
+    "paved_streaming_prediction_pending_events",
+    "Events its workers read and have not acknowledged yet.",
+    ["namespace", "streaming_prediction"],
+)
+STREAM_OLDEST_SECONDS: Final = Gauge(
+    "paved_streaming_prediction_oldest_unscored_seconds",
+    "Age of the oldest event not scored yet (0 when caught up): the freshness SLO's measure.",
+    ["namespace", "streaming_prediction"],
+)
+STREAM_THROUGHPUT: Final = Gauge(
+    "paved_streaming_prediction_events_per_second",
+    "Events the group read per second, between the operator's last two looks.",
+    ["namespace", "streaming_prediction"],
+)
+STREAM_GAUGES: Final = (STREAM_LAG, STREAM_PENDING, STREAM_OLDEST_SECONDS, STREAM_THROUGHPUT)
+
+
+def forget_streaming_prediction(namespace: str, name: str) -> None:
+    """Drop a deleted StreamingPrediction's series (a gauge keeps its last value)."""
+    for gauge in STREAM_GAUGES:
+        with contextlib.suppress(KeyError):
+            gauge.remove(namespace, name)
 
 
 def forget_feature_view(namespace: str, name: str) -> None:

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Final
 
 import kopf
@@ -35,7 +36,9 @@ IO_THREADS: Final = 32
 
 def build_ports(settings: OperatorSettings) -> Ports:
     from paved.adapters.metrics.prometheus import PrometheusMetrics
+    from paved.adapters.streams.redis import RedisBacklogs
     from paved.adapters.traffic import KubernetesRouters
+    from paved.adapters.workers.processes import ProcessWorkers
 
     # Pipeline runs are processes of their own: they find MLflow the way the operator does.
     os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
@@ -55,6 +58,8 @@ def build_ports(settings: OperatorSettings) -> Ports:
         online_url=settings.redis_url,
         models=model_loader(settings),
         predictions=prediction_files(),
+        workers=ProcessWorkers(Path(settings.state_dir) / "stream-workers"),
+        backlogs=RedisBacklogs.from_url(settings.redis_url),
     )
 
 

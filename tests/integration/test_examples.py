@@ -39,6 +39,7 @@ def test_the_api_server_takes_every_example(kubectl: Kubectl, namespace: str) ->
         "modelversion.paved.dev/churn-v1",
         "rollout.paved.dev/churn-v1",
         "seldondeployment.machinelearning.seldon.io/churn",
+        "streamingprediction.paved.dev/churn-on-activity",
     ]
 
 

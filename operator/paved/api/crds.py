@@ -21,6 +21,7 @@ from paved.api.policies import authors_policy, sign_off_policy
 from paved.api.promotion_admission import promotion_policy
 from paved.api.promotion_policy import PromotionPolicySpec, PromotionPolicyStatus
 from paved.api.rollout import RolloutSpec, RolloutStatus
+from paved.api.streaming_prediction import StreamingPredictionSpec, StreamingPredictionStatus
 
 CATEGORY: Final = "paved"
 # JSON Schema keywords Kubernetes refuses or that only add noise to a CRD.
@@ -155,8 +156,25 @@ BATCH_PREDICTION = Kind(
         AGE,
     ),
 )
+STREAMING_PREDICTION = Kind(
+    "StreamingPrediction",
+    "streamingpredictions",
+    ("spred",),
+    "Scores events from a Redis Stream with online features; results to a stream and online.",
+    StreamingPredictionSpec,
+    StreamingPredictionStatus,
+    (
+        PrinterColumn("Model", ".status.modelVersion", description="Registry version scored"),
+        PrinterColumn("Workers", ".status.workers", "integer"),
+        PrinterColumn("Ready", _condition("Ready")),
+        PrinterColumn("Fresh", ".status.freshnessSummary"),
+        PrinterColumn("Lag", ".status.backlog.lag", "integer", "Events not yet read"),
+        PrinterColumn("Events/s", ".status.eventsPerSecond", "number", priority=1),
+        AGE,
+    ),
+)
 # The kinds the operator reconciles; PromotionPolicy it only reads.
-KINDS: Final = (FEATURE_VIEW, MODEL_VERSION, ROLLOUT, BATCH_PREDICTION)
+KINDS: Final = (FEATURE_VIEW, MODEL_VERSION, ROLLOUT, BATCH_PREDICTION, STREAMING_PREDICTION)
 ALL_KINDS: Final = (*KINDS, PROMOTION_POLICY)
 
 

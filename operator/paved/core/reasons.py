@@ -35,6 +35,30 @@ class FeatureViewReason(StrEnum):
     SLO_BREACHED = "SloBreached"
 
 
+class StreamingPredictionReason(StrEnum):
+    """The StreamingPrediction's Ready and Fresh conditions, and why an event was parked."""
+
+    RUNNING = "Running"
+    WORKERS_STARTING = "WorkersStarting"
+    SCALED_TO_ZERO = "ScaledToZero"
+    WORKERS_UNAVAILABLE = "WorkersUnavailable"
+    WORKERS_STOPPED = "WorkersStopped"
+    FEATURE_VIEW_NOT_FOUND = "FeatureViewNotFound"
+    FEATURE_NOT_FOUND = "FeatureNotFound"
+    JOIN_KEYS_DIFFER = "JoinKeysDiffer"
+    MODEL_NOT_FOUND = "ModelNotFound"
+    REGISTRY_UNAVAILABLE = "RegistryUnavailable"
+    STREAM_UNAVAILABLE = "StreamUnavailable"
+    CAUGHT_UP = "CaughtUp"
+    WITHIN_SLO = "WithinSlo"
+    SLO_BREACHED = "SloBreached"
+    # A parked (dead-lettered) event's reason.
+    NOT_AN_EVENT = "NotAnEvent"
+    ENTITY_MISSING = "EntityMissing"
+    FEATURES_MISSING = "FeaturesMissing"
+    SCORING_FAILED = "ScoringFailed"
+
+
 class GateReason(StrEnum):
     """Why a gate passed, failed or could not judge (a GateVerdict's reason)."""
 

@@ -15,6 +15,7 @@ from paved.ports.online import OnlineStore
 from paved.ports.pipelines import PipelineRunner
 from paved.ports.predictions import PredictionFiles
 from paved.ports.registry import ModelRegistry
+from paved.ports.streaming import StreamBacklogs, StreamWorkers
 from paved.ports.traffic import Routers, TrafficRouter
 
 
@@ -38,6 +39,10 @@ class Ports:
     # None: this operator scores none (a BatchPrediction says so on its Ready condition).
     models: ModelLoader | None = None
     predictions: PredictionFiles | None = None
+    # Where StreamingPredictions' consumers run, and their streams' backlogs; None: this
+    # operator runs none (their Ready condition says so).
+    workers: StreamWorkers | None = None
+    backlogs: StreamBacklogs | None = None
 
 
 __all__ = [
@@ -51,5 +56,7 @@ __all__ = [
     "Ports",
     "PredictionFiles",
     "Routers",
+    "StreamBacklogs",
+    "StreamWorkers",
     "TrafficRouter",
 ]
