@@ -353,8 +353,9 @@ def _result(event: Event, score: float, model_version: str) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
-def run(plan: WorkerPlan, consumer: str, *, parent: int | None) -> None:
-    """Consume until the parent (the operator that started this worker) is gone."""
+def run(plan: WorkerPlan, consumer: str, *, parent: int | None, ready: Path | None) -> None:
+    """Consume until the parent (the operator that started this worker) is gone; once the
+    model is loaded and the group joined, write this process's pid to `ready`."""
     settings = OperatorSettings()
     store = FeatureStore.from_specs(plan.views, settings, plan.namespace)
     worker = PredictionConsumer(
@@ -365,6 +366,8 @@ def run(plan: WorkerPlan, consumer: str, *, parent: int | None) -> None:
         scoring=scorer(plan.scoring, plan.model_uri, plan.endpoint),
         consumer=consumer,
     )
+    if ready is not None:
+        ready.write_text(str(os.getpid()))
     pause = 0.1
     while parent is None or os.getppid() == parent:
         try:
@@ -382,12 +385,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--consumer", required=True, help="This worker's name in the group.")
     parser.add_argument("--parent", type=int, help="Stop when this process is gone.")
     parser.add_argument("--metrics-file", type=Path, help="Serve metrics; write host:port here.")
+    parser.add_argument("--ready-file", type=Path, help="Where to write the pid once consuming.")
     arguments = parser.parse_args(argv)
     if arguments.metrics_file is not None:
         server, _ = start_http_server(0, "127.0.0.1")
         arguments.metrics_file.write_text(f"127.0.0.1:{server.server_port}")
     plan = WorkerPlan.model_validate_json(arguments.plan.read_text())
-    run(plan, arguments.consumer, parent=arguments.parent)
+    run(plan, arguments.consumer, parent=arguments.parent, ready=arguments.ready_file)
 
 
 if __name__ == "__main__":

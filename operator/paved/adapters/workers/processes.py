@@ -2,7 +2,8 @@
 
 Each StreamingPrediction has a directory `<root>/<namespace>/<name>/`: the plan the operator
 decided (`plan.json`) and, per replica i, `worker-<i>/` with its pid, the plan digest it runs,
-its log and where its metrics answer (`metrics`: host:port). Replica i is consumer
+its log, where its metrics answer (`metrics`: host:port) and, once it consumes, its pid
+again (`ready`). Replica i is consumer
 `<name>-<i>` in the group, whatever process runs it, so a replaced worker takes back its
 predecessor's pending events at once. A worker ends when the operator that started it does
 (it watches its parent); the next operator starts it again.
@@ -54,7 +55,7 @@ class ProcessWorkers:
             if int(extra.name.removeprefix("worker-")) >= plan.replicas:
                 _stop_worker(extra)
                 shutil.rmtree(extra, ignore_errors=True)
-        return sum(_running(directory / f"worker-{r}") for r in range(plan.replicas))
+        return sum(_consuming(directory / f"worker-{r}") for r in range(plan.replicas))
 
     def _keep(self, worker: Path, plan: WorkerPlan, replica: int, digest: str) -> None:
         """Replica `replica` running on `digest`: started, or replaced if on another plan."""
@@ -68,6 +69,7 @@ class ProcessWorkers:
         command += ["--consumer", consumer_name(plan.name, replica)]
         command += ["--parent", str(os.getpid())]
         command += ["--metrics-file", str(worker / "metrics")]  # where its /metrics answers
+        command += ["--ready-file", str(worker / "ready")]  # its pid, once it consumes
         pid = spawn(command, worker / "worker.log")
         (worker / "pid").write_text(str(pid))
         digest_file.write_text(digest)
@@ -89,6 +91,12 @@ def _pid(worker: Path) -> int | None:
 def _running(worker: Path) -> bool:
     pid = _pid(worker)
     return pid is not None and alive(pid)
+
+
+def _consuming(worker: Path) -> bool:
+    """Running, with its model loaded and its place in the group taken (it wrote its pid)."""
+    ready = worker / "ready"
+    return _running(worker) and ready.is_file() and ready.read_text() == str(_pid(worker))
 
 
 def _stop_worker(worker: Path) -> None:
