@@ -1,7 +1,7 @@
 """The feature store SDK: historical (point-in-time) and online features, push, skew checks.
 
     store = FeatureStore.from_cluster(namespace="team-a")
-    training = store.get_historical_features(entity_rows, ["user-activity-v1:clicks_7d"])
+    training = store.get_historical_features(entity_df, ["user-activity-v1:clicks_7d"]).to_df()
     online = store.get_online_features([{"user_id": 42}], ["user-activity-v1:clicks_7d"])
 
 A reference is `<FeatureView name>:<feature>`. The definitions come from the FeatureView objects
@@ -27,6 +27,7 @@ from paved.api.feature_view import FeatureViewSpec
 from paved.api.meta import parse_duration
 from paved.assembly import offline_engine, online_store
 from paved.core.feature_views import ViewDefinition, view_definition
+from paved.frames import HistoricalFeatures, entity_table
 from paved.ports.offline import FeatureRequest, JoinOptions, OfflineEngine
 from paved.ports.online import OnlineFeatures, OnlineRequest, OnlineStore
 from paved.services.materialization import MaterializationReport, Watermarks, materialize
@@ -64,6 +65,8 @@ class SkewReport:
 
 
 def _parse_refs(refs: Iterable[str]) -> dict[str, list[str]]:
+    if isinstance(refs, str):
+        raise TypeError(f"features must be a list of <view>:<feature> references, not {refs!r}")
     by_view: dict[str, list[str]] = {}
     for ref in refs:
         view, separator, feature = ref.partition(":")
@@ -180,19 +183,27 @@ class FeatureStore:
 
     def get_historical_features(
         self,
-        entity_rows: pa.Table,
-        refs: Sequence[str],
+        entity_df: object,
+        features: Sequence[str],
+        *,
         entity_timestamp_column: str = "event_timestamp",
         created_cutoff: bool = True,
         full_feature_names: bool = False,
-    ) -> pa.Table:
-        """Point-in-time correct features for every entity row (training sets)."""
+    ) -> HistoricalFeatures:
+        """Point-in-time correct features for every entity row (training sets).
+
+        `entity_df`: a pandas or Polars DataFrame, a pyarrow Table or a list of dicts, with the
+        join keys and `entity_timestamp_column` (UTC-aware). The result gives the rows as they
+        came plus the features through `.to_pandas()` (`.to_df()`), `.to_arrow()` or
+        `.to_polars()`.
+        """
+        entity_rows = entity_table(entity_df, "entity_df")
         requests = [
-            FeatureRequest(self.view(view), tuple(features))
-            for view, features in _parse_refs(refs).items()
+            FeatureRequest(self.view(view), tuple(names))
+            for view, names in _parse_refs(features).items()
         ]
         options = JoinOptions(entity_timestamp_column, created_cutoff, full_feature_names)
-        return self._offline.historical_features(entity_rows, requests, options)
+        return HistoricalFeatures(self._offline.historical_features(entity_rows, requests, options))
 
     def get_online_features(
         self, entity_rows: Sequence[Mapping[str, Any]], refs: Sequence[str], now: dt.datetime
@@ -231,10 +242,11 @@ class FeatureStore:
             view, self._offline, self._online, since or Watermarks(), lateness, on_batch=on_batch
         )
 
-    def skew_check(self, view_name: str, entities: pa.Table, now: dt.datetime) -> SkewReport:
-        """Compare online values for `entities` with the offline join as of `now`."""
+    def skew_check(self, view_name: str, entities: object, now: dt.datetime) -> SkewReport:
+        """Compare online values for `entities` (any table `entity_table` takes) with the
+        offline join as of `now`."""
         view = self.view(view_name)
-        keys = entities.select(list(view.join_keys))
+        keys = entity_table(entities, "entities").select(list(view.join_keys))
         as_of = keys.append_column(
             "__as_of", pa.array([now] * keys.num_rows, pa.timestamp("us", tz="UTC"))
         )
@@ -306,4 +318,4 @@ def rows_to_table(view: ViewDefinition, rows: Sequence[Mapping[str, Any]]) -> pa
     return pa.table(columns)
 
 
-__all__ = ["FeatureStore", "Mismatch", "SkewReport", "rows_to_table"]
+__all__ = ["FeatureStore", "HistoricalFeatures", "Mismatch", "SkewReport", "rows_to_table"]
