@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from paved.ports.online import OnlineFeatures
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -128,3 +130,51 @@ class HistoricalFeatures:
         import polars  # only for a caller who asks for Polars
 
         return polars.from_arrow(self.table)
+
+
+def online_entity_rows(rows: object) -> Sequence[Mapping[str, Any]]:
+    """Entity rows for an online read: a list of dicts as they are (Feast's `entity_rows`), a
+    dict of columns (Feast's other form), or any table `entity_table` takes."""
+    if isinstance(rows, list | tuple) and all(isinstance(row, Mapping) for row in rows):
+        return rows
+    if isinstance(rows, Mapping):
+        columns = {name: list(values) for name, values in rows.items()}
+        lengths = {len(values) for values in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"entity_rows: columns of different lengths {sorted(lengths)}")
+        return [
+            dict(zip(columns, values, strict=True))
+            for values in zip(*columns.values(), strict=True)
+        ]
+    rows_as_dicts: list[Mapping[str, Any]] = entity_table(rows, "entity_rows").to_pylist()
+    return rows_as_dicts
+
+
+@dataclass(frozen=True)
+class OnlineResponse(OnlineFeatures):
+    """An online read's result (Feast's OnlineResponse): columnar as the store read it, plus
+    `.to_dict()`, `.to_df()` and `.to_arrow()` with the entity rows' join keys first, then one
+    column per feature (`feature`, or `view__feature` with `full_feature_names`)."""
+
+    entity_rows: Sequence[Mapping[str, Any]] = ()
+    join_keys: tuple[str, ...] = ()
+    full_feature_names: bool = False
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        columns: dict[str, list[Any]] = {
+            key: [row.get(key) for row in self.entity_rows] for key in self.join_keys
+        }
+        for index, column in enumerate(self.columns):
+            name = column if self.full_feature_names else column.split("__", 1)[1]
+            columns[name] = [values[index] for values in self.values]
+        return columns
+
+    def to_arrow(self) -> pa.Table:
+        return pa.table(self.to_dict())
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.to_arrow().to_pandas()
+
+    def to_df(self) -> pd.DataFrame:
+        """Feast's name for `to_pandas`."""
+        return self.to_pandas()

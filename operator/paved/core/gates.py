@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from paved.api.feature_view import DataType
+from paved.api.feature_view import NUMERIC_TYPES
 from paved.api.model_version import MetricName
 from paved.core.feature_views import FeatureDefinition
 from paved.core.reasons import GateReason
@@ -216,7 +216,7 @@ def drift_gate(
 ) -> GateVerdict:
     """PSI of one feature, current vs reference, against max(max_psi, the noise floor);
     `compared` names the two samples in the message (e.g. "training vs serving inputs")."""
-    numeric = feature.dtype in (DataType.INT64, DataType.FLOAT64)
+    numeric = feature.dtype in NUMERIC_TYPES
     if numeric:
         value = psi_numeric(
             [math.nan if v is None else float(v) for v in reference],

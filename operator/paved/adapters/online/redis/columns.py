@@ -18,9 +18,12 @@ from paved.errors import SourceDataError
 
 _ARROW_TYPES: Final = {
     DataType.INT64: pa.int64(),
+    DataType.INT32: pa.int32(),
     DataType.FLOAT64: pa.float64(),
+    DataType.FLOAT32: pa.float32(),
     DataType.STRING: pa.string(),
     DataType.BOOL: pa.bool_(),
+    DataType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
 }
 _KEY_TYPES: Final = (pa.types.is_integer, pa.types.is_string, pa.types.is_large_string)
 
