@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import json
 from functools import partial
 from typing import Any
@@ -73,6 +74,15 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+async def freeze_heap(_: web.Application) -> None:
+    """Once started, move everything alive to the permanent generation (`gc.freeze`): what the
+    imports and the store left (pyarrow, numpy, redis-py, the views) is never garbage, and
+    without this every full collection walks it in the middle of a read (the online benchmark's
+    p99 was 1.85x the bare read without it, 1.1 to 1.3x with it)."""
+    gc.collect()
+    gc.freeze()
+
+
 def application(store: FeatureStore) -> web.Application:
     async def push(request: web.Request) -> web.Response:
         name = request.match_info["view"]
@@ -102,6 +112,7 @@ def application(store: FeatureStore) -> web.Application:
         return web.Response(text="ok")
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.on_startup.append(freeze_heap)
     app.router.add_post("/v1/push/{view}", push)
     app.router.add_post("/v1/features/online", online)
     app.router.add_get("/healthz", healthz)

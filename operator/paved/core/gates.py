@@ -13,7 +13,6 @@ from typing import Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from paved.api.feature_view import NUMERIC_TYPES
 from paved.api.model_version import MetricName
@@ -185,6 +184,9 @@ def psi_noise_floor(
     Under no drift PSI ≈ (1/n + 1/m)·χ²(bins - 1): on small samples a fixed 0.1 or 0.2 fires
     on noise alone, so the gate's threshold never drops below this floor.
     """
+    # scipy takes seconds to import and only the drift gate needs it: not every `import paved`.
+    from scipy import stats
+
     return float(stats.chi2.ppf(1 - alpha, bins - 1) * (1 / reference_rows + 1 / current_rows))
 
 

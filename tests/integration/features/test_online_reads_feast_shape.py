@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import uuid
 from pathlib import Path
 from typing import Any
@@ -139,3 +140,17 @@ def test_the_feature_server_answers_a_wrong_key_type_with_400_and_the_reason(
     assert status == 400
     assert "join key 'user_id' of entity 'user'" in answer["error"]
     assert "must be an integer, not '1' (str)" in answer["error"]
+
+
+def test_the_feature_server_freezes_its_heap_once_started(store: FeatureStore) -> None:
+    """As the online benchmark measures reads: no full collection walks start-up's objects."""
+    gc.unfreeze()
+
+    async def start() -> int:
+        async with TestClient(TestServer(application(store))):
+            return gc.get_freeze_count()
+
+    try:
+        assert asyncio.run(start()) > 0
+    finally:
+        gc.unfreeze()
