@@ -266,9 +266,11 @@ class FeatureStore:
             known |= {(view.name, k): t for k, t in (self._keys_of[view.name] or {}).items()}
         return known
 
-    def push(self, view_name: str, rows: pa.Table, now: dt.datetime) -> int:
-        """Write rows offline first (durable), then online; return rows that went online."""
+    def push(self, view_name: str, rows: object, now: dt.datetime) -> int:
+        """Write rows (any table `entity_table` takes) offline first (durable), then online;
+        return rows that went online."""
         view = self.view(view_name)
+        rows = entity_table(rows, "rows")
         created = view.created_timestamp_field
         if created is not None and created not in rows.column_names:
             stamp = pa.array([now] * rows.num_rows, pa.timestamp("us", tz="UTC"))
@@ -302,6 +304,17 @@ class FeatureStore:
             now=now or dt.datetime.now(dt.UTC),
             until=as_of,
         )
+
+    def materialize_incremental(
+        self, end_date: dt.datetime, feature_views: Sequence[str] | None = None
+    ) -> dict[str, MaterializationReport]:
+        """Feast's call: every view's (or `feature_views`') latest rows as of `end_date` online.
+        A store keeps no watermarks of its own: each call offers every row again, and the
+        online store keeps only newer values (the operator materializes incrementally)."""
+        if end_date.tzinfo is None:
+            raise ValueError(f"end_date {end_date} needs a time zone (paved never guesses one)")
+        names = self.view_names if feature_views is None else list(feature_views)
+        return {name: self.materialize(name, as_of=end_date) for name in names}
 
     def skew_check(self, view_name: str, entities: object, now: dt.datetime) -> SkewReport:
         """Compare online values for `entities` (any table `entity_table` takes) with the
