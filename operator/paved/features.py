@@ -33,6 +33,7 @@ from paved.core.entity_keys import KeyType, normalised_rows
 from paved.core.feature_views import ViewDefinition, view_definition
 from paved.core.point_in_time import output_feature_names
 from paved.frames import HistoricalFeatures, OnlineResponse, entity_table, online_entity_rows
+from paved.ports.columns import ARROW_TYPES, UTC_MICROS
 from paved.ports.offline import FeatureRequest, JoinOptions, OfflineEngine
 from paved.ports.online import OnlineRequest, OnlineStore
 from paved.services.materialization import MaterializationReport, Watermarks, materialize
@@ -270,13 +271,13 @@ class FeatureStore:
         """Write rows (any table `entity_table` takes) offline first (durable), then online;
         return rows that went online."""
         view = self.view(view_name)
-        rows = entity_table(rows, "rows")
+        table = entity_table(rows, "rows")
         created = view.created_timestamp_field
-        if created is not None and created not in rows.column_names:
-            stamp = pa.array([now] * rows.num_rows, pa.timestamp("us", tz="UTC"))
-            rows = rows.append_column(created, stamp)
-        self._offline.append(view, rows)
-        return self._online.write(view, rows).written
+        if created is not None and created not in table.column_names:
+            stamp = pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC"))
+            table = table.append_column(created, stamp)
+        self._offline.append(view, table)
+        return self._online.write(view, table).written
 
     def materialize(
         self,
@@ -341,16 +342,7 @@ class FeatureStore:
         return SkewReport(view.name, len(rows), compared, mismatches)
 
 
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
-_ARROW_TYPES = {
-    DataType.INT64: pa.int64(),
-    DataType.INT32: pa.int32(),
-    DataType.FLOAT64: pa.float64(),
-    DataType.FLOAT32: pa.float32(),
-    DataType.STRING: pa.string(),
-    DataType.BOOL: pa.bool_(),
-    DataType.TIMESTAMP: _TIMESTAMP,
-}
+_TIMESTAMP = UTC_MICROS
 
 
 def _timestamp(value: Any, column: str) -> dt.datetime:
@@ -392,7 +384,7 @@ def rows_to_table(view: ViewDefinition, rows: Sequence[Mapping[str, Any]]) -> pa
         if feature.dtype == DataType.TIMESTAMP:
             values = [None if v is None else _timestamp(v, feature.name) for v in values]
         try:
-            columns[feature.name] = pa.array(values, _ARROW_TYPES[feature.dtype])
+            columns[feature.name] = pa.array(values, ARROW_TYPES[feature.dtype])
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
             raise ValueError(f"{feature.name}: not {feature.dtype.value}: {error}") from error
     return pa.table(columns)

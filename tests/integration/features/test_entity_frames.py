@@ -5,18 +5,15 @@ is accepted."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from paved.api.feature_view import FeatureViewSpec
 from paved.features import FeatureStore
-from paved.settings import OperatorSettings
 from paved_local.platform import Endpoints
+from tests.support.feature_store import one_view_store
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 UTC = pa.timestamp("us", tz="UTC")
@@ -24,19 +21,6 @@ UTC = pa.timestamp("us", tz="UTC")
 
 @pytest.fixture
 def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
-    spec = FeatureViewSpec.model_validate(
-        {
-            "entity": {"name": "user", "joinKeys": ["user_id"]},
-            "source": {"path": "scores/*.parquet", "timestampField": "ts"},
-            "ttl": "7d",
-            "features": [
-                {"name": "score", "dtype": "float64"},
-                {"name": "clicks", "dtype": "int64"},
-            ],
-        }
-    )
-    rows = tmp_path / "test" / "scores"
-    rows.mkdir(parents=True)
     source = pa.table(
         {
             "user_id": pa.array([1, 1, 2], pa.int64()),
@@ -45,10 +29,10 @@ def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
             "clicks": pa.array([3, 4, 9], pa.int64()),
         }
     )
-    pq.write_table(source, rows / "part-0.parquet")
-    settings = OperatorSettings(data_root=str(tmp_path), redis_url=endpoints.redis)
-    name = f"scores-{uuid.uuid4().hex[:6]}"
-    return FeatureStore.from_specs({name: spec}, settings, namespace="test")
+    features = [{"name": "score", "dtype": "float64"}, {"name": "clicks", "dtype": "int64"}]
+    return one_view_store(
+        tmp_path, endpoints.redis, keys=["user_id"], features=features, source=source, ttl="7d"
+    )
 
 
 def _refs(store: FeatureStore) -> list[str]:

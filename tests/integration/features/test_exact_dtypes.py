@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from paved.api.feature_view import FeatureViewSpec
 from paved.feature_server import application
 from paved.features import FeatureStore, rows_to_table
-from paved.settings import OperatorSettings
 from paved_local.platform import Endpoints
+from tests.support.feature_store import one_view_store
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 UTC = pa.timestamp("us", tz="UTC")
@@ -28,20 +25,6 @@ RATING = pa.scalar(0.1, pa.float32()).as_py()  # 0.100000001490116…: float32's
 
 @pytest.fixture
 def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
-    spec = FeatureViewSpec.model_validate(
-        {
-            "entity": {"name": "driver", "joinKeys": ["driver_id"]},
-            "source": {"path": "drivers/*.parquet", "timestampField": "ts"},
-            "ttl": "1d",
-            "features": [
-                {"name": "rating", "dtype": "float32", "min": 0, "max": 5},
-                {"name": "trips", "dtype": "int32"},
-                {"name": "signed_up", "dtype": "timestamp"},
-            ],
-        }
-    )
-    rows = tmp_path / "test" / "drivers"
-    rows.mkdir(parents=True)
     source = pa.table(
         {
             "driver_id": pa.array([1, 2], pa.int64()),
@@ -51,10 +34,14 @@ def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
             "signed_up": pa.array([SIGNED_UP, None], UTC),
         }
     )
-    pq.write_table(source, rows / "part-0.parquet")
-    settings = OperatorSettings(data_root=str(tmp_path), redis_url=endpoints.redis)
-    name = f"drivers-{uuid.uuid4().hex[:6]}"
-    return FeatureStore.from_specs({name: spec}, settings, namespace="test")
+    features = [
+        {"name": "rating", "dtype": "float32", "min": 0, "max": 5},
+        {"name": "trips", "dtype": "int32"},
+        {"name": "signed_up", "dtype": "timestamp"},
+    ]
+    return one_view_store(
+        tmp_path, endpoints.redis, keys=["driver_id"], features=features, source=source, ttl="1d"
+    )
 
 
 def _refs(store: FeatureStore) -> list[str]:

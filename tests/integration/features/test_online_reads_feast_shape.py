@@ -7,23 +7,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from paved.api.feature_view import FeatureViewSpec
 from paved.feature_server import application
 from paved.features import FeatureStore
 from paved.ports.online import ValueStatus
-from paved.settings import OperatorSettings
 from paved_local.platform import Endpoints
+from tests.support.feature_store import one_view_store
 
 RECENT = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
 UTC = pa.timestamp("us", tz="UTC")
@@ -31,19 +28,6 @@ UTC = pa.timestamp("us", tz="UTC")
 
 @pytest.fixture
 def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
-    spec = FeatureViewSpec.model_validate(
-        {
-            "entity": {"name": "user", "joinKeys": ["user_id"]},
-            "source": {"path": "users/*.parquet", "timestampField": "ts"},
-            "ttl": "1d",
-            "features": [
-                {"name": "score", "dtype": "float64"},
-                {"name": "country", "dtype": "string"},
-            ],
-        }
-    )
-    rows = tmp_path / "test" / "users"
-    rows.mkdir(parents=True)
     source = pa.table(
         {
             "user_id": pa.array([1, 2], pa.int64()),
@@ -52,11 +36,11 @@ def store(tmp_path: Path, endpoints: Endpoints) -> FeatureStore:
             "country": ["DE", "FR"],
         }
     )
-    pq.write_table(source, rows / "part-0.parquet")
-    settings = OperatorSettings(data_root=str(tmp_path), redis_url=endpoints.redis)
-    name = f"users-{uuid.uuid4().hex[:6]}"
-    store = FeatureStore.from_specs({name: spec}, settings, namespace="test")
-    store.materialize(name)
+    features = [{"name": "score", "dtype": "float64"}, {"name": "country", "dtype": "string"}]
+    store = one_view_store(
+        tmp_path, endpoints.redis, keys=["user_id"], features=features, source=source, ttl="1d"
+    )
+    store.materialize(store.view_names[0])
     return store
 
 

@@ -31,18 +31,9 @@ from paved.core.entity_keys import KeyType
 from paved.core.feature_views import ViewDefinition
 from paved.core.point_in_time import check_entity_columns
 from paved.errors import SourceDataError, SourceUnreadableError
+from paved.ports.columns import ARROW_TYPES, UTC_MICROS
 from paved.ports.offline import FeatureRequest
 
-UTC_MICROS = pa.timestamp("us", tz="UTC")
-ARROW_TYPES: dict[DataType, pa.DataType] = {
-    DataType.INT64: pa.int64(),
-    DataType.INT32: pa.int32(),
-    DataType.FLOAT64: pa.float64(),
-    DataType.FLOAT32: pa.float32(),
-    DataType.STRING: pa.string(),
-    DataType.BOOL: pa.bool_(),
-    DataType.TIMESTAMP: UTC_MICROS,
-}
 _INT32_FITS = (pa.int8(), pa.int16(), pa.int32(), pa.uint8(), pa.uint16())
 # Lossless widenings only: a source may store int32 for int64, float32 for float64, never the
 # other way round (a float64 source for a float32 feature would round every value).
