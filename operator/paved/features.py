@@ -82,8 +82,8 @@ def _parse_refs(refs: Iterable[str]) -> dict[str, list[str]]:
     return by_view
 
 
-def _are_entity_rows(value: object) -> bool:
-    return isinstance(value, list | tuple) and bool(value) and isinstance(value[0], Mapping)
+def _are_refs(value: object) -> bool:
+    return isinstance(value, list | tuple) and bool(value) and isinstance(value[0], str)
 
 
 def _values_equal(online: Any, offline: Any) -> bool:
@@ -235,7 +235,7 @@ class FeatureStore:
         `.values`, `.statuses`, `.row(i)`: one `view__feature` column per reference, grouped
         by view), and `.to_dict()`, `.to_df()`, `.to_arrow()` as Feast's.
         """
-        if _are_entity_rows(features):  # the order before Feast's: (entity_rows, refs, now)
+        if _are_refs(entity_rows) and not _are_refs(features):  # the earlier order: (rows, refs)
             features, entity_rows = entity_rows, features
         requests = [
             OnlineRequest(self.view(view), tuple(names))

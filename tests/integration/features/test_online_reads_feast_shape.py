@@ -109,6 +109,7 @@ def test_the_earlier_argument_order_still_reads(store: FeatureStore) -> None:
     now = dt.datetime.now(dt.UTC)
     online = store.get_online_features([{"user_id": 2}], _refs(store), now)
     assert online.values == [[0.25, "FR"]]
+    assert store.get_online_features([], _refs(store), now).values == []
 
 
 def test_the_feature_server_answers_a_wrong_key_type_with_400_and_the_reason(
