@@ -11,12 +11,37 @@ import json
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from paved.settings import OperatorSettings
 from paved.wiring import run
+
+if TYPE_CHECKING:
+    from paved.services.materialization import MaterializationReport
+
+
+class _Instant(click.ParamType[dt.datetime]):
+    """An ISO 8601 time with a zone (a time without one would mean the machine's)."""
+
+    name = "TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time, e.g. 2026-01-31T00:00:00Z", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{value!r} has no time zone: add one, e.g. Z or +01:00", param, ctx)
+        return parsed.astimezone(dt.UTC)
+
+
+_INSTANT = _Instant()
 
 
 @click.group()
@@ -79,8 +104,16 @@ def features() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read the FeatureView from this file instead of the cluster.",
 )
-def materialize_command(view: str, namespace: str, manifest: Path | None) -> None:
-    """Copy VIEW's offline rows online now, with a progress bar."""
+@click.option(
+    "--as-of",
+    "as_of",
+    type=_INSTANT,
+    help="A backfill: each entity's latest row as of this ISO 8601 time (with a zone), not now.",
+)
+def materialize_command(
+    view: str, namespace: str, manifest: Path | None, as_of: dt.datetime | None
+) -> None:
+    """Copy VIEW's offline rows online now, with a progress bar; say how many are readable."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from paved.features import FeatureStore
@@ -100,10 +133,26 @@ def materialize_command(view: str, namespace: str, manifest: Path | None) -> Non
             seen += rows
             progress.update(task, description=f"{view}: {seen:,} rows")
 
-        report = store.materialize(view, on_batch=advance)
+        now = dt.datetime.now(dt.UTC)
+        report = store.materialize(view, on_batch=advance, as_of=as_of, now=now)
     click.echo(
         f"{report.written:,} of {report.rows:,} rows written in {report.seconds:.2f}s; "
         f"event watermark {report.watermarks.event}"
+    )
+    click.echo(_readable_summary(report, store.view(view).ttl, now))
+
+
+def _readable_summary(
+    report: MaterializationReport, ttl: dt.timedelta | None, now: dt.datetime
+) -> str:
+    """How many of the rows a read serves now, and why the others are not."""
+    if not report.expired or ttl is None:
+        return f"{report.readable:,} of {report.rows:,} rows readable online now"
+    return (
+        f"{report.readable:,} of {report.rows:,} rows readable online now; {report.expired:,}"
+        f" expired: their event time is before {now - ttl:%Y-%m-%d %H:%M:%S}Z (now minus the"
+        f" view's ttl of {ttl}), so no read serves them: expired, or not found once Redis"
+        " drops them at event time + twice the ttl. Materialize newer rows for them."
     )
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import importlib.resources
 import logging
 import math
@@ -490,7 +491,15 @@ def application(plane: DataPlane) -> web.Application:
     app.router.add_delete("/v1/faults", delete_fault)
     app.router.add_get("/healthz", healthz)
     app.cleanup_ctx.append(refreshing)
+    app.on_startup.append(_freeze_heap)
     return app
+
+
+async def _freeze_heap(_: web.Application) -> None:
+    # As the feature server does: what start-up left is never garbage, and full collections
+    # walking it mid-request stretch the tail (paved.feature_server.freeze_heap says by how much).
+    gc.collect()
+    gc.freeze()
 
 
 def ensure_serving_crds(api: client.ApiClient) -> None:
