@@ -34,6 +34,10 @@ def minutes(n: int) -> dt.datetime:
     return START + dt.timedelta(minutes=n)
 
 
+def last_received(o: Outcome) -> tuple[dt.datetime, float, dt.datetime]:
+    return o.received_at, o.value, o.event_time
+
+
 def reference(
     predictions: list[Prediction], outcomes: list[Outcome], as_of: dt.datetime
 ) -> list[Joined]:
@@ -43,7 +47,7 @@ def reference(
         known = [o for o in outcomes if o.received_at <= as_of]
         own = [o for o in known if o.kind is OutcomeKind.FEEDBACK and o.key == p.request_id]
         if own:
-            answers.append(Joined(p, max(own, key=lambda o: (o.received_at, o.value, o.event_time))))
+            answers.append(Joined(p, max(own, key=last_received)))
             continue
         after = [
             o
@@ -57,7 +61,7 @@ def reference(
             continue
         first = min(o.event_time for o in after)
         same = [o for o in after if o.event_time == first]
-        answers.append(Joined(p, max(same, key=lambda o: (o.received_at, o.value))))
+        answers.append(Joined(p, max(same, key=last_received)))
     return answers
 
 

@@ -1,0 +1,113 @@
+"""The platform's data plane logs every prediction it serves, with the request id, entity, registry
+version, features and score, into the namespace's Parquet partitions; Seldon feedback lands in
+the outcomes beside them, and the join labels each prediction with its own feedback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import httpx
+import yaml
+
+from paved.adapters.prediction_log import parquet
+from paved.core.prediction_log import LogKind
+from paved.core.serving import MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION
+from paved_local.platform import Endpoints
+from tests.support.kubectl import Kubectl
+from tests.support.waiting import wait_for
+
+
+def _deploy(kubectl: Kubectl, namespace: str, uri: str) -> None:
+    predictor = {
+        "name": "main",
+        "traffic": 100,
+        "graph": {"name": "classifier", "modelUri": uri},
+        "annotations": {MODEL_ANNOTATION: f"{namespace}.churn", MODEL_VERSION_ANNOTATION: "3"},
+    }
+    body = {
+        "apiVersion": "machinelearning.seldon.io/v1",
+        "kind": "SeldonDeployment",
+        "metadata": {"name": "churn-serving"},
+        "spec": {"predictors": [predictor]},
+    }
+    kubectl.apply(yaml.safe_dump(body), "-n", namespace)
+
+
+def _predict(url: str, user: int, x: float) -> httpx.Response:
+    meta = {"puid": f"req-{user}", "tags": {"entity": {"user_id": user}}}
+    return httpx.post(url, json={"data": {"names": ["x"], "ndarray": [[x]]}, "meta": meta})
+
+
+def _logged(endpoints: Endpoints, namespace: str, kind: LogKind, rows: int) -> Any:
+    assert endpoints.prediction_log is not None
+    today = dt.datetime.now(dt.UTC).date()
+    table = parquet.read(str(endpoints.prediction_log), namespace, kind, "churn", [today])
+    return table if table.num_rows >= rows else None
+
+
+def test_predictions_and_feedback_are_logged_and_joined(
+    endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
+) -> None:
+    _, high = models
+    _deploy(kubectl, namespace, high)
+    base = f"{endpoints.dataplane}/seldon/{namespace}/churn-serving/api/v1.0"
+    wait_for(
+        lambda: _predict(base + "/predictions", 0, 0.0).status_code == 200,
+        timeout=60,
+        what="the data plane to serve the deployment",
+    )
+    answers = {user: _predict(base + "/predictions", user, user - 5.0).json() for user in range(10)}
+    assert answers[3]["meta"]["puid"] == "req-3"  # the caller's request id, as Seldon keeps it
+    for user in range(0, 10, 2):
+        feedback = {"response": answers[user], "reward": 1.0}
+        assert httpx.post(base + "/feedback", json=feedback).status_code == 200
+
+    table = wait_for(
+        lambda: _logged(endpoints, namespace, LogKind.PREDICTIONS, 11),
+        timeout=30,
+        what="the data plane to write the predictions",
+    )
+    rows = {row["request_id"]: row for row in table.to_pylist()}
+    assert rows["req-7"]["entity"] == '{"user_id":7}'
+    assert json.loads(rows["req-7"]["features"]) == {"x": 2.0}
+    assert rows["req-7"]["score"] == answers[7]["data"]["ndarray"][0]
+    assert (rows["req-7"]["model_version"], rows["req-7"]["predictor"]) == ("3", "main")
+
+    wait_for(
+        lambda: _logged(endpoints, namespace, LogKind.OUTCOMES, 5),
+        timeout=30,
+        what="the data plane to write the feedback",
+    )
+    assert endpoints.prediction_log is not None
+    joined = parquet.joined(
+        str(endpoints.prediction_log),
+        namespace,
+        "churn",
+        days=[dt.datetime.now(dt.UTC).date()],
+        as_of=dt.datetime.now(dt.UTC),
+        horizon=dt.timedelta(days=1),
+    )
+    labelled = {j.prediction.request_id for j in joined if j.outcome is not None}
+    assert labelled == {f"req-{user}" for user in range(0, 10, 2)}
+
+
+def test_an_entity_that_does_not_match_the_rows_is_refused(
+    endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
+) -> None:
+    low, _ = models
+    _deploy(kubectl, namespace, low)
+    url = f"{endpoints.dataplane}/seldon/{namespace}/churn-serving/api/v1.0/predictions"
+    wait_for(
+        lambda: _predict(url, 0, 0.0).status_code == 200,
+        timeout=60,
+        what="the data plane to serve the deployment",
+    )
+    two_rows = {
+        "data": {"names": ["x"], "ndarray": [[1.0], [2.0]]},
+        "meta": {"tags": {"entity": {"user_id": 1}}},
+    }
+    refused = httpx.post(url, json=two_rows)
+    assert refused.status_code == 400
+    assert "one object of join keys per row" in refused.text
