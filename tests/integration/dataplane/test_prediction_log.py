@@ -40,6 +40,18 @@ def _predict(url: str, user: int, x: float) -> httpx.Response:
     return httpx.post(url, json={"data": {"names": ["x"], "ndarray": [[x]]}, "meta": meta})
 
 
+def _served(kubectl: Kubectl, endpoints: Endpoints, namespace: str, uri: str) -> str:
+    """Deploy `uri` as churn version 3 and wait until it answers; its API's base URL."""
+    _deploy(kubectl, namespace, uri)
+    base = f"{endpoints.dataplane}/seldon/{namespace}/churn-serving/api/v1.0"
+    wait_for(
+        lambda: _predict(base + "/predictions", 0, 0.0).status_code == 200,
+        timeout=60,
+        what="the data plane to serve the deployment",
+    )
+    return base
+
+
 def _logged(endpoints: Endpoints, namespace: str, kind: LogKind, rows: int) -> Any:
     assert endpoints.prediction_log is not None
     today = dt.datetime.now(dt.UTC).date()
@@ -51,13 +63,7 @@ def test_predictions_and_feedback_are_logged_and_joined(
     endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
 ) -> None:
     _, high = models
-    _deploy(kubectl, namespace, high)
-    base = f"{endpoints.dataplane}/seldon/{namespace}/churn-serving/api/v1.0"
-    wait_for(
-        lambda: _predict(base + "/predictions", 0, 0.0).status_code == 200,
-        timeout=60,
-        what="the data plane to serve the deployment",
-    )
+    base = _served(kubectl, endpoints, namespace, high)
     answers = {user: _predict(base + "/predictions", user, user - 5.0).json() for user in range(10)}
     assert answers[3]["meta"]["puid"] == "req-3"  # the caller's request id, as Seldon keeps it
     for user in range(0, 10, 2):
@@ -97,13 +103,7 @@ def test_an_entity_that_does_not_match_the_rows_is_refused(
     endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
 ) -> None:
     low, _ = models
-    _deploy(kubectl, namespace, low)
-    url = f"{endpoints.dataplane}/seldon/{namespace}/churn-serving/api/v1.0/predictions"
-    wait_for(
-        lambda: _predict(url, 0, 0.0).status_code == 200,
-        timeout=60,
-        what="the data plane to serve the deployment",
-    )
+    url = _served(kubectl, endpoints, namespace, low) + "/predictions"
     two_rows = {
         "data": {"names": ["x"], "ndarray": [[1.0], [2.0]]},
         "meta": {"tags": {"entity": {"user_id": 1}}},
