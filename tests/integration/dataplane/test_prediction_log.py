@@ -46,7 +46,7 @@ def _served(kubectl: Kubectl, endpoints: Endpoints, namespace: str, uri: str) ->
     base = f"{endpoints.dataplane}/seldon/{namespace}/churn-serving/api/v1.0"
     wait_for(
         lambda: _predict(base + "/predictions", 0, 0.0).status_code == 200,
-        timeout=60,
+        timeout=180,  # a first fetch of the model takes a minute or more on a busy machine
         what="the data plane to serve the deployment",
     )
     return base
@@ -111,3 +111,42 @@ def test_an_entity_that_does_not_match_the_rows_is_refused(
     refused = httpx.post(url, json=two_rows)
     assert refused.status_code == 400
     assert "one object of join keys per row" in refused.text
+
+
+def test_an_inference_service_logs_v2_requests_by_their_id_and_entity(
+    endpoints: Endpoints, kubectl: Kubectl, namespace: str, models: tuple[str, str]
+) -> None:
+    _, high = models
+    service = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {
+            "name": "churn",
+            "annotations": {MODEL_ANNOTATION: f"{namespace}.churn", MODEL_VERSION_ANNOTATION: "4"},
+        },
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "mlflow"}, "storageUri": high}}},
+    }
+    kubectl.apply(yaml.safe_dump(service), "-n", namespace)
+    request = {
+        "id": "v2-1",
+        "inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.5]}],
+        "parameters": {"entity": {"user_id": 42}},
+    }
+
+    def infer() -> httpx.Response:
+        url = f"{endpoints.dataplane}/v2/models/churn/infer"
+        return httpx.post(url, json=request, headers={"Host": f"churn.{namespace}.example.com"})
+
+    wait_for(lambda: infer().status_code == 200, timeout=180, what="the revision to serve")
+    table = wait_for(
+        lambda: _logged(endpoints, namespace, LogKind.PREDICTIONS, 1),
+        timeout=30,
+        what="the data plane to log the v2 request",
+    )
+    row = table.to_pylist()[0]
+    assert (row["request_id"], row["entity"], row["model_version"]) == (
+        "v2-1",
+        '{"user_id":42}',
+        "4",
+    )
+    assert row["predictor"] == "churn-predictor-00001"
