@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from paved.adapters.prediction_log import parquet
 from paved.core.prediction_log import LogKind, Prediction, entity_key
 from paved.core.serving import MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION
+from paved_local.dataplane import kserve
 from paved_local.dataplane.prediction_log import (
     LogSettings,
     PredictionLogger,
@@ -117,3 +118,22 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path: Path) -> Non
 def test_a_rate_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         PredictionLogger(LogSettings(tmp_path, rate=2.0), CollectorRegistry())
+
+
+def test_only_the_revision_of_the_spec_model_carries_the_annotated_registry_version() -> None:
+    old, new = "s3://paved/old", "s3://paved/new"
+    rolled_out = kserve.reconcile("churn", kserve.Revisions(), old, None, lambda _: True)
+    canary = kserve.reconcile("churn", rolled_out, new, 20, lambda _: True)
+    service = {
+        "metadata": {
+            "name": "churn",
+            "namespace": "shop",
+            "annotations": {MODEL_ANNOTATION: "shop.churn", MODEL_VERSION_ANNOTATION: "4"},
+        },
+        "spec": {"predictor": {"model": {"storageUri": new}, "canaryTrafficPercent": 20}},
+    }
+    route = kserve.route_of(service, canary, 20)
+    assert [(p.model_uri, p.registered) for p in route.live] == [
+        (old, None),
+        (new, ("shop.churn", "4")),
+    ]
