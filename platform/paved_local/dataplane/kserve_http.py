@@ -148,7 +148,7 @@ class InferenceServices:
                 return _error(*error.args)
             # KServe v1 has no request id: one is made for the log.
             keys = [""] * len(frame)
-            served = Served(route, revision, uuid.uuid4().hex, keys, frame, scores)
+            served = Served(route, revision, uuid.uuid4().hex, keys, body.instances, scores)
             self.plane.log_served(served)
             return web.json_response({"predictions": scores})
 
@@ -156,7 +156,8 @@ class InferenceServices:
             try:
                 route = self._route(request)
                 body = V2Request.model_validate_json(await request.read())
-                frame = pd.DataFrame({i.name: _column(i) for i in body.inputs})
+                columns = {i.name: _column(i) for i in body.inputs}
+                frame = pd.DataFrame(columns)
                 keys = entities(body.parameters, len(frame))
                 revision, scores = await self._serve(route, frame)
             except (ValidationError, ValueError) as error:
@@ -164,7 +165,10 @@ class InferenceServices:
             except FailedError as error:
                 return _error(*error.args)
             request_id = body.id or uuid.uuid4().hex
-            self.plane.log_served(Served(route, revision, request_id, keys, frame, scores))
+            # The frame was built from these columns, so they are of one length.
+            values = zip(*columns.values(), strict=True)
+            rows = [dict(zip(columns, row, strict=True)) for row in values]
+            self.plane.log_served(Served(route, revision, request_id, keys, rows, scores))
             # The revision that answered: so a client can count its outcomes per arm.
             return web.json_response(
                 {

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import pandas as pd
 from prometheus_client import CollectorRegistry, Counter
 
 from paved.adapters.prediction_log import parquet
@@ -144,7 +143,9 @@ class Served:
     predictor: Predictor
     request_id: str
     entities: Sequence[str]
-    frame: pd.DataFrame
+    # Each row's features by name, from the request as parsed: building them from the model's
+    # frame (`DataFrame.to_dict`) cost more than the rest of the log's request path together.
+    features: Sequence[Mapping[str, Any]]
     scores: Sequence[float]
 
 
@@ -152,8 +153,7 @@ def prediction_records(served: Served, now: dt.datetime) -> list[parquet.Record]
     """One record per row; a request of several rows gets ids `<request id>:<row>`."""
     namespace = served.route.namespace
     model, version = model_of(namespace, served.predictor, served.route.deployment)
-    rows = served.frame.to_dict(orient="records")
-    many = len(rows) > 1
+    many = len(served.features) > 1
     return [
         parquet.PredictionRecord(
             namespace=namespace,
@@ -169,7 +169,7 @@ def prediction_records(served: Served, now: dt.datetime) -> list[parquet.Record]
             features=row,
         )
         for n, (row, entity, score) in enumerate(
-            zip(rows, served.entities, served.scores, strict=True)
+            zip(served.features, served.entities, served.scores, strict=True)
         )
     ]
 

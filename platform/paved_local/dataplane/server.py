@@ -410,7 +410,8 @@ def application(plane: DataPlane) -> web.Application:
             scores = await plane.serve(route, predictor, frame)
         except PredictorFailedError as error:
             return _error(500, str(error))
-        plane.log_served(prediction_log.Served(route, predictor, puid, entities, frame, scores))
+        rows = [dict(zip(body.data.names, row, strict=False)) for row in body.data.ndarray]
+        plane.log_served(prediction_log.Served(route, predictor, puid, entities, rows, scores))
         return web.json_response(
             {
                 "data": {"names": ["score"], "ndarray": scores},

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -43,9 +42,9 @@ def _route(annotated: bool = True) -> Served:
         },
     }
     route = route_of(deployment)
-    frame = pd.DataFrame({"clicks_7d": [3.5, 80.0], "plan": ["basic", "pro"]})
+    rows = [{"clicks_7d": 3.5, "plan": "basic"}, {"clicks_7d": 80.0, "plan": "pro"}]
     keys = entities({"entity": [{"user_id": 1}, {"user_id": 2}]}, 2)
-    return Served(route, route.live[0], "abc", keys, frame, [0.8, 0.1])
+    return Served(route, route.live[0], "abc", keys, rows, [0.8, 0.1])
 
 
 def _record(n: int) -> parquet.PredictionRecord:
