@@ -9,8 +9,10 @@ refuse it.
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from paved.core.serving import served_version
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class Predictor:
     traffic: int
     shadow: bool = False
     version: str = ""  # Seldon takes `predictor_version` from the predictor's `version` annotation
+    # The registry version paved annotated it with (ADR 0024), for the prediction log.
+    registered: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
     parsed = []
     for entry in predictors:
         graph = entry.get("graph") or {}
+        annotations = entry.get("annotations") or {}
         uri = graph.get("modelUri")
         if not uri:
             raise InvalidDeploymentError(
@@ -57,7 +62,8 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
                 model_uri=str(uri),
                 traffic=int(entry.get("traffic", 0) or 0),
                 shadow=bool(entry.get("shadow", False)),
-                version=str((entry.get("annotations") or {}).get("version", "")),
+                version=str(annotations.get("version", "")),
+                registered=served_version(annotations),
             )
         )
     live = tuple(p for p in parsed if not p.shadow)
@@ -71,7 +77,7 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
         raise InvalidDeploymentError(f"{name}: live traffic sums to {total}, not 100")
     if len(live) == 1 and live[0].traffic == 0:
         # One live predictor takes everything whatever its traffic says, as in Seldon.
-        live = (Predictor(live[0].name, live[0].model_uri, 100, False, live[0].version),)
+        live = (replace(live[0], traffic=100),)
     return Route(str(metadata.get("namespace", "")), name, live, shadows[0] if shadows else None)
 
 

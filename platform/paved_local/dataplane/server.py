@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import gc
 import importlib.resources
 import logging
@@ -47,7 +48,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paved_local.dataplane import storage
+from paved_local.dataplane import prediction_log, storage
 from paved_local.dataplane.kserve_http import InferenceServices
 from paved_local.dataplane.routing import (
     InvalidDeploymentError,
@@ -89,8 +90,17 @@ class SeldonData(BaseModel):
     ndarray: list[list[Any]] = Field(min_length=1)
 
 
+class SeldonMeta(BaseModel):
+    """Seldon's request meta: `puid` names the request (kept in the answer, as Seldon's
+    executor does, else generated); `tags.entity` names whose features these are."""
+
+    puid: str | None = Field(default=None, min_length=1, max_length=200)
+    tags: dict[str, Any] = Field(default_factory=dict)
+
+
 class PredictionRequest(BaseModel):
     data: SeldonData
+    meta: SeldonMeta = Field(default_factory=SeldonMeta)
 
 
 class FeedbackRequest(BaseModel):
@@ -212,6 +222,18 @@ class DataPlane:
     failures: dict[str, int] = field(default_factory=dict)  # in a row, per model URI
     metrics: Metrics = field(default_factory=Metrics)
     mirrors: set[asyncio.Task[None]] = field(default_factory=set)
+    logger: prediction_log.PredictionLogger | None = None  # None: predictions not logged
+
+    def log_served(self, served: prediction_log.Served) -> None:
+        """Hand a served request's records to the log, if logging is on and it is sampled."""
+        if self.logger is not None and self.logger.wanted(served.request_id):
+            for record in prediction_log.prediction_records(served, dt.datetime.now(dt.UTC)):
+                self.logger.offer(record)
+
+    def log_feedback(self, route: Route, predictor: Predictor, puid: object, reward: float) -> None:
+        if self.logger is not None and isinstance(puid, str) and self.logger.wanted(puid):
+            now = dt.datetime.now(dt.UTC)
+            self.logger.offer(prediction_log.feedback_record(route, predictor, puid, reward, now))
 
     async def refresh(self) -> None:
         """Take the SeldonDeployments as they are now; a route changes only once its models load."""
@@ -379,19 +401,23 @@ def application(plane: DataPlane) -> web.Application:
         try:
             body = PredictionRequest.model_validate_json(await request.read())
             frame = pd.DataFrame(body.data.ndarray, columns=body.data.names)
+            entities = prediction_log.entities(body.meta.tags, len(frame))
         except (ValidationError, ValueError) as error:
             return _error(400, str(error))
+        puid = body.meta.puid or uuid.uuid4().hex
         predictor = choose(route, random.random())
         plane.mirror(route, frame)
         try:
             scores = await plane.serve(route, predictor, frame)
         except PredictorFailedError as error:
             return _error(500, str(error))
+        rows = [dict(zip(body.data.names, row, strict=False)) for row in body.data.ndarray]
+        plane.log_served(prediction_log.Served(route, predictor, puid, entities, rows, scores))
         return web.json_response(
             {
                 "data": {"names": ["score"], "ndarray": scores},
                 "meta": {
-                    "puid": uuid.uuid4().hex,
+                    "puid": puid,
                     "tags": {"predictor": predictor.name, "model": predictor.model_uri},
                     "requestPath": {predictor.name: predictor.model_uri},
                 },
@@ -407,13 +433,15 @@ def application(plane: DataPlane) -> web.Application:
             body = FeedbackRequest.model_validate_json(await request.read())
         except ValidationError as error:
             return _error(400, str(error))
-        named = ((body.response.get("meta") or {}).get("tags") or {}).get("predictor")
+        meta = body.response.get("meta") or {}
+        named = (meta.get("tags") or {}).get("predictor")
         predictor = next((p for p in route.live if p.name == named), None) or choose(
             route, random.random()
         )
         labels = plane.metrics.labels(route, predictor)
         plane.metrics.feedback.labels(**labels, model_name=predictor.model_uri).inc()
         plane.metrics.reward.labels(**labels, model_name=predictor.model_uri).inc(body.reward)
+        plane.log_feedback(route, predictor, meta.get("puid"), body.reward)
         plane.metrics.requests.labels(
             **labels, service="feedback", method="post", code="200"
         ).observe(time.perf_counter() - started)
@@ -477,6 +505,8 @@ def application(plane: DataPlane) -> web.Application:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if plane.logger is not None:
+            await asyncio.to_thread(plane.logger.close)
 
     app = web.Application()
     services = InferenceServices(plane)
@@ -521,9 +551,20 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     parser.add_argument("--model-cache", type=Path, required=True)
+    parser.add_argument(
+        "--prediction-log-root",
+        type=Path,
+        help="log predictions and feedback under <this>/<namespace>/ (default: not logged)",
+    )
+    parser.add_argument("--prediction-log-rate", type=float, default=1.0, help="share logged")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     api = config.new_client_from_config(config_file=arguments.kubeconfig)
     ensure_serving_crds(api)
     plane = DataPlane(client.CustomObjectsApi(api), arguments.model_cache)
+    if arguments.prediction_log_root is not None:
+        settings = prediction_log.LogSettings(
+            arguments.prediction_log_root, rate=arguments.prediction_log_rate
+        )
+        plane.logger = prediction_log.PredictionLogger(settings, plane.metrics.registry)
     web.run_app(application(plane), host=arguments.host, port=arguments.port, print=None)
