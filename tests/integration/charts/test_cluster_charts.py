@@ -221,7 +221,10 @@ def test_prometheus_configuration_is_valid_and_keeps_the_data_planes_labels(
     # The data plane labels each series with its deployment's namespace, as a Seldon
     # executor's Pod is labelled by a cluster's scrape: the built-in guardrails select on it.
     assert jobs["dataplane"]["honor_labels"] is True
-    assert jobs["dataplane"]["static_configs"] == [{"targets": ["dataplane.paved.svc:8000"]}]
+    # By its fully qualified name: on kind the short one reached something else from Prometheus.
+    assert jobs["dataplane"]["static_configs"] == [
+        {"targets": ["dataplane.paved.svc.cluster.local:8000"]}
+    ]
 
 
 @pytest.mark.usefixtures("paved_crds")
