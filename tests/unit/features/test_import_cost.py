@@ -9,9 +9,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 NOT_LOADED = ("kopf", "kubernetes", "scipy", "pandas", "duckdb", "redis", "pyspark", "polars")
 
 
+# A fresh interpreter importing pyarrow and pydantic: about a second alone, far more on a
+# machine busy with other work than the unit tier's 10 s allow.
+@pytest.mark.timeout(120)
 def test_importing_the_sdk_loads_neither_the_operator_nor_a_cluster_client() -> None:
     probe = (
         "import json, sys; import paved.features; "
