@@ -160,14 +160,14 @@ class KindCluster:
         return path
 
     @contextmanager
-    def port_forward(self, namespace: str, service: str, port: int) -> Iterator[str]:
-        """`kubectl port-forward` to `service`'s `port` for the length of the `with`: the
-        local `127.0.0.1:<port>` it listens on."""
+    def port_forward(self, namespace: str, target: str, port: int) -> Iterator[str]:
+        """`kubectl port-forward` to `target`'s `port` (`service/dataplane`, `pod/…`) for the
+        length of the `with`: the local `127.0.0.1:<port>` it listens on."""
         kubectl = [str(ensure_toolchain().kubectl), "--kubeconfig", str(self.kubeconfig)]
-        target = ("-n", namespace, "port-forward", f"service/{service}", f":{port}")
+        forwarded = ("-n", namespace, "port-forward", target, f":{port}")
         with tempfile.TemporaryFile("w+") as errors:
             forward = subprocess.Popen(
-                [*kubectl, *target], stdout=subprocess.PIPE, stderr=errors, text=True
+                [*kubectl, *forwarded], stdout=subprocess.PIPE, stderr=errors, text=True
             )
             assert forward.stdout is not None
             try:
@@ -176,7 +176,7 @@ class KindCluster:
                     forward.wait(timeout=10)
                     errors.seek(0)
                     said = errors.read().strip()
-                    raise ComponentFailedError(f"port-forward to {service}:{port}: {said}")
+                    raise ComponentFailedError(f"port-forward to {target}:{port}: {said}")
                 # It prints a line a connection: drained, so a long forward never blocks.
                 threading.Thread(target=forward.stdout.read, daemon=True).start()
                 yield f"127.0.0.1:{local[1]}"

@@ -78,7 +78,7 @@ class KindSite:
         install_charts(self.cluster, log=log)
         address = {
             service: self._forwards.enter_context(
-                self.cluster.port_forward(NAMESPACE, service, port)
+                self.cluster.port_forward(NAMESPACE, f"service/{service}", port)
             )
             for service, port in _SERVICES.items()
         }
