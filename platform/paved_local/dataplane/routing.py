@@ -9,7 +9,7 @@ refuse it.
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -20,6 +20,7 @@ class Predictor:
     traffic: int
     shadow: bool = False
     version: str = ""  # Seldon takes `predictor_version` from the predictor's `version` annotation
+    unit: str = ""  # the graph's model (its container and MLServer's model name on a cluster)
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,12 @@ class Route:
     shadow: Predictor | None
 
     @property
+    def predictors(self) -> tuple[Predictor, ...]:
+        return (*self.live, *([self.shadow] if self.shadow else []))
+
+    @property
     def models(self) -> set[str]:
-        every = [*self.live, *([self.shadow] if self.shadow else [])]
-        return {p.model_uri for p in every}
+        return {p.model_uri for p in self.predictors}
 
 
 class InvalidDeploymentError(ValueError):
@@ -58,6 +62,7 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
                 traffic=int(entry.get("traffic", 0) or 0),
                 shadow=bool(entry.get("shadow", False)),
                 version=str((entry.get("annotations") or {}).get("version", "")),
+                unit=str(graph.get("name", "")),
             )
         )
     live = tuple(p for p in parsed if not p.shadow)
@@ -71,7 +76,7 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
         raise InvalidDeploymentError(f"{name}: live traffic sums to {total}, not 100")
     if len(live) == 1 and live[0].traffic == 0:
         # One live predictor takes everything whatever its traffic says, as in Seldon.
-        live = (Predictor(live[0].name, live[0].model_uri, 100, False, live[0].version),)
+        live = (replace(live[0], traffic=100),)
     return Route(str(metadata.get("namespace", "")), name, live, shadows[0] if shadows else None)
 
 

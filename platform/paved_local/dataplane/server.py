@@ -4,6 +4,8 @@ POST /seldon/{namespace}/{deployment}/api/v1.0/predictions   Seldon's message: {
                                                               [...], "ndarray": [[...], ...]}}
 POST /seldon/{namespace}/{deployment}/api/v1.0/feedback      {"response": <a prediction's
                                                               response>, "reward": 1.0}
+POST /seldon/{namespace}/{deployment}/v2/models/{model}/infer  Seldon's V2 path: inputs are
+                                                              columns ({"name", "data"} each)
 POST /v1/models/{name}:predict     KServe v1, addressed by Host <name>.<namespace>.example.com
 POST /v2/models/{name}/infer        KServe's open inference protocol (v2), addressed the same way
 POST /v1/outcomes                   a business outcome per revision (KServe has no feedback)
@@ -12,6 +14,11 @@ GET  /metrics                       Seldon's executor histogram and feedback cou
 GET  /v1/deployments                the routes served now, and deployments refused with why
 GET|PUT|DELETE /v1/faults           injected faults per model URI: error rate, latency, score shift
 GET  /healthz
+
+With --model-servers (the chart's `dataplane.modelServers`) it is Seldon's executor on a
+cluster: a SeldonDeployment's requests go to its predictors' MLServer Pods over the V2 protocol
+(`model_servers`), and the Seldon stand-in writes the deployments' status; without it, as on
+`paved local`, each model is fetched and loaded in this process.
 
 A prediction names the predictor that served it in `meta.tags.predictor`; feedback that carries
 the response goes to that predictor, so a reward counts for the model that earned it (Seldon's
@@ -35,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
@@ -46,7 +54,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paved_local.dataplane import storage
+from paved_local.dataplane import model_servers, storage
 from paved_local.dataplane.kserve_http import InferenceServices
 from paved_local.dataplane.routing import (
     InvalidDeploymentError,
@@ -90,6 +98,18 @@ class SeldonData(BaseModel):
 
 class PredictionRequest(BaseModel):
     data: SeldonData
+
+
+class V2Input(BaseModel):
+    name: str = Field(min_length=1)
+    data: list[Any] = Field(min_length=1)
+
+
+class V2Request(BaseModel):
+    """A V2 inference request whose inputs are the columns of the rows to score."""
+
+    id: str | None = None
+    inputs: list[V2Input] = Field(min_length=1)
 
 
 class FeedbackRequest(BaseModel):
@@ -202,6 +222,10 @@ class Batcher:
 class DataPlane:
     objects: client.CustomObjectsApi
     cache: Path  # where models are fetched to, as a model server pod's /mnt/models
+    # On a cluster: Seldon's executor, in front of the model server Pods the Seldon stand-in
+    # creates (which then writes the SeldonDeployments' status); otherwise models load here.
+    model_servers: bool = False
+    http: httpx.AsyncClient | None = None
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
     refused: dict[tuple[str, str], str] = field(default_factory=dict)
     faults: dict[str, Fault] = field(default_factory=dict)
@@ -228,6 +252,9 @@ class DataPlane:
 
     async def _take(self, key: tuple[str, str], item: dict[str, Any], route: Route) -> None:
         """Serve `route` once its models are loaded, and say so in the deployment's status."""
+        if self.model_servers:
+            self._take_served(key, item, route)
+            return
         if await self.loaded(route.models):
             if self.routes.get(key) != route:
                 self.metrics.start_at_zero(route)
@@ -239,6 +266,18 @@ class DataPlane:
         errors = [self.load_errors[u] for u in sorted(route.models) if u in self.load_errors]
         status = deployment_status(self.routes.get(key) == route, errors)
         await self._write_status(key, item, status)
+
+    def _take_served(self, key: tuple[str, str], item: dict[str, Any], route: Route) -> None:
+        """Serve `route` once each of its predictors' model servers has a replica available."""
+        waiting = model_servers.unavailable(route, item.get("status") or {})
+        if waiting:
+            state = (item.get("status") or {}).get("description") or "model servers starting"
+            self.refused[key] = f"no model server available for {', '.join(waiting)}: {state}"
+            return
+        if self.routes.get(key) != route:
+            self.metrics.start_at_zero(route)
+        self.routes[key] = route
+        self.refused.pop(key, None)
 
     async def _write_status(
         self, key: tuple[str, str], deployment: dict[str, Any], status: dict[str, Any]
@@ -331,8 +370,8 @@ class DataPlane:
         if fault is not None and random.random() < fault.error_rate:
             raise PredictorFailedError(f"injected error in {predictor.model_uri}")
         try:
-            scores = await self.models[predictor.model_uri].score(frame)
-        except PredictorFailedError as error:
+            scores = await self._score(route, predictor, frame)
+        except (PredictorFailedError, model_servers.ModelServerFailedError) as error:
             raise PredictorFailedError(f"{predictor.model_uri}: {error}") from error
         if fault is not None and fault.score_shift:
             scores = np.clip(scores + fault.score_shift, 0.0, 1.0)
@@ -340,6 +379,13 @@ class DataPlane:
         for score in scores:
             histogram.observe(float(score))
         return [float(s) for s in scores]
+
+    async def _score(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
+        """The model's scores: from its model server Pod, or its model loaded here (as every
+        model is locally, and an InferenceService's revisions, which have no graph, are)."""
+        if self.http is not None and predictor.unit:
+            return await model_servers.infer(self.http, route, predictor, frame)
+        return await self.models[predictor.model_uri].score(frame)
 
     def mirror(self, route: Route, frame: pd.DataFrame) -> None:
         """Send the same request to the shadow; its answer (or failure) is only measured."""
@@ -394,6 +440,32 @@ def application(plane: DataPlane) -> web.Application:
                     "tags": {"predictor": predictor.name, "model": predictor.model_uri},
                     "requestPath": {predictor.name: predictor.model_uri},
                 },
+            }
+        )
+
+    async def infer_v2(request: web.Request) -> web.Response:
+        """Seldon's V2 path: a V2 request (one input a column) to the chosen predictor."""
+        route = route_for(request)
+        if isinstance(route, web.Response):
+            return route
+        try:
+            body = V2Request.model_validate_json(await request.read())
+            frame = pd.DataFrame({i.name: i.data for i in body.inputs})
+        except (ValidationError, ValueError) as error:
+            return _error(400, str(error))
+        predictor = choose(route, random.random())
+        plane.mirror(route, frame)
+        try:
+            scores = await plane.serve(route, predictor, frame)
+        except PredictorFailedError as error:
+            return _error(500, str(error))
+        output = {"name": "score", "datatype": "FP64", "shape": [len(scores)], "data": scores}
+        return web.json_response(
+            {
+                "model_name": request.match_info["model"],
+                "id": body.id or uuid.uuid4().hex,
+                "parameters": {"predictor": predictor.name},
+                "outputs": [output],
             }
         )
 
@@ -465,6 +537,10 @@ def application(plane: DataPlane) -> web.Application:
         return web.Response(text="ok")
 
     async def refreshing(_: web.Application) -> AsyncIterator[None]:
+        if plane.model_servers:
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+            plane.http = httpx.AsyncClient(limits=limits)
+
         async def loop() -> None:
             while True:
                 await plane.refresh()
@@ -476,6 +552,8 @@ def application(plane: DataPlane) -> web.Application:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if plane.http is not None:
+            await plane.http.aclose()
 
     app = web.Application()
     services = InferenceServices(plane)
@@ -483,6 +561,7 @@ def application(plane: DataPlane) -> web.Application:
     prefix = "/seldon/{namespace}/{deployment}/api/v1.0"
     app.router.add_post(f"{prefix}/predictions", predictions)
     app.router.add_post(f"{prefix}/feedback", feedback)
+    app.router.add_post("/seldon/{namespace}/{deployment}/v2/models/{model}/infer", infer_v2)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/deployments", deployments)
     app.router.add_get("/v1/faults", get_faults)
@@ -512,9 +591,16 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     parser.add_argument("--model-cache", type=Path, required=True)
+    parser.add_argument(
+        "--model-servers",
+        action="store_true",
+        help="forward to the model server Pods the Seldon stand-in creates, loading no model",
+    )
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     api = config.new_client_from_config(config_file=arguments.kubeconfig)
     ensure_serving_crds(api)
-    plane = DataPlane(client.CustomObjectsApi(api), arguments.model_cache)
+    plane = DataPlane(
+        client.CustomObjectsApi(api), arguments.model_cache, model_servers=arguments.model_servers
+    )
     web.run_app(application(plane), host=arguments.host, port=arguments.port, print=None)
