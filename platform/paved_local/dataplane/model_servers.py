@@ -59,7 +59,7 @@ def scores_of(answer: Mapping[str, Any], rows: int) -> np.ndarray:
 
 
 async def infer(
-    http: httpx.AsyncClient, route: Route, predictor: Predictor, frame: pd.DataFrame
+    http: httpx.AsyncClient, route: Route, predictor: Predictor, *, frame: pd.DataFrame
 ) -> np.ndarray:
     """`predictor`'s model server's scores for `frame`."""
     url = model_endpoint(route.namespace, route.deployment, predictor.name, predictor.unit)

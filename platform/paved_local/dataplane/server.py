@@ -37,7 +37,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -108,7 +108,6 @@ class V2Input(BaseModel):
 class V2Request(BaseModel):
     """A V2 inference request whose inputs are the columns of the rows to score."""
 
-    id: str | None = None
     inputs: list[V2Input] = Field(min_length=1)
 
 
@@ -384,7 +383,7 @@ class DataPlane:
         """The model's scores: from its model server Pod, or its model loaded here (as every
         model is locally, and an InferenceService's revisions, which have no graph, are)."""
         if self.http is not None and predictor.unit:
-            return await model_servers.infer(self.http, route, predictor, frame)
+            return await model_servers.infer(self.http, route, predictor, frame=frame)
         return await self.models[predictor.model_uri].score(frame)
 
     def mirror(self, route: Route, frame: pd.DataFrame) -> None:
@@ -417,21 +416,37 @@ def application(plane: DataPlane) -> web.Application:
             return _error(404 if key not in plane.refused else 503, f"{key[0]}/{key[1]}: {why}")
         return route
 
-    async def predictions(request: web.Request) -> web.Response:
+    async def scored(
+        request: web.Request, parse: Callable[[bytes], pd.DataFrame]
+    ) -> tuple[Predictor, list[float]] | web.Response:
+        """The rows `parse` reads from the request, scored by the predictor the split chooses
+        (and mirrored to the shadow); an error response when they cannot be."""
         route = route_for(request)
         if isinstance(route, web.Response):
             return route
         try:
-            body = PredictionRequest.model_validate_json(await request.read())
-            frame = pd.DataFrame(body.data.ndarray, columns=body.data.names)
+            frame = parse(await request.read())
         except (ValidationError, ValueError) as error:
             return _error(400, str(error))
         predictor = choose(route, random.random())
         plane.mirror(route, frame)
         try:
-            scores = await plane.serve(route, predictor, frame)
+            return predictor, await plane.serve(route, predictor, frame)
         except PredictorFailedError as error:
             return _error(500, str(error))
+
+    def v1_rows(raw: bytes) -> pd.DataFrame:
+        body = PredictionRequest.model_validate_json(raw)
+        return pd.DataFrame(body.data.ndarray, columns=body.data.names)
+
+    def v2_rows(raw: bytes) -> pd.DataFrame:
+        return pd.DataFrame({i.name: i.data for i in V2Request.model_validate_json(raw).inputs})
+
+    async def predictions(request: web.Request) -> web.Response:
+        answer = await scored(request, v1_rows)
+        if isinstance(answer, web.Response):
+            return answer
+        predictor, scores = answer
         return web.json_response(
             {
                 "data": {"names": ["score"], "ndarray": scores},
@@ -445,25 +460,15 @@ def application(plane: DataPlane) -> web.Application:
 
     async def infer_v2(request: web.Request) -> web.Response:
         """Seldon's V2 path: a V2 request (one input a column) to the chosen predictor."""
-        route = route_for(request)
-        if isinstance(route, web.Response):
-            return route
-        try:
-            body = V2Request.model_validate_json(await request.read())
-            frame = pd.DataFrame({i.name: i.data for i in body.inputs})
-        except (ValidationError, ValueError) as error:
-            return _error(400, str(error))
-        predictor = choose(route, random.random())
-        plane.mirror(route, frame)
-        try:
-            scores = await plane.serve(route, predictor, frame)
-        except PredictorFailedError as error:
-            return _error(500, str(error))
+        answer = await scored(request, v2_rows)
+        if isinstance(answer, web.Response):
+            return answer
+        predictor, scores = answer
         output = {"name": "score", "datatype": "FP64", "shape": [len(scores)], "data": scores}
         return web.json_response(
             {
                 "model_name": request.match_info["model"],
-                "id": body.id or uuid.uuid4().hex,
+                "id": uuid.uuid4().hex,
                 "parameters": {"predictor": predictor.name},
                 "outputs": [output],
             }

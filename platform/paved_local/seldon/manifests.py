@@ -6,8 +6,9 @@ storage initializer as an init container, and a Service in front of the model's 
 names, labels, ports, init container and environment below are Seldon's
 (`operator/apis/machinelearning.seldon.io/v1/seldondeployment_types.go`, `controllers/
 mlserver.go`, `controllers/model_initializer_injector.go`); the unit tests compare them with
-that shape. What the stand-in leaves out is said in ADR 0025: the executor container (the
-data plane plays it), Istio/Ambassador objects, HPAs, graphs of more than one node.
+that shape. What the stand-in leaves out is said in ADR XXXX-model-servers-as-pods: the
+executor container (the data plane plays it), Istio/Ambassador objects, HPAs, graphs of more
+than one node.
 """
 
 from __future__ import annotations
@@ -195,8 +196,12 @@ def model_deployment(
                         "runAsNonRoot": True,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "initContainers": [_initializer(predictor, server, container, volume)],
-                    "containers": [_model_server(sdep, predictor, server, container, volume)],
+                    "initContainers": [
+                        _initializer(predictor, server, container=container, volume=volume)
+                    ],
+                    "containers": [
+                        _model_server(sdep, predictor, server, container=container, volume=volume)
+                    ],
                     "volumes": [{"name": volume, "emptyDir": {}}],
                 },
             },
@@ -208,7 +213,7 @@ _RESTRICTED: Final = {"allowPrivilegeEscalation": False, "capabilities": {"drop"
 
 
 def _initializer(
-    predictor: Mapping[str, Any], server: ModelServer, container: str, volume: str
+    predictor: Mapping[str, Any], server: ModelServer, *, container: str, volume: str
 ) -> dict[str, Any]:
     """Seldon's injected init container: [uri, /mnt/models] as arguments, the storage
     credentials from the graph's envSecretRefName (or the controller's default)."""
@@ -231,6 +236,7 @@ def _model_server(
     sdep: Mapping[str, Any],
     predictor: Mapping[str, Any],
     server: ModelServer,
+    *,
     container: str,
     volume: str,
 ) -> dict[str, Any]:
