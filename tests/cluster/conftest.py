@@ -9,6 +9,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,6 +50,15 @@ def kind_cluster() -> Iterator[KindCluster]:
         cluster.down()
 
 
+def install_platform(cluster: KindCluster, *values: Path) -> None:
+    """charts/paved-platform as the release `platform`, with `values` files (its defaults
+    without), every Deployment rolled out."""
+    chart = str(ROOT / "charts/paved-platform")
+    flags = [f"--values={path}" for path in values]
+    _helm(cluster, "upgrade", "--install", "platform", chart, "--create-namespace", *flags)
+    cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment", "--timeout=300s")
+
+
 def _helm(cluster: KindCluster, *args: str) -> None:
     helm = str(ensure_toolchain().helm)
     cluster_args = ("--kubeconfig", str(cluster.kubeconfig), "--namespace", NAMESPACE)
@@ -60,14 +70,7 @@ def installed(kind_cluster: KindCluster, images: dict[str, Image]) -> Iterator[K
     """The platform chart, then paved's with two operators, wired to it by DNS; every
     Deployment rolled out. Uninstalled (with its namespace) at the end."""
     kind_cluster.load([images[name].tag for name in PLATFORM_IMAGES])
-    _helm(
-        kind_cluster,
-        "upgrade",
-        "--install",
-        "platform",
-        str(ROOT / "charts/paved-platform"),
-        "--create-namespace",
-    )
+    install_platform(kind_cluster)
     values = str(ROOT / "charts/paved/ci/platform-values.yaml")
     _helm(kind_cluster, "upgrade", "--install", "paved", str(ROOT / "charts/paved"), "-f", values)
     kind_cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment", "--timeout=300s")

@@ -5,10 +5,9 @@ approver. A Rollout walks it live under real traffic (through a port-forward) wh
 operator's Pod is deleted mid-canary: the standby goes on at the same step and split. A second
 version that fails requests is rolled back.
 
-Seldon Core's controller is not served here: its stand-in (a Pod of charts/paved-platform,
-paved_local.seldon) runs each predictor's model server as an MLServer Pod, and the data plane is
-the executor in front of them (ADR XXXX-model-servers-as-pods), so the canary shifts traffic
-between two MLServer Pods."""
+Seldon Core's controller is not served here: the data plane (a Pod of charts/paved-platform)
+is its stand-in, held to the SeldonDeployment contract by the data plane's own tests. (With
+model servers as Pods, ADR XXXX-model-servers-as-pods, this Rollout does not pass yet.)"""
 
 from __future__ import annotations
 

@@ -234,6 +234,7 @@ class DataPlane:
     failures: dict[str, int] = field(default_factory=dict)  # in a row, per model URI
     metrics: Metrics = field(default_factory=Metrics)
     mirrors: set[asyncio.Task[None]] = field(default_factory=set)
+    mirror_errors: set[str] = field(default_factory=set)  # the shadows' failures, logged once
 
     async def refresh(self) -> None:
         """Take the SeldonDeployments as they are now; a route changes only once its models load."""
@@ -393,8 +394,19 @@ class DataPlane:
         shadow = route.shadow
 
         async def shadowed() -> None:
-            with contextlib.suppress(PredictorFailedError):
+            try:
                 await self.serve(route, shadow, frame)
+            except PredictorFailedError as error:
+                # Only measured, never answered: say each distinct failure once, or nothing would.
+                if str(error) not in self.mirror_errors:
+                    self.mirror_errors.add(str(error))
+                    log.warning(
+                        "shadow %s of %s/%s: %s",
+                        shadow.name,
+                        route.namespace,
+                        route.deployment,
+                        error,
+                    )
 
         task = asyncio.create_task(shadowed())
         self.mirrors.add(task)

@@ -33,12 +33,14 @@ from tests.support.helm import (
 from tests.support.kubectl import Kubectl, allowed
 
 CLUSTER_VALUES = CHARTS / "paved" / "ci" / "platform-values.yaml"
+MODEL_SERVERS = CHARTS / "paved-platform" / "ci" / "model-servers-values.yaml"
 INVALID = sorted((ROOT / "tests" / "fixtures" / "invalid-values").glob("*/*.yaml"))
 # (chart, values files): every chart with its defaults and with each of its ci/ values files.
 RENDERINGS = [
     ("paved", []),
     ("paved", [CLUSTER_VALUES]),
     ("paved-platform", []),
+    ("paved-platform", [MODEL_SERVERS]),
 ]
 
 
@@ -46,7 +48,11 @@ def _values_flags(files: list[Path]) -> list[str]:
     return [f"--values={path}" for path in files]
 
 
-@pytest.mark.parametrize(("chart", "files"), RENDERINGS, ids=["paved", "paved-cluster", "platform"])
+@pytest.mark.parametrize(
+    ("chart", "files"),
+    RENDERINGS,
+    ids=["paved", "paved-cluster", "platform", "platform-model-servers"],
+)
 def test_chart_lints_clean(toolchain: Toolchain, chart: str, files: list[Path]) -> None:
     linted = helm(
         toolchain, "lint", str(CHARTS / chart), "--strict", KUBE_VERSION, *_values_flags(files)
@@ -55,7 +61,11 @@ def test_chart_lints_clean(toolchain: Toolchain, chart: str, files: list[Path]) 
 
 
 @pytest.mark.usefixtures("paved_crds")
-@pytest.mark.parametrize(("chart", "files"), RENDERINGS, ids=["paved", "paved-cluster", "platform"])
+@pytest.mark.parametrize(
+    ("chart", "files"),
+    RENDERINGS,
+    ids=["paved", "paved-cluster", "platform", "platform-model-servers"],
+)
 def test_the_api_server_accepts_every_object_rendered(
     toolchain: Toolchain, kubectl: Kubectl, namespace: str, chart: str, files: list[Path]
 ) -> None:
@@ -219,7 +229,7 @@ def test_the_platforms_accounts_may_do_what_their_services_do_and_no_more(
     toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
 ) -> None:
     # The storage initializers' Secret in the release's own namespace: `default` is shared.
-    served = f"--set=seldon.secretNamespaces={{{namespace}}}"
+    served = f"--set=seldon.enabled=true,seldon.secretNamespaces={{{namespace}}}"
     release, _ = install(
         toolchain, "paved-platform", served, namespace=namespace, kubeconfig=endpoints.kubeconfig
     )
@@ -298,6 +308,7 @@ def test_the_storage_initializers_get_the_object_stores_keys_where_models_are_se
     platform = template(
         toolchain,
         "paved-platform",
+        f"--values={MODEL_SERVERS}",
         "--set=seldon.secretNamespaces={team-a,team-b}",
         namespace="paved",
     )
