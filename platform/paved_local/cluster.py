@@ -185,11 +185,15 @@ class KindCluster:
                 forward.wait(timeout=10)
 
     def load(self, images: Sequence[str]) -> None:
-        """Load local Docker images into every node (kind skips what a node holds). One at a
-        time: kind saves what it loads to a temporary tar first, and seven images at once are
-        about 6 GB of it."""
+        """Load local Docker images into the nodes Pods run on (kind skips what a node holds).
+
+        Only the workers when there are any: the control plane keeps kubeadm's NoSchedule taint
+        then, and an image costs a node its size twice (content and snapshot). One image at a
+        time, so kind's temporary archive on the host is one image's size, not all of them."""
+        nodes = self._kind("get", "nodes", capture=True).split()
+        workers = [node for node in nodes if not node.endswith("-control-plane")]
         for image in images:
-            self._kind("load", "docker-image", image)
+            self._kind("load", "docker-image", "--nodes", ",".join(workers or nodes), image)
 
     def run(self, *command: str) -> str:
         """Run a command (helm, …) and return what it printed; its stderr in the error."""

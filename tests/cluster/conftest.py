@@ -3,17 +3,31 @@ script: seconds when nothing changed)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+import yaml
 
-from paved_local.charts import NAMESPACE, install_charts, uninstall_charts
+from paved_local.charts import NAMESPACE, install_charts, install_platform, uninstall_charts
 from paved_local.cluster import KindCluster
-from tests.support.docker import Image, build_images, require_docker
+from tests.support.docker import ROOT, Image, build_images, require_docker
 
-__all__ = ["NAMESPACE"]  # the namespace both charts go to, for the tests
-PLATFORM_IMAGES = ("operator", "dataplane", "redis", "prometheus", "mlflow", "objectstore")
+# For the tests: the namespace both charts go to, and the platform chart alone.
+__all__ = ["NAMESPACE", "install_platform"]
+TEAM = "default"  # where `kubectl apply -f examples/` puts them
+PLATFORM_IMAGES = (
+    "operator",
+    "dataplane",
+    "model-server",
+    "redis",
+    "prometheus",
+    "mlflow",
+    "objectstore",
+)
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +56,35 @@ def installed(kind_cluster: KindCluster, images: dict[str, Image]) -> Iterator[K
     install_charts(kind_cluster, log=print)
     yield kind_cluster
     uninstall_charts(kind_cluster)
+
+
+def get_object(cluster: KindCluster, kind: str, name: str, namespace: str = TEAM) -> dict[str, Any]:
+    printed = cluster.kubectl("-n", namespace, "get", kind, name, "-o", "json", capture=True)
+    found: dict[str, Any] = json.loads(printed)
+    return found
+
+
+def apply_manifest(cluster: KindCluster, manifest: dict[str, Any] | str) -> None:
+    text = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest)
+    cluster.kubectl("-n", TEAM, "apply", "-f", "-", stdin=text)
+
+
+@contextmanager
+def port_forward(
+    cluster: KindCluster, target: str, port: int, *, namespace: str = NAMESPACE
+) -> Iterator[str]:
+    """`kubectl port-forward` to `target` (`service/dataplane`, `pod/…`); its local URL."""
+    with cluster.port_forward(namespace, target, port) as address:
+        yield f"http://{address}"
+
+
+@pytest.fixture(scope="session")
+def example_data(installed: KindCluster) -> KindCluster:
+    """examples/data loaded by its Job: the data root, and a baseline model on the object store
+    at s3://paved/models/churn/baseline."""
+    installed.kubectl("apply", "-n", NAMESPACE, "-k", str(ROOT / "examples" / "data"))
+    installed.kubectl(
+        *("-n", NAMESPACE, "wait", "--for=condition=complete", "job/paved-example-data"),
+        "--timeout=300s",
+    )
+    return installed

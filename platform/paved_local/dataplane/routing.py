@@ -24,6 +24,7 @@ class Predictor:
     version: str = ""  # Seldon takes `predictor_version` from the predictor's `version` annotation
     # The registry version paved annotated it with (ADR 0024), for the prediction log.
     registered: tuple[str, str] | None = None
+    unit: str = ""  # the graph's model (its container and MLServer's model name on a cluster)
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,12 @@ class Route:
     shadow: Predictor | None
 
     @property
+    def predictors(self) -> tuple[Predictor, ...]:
+        return (*self.live, *([self.shadow] if self.shadow else []))
+
+    @property
     def models(self) -> set[str]:
-        every = [*self.live, *([self.shadow] if self.shadow else [])]
-        return {p.model_uri for p in every}
+        return {p.model_uri for p in self.predictors}
 
 
 class InvalidDeploymentError(ValueError):
@@ -64,6 +68,7 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
                 shadow=bool(entry.get("shadow", False)),
                 version=str(annotations.get("version", "")),
                 registered=served_version(annotations),
+                unit=str(graph.get("name", "")),
             )
         )
     live = tuple(p for p in parsed if not p.shadow)
