@@ -34,7 +34,12 @@ def v2_request(frame: pd.DataFrame) -> dict[str, Any]:
     for column in frame.columns:
         values = frame[column]
         datatype = _DATATYPES.get(values.dtype.kind, "BYTES")
-        data = values.astype(str).tolist() if datatype == "BYTES" else values.tolist()
+        # A missing value goes as JSON's null: NaN is not JSON, and MLServer refuses the whole
+        # request for one NaN (httpx would write it as a bare `NaN`).
+        present = values.notna()
+        if datatype == "BYTES":
+            values = values.astype(str).where(present, None)
+        data = values.astype(object).where(present, None).tolist()
         entry = {"name": str(column), "shape": [len(frame)], "datatype": datatype, "data": data}
         if datatype == "BYTES":
             entry["parameters"] = {"content_type": "str"}  # decoded to str, not bytes

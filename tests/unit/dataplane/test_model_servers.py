@@ -3,6 +3,8 @@ route: once every predictor's model server has a replica available."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -74,3 +76,16 @@ def test_a_route_waits_for_every_predictors_model_server() -> None:
     assert unavailable(route, {}) == ["baseline", "candidate"]
     assert unavailable(route, one) == ["candidate"]
     assert unavailable(route, both) == []
+
+
+def test_a_missing_value_goes_as_null_so_the_request_is_json() -> None:
+    frame = pd.DataFrame({"clicks": [1.5, np.nan], "tickets": [2, None], "plan": ["pro", None]})
+
+    request = v2_request(frame)
+
+    # Strict JSON: a NaN written as `NaN` makes MLServer refuse the whole request.
+    json.dumps(request, allow_nan=False)
+    by_name = {i["name"]: i for i in request["inputs"]}
+    assert by_name["clicks"]["data"] == [1.5, None]
+    assert by_name["tickets"]["data"] == [2.0, None]  # pandas made it a float column
+    assert by_name["plan"]["data"] == ["pro", None]
