@@ -92,6 +92,8 @@ def run(settings: OperatorSettings) -> None:
     if settings.kubeconfig:
         os.environ["KUBECONFIG"] = settings.kubeconfig  # kopf logs in from the environment
     kopf.configure(verbose=settings.verbose, quiet=not settings.verbose)
+    # Quiet or not, the log tells what the operator did (the Events it posts, a line each).
+    logging.getLogger("paved.events").setLevel(logging.INFO)
     asyncio.run(_operate(settings))
 
 

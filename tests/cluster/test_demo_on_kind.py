@@ -48,7 +48,8 @@ def test_the_demo_on_kind_tells_the_embedded_demos_story(
     assert production.link("registryVersion")["uri"].startswith("s3://")  # what Pods fetch
     # The operators that did it are the chart's Pods: their log shows the rollouts.
     operator_log = (tmp_path / "demo" / "operator.log").read_text()
-    assert re.search(r"churn-v3.*(rolled back|RolledBack)", operator_log), operator_log[-2000:]
+    told = r"Rollout demo-[0-9-]+/churn-v3 (Normal|Warning): GuardrailBreached: errorRate"
+    assert re.search(told, operator_log), operator_log[-2000:]
     running = [
         line.split()[1]
         for line in (tmp_path / "demo" / "pods.txt").read_text().splitlines()[1:]
