@@ -64,7 +64,7 @@ def _in_production(kubectl: Kubectl, namespace: str, endpoints: Endpoints) -> st
     """churn-v1 trained, gated, registered, then made production (a Rollout's job, done here
     through the registry); its registry version."""
     staged = wait_for_condition(
-        kubectl, MV, "churn-v1", namespace, "GatesPassed", "True", timeout=300
+        kubectl, MV, "churn-v1", namespace, "GatesPassed", "True", timeout=600
     )
     version = str(staged["status"]["registry"]["version"])
     registry = MlflowRegistry(endpoints.mlflow)
