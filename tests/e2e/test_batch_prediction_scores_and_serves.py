@@ -81,6 +81,9 @@ def test_a_batch_prediction_scores_every_user_and_serves_the_scores_like_feature
     view["spec"]["source"]["path"] = "activity/*.parquet"  # under <data root>/<namespace>/
     view["spec"]["materialization"]["interval"] = "2s"
     model_version = example("02-modelversion.yaml")
+    model_version["spec"]["labels"]["path"] = (
+        "churn_labels.parquet"  # where write_churn_data puts it
+    )
     model_version["spec"]["gates"] = {"metric": {"minValue": 0.6}}
     kubectl.apply(yaml.safe_dump_all([view, model_version]), "-n", namespace)
     version = _in_production(kubectl, namespace, endpoints)
