@@ -37,7 +37,7 @@ WATERMARK = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
 SUBJECT = Subject("ml", "churn-scores", "/data")
 ACCEPTED = acceptance([], "ml")
 USERS = view_definition(
-    "users",
+    "user-activity-v1",  # a FeatureView's name, not an identifier
     FeatureViewSpec.model_validate(
         {
             "entity": {"name": "user", "joinKeys": ["user_id"]},
