@@ -64,7 +64,7 @@ def _in_production(kubectl: Kubectl, namespace: str, endpoints: Endpoints) -> st
     """churn-v1 trained, gated, registered, then made production (a Rollout's job, done here
     through the registry); its registry version."""
     staged = wait_for_condition(
-        kubectl, MV, "churn-v1", namespace, "GatesPassed", "True", timeout=300
+        kubectl, MV, "churn-v1", namespace, "GatesPassed", "True", timeout=600
     )
     version = str(staged["status"]["registry"]["version"])
     registry = MlflowRegistry(endpoints.mlflow)
@@ -81,6 +81,9 @@ def test_a_batch_prediction_scores_every_user_and_serves_the_scores_like_feature
     view["spec"]["source"]["path"] = "activity/*.parquet"  # under <data root>/<namespace>/
     view["spec"]["materialization"]["interval"] = "2s"
     model_version = example("02-modelversion.yaml")
+    model_version["spec"]["labels"]["path"] = (
+        "churn_labels.parquet"  # where write_churn_data puts it
+    )
     model_version["spec"]["gates"] = {"metric": {"minValue": 0.6}}
     kubectl.apply(yaml.safe_dump_all([view, model_version]), "-n", namespace)
     version = _in_production(kubectl, namespace, endpoints)

@@ -389,8 +389,8 @@ def _change_step(
     if seen.scored is None:
         failed = shadow_run.failed_recently(now)
         if failed is not None:
-            down = Observation(MODEL_CHANGE, "False", failed.reason, failed.message)
-            return Report((*observed, serving, down), updates)
+            down = _condition("False", failed.reason, failed.message)
+            return Report((*observed, down), updates | {"phase": BatchPredictionPhase.FAILED})
         return Score(shadow_run.plan())
     if isinstance(seen.scored, ScoringFailed):
         return _failed(shadow_run, seen.scored, observed, now=now)

@@ -104,7 +104,8 @@ def prediction_view(
     offline source is every run's Parquet."""
     output = spec.output
     as_spec = FeatureViewSpec(
-        entity=Entity(name=entities.name, join_keys=list(entities.join_keys)),
+        # The entity's name is not part of a ViewDefinition (nor of any key): only its join keys.
+        entity=Entity(name="entity", join_keys=list(entities.join_keys)),
         source=Source(path=f"{PREDICTIONS_DIR}/{name}/*/*.parquet", timestamp_field=AS_OF),
         ttl=output.ttl,
         features=[

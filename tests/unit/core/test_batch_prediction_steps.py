@@ -37,7 +37,7 @@ WATERMARK = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
 SUBJECT = Subject("ml", "churn-scores", "/data")
 ACCEPTED = acceptance([], "ml")
 USERS = view_definition(
-    "users",
+    "user-activity-v1",  # a FeatureView's name, not an identifier
     FeatureViewSpec.model_validate(
         {
             "entity": {"name": "user", "joinKeys": ["user_id"]},
@@ -269,3 +269,15 @@ def test_a_schedule_runs_as_of_its_latest_time_and_names_the_next() -> None:
     report = step(the_spec=nightly, model=V1, scored=Scored(10, 1.0))
     assert isinstance(report, Report)
     assert report.updates["next_run_at"] == dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
+
+
+def test_a_failed_shadow_run_says_so_and_waits_before_the_next_attempt() -> None:
+    status = served()
+    failed = step(status, model=V2, scored=ScoringFailed("ModelUnloadable", "s3://… is gone"))
+    assert ready(failed) == ("False", "ModelUnloadable")
+    assert isinstance(failed, Report)
+    after = status.model_copy(update=dict(failed.updates))
+    assert after.served == status.served
+    soon = step(after, model=V2, now=NOW + dt.timedelta(seconds=1))
+    assert ready(soon) == ("False", "ModelUnloadable")
+    assert isinstance(step(after, model=V2, now=NOW + dt.timedelta(seconds=10)), Score)
