@@ -1,7 +1,7 @@
 """Model servers as Pods on the kind cluster: the Seldon stand-in (charts/paved-platform's
 `seldon-controller`) runs an MLServer Deployment per predictor, its init container fetching the
 model from the object store with kserve-storage; the data plane is the executor in front of
-them; a `models:/` URI is refused as real Seldon would refuse it. ADR XXXX-model-servers-as-pods."""
+them; a `models:/` URI is refused as real Seldon would refuse it. ADR 0032."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ version that fails requests is rolled back.
 
 Seldon Core's controller is not served here: the data plane (a Pod of charts/paved-platform)
 is its stand-in, held to the SeldonDeployment contract by the data plane's own tests. (With
-model servers as Pods, ADR XXXX-model-servers-as-pods, this Rollout does not pass yet.)"""
+model servers as Pods, ADR 0032, this Rollout does not pass yet.)"""
 
 from __future__ import annotations
 

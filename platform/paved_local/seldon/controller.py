@@ -6,7 +6,7 @@ what `manifests.plan` says Seldon would create (a model server Deployment and it
 predictor, owned by the SeldonDeployment), deletes what a removed predictor left, and writes
 the status Seldon writes (`state`, `deploymentStatus`, `serviceStatus`). A predictor it cannot
 serve (a `models:/` URI, an unknown implementation) gets no Deployment: the status says why and
-a Warning event names the predictor. ADR XXXX-model-servers-as-pods.
+a Warning event names the predictor. ADR 0032.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ storage initializer as an init container, and a Service in front of the model's 
 names, labels, ports, init container and environment below are Seldon's
 (`operator/apis/machinelearning.seldon.io/v1/seldondeployment_types.go`, `controllers/
 mlserver.go`, `controllers/model_initializer_injector.go`); the unit tests compare them with
-that shape. What the stand-in leaves out is said in ADR XXXX-model-servers-as-pods: the
+that shape. What the stand-in leaves out is said in ADR 0032: the
 executor container (the data plane plays it), Istio/Ambassador objects, HPAs, graphs of more
 than one node.
 """
