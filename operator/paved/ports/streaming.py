@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol
 
 from paved.api.streaming_prediction import Backlog
 from paved.core.streaming_predictions import WorkerPlan
+
+if TYPE_CHECKING:  # the SDK imports assembly, which names this port: pandas only when used
+    import pandas as pd
 
 __all__ = ["Backlog", "Scorer", "StreamBacklogs", "StreamWorkers", "WorkerPlan"]
 
