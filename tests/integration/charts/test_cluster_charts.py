@@ -203,8 +203,10 @@ def test_the_feature_workloads_are_apart_from_the_operator(toolchain: Toolchain)
         assert workload["spec"]["template"]["spec"]["serviceAccountName"] == "t-paved-features"
         assert _env(workload).keys() == _env(operator).keys()  # the same settings
     role = find(manifest, "Role", "t-paved-features")
+    # FeatureViews, and the BatchPredictions whose served predictions they read like features.
+    readable = ["featureviews", "batchpredictions"]
     assert role["rules"] == [
-        {"apiGroups": ["paved.dev"], "resources": ["featureviews"], "verbs": ["get", "list"]}
+        {"apiGroups": ["paved.dev"], "resources": readable, "verbs": ["get", "list"]}
     ]
 
 
