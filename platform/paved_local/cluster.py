@@ -170,6 +170,8 @@ class KindCluster:
                 [*kubectl, *forwarded], stdout=subprocess.PIPE, stderr=errors, text=True
             )
             assert forward.stdout is not None
+            # It prints a line a connection: drained, so a long forward never blocks.
+            drain = threading.Thread(target=forward.stdout.readlines, daemon=True)
             try:
                 local = re.search(r"127\.0\.0\.1:(\d+)", forward.stdout.readline())
                 if local is None:
@@ -177,12 +179,14 @@ class KindCluster:
                     errors.seek(0)
                     said = errors.read().strip()
                     raise ComponentFailedError(f"port-forward to {target}:{port}: {said}")
-                # It prints a line a connection: drained, so a long forward never blocks.
-                threading.Thread(target=forward.stdout.read, daemon=True).start()
+                drain.start()
                 yield f"127.0.0.1:{local[1]}"
             finally:
                 forward.terminate()
                 forward.wait(timeout=10)
+                if drain.is_alive():
+                    drain.join(timeout=10)
+                forward.stdout.close()
 
     def load(self, images: Sequence[str]) -> None:
         """Load local Docker images into the nodes Pods run on (kind skips what a node holds).

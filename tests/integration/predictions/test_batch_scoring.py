@@ -307,7 +307,8 @@ def test_a_new_versions_predictions_are_written_beside_the_served_ones_and_compa
     views = {"served": served.output, "shadow": shadow.output}
     store = FeatureStore(views, DuckDBEngine(), online)
     refs = ["served:model_version", "shadow:model_version"]
-    read = store.get_online_features([{"user_id": 1}], refs, AS_OF)
+    # Both views name their column model_version: read them apart by their views' names.
+    read = store.get_online_features([{"user_id": 1}], refs, AS_OF, full_feature_names=True)
     assert read.values[0] == [model.label, new_model.label]
 
     comparison = compare_runs(
