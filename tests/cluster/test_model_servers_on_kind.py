@@ -129,7 +129,8 @@ def test_a_request_through_the_data_plane_reaches_mlserver(two_predictors: KindC
             timeout=30,
             what="MLServer to count the requests it served",
         )
-    assert [a.status_code for a in answers] == [200] * 8, answers[0].text
+    failed = [a.text for a in answers if a.status_code != 200]
+    assert not failed, failed
     scores = answers[0].json()["data"]["ndarray"]
     assert len(scores) == 3
     assert all(0.0 < s < 1.0 for s in scores)  # probabilities (the pyfunc's predict_proba)

@@ -20,7 +20,13 @@ import pandas as pd
 from paved_local.dataplane.routing import Predictor, Route
 from paved_local.seldon.manifests import deployment_name, model_endpoint
 
-TIMEOUT_SECONDS: Final = 10.0
+# Go's default transport, which Seldon's executor uses, gives up on a connection after 30 s.
+CONNECT_TIMEOUT_SECONDS: Final = 30.0
+# A dropped or refused connection, with no answer read: inference has no side effect, so the
+# request goes once more (a keep-alive connection the model server closed as it was reused is
+# the usual case: uvicorn closes idle ones after 5 s). A timeout is not retried: the model
+# server may still be working on it.
+_RETRIED: Final = (httpx.RemoteProtocolError, httpx.ConnectError, httpx.ReadError, httpx.WriteError)
 _DATATYPES: Final = {"f": "FP64", "i": "INT64", "u": "INT64", "b": "BOOL"}
 
 
@@ -68,8 +74,13 @@ async def infer(
 ) -> np.ndarray:
     """`predictor`'s model server's scores for `frame`."""
     url = model_endpoint(route.namespace, route.deployment, predictor.name, predictor.unit)
+    timeout = httpx.Timeout(route.rest_timeout, connect=CONNECT_TIMEOUT_SECONDS)
+    body = v2_request(frame)
     try:
-        response = await http.post(url, json=v2_request(frame), timeout=TIMEOUT_SECONDS)
+        try:
+            response = await http.post(url, json=body, timeout=timeout)
+        except _RETRIED:
+            response = await http.post(url, json=body, timeout=timeout)
     except httpx.HTTPError as error:
         raise ModelServerFailedError(f"{url}: {error!r}") from error
     if response.status_code != 200:

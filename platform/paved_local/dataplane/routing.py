@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final
 
 from paved.core.serving import served_version
 
@@ -33,6 +33,9 @@ class Route:
     deployment: str
     live: tuple[Predictor, ...]
     shadow: Predictor | None
+    # Seldon's `seldon.io/rest-timeout` (spec.annotations, milliseconds) in seconds: how long a
+    # model server may take to answer; None, Seldon's default, waits as long as it takes.
+    rest_timeout: float | None = None
 
     @property
     def predictors(self) -> tuple[Predictor, ...]:
@@ -47,10 +50,30 @@ class InvalidDeploymentError(ValueError):
     """The SeldonDeployment breaks one of Seldon's rules; the message says which."""
 
 
+REST_TIMEOUT: Final = "seldon.io/rest-timeout"
+
+
+def _rest_timeout(name: str, spec: Mapping[str, Any]) -> float | None:
+    """The deployment's `seldon.io/rest-timeout` in seconds, if it sets one."""
+    value = (spec.get("annotations") or {}).get(REST_TIMEOUT)
+    if value is None:
+        return None
+    try:
+        milliseconds = int(str(value))
+    except ValueError:
+        milliseconds = 0
+    if milliseconds <= 0:
+        raise InvalidDeploymentError(
+            f"{name}: {REST_TIMEOUT} is {value!r}, not a positive number of milliseconds"
+        )
+    return milliseconds / 1000
+
+
 def route_of(deployment: Mapping[str, Any]) -> Route:
     metadata = deployment.get("metadata") or {}
     name = str(metadata.get("name", ""))
-    predictors: Sequence[Mapping[str, Any]] = (deployment.get("spec") or {}).get("predictors") or []
+    spec: Mapping[str, Any] = deployment.get("spec") or {}
+    predictors: Sequence[Mapping[str, Any]] = spec.get("predictors") or []
     parsed = []
     for entry in predictors:
         graph = entry.get("graph") or {}
@@ -83,7 +106,13 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
     if len(live) == 1 and live[0].traffic == 0:
         # One live predictor takes everything whatever its traffic says, as in Seldon.
         live = (replace(live[0], traffic=100),)
-    return Route(str(metadata.get("namespace", "")), name, live, shadows[0] if shadows else None)
+    return Route(
+        str(metadata.get("namespace", "")),
+        name,
+        live,
+        shadows[0] if shadows else None,
+        rest_timeout=_rest_timeout(name, spec),
+    )
 
 
 def deployment_status(serving: bool, load_errors: Sequence[str]) -> dict[str, Any]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
 from paved_local.dataplane.model_servers import (
     ModelServerFailedError,
+    infer,
     scores_of,
     unavailable,
     v2_request,
@@ -89,3 +91,48 @@ def test_a_missing_value_goes_as_null_so_the_request_is_json() -> None:
     assert by_name["clicks"]["data"] == [1.5, None]
     assert by_name["tickets"]["data"] == [2.0, None]  # pandas made it a float column
     assert by_name["plan"]["data"] == ["pro", None]
+
+
+def _mlserver_dropping_first(
+    requests: list[httpx.Request], error: type[httpx.TransportError]
+) -> httpx.AsyncClient:
+    """A client whose model server drops the first connection with `error`, then answers."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if len(requests) == 1:
+            raise error("Server disconnected without sending a response.", request=request)
+        return httpx.Response(200, json={"outputs": [{"shape": [1], "data": [0.25]}]})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
+
+
+_ROUTE = route_of(
+    {
+        "metadata": {"name": "churn", "namespace": "team-a"},
+        "spec": {
+            "predictors": [
+                {"name": "baseline", "graph": {"name": "classifier", "modelUri": "s3://b/m"}}
+            ]
+        },
+    }
+)
+
+
+async def test_a_connection_the_model_server_dropped_is_tried_once_more() -> None:
+    requests: list[httpx.Request] = []
+    async with _mlserver_dropping_first(requests, httpx.RemoteProtocolError) as http:
+        scores = await infer(http, _ROUTE, _ROUTE.live[0], frame=pd.DataFrame({"x": [1.0]}))
+
+    assert scores.tolist() == [0.25]
+    assert len(requests) == 2
+    assert requests[0].content == requests[1].content
+
+
+async def test_a_model_server_that_times_out_is_not_asked_again() -> None:
+    requests: list[httpx.Request] = []
+    async with _mlserver_dropping_first(requests, httpx.ReadTimeout) as http:
+        with pytest.raises(ModelServerFailedError, match="ReadTimeout"):
+            await infer(http, _ROUTE, _ROUTE.live[0], frame=pd.DataFrame({"x": [1.0]}))
+
+    assert len(requests) == 1

@@ -69,3 +69,22 @@ def test_requests_split_in_proportion_to_traffic() -> None:
 def test_a_predictor_at_zero_never_gets_a_request() -> None:
     route = route_of(_deployment(_predictor("baseline", 100), _predictor("candidate", 0)))
     assert {choose(route, k / 100).name for k in range(100)} == {"baseline"}
+
+
+def test_a_model_servers_time_to_answer_is_seldons_rest_timeout_annotation() -> None:
+    deployment = _deployment(_predictor("baseline", 100))
+
+    assert route_of(deployment).rest_timeout is None  # Seldon's default: no overall timeout
+    deployment["spec"]["annotations"] = {"seldon.io/rest-timeout": "2500"}
+    assert route_of(deployment).rest_timeout == 2.5
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "1.5"])
+def test_a_rest_timeout_that_is_not_a_positive_count_of_milliseconds_gets_no_route(
+    value: str,
+) -> None:
+    deployment = _deployment(_predictor("baseline", 100))
+    deployment["spec"]["annotations"] = {"seldon.io/rest-timeout": value}
+
+    with pytest.raises(InvalidDeploymentError, match="not a positive number of milliseconds"):
+        route_of(deployment)
