@@ -14,13 +14,11 @@ import httpx
 import pytest
 
 from paved_local.cluster import KindCluster
-from tests.cluster.conftest import TEAM, apply_manifest, get_object, install_platform, port_forward
-from tests.support.docker import ROOT
+from tests.cluster.conftest import TEAM, apply_manifest, get_object, port_forward
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
-MODEL_SERVERS = ROOT / "charts/paved-platform/ci/model-servers-values.yaml"
 BASELINE = "s3://paved/models/churn/baseline"  # where examples/data puts a baseline model
 # The baseline model's columns (examples/data/load.py).
 ROW = {"clicks_7d": 12, "sessions_7d": 3, "tenure_days": 40, "country": "FR"}
@@ -55,25 +53,16 @@ def _state(cluster: KindCluster, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def model_servers(example_data: KindCluster) -> Iterator[KindCluster]:
-    """The platform with model servers as Pods (its ci/model-servers-values.yaml) for this
-    module; back to its defaults after."""
-    install_platform(example_data, MODEL_SERVERS)
-    yield example_data
-    install_platform(example_data)
-
-
-@pytest.fixture(scope="module")
-def two_predictors(model_servers: KindCluster) -> Iterator[KindCluster]:
+def two_predictors(example_data: KindCluster) -> Iterator[KindCluster]:
     """`mls-two`: two predictors serving the examples' baseline, once Available."""
-    apply_manifest(model_servers, _sdep("mls-two", BASELINE, BASELINE))
+    apply_manifest(example_data, _sdep("mls-two", BASELINE, BASELINE))
     wait_for(
-        lambda: _state(model_servers, "mls-two").get("state") == "Available",
+        lambda: _state(example_data, "mls-two").get("state") == "Available",
         timeout=300,
         what="both predictors' model servers to be available",
     )
-    yield model_servers
-    model_servers.kubectl("-n", TEAM, "delete", "seldondeployment", "mls-two", "--wait=false")
+    yield example_data
+    example_data.kubectl("-n", TEAM, "delete", "seldondeployment", "mls-two", "--wait=false")
 
 
 def _pods(cluster: KindCluster, selector: str) -> list[dict[str, Any]]:
@@ -140,42 +129,42 @@ def test_a_request_through_the_data_plane_reaches_mlserver(two_predictors: KindC
     assert served > before
 
 
-def test_a_registry_uri_is_refused_with_the_reason(model_servers: KindCluster) -> None:
-    apply_manifest(model_servers, _sdep("mls-registry", "models:/churn/1"))
+def test_a_registry_uri_is_refused_with_the_reason(example_data: KindCluster) -> None:
+    apply_manifest(example_data, _sdep("mls-registry", "models:/churn/1"))
 
     refused = wait_for(
-        lambda: (s := _state(model_servers, "mls-registry")).get("state") == "Failed" and s,
+        lambda: (s := _state(example_data, "mls-registry")).get("state") == "Failed" and s,
         timeout=60,
         what="the stand-in to refuse a models:/ URI",
     )
     assert refused["conditions"][0]["reason"] == "PredictorRefused"
     assert "registry URI" in refused["description"]
     assert refused["deploymentStatus"] == {}
-    events = model_servers.kubectl(
+    events = example_data.kubectl(
         *("-n", TEAM, "get", "events", "--field-selector"),
         "involvedObject.name=mls-registry,reason=PredictorRefused",
         capture=True,
     )
     assert "models:/churn/1" in events
-    model_servers.kubectl("-n", TEAM, "delete", "seldondeployment", "mls-registry")
+    example_data.kubectl("-n", TEAM, "delete", "seldondeployment", "mls-registry")
 
 
 def test_deleting_a_seldon_deployment_deletes_its_model_servers(
-    model_servers: KindCluster,
+    example_data: KindCluster,
 ) -> None:
-    apply_manifest(model_servers, _sdep("mls-gone", BASELINE))
+    apply_manifest(example_data, _sdep("mls-gone", BASELINE))
     wait_for(
-        lambda: _pods(model_servers, "seldon-deployment-id=mls-gone"),
+        lambda: _pods(example_data, "seldon-deployment-id=mls-gone"),
         timeout=60,
         what="mls-gone's model server Pod",
     )
 
-    model_servers.kubectl("-n", TEAM, "delete", "seldondeployment", "mls-gone")
+    example_data.kubectl("-n", TEAM, "delete", "seldondeployment", "mls-gone")
 
     wait_for(
         lambda: (
             "mls-gone"
-            not in model_servers.kubectl("-n", TEAM, "get", "deployments,services", capture=True)
+            not in example_data.kubectl("-n", TEAM, "get", "deployments,services", capture=True)
         ),
         timeout=120,
         what="the garbage collector to delete mls-gone's Deployment and Service",

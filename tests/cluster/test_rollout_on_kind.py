@@ -5,9 +5,10 @@ approver. A Rollout walks it live under real traffic (through a port-forward) wh
 operator's Pod is deleted mid-canary: the standby goes on at the same step and split. A second
 version that fails requests is rolled back.
 
-Seldon Core's controller is not served here: the data plane (a Pod of charts/paved-platform)
-is its stand-in, held to the SeldonDeployment contract by the data plane's own tests. (With
-model servers as Pods, ADR 0032, this Rollout does not pass yet.)"""
+Seldon Core's controller is not served here: charts/paved-platform's `seldon-controller` is its
+stand-in (ADR 0032), running an MLServer Deployment per predictor as Seldon does, and the data
+plane's Pod is the executor in front of them; both are held to the SeldonDeployment contract by
+their own tests."""
 
 from __future__ import annotations
 

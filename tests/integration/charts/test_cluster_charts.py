@@ -33,14 +33,14 @@ from tests.support.helm import (
 from tests.support.kubectl import Kubectl, allowed
 
 CLUSTER_VALUES = CHARTS / "paved" / "ci" / "platform-values.yaml"
-MODEL_SERVERS = CHARTS / "paved-platform" / "ci" / "model-servers-values.yaml"
+IN_PROCESS = CHARTS / "paved-platform" / "ci" / "in-process-values.yaml"
 INVALID = sorted((ROOT / "tests" / "fixtures" / "invalid-values").glob("*/*.yaml"))
 # (chart, values files): every chart with its defaults and with each of its ci/ values files.
 RENDERINGS = [
     ("paved", []),
     ("paved", [CLUSTER_VALUES]),
     ("paved-platform", []),
-    ("paved-platform", [MODEL_SERVERS]),
+    ("paved-platform", [IN_PROCESS]),
 ]
 
 
@@ -325,7 +325,6 @@ def test_the_storage_initializers_get_the_object_stores_keys_where_models_are_se
     platform = template(
         toolchain,
         "paved-platform",
-        f"--values={MODEL_SERVERS}",
         "--set=seldon.secretNamespaces={team-a,team-b}",
         namespace="paved",
     )
