@@ -22,8 +22,11 @@ KUBERNETES_VERSION: Final = "v1.36.3"
 HELM_VERSION: Final = "v3.22.0"
 # The same release, in the same cache directory, as the kind node's (images/node/versions.env).
 RCLONE_VERSION: Final = "v1.76.0"
+# Argo CD's application controller and repo server (`paved local up --with-argocd`): ADR 0025.
+ARGOCD_VERSION: Final = "v3.6.2"
 MINIMUM_GO: Final = (1, 26)
 _BUILD_SCRIPT: Final = Path(__file__).with_name("build-toolchain.sh")
+_BUILD_ARGOCD: Final = Path(__file__).with_name("build-argocd.sh")
 
 
 def cache_root() -> Path:
@@ -113,4 +116,39 @@ def ensure_toolchain(cache: Path | None = None) -> Toolchain:
         raise PrerequisiteMissingError(
             f"the toolchain build finished but left binaries missing in {cache}"
         )
+    return built
+
+
+@dataclass(frozen=True)
+class ArgoCd:
+    """Argo CD built here: one binary (the application controller or the repo server, by
+    ARGOCD_BINARY_NAME) and the module's Application and AppProject CRDs."""
+
+    binary: Path
+    crds: Path
+
+
+def _argocd_expected(cache: Path) -> ArgoCd | None:
+    home = cache / f"argo-cd-{ARGOCD_VERSION}"
+    argocd = ArgoCd(binary=home / "bin" / "argocd", crds=home / "crds")
+    built = os.access(argocd.binary, os.X_OK) and (argocd.crds / "application-crd.yaml").is_file()
+    return argocd if built else None
+
+
+def ensure_argocd(cache: Path | None = None) -> ArgoCd:
+    """Build Argo CD once (tens of minutes on two cores; every later call finds the cache)."""
+    cache = cache or cache_root()
+    found = _argocd_expected(cache)
+    if found is not None:
+        return found
+    check_go()
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".build-argocd.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _argocd_expected(cache) is None:
+            command = ["bash", str(_BUILD_ARGOCD), str(cache), ARGOCD_VERSION]
+            subprocess.run(command, check=True)
+    built = _argocd_expected(cache)
+    if built is None:
+        raise PrerequisiteMissingError(f"the Argo CD build finished but left nothing in {cache}")
     return built
