@@ -35,8 +35,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python python3.11
 	@touch $@
 
-toolchain: python ## Build kube-apiserver, etcd, kubectl and helm from Go modules (cached by version)
-	$(BIN)/paved local build
+toolchain: python ## Build kube-apiserver, etcd, kubectl, helm and Argo CD from Go modules (cached by version)
+	$(BIN)/paved local build --with-argocd
 
 demo: setup ## Run the whole lifecycle on the local platform, live, and write a report
 	$(BIN)/paved demo

@@ -22,7 +22,8 @@ KUBERNETES_VERSION: Final = "v1.36.3"
 HELM_VERSION: Final = "v3.22.0"
 # The same release, in the same cache directory, as the kind node's (images/node/versions.env).
 RCLONE_VERSION: Final = "v1.76.0"
-# Argo CD's application controller and repo server (`paved local up --with-argocd`): ADR 0025.
+# Argo CD's application controller and repo server (`paved local up --with-argocd`), ADR
+# docs/decisions/XXXX-argo-cd-built-here.md.
 ARGOCD_VERSION: Final = "v3.6.2"
 MINIMUM_GO: Final = (1, 26)
 _BUILD_SCRIPT: Final = Path(__file__).with_name("build-toolchain.sh")
