@@ -12,9 +12,10 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from paved_local.errors import PrerequisiteMissingError
 
@@ -28,6 +29,7 @@ ARGOCD_VERSION: Final = "v3.6.2"
 MINIMUM_GO: Final = (1, 26)
 _BUILD_SCRIPT: Final = Path(__file__).with_name("build-toolchain.sh")
 _BUILD_ARGOCD: Final = Path(__file__).with_name("build-argocd.sh")
+B = TypeVar("B")  # what a build leaves in the cache
 
 
 def cache_root() -> Path:
@@ -91,31 +93,34 @@ def check_go() -> str:
 def ensure_toolchain(cache: Path | None = None) -> Toolchain:
     """Build whatever binary is missing (once, even when several callers race) and return them."""
     cache = cache or cache_root()
-    found = _expected(cache)
+    versions = [KUBERNETES_VERSION, HELM_VERSION, RCLONE_VERSION]
+    argv = ["bash", str(_BUILD_SCRIPT), str(cache), *versions]
+    return _built_once(cache, ".build.lock", _expected, argv, what="toolchain")
+
+
+def _built_once(
+    cache: Path,
+    lock_name: str,
+    expected: Callable[[Path], B | None],
+    argv: list[str],
+    *,
+    what: str,
+) -> B:
+    """What `expected` finds in `cache`, after running the build `argv` when it finds nothing:
+    one build at a time across processes, and none when a racing caller has just built it."""
+    found = expected(cache)
     if found is not None:
         return found
     check_go()
     cache.mkdir(parents=True, exist_ok=True)
-    with (cache / ".build.lock").open("w") as lock:
+    with (cache / lock_name).open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        found = _expected(cache)
-        if found is not None:
-            return found
-        subprocess.run(
-            [
-                "bash",
-                str(_BUILD_SCRIPT),
-                str(cache),
-                KUBERNETES_VERSION,
-                HELM_VERSION,
-                RCLONE_VERSION,
-            ],
-            check=True,
-        )
-    built = _expected(cache)
+        if expected(cache) is None:
+            subprocess.run(argv, check=True)
+    built = expected(cache)
     if built is None:
         raise PrerequisiteMissingError(
-            f"the toolchain build finished but left binaries missing in {cache}"
+            f"the {what} build finished but left binaries missing in {cache}"
         )
     return built
 
@@ -137,19 +142,7 @@ def _argocd_expected(cache: Path) -> ArgoCd | None:
 
 
 def ensure_argocd(cache: Path | None = None) -> ArgoCd:
-    """Build Argo CD once (tens of minutes on two cores; every later call finds the cache)."""
+    """Build Argo CD once (long on two cores; every later call finds the cache)."""
     cache = cache or cache_root()
-    found = _argocd_expected(cache)
-    if found is not None:
-        return found
-    check_go()
-    cache.mkdir(parents=True, exist_ok=True)
-    with (cache / ".build-argocd.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _argocd_expected(cache) is None:
-            command = ["bash", str(_BUILD_ARGOCD), str(cache), ARGOCD_VERSION]
-            subprocess.run(command, check=True)
-    built = _argocd_expected(cache)
-    if built is None:
-        raise PrerequisiteMissingError(f"the Argo CD build finished but left nothing in {cache}")
-    return built
+    argv = ["bash", str(_BUILD_ARGOCD), str(cache), ARGOCD_VERSION]
+    return _built_once(cache, ".build-argocd.lock", _argocd_expected, argv, what="Argo CD")
