@@ -131,7 +131,7 @@ def install(site: Site) -> None:
         str(site.argocd.crds / name) for name in ("application-crd.yaml", "appproject-crd.yaml")
     ]
     _run([*kubectl, "apply", "--server-side", *(f"--filename={crd}" for crd in crds)])
-    crd_names = ("applications.argoproj.io", "appprojects.argoproj.io")
+    crd_names = ("crd/applications.argoproj.io", "crd/appprojects.argoproj.io")
     _run([*kubectl, "wait", "--for=condition=Established", "--timeout=60s", *crd_names])
     _run([*kubectl, "apply", "--filename=-"], stdin=yaml.safe_dump_all(_objects()))
 

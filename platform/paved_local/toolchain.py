@@ -25,7 +25,10 @@ HELM_VERSION: Final = "v3.22.0"
 RCLONE_VERSION: Final = "v1.76.0"
 # Argo CD's application controller and repo server (`paved local up --with-argocd`), ADR
 # docs/decisions/XXXX-argo-cd-built-here.md.
-ARGOCD_VERSION: Final = "v3.6.2"
+# The newest release this Go builds: v3.6 needs Go 1.27, v3.3 to v3.5 a gitops-engine the module
+# proxy does not serve.
+ARGOCD_VERSION: Final = "v3.2.12"
+ARGOCD_MINIMUM_GO: Final = (1, 25)
 MINIMUM_GO: Final = (1, 26)
 _BUILD_SCRIPT: Final = Path(__file__).with_name("build-toolchain.sh")
 _BUILD_ARGOCD: Final = Path(__file__).with_name("build-argocd.sh")
@@ -71,21 +74,23 @@ def _expected(cache: Path) -> Toolchain | None:
     return toolchain if built else None
 
 
-def check_go() -> str:
-    """Return the path of a Go toolchain new enough to build Kubernetes, or say what to install."""
+def check_go(
+    minimum: tuple[int, int] = MINIMUM_GO, building: str = f"Kubernetes {KUBERNETES_VERSION}"
+) -> str:
+    """Return the path of a Go toolchain new enough to build `building`, or say what to install."""
     go = shutil.which("go")
     if go is None:
         raise PrerequisiteMissingError(
             "Go is not installed, and the local control plane is built from Go modules. "
-            f"Install Go {MINIMUM_GO[0]}.{MINIMUM_GO[1]} or newer and put `go` on PATH, "
+            f"Install Go {minimum[0]}.{minimum[1]} or newer and put `go` on PATH, "
             "then run `paved local up` again."
         )
     printed = subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout
     match = re.search(r"go(\d+)\.(\d+)", printed)
-    if match is None or (int(match[1]), int(match[2])) < MINIMUM_GO:
+    if match is None or (int(match[1]), int(match[2])) < minimum:
         raise PrerequisiteMissingError(
-            f"{printed.strip()} is too old to build Kubernetes {KUBERNETES_VERSION}: "
-            f"install Go {MINIMUM_GO[0]}.{MINIMUM_GO[1]} or newer."
+            f"{printed.strip()} is too old to build {building}: "
+            f"install Go {minimum[0]}.{minimum[1]} or newer."
         )
     return go
 
@@ -144,5 +149,9 @@ def _argocd_expected(cache: Path) -> ArgoCd | None:
 def ensure_argocd(cache: Path | None = None) -> ArgoCd:
     """Build Argo CD once (long on two cores; every later call finds the cache)."""
     cache = cache or cache_root()
+    if _argocd_expected(cache) is None:
+        # Its go line is a floor (v3.6's code uses Go 1.27's struct literals that set an
+        # embedded struct's fields directly): say so before a long build fails.
+        check_go(ARGOCD_MINIMUM_GO, f"Argo CD {ARGOCD_VERSION}")
     argv = ["bash", str(_BUILD_ARGOCD), str(cache), ARGOCD_VERSION]
     return _built_once(cache, ".build-argocd.lock", _argocd_expected, argv, what="Argo CD")
