@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +20,6 @@ import yaml
 from paved_local.platform import Endpoints, LocalPlatform
 from paved_local.toolchain import ARGOCD_VERSION, built_argocd
 from tests.e2e.test_rollout_rolls_out_and_back import (
-    PAVED,
     ROLLOUT,
     _naive_baseline,
     _predictors,
@@ -33,6 +31,7 @@ from tests.support.conditions import condition
 from tests.support.fixtures import ROOT, RunningOperator
 from tests.support.gitops import ArgoApplication, Repository, application
 from tests.support.kubectl import Kubectl
+from tests.support.rollouts import roll_back
 from tests.support.traffic import steady_load
 from tests.support.training import example
 from tests.support.waiting import wait_for
@@ -194,7 +193,7 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
         assert _predictors(kubectl, "churn", namespace)["candidate"]["traffic"] == 20
 
         # A person rolls back with one command: Synced, and the Rollout Degraded saying why.
-        _roll_back_by_hand(argocd, namespace)
+        roll_back("churn-v1", namespace, "pager", argocd.kubeconfig)
         rolled_back = wait_for(
             _while_synced(churn, lambda: _degraded(churn, "churn-v1")),
             timeout=60,
@@ -235,27 +234,6 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
     assert set(_predictors(kubectl, "churn", namespace)) == {"baseline"}
     assert churn.status()["health"]["status"] == "Degraded"
     kubectl.run("delete", "application.argoproj.io", crds.name, churn.name, "-n", "argocd")
-
-
-def _roll_back_by_hand(endpoints: Endpoints, namespace: str) -> None:
-    requested = subprocess.run(
-        [
-            PAVED,
-            "rollout",
-            "rollback",
-            "churn-v1",
-            "-n",
-            namespace,
-            "--reason",
-            "pager",
-            f"--kubeconfig={endpoints.kubeconfig}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert requested.returncode == 0, requested.stderr
 
 
 def _degraded(churn: ArgoApplication, rollout: str) -> dict[str, Any] | None:
