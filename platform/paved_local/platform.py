@@ -453,8 +453,8 @@ class LocalPlatform:
 
     def status(self) -> Iterator[ComponentStatus]:
         state = self._load()
-        # Argo CD's components are shown once they have been started.
-        table = TABLE + tuple(c for c in argocd.TABLE if c.name in state.ports)
+        # Argo CD's components are shown while `up --with-argocd` has them started.
+        table = TABLE + tuple(c for c in argocd.TABLE if c.name in state.components)
         for component in table:
             name = component.name
             running = state.components.get(name)
