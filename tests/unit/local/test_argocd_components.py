@@ -9,7 +9,7 @@ import yaml
 
 from paved_local import argocd
 from paved_local.components import APISERVER, REDIS, TABLE
-from paved_local.platform import LocalPlatform, PlatformState
+from paved_local.platform import ComponentState, LocalPlatform, PlatformState
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -40,3 +40,14 @@ def test_argocd_cm_is_the_shipped_patch_with_the_label_argo_cd_watches() -> None
     assert config_map["metadata"]["labels"] == {"app.kubernetes.io/part-of": "argocd"}
     assert secret["metadata"]["labels"] == {"app.kubernetes.io/part-of": "argocd"}
     assert project["metadata"]["name"] == "default"
+
+
+def test_status_lists_argo_cd_only_while_it_is_started(tmp_path: Path) -> None:
+    platform = LocalPlatform(tmp_path)
+    state = PlatformState(ports={argocd.GIT_DAEMON: 1, APISERVER: 2})
+    platform._save(state)
+    assert argocd.GIT_DAEMON not in {row.name for row in platform.status()}
+    state.components[argocd.GIT_DAEMON] = ComponentState(pid=2**22 + 1, executable="git")
+    platform._save(state)
+    shown = {row.name: row for row in platform.status()}
+    assert shown[argocd.GIT_DAEMON].running is False
