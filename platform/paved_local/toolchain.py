@@ -27,7 +27,7 @@ RCLONE_VERSION: Final = "v1.76.0"
 # docs/decisions/XXXX-argo-cd-built-here.md.
 # The newest release this Go builds: v3.6 needs Go 1.27, v3.3 to v3.5 a gitops-engine the module
 # proxy does not serve.
-ARGOCD_VERSION: Final = "v3.2.12"
+ARGOCD_VERSION: Final = "v3.2.11"
 ARGOCD_MINIMUM_GO: Final = (1, 25)
 MINIMUM_GO: Final = (1, 26)
 _BUILD_SCRIPT: Final = Path(__file__).with_name("build-toolchain.sh")
