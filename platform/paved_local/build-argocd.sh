@@ -58,7 +58,6 @@ import (
 
 	appcontroller "github.com/argoproj/argo-cd/v3/cmd/argocd-application-controller/commands"
 	reposerver "github.com/argoproj/argo-cd/v3/cmd/argocd-repo-server/commands"
-	"github.com/argoproj/argo-cd/v3/common"
 	"github.com/argoproj/argo-cd/v3/util/log"
 )
 
@@ -73,13 +72,12 @@ func main() {
 	}
 	var command *cobra.Command
 	switch name {
-	case common.CommandApplicationController:
+	case "argocd-application-controller":
 		command = appcontroller.NewCommand()
-	case common.CommandRepoServer:
+	case "argocd-repo-server":
 		command = reposerver.NewCommand()
 	default:
-		fmt.Fprintf(os.Stderr, "set ARGOCD_BINARY_NAME to %s or %s\n",
-			common.CommandApplicationController, common.CommandRepoServer)
+		fmt.Fprintln(os.Stderr, "set ARGOCD_BINARY_NAME to argocd-application-controller or argocd-repo-server")
 		os.Exit(2)
 	}
 	if err := command.Execute(); err != nil {
