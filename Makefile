@@ -15,7 +15,7 @@ export UV_CACHE_DIR := $(PAVED_CACHE_DIR)/uv-cache
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup system python toolchain argocd demo image test test-unit test-integration test-e2e test-cluster dataplane-requirements node-image cluster cluster-down crds pipelines bench lint fmt down clean
+.PHONY: help setup system python toolchain argocd demo image test test-unit test-integration test-e2e test-cluster demo-cluster dataplane-requirements node-image cluster cluster-down crds pipelines bench lint fmt down clean
 
 help: ## Show the targets and what they do
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ image: system ## Build the operator image on a base from Debian's packages, pull
 
 node-image: toolchain ## Build the kind node image from Go modules and Debian's packages (cached by its inputs)
 	@bash images/node/build.sh
+
+demo-cluster: setup ## The same demo on a kind cluster: paved installed by Helm, its services as Pods
+	$(BIN)/paved demo --on kind
 
 cluster: toolchain ## Create the kind cluster on the node image built here, with paved's images loaded (idempotent)
 	$(BIN)/paved cluster up --paved-images

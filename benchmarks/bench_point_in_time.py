@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from paved.adapters.offline.duckdb import DuckDBEngine
 from paved.api.feature_view import DataType
 from paved.core.feature_views import FeatureDefinition, ViewDefinition
+from paved.frames import HistoricalFeatures
 from paved.ports.offline import FeatureRequest, JoinOptions
 
 ENTITIES = 100_000
@@ -37,6 +38,7 @@ ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size: scans parallelize per g
 SLOT = dt.timedelta(hours=36)  # one event per entity per slot, at a random time within it
 TTL = dt.timedelta(days=7)
 BAR = 1.25  # the issue's bar for the no-cutoff ASOF comparison, with 100 and with 10 features
+PANDAS_BAR = 1.0  # issue #21: the join into pandas against the floor's own pandas output
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 MICROS = dt.timedelta(microseconds=1)
 
@@ -215,6 +217,47 @@ CASES = [
 ]
 
 
+def run_floor_to_pandas(query: str, files: list[str], entity_rows: pa.Table) -> object:
+    """The floor as a pandas user would write it: DuckDB's own DataFrame of the answer."""
+    with closing(DATABASE.cursor()) as connection:
+        connection.register("entity", entity_rows)
+        return connection.sql(query, params={"files": files}).df()
+
+
+def bench_to_pandas(
+    entity_rows: pa.Table,
+    numbered: pa.Table,
+    definition: ViewDefinition,
+    files: list[str],
+    repeats: int,
+) -> None:
+    """Issue #21's bar: the join of 100 features into pandas (the SDK's `.to_df()`) against
+    the fastest hand-written floor's pandas output, no cutoff."""
+    names = [f"f{i:03d}" for i in range(100)]
+    request = [FeatureRequest(definition, tuple(names))]
+    options = JoinOptions(created_cutoff=False)
+    engine = DuckDBEngine()
+
+    def sdk() -> object:
+        return HistoricalFeatures(engine.historical_features(entity_rows, request, options)).to_df()
+
+    floors = {
+        f"{label} .df()": partial(
+            run_floor_to_pandas, floor_query(template, names), files, numbered
+        )
+        for label, template in CASES[0].floors.items()
+    }
+    timings = interleaved(repeats, {"sdk": sdk, **floors})
+    mine = timings.pop("sdk")
+    label, fastest = min(timings.items(), key=lambda item: item[1].wall)
+    ratio = mine.wall / fastest.wall
+    print(
+        f"\nto pandas, 100 features, no cutoff: sdk .to_df() {mine.wall:.2f} s, floor {label}"
+        f" {fastest.wall:.2f} s: ratio {ratio:.2f}, cpu ratio {mine.cpu / fastest.cpu:.2f}"
+        f"  {'meets' if ratio <= PANDAS_BAR else 'MISSES'} (bar {PANDAS_BAR})"
+    )
+
+
 def _threads() -> object:
     return DATABASE.sql("SELECT current_setting('threads')").fetchall()[0][0]
 
@@ -271,6 +314,7 @@ def main() -> None:
                     f" {entity_rows.num_rows / mine.wall:>14,.0f}  {label} ({others})"
                     f"{verdict}{'' if same else '  DIFFERENT ANSWERS'}"
                 )
+        bench_to_pandas(entity_rows, numbered, definition, files, args.repeats)
         print(
             "\nThe no-cutoff floors are plain ASOF joins: ASOF cannot also require created <="
             " entity time,\nso it answers the no-cutoff question only. The cutoff floors are"

@@ -62,7 +62,8 @@ def main() -> None:
     print(f"{world.activity_rows} activity rows, {world.label_rows} labels under {root}")
     with tempfile.TemporaryDirectory() as scratch:
         model = Path(scratch) / "model"
-        mlflow.sklearn.save_model(baseline(root), str(model))
+        # Served by MLServer's MLflow runtime, which calls the pyfunc flavour: a probability.
+        mlflow.sklearn.save_model(baseline(root), str(model), pyfunc_predict_fn="predict_proba")
         upload(model, os.environ["BASELINE_URI"])
     print(f"baseline model at {os.environ['BASELINE_URI']}")
 

@@ -6,9 +6,20 @@ the controllers, so a feature server does not register the operator's handlers.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
-from paved.ports import ModelRegistry, OfflineEngine, OnlineStore, PipelineRunner
+from paved.api.streaming_prediction import ScoringMode
+from paved.ports import (
+    ModelLoader,
+    ModelRegistry,
+    OfflineEngine,
+    OnlineStore,
+    PipelineRunner,
+    PredictionFiles,
+)
+from paved.ports.streaming import Scorer
 from paved.settings import OperatorSettings, RunnerName
 
 
@@ -56,3 +67,25 @@ def model_registry(settings: OperatorSettings) -> ModelRegistry:
     from paved.adapters.registry.mlflow import MlflowRegistry
 
     return MlflowRegistry(settings.mlflow_tracking_uri)
+
+
+def model_loader(settings: OperatorSettings) -> ModelLoader:
+    from paved.adapters.models.mlflow import MlflowModels
+
+    return MlflowModels(settings.mlflow_tracking_uri)
+
+
+def prediction_files() -> PredictionFiles:
+    from paved.adapters.offline.prediction_files import ParquetPredictionFiles
+
+    return ParquetPredictionFiles()
+
+
+def scorer(mode: ScoringMode, model_uri: str, endpoint: str | None) -> Scorer:
+    """A stream worker's scorer for `mode` (`adapters/scoring`'s table), its model loaded."""
+    from paved.adapters.scoring import IMPLEMENTATIONS
+
+    module, name = IMPLEMENTATIONS[mode]
+    implementation: Any = getattr(importlib.import_module(module), name)
+    loaded: Scorer = implementation.load(model_uri, endpoint)
+    return loaded

@@ -11,12 +11,37 @@ import json
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from paved.settings import OperatorSettings
 from paved.wiring import run
+
+if TYPE_CHECKING:
+    from paved.services.materialization import MaterializationReport
+
+
+class _Instant(click.ParamType[dt.datetime]):
+    """An ISO 8601 time with a zone (a time without one would mean the machine's)."""
+
+    name = "TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time, e.g. 2026-01-31T00:00:00Z", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{value!r} has no time zone: add one, e.g. Z or +01:00", param, ctx)
+        return parsed.astimezone(dt.UTC)
+
+
+_INSTANT = _Instant()
 
 
 @click.group()
@@ -79,8 +104,16 @@ def features() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read the FeatureView from this file instead of the cluster.",
 )
-def materialize_command(view: str, namespace: str, manifest: Path | None) -> None:
-    """Copy VIEW's offline rows online now, with a progress bar."""
+@click.option(
+    "--as-of",
+    "as_of",
+    type=_INSTANT,
+    help="A backfill: each entity's latest row as of this ISO 8601 time (with a zone), not now.",
+)
+def materialize_command(
+    view: str, namespace: str, manifest: Path | None, as_of: dt.datetime | None
+) -> None:
+    """Copy VIEW's offline rows online now, with a progress bar; say how many are readable."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from paved.features import FeatureStore
@@ -100,10 +133,26 @@ def materialize_command(view: str, namespace: str, manifest: Path | None) -> Non
             seen += rows
             progress.update(task, description=f"{view}: {seen:,} rows")
 
-        report = store.materialize(view, on_batch=advance)
+        now = dt.datetime.now(dt.UTC)
+        report = store.materialize(view, on_batch=advance, as_of=as_of, now=now)
     click.echo(
         f"{report.written:,} of {report.rows:,} rows written in {report.seconds:.2f}s; "
         f"event watermark {report.watermarks.event}"
+    )
+    click.echo(_readable_summary(report, store.view(view).ttl, now))
+
+
+def _readable_summary(
+    report: MaterializationReport, ttl: dt.timedelta | None, now: dt.datetime
+) -> str:
+    """How many of the rows a read serves now, and why the others are not."""
+    if not report.expired or ttl is None:
+        return f"{report.readable:,} of {report.rows:,} rows readable online now"
+    return (
+        f"{report.readable:,} of {report.rows:,} rows readable online now; {report.expired:,}"
+        f" expired: their event time is before {now - ttl:%Y-%m-%d %H:%M:%S}Z (now minus the"
+        f" view's ttl of {ttl}), so no read serves them: expired, or not found once Redis"
+        " drops them at event time + twice the ttl. Materialize newer rows for them."
     )
 
 
@@ -187,16 +236,20 @@ def _api_message(error: Any) -> str:
 
 
 def _annotate(
-    name: str, namespace: str, annotations: dict[str, str | None], kubeconfig: str | None
+    name: str,
+    namespace: str,
+    annotations: dict[str, str | None],
+    kubeconfig: str | None,
+    plural: str = "rollouts",
 ) -> None:
-    """Set the Rollout's annotations (None removes one) in one patch, so the operator never
+    """Set the object's annotations (None removes one) in one patch, so the operator never
     sees half of a request."""
     from kubernetes.client.exceptions import ApiException
 
     patch = {"metadata": {"annotations": annotations}}
     try:
         _rollouts(kubeconfig).patch_namespaced_custom_object(
-            "paved.dev", "v1alpha1", namespace, "rollouts", name, patch
+            "paved.dev", "v1alpha1", namespace, plural, name, patch
         )
     except ApiException as error:
         click.echo(f"error: {_api_message(error)}", err=True)
@@ -458,3 +511,145 @@ def _add_installed_commands(group: click.Group) -> None:
 
 
 _add_installed_commands(main)
+
+
+@main.group()
+def predictions() -> None:
+    """Run a BatchPrediction now, or show what it serves. Also `kubectl paved predictions …`."""
+
+
+def _batch_prediction(name: str, namespace: str, kubeconfig: str | None) -> dict[str, Any]:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        found: dict[str, Any] = _rollouts(kubeconfig).get_namespaced_custom_object(
+            "paved.dev", "v1alpha1", namespace, "batchpredictions", name
+        )
+    except ApiException as error:
+        click.echo(f"error: {_api_message(error)}", err=True)
+        sys.exit(1)
+    return found
+
+
+@predictions.command("run")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--timeout", type=click.FloatRange(1), default=3600.0, show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def predictions_run_command(
+    name: str, namespace: str, timeout: float, kubeconfig: str | None
+) -> None:
+    """Ask the operator to score NAME now, as of now, and follow the run until it is served.
+
+    Exits 0 once the run is served, 1 when it fails (the Ready condition says why)."""
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from paved.core.batch_predictions import RUN_REQUESTED
+
+    requested = dt.datetime.now(dt.UTC)
+    _annotate(
+        name, namespace, {RUN_REQUESTED: requested.isoformat()}, kubeconfig, "batchpredictions"
+    )
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(f"{name}: run as of {requested:%H:%M:%S} requested", total=None)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ended = _run_ended(_batch_prediction(name, namespace, kubeconfig), requested)
+            if ended is not None:
+                break
+            progress.update(task, description=f"{name}: scoring (the operator runs it)")
+            time.sleep(1)
+        else:
+            ended = (False, f"no run as of {requested.isoformat()} ended within {timeout:g} s")
+    served, message = ended
+    click.echo(f"batchprediction {namespace}/{name}: {message}", err=not served)
+    sys.exit(0 if served else 1)
+
+
+def _run_ended(found: dict[str, Any], requested: dt.datetime) -> tuple[bool, str] | None:
+    """(served, what to say) once the run as of `requested` (or a later one) ended; else None."""
+    from paved.api.batch_prediction import BatchPredictionStatus
+
+    status = BatchPredictionStatus.model_validate(found.get("status") or {})
+    served = status.served
+    if served is not None and served.as_of >= requested.replace(microsecond=0):
+        return True, (
+            f"{served.rows:,} entities scored by {served.model} version "
+            f"{served.model_version} as of {served.as_of.isoformat()} in {served.seconds:g} s"
+        )
+    failed = status.last_failure
+    if failed is not None and failed.at >= requested.replace(microsecond=0):
+        return False, f"{failed.reason}: {failed.message}"
+    return None
+
+
+@predictions.command("rollback")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def predictions_rollback_command(name: str, namespace: str, kubeconfig: str | None) -> None:
+    """Serve the predictions NAME served before its last model change again, at once (within
+    one operator tick); the version rolled back is not shadowed again."""
+    from paved.core.prediction_shadow import ROLLBACK_REQUESTED
+
+    _annotate(name, namespace, {ROLLBACK_REQUESTED: _now()}, kubeconfig, "batchpredictions")
+    click.echo(f"batchprediction {namespace}/{name}: rollback requested")
+
+
+@predictions.command("accept")
+@click.argument("name")
+@click.argument("version")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def predictions_accept_command(
+    name: str, version: str, namespace: str, kubeconfig: str | None
+) -> None:
+    """Let model VERSION's held shadow predictions replace the served ones (the promotion rule,
+    sign-off included, still applies)."""
+    from paved.core.prediction_shadow import ACCEPT_REQUESTED
+
+    _annotate(name, namespace, {ACCEPT_REQUESTED: version}, kubeconfig, "batchpredictions")
+    click.echo(f"batchprediction {namespace}/{name}: version {version} accepted")
+
+
+@predictions.command("status")
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Default: KUBECONFIG.")
+def predictions_status_command(name: str, namespace: str, kubeconfig: str | None) -> None:
+    """Show what NAME serves: the run's model version, as-of, rows and time, and its condition."""
+    from paved.api.batch_prediction import BatchPredictionStatus
+
+    found = _batch_prediction(name, namespace, kubeconfig)
+    status = BatchPredictionStatus.model_validate(found.get("status") or {})
+    lines = [
+        f"batchprediction {namespace}/{name}",
+        f"phase:    {status.phase or 'not reported yet'}",
+    ]
+    served = status.served
+    if served is None:
+        lines.append("serving:  nothing yet")
+    else:
+        lines += [
+            f"serving:  {served.model} version {served.model_version} as of "
+            f"{served.as_of.isoformat()} (view {served.view_version})",
+            f"run:      {served.rows:,} entities in {served.seconds:g} s, finished "
+            f"{served.finished_at.isoformat(timespec='seconds')}; Parquet {served.path}",
+        ]
+    shadow = status.shadow
+    if shadow is not None:
+        lines.append(
+            f"shadow:   version {shadow.run.model_version} {shadow.verdict.value}: {shadow.message}"
+        )
+    if status.previous is not None:
+        lines.append(f"previous: version {status.previous.model_version} (a rollback restores it)")
+    if status.next_run_at is not None:
+        lines.append(f"next run: {status.next_run_at.isoformat()}")
+    for condition in status.conditions:
+        lines.append(
+            f"{condition.type}: {condition.status} {condition.reason}: {condition.message}"
+        )
+    click.echo("\n".join(lines))

@@ -46,3 +46,7 @@ class PathOutsideDataRootError(SourceDataError):
     directory whose real path (links resolved) is outside the namespace's data root."""
 
     reason = "PathOutsideDataRoot"
+
+
+class ScoringUnavailableError(TransientError):
+    """The serving endpoint a stream worker scores through does not answer; no event's fault."""

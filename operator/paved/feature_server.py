@@ -8,6 +8,7 @@ Online reads answer columnar, as the online store reads, so no object is built p
 
     {"columns": ["view__feature", ...],   one per requested feature, grouped by view
      "values": [[...], ...],              values[i][j]: entity i's columns[j], or null
+                                          (a timestamp feature's value as ISO 8601)
      "statuses": [[...], ...],            statuses[i][j]: present | stale | expired | notFound
      "eventTimestamps": {"view": [...]}}  entity i's event time in that view (ISO 8601), or null
 
@@ -20,6 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
+import json
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -51,12 +55,32 @@ def _columnar(result: OnlineFeatures) -> dict[str, Any]:
     }
 
 
+def _json_value(value: object) -> str:
+    """What JSON cannot write itself: a timestamp feature's value, as ISO 8601."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# Called only for values JSON has no type for, so reads without timestamps pay nothing.
+_dumps = partial(json.dumps, default=_json_value)
+
+
 def _isoformat(stamp: dt.datetime | None) -> str | None:
     return None if stamp is None else stamp.isoformat()
 
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+async def freeze_heap(_: web.Application) -> None:
+    """Once started, move everything alive to the permanent generation (`gc.freeze`): what the
+    imports and the store left (pyarrow, numpy, redis-py, the views) is never garbage, and
+    without this every full collection walks it in the middle of a read (the online benchmark's
+    p99 was 1.85x the bare read without it, 1.1 to 1.3x with it)."""
+    gc.collect()
+    gc.freeze()
 
 
 def application(store: FeatureStore) -> web.Application:
@@ -78,16 +102,17 @@ def application(store: FeatureStore) -> web.Application:
         try:
             body = OnlineFeaturesRequest.model_validate_json(await request.read())
             results = await asyncio.to_thread(
-                store.get_online_features, body.entities, body.features, dt.datetime.now(dt.UTC)
+                store.get_online_features, body.features, body.entities, dt.datetime.now(dt.UTC)
             )
-        except (ValidationError, ValueError, KeyError) as error:
+        except (ValidationError, ValueError, KeyError, TypeError) as error:
             return _error(400, str(error))
-        return web.json_response(_columnar(results))
+        return web.json_response(_columnar(results), dumps=_dumps)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.on_startup.append(freeze_heap)
     app.router.add_post("/v1/push/{view}", push)
     app.router.add_post("/v1/features/online", online)
     app.router.add_get("/healthz", healthz)

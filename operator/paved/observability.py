@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -56,6 +57,56 @@ ANALYSIS_LAG_SECONDS: Final = Histogram(
     "an analysis up to half a tick early counts as 0.",
     buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
 )
+
+PREDICTION_ROWS: Final = Counter(
+    "paved_batch_prediction_rows_total",
+    "Entities scored by batch prediction runs.",
+    ["namespace", "batch_prediction"],
+)
+PREDICTION_RUN_SECONDS: Final = Histogram(
+    "paved_batch_prediction_run_duration_seconds",
+    "How long one batch prediction run took, from the first entity read to the commit.",
+    ["namespace", "batch_prediction"],
+    buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
+PREDICTION_FAILURES: Final = Counter(
+    "paved_batch_prediction_failures_total",
+    "Batch prediction runs that failed, by reason (the Ready condition's).",
+    ["namespace", "batch_prediction", "reason"],
+)
+PREDICTION_AS_OF: Final = Gauge(
+    "paved_batch_prediction_as_of_timestamp_seconds",
+    "The as-of of the served predictions (Unix time): now minus it is their age.",
+    ["namespace", "batch_prediction"],
+)
+STREAM_LAG: Final = Gauge(
+    "paved_streaming_prediction_lag_events",
+    "Events of a StreamingPrediction's input stream its group has not read yet.",
+    ["namespace", "streaming_prediction"],
+)
+STREAM_PENDING: Final = Gauge(
+    "paved_streaming_prediction_pending_events",
+    "Events its workers read and have not acknowledged yet.",
+    ["namespace", "streaming_prediction"],
+)
+STREAM_OLDEST_SECONDS: Final = Gauge(
+    "paved_streaming_prediction_oldest_unscored_seconds",
+    "Age of the oldest event not scored yet (0 when caught up): the freshness SLO's measure.",
+    ["namespace", "streaming_prediction"],
+)
+STREAM_THROUGHPUT: Final = Gauge(
+    "paved_streaming_prediction_events_per_second",
+    "Events the group read per second, between the operator's last two looks.",
+    ["namespace", "streaming_prediction"],
+)
+STREAM_GAUGES: Final = (STREAM_LAG, STREAM_PENDING, STREAM_OLDEST_SECONDS, STREAM_THROUGHPUT)
+
+
+def forget_streaming_prediction(namespace: str, name: str) -> None:
+    """Drop a deleted StreamingPrediction's series (a gauge keeps its last value)."""
+    for gauge in STREAM_GAUGES:
+        with contextlib.suppress(KeyError):
+            gauge.remove(namespace, name)
 
 
 def forget_feature_view(namespace: str, name: str) -> None:

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Final
 
 import kopf
@@ -18,7 +19,14 @@ from prometheus_client import start_http_server
 
 import paved.controllers  # noqa: F401  (registers the handlers)
 from paved.adapters.kubernetes_api import api_client
-from paved.assembly import model_registry, offline_engine, online_store, pipeline_runner
+from paved.assembly import (
+    model_loader,
+    model_registry,
+    offline_engine,
+    online_store,
+    pipeline_runner,
+    prediction_files,
+)
 from paved.controllers._kopf import WatchedCluster
 from paved.ports import Ports
 from paved.settings import OperatorSettings
@@ -28,7 +36,9 @@ IO_THREADS: Final = 32
 
 def build_ports(settings: OperatorSettings) -> Ports:
     from paved.adapters.metrics.prometheus import PrometheusMetrics
+    from paved.adapters.streams.redis import RedisBacklogs
     from paved.adapters.traffic import KubernetesRouters
+    from paved.adapters.workers.processes import ProcessWorkers
 
     # Pipeline runs are processes of their own: they find MLflow the way the operator does.
     os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
@@ -46,6 +56,10 @@ def build_ports(settings: OperatorSettings) -> Ports:
         data_root=settings.data_root,
         code_commit=settings.code_commit,
         online_url=settings.redis_url,
+        models=model_loader(settings),
+        predictions=prediction_files(),
+        workers=ProcessWorkers(Path(settings.state_dir) / "stream-workers"),
+        backlogs=RedisBacklogs.from_url(settings.redis_url),
     )
 
 
@@ -78,6 +92,8 @@ def run(settings: OperatorSettings) -> None:
     if settings.kubeconfig:
         os.environ["KUBECONFIG"] = settings.kubeconfig  # kopf logs in from the environment
     kopf.configure(verbose=settings.verbose, quiet=not settings.verbose)
+    # Quiet or not, the log tells what the operator did (the Events it posts, a line each).
+    logging.getLogger("paved.events").setLevel(logging.INFO)
     asyncio.run(_operate(settings))
 
 

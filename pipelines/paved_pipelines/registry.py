@@ -90,7 +90,14 @@ def log_training_run(
             features = Path(scratch) / "features.parquet"
             pq.write_table(train_rows.drop_columns([LABEL]), features)
             mlflow.log_artifact(str(features), "training-data")
-        mlflow.sklearn.log_model(model, name="model", skops_trusted_types=SKOPS_TRUSTED_TYPES)
+        # A model server (MLServer's MLflow runtime) calls the pyfunc flavour: the churn score
+        # is the positive class's probability, not the label `predict` gives.
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            pyfunc_predict_fn="predict_proba",
+        )
         mlflow.set_tag("paved.gates", json.dumps({"passed": evaluation.passed}))
         mlflow.log_dict({**outcome, "mlflowRunId": run.info.run_id}, OUTCOME_ARTIFACT)
         return str(run.info.run_id)

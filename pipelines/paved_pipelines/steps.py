@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -27,7 +28,7 @@ from sklearn.preprocessing import OrdinalEncoder
 from paved.adapters.offline.duckdb import DuckDBEngine, locked_connection
 from paved.adapters.offline.parquet import data_files
 from paved.api import slice_filters
-from paved.api.feature_view import DataType
+from paved.api.feature_view import NUMERIC_TYPES, DataType
 from paved.api.model_version import Gates, MetricName
 from paved.core.data_paths import namespace_root
 from paved.core.feature_views import FeatureDefinition, ViewDefinition, view_definition
@@ -153,7 +154,12 @@ def split_by_time(
 
 
 def _frame(table: pa.Table, features: Mapping[str, FeatureDefinition]) -> Any:
-    frame = table.select(list(features)).to_pandas()
+    selected = table.select(list(features))
+    for name, feature in features.items():
+        if feature.dtype == DataType.TIMESTAMP:  # a model takes an instant as epoch seconds
+            seconds = pc.divide(selected[name].cast(pa.int64()).cast(pa.float64()), 1e6)
+            selected = selected.set_column(selected.schema.get_field_index(name), name, seconds)
+    frame = selected.to_pandas()
     for name, feature in features.items():
         if feature.dtype in (DataType.STRING, DataType.BOOL):
             frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
@@ -227,21 +233,20 @@ def _calibration_error(labels: Any, score: Any, bins: int = 10) -> float:
     return float(error)
 
 
+_NARROW = {pa.int32(): "int32", pa.float32(): "float32"}  # declared types narrower than 64 bits
+
+
 def _profile(table: pa.Table, name: str, feature: FeatureDefinition) -> ColumnProfile:
     column = table.column(name)
     arrow_type = column.type
     dtype = (
-        "int64"
-        if pa.types.is_integer(arrow_type)
-        else "float64"
-        if pa.types.is_floating(arrow_type)
-        else "bool"
-        if pa.types.is_boolean(arrow_type)
-        else "string"
+        _NARROW.get(arrow_type)
+        or ("int64" if pa.types.is_integer(arrow_type) else None)
+        or ("float64" if pa.types.is_floating(arrow_type) else None)
+        or ("bool" if pa.types.is_boolean(arrow_type) else None)
+        or ("timestamp" if pa.types.is_timestamp(arrow_type) else "string")
     )
-    numeric = feature.dtype in (DataType.INT64, DataType.FLOAT64) and column.null_count < len(
-        column
-    )
+    numeric = feature.dtype in NUMERIC_TYPES and column.null_count < len(column)
     values = column.drop_null().to_numpy() if numeric else None
     return ColumnProfile(
         dtype=dtype,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from paved_local.demo.sites import SiteName, site_for
 from paved_local.errors import LocalPlatformError
 from paved_local.object_store import ARTIFACT_ROOT
 from paved_local.platform import LocalPlatform
@@ -43,14 +44,34 @@ from paved_local.toolchain import ensure_argocd, ensure_toolchain
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="PAVED_LOCAL_DIR",
-    help="The local platform's directory.",
+    help="The local platform's directory (with --on local).",
+)
+@click.option(
+    "--on",
+    "site_name",
+    type=click.Choice([name.value for name in SiteName]),
+    default=SiteName.LOCAL.value,
+    show_default=True,
+    help="Where: the embedded platform, or a kind cluster with paved installed by Helm.",
+)
+@click.option(
+    "--cluster",
+    envvar="PAVED_CLUSTER",
+    help="The kind cluster's name (with --on kind; default: paved). Created if missing.",
 )
 def demo(
-    time_scale: float, users: int, rate: float, report: Path | None, directory: Path | None
+    time_scale: float,
+    users: int,
+    rate: float,
+    report: Path | None,
+    directory: Path | None,
+    site_name: str,
+    cluster: str | None,
 ) -> None:
-    """Run the whole lifecycle on the local platform: features, training, gates, sign-off,
-    serving, a rollout that wins its A/B test, one that is rolled back, and a revert of the
-    promoted version; then a report with `paved lineage` of what serves at the end."""
+    """Run the whole lifecycle on the local platform (or a kind cluster): features, training,
+    gates, sign-off, serving, a rollout that wins its A/B test, one that is rolled back, and a
+    revert of the promoted version; then a report with `paved lineage` of what serves at the
+    end."""
     from rich.console import Console
 
     from paved_local.demo.errors import DemoError
@@ -59,18 +80,18 @@ def demo(
     from paved_local.demo.scenario import Demo, DemoOptions, summary, write_record
 
     console = Console()
-    platform = LocalPlatform(directory)
-    was_up = all(component.ready for component in platform.status())
+    site = site_for(SiteName(site_name), directory=directory, cluster=cluster)
+    # An interrupted demo stops the local platform when this run started it.
+    platform = LocalPlatform(directory) if site_name == SiteName.LOCAL else None
+    was_up = platform is None or all(component.ready for component in platform.status())
     options = DemoOptions(time_scale=time_scale, users=users, requests_per_second=rate)
     display = TerminalDisplay(console) if console.is_terminal else LineDisplay(console)
-    scenario = Demo(platform, options, display)
+    scenario = Demo(site, options, display)
     try:
         with display:
             record = scenario.run_sync()
     except KeyboardInterrupt:
-        # The scenario stopped its load and its operator on the way out; the platform goes too
-        # when this run started it.
-        if not was_up:
+        if platform is not None and not was_up:
             platform.down()
         console.print("interrupted: nothing the demo started is left running")
         sys.exit(130)
@@ -83,14 +104,9 @@ def demo(
     console.rule("summary")
     for line in summary(record):
         console.print(line, highlight=False)
-    endpoints = platform.endpoints()
     console.print(f"report: {path}")
-    console.print(
-        f"explore: MLflow {endpoints.mlflow} · Prometheus {endpoints.prometheus} · "
-        f"kubectl -n {scenario.namespace} get featureviews,modelversions,rollouts "
-        f'(eval "$(paved local env)")'
-    )
-    console.print("stop everything: paved local down")
+    for line in site.explore(scenario.namespace):
+        console.print(line, highlight=False)
 
 
 @click.group()

@@ -12,9 +12,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -155,9 +159,45 @@ class KindCluster:
         path.chmod(0o600)
         return path
 
+    @contextmanager
+    def port_forward(self, namespace: str, target: str, port: int) -> Iterator[str]:
+        """`kubectl port-forward` to `target`'s `port` (`service/dataplane`, `pod/…`) for the
+        length of the `with`: the local `127.0.0.1:<port>` it listens on."""
+        kubectl = [str(ensure_toolchain().kubectl), "--kubeconfig", str(self.kubeconfig)]
+        forwarded = ("-n", namespace, "port-forward", target, f":{port}")
+        with tempfile.TemporaryFile("w+") as errors:
+            forward = subprocess.Popen(
+                [*kubectl, *forwarded], stdout=subprocess.PIPE, stderr=errors, text=True
+            )
+            assert forward.stdout is not None
+            # It prints a line a connection: drained, so a long forward never blocks.
+            drain = threading.Thread(target=forward.stdout.readlines, daemon=True)
+            try:
+                local = re.search(r"127\.0\.0\.1:(\d+)", forward.stdout.readline())
+                if local is None:
+                    forward.wait(timeout=10)
+                    errors.seek(0)
+                    said = errors.read().strip()
+                    raise ComponentFailedError(f"port-forward to {target}:{port}: {said}")
+                drain.start()
+                yield f"127.0.0.1:{local[1]}"
+            finally:
+                forward.terminate()
+                forward.wait(timeout=10)
+                if drain.is_alive():
+                    drain.join(timeout=10)
+                forward.stdout.close()
+
     def load(self, images: Sequence[str]) -> None:
-        """Load local Docker images into every node (kind skips what a node holds)."""
-        self._kind("load", "docker-image", *images)
+        """Load local Docker images into the nodes Pods run on (kind skips what a node holds).
+
+        Only the workers when there are any: the control plane keeps kubeadm's NoSchedule taint
+        then, and an image costs a node its size twice (content and snapshot). One image at a
+        time, so kind's temporary archive on the host is one image's size, not all of them."""
+        nodes = self._kind("get", "nodes", capture=True).split()
+        workers = [node for node in nodes if not node.endswith("-control-plane")]
+        for image in images:
+            self._kind("load", "docker-image", "--nodes", ",".join(workers or nodes), image)
 
     def run(self, *command: str) -> str:
         """Run a command (helm, …) and return what it printed; its stderr in the error."""
@@ -182,6 +222,20 @@ def _node(item: Mapping[str, Any]) -> ClusterNode:
     return ClusterNode(
         metadata["name"], ready, status.get("nodeInfo", {}).get("kubeletVersion", "")
     )
+
+
+def code_commit() -> str:
+    """The checkout's commit (the operator's lineage names it), or "unknown" outside git."""
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(REPOSITORY), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return found.stdout.strip() or "unknown"
 
 
 def require_docker() -> None:

@@ -8,6 +8,7 @@ is assigned under its name. Order matters once: `down` stops the table from the 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -240,6 +241,12 @@ def _mlflow(site: Site) -> Launch:
     )
 
 
+def prediction_log_root(directory: Path) -> Path:
+    """Where the data plane logs predictions and feedback: `<here>/<namespace>/predictions/…`,
+    a data root laid out as the operator's (`core/prediction_log.py`)."""
+    return directory / "data"
+
+
 def _dataplane(site: Site) -> Launch:
     # Prometheus scrapes the data plane as it would Seldon's executors on a cluster.
     targets = prometheus_targets(site.directory)
@@ -252,6 +259,8 @@ def _dataplane(site: Site) -> Launch:
     argv = [sys.executable, "-m", "paved_local.dataplane", f"--port={site.ports[DATAPLANE]}"]
     # Where the storage initializer puts the models it fetched, as a pod's /mnt/models.
     argv += [f"--model-cache={site.directory / DATAPLANE / 'models'}"]
+    argv += [f"--prediction-log-root={prediction_log_root(site.directory)}"]
+    argv += [f"--prediction-log-rate={os.environ.get('PAVED_PREDICTION_LOG_RATE', '1.0')}"]
     return Launch(
         [*argv, f"--kubeconfig={site.kubeconfig}"],
         # One OpenMP thread per scoring call: with several threads, a one-row call spends more

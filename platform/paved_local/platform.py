@@ -40,6 +40,7 @@ from paved_local.components import (
     TABLE,
     Component,
     Site,
+    prediction_log_root,
     prometheus_targets,
 )
 from paved_local.errors import ComponentFailedError, PrerequisiteMissingError
@@ -105,6 +106,7 @@ class Endpoints:
     bin_dirs: tuple[str, ...]
     # The object store's endpoint and keys, as MLflow's clients and boto3 read them.
     storage: Mapping[str, str] = field(default_factory=dict)
+    prediction_log: Path | None = None  # the data root the data plane logs predictions under
     # With Argo CD: where the git daemon serves `<directory>/git/<name>.git` (fetch and push).
     git: str | None = None
 
@@ -173,6 +175,7 @@ class LocalPlatform:
             storage=object_store.object_store(
                 self.directory, f"http://127.0.0.1:{ports[OBJECT_STORE]}"
             ).environment(),
+            prediction_log=prediction_log_root(self.directory),
             git=f"git://127.0.0.1:{ports[argocd.GIT_DAEMON]}"
             if argocd.GIT_DAEMON in ports
             else None,

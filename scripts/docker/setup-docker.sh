@@ -4,7 +4,7 @@
 # configuration, pid and log under paved's state (PAVED_DOCKER_STATE, by default
 # ${XDG_STATE_HOME:-~/.local/state}/paved/docker). On machines that withhold capabilities from
 # the processes they start, dockerd's default runtime becomes paved-runc (see
-# docs/decisions/XXXX-docker-and-images-built-here.md). Idempotent: a second run starts nothing.
+# docs/decisions/0017-docker-and-images-built-here.md). Idempotent: a second run starts nothing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

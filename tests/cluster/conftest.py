@@ -3,17 +3,31 @@ script: seconds when nothing changed)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+import yaml
 
+from paved_local.charts import NAMESPACE, install_charts, install_platform, uninstall_charts
 from paved_local.cluster import KindCluster
-from paved_local.toolchain import ensure_toolchain
 from tests.support.docker import ROOT, Image, build_images, require_docker
 
-NAMESPACE = "paved"
-PLATFORM_IMAGES = ("operator", "dataplane", "redis", "prometheus", "mlflow", "objectstore")
+# For the tests: the namespace both charts go to, and the platform chart alone.
+__all__ = ["NAMESPACE", "install_platform"]
+TEAM = "default"  # where `kubectl apply -f examples/` puts them
+PLATFORM_IMAGES = (
+    "operator",
+    "dataplane",
+    "model-server",
+    "redis",
+    "prometheus",
+    "mlflow",
+    "objectstore",
+)
 
 
 @pytest.fixture(scope="session")
@@ -34,29 +48,43 @@ def kind_cluster() -> Iterator[KindCluster]:
         cluster.down()
 
 
-def _helm(cluster: KindCluster, *args: str) -> None:
-    helm = str(ensure_toolchain().helm)
-    cluster_args = ("--kubeconfig", str(cluster.kubeconfig), "--namespace", NAMESPACE)
-    cluster.run(helm, *args, *cluster_args)
-
-
 @pytest.fixture(scope="session")
 def installed(kind_cluster: KindCluster, images: dict[str, Image]) -> Iterator[KindCluster]:
     """The platform chart, then paved's with two operators, wired to it by DNS; every
     Deployment rolled out. Uninstalled (with its namespace) at the end."""
     kind_cluster.load([images[name].tag for name in PLATFORM_IMAGES])
-    _helm(
-        kind_cluster,
-        "upgrade",
-        "--install",
-        "platform",
-        str(ROOT / "charts/paved-platform"),
-        "--create-namespace",
-    )
-    values = str(ROOT / "charts/paved/ci/platform-values.yaml")
-    _helm(kind_cluster, "upgrade", "--install", "paved", str(ROOT / "charts/paved"), "-f", values)
-    kind_cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment", "--timeout=300s")
+    install_charts(kind_cluster, log=print)
     yield kind_cluster
-    _helm(kind_cluster, "uninstall", "paved")
-    _helm(kind_cluster, "uninstall", "platform")
-    kind_cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
+    uninstall_charts(kind_cluster)
+
+
+def get_object(cluster: KindCluster, kind: str, name: str, namespace: str = TEAM) -> dict[str, Any]:
+    printed = cluster.kubectl("-n", namespace, "get", kind, name, "-o", "json", capture=True)
+    found: dict[str, Any] = json.loads(printed)
+    return found
+
+
+def apply_manifest(cluster: KindCluster, manifest: dict[str, Any] | str) -> None:
+    text = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest)
+    cluster.kubectl("-n", TEAM, "apply", "-f", "-", stdin=text)
+
+
+@contextmanager
+def port_forward(
+    cluster: KindCluster, target: str, port: int, *, namespace: str = NAMESPACE
+) -> Iterator[str]:
+    """`kubectl port-forward` to `target` (`service/dataplane`, `pod/…`); its local URL."""
+    with cluster.port_forward(namespace, target, port) as address:
+        yield f"http://{address}"
+
+
+@pytest.fixture(scope="session")
+def example_data(installed: KindCluster) -> KindCluster:
+    """examples/data loaded by its Job: the data root, and a baseline model on the object store
+    at s3://paved/models/churn/baseline."""
+    installed.kubectl("apply", "-n", NAMESPACE, "-k", str(ROOT / "examples" / "data"))
+    installed.kubectl(
+        *("-n", NAMESPACE, "wait", "--for=condition=complete", "job/paved-example-data"),
+        "--timeout=300s",
+    )
+    return installed

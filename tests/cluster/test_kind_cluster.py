@@ -4,7 +4,9 @@ privileged Pod runs on these VMs that withhold a capability from every process."
 
 from __future__ import annotations
 
+import gc
 import json
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -131,3 +133,13 @@ def test_a_privileged_pod_runs(kind_cluster: KindCluster, namespace: str) -> Non
     kind_cluster.kubectl("-n", namespace, "apply", "-f", "-", stdin=privileged)
 
     assert _finished(kind_cluster, namespace, "privileged").strip() == "made"
+
+
+def test_a_port_forward_answers_and_leaves_nothing_open(kind_cluster: KindCluster) -> None:
+    # Twice: the second forward must not meet the first's leftovers. An output left open (or
+    # its reader) is a ResourceWarning, which this suite turns into a failure.
+    for _ in range(2):
+        with kind_cluster.port_forward("kube-system", "service/kube-dns", 53) as address:
+            host, port = address.split(":")
+            socket.create_connection((host, int(port)), timeout=10).close()
+    gc.collect()

@@ -29,7 +29,7 @@ def test_everything_paved_ships_runs_as_pods(installed: KindCluster) -> None:
     workloads = sorted(workload for workload, _ in _running(installed))
 
     paved = ["paved", "paved", "features", "consume-user-activity-v1"]
-    platform = ["redis", "prometheus", "mlflow", "objectstore", "dataplane"]
+    platform = ["redis", "prometheus", "mlflow", "objectstore", "dataplane", "seldon-controller"]
     assert workloads == sorted([*paved, *platform])
 
 

@@ -6,13 +6,12 @@ operator's Pod is deleted mid-canary: the standby goes on at the same step and s
 version that fails requests is rolled back.
 
 Seldon Core's controller is not served here: the data plane (a Pod of charts/paved-platform)
-is its stand-in, held to the SeldonDeployment contract by the data plane's own tests."""
+is its stand-in, held to the SeldonDeployment contract by the data plane's own tests. (With
+model servers as Pods, ADR 0032, this Rollout does not pass yet.)"""
 
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +23,7 @@ import pytest
 import yaml
 
 from paved_local.cluster import KindCluster
-from paved_local.toolchain import ensure_toolchain
-from tests.cluster.conftest import NAMESPACE
+from tests.cluster.conftest import NAMESPACE, TEAM, apply_manifest, get_object, port_forward
 from tests.support.approvals import approve, approvers_may_approve
 from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.docker import ROOT
@@ -34,44 +32,6 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
-TEAM = "default"  # where `kubectl apply -f examples/` puts them
-
-
-def _get(cluster: KindCluster, kind: str, name: str) -> dict[str, Any]:
-    printed = cluster.kubectl("-n", TEAM, "get", kind, name, "-o", "json", capture=True)
-    found: dict[str, Any] = json.loads(printed)
-    return found
-
-
-def _apply(cluster: KindCluster, manifest: dict[str, Any] | str) -> None:
-    text = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest)
-    cluster.kubectl("-n", TEAM, "apply", "-f", "-", stdin=text)
-
-
-@contextmanager
-def _port_forward(cluster: KindCluster, service: str, port: int) -> Iterator[str]:
-    """`kubectl port-forward` to a Service of the platform; its local URL."""
-    kubectl = str(ensure_toolchain().kubectl)
-    forward = subprocess.Popen(
-        [
-            *(kubectl, "--kubeconfig", str(cluster.kubeconfig), "-n", NAMESPACE),
-            *("port-forward", f"service/{service}", f":{port}"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert forward.stdout is not None
-        first = forward.stdout.readline()
-        local = re.search(r"127\.0\.0\.1:(\d+)", first)
-        assert local, f"kubectl port-forward said {first!r}"
-        yield f"http://127.0.0.1:{local[1]}"
-    finally:
-        forward.terminate()
-        forward.wait(timeout=10)
-        if forward.stdout is not None:
-            forward.stdout.close()
-
 
 @contextmanager
 def _under_load(cluster: KindCluster, data: Path) -> Iterator[str]:
@@ -79,7 +39,7 @@ def _under_load(cluster: KindCluster, data: Path) -> Iterator[str]:
     plane's Service, for the length of the `with`; the forwarded data plane's URL."""
     write_churn_data(data)
     with (
-        _port_forward(cluster, "dataplane", 8000) as dataplane,
+        port_forward(cluster, "service/dataplane", 8000) as dataplane,
         steady_load_at(dataplane, TEAM, "churn", serving_examples(data), rate=20),
     ):
         yield dataplane
@@ -90,10 +50,10 @@ def _model_version(cluster: KindCluster, name: str, seed: int) -> dict[str, Any]
     manifest = yaml.safe_load((ROOT / "examples" / "02-modelversion.yaml").read_text())
     manifest["metadata"]["name"] = name
     manifest["spec"]["pipeline"]["seed"] = seed
-    _apply(cluster, manifest)
+    apply_manifest(cluster, manifest)
     staged = wait_for(
         lambda: (
-            (mv := _get(cluster, "modelversion", name)).get("status", {}).get("phase")
+            (mv := get_object(cluster, "modelversion", name)).get("status", {}).get("phase")
             in ("Staging", "Held", "Failed")
             and mv
         ),
@@ -131,7 +91,7 @@ def _rollout(name: str, candidate: str, canary: str) -> dict[str, Any]:
 
 
 def _status(cluster: KindCluster, rollout: str) -> dict[str, Any]:
-    status: dict[str, Any] = _get(cluster, "rollout", rollout).get("status", {})
+    status: dict[str, Any] = get_object(cluster, "rollout", rollout).get("status", {})
     return status
 
 
@@ -153,13 +113,9 @@ def _leader(cluster: KindCluster) -> str:
 
 
 @pytest.fixture(scope="module")
-def examples_applied(installed: KindCluster) -> Iterator[KindCluster]:
+def examples_applied(example_data: KindCluster) -> Iterator[KindCluster]:
     """examples/data loaded, then examples/00 and 01 applied as they are."""
-    installed.kubectl("apply", "-n", NAMESPACE, "-k", str(ROOT / "examples" / "data"))
-    installed.kubectl(
-        *("-n", NAMESPACE, "wait", "--for=condition=complete", "job/paved-example-data"),
-        "--timeout=300s",
-    )
+    installed = example_data
     for example in ("00-seldondeployment.yaml", "01-featureview.yaml"):
         installed.kubectl("-n", TEAM, "apply", "-f", str(ROOT / "examples" / example))
     installed.kubectl("apply", "-n", TEAM, "-f", "-", stdin=approvers_may_approve())
@@ -175,7 +131,7 @@ def test_a_model_goes_live_while_its_leader_operator_dies_mid_canary(
     staged = _model_version(cluster, "churn-v1", seed=42)
 
     with _under_load(cluster, tmp_path):
-        _apply(cluster, _rollout("churn-v1", "churn-v1", canary="120s"))
+        apply_manifest(cluster, _rollout("churn-v1", "churn-v1", canary="120s"))
         in_canary = wait_for(
             # The step's clock starts once the router shows its split.
             lambda: (
@@ -209,11 +165,11 @@ def test_a_model_goes_live_while_its_leader_operator_dies_mid_canary(
         done = _finished(cluster, "churn-v1")
     assert done["phase"] == "Succeeded", done
     assert done["traffic"]["candidate"] == 100
-    predictors = _get(cluster, "seldondeployment", "churn")["spec"]["predictors"]
+    predictors = get_object(cluster, "seldondeployment", "churn")["spec"]["predictors"]
     assert [p["graph"]["modelUri"] for p in predictors] == [staged["status"]["registry"]["uri"]]
     # The ModelVersion controller learns of the promotion from the registry on its next look.
     wait_for(
-        lambda: _get(cluster, "modelversion", "churn-v1")["status"]["phase"] == "Production",
+        lambda: get_object(cluster, "modelversion", "churn-v1")["status"]["phase"] == "Production",
         timeout=120,
         what="churn-v1 to show Production",
     )
@@ -230,9 +186,9 @@ def test_a_version_that_fails_requests_is_rolled_back(
         uri = candidate["status"]["registry"]["uri"]
         fault = {"modelUri": uri, "predictor": "candidate", "errorRate": 0.3}
         httpx.put(f"{dataplane}/v1/faults", json=fault).raise_for_status()
-        _apply(cluster, _rollout("churn-v2", "churn-v2", canary="10m"))
+        apply_manifest(cluster, _rollout("churn-v2", "churn-v2", canary="10m"))
         done = _finished(cluster, "churn-v2")
     assert done["phase"] == "RolledBack", done
     assert done["traffic"] == {"baseline": 100, "candidate": 0, "shadow": False}
-    predictors = _get(cluster, "seldondeployment", "churn")["spec"]["predictors"]
+    predictors = get_object(cluster, "seldondeployment", "churn")["spec"]["predictors"]
     assert [p["name"] for p in predictors] == ["baseline"]

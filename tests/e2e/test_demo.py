@@ -11,6 +11,7 @@ from rich.console import Console
 from paved_local.demo.live import LineDisplay
 from paved_local.demo.report import write_report
 from paved_local.demo.scenario import Demo, DemoOptions, summary
+from paved_local.demo.sites.local import LocalSite
 from paved_local.platform import LocalPlatform
 
 
@@ -24,7 +25,7 @@ def test_the_demo_promotes_v2_rolls_v3_back_reverts_v2_and_writes_its_report(
         (tmp_path / "demo.log").open("w") as log,
         LineDisplay(Console(file=log, width=200)) as shown,
     ):
-        record = Demo(local_platform, options, shown).run_sync()
+        record = Demo(LocalSite(local_platform), options, shown).run_sync()
 
     story = [(o.model_version, o.result) for o in record.outcomes]
     assert story == [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -505,6 +506,7 @@ def test_each_backend_rolls_back_a_failing_candidate_and_promotes_a_better_one(
     trained: Trained,
     endpoints: Endpoints,
     local_platform: LocalPlatform,
+    paved_operator: RunningOperator,
 ) -> None:
     """canary → A/B → full, and an automatic rollback, the same Rollout on either backend."""
     namespace, candidate = trained.namespace, trained.candidate_uri
@@ -529,6 +531,9 @@ def test_each_backend_rolls_back_a_failing_candidate_and_promotes_a_better_one(
         assert rolled_back["phase"] == "RolledBack"
         assert "errorRate 0." in rolled_back["message"]
         assert _serves(kubectl, backend, namespace, name).get(candidate, 0) == 0
+        # The operator's own log says so too (it logs what it tells the objects, quiet or not).
+        told = rf"Rollout {namespace}/faulty-{name} (Normal|Warning): GuardrailBreached: errorRate"
+        assert re.search(told, paved_operator.log.read_text()), told
 
         httpx.delete(f"{endpoints.dataplane}/v1/faults", params={"modelUri": candidate})
         errors = _candidate_errors(kubectl, backend, namespace, name)

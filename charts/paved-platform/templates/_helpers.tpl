@@ -18,11 +18,33 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{- /*
+The object store's keys, as YAML: those of its Secret when the cluster has it (kept across
+upgrades), else generated. Generated once per render (remembered in .Values), so the object
+store's Secret and the storage initializers' Secrets (seldon.yaml) hold the same pair.
+*/ -}}
+{{- define "platform.objectStoreKeys" -}}
+{{- if not (hasKey .Values "generatedObjectStoreKeys") }}
+{{- $kept := lookup "v1" "Secret" .Release.Namespace .Values.objectStore.secretName }}
+{{- $keys := dict }}
+{{- if $kept }}
+{{- range $key, $value := $kept.data }}
+{{- $_ := set $keys $key (b64dec $value) }}
+{{- end }}
+{{- else if not .Values.objectStore.existingSecret }}
+{{- $keys = dict "AWS_ACCESS_KEY_ID" (printf "paved-%s" (randAlphaNum 12 | lower)) "AWS_SECRET_ACCESS_KEY" (randAlphaNum 48) }}
+{{- end }}
+{{- $_ := set .Values "generatedObjectStoreKeys" $keys }}
+{{- end }}
+{{- toYaml .Values.generatedObjectStoreKeys }}
+{{- end -}}
+
+{{- /*
 One platform service: a Deployment of one non-root container with a read-only root, its state
 on a volume (values' `volume`, an emptyDir when empty) and a Service of the same name. `root`
 is the chart's context; the rest describes the component:
   name, image ({repository, tag}), args, env, port, probe (an HTTP path; TCP when empty),
-  stateAt (where the volume goes), volume, resources, and optionally serviceAccount,
+  stateAt (where the volume goes), volume, resources, and optionally serviceAccount, command
+  (instead of the image's entrypoint),
   initCommand (run first in the same image, with the volume), scrape (pod annotations for
   Prometheus), extraVolumes/extraMounts.
 */ -}}
@@ -75,6 +97,9 @@ spec:
         - name: {{ .name }}
           image: {{ $image | quote }}
           imagePullPolicy: {{ $root.Values.images.pullPolicy }}
+          {{- with .command }}
+          command: {{- toYaml . | nindent 12 }}
+          {{- end }}
           args: {{- toYaml .args | nindent 12 }}
           env:
             - {name: HOME, value: /tmp}

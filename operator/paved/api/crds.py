@@ -13,6 +13,7 @@ from typing import Any, Final, Generic, TypeVar
 import yaml
 from pydantic import BaseModel
 
+from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus
 from paved.api.meta import GROUP, VERSION, Status
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
@@ -20,6 +21,7 @@ from paved.api.policies import authors_policy, sign_off_policy
 from paved.api.promotion_admission import promotion_policy
 from paved.api.promotion_policy import PromotionPolicySpec, PromotionPolicyStatus
 from paved.api.rollout import RolloutSpec, RolloutStatus
+from paved.api.streaming_prediction import StreamingPredictionSpec, StreamingPredictionStatus
 
 CATEGORY: Final = "paved"
 # JSON Schema keywords Kubernetes refuses or that only add noise to a CRD.
@@ -136,8 +138,43 @@ PROMOTION_POLICY = Kind(
     ),
     scope="Cluster",
 )
+BATCH_PREDICTION = Kind(
+    "BatchPrediction",
+    "batchpredictions",
+    ("bp",),
+    "A registered model scoring a set of entities on a trigger, served online like features.",
+    BatchPredictionSpec,
+    BatchPredictionStatus,
+    (
+        PrinterColumn("Model", ".status.served.model"),
+        PrinterColumn("Version", ".status.served.modelVersion", description="Registry version"),
+        PrinterColumn("As of", ".status.served.asOf", "date"),
+        PrinterColumn("Rows", ".status.served.rows", "integer"),
+        PrinterColumn("Phase", ".status.phase"),
+        PrinterColumn("Ready", _condition("Ready")),
+        PrinterColumn("Seconds", ".status.served.seconds", "number", priority=1),
+        AGE,
+    ),
+)
+STREAMING_PREDICTION = Kind(
+    "StreamingPrediction",
+    "streamingpredictions",
+    ("spred",),
+    "Scores events from a Redis Stream with online features; results to a stream and online.",
+    StreamingPredictionSpec,
+    StreamingPredictionStatus,
+    (
+        PrinterColumn("Model", ".status.modelVersion", description="Registry version scored"),
+        PrinterColumn("Workers", ".status.workers", "integer"),
+        PrinterColumn("Ready", _condition("Ready")),
+        PrinterColumn("Fresh", ".status.freshnessSummary"),
+        PrinterColumn("Lag", ".status.backlog.lag", "integer", "Events not yet read"),
+        PrinterColumn("Events/s", ".status.eventsPerSecond", "number", priority=1),
+        AGE,
+    ),
+)
 # The kinds the operator reconciles; PromotionPolicy it only reads.
-KINDS: Final = (FEATURE_VIEW, MODEL_VERSION, ROLLOUT)
+KINDS: Final = (FEATURE_VIEW, MODEL_VERSION, ROLLOUT, BATCH_PREDICTION, STREAMING_PREDICTION)
 ALL_KINDS: Final = (*KINDS, PROMOTION_POLICY)
 
 

@@ -33,9 +33,16 @@ PATH_MAX_LENGTH = 1024
 
 class DataType(StrEnum):
     INT64 = "int64"
+    INT32 = "int32"
     FLOAT64 = "float64"
+    FLOAT32 = "float32"
     STRING = "string"
     BOOL = "bool"
+    TIMESTAMP = "timestamp"  # an instant, UTC, to the microsecond
+
+
+# The dtypes that take min and max, and that drift and training treat as numbers.
+NUMERIC_TYPES = frozenset({DataType.INT64, DataType.INT32, DataType.FLOAT64, DataType.FLOAT32})
 
 
 class StalePolicy(StrEnum):
@@ -77,8 +84,9 @@ class Feature(Model):
             ".min",
         ),
         cel(
-            "(!has(self.min) && !has(self.max)) || self.dtype in ['int64', 'float64']",
-            "min and max apply to int64 and float64 features only",
+            "(!has(self.min) && !has(self.max))"
+            " || self.dtype in ['int64', 'int32', 'float64', 'float32']",
+            "min and max apply to int64, int32, float64 and float32 features only",
             ".dtype",
         ),
     )
@@ -110,6 +118,18 @@ class Materialization(Model):
 
 class Online(Model):
     stale_policy: StalePolicy = Field(default=StalePolicy.MARK)
+
+
+class PointInTime(Model):
+    created_cutoff: bool = Field(
+        default=True,
+        description=(
+            "Joins count a source row only from its created time on (created <= entity time):"
+            " what the online store would have served then, so a late backfill cannot leak"
+            " into training. Off: event time alone decides, as in Feast. Views without a"
+            " created timestamp are unaffected. See docs/point-in-time.md."
+        ),
+    )
 
 
 _IMMUTABLE = "is immutable: a change is a new FeatureView (a new version), never a mutation"
@@ -144,6 +164,7 @@ class FeatureViewSpec(Model):
     )
     materialization: Materialization = section(Materialization)
     online: Online = section(Online)
+    point_in_time: PointInTime = section(PointInTime)
 
     model_config = validated(
         cel(

@@ -3,6 +3,12 @@
 Importing this package registers every handler with kopf.
 """
 
-from paved.controllers import feature_view, model_version, rollout
+from paved.controllers import (
+    batch_prediction,
+    feature_view,
+    model_version,
+    rollout,
+    streaming_prediction,
+)
 
-__all__ = ["feature_view", "model_version", "rollout"]
+__all__ = ["batch_prediction", "feature_view", "model_version", "rollout", "streaming_prediction"]

@@ -5,6 +5,7 @@ errors become kopf's retry policy. Handlers registered with `timer` never see ko
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -81,6 +82,8 @@ def _validation_message(error: ValidationError) -> str:
 # Timers are level-triggered: each tick re-reads the object and decides again, so nothing is
 # lost across operator restarts. The core decides whether work is due at each tick.
 TIMER_SECONDS = 5.0
+# What the operator did, as it tells the objects (their Events): logged at INFO (`wiring.run`).
+EVENTS: Final = logging.getLogger("paved.events")
 
 
 # -- paved objects, as kopf's watches saw them ------------------------------------------------
@@ -344,7 +347,7 @@ def _adapt_deletion(kind: Kind[Any, Any], handler: Cleanup) -> Callable[..., Awa
         result = await handler(resource, memo["ports"], retry)
         if result.retry_after_seconds is None:
             for done in result.observed:
-                kopf.event(body, type="Normal", reason=done.reason, message=done.message)
+                _tell(body, "Normal", reason=done.reason, message=done.message)
             return
         _write(
             body,
@@ -390,7 +393,7 @@ def _failed(
         and ((previous.reason, previous.message) != (written.reason, written.message))
     ):
         # Still failing, for another reason: `_write` only tells of flips.
-        kopf.event(body, type="Warning", reason=written.reason, message=written.message)
+        _tell(body, "Warning", reason=written.reason, message=written.message)
     return kopf.TemporaryError(f"{written.reason}: {written.message}", delay=failure.delay)
 
 
@@ -449,9 +452,13 @@ def _write(
     patch.status.update(status_patch(seen, after) | status_patch(before, after))
     memo[_WRITTEN] = _Written(str(body.metadata.get("resourceVersion") or ""), after)
     for condition in flipped(before.conditions, after.conditions):
-        kopf.event(
-            body,
-            type="Normal" if condition.status == "True" else "Warning",
-            reason=condition.reason,
-            message=condition.message,
-        )
+        kind = "Normal" if condition.status == "True" else "Warning"
+        _tell(body, kind, reason=condition.reason, message=condition.message)
+
+
+def _tell(body: kopf.Body, kind: str, *, reason: str, message: str) -> None:
+    """A Kubernetes Event on the object, and the same line in the operator's log (`EVENTS`
+    logs at INFO even when kopf is quiet: a Pod's log tells what the operator did)."""
+    kopf.event(body, type=kind, reason=reason, message=message)
+    where = f"{body.metadata.namespace}/{body.metadata.name}"
+    EVENTS.info("%s %s %s: %s: %s", body.get("kind"), where, kind, reason, message)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Final
 
+from paved.api.batch_prediction import BatchPredictionSpec
 from paved.api.feature_view import FeatureViewSpec
 from paved.api.model_version import ModelVersionSpec
 from paved.api.rollout import RolloutSpec
@@ -70,7 +71,9 @@ def check_inside(field: str, path: str, real_root: str, *, matched: Mapping[str,
             )
 
 
-def paths_of(spec: FeatureViewSpec | ModelVersionSpec | RolloutSpec) -> list[tuple[str, str]]:
+def paths_of(
+    spec: FeatureViewSpec | ModelVersionSpec | RolloutSpec | BatchPredictionSpec,
+) -> list[tuple[str, str]]:
     """The data paths a spec names, as (field, path)."""
     match spec:
         case FeatureViewSpec():
@@ -79,10 +82,15 @@ def paths_of(spec: FeatureViewSpec | ModelVersionSpec | RolloutSpec) -> list[tup
             return [("spec.labels.path", spec.labels.path)]
         case RolloutSpec():
             return []
+        case BatchPredictionSpec():
+            source = spec.entities.source
+            return [("spec.entities.source.path", source.path)] if source else []
 
 
 def path_acceptance(
-    spec: FeatureViewSpec | ModelVersionSpec | RolloutSpec, data_root: str, namespace: str
+    spec: FeatureViewSpec | ModelVersionSpec | RolloutSpec | BatchPredictionSpec,
+    data_root: str,
+    namespace: str,
 ) -> Observation | None:
     """Accepted=False (PathOutsideDataRoot) for the first path that leaves the namespace's data
     root as written; None when none does (links are checked where the files are read)."""

@@ -52,6 +52,8 @@ class ViewDefinition:
     ttl: dt.timedelta | None  # None: no limit
     features: tuple[FeatureDefinition, ...]
     stale_policy: StalePolicy = StalePolicy.MARK
+    entity: str = ""  # what the features describe (spec.entity.name), for messages
+    created_cutoff: bool = True  # spec.pointInTime.createdCutoff: joins count rows once written
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -103,6 +105,8 @@ def view_definition(
             for f in spec.features
         ),
         stale_policy=spec.online.stale_policy,
+        entity=spec.entity.name,
+        created_cutoff=spec.point_in_time.created_cutoff,
     )
 
 

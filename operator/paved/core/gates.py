@@ -13,9 +13,8 @@ from typing import Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
-from paved.api.feature_view import DataType
+from paved.api.feature_view import NUMERIC_TYPES
 from paved.api.model_version import MetricName
 from paved.core.feature_views import FeatureDefinition
 from paved.core.reasons import GateReason
@@ -185,6 +184,9 @@ def psi_noise_floor(
     Under no drift PSI ≈ (1/n + 1/m)·χ²(bins - 1): on small samples a fixed 0.1 or 0.2 fires
     on noise alone, so the gate's threshold never drops below this floor.
     """
+    # scipy takes seconds to import and only the drift gate needs it: not every `import paved`.
+    from scipy import stats
+
     return float(stats.chi2.ppf(1 - alpha, bins - 1) * (1 / reference_rows + 1 / current_rows))
 
 
@@ -216,7 +218,7 @@ def drift_gate(
 ) -> GateVerdict:
     """PSI of one feature, current vs reference, against max(max_psi, the noise floor);
     `compared` names the two samples in the message (e.g. "training vs serving inputs")."""
-    numeric = feature.dtype in (DataType.INT64, DataType.FLOAT64)
+    numeric = feature.dtype in NUMERIC_TYPES
     if numeric:
         value = psi_numeric(
             [math.nan if v is None else float(v) for v in reference],

@@ -23,6 +23,8 @@ GATES_PASSED: Final = "GatesPassed"
 APPROVED: Final = "Approved"
 # The tag a version's sign-off is recorded under, in every registry.
 APPROVED_BY_TAG: Final = "paved.approved_by"
+# The registry tag naming the ModelVersion that trained a version: "<namespace>/<name>".
+MODEL_VERSION_TAG: Final = "paved.model_version"
 # Between a namespace and a name in registry names and run keys. MLflow refuses "/" and ":" in
 # registered model names (and "/" splits a `models:/` URI); a namespace, a DNS label, holds no
 # ".", so the first one always ends it.

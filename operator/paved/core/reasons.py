@@ -35,6 +35,30 @@ class FeatureViewReason(StrEnum):
     SLO_BREACHED = "SloBreached"
 
 
+class StreamingPredictionReason(StrEnum):
+    """The StreamingPrediction's Ready and Fresh conditions, and why an event was parked."""
+
+    RUNNING = "Running"
+    WORKERS_STARTING = "WorkersStarting"
+    SCALED_TO_ZERO = "ScaledToZero"
+    WORKERS_UNAVAILABLE = "WorkersUnavailable"
+    WORKERS_STOPPED = "WorkersStopped"
+    FEATURE_VIEW_NOT_FOUND = "FeatureViewNotFound"
+    FEATURE_NOT_FOUND = "FeatureNotFound"
+    JOIN_KEYS_DIFFER = "JoinKeysDiffer"
+    MODEL_NOT_FOUND = "ModelNotFound"
+    REGISTRY_UNAVAILABLE = "RegistryUnavailable"
+    STREAM_UNAVAILABLE = "StreamUnavailable"
+    CAUGHT_UP = "CaughtUp"
+    WITHIN_SLO = "WithinSlo"
+    SLO_BREACHED = "SloBreached"
+    # A parked (dead-lettered) event's reason.
+    NOT_AN_EVENT = "NotAnEvent"
+    ENTITY_MISSING = "EntityMissing"
+    FEATURES_MISSING = "FeaturesMissing"
+    SCORING_FAILED = "ScoringFailed"
+
+
 class GateReason(StrEnum):
     """Why a gate passed, failed or could not judge (a GateVerdict's reason)."""
 
@@ -147,3 +171,26 @@ class AdmissionReason(StrEnum):
     TARGET_TAKEN = "TargetTaken"
     QUERY_INVALID = "QueryInvalid"
     POLICY_VIOLATED = PolicyReason.POLICY_VIOLATED.value
+
+
+class BatchPredictionReason(StrEnum):
+    """The BatchPrediction's Ready condition: whether the predictions of the due run are served."""
+
+    SCORED = "Scored"
+    WAITING_FOR_TRIGGER = "WaitingForTrigger"  # no watermark yet, or the schedule never ran
+    MODEL_NOT_READY = "ModelNotReady"  # the pinned ModelVersion is not registered yet
+    NO_PRODUCTION_VERSION = "NoProductionVersion"
+    MODEL_UNKNOWN = "ModelUnknown"  # production names no ModelVersion of this namespace
+    REGISTRY_UNAVAILABLE = "RegistryUnavailable"
+    ONLINE_STORE_UNAVAILABLE = "OnlineStoreUnavailable"
+    MODEL_UNLOADABLE = "ModelUnloadable"
+    SCORING_FAILED = "ScoringFailed"
+
+
+class ModelChangeReason(StrEnum):
+    """The BatchPrediction's ModelChange condition: a new model version's predictions, shadowed."""
+
+    SHADOW_ACCEPTED = "ShadowAccepted"
+    SHADOW_HELD = "ShadowHeld"
+    ROLLED_BACK = "RolledBack"
+    NOTHING_TO_ROLL_BACK = "NothingToRollBack"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from paved.api.batch_prediction import BatchPredictionSpec
 from paved.api.feature_view import FeatureViewSpec
 from paved.api.model_version import ModelVersionSpec
 from paved.api.rollout import RolloutSpec
@@ -29,7 +30,9 @@ class Reference:
         return f"{self.kind} {self.name}"
 
 
-def references_of(spec: FeatureViewSpec | ModelVersionSpec | RolloutSpec) -> list[Reference]:
+def references_of(
+    spec: FeatureViewSpec | ModelVersionSpec | RolloutSpec | BatchPredictionSpec,
+) -> list[Reference]:
     match spec:
         case FeatureViewSpec():
             return []
@@ -38,6 +41,10 @@ def references_of(spec: FeatureViewSpec | ModelVersionSpec | RolloutSpec) -> lis
         case RolloutSpec():
             names = [spec.candidate] + ([spec.baseline] if spec.baseline else [])
             return sorted({Reference("ModelVersion", name) for name in names})
+        case BatchPredictionSpec():
+            pinned = spec.model.model_version
+            found = [Reference("FeatureView", spec.entities.feature_view)]
+            return sorted(found + ([Reference("ModelVersion", pinned)] if pinned else []))
 
 
 def acceptance(missing: Sequence[Reference], namespace: str) -> Observation:

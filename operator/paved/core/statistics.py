@@ -12,8 +12,6 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
-from scipy import stats
-
 # More trials per arm than any rollout sees (and what a status's int64 holds with room):
 # a sample size beyond it is reported as this bound, never as an overflow.
 MAX_SAMPLE_SIZE: Final = 10**12
@@ -26,6 +24,10 @@ def sample_size_per_arm(
     MAX_SAMPLE_SIZE (an effect too small to tell apart from none needs "more than any")."""
     p1 = min(max(baseline_rate, 1e-6), 1 - 1e-6)
     p2 = min(max(p1 + minimum_detectable_effect, 1e-6), 1 - 1e-6)
+    # scipy takes seconds to import: only when a Rollout's A/B test is sized, not on `import
+    # paved.features` (the ports reach this module through the Rollout's decisions).
+    from scipy import stats
+
     z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
     spread = (p2 - p1) ** 2
     if spread == 0:

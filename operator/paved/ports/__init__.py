@@ -6,14 +6,44 @@ Adapters implement them; controllers receive them bundled in `Ports` through kop
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from paved.ports.cluster import Cluster
-from paved.ports.metrics import MetricsProvider
-from paved.ports.offline import OfflineEngine
-from paved.ports.online import OnlineStore
-from paved.ports.pipelines import PipelineRunner
-from paved.ports.registry import ModelRegistry
-from paved.ports.traffic import Routers, TrafficRouter
+if TYPE_CHECKING:
+    from paved.ports.cluster import Cluster
+    from paved.ports.metrics import MetricsProvider
+    from paved.ports.models import ModelLoader
+    from paved.ports.offline import OfflineEngine
+    from paved.ports.online import OnlineStore
+    from paved.ports.pipelines import PipelineRunner
+    from paved.ports.predictions import PredictionFiles
+    from paved.ports.registry import ModelRegistry
+    from paved.ports.streaming import StreamBacklogs, StreamWorkers
+    from paved.ports.traffic import Routers, TrafficRouter
+
+# Each port's module, loaded when its name is first asked for: the SDK imports
+# `paved.ports.offline` and `paved.ports.online`, and should not pay for the Rollout's and the
+# registry's models and decisions too (issue #21: `import paved.features` well under a second).
+_MODULES = {
+    "Cluster": "cluster",
+    "MetricsProvider": "metrics",
+    "ModelLoader": "models",
+    "OfflineEngine": "offline",
+    "OnlineStore": "online",
+    "PipelineRunner": "pipelines",
+    "PredictionFiles": "predictions",
+    "ModelRegistry": "registry",
+    "StreamBacklogs": "streaming",
+    "StreamWorkers": "streaming",
+    "Routers": "traffic",
+    "TrafficRouter": "traffic",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_MODULES[name]}"), name)
 
 
 @dataclass(frozen=True)
@@ -32,16 +62,28 @@ class Ports:
     # Where a training run reads the online store's current values (serving inputs, for the
     # drift gate); None: the run judges no drift against serving.
     online_url: str | None = None
+    # Batch predictions: the models that score, and where entities come from and runs go;
+    # None: this operator scores none (a BatchPrediction says so on its Ready condition).
+    models: ModelLoader | None = None
+    predictions: PredictionFiles | None = None
+    # Where StreamingPredictions' consumers run, and their streams' backlogs; None: this
+    # operator runs none (their Ready condition says so).
+    workers: StreamWorkers | None = None
+    backlogs: StreamBacklogs | None = None
 
 
 __all__ = [
     "Cluster",
     "MetricsProvider",
+    "ModelLoader",
     "ModelRegistry",
     "OfflineEngine",
     "OnlineStore",
     "PipelineRunner",
     "Ports",
+    "PredictionFiles",
     "Routers",
+    "StreamBacklogs",
+    "StreamWorkers",
     "TrafficRouter",
 ]

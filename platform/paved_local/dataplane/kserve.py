@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from paved.core.serving import served_version
 from paved_local.dataplane.routing import Predictor, Route
 
 GROUP: Final = "serving.kserve.io"
@@ -188,8 +189,15 @@ def status_of(
 def route_of(service: Mapping[str, Any], revisions: Revisions, canary: int | None) -> Route:
     """Where the InferenceService's requests go: its revisions, by Knative's percents."""
     metadata = service["metadata"]
+    # The annotations name the registry version of the spec's model only (ADR 0024).
+    registered = served_version(metadata.get("annotations"))
     live = tuple(
-        Predictor(t["revisionName"], revisions.model_of(t["revisionName"]), t["percent"])
+        Predictor(
+            t["revisionName"],
+            uri := revisions.model_of(t["revisionName"]),
+            t["percent"],
+            registered=registered if uri == storage_uri(service) else None,
+        )
         for t in traffic(revisions, canary)
     )
     return Route(str(metadata["namespace"]), str(metadata["name"]), live, None)

@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, Field, ValidationError
 
 from paved_local.dataplane import kserve
+from paved_local.dataplane.prediction_log import Served, entities
 from paved_local.dataplane.routing import Predictor, Route, choose, keep_only
 
 if TYPE_CHECKING:
@@ -41,8 +42,10 @@ class V2Input(BaseModel):
 class V2Request(BaseModel):
     """The open inference protocol: one input tensor per feature, a row per example."""
 
-    id: str | None = None
+    id: str | None = Field(default=None, min_length=1, max_length=200)
     inputs: list[V2Input] = Field(min_length=1)
+    # `entity`: whose features these are, as Seldon's `meta.tags.entity` (the prediction log).
+    parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 class Outcome(BaseModel):
@@ -137,29 +140,41 @@ class InferenceServices:
             try:
                 route = self._route(request)
                 body = V1Request.model_validate_json(await request.read())
-                _, scores = await self._serve(route, pd.DataFrame(body.instances))
+                frame = pd.DataFrame(body.instances)
+                revision, scores = await self._serve(route, frame)
             except ValidationError as error:
                 return _error(400, str(error))
             except FailedError as error:
                 return _error(*error.args)
+            # KServe v1 has no request id: one is made for the log.
+            keys = [""] * len(frame)
+            served = Served(route, revision, uuid.uuid4().hex, keys, body.instances, scores)
+            self.plane.log_served(served)
             return web.json_response({"predictions": scores})
 
         async def v2(request: web.Request) -> web.Response:
             try:
                 route = self._route(request)
                 body = V2Request.model_validate_json(await request.read())
-                frame = pd.DataFrame({i.name: _column(i) for i in body.inputs})
+                columns = {i.name: _column(i) for i in body.inputs}
+                frame = pd.DataFrame(columns)
+                keys = entities(body.parameters, len(frame))
                 revision, scores = await self._serve(route, frame)
             except (ValidationError, ValueError) as error:
                 return _error(400, str(error))
             except FailedError as error:
                 return _error(*error.args)
+            request_id = body.id or uuid.uuid4().hex
+            # The frame was built from these columns, so they are of one length.
+            values = zip(*columns.values(), strict=True)
+            rows = [dict(zip(columns, row, strict=True)) for row in values]
+            self.plane.log_served(Served(route, revision, request_id, keys, rows, scores))
             # The revision that answered: so a client can count its outcomes per arm.
             return web.json_response(
                 {
                     "model_name": route.deployment,
                     "model_version": revision.name,
-                    "id": body.id or uuid.uuid4().hex,
+                    "id": request_id,
                     "outputs": [
                         {
                             "name": "output-0",

@@ -9,8 +9,10 @@ refuse it.
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from paved.core.serving import served_version
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,9 @@ class Predictor:
     traffic: int
     shadow: bool = False
     version: str = ""  # Seldon takes `predictor_version` from the predictor's `version` annotation
+    # The registry version paved annotated it with (ADR 0024), for the prediction log.
+    registered: tuple[str, str] | None = None
+    unit: str = ""  # the graph's model (its container and MLServer's model name on a cluster)
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,12 @@ class Route:
     shadow: Predictor | None
 
     @property
+    def predictors(self) -> tuple[Predictor, ...]:
+        return (*self.live, *([self.shadow] if self.shadow else []))
+
+    @property
     def models(self) -> set[str]:
-        every = [*self.live, *([self.shadow] if self.shadow else [])]
-        return {p.model_uri for p in every}
+        return {p.model_uri for p in self.predictors}
 
 
 class InvalidDeploymentError(ValueError):
@@ -46,6 +54,7 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
     parsed = []
     for entry in predictors:
         graph = entry.get("graph") or {}
+        annotations = entry.get("annotations") or {}
         uri = graph.get("modelUri")
         if not uri:
             raise InvalidDeploymentError(
@@ -57,7 +66,9 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
                 model_uri=str(uri),
                 traffic=int(entry.get("traffic", 0) or 0),
                 shadow=bool(entry.get("shadow", False)),
-                version=str((entry.get("annotations") or {}).get("version", "")),
+                version=str(annotations.get("version", "")),
+                registered=served_version(annotations),
+                unit=str(graph.get("name", "")),
             )
         )
     live = tuple(p for p in parsed if not p.shadow)
@@ -71,7 +82,7 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
         raise InvalidDeploymentError(f"{name}: live traffic sums to {total}, not 100")
     if len(live) == 1 and live[0].traffic == 0:
         # One live predictor takes everything whatever its traffic says, as in Seldon.
-        live = (Predictor(live[0].name, live[0].model_uri, 100, False, live[0].version),)
+        live = (replace(live[0], traffic=100),)
     return Route(str(metadata.get("namespace", "")), name, live, shadows[0] if shadows else None)
 
 

@@ -4,6 +4,8 @@ POST /seldon/{namespace}/{deployment}/api/v1.0/predictions   Seldon's message: {
                                                               [...], "ndarray": [[...], ...]}}
 POST /seldon/{namespace}/{deployment}/api/v1.0/feedback      {"response": <a prediction's
                                                               response>, "reward": 1.0}
+POST /seldon/{namespace}/{deployment}/v2/models/{model}/infer  Seldon's V2 path: inputs are
+                                                              columns ({"name", "data"} each)
 POST /v1/models/{name}:predict     KServe v1, addressed by Host <name>.<namespace>.example.com
 POST /v2/models/{name}/infer        KServe's open inference protocol (v2), addressed the same way
 POST /v1/outcomes                   a business outcome per revision (KServe has no feedback)
@@ -12,6 +14,11 @@ GET  /metrics                       Seldon's executor histogram and feedback cou
 GET  /v1/deployments                the routes served now, and deployments refused with why
 GET|PUT|DELETE /v1/faults           injected faults per model URI: error rate, latency, score shift
 GET  /healthz
+
+With --model-servers (the chart's `dataplane.modelServers`) it is Seldon's executor on a
+cluster: a SeldonDeployment's requests go to its predictors' MLServer Pods over the V2 protocol
+(`model_servers`), and the Seldon stand-in writes the deployments' status; without it, as on
+`paved local`, each model is fetched and loaded in this process.
 
 A prediction names the predictor that served it in `meta.tags.predictor`; feedback that carries
 the response goes to that predictor, so a reward counts for the model that earned it (Seldon's
@@ -23,6 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
+import gc
 import importlib.resources
 import logging
 import math
@@ -30,11 +39,12 @@ import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
@@ -46,7 +56,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paved_local.dataplane import storage
+from paved_local.dataplane import model_servers, prediction_log, storage
 from paved_local.dataplane.kserve_http import InferenceServices
 from paved_local.dataplane.routing import (
     InvalidDeploymentError,
@@ -88,8 +98,57 @@ class SeldonData(BaseModel):
     ndarray: list[list[Any]] = Field(min_length=1)
 
 
+class SeldonMeta(BaseModel):
+    """Seldon's request meta: `puid` names the request (kept in the answer, as Seldon's
+    executor does, else generated); `tags.entity` names whose features these are."""
+
+    puid: str | None = Field(default=None, min_length=1, max_length=200)
+    tags: dict[str, Any] = Field(default_factory=dict)
+
+
 class PredictionRequest(BaseModel):
     data: SeldonData
+    meta: SeldonMeta = Field(default_factory=SeldonMeta)
+
+
+class V2Input(BaseModel):
+    name: str = Field(min_length=1)
+    data: list[Any] = Field(min_length=1)
+
+
+class V2Request(BaseModel):
+    """A V2 inference request whose inputs are the columns of the rows to score; its
+    `parameters.entity` names whose rows they are, as Seldon's `meta.tags.entity` does."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=200)
+    inputs: list[V2Input] = Field(min_length=1)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A request's rows to score, and what the prediction log keeps of it."""
+
+    frame: pd.DataFrame
+    request_id: str  # the caller's (`meta.puid`, a V2 `id`), else a fresh one
+    entities: list[str]  # each row's entity from the request (`meta.tags.entity`), or ""
+    features: list[dict[str, Any]]  # each row by name, as the request gave it
+
+    @classmethod
+    def of_v1(cls, raw: bytes) -> Rows:
+        body = PredictionRequest.model_validate_json(raw)
+        frame = pd.DataFrame(body.data.ndarray, columns=body.data.names)
+        entities = prediction_log.entities(body.meta.tags, len(frame))
+        features = [dict(zip(body.data.names, row, strict=False)) for row in body.data.ndarray]
+        return cls(frame, body.meta.puid or uuid.uuid4().hex, entities, features)
+
+    @classmethod
+    def of_v2(cls, raw: bytes) -> Rows:
+        body = V2Request.model_validate_json(raw)
+        frame = pd.DataFrame({i.name: i.data for i in body.inputs})
+        features = [dict(zip(frame.columns, row, strict=True)) for row in frame.itertuples(False)]
+        entities = prediction_log.entities(body.parameters, len(frame))
+        return cls(frame, body.id or uuid.uuid4().hex, entities, features)
 
 
 class FeedbackRequest(BaseModel):
@@ -202,6 +261,10 @@ class Batcher:
 class DataPlane:
     objects: client.CustomObjectsApi
     cache: Path  # where models are fetched to, as a model server pod's /mnt/models
+    # On a cluster: Seldon's executor, in front of the model server Pods the Seldon stand-in
+    # creates (which then writes the SeldonDeployments' status); otherwise models load here.
+    model_servers: bool = False
+    http: httpx.AsyncClient | None = None
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
     refused: dict[tuple[str, str], str] = field(default_factory=dict)
     faults: dict[str, Fault] = field(default_factory=dict)
@@ -211,6 +274,19 @@ class DataPlane:
     failures: dict[str, int] = field(default_factory=dict)  # in a row, per model URI
     metrics: Metrics = field(default_factory=Metrics)
     mirrors: set[asyncio.Task[None]] = field(default_factory=set)
+    mirror_errors: set[str] = field(default_factory=set)  # the shadows' failures, logged once
+    logger: prediction_log.PredictionLogger | None = None  # None: predictions not logged
+
+    def log_served(self, served: prediction_log.Served) -> None:
+        """Hand a served request's records to the log, if logging is on and it is sampled."""
+        if self.logger is not None and self.logger.wanted(served.request_id):
+            for record in prediction_log.prediction_records(served, dt.datetime.now(dt.UTC)):
+                self.logger.offer(record)
+
+    def log_feedback(self, route: Route, predictor: Predictor, puid: object, reward: float) -> None:
+        if self.logger is not None and isinstance(puid, str) and self.logger.wanted(puid):
+            now = dt.datetime.now(dt.UTC)
+            self.logger.offer(prediction_log.feedback_record(route, predictor, puid, reward, now))
 
     async def refresh(self) -> None:
         """Take the SeldonDeployments as they are now; a route changes only once its models load."""
@@ -228,6 +304,9 @@ class DataPlane:
 
     async def _take(self, key: tuple[str, str], item: dict[str, Any], route: Route) -> None:
         """Serve `route` once its models are loaded, and say so in the deployment's status."""
+        if self.model_servers:
+            self._take_served(key, item, route)
+            return
         if await self.loaded(route.models):
             if self.routes.get(key) != route:
                 self.metrics.start_at_zero(route)
@@ -239,6 +318,18 @@ class DataPlane:
         errors = [self.load_errors[u] for u in sorted(route.models) if u in self.load_errors]
         status = deployment_status(self.routes.get(key) == route, errors)
         await self._write_status(key, item, status)
+
+    def _take_served(self, key: tuple[str, str], item: dict[str, Any], route: Route) -> None:
+        """Serve `route` once each of its predictors' model servers has a replica available."""
+        waiting = model_servers.unavailable(route, item.get("status") or {})
+        if waiting:
+            state = (item.get("status") or {}).get("description") or "model servers starting"
+            self.refused[key] = f"no model server available for {', '.join(waiting)}: {state}"
+            return
+        if self.routes.get(key) != route:
+            self.metrics.start_at_zero(route)
+        self.routes[key] = route
+        self.refused.pop(key, None)
 
     async def _write_status(
         self, key: tuple[str, str], deployment: dict[str, Any], status: dict[str, Any]
@@ -331,8 +422,8 @@ class DataPlane:
         if fault is not None and random.random() < fault.error_rate:
             raise PredictorFailedError(f"injected error in {predictor.model_uri}")
         try:
-            scores = await self.models[predictor.model_uri].score(frame)
-        except PredictorFailedError as error:
+            scores = await self._score(route, predictor, frame)
+        except (PredictorFailedError, model_servers.ModelServerFailedError) as error:
             raise PredictorFailedError(f"{predictor.model_uri}: {error}") from error
         if fault is not None and fault.score_shift:
             scores = np.clip(scores + fault.score_shift, 0.0, 1.0)
@@ -341,6 +432,13 @@ class DataPlane:
             histogram.observe(float(score))
         return [float(s) for s in scores]
 
+    async def _score(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
+        """The model's scores: from its model server Pod, or its model loaded here (as every
+        model is locally, and an InferenceService's revisions, which have no graph, are)."""
+        if self.http is not None and predictor.unit:
+            return await model_servers.infer(self.http, route, predictor, frame=frame)
+        return await self.models[predictor.model_uri].score(frame)
+
     def mirror(self, route: Route, frame: pd.DataFrame) -> None:
         """Send the same request to the shadow; its answer (or failure) is only measured."""
         if route.shadow is None:
@@ -348,8 +446,19 @@ class DataPlane:
         shadow = route.shadow
 
         async def shadowed() -> None:
-            with contextlib.suppress(PredictorFailedError):
+            try:
                 await self.serve(route, shadow, frame)
+            except PredictorFailedError as error:
+                # Only measured, never answered: say each distinct failure once, or nothing would.
+                if str(error) not in self.mirror_errors:
+                    self.mirror_errors.add(str(error))
+                    log.warning(
+                        "shadow %s of %s/%s: %s",
+                        shadow.name,
+                        route.namespace,
+                        route.deployment,
+                        error,
+                    )
 
         task = asyncio.create_task(shadowed())
         self.mirrors.add(task)
@@ -371,29 +480,57 @@ def application(plane: DataPlane) -> web.Application:
             return _error(404 if key not in plane.refused else 503, f"{key[0]}/{key[1]}: {why}")
         return route
 
-    async def predictions(request: web.Request) -> web.Response:
+    async def scored(
+        request: web.Request, parse: Callable[[bytes], Rows]
+    ) -> tuple[Predictor, list[float], Rows] | web.Response:
+        """The rows `parse` reads from the request, scored by the predictor the split chooses
+        (mirrored to the shadow, logged); an error response when they cannot be."""
         route = route_for(request)
         if isinstance(route, web.Response):
             return route
         try:
-            body = PredictionRequest.model_validate_json(await request.read())
-            frame = pd.DataFrame(body.data.ndarray, columns=body.data.names)
+            rows = parse(await request.read())
         except (ValidationError, ValueError) as error:
             return _error(400, str(error))
         predictor = choose(route, random.random())
-        plane.mirror(route, frame)
+        plane.mirror(route, rows.frame)
         try:
-            scores = await plane.serve(route, predictor, frame)
+            scores = await plane.serve(route, predictor, rows.frame)
         except PredictorFailedError as error:
             return _error(500, str(error))
+        served = (rows.request_id, rows.entities, rows.features, scores)
+        plane.log_served(prediction_log.Served(route, predictor, *served))
+        return predictor, scores, rows
+
+    async def predictions(request: web.Request) -> web.Response:
+        answer = await scored(request, Rows.of_v1)
+        if isinstance(answer, web.Response):
+            return answer
+        predictor, scores, rows = answer
         return web.json_response(
             {
                 "data": {"names": ["score"], "ndarray": scores},
                 "meta": {
-                    "puid": uuid.uuid4().hex,
+                    "puid": rows.request_id,
                     "tags": {"predictor": predictor.name, "model": predictor.model_uri},
                     "requestPath": {predictor.name: predictor.model_uri},
                 },
+            }
+        )
+
+    async def infer_v2(request: web.Request) -> web.Response:
+        """Seldon's V2 path: a V2 request (one input a column) to the chosen predictor."""
+        answer = await scored(request, Rows.of_v2)
+        if isinstance(answer, web.Response):
+            return answer
+        predictor, scores, rows = answer
+        output = {"name": "score", "datatype": "FP64", "shape": [len(scores)], "data": scores}
+        return web.json_response(
+            {
+                "model_name": request.match_info["model"],
+                "id": rows.request_id,
+                "parameters": {"predictor": predictor.name},
+                "outputs": [output],
             }
         )
 
@@ -406,13 +543,15 @@ def application(plane: DataPlane) -> web.Application:
             body = FeedbackRequest.model_validate_json(await request.read())
         except ValidationError as error:
             return _error(400, str(error))
-        named = ((body.response.get("meta") or {}).get("tags") or {}).get("predictor")
+        meta = body.response.get("meta") or {}
+        named = (meta.get("tags") or {}).get("predictor")
         predictor = next((p for p in route.live if p.name == named), None) or choose(
             route, random.random()
         )
         labels = plane.metrics.labels(route, predictor)
         plane.metrics.feedback.labels(**labels, model_name=predictor.model_uri).inc()
         plane.metrics.reward.labels(**labels, model_name=predictor.model_uri).inc(body.reward)
+        plane.log_feedback(route, predictor, meta.get("puid"), body.reward)
         plane.metrics.requests.labels(
             **labels, service="feedback", method="post", code="200"
         ).observe(time.perf_counter() - started)
@@ -465,6 +604,10 @@ def application(plane: DataPlane) -> web.Application:
         return web.Response(text="ok")
 
     async def refreshing(_: web.Application) -> AsyncIterator[None]:
+        if plane.model_servers:
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+            plane.http = httpx.AsyncClient(limits=limits)
+
         async def loop() -> None:
             while True:
                 await plane.refresh()
@@ -476,6 +619,10 @@ def application(plane: DataPlane) -> web.Application:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if plane.logger is not None:
+            await asyncio.to_thread(plane.logger.close)
+        if plane.http is not None:
+            await plane.http.aclose()
 
     app = web.Application()
     services = InferenceServices(plane)
@@ -483,6 +630,7 @@ def application(plane: DataPlane) -> web.Application:
     prefix = "/seldon/{namespace}/{deployment}/api/v1.0"
     app.router.add_post(f"{prefix}/predictions", predictions)
     app.router.add_post(f"{prefix}/feedback", feedback)
+    app.router.add_post("/seldon/{namespace}/{deployment}/v2/models/{model}/infer", infer_v2)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/deployments", deployments)
     app.router.add_get("/v1/faults", get_faults)
@@ -490,7 +638,15 @@ def application(plane: DataPlane) -> web.Application:
     app.router.add_delete("/v1/faults", delete_fault)
     app.router.add_get("/healthz", healthz)
     app.cleanup_ctx.append(refreshing)
+    app.on_startup.append(_freeze_heap)
     return app
+
+
+async def _freeze_heap(_: web.Application) -> None:
+    # As the feature server does: what start-up left is never garbage, and full collections
+    # walking it mid-request stretch the tail (paved.feature_server.freeze_heap says by how much).
+    gc.collect()
+    gc.freeze()
 
 
 def ensure_serving_crds(api: client.ApiClient) -> None:
@@ -512,9 +668,27 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     parser.add_argument("--model-cache", type=Path, required=True)
+    parser.add_argument(
+        "--prediction-log-root",
+        type=Path,
+        help="log predictions and feedback under <this>/<namespace>/ (default: not logged)",
+    )
+    parser.add_argument("--prediction-log-rate", type=float, default=1.0, help="share logged")
+    parser.add_argument(
+        "--model-servers",
+        action="store_true",
+        help="forward to the model server Pods the Seldon stand-in creates, loading no model",
+    )
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     api = config.new_client_from_config(config_file=arguments.kubeconfig)
     ensure_serving_crds(api)
-    plane = DataPlane(client.CustomObjectsApi(api), arguments.model_cache)
+    plane = DataPlane(
+        client.CustomObjectsApi(api), arguments.model_cache, model_servers=arguments.model_servers
+    )
+    if arguments.prediction_log_root is not None:
+        settings = prediction_log.LogSettings(
+            arguments.prediction_log_root, rate=arguments.prediction_log_rate
+        )
+        plane.logger = prediction_log.PredictionLogger(settings, plane.metrics.registry)
     web.run_app(application(plane), host=arguments.host, port=arguments.port, print=None)

@@ -7,11 +7,8 @@ init container is: `kserve-storage` downloads through a fork-based `multiprocess
 deadlocks when forked from the data plane's threads, and a hung or crashing download then fails
 one model, never the data plane.
 
-A URI no storage initializer can fetch is refused before anything is downloaded, with the
-reason a real deployment would fail with: KServe's webhook accepts only these schemes, and
-Seldon's init container exits on any other. A `models:/` URI names a registry version, not a
-location: the registry resolves it (paved's routers write what it resolves to), the serving
-platform never does.
+Which URIs are refused before any download is `paved_local.seldon.storage_uris`' rule, the
+same the Seldon stand-in's init container applies on a cluster.
 """
 
 from __future__ import annotations
@@ -24,20 +21,10 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-# KServe's supported storage URI prefixes (its InferenceService validation), as the storage
-# initializer fetches them.
-FETCHABLE: Final = (
-    "gs://",
-    "s3://",
-    "pvc://",
-    "file://",
-    "https://",
-    "http://",
-    "hdfs://",
-    "webhdfs://",
-    "hf://",
-    "oci://",
-)
+from paved_local.seldon.storage_uris import FETCHABLE, refusal
+
+__all__ = ["FETCHABLE", "FetchFailedError", "StorageUriRefusedError", "fetch", "refusal"]
+
 _DONE: Final = ".fetched"
 FETCH_TIMEOUT_SECONDS: Final = 300.0
 
@@ -48,22 +35,6 @@ class StorageUriRefusedError(ValueError):
 
 class FetchFailedError(RuntimeError):
     """The storage initializer could not fetch the URI; the message ends with what it said."""
-
-
-def refusal(uri: str) -> str | None:
-    """Why a storage initializer cannot fetch `uri`, or None when it can."""
-    if uri.startswith(FETCHABLE):
-        return None
-    scheme = uri.split("://", 1)[0] + "://" if "://" in uri else uri.split(":", 1)[0] + ":"
-    hint = (
-        " (a registry URI: serve the storage URI the registry resolves it to)"
-        if uri.startswith("models:/")
-        else ""
-    )
-    return (
-        f"storage URI {uri!r} cannot be fetched by a storage initializer: {scheme} is not "
-        f"one of {', '.join(FETCHABLE)}{hint}"
-    )
 
 
 def fetch(uri: str, cache: Path) -> Path:

@@ -18,7 +18,6 @@ from paved.adapters.kubernetes_api import api_client
 from paved.api.crds import ALL_KINDS, render, render_policies
 from paved_local.dataplane.load import Example, LoadStats, generate_load
 from paved_local.demo.errors import DemoError
-from paved_local.operator_process import OperatorProcess
 from paved_local.platform import Endpoints
 
 GROUP: Final = "paved.dev"
@@ -69,14 +68,17 @@ class DemoCluster:
             raise
         return found
 
-    def install(self, approvers: str) -> None:
-        """paved's CRDs and sign-off policy, the demo's namespace, and a role for `approvers`."""
+    def install_crds(self) -> None:
+        """paved's CRDs and sign-off policy, as `make crds` renders them."""
         documents = [render(kind) for kind in ALL_KINDS] + [render_policies()]
         apply = ("apply", "--server-side", "--force-conflicts", "-f", "-")
         self.kubectl(*apply, stdin="---\n".join(documents))
         for kind in ALL_KINDS:
             established = ("--for=condition=Established", f"crd/{kind.crd_name}")
             self.kubectl("wait", *established, "--timeout=60s")
+
+    def create_namespace(self, approvers: str) -> None:
+        """The demo's namespace, where the group `approvers` may sign off."""
         self.kubectl("create", "namespace", self.namespace)
         role = ("--verb=get,patch", "--resource=modelversions.paved.dev")
         self.kubectl("create", "role", "approve", *role, "-n", self.namespace)
@@ -86,35 +88,6 @@ class DemoCluster:
 
 def _run(command: list[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
-
-
-def start_operator(endpoints: Endpoints, directory: Path, namespace: str) -> OperatorProcess:
-    """`paved operator` for the demo's namespace only: what else the cluster holds is not the
-    demo's to train. Stop it with `stop` and then `stop_training_runs`."""
-    environment = {**endpoints.exports(), "PAVED_CODE_COMMIT": _code_commit()}
-    operator = OperatorProcess(
-        endpoints,
-        directory,
-        kubeconfig=endpoints.kubeconfig,
-        namespaces=[namespace],
-        environment=environment,
-    )
-    operator.start()
-    return operator
-
-
-def _code_commit() -> str:
-    try:
-        found = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return found.stdout.strip() or "unknown"
 
 
 class Load:

@@ -37,7 +37,7 @@ from paved.settings import OperatorSettings
 from paved_local.dataplane.load import Example
 from paved_local.demo import data
 from paved_local.demo.clock import compress
-from paved_local.demo.control import DemoCluster, Load, start_operator
+from paved_local.demo.control import DemoCluster, Load
 from paved_local.demo.display import Display, Narrator
 from paved_local.demo.errors import DemoError
 from paved_local.demo.record import (
@@ -48,8 +48,8 @@ from paved_local.demo.record import (
     Revert,
     Rollback,
 )
-from paved_local.operator_process import OperatorProcess
-from paved_local.platform import Endpoints, LocalPlatform
+from paved_local.demo.sites import Operator, Site
+from paved_local.platform import Endpoints
 
 DEPLOYMENT: Final = "churn"
 APPROVER: Final = "demo-user"
@@ -80,8 +80,8 @@ def manifests() -> dict[str, dict[str, Any]]:
 
 
 class Demo:
-    def __init__(self, platform: LocalPlatform, options: DemoOptions, display: Display) -> None:
-        self.platform = platform
+    def __init__(self, site: Site, options: DemoOptions, display: Display) -> None:
+        self.site = site
         self.options = options
         self.started = dt.datetime.now(dt.UTC)
         self.record = DemoRecord(started_at=self.started, time_scale=options.time_scale)
@@ -92,13 +92,13 @@ class Demo:
         self.model = "churn"
         # Each run's namespace is its own: the registry keeps its churn apart from other runs'.
         self.registered_model = registered_model_name(self.namespace, self.model)
-        self.directory = options.directory or platform.directory / "demo" / run
+        self.directory = options.directory or site.directory / "demo" / run
         self.data_root = self.directory / "data"
         # What the demo's namespace may read: its folder under the operator's data root.
         self.namespace_data = self.data_root / self.namespace
         self.manifests = manifests()
         self._load = Load()
-        self._operator: OperatorProcess | None = None
+        self._operator: Operator | None = None
 
     def stage(self, text: str) -> None:
         self.narrator.stage(text)
@@ -124,24 +124,22 @@ class Demo:
         return asyncio.run(self.run())
 
     async def start(self) -> Endpoints:
-        """The platform up, the clients, the CRDs, a namespace and an operator for it alone."""
-        endpoints = await asyncio.to_thread(self.platform.up, None, self.event)
+        """The site up, the clients, the CRDs, a namespace and an operator for it."""
+        endpoints = await asyncio.to_thread(self.site.up, self.event)
         self.endpoints = endpoints
         self.cluster = DemoCluster(endpoints, self.namespace)
         self.registry = MlflowRegistry(endpoints.mlflow)
         self.metrics = PrometheusMetrics(endpoints.prometheus)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.stage("Installing paved's CRDs and the sign-off policy; a namespace for the demo")
-        self.cluster.install(APPROVERS)
-        self._operator = start_operator(endpoints, self.directory, self.namespace)
-        self.event(f"operator started for {self.namespace} only (log: {self._operator.log})")
+        self.site.install_paved(self.cluster)
+        self.cluster.create_namespace(APPROVERS)
+        self._operator = self.site.start_operator(endpoints, self.directory, self.namespace)
+        self.event(self._operator.description)
         return endpoints
 
     async def run(self) -> DemoRecord:
-        self.stage(
-            "Starting the local platform (API server, etcd, Redis, Prometheus, MLflow, "
-            "the Seldon-compatible data plane)"
-        )
+        self.stage(f"Starting {self.site.description}")
         endpoints = await self.start()
         watcher = asyncio.create_task(self.narrator.watch(self.cluster.get))
         try:
@@ -165,21 +163,21 @@ class Demo:
         return self.record
 
     async def _stop(self, watcher: asyncio.Task[None]) -> None:
-        """Everything the demo started but the platform: the watcher, the load, the operator."""
+        """Everything the demo started but the site: the watcher, the load, the operator."""
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         self.live.load = await self._load.stop()
         if self._operator is not None:
             self._operator.stop()
-            # The demo's end is its training runs' end too.
-            self._operator.stop_training_runs()
+        self.site.close()
 
     async def _features(self) -> None:
         self.stage("Generating a synthetic world and applying the FeatureView")
         world = await asyncio.to_thread(
             data.generate, self.namespace_data, dt.datetime.now(dt.UTC), self.options.users
         )
+        await asyncio.to_thread(self.site.publish_data, self.namespace_data, self.namespace)
         self.world = world
         self.event(
             f"{world.users:,} users, {world.activity_rows:,} activity rows "
@@ -243,7 +241,7 @@ class Demo:
         auc = metrics.get("auc", float("nan"))
         uri, gates = status["registry"]["uri"], status.get("gatesSummary")
         self.event(f"{name} registered as {uri}: gates {gates}, AUC {auc:.3f}")
-        user_api = api_client(str(self.platform.user_kubeconfig(APPROVER, (APPROVERS,))))
+        user_api = api_client(str(self.site.user_kubeconfig(APPROVER, (APPROVERS,))))
         signer = await asyncio.to_thread(
             sign_off, user_api, self.namespace, name, "reviewed the gates and the slices"
         )

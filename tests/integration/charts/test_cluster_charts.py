@@ -6,6 +6,7 @@ the platform's Services by DNS."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ import yaml
 from paved.settings import OperatorSettings
 from paved_local.platform import Endpoints
 from paved_local.toolchain import Toolchain, cache_root
+from paved_pipelines.training import TRAINING_CONFIG, TRAINING_CREDENTIALS, TRAINING_DATA
 from tests.support.helm import (
     CHARTS,
     KUBE_VERSION,
@@ -31,12 +33,14 @@ from tests.support.helm import (
 from tests.support.kubectl import Kubectl, allowed
 
 CLUSTER_VALUES = CHARTS / "paved" / "ci" / "platform-values.yaml"
+MODEL_SERVERS = CHARTS / "paved-platform" / "ci" / "model-servers-values.yaml"
 INVALID = sorted((ROOT / "tests" / "fixtures" / "invalid-values").glob("*/*.yaml"))
 # (chart, values files): every chart with its defaults and with each of its ci/ values files.
 RENDERINGS = [
     ("paved", []),
     ("paved", [CLUSTER_VALUES]),
     ("paved-platform", []),
+    ("paved-platform", [MODEL_SERVERS]),
 ]
 
 
@@ -44,7 +48,11 @@ def _values_flags(files: list[Path]) -> list[str]:
     return [f"--values={path}" for path in files]
 
 
-@pytest.mark.parametrize(("chart", "files"), RENDERINGS, ids=["paved", "paved-cluster", "platform"])
+@pytest.mark.parametrize(
+    ("chart", "files"),
+    RENDERINGS,
+    ids=["paved", "paved-cluster", "platform", "platform-model-servers"],
+)
 def test_chart_lints_clean(toolchain: Toolchain, chart: str, files: list[Path]) -> None:
     linted = helm(
         toolchain, "lint", str(CHARTS / chart), "--strict", KUBE_VERSION, *_values_flags(files)
@@ -53,7 +61,11 @@ def test_chart_lints_clean(toolchain: Toolchain, chart: str, files: list[Path]) 
 
 
 @pytest.mark.usefixtures("paved_crds")
-@pytest.mark.parametrize(("chart", "files"), RENDERINGS, ids=["paved", "paved-cluster", "platform"])
+@pytest.mark.parametrize(
+    ("chart", "files"),
+    RENDERINGS,
+    ids=["paved", "paved-cluster", "platform", "platform-model-servers"],
+)
 def test_the_api_server_accepts_every_object_rendered(
     toolchain: Toolchain, kubectl: Kubectl, namespace: str, chart: str, files: list[Path]
 ) -> None:
@@ -159,6 +171,18 @@ def test_the_operator_reaches_every_platform_service_by_its_dns_name(
         )
 
 
+def test_mlflow_answers_its_service_names_and_a_port_forward_only(toolchain: Toolchain) -> None:
+    platform = template(toolchain, "paved-platform", namespace="paved")
+    (container,) = find(platform, "Deployment", "mlflow")["spec"]["template"]["spec"]["containers"]
+    flag = next(a for a in container["args"] if a.startswith("--allowed-hosts="))
+    allowed = flag.removeprefix("--allowed-hosts=").split(",")
+
+    # The operator's address, and loopback at any port (`kubectl port-forward service/mlflow`).
+    assert "mlflow.paved.svc.cluster.local:5000" in allowed
+    assert {"localhost:*", "127.0.0.1:*"} <= set(allowed)
+    assert "*" not in allowed  # any other Host header is refused (DNS rebinding)
+
+
 def test_the_feature_workloads_are_apart_from_the_operator(toolchain: Toolchain) -> None:
     manifest = template(toolchain, "paved", f"--values={CLUSTER_VALUES}")
     operator = find(manifest, "Deployment", "t-paved")
@@ -179,8 +203,10 @@ def test_the_feature_workloads_are_apart_from_the_operator(toolchain: Toolchain)
         assert workload["spec"]["template"]["spec"]["serviceAccountName"] == "t-paved-features"
         assert _env(workload).keys() == _env(operator).keys()  # the same settings
     role = find(manifest, "Role", "t-paved-features")
+    # FeatureViews, and the BatchPredictions whose served predictions they read like features.
+    readable = ["featureviews", "batchpredictions"]
     assert role["rules"] == [
-        {"apiGroups": ["paved.dev"], "resources": ["featureviews"], "verbs": ["get", "list"]}
+        {"apiGroups": ["paved.dev"], "resources": readable, "verbs": ["get", "list"]}
     ]
 
 
@@ -209,23 +235,31 @@ def test_prometheus_configuration_is_valid_and_keeps_the_data_planes_labels(
     # The data plane labels each series with its deployment's namespace, as a Seldon
     # executor's Pod is labelled by a cluster's scrape: the built-in guardrails select on it.
     assert jobs["dataplane"]["honor_labels"] is True
-    assert jobs["dataplane"]["static_configs"] == [{"targets": ["dataplane.paved.svc:8000"]}]
+    # By its fully qualified name: on kind the short one reached something else from Prometheus.
+    assert jobs["dataplane"]["static_configs"] == [
+        {"targets": ["dataplane.paved.svc.cluster.local:8000"]}
+    ]
 
 
 @pytest.mark.usefixtures("paved_crds")
 def test_the_platforms_accounts_may_do_what_their_services_do_and_no_more(
     toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
 ) -> None:
+    # The storage initializers' Secret in the release's own namespace: `default` is shared.
+    served = f"--set=seldon.enabled=true,seldon.secretNamespaces={{{namespace}}}"
     release, _ = install(
-        toolchain, "paved-platform", namespace=namespace, kubeconfig=endpoints.kubeconfig
+        toolchain, "paved-platform", served, namespace=namespace, kubeconfig=endpoints.kubeconfig
     )
     keys = kubectl.get_json("secret", "paved-objectstore", "-n", namespace)["data"]
     upgrade = ["upgrade", release, str(CHARTS / "paved-platform"), f"--namespace={namespace}"]
-    upgraded = helm(toolchain, *upgrade, kubeconfig=endpoints.kubeconfig)
+    upgraded = helm(toolchain, *upgrade, served, kubeconfig=endpoints.kubeconfig)
     assert upgraded.returncode == 0, upgraded.stderr
 
-    # Generated once: an upgrade keeps the keys the stored artifacts are guarded by.
+    # Generated once: an upgrade keeps the keys the stored artifacts are guarded by, and the
+    # storage initializers get the same pair.
     assert kubectl.get_json("secret", "paved-objectstore", "-n", namespace)["data"] == keys
+    initializer = kubectl.get_json("secret", "seldon-init-container-secret", "-n", namespace)
+    assert {k: initializer["data"][k] for k in keys} == keys
     assert set(keys) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     dataplane = f"system:serviceaccount:{namespace}:dataplane"
     for group, plural in (
@@ -240,7 +274,28 @@ def test_the_platforms_accounts_may_do_what_their_services_do_and_no_more(
     assert not allowed(kubectl, dataplane, *crds, "delete", namespace="")
     prometheus = f"system:serviceaccount:{namespace}:prometheus"
     assert allowed(kubectl, prometheus, "", "pods", "watch", namespace="")
-    for account in (dataplane, prometheus):
+    seldon = f"system:serviceaccount:{namespace}:seldon-controller"
+    for group, plural in (("apps", "deployments"), ("", "services")):
+        assert allowed(kubectl, seldon, group, plural, "patch", namespace="team-a")
+        assert allowed(kubectl, seldon, group, plural, "delete", namespace="team-a")
+    assert allowed(
+        kubectl,
+        seldon,
+        "machinelearning.seldon.io",
+        "seldondeployments",
+        "patch",
+        "status",
+        namespace="team-a",
+    )
+    assert not allowed(
+        kubectl,
+        seldon,
+        "machinelearning.seldon.io",
+        "seldondeployments",
+        "patch",
+        namespace="team-a",
+    )
+    for account in (dataplane, prometheus, seldon):
         assert not allowed(kubectl, account, "", "secrets", "get", namespace=namespace)
 
 
@@ -262,3 +317,81 @@ def test_the_feature_workloads_may_read_their_namespaces_featureviews_only(
     assert not allowed(kubectl, account, "paved.dev", "featureviews", "patch", namespace=namespace)
     assert not allowed(kubectl, account, "paved.dev", "featureviews", "list", namespace="other")
     assert not allowed(kubectl, account, "paved.dev", "rollouts", "get", namespace=namespace)
+
+
+def test_the_storage_initializers_get_the_object_stores_keys_where_models_are_served(
+    toolchain: Toolchain,
+) -> None:
+    platform = template(
+        toolchain,
+        "paved-platform",
+        f"--values={MODEL_SERVERS}",
+        "--set=seldon.secretNamespaces={team-a,team-b}",
+        namespace="paved",
+    )
+    keys = find(platform, "Secret", "paved-objectstore")["stringData"]
+    controller = find(platform, "Deployment", "seldon-controller")
+    (container,) = controller["spec"]["template"]["spec"]["containers"]
+    dataplane = find(platform, "Deployment", "dataplane")
+
+    secrets = [
+        d
+        for d in documents(platform)
+        if d["kind"] == "Secret" and d["metadata"]["name"] == "seldon-init-container-secret"
+    ]
+    assert sorted(s["metadata"]["namespace"] for s in secrets) == ["team-a", "team-b"]
+    for secret in secrets:
+        assert secret["stringData"] == {
+            **keys,
+            "AWS_ENDPOINT_URL": "http://objectstore.paved.svc:8080",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    assert "--model-server-image=ghcr.io/paved-dev/paved-model-server:1.7.1" in container["args"]
+    assert container["command"] == ["python", "-m", "paved_local.seldon"]
+    assert "--model-servers" in dataplane["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_kfp_api_gets_the_objects_its_compiled_pipeline_reads(toolchain: Toolchain) -> None:
+    kfp_api = [
+        f"--values={CLUSTER_VALUES}",
+        "--set=operator.pipelineRunner=kfp-api",
+        "--set=training.mlflowTrackingUri=http://mlflow.paved.svc:5000",
+    ]
+    manifest = template(toolchain, "paved", *kfp_api)
+    config = find(manifest, "ConfigMap", TRAINING_CONFIG)
+    claim = find(manifest, "PersistentVolumeClaim", TRAINING_DATA)
+    compiled = (ROOT / "pipelines/paved_pipelines/compiled/tabular-classifier.yaml").read_text()
+
+    assert config["metadata"]["namespace"] == claim["metadata"]["namespace"] == "kubeflow"
+    assert config["data"] == {
+        "MLFLOW_TRACKING_URI": "http://mlflow.paved.svc:5000",
+        "MLFLOW_S3_ENDPOINT_URL": "http://objectstore.paved.svc.cluster.local:8080",
+    }
+    assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
+    # The names the task Pods look for, as the compiled pipeline's platform spec spells them.
+    for name in (TRAINING_CONFIG, TRAINING_CREDENTIALS, TRAINING_DATA):
+        assert f"constant: {name}" in compiled
+    assert "mountPath: /data" in compiled
+    kfp_local = template(toolchain, "paved", f"--values={CLUSTER_VALUES}")
+    assert not [d for d in documents(kfp_local) if d["metadata"]["name"] == TRAINING_DATA]
+
+
+@pytest.mark.usefixtures("paved_crds")
+def test_kfp_api_runs_get_the_object_stores_keys_in_their_namespace(
+    toolchain: Toolchain, kubectl: Kubectl, endpoints: Endpoints, namespace: str
+) -> None:
+    keys = {"AWS_ACCESS_KEY_ID": "paved-key", "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
+    literals = [f"--from-literal={k}={v}" for k, v in keys.items()]
+    kubectl.run("create", "secret", "generic", "paved-objectstore", "-n", namespace, *literals)
+
+    install(
+        toolchain,
+        "paved",
+        "--set=operator.pipelineRunner=kfp-api",
+        f"--set=training.namespace={namespace}",
+        namespace=namespace,
+        kubeconfig=endpoints.kubeconfig,
+    )
+
+    copied = kubectl.get_json("secret", TRAINING_CREDENTIALS, "-n", namespace)["data"]
+    assert {k: base64.b64decode(v).decode() for k, v in copied.items()} == keys

@@ -79,7 +79,7 @@ def _offline_clicks(store: FeatureStore, user: int) -> int | None:
             ),
         }
     )
-    joined = store.get_historical_features(entities, [f"{name}:clicks"])
+    joined = store.get_historical_features(entities, [f"{name}:clicks"]).to_arrow()
     value: int | None = joined.column("clicks")[0].as_py()
     return value
 

@@ -436,6 +436,64 @@ def test_narrower_numbers_are_widened_to_the_declared_types(
     assert joined.schema.field("trips").type == pa.int64()
 
 
+EXACT = (
+    FeatureDefinition("rating", DataType.FLOAT32),
+    FeatureDefinition("trips", DataType.INT32),
+    FeatureDefinition("signed_up", DataType.TIMESTAMP),
+)
+EXACT_SCHEMA = pa.schema(
+    [
+        ("driver_id", pa.int64()),
+        ("event_timestamp", UTC),
+        ("created", UTC),
+        ("rating", pa.float32()),
+        ("trips", pa.int16()),  # a narrower integer fits an int32 feature
+        ("signed_up", pa.timestamp("ms", tz="UTC")),
+    ]
+)
+
+
+def test_float32_int32_and_timestamp_features_come_back_as_declared(
+    engine: OfflineEngine, tmp_path: Path
+) -> None:
+    view = dataclasses.replace(driver_view(tmp_path), features=EXACT)
+    signed_up = T0 - dt.timedelta(days=30, milliseconds=250)
+    rows = [
+        source_row(1, 9, 7, rating=0.1, signed_up=signed_up),
+        source_row(2, 9, None, rating=None, signed_up=None),
+    ]
+    write(tmp_path, "exact.parquet", rows, EXACT_SCHEMA)
+    request = FeatureRequest(view, ("rating", "trips", "signed_up"))
+    joined = engine.historical_features(entities((1, 10), (2, 10)), [request], JoinOptions())
+
+    assert joined.schema.field("rating").type == pa.float32()
+    assert joined.schema.field("trips").type == pa.int32()
+    assert joined.schema.field("signed_up").type == UTC
+    # 0.1 as float32, not widened: the very value the source holds.
+    assert joined["rating"].to_pylist() == [pa.scalar(0.1, pa.float32()).as_py(), None]
+    assert joined["trips"].to_pylist() == [7, None]
+    assert joined["signed_up"].to_pylist() == [signed_up, None]
+    changed_rows = pa.Table.from_batches(list(engine.changed_rows(view, None, None, 10)))
+    assert (
+        changed_rows.sort_by("driver_id")
+        .select(["rating", "trips", "signed_up"])
+        .equals(joined.select(["rating", "trips", "signed_up"]))
+    )
+
+
+def test_a_wider_source_column_than_declared_is_refused_by_name(
+    engine: OfflineEngine, tmp_path: Path
+) -> None:
+    """float64 values would be rounded into a float32 feature: the source must say float32."""
+    view = dataclasses.replace(driver_view(tmp_path), features=EXACT[:1])
+    schema = pa.schema([*list(EXACT_SCHEMA)[:3], ("rating", pa.float64())])
+    write(tmp_path, "wide.parquet", [source_row(1, 9, None, rating=0.1)], schema)
+    with pytest.raises(SourceDataError, match=r"column 'rating' is double, declared float32"):
+        engine.historical_features(
+            entities((1, 10)), [FeatureRequest(view, ("rating",))], JoinOptions()
+        )
+
+
 def test_nanosecond_timestamps_are_read_to_the_microsecond_or_refused_by_name(
     engine: OfflineEngine, tmp_path: Path
 ) -> None:

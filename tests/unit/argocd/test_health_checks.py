@@ -16,6 +16,7 @@ import pytest
 import yaml
 from lupa.lua51 import LuaRuntime
 
+from paved.api.batch_prediction import BatchPredictionStatus
 from paved.api.feature_view import FeatureViewStatus
 from paved.api.meta import API_VERSION, Status
 from paved.api.model_version import Approval, ModelVersionStatus
@@ -30,7 +31,7 @@ from paved.core.references import Reference, acceptance, invalid_spec
 
 ROOT = Path(__file__).resolve().parents[3]
 ARGOCD = ROOT / "deploy" / "argocd"
-KINDS = ("FeatureView", "ModelVersion", "Rollout")
+KINDS = ("FeatureView", "ModelVersion", "Rollout", "BatchPrediction")
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 ACCEPTED = acceptance([], "churn")
 
@@ -108,6 +109,7 @@ STALE = fresh_condition(
     ]
 )
 MATERIALIZED = Observation(READY, "True", "Materialized", "Version abc online; 10 of 10 rows.")
+SCORED = Observation(READY, "True", "Scored", "Serving 600 predictions of ml.churn version 1.")
 
 
 # -- every kind -----------------------------------------------------------------------------
@@ -124,6 +126,7 @@ def test_an_object_the_operator_has_not_reported_on_is_progressing(kind: str) ->
         ("FeatureView", observed(FeatureViewStatus(), ACCEPTED, MATERIALIZED)),
         ("ModelVersion", model_version(ModelPhase.PRODUCTION)),
         ("Rollout", rollout(RolloutPhase.SUCCEEDED, "The candidate takes all traffic.")),
+        ("BatchPrediction", observed(BatchPredictionStatus(), ACCEPTED, SCORED)),
     ],
     ids=KINDS,
 )
@@ -306,6 +309,32 @@ def test_every_phase_the_api_defines_has_a_decided_health() -> None:
     rollouts = {p: health(resource("Rollout", rollout(p, "m")))[0] for p in RolloutPhase}
     models = {p: health(resource("ModelVersion", model_version(p)))[0] for p in ModelPhase}
     assert (rollouts, models) == (ROLLOUT_HEALTH, MODEL_VERSION_HEALTH)
+
+
+# -- BatchPrediction ------------------------------------------------------------------------
+
+
+def test_a_batch_prediction_serving_its_due_run_is_healthy() -> None:
+    status = observed(BatchPredictionStatus(), ACCEPTED, SCORED)
+    assert health(resource("BatchPrediction", status)) == ("Healthy", SCORED.message)
+
+
+def test_a_batch_prediction_whose_run_fails_is_degraded_with_why() -> None:
+    failed = Observation(READY, "False", "OnlineStoreUnavailable", "Run as of … failed: refused")
+    status = observed(BatchPredictionStatus(), ACCEPTED, failed)
+    assert health(resource("BatchPrediction", status)) == ("Degraded", failed.message)
+
+
+def test_a_batch_prediction_with_a_held_shadow_is_suspended_until_a_person_decides() -> None:
+    held = Observation("ModelChange", "False", "ShadowHeld", "Version 2's predictions … held")
+    status = observed(BatchPredictionStatus(), ACCEPTED, SCORED, held)
+    assert health(resource("BatchPrediction", status)) == ("Suspended", held.message)
+
+
+def test_a_batch_prediction_waiting_for_its_model_is_progressing() -> None:
+    waiting = Observation(READY, "Unknown", "WaitingForTrigger", "Nothing to score yet.")
+    status = observed(BatchPredictionStatus(), ACCEPTED, waiting)
+    assert health(resource("BatchPrediction", status)) == ("Progressing", waiting.message)
 
 
 # -- the manifests --------------------------------------------------------------------------

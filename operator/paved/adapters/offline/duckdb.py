@@ -28,6 +28,7 @@ from paved.adapters.offline.parquet import (
     changed_since,
     check_entity_rows,
     checked_batch_rows,
+    checked_until,
     numbered_entity_rows,
     parquet_source,
     take_rows,
@@ -38,13 +39,16 @@ from paved.api.feature_view import DataType
 from paved.core.feature_views import ViewDefinition
 from paved.core.point_in_time import output_feature_names
 from paved.errors import SourceUnreadableError
-from paved.ports.offline import FeatureRequest, JoinOptions
+from paved.ports.offline import FeatureRequest, JoinOptions, created_cutoff
 
 _SQL_TYPES = {
     DataType.INT64: "BIGINT",
+    DataType.INT32: "INTEGER",
     DataType.FLOAT64: "DOUBLE",
+    DataType.FLOAT32: "FLOAT",
     DataType.STRING: "VARCHAR",
     DataType.BOOL: "BOOLEAN",
+    DataType.TIMESTAMP: "TIMESTAMPTZ",
 }
 # DuckDB sorts fast on keys of up to 24 bytes: a 4-byte join key (5 with its null flag) and a
 # 16-byte HUGEINT (17) fit; a BIGINT key with a HUGEINT, or any struct, does not.
@@ -75,7 +79,7 @@ class DuckDBEngine:
             for request, source in zip(requests, sources, strict=True):
                 plan = _Plan.of(source)
                 view_keys = [keys[k] for k in request.view.join_keys]
-                query = _chosen_rows_query(plan, view_keys, options.created_cutoff)
+                query = _chosen_rows_query(plan, view_keys, created_cutoff(options, request.view))
                 chosen = connection.sql(query, params={"files": plan.files}).to_arrow_table()
                 positions = plan.dense_positions(chosen, entity_rows.num_rows)
                 features += take_rows(source, request.features, positions)
@@ -87,9 +91,12 @@ class DuckDBEngine:
         event_after: dt.datetime | None,
         created_after: dt.datetime | None,
         batch_rows: int,
+        *,
+        until: dt.datetime | None = None,
     ) -> Iterator[pa.RecordBatch]:
         source = parquet_source(view)
-        query, params = _changed_rows_query(source, changed_since(view, event_after, created_after))
+        newer_than = changed_since(view, event_after, created_after)
+        query, params = _changed_rows_query(source, newer_than, checked_until(until))
         schema = changed_rows_schema(source)
         with closing(locked_connection(source.files)) as connection:
             try:
@@ -334,7 +341,7 @@ def _within_ttl(view: ViewDefinition, event: str, at: str) -> str:
 
 
 def _changed_rows_query(
-    source: ParquetSource, newer_than: ChangedSince | None
+    source: ParquetSource, newer_than: ChangedSince | None, until: dt.datetime | None
 ) -> tuple[str, dict[str, object]]:
     view = source.view
     created = view.created_timestamp_field
@@ -351,13 +358,18 @@ def _changed_rows_query(
         ),
     ]
     params: dict[str, object] = {"files": _literal_paths(source.files)}
-    where = ""
+    conditions = []
     if newer_than is not None:
         params["event_after"] = newer_than.event
-        where = f" WHERE {_quote(view.timestamp_field)} > $event_after"
+        newer = f"{_quote(view.timestamp_field)} > $event_after"
         if created is not None:
             params["created_after"] = newer_than.created
-            where += f" OR {_quote(created)} > $created_after"
+            newer += f" OR {_quote(created)} > $created_after"
+        conditions.append(f"({newer})")
+    if until is not None:
+        params["until"] = until
+        conditions += [f"{_quote(c)} <= $until" for c in timestamps]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     recency = ", ".join(f"{_quote(c)} DESC" for c in timestamps)
     query = (
         f"SELECT {', '.join(columns)} FROM {_READ}"

@@ -27,24 +27,24 @@ import pyarrow.parquet as pq
 
 from paved.api.feature_view import DataType
 from paved.core.data_paths import check_inside, resolve
+from paved.core.entity_keys import KeyType
 from paved.core.feature_views import ViewDefinition
 from paved.core.point_in_time import check_entity_columns
 from paved.errors import SourceDataError, SourceUnreadableError
+from paved.ports.columns import ARROW_TYPES, UTC_MICROS
 from paved.ports.offline import FeatureRequest
 
-UTC_MICROS = pa.timestamp("us", tz="UTC")
-ARROW_TYPES: dict[DataType, pa.DataType] = {
-    DataType.INT64: pa.int64(),
-    DataType.FLOAT64: pa.float64(),
-    DataType.STRING: pa.string(),
-    DataType.BOOL: pa.bool_(),
-}
-# Lossless widenings only: a source may store int32 for int64, float32 for float64.
+_INT32_FITS = (pa.int8(), pa.int16(), pa.int32(), pa.uint8(), pa.uint16())
+# Lossless widenings only: a source may store int32 for int64, float32 for float64, never the
+# other way round (a float64 source for a float32 feature would round every value).
 _ACCEPTS: dict[DataType, Callable[[pa.DataType], bool]] = {
     DataType.INT64: lambda t: pa.types.is_integer(t) and t != pa.uint64(),
+    DataType.INT32: lambda t: t in _INT32_FITS,
     DataType.FLOAT64: lambda t: pa.types.is_float64(t) or pa.types.is_float32(t),
+    DataType.FLOAT32: lambda t: pa.types.is_float32(t) or pa.types.is_float16(t),
     DataType.STRING: lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
     DataType.BOOL: pa.types.is_boolean,
+    DataType.TIMESTAMP: lambda t: pa.types.is_timestamp(t) and t.tz is not None,
 }
 _MICROS_PER_UNIT = {"ms": 1000, "us": 1}
 _CORES = os.cpu_count() or 1
@@ -90,6 +90,24 @@ def parquet_source(view: ViewDefinition) -> ParquetSource:
         if metadata.num_rows:
             bounds = _widest(bounds, _file_bounds(view, schema, metadata))
     return ParquetSource(view, files, tuple(schemas), key_types, tuple(footers), bounds or {})
+
+
+def source_key_types(view: ViewDefinition) -> dict[str, KeyType] | None:
+    """What the view's join keys are, as its first source file stores them (`parquet_source`
+    holds every file to the same); None while no readable file says (none yet, or unreadable:
+    the offline store's problem, reported there, not the online read's)."""
+    try:
+        files = real_matches(_source_field(view), view.source, view.data_root)
+        if not files:
+            return None
+        schema = _footer(view, files[0]).schema.to_arrow_schema()
+        types = _check_columns(view, schema, files[0])
+    except SourceDataError:
+        return None
+    return {
+        key: KeyType.INTEGER if t == pa.int64() else KeyType.STRING
+        for key, t in zip(view.join_keys, types, strict=True)
+    }
 
 
 def real_matches(field: str, pattern: str, root: str) -> list[str]:
@@ -356,6 +374,12 @@ def changed_since(
     if event_after is None or (created is not None and created_after is None):
         return None
     return ChangedSince(event_after, created_after if created else None)
+
+
+def checked_until(until: dt.datetime | None) -> dt.datetime | None:
+    if until is not None and until.tzinfo is None:
+        raise ValueError(f"until {until} must be time-zone aware")
+    return until
 
 
 def checked_batch_rows(batch_rows: int) -> int:

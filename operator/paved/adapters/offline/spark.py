@@ -26,6 +26,7 @@ from paved.adapters.offline.parquet import (
     changed_since,
     check_entity_rows,
     checked_batch_rows,
+    checked_until,
     numbered_entity_rows,
     parquet_source,
     with_features,
@@ -34,13 +35,16 @@ from paved.api.feature_view import DataType
 from paved.core.feature_views import ViewDefinition
 from paved.core.point_in_time import output_feature_names
 from paved.errors import SourceDataError
-from paved.ports.offline import FeatureRequest, JoinOptions
+from paved.ports.offline import FeatureRequest, JoinOptions, created_cutoff
 
 _SPARK_TYPES: dict[DataType, st.DataType] = {
     DataType.INT64: st.LongType(),
+    DataType.INT32: st.IntegerType(),
     DataType.FLOAT64: st.DoubleType(),
+    DataType.FLOAT32: st.FloatType(),
     DataType.STRING: st.StringType(),
     DataType.BOOL: st.BooleanType(),
+    DataType.TIMESTAMP: st.TimestampType(),
 }
 _MICROSECOND = dt.timedelta(microseconds=1)
 # Internal columns next to the declared ones; the prefix keeps them apart from user names.
@@ -72,7 +76,7 @@ class SparkEngine:
         for request, source in zip(requests, sources, strict=True):
             view_keys = [keys[k] for k in request.view.join_keys]
             chosen = self._chosen_rows(
-                entity, source, view_keys, request.features, options.created_cutoff
+                entity, source, view_keys, request.features, created_cutoff(options, request.view)
             )
             features += _in_entity_order(chosen.toArrow(), entity_rows.num_rows)
         return with_features(entity_rows, requests, names, features)
@@ -83,8 +87,11 @@ class SparkEngine:
         event_after: dt.datetime | None,
         created_after: dt.datetime | None,
         batch_rows: int,
+        *,
+        until: dt.datetime | None = None,
     ) -> Iterator[pa.RecordBatch]:
         checked_batch_rows(batch_rows)
+        until = checked_until(until)
         source = _readable_by_spark(parquet_source(view))
         created = view.created_timestamp_field
         rows = self._source_rows(source)
@@ -95,6 +102,10 @@ class SparkEngine:
                 newer = newer | (_micros(created) > _epoch_micros(newer_than.created))
             rows = rows.where(newer)
         timestamps = [view.timestamp_field, *([created] if created else [])]
+        if until is not None:  # only what existed then: happened and written by `until`
+            for column in timestamps:
+                rows = rows.where(_micros(column) <= _epoch_micros(until))
+        instants = {*timestamps, *(f.name for f in view.features if f.dtype == DataType.TIMESTAMP)}
         latest_first = Window.partitionBy(*view.join_keys).orderBy(
             *(sf.col(f"`{c}`").desc() for c in [*timestamps, _FILE_INDEX, _FILE_ROW_NUMBER])
         )
@@ -104,9 +115,7 @@ class SparkEngine:
         schema = changed_rows_schema(source)
         # Timestamps as epoch µs: collected as datetimes, Spark would read them in the
         # driver's local time zone.
-        columns = [
-            _micros(c).alias(c) if c in timestamps else sf.col(f"`{c}`") for c in schema.names
-        ]
+        columns = [_micros(c).alias(c) if c in instants else sf.col(f"`{c}`") for c in schema.names]
         # One partition at a time (the next one computed meanwhile), never the whole result:
         # toArrow would hold every changed row in the driver at once.
         collected = latest.select(*columns).toLocalIterator(prefetchPartitions=True)

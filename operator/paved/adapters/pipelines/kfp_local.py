@@ -10,14 +10,13 @@ operator and writes its outcome to `result.json` atomically. Its tasks run as pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from paved.adapters.local_processes import alive, spawn
 from paved.errors import PermanentError
 from paved.ports.pipelines import PipelineRun, RunState
 
@@ -66,7 +65,7 @@ class KfpLocalRunner:
             tasks = directory / "docker.json"
             tasks.write_text(json.dumps(self._docker.runner_arguments()))
             command += ["--docker", str(tasks)]
-        pid = await asyncio.to_thread(_spawn, command, directory / "run.log")
+        pid = await asyncio.to_thread(spawn, command, directory / "run.log")
         (directory / "pid").write_text(str(pid))
         return PipelineRun(run_id, RunState.RUNNING)
 
@@ -90,22 +89,6 @@ class KfpLocalRunner:
         return PipelineRun(run_id, RunState.RUNNING, finished_tasks=finished)
 
 
-def _spawn(command: list[str], log_path: Path) -> int:
-    """Start `command` in a session of its own (it outlives the operator), logging to
-    `log_path`; its pid."""
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        return os.posix_spawn(
-            command[0],
-            command,
-            dict(os.environ),
-            file_actions=[(os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)],
-            setsid=True,
-        )
-    finally:
-        os.close(log)
-
-
 def _finished_tasks(pipeline_root: Path) -> frozenset[str]:
     """KFP's local runner writes a task's outputs to <root>/<pipeline>-<time>/<task>/, and
     `executor_output.json` there once the task's function has returned."""
@@ -115,11 +98,4 @@ def _finished_tasks(pipeline_root: Path) -> frozenset[str]:
 def _alive(pid_file: Path) -> bool:
     if not pid_file.is_file():
         return True  # just claimed; the pid is being written
-    pid = int(pid_file.read_text())
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
+    return alive(int(pid_file.read_text()))

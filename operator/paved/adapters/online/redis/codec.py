@@ -7,6 +7,7 @@ split for all the strings. `WholeRow` decodes an entity row of several views in 
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,10 +27,15 @@ LAST_MICROSECOND: Final = 10**TIMESTAMP_DIGITS - 1
 # Per dtype: its numpy field, its struct code, and what stands in for a null in the fixed part.
 _FIELDS: Final[dict[DataType, tuple[str, str, object]]] = {
     DataType.INT64: ("<i8", "q", 0),
+    DataType.INT32: ("<i4", "i", 0),
     DataType.FLOAT64: ("<f8", "d", 0.0),
+    DataType.FLOAT32: ("<f4", "f", 0.0),  # stored as declared: a float32 read is that float32
     DataType.BOOL: ("?", "?", False),
     DataType.STRING: ("?", "?", ""),  # a placeholder: the UTF-8 follows at the end
+    DataType.TIMESTAMP: ("<i8", "q", 0),  # epoch microseconds, UTC
 }
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND: Final = dt.timedelta(microseconds=1)
 # The byte after the event time: how the strings at the end are laid out. Joined by NUL, they
 # split in one call; a row with a NUL inside a string spells out each length instead.
 JOINED: Final = ord("0")
@@ -44,17 +50,18 @@ Decoder = Callable[[list[Any], bytes], None]  # appends a stored value's feature
 class Codec:
     """A view version's feature values as bytes, after the event time and a layout byte.
 
-    Fixed part, in feature order, little-endian: int64 and float64 in 8 bytes, bool in 1, and a
-    zero byte standing in for each string; then a bitmap of null features (feature i is bit
-    i % 8 of byte i // 8); then the UTF-8 of the string features in order: joined by NUL
-    (`JOINED`) or, when a string holds a NUL, each after its length as a 4-byte integer
-    (`_LENGTH_PREFIXED`).
+    Fixed part, in feature order, little-endian: int64, float64 and timestamps (epoch µs) in 8
+    bytes, int32 and float32 in 4, bool in 1, and a zero byte standing in for each string;
+    then a bitmap of null features (feature i is bit i % 8 of byte i // 8); then the UTF-8
+    of the string features in order: joined by NUL (`JOINED`) or, when a string holds a NUL,
+    each after its length as a 4-byte integer (`_LENGTH_PREFIXED`).
     """
 
     dtypes: tuple[DataType, ...]
     record: np.dtype[np.void]  # the fixed part of one row as numpy lays it out: no padding
     fixed: struct.Struct  # the same fixed part but the null bitmap, for decoding one value
     string_positions: tuple[int, ...]
+    timestamp_positions: tuple[int, ...]
 
     @classmethod
     def of(cls, view: ViewDefinition) -> Codec:
@@ -67,6 +74,7 @@ class Codec:
             record=np.dtype([*fields, ("nulls", "u1", (null_bytes,))]),
             fixed=struct.Struct(f"<{codes}"),
             string_positions=tuple(p for p, d in enumerate(dtypes) if d == DataType.STRING),
+            timestamp_positions=tuple(p for p, d in enumerate(dtypes) if d == DataType.TIMESTAMP),
         )
 
     def encode(self, micros: Sequence[int], columns: Sequence[pa.Array]) -> list[bytes]:
@@ -79,6 +87,8 @@ class Codec:
                 if nulls is None:
                     nulls = np.zeros((len(micros), len(self.dtypes)), np.bool_)
                 nulls[:, position] = column.is_null().to_numpy(zero_copy_only=False)
+            if dtype == DataType.TIMESTAMP:
+                column = column.cast(pa.int64())
             filled = column.fill_null(_FIELDS[dtype][2])
             if dtype == DataType.STRING:
                 strings.append(filled)
@@ -101,7 +111,7 @@ class Codec:
         nulls_start = _HEADER + fixed.size
         no_nulls = bytes((count + 7) // 8)  # the null bitmap when no value is null
         strings_start = nulls_start + len(no_nulls)
-        string_positions = self.string_positions
+        string_positions, timestamp_positions = self.string_positions, self.timestamp_positions
         # Requesting every feature in the view's order, the usual case, decodes straight into the
         # row; any other request decodes the whole value aside and picks from it.
         pick = None if tuple(positions) == tuple(range(count)) else _getter(positions)
@@ -118,12 +128,19 @@ class Codec:
                     strings = _length_prefixed(tail, len(string_positions))
                 for position, string in zip(string_positions, strings, strict=True):
                     values[start + position] = string
+            for position in timestamp_positions:
+                values[start + position] = instant(values[start + position])
             if not value.startswith(no_nulls, nulls_start):
                 _set_nulls(values, value[nulls_start:strings_start], start)
             if pick is not None:
                 row += pick(values)
 
         return decode
+
+
+def instant(micros: int) -> dt.datetime:
+    """A stored timestamp feature (epoch µs) as the UTC datetime it is."""
+    return _EPOCH + micros * _MICROSECOND
 
 
 def _string_tails(strings: list[pa.Array], count: int) -> tuple[list[bytes], list[bytes]]:
@@ -180,6 +197,7 @@ class WholeRow:
     tails: tuple[int, ...]  # per view with strings: where they start in a stored value
     strings_of: tuple[int, ...]  # the views with strings, by index
     string_columns: tuple[int, ...]  # in the row, every string's column
+    timestamp_columns: tuple[int, ...]  # in the row, every timestamp's column
     # Per view: its null bitmap's start and end in a stored value, the bitmap with no null,
     # and its first column in the row.
     nulls: tuple[tuple[int, int, bytes, int], ...]
@@ -190,6 +208,7 @@ class WholeRow:
         tails: list[int] = []
         strings_of: list[int] = []
         string_columns: list[int] = []
+        timestamp_columns: list[int] = []
         first_column = 0
         for index, codec in enumerate(codecs):
             nulls_start = _HEADER + codec.fixed.size
@@ -199,6 +218,7 @@ class WholeRow:
                 tails.append(strings_start)
                 strings_of.append(index)
                 string_columns += (first_column + p for p in codec.string_positions)
+            timestamp_columns += (first_column + p for p in codec.timestamp_positions)
             clear = bytes(strings_start - nulls_start)
             nulls.append((nulls_start, strings_start, clear, first_column))
             first_column += len(codec.dtypes)
@@ -208,6 +228,7 @@ class WholeRow:
             tails=tuple(tails),
             strings_of=tuple(strings_of),
             string_columns=tuple(string_columns),
+            timestamp_columns=tuple(timestamp_columns),
             nulls=tuple(nulls),
         )
 
@@ -220,6 +241,8 @@ class WholeRow:
                 strings += raws[index][start:].decode().split("\x00")
             for column, string in zip(self.string_columns, strings, strict=True):
                 row[column] = string
+        for column in self.timestamp_columns:
+            row[column] = instant(row[column])
         for raw, (start, end, clear, first) in zip(raws, self.nulls, strict=True):
             if not raw.startswith(clear, start):
                 _set_nulls(row, raw[start:end], first)

@@ -12,16 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from paved.adapters.online.redis.codec import LAST_MICROSECOND
-from paved.api.feature_view import DataType
 from paved.core.feature_views import ViewDefinition
 from paved.errors import SourceDataError
+from paved.ports.columns import ARROW_TYPES
 
-_ARROW_TYPES: Final = {
-    DataType.INT64: pa.int64(),
-    DataType.FLOAT64: pa.float64(),
-    DataType.STRING: pa.string(),
-    DataType.BOOL: pa.bool_(),
-}
 _KEY_TYPES: Final = (pa.types.is_integer, pa.types.is_string, pa.types.is_large_string)
 
 
@@ -38,7 +32,7 @@ def checked_columns(view: ViewDefinition, table: pa.Table) -> pa.Table:
     columns.append(_event_micros(view, table.column(view.timestamp_field)))
     for feature in view.features:
         try:
-            columns.append(table.column(feature.name).cast(_ARROW_TYPES[feature.dtype]))
+            columns.append(table.column(feature.name).cast(ARROW_TYPES[feature.dtype]))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
             raise SourceDataError(
                 f"FeatureView {view.name}: column {feature.name} is not {feature.dtype}: {error}"

@@ -1,0 +1,1 @@
+"""Model loaders: one module per place models are loaded from (`mlflow.py`)."""

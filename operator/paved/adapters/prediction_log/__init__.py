@@ -1,0 +1,1 @@
+"""The prediction log: served predictions and their outcomes, in Parquet (`parquet.py`)."""

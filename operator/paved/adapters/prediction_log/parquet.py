@@ -1,0 +1,199 @@
+"""The prediction log in Parquet, in the offline store's layout: under each namespace's data root,
+`predictions/` and `outcomes/`, partitioned `model=<m>/day=<YYYY-MM-DD>` (`core/prediction_log`).
+
+A write is one new file per partition (a temporary name, then a rename), so a reader sees whole
+files only and writers never meet. A prediction's features and entity are canonical JSON: the
+same columns whatever model or version wrote them, so one partition holds every version's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from paved.core.data_paths import namespace_root
+from paved.core.prediction_log import (
+    Joined,
+    LogKind,
+    Outcome,
+    OutcomeKind,
+    Prediction,
+    entity_key,
+    join,
+    partition,
+)
+
+_TIME: Final = pa.timestamp("us", tz="UTC")
+PREDICTIONS: Final = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("served_at", _TIME),
+        ("model", pa.string()),
+        ("model_version", pa.string()),
+        ("predictor", pa.string()),
+        ("entity", pa.string()),
+        ("features", pa.string()),
+        ("score", pa.float64()),
+    ]
+)
+OUTCOMES: Final = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("key", pa.string()),
+        ("value", pa.float64()),
+        ("event_time", _TIME),
+        ("received_at", _TIME),
+        ("model", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """A served prediction with where it belongs and what the model saw."""
+
+    namespace: str
+    model: str
+    predictor: str
+    prediction: Prediction
+    features: Mapping[str, object]
+
+    def row(self) -> dict[str, object]:
+        p = self.prediction
+        return {
+            "request_id": p.request_id,
+            "served_at": p.served_at,
+            "model": self.model,
+            "model_version": p.model_version,
+            "predictor": self.predictor,
+            "entity": p.entity,
+            "features": json.dumps(self.features, separators=(",", ":"), default=str),
+            "score": p.score,
+        }
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    namespace: str
+    model: str
+    outcome: Outcome
+
+    def row(self) -> dict[str, object]:
+        o = self.outcome
+        return {
+            "kind": o.kind.value,
+            "key": o.key,
+            "value": o.value,
+            "event_time": o.event_time,
+            "received_at": o.received_at,
+            "model": self.model,
+        }
+
+
+Record = PredictionRecord | OutcomeRecord
+
+
+def write(data_root: str, records: Iterable[Record]) -> list[Path]:
+    """Each partition's records as one new file; the files written."""
+    groups: dict[tuple[str, Path], list[dict[str, object]]] = {}
+    for record in records:
+        folder = Path(namespace_root(data_root, record.namespace)) / _partition_of(record)
+        groups.setdefault((record.namespace, folder), []).append(record.row())
+    return [_write_file(folder, rows) for (_, folder), rows in groups.items()]
+
+
+def _partition_of(record: Record) -> Path:
+    if isinstance(record, PredictionRecord):
+        day = record.prediction.served_at.astimezone(dt.UTC).date()
+        return Path(partition(LogKind.PREDICTIONS, record.model, day))
+    day = record.outcome.received_at.astimezone(dt.UTC).date()
+    return Path(partition(LogKind.OUTCOMES, record.model, day))
+
+
+def _write_file(folder: Path, rows: Sequence[dict[str, object]]) -> Path:
+    schema = PREDICTIONS if folder.parts[-3] == LogKind.PREDICTIONS.value else OUTCOMES
+    table = pa.Table.from_pylist(list(rows), schema=schema)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Time first, so path order is write order.
+    path = folder / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+    temporary = folder / f".{path.name}.tmp"
+    try:
+        pq.write_table(table, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def read(
+    data_root: str, namespace: str, kind: LogKind, model: str, days: Iterable[dt.date]
+) -> pa.Table:
+    """Every record of `model` in `days`, in path order (an empty table for none)."""
+    root = Path(namespace_root(data_root, namespace))
+    files = [
+        str(file)
+        for day in sorted(set(days))
+        for file in sorted((root / partition(kind, model, day)).glob("part-*.parquet"))
+    ]
+    schema = PREDICTIONS if kind is LogKind.PREDICTIONS else OUTCOMES
+    if not files:
+        return schema.empty_table()
+    return pa.concat_tables(pq.read_table(file, schema=schema) for file in files)
+
+
+def predictions(table: pa.Table) -> list[Prediction]:
+    return [
+        Prediction(r["request_id"], r["entity"], r["served_at"], r["model_version"], r["score"])
+        for r in table.select(
+            ["request_id", "entity", "served_at", "model_version", "score"]
+        ).to_pylist()
+    ]
+
+
+def outcomes(table: pa.Table) -> list[Outcome]:
+    return [
+        Outcome(OutcomeKind(r["kind"]), r["key"], r["value"], r["event_time"], r["received_at"])
+        for r in table.to_pylist()
+    ]
+
+
+def label_outcomes(
+    labels: pa.Table, *, entity_columns: Sequence[str], timestamp_column: str, label: str
+) -> list[Outcome]:
+    """A label source's rows (a ModelVersion's `spec.labels`) as outcomes by entity and time,
+    known from their own time (a file of labels has no received time of its own)."""
+    outcomes = []
+    for row in labels.select([*entity_columns, timestamp_column, label]).to_pylist():
+        at = row[timestamp_column]
+        entity = entity_key({column: row[column] for column in entity_columns})
+        outcomes.append(Outcome(OutcomeKind.LABEL, entity, float(row[label]), at, at))
+    return outcomes
+
+
+def joined(
+    data_root: str,
+    namespace: str,
+    model: str,
+    *,
+    days: Sequence[dt.date],
+    as_of: dt.datetime,
+    horizon: dt.timedelta,
+    labels: Sequence[Outcome] = (),
+) -> list[Joined]:
+    """The predictions of `days`, each with the outcome that judges it as known at `as_of`:
+    the feedback logged up to then (any day from the first of `days`) and `labels`."""
+    logged = read(data_root, namespace, LogKind.PREDICTIONS, model, days)
+    first = min(days, default=as_of.date())
+    outcome_days = [first + dt.timedelta(n) for n in range((as_of.date() - first).days + 1)]
+    feedback = read(data_root, namespace, LogKind.OUTCOMES, model, outcome_days)
+    return join(predictions(logged), [*outcomes(feedback), *labels], as_of=as_of, horizon=horizon)

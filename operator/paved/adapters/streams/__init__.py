@@ -1,0 +1,1 @@
+"""Stream backlogs: what a consumer group has not scored yet."""

@@ -1,0 +1,1 @@
+"""Stream workers: where a StreamingPrediction's consumers run (processes beside the operator)."""

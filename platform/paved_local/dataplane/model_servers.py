@@ -1,0 +1,91 @@
+"""The executor's side of the model servers: on a cluster the data plane loads no model, it
+forwards each request to the chosen predictor's MLServer (the Pod the Seldon stand-in created)
+over the V2 inference protocol, as Seldon's executor does for a `protocol: v2` predictor.
+
+A request's rows go as MLServer's pandas content type (one input a column), so a model that
+selects its columns by name (a ColumnTransformer) sees the frame it was trained on. A model
+whose pyfunc returns probabilities (two columns) is scored by the positive class's; one that
+returns a label per row is scored by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from paved_local.dataplane.routing import Predictor, Route
+from paved_local.seldon.manifests import deployment_name, model_endpoint
+
+TIMEOUT_SECONDS: Final = 10.0
+_DATATYPES: Final = {"f": "FP64", "i": "INT64", "u": "INT64", "b": "BOOL"}
+
+
+class ModelServerFailedError(Exception):
+    """The model server answered with an error, or not at all; the message says which."""
+
+
+def v2_request(frame: pd.DataFrame) -> dict[str, Any]:
+    """`frame` as a V2 inference request MLServer decodes back into the same DataFrame."""
+    inputs = []
+    for column in frame.columns:
+        values = frame[column]
+        datatype = _DATATYPES.get(values.dtype.kind, "BYTES")
+        # A missing value goes as JSON's null: NaN is not JSON, and MLServer refuses the whole
+        # request for one NaN (httpx would write it as a bare `NaN`).
+        present = values.notna()
+        if datatype == "BYTES":
+            values = values.astype(str).where(present, None)
+        data = values.astype(object).where(present, None).tolist()
+        entry = {"name": str(column), "shape": [len(frame)], "datatype": datatype, "data": data}
+        if datatype == "BYTES":
+            entry["parameters"] = {"content_type": "str"}  # decoded to str, not bytes
+        inputs.append(entry)
+    return {"parameters": {"content_type": "pd"}, "inputs": inputs}
+
+
+def scores_of(answer: Mapping[str, Any], rows: int) -> np.ndarray:
+    """The score per row in a V2 response: the last column of a probability matrix, or the
+    single value a row."""
+    try:
+        output = answer["outputs"][0]
+        values = np.asarray(output["data"], dtype=float)
+        shape = [int(n) for n in output.get("shape") or [values.size]]
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise ModelServerFailedError(f"not a V2 inference response: {error!r}") from error
+    if values.size == rows * 2 and (len(shape) == 2 and shape[-1] == 2):
+        return values.reshape(rows, 2)[:, 1]
+    if values.size != rows:
+        raise ModelServerFailedError(f"{values.size} values for {rows} rows (shape {shape})")
+    return values
+
+
+async def infer(
+    http: httpx.AsyncClient, route: Route, predictor: Predictor, *, frame: pd.DataFrame
+) -> np.ndarray:
+    """`predictor`'s model server's scores for `frame`."""
+    url = model_endpoint(route.namespace, route.deployment, predictor.name, predictor.unit)
+    try:
+        response = await http.post(url, json=v2_request(frame), timeout=TIMEOUT_SECONDS)
+    except httpx.HTTPError as error:
+        raise ModelServerFailedError(f"{url}: {error!r}") from error
+    if response.status_code != 200:
+        raise ModelServerFailedError(
+            f"{url} answered {response.status_code}: {response.text[:300]}"
+        )
+    return scores_of(response.json(), len(frame))
+
+
+def unavailable(route: Route, status: Mapping[str, Any]) -> list[str]:
+    """The predictors of `route` whose model server has no available replica yet, by the
+    SeldonDeployment's `deploymentStatus` (what the Seldon stand-in observed)."""
+    deployments = status.get("deploymentStatus") or {}
+    missing = []
+    for predictor in route.predictors:
+        name = deployment_name(route.deployment, predictor.name, predictor.unit)
+        if int((deployments.get(name) or {}).get("availableReplicas") or 0) < 1:
+            missing.append(predictor.name)
+    return missing

@@ -1,0 +1,3 @@
+from paved_local.seldon.controller import main
+
+main()

@@ -1,0 +1,77 @@
+"""The prediction log's Parquet: Hive partitions DuckDB reads as columns, and a label source
+declared on the model (entity and time) joined to the logged predictions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from paved.adapters.prediction_log import parquet
+from paved.core.prediction_log import Prediction, entity_key
+
+DAY = dt.datetime(2026, 12, 4, 9, 0, tzinfo=dt.UTC)
+
+
+def _logged(tmp_path: Path) -> None:
+    records = [
+        parquet.PredictionRecord(
+            "shop",
+            "churn",
+            "main",
+            Prediction(
+                f"r{user}",
+                entity_key({"user_id": user}),
+                DAY + dt.timedelta(hours=user),
+                "3",
+                0.1 * user,
+            ),
+            {"clicks_7d": float(user)},
+        )
+        for user in range(1, 5)
+    ]
+    parquet.write(str(tmp_path), records)
+
+
+@pytest.mark.timeout(60)  # DuckDB's first query loads its extensions: seconds on a busy machine
+def test_duckdb_reads_the_partitions_as_model_and_day_columns(tmp_path: Path) -> None:
+    _logged(tmp_path)
+    pattern = tmp_path / "shop/predictions/*/*/*.parquet"
+    rows = duckdb.sql(
+        f"select model, day, count(*) from read_parquet('{pattern}', hive_partitioning = true)"
+        " group by all"
+    ).fetchall()
+    assert rows == [("churn", dt.date(2026, 12, 4), 4)]
+
+
+def test_a_label_source_labels_each_prediction_with_its_entitys_next_label(tmp_path: Path) -> None:
+    _logged(tmp_path)
+    labels = pa.table(
+        {
+            "user_id": [1, 2, 2, 3],
+            "ts": [
+                DAY,  # user 1's label came before the prediction (10:00): not its outcome
+                DAY + dt.timedelta(hours=5),
+                DAY + dt.timedelta(hours=3),  # user 2's first label after 11:00
+                DAY + dt.timedelta(days=3),  # past the horizon
+            ],
+            "churned": [1, 0, 1, 1],
+        }
+    )
+    outcomes = parquet.label_outcomes(
+        labels, entity_columns=["user_id"], timestamp_column="ts", label="churned"
+    )
+    joined = parquet.joined(
+        str(tmp_path),
+        "shop",
+        "churn",
+        days=[DAY.date()],
+        as_of=DAY + dt.timedelta(days=5),
+        horizon=dt.timedelta(days=1),
+        labels=outcomes,
+    )
+    found = {j.prediction.request_id: j.outcome.value if j.outcome else None for j in joined}
+    assert found == {"r1": None, "r2": 1.0, "r3": None, "r4": None}
