@@ -34,7 +34,6 @@ from tests.support.kubectl import Kubectl
 from tests.support.rollouts import roll_back
 from tests.support.traffic import steady_load
 from tests.support.training import example
-from tests.support.waiting import wait_for
 
 # Training, a canary and two rollbacks, each waited on through Argo CD's polls.
 pytestmark = pytest.mark.timeout(1200)
@@ -61,7 +60,11 @@ def _team_manifests(namespace: str, baseline_uri: str) -> dict[str, dict[str, An
     seldon["spec"]["predictors"][0]["graph"] = {"name": "classifier", "modelUri": baseline_uri}
     view = example("01-featureview.yaml")
     view["spec"]["source"]["path"] = "activity/*.parquet"
-    view["spec"]["materialization"]["enabled"] = False
+    # The fixture's activity ends in October 2026: a ttl and freshness SLOs it meets, so that the
+    # materialized view is Ready and Fresh (Healthy), as a team's live data would be.
+    view["spec"]["ttl"] = "3650d"
+    for feature in view["spec"]["features"]:
+        feature["freshness"] = "3650d"
     model_version = copy.deepcopy(example("02-modelversion.yaml"))
     model_version["spec"]["model"] = f"churn-{namespace}"
     model_version["spec"]["labels"]["path"] = "churn_labels.parquet"
@@ -124,13 +127,13 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
 
     # Synced and Healthy, the FeatureView judged by paved's Lua (no Lua: no health at all).
     for app in (crds, churn):
-        wait_for(functools.partial(app.synced_at, first), timeout=240, what=f"{app.name} synced")
-    wait_for(
+        app.wait(functools.partial(app.synced_at, first), timeout=240, what=f"{app.name} synced")
+    crds.wait(
         lambda: crds.status().get("health", {}).get("status") == "Healthy",
         timeout=120,
         what="the CRDs Healthy",
     )
-    view = wait_for(
+    view = churn.wait(
         lambda: (
             (r := churn.resource("FeatureView", "user-activity-v1")).get("health", {}).get("status")
             == "Healthy"
@@ -148,9 +151,9 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
         "churn-v1 and its rollout",
     )
     churn.refresh()
-    wait_for(lambda: churn.synced_at(second), timeout=120, what="the new commit synced")
+    churn.wait(lambda: churn.synced_at(second), timeout=120, what="the new commit synced")
     with steady_load(argocd, namespace, "churn", serving_examples(data), rate=40):
-        wait_for(
+        churn.wait(
             _while_synced(
                 churn,
                 lambda: (
@@ -162,7 +165,7 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
             what="churn-v1 trained, gated and Healthy",
             interval=1.0,
         )
-        wait_for(
+        churn.wait(
             _while_synced(
                 churn,
                 lambda: (
@@ -187,14 +190,14 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
             "label the features",
         )
         churn.refresh()
-        wait_for(lambda: churn.synced_at(third), timeout=120, what="the mid-canary commit synced")
+        churn.wait(lambda: churn.synced_at(third), timeout=120, what="the mid-canary commit synced")
         seldon = kubectl.get_json("seldondeployment", "churn", "-n", namespace)
         assert seldon["metadata"]["generation"] == generation
         assert _predictors(kubectl, "churn", namespace)["candidate"]["traffic"] == 20
 
         # A person rolls back with one command: Synced, and the Rollout Degraded saying why.
         roll_back("churn-v1", namespace, "pager", argocd.kubeconfig)
-        rolled_back = wait_for(
+        rolled_back = churn.wait(
             _while_synced(churn, lambda: _degraded(churn, "churn-v1")),
             timeout=60,
             what="the rolled-back Rollout Degraded",
@@ -218,8 +221,8 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
             "roll churn-v1 out again",
         )
         churn.refresh()
-        wait_for(lambda: churn.synced_at(fourth), timeout=120, what="the faulty rollout synced")
-        breached = wait_for(
+        churn.wait(lambda: churn.synced_at(fourth), timeout=120, what="the faulty rollout synced")
+        breached = churn.wait(
             _while_synced(churn, lambda: _degraded(churn, "churn-v1-faulty")),
             timeout=180,
             what="the faulty candidate rolled back and Degraded",

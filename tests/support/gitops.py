@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from paved_local.argocd import NAMESPACE, repositories
 from tests.support.kubectl import Kubectl
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 APPLICATIONS = ROOT / "deploy" / "argocd" / "applications"
 APPLICATION = "application.argoproj.io"
 # What `argocd app get --refresh` and Git webhooks do: compare with Git now, not at the resync.
 REFRESH = "argocd.argoproj.io/refresh=normal"
+T = TypeVar("T")
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -111,3 +114,34 @@ class ArgoApplication:
             if entry["kind"] == kind and entry["name"] == name:
                 return dict(entry)
         raise AssertionError(f"{self.name} has no {kind} {name}: {self.status().get('resources')}")
+
+    def wait(
+        self, probe: Callable[[], T | None], timeout: float, what: str, *, interval: float = 0.2
+    ) -> T:
+        """`wait_for(probe)`; a failure (a timeout, or an assertion in `probe`) also says what
+        Argo CD reports, so that it tells why the Application is not where the test expected."""
+        try:
+            return wait_for(probe, timeout=timeout, what=what, interval=interval)
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}\n{self.explain()}") from failed
+
+    def explain(self) -> str:
+        """What Argo CD says of this Application: its sync and health, its conditions, the last
+        sync operation and every resource not both Synced and Healthy."""
+        status = self.status()
+        operation = status.get("operationState") or {}
+        unsettled = [
+            f"{r['kind']}/{r['name']}: {r.get('status')}, {r.get('health')}"
+            for r in status.get("resources") or []
+            if r.get("status") != "Synced" or (r.get("health") or {}).get("status") != "Healthy"
+        ]
+        return "\n  ".join(
+            [
+                f"Application {self.name}: sync {status.get('sync')},"
+                f" health {status.get('health')}",
+                f"conditions: {status.get('conditions')}",
+                f"operation {operation.get('phase')}: {operation.get('message')}"
+                f" (sync {operation.get('operation', {}).get('sync')})",
+                *unsettled,
+            ]
+        )
