@@ -35,11 +35,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python python3.11
 	@touch $@
 
-toolchain: python ## Build kube-apiserver, etcd, kubectl and helm from Go modules (cached by version)
-	$(BIN)/paved local build
-
-argocd: python ## Build Argo CD's controller and repo server from Go modules (needs Go 1.27; cached by version)
+toolchain: python ## Build kube-apiserver, etcd, kubectl, helm and Argo CD from Go modules (cached by version)
 	$(BIN)/paved local build --with-argocd
+
+argocd: toolchain ## Build Argo CD's controller and repo server (part of the toolchain; cached by version)
 
 demo: setup ## Run the whole lifecycle on the local platform, live, and write a report
 	$(BIN)/paved demo

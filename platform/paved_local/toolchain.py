@@ -146,11 +146,6 @@ def _argocd_expected(cache: Path) -> ArgoCd | None:
     return argocd if built else None
 
 
-def built_argocd(cache: Path | None = None) -> ArgoCd | None:
-    """Argo CD when it has been built, without building it."""
-    return _argocd_expected(cache or cache_root())
-
-
 def ensure_argocd(cache: Path | None = None) -> ArgoCd:
     """Build Argo CD once (long on two cores; every later call finds the cache)."""
     cache = cache or cache_root()

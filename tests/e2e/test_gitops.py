@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from paved_local.platform import Endpoints, LocalPlatform
-from paved_local.toolchain import ARGOCD_VERSION, built_argocd
 from tests.e2e.test_rollout_rolls_out_and_back import (
     ROLLOUT,
     _naive_baseline,
@@ -42,11 +41,20 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def argocd(local_platform: LocalPlatform) -> Endpoints:
-    """The session's platform with Argo CD and the git daemon beside it. Argo CD's build is
-    `make argocd`'s (long on two cores), not a test's: until it has run, this says so and skips."""
-    if built_argocd() is None:
-        pytest.skip(f"Argo CD {ARGOCD_VERSION} is not built: run `make argocd` first")
+    """The session's platform with Argo CD and the git daemon beside it. `make setup` builds Argo
+    CD with the toolchain; run alone on a fresh machine, this builds it first (long on two cores:
+    session fixtures are outside the test's time limit), as the toolchain fixture does."""
     return local_platform.up(with_argocd=True)
+
+
+@pytest.fixture
+def applications() -> Iterator[list[ArgoApplication]]:
+    """The test's Applications, deleted afterwards, pass or fail (what they synced stays in the
+    test's namespace, as every e2e test's objects do)."""
+    created: list[ArgoApplication] = []
+    yield created
+    for app in created:
+        app.delete_leaving_resources()
 
 
 def _yaml(document: dict[str, Any]) -> str:
@@ -101,6 +109,7 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
     local_platform: LocalPlatform,
     namespace: str,
     tmp_path: Path,
+    applications: list[ArgoApplication],
 ) -> None:
     assert argocd.git is not None
     data = paved_operator.data_root / namespace
@@ -124,6 +133,7 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
     kubectl.apply(yaml.safe_dump_all([crds_app, churn_app]))
     crds = ArgoApplication(kubectl, crds_app["metadata"]["name"])
     churn = ArgoApplication(kubectl, churn_app["metadata"]["name"])
+    applications += [crds, churn]
 
     # Synced and Healthy, the FeatureView judged by paved's Lua (no Lua: no health at all).
     for app in (crds, churn):
@@ -236,7 +246,6 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
     assert "errorRate 0." in breached["message"]
     assert set(_predictors(kubectl, "churn", namespace)) == {"baseline"}
     assert churn.status()["health"]["status"] == "Degraded"
-    kubectl.run("delete", "application.argoproj.io", crds.name, churn.name, "-n", "argocd")
 
 
 def _degraded(churn: ArgoApplication, rollout: str) -> dict[str, Any] | None:

@@ -88,6 +88,14 @@ class ArgoApplication:
         found: dict[str, Any] = self.kubectl.get_json(APPLICATION, self.name, "-n", NAMESPACE)
         return found.get("status") or {}
 
+    def delete_leaving_resources(self) -> None:
+        """`argocd app delete --cascade=false`: the Application goes, what it synced stays. The
+        cascade (resources-finalizer) deletes in the foreground, which only Kubernetes' garbage
+        collector completes, and the local platform runs none: the delete would never end."""
+        finalizers = '{"metadata": {"finalizers": null}}'
+        for verb in (["patch", "--type=merge", f"--patch={finalizers}"], ["delete"]):
+            self.kubectl.run(*verb, APPLICATION, self.name, "-n", NAMESPACE)
+
     def refresh(self) -> None:
         self.kubectl.run(
             "annotate", "--overwrite", APPLICATION, self.name, REFRESH, "-n", NAMESPACE
