@@ -1,6 +1,6 @@
 """Argo CD on the embedded platform (`paved local up --with-argocd`): a git daemon serving
 repositories on loopback, Argo CD's repo server and application controller built here, and the
-objects they read in the `argocd` namespace (docs/decisions/XXXX-argo-cd-built-here.md).
+objects they read in the `argocd` namespace (docs/decisions/XXXX-gitops-argo-cd-built-here.md).
 
 The rows in `TABLE` join the platform's own table when asked for: the platform's Redis (on
 database 1) is Argo CD's cache, and the in-cluster destination (https://kubernetes.default.svc)

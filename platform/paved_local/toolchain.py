@@ -24,7 +24,7 @@ HELM_VERSION: Final = "v3.22.0"
 # The same release, in the same cache directory, as the kind node's (images/node/versions.env).
 RCLONE_VERSION: Final = "v1.76.0"
 # Argo CD's application controller and repo server (`paved local up --with-argocd`), ADR
-# docs/decisions/XXXX-argo-cd-built-here.md.
+# docs/decisions/XXXX-gitops-argo-cd-built-here.md.
 # The newest release this Go builds: v3.6 needs Go 1.27, v3.3 to v3.5 a gitops-engine the module
 # proxy does not serve.
 ARGOCD_VERSION: Final = "v3.2.11"
