@@ -15,7 +15,7 @@ export UV_CACHE_DIR := $(PAVED_CACHE_DIR)/uv-cache
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup system python toolchain demo image test test-unit test-integration test-e2e test-cluster demo-cluster dataplane-requirements node-image cluster cluster-down crds pipelines bench lint fmt down clean
+.PHONY: help setup system python toolchain argocd demo image test test-unit test-integration test-e2e test-cluster demo-cluster dataplane-requirements node-image cluster cluster-down crds pipelines bench lint fmt down clean
 
 help: ## Show the targets and what they do
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -35,8 +35,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python python3.11
 	@touch $@
 
-toolchain: python ## Build kube-apiserver, etcd, kubectl and helm from Go modules (cached by version)
-	$(BIN)/paved local build
+toolchain: python ## Build kube-apiserver, etcd, kubectl, helm and Argo CD from Go modules (cached by version)
+	$(BIN)/paved local build --with-argocd
+
+argocd: toolchain ## Build Argo CD's controller and repo server (part of the toolchain; cached by version)
 
 demo: setup ## Run the whole lifecycle on the local platform, live, and write a report
 	$(BIN)/paved demo

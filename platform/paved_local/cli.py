@@ -14,7 +14,7 @@ from paved_local.demo.sites import SiteName, site_for
 from paved_local.errors import LocalPlatformError
 from paved_local.object_store import ARTIFACT_ROOT
 from paved_local.platform import LocalPlatform
-from paved_local.toolchain import ensure_toolchain
+from paved_local.toolchain import ensure_argocd, ensure_toolchain
 
 
 @click.command()
@@ -130,11 +130,18 @@ def _fail(error: LocalPlatformError) -> None:
 
 @local.command()
 @click.option("--apiserver-port", type=click.IntRange(1, 65535), help="Bind the API server here.")
+@click.option(
+    "--with-argocd",
+    is_flag=True,
+    help="Also run Argo CD (built here on first use) and a git daemon it syncs from.",
+)
 @click.pass_obj
-def up(platform: LocalPlatform, apiserver_port: int | None) -> None:
+def up(platform: LocalPlatform, apiserver_port: int | None, with_argocd: bool) -> None:
     """Start the platform (idempotent: what already runs is left alone)."""
     try:
-        endpoints = platform.up(apiserver_port, log=lambda line: click.echo(line, err=True))
+        endpoints = platform.up(
+            apiserver_port, log=lambda line: click.echo(line, err=True), with_argocd=with_argocd
+        )
     except LocalPlatformError as error:
         _fail(error)
         return
@@ -145,19 +152,26 @@ def up(platform: LocalPlatform, apiserver_port: int | None) -> None:
     click.echo(f"Redis:      {endpoints.redis}")
     click.echo(f"Prometheus: {endpoints.prometheus}")
     click.echo(f"Data plane: {endpoints.dataplane}/seldon/<namespace>/<deployment>/api/v1.0/")
+    if endpoints.git is not None:
+        bare = platform.directory / "git" / "<name>.git"
+        click.echo(f"Git:        {endpoints.git}/<name>.git (create it: git init --bare {bare})")
+        click.echo("Argo CD:    kubectl -n argocd get applications (docs/gitops.md)")
     click.echo(f'Use it from a shell:  eval "$(paved local env --dir {platform.directory})"')
 
 
 @local.command()
-def build() -> None:
+@click.option("--with-argocd", is_flag=True, help="Also Argo CD's controller and repo server.")
+def build(with_argocd: bool) -> None:
     """Build (or find in the cache) kube-apiserver, etcd, kubectl and helm."""
     try:
         toolchain = ensure_toolchain()
+        argocd = ensure_argocd() if with_argocd else None
     except LocalPlatformError as error:
         _fail(error)
         return
-    for name, path in vars(toolchain).items():
-        click.echo(f"{name.replace('_', '-'):<16}{path}")
+    for name, path in (vars(toolchain) | (vars(argocd) if argocd else {})).items():
+        label = name.replace("_", "-") if name != "binary" else "argocd"
+        click.echo(f"{label:<16}{path}")
 
 
 @local.command()

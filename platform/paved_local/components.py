@@ -24,7 +24,7 @@ import yaml
 from paved_local import object_store
 from paved_local.certs import ClusterPki
 from paved_local.errors import PrerequisiteMissingError
-from paved_local.toolchain import Toolchain
+from paved_local.toolchain import ArgoCd, Toolchain
 
 ETCD: Final = "etcd"
 APISERVER: Final = "kube-apiserver"
@@ -49,6 +49,7 @@ class Site:
     toolchain: Toolchain
     pki: ClusterPki
     kubeconfig: Path
+    argocd: ArgoCd | None = None  # built only for `paved local up --with-argocd`
 
     def url(self, name: str, scheme: str = "http") -> str:
         return f"{scheme}://127.0.0.1:{self.ports[name]}"

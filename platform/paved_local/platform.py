@@ -24,7 +24,7 @@ from typing import Final
 import yaml
 from pydantic import BaseModel
 
-from paved_local import object_store, processes
+from paved_local import argocd, object_store, processes
 from paved_local.certs import ClusterPki, KeyPair, ensure_pki, issue_client_certificate
 from paved_local.components import (
     APISERVER,
@@ -44,7 +44,7 @@ from paved_local.components import (
     prometheus_targets,
 )
 from paved_local.errors import ComponentFailedError, PrerequisiteMissingError
-from paved_local.toolchain import Toolchain, ensure_toolchain
+from paved_local.toolchain import ArgoCd, Toolchain, ensure_argocd, ensure_toolchain
 
 # What the tests and the demo import from here, besides the platform itself.
 __all__ = [
@@ -107,6 +107,8 @@ class Endpoints:
     # The object store's endpoint and keys, as MLflow's clients and boto3 read them.
     storage: Mapping[str, str] = field(default_factory=dict)
     prediction_log: Path | None = None  # the data root the data plane logs predictions under
+    # With Argo CD: where the git daemon serves `<directory>/git/<name>.git` (fetch and push).
+    git: str | None = None
 
     def exports(self) -> dict[str, str]:
         """The environment a shell (or a test) needs to reach the platform."""
@@ -174,19 +176,28 @@ class LocalPlatform:
                 self.directory, f"http://127.0.0.1:{ports[OBJECT_STORE]}"
             ).environment(),
             prediction_log=prediction_log_root(self.directory),
+            git=f"git://127.0.0.1:{ports[argocd.GIT_DAEMON]}"
+            if argocd.GIT_DAEMON in ports
+            else None,
         )
 
     # -- up --------------------------------------------------------------------------------------
 
     def up(
-        self, apiserver_port: int | None = None, log: Callable[[str], None] = print
+        self,
+        apiserver_port: int | None = None,
+        log: Callable[[str], None] = print,
+        *,
+        with_argocd: bool = False,
     ) -> Endpoints:
-        """Start whatever is not running; leave alone what runs and answers."""
+        """Start whatever is not running; leave alone what runs and answers. Argo CD's
+        components are started with `with_argocd` only, and left alone without it."""
         check_system_prerequisites()
         toolchain = ensure_toolchain()
+        built = ensure_argocd() if with_argocd else None
         self.directory.mkdir(parents=True, exist_ok=True)
         with self.exclusive():
-            return self._up(toolchain, apiserver_port, log)
+            return self._up(toolchain, apiserver_port, log, built)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -215,12 +226,17 @@ class LocalPlatform:
             lock.close()  # releases the lock
 
     def _up(
-        self, toolchain: Toolchain, apiserver_port: int | None, log: Callable[[str], None]
+        self,
+        toolchain: Toolchain,
+        apiserver_port: int | None,
+        log: Callable[[str], None],
+        built: ArgoCd | None,
     ) -> Endpoints:
         state = self._load()
         state.toolchain_bin_dirs = [str(d) for d in toolchain.bin_dirs]
         pki = ensure_pki(self.directory / "pki", dt.datetime.now(dt.UTC))
-        needed = self._needed(state, apiserver_port)
+        table = TABLE + (argocd.TABLE if built is not None else ())
+        needed = self._needed(state, apiserver_port, table)
         for component in needed:
             self._stop_component(state, component.name)
         self._assign_ports(state, needed, apiserver_port)
@@ -235,6 +251,7 @@ class LocalPlatform:
             toolchain=toolchain,
             pki=pki,
             kubeconfig=self.kubeconfig,
+            argocd=built,
         )
         try:
             self._launch(state, site, needed, log)
@@ -246,18 +263,23 @@ class LocalPlatform:
             raise
         return self._endpoints(state)
 
-    def _needed(self, state: PlatformState, apiserver_port: int | None) -> list[Component]:
+    def _needed(
+        self,
+        state: PlatformState,
+        apiserver_port: int | None,
+        table: tuple[Component, ...] = TABLE,
+    ) -> list[Component]:
         """The components to (re)start, in the table's order: those that are not running and
         answering, those bound to one of them, and the API server when asked for another port."""
         needed: list[Component] = []
         deadline = time.monotonic() + ANSWER_GRACE_SECONDS
-        for component in TABLE:
+        for component in table:
             bound = any(c.name in component.restarts_with for c in needed)
             if bound or not self._healthy(state, component, deadline):
                 needed.append(component)
         if apiserver_port is not None and state.ports.get(APISERVER) != apiserver_port:
             processes.require_free(apiserver_port, APISERVER)
-            needed = [c for c in TABLE if c in needed or c.name == APISERVER]
+            needed = [c for c in table if c in needed or c.name == APISERVER]
         return needed
 
     def _launch(
@@ -421,7 +443,7 @@ class LocalPlatform:
     def _down(self, delete_data: bool) -> list[str]:
         state = self._load()
         stopped = []
-        for name in reversed(COMPONENTS):
+        for name in reversed(COMPONENTS + argocd.COMPONENTS):
             running = state.components.get(name)
             if running is not None and processes.is_running(running.pid, running.executable):
                 stopped.append(name)
@@ -434,7 +456,9 @@ class LocalPlatform:
 
     def status(self) -> Iterator[ComponentStatus]:
         state = self._load()
-        for component in TABLE:
+        # Argo CD's components are shown while `up --with-argocd` has them started.
+        table = TABLE + tuple(c for c in argocd.TABLE if c.name in state.components)
+        for component in table:
             name = component.name
             running = state.components.get(name)
             alive = running is not None and processes.is_running(running.pid, running.executable)

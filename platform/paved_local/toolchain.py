@@ -12,9 +12,10 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from paved_local.errors import PrerequisiteMissingError
 
@@ -22,8 +23,16 @@ KUBERNETES_VERSION: Final = "v1.36.3"
 HELM_VERSION: Final = "v3.22.0"
 # The same release, in the same cache directory, as the kind node's (images/node/versions.env).
 RCLONE_VERSION: Final = "v1.76.0"
+# Argo CD's application controller and repo server (`paved local up --with-argocd`), ADR
+# docs/decisions/0034-gitops-argo-cd-built-here.md.
+# The newest release this Go builds: v3.6 needs Go 1.27, v3.3 to v3.5 a gitops-engine the module
+# proxy does not serve.
+ARGOCD_VERSION: Final = "v3.2.11"
+ARGOCD_MINIMUM_GO: Final = (1, 25)
 MINIMUM_GO: Final = (1, 26)
 _BUILD_SCRIPT: Final = Path(__file__).with_name("build-toolchain.sh")
+_BUILD_ARGOCD: Final = Path(__file__).with_name("build-argocd.sh")
+B = TypeVar("B")  # what a build leaves in the cache
 
 
 def cache_root() -> Path:
@@ -65,21 +74,23 @@ def _expected(cache: Path) -> Toolchain | None:
     return toolchain if built else None
 
 
-def check_go() -> str:
-    """Return the path of a Go toolchain new enough to build Kubernetes, or say what to install."""
+def check_go(
+    minimum: tuple[int, int] = MINIMUM_GO, building: str = f"Kubernetes {KUBERNETES_VERSION}"
+) -> str:
+    """Return the path of a Go toolchain new enough to build `building`, or say what to install."""
     go = shutil.which("go")
     if go is None:
         raise PrerequisiteMissingError(
             "Go is not installed, and the local control plane is built from Go modules. "
-            f"Install Go {MINIMUM_GO[0]}.{MINIMUM_GO[1]} or newer and put `go` on PATH, "
+            f"Install Go {minimum[0]}.{minimum[1]} or newer and put `go` on PATH, "
             "then run `paved local up` again."
         )
     printed = subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout
     match = re.search(r"go(\d+)\.(\d+)", printed)
-    if match is None or (int(match[1]), int(match[2])) < MINIMUM_GO:
+    if match is None or (int(match[1]), int(match[2])) < minimum:
         raise PrerequisiteMissingError(
-            f"{printed.strip()} is too old to build Kubernetes {KUBERNETES_VERSION}: "
-            f"install Go {MINIMUM_GO[0]}.{MINIMUM_GO[1]} or newer."
+            f"{printed.strip()} is too old to build {building}: "
+            f"install Go {minimum[0]}.{minimum[1]} or newer."
         )
     return go
 
@@ -87,30 +98,60 @@ def check_go() -> str:
 def ensure_toolchain(cache: Path | None = None) -> Toolchain:
     """Build whatever binary is missing (once, even when several callers race) and return them."""
     cache = cache or cache_root()
-    found = _expected(cache)
+    versions = [KUBERNETES_VERSION, HELM_VERSION, RCLONE_VERSION]
+    argv = ["bash", str(_BUILD_SCRIPT), str(cache), *versions]
+    return _built_once(cache, ".build.lock", _expected, argv, what="toolchain")
+
+
+def _built_once(
+    cache: Path,
+    lock_name: str,
+    expected: Callable[[Path], B | None],
+    argv: list[str],
+    *,
+    what: str,
+) -> B:
+    """What `expected` finds in `cache`, after running the build `argv` when it finds nothing:
+    one build at a time across processes, and none when a racing caller has just built it."""
+    found = expected(cache)
     if found is not None:
         return found
     check_go()
     cache.mkdir(parents=True, exist_ok=True)
-    with (cache / ".build.lock").open("w") as lock:
+    with (cache / lock_name).open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        found = _expected(cache)
-        if found is not None:
-            return found
-        subprocess.run(
-            [
-                "bash",
-                str(_BUILD_SCRIPT),
-                str(cache),
-                KUBERNETES_VERSION,
-                HELM_VERSION,
-                RCLONE_VERSION,
-            ],
-            check=True,
-        )
-    built = _expected(cache)
+        if expected(cache) is None:
+            subprocess.run(argv, check=True)
+    built = expected(cache)
     if built is None:
         raise PrerequisiteMissingError(
-            f"the toolchain build finished but left binaries missing in {cache}"
+            f"the {what} build finished but left binaries missing in {cache}"
         )
     return built
+
+
+@dataclass(frozen=True)
+class ArgoCd:
+    """Argo CD built here: one binary (the application controller or the repo server, by
+    ARGOCD_BINARY_NAME) and the module's Application and AppProject CRDs."""
+
+    binary: Path
+    crds: Path
+
+
+def _argocd_expected(cache: Path) -> ArgoCd | None:
+    home = cache / f"argo-cd-{ARGOCD_VERSION}"
+    argocd = ArgoCd(binary=home / "bin" / "argocd", crds=home / "crds")
+    built = os.access(argocd.binary, os.X_OK) and (argocd.crds / "application-crd.yaml").is_file()
+    return argocd if built else None
+
+
+def ensure_argocd(cache: Path | None = None) -> ArgoCd:
+    """Build Argo CD once (long on two cores; every later call finds the cache)."""
+    cache = cache or cache_root()
+    if _argocd_expected(cache) is None:
+        # Its go line is a floor (v3.6's code uses Go 1.27's struct literals that set an
+        # embedded struct's fields directly): say so before a long build fails.
+        check_go(ARGOCD_MINIMUM_GO, f"Argo CD {ARGOCD_VERSION}")
+    argv = ["bash", str(_BUILD_ARGOCD), str(cache), ARGOCD_VERSION]
+    return _built_once(cache, ".build-argocd.lock", _argocd_expected, argv, what="Argo CD")

@@ -11,8 +11,6 @@ import asyncio
 import copy
 import datetime as dt
 import re
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
 from tests.support.outages import frozen
+from tests.support.rollouts import roll_back
 from tests.support.traffic import steady_load
 from tests.support.training import example
 from tests.support.waiting import wait_for
@@ -46,7 +45,6 @@ from tests.support.waiting import wait_for
 ROLLOUT = "rollout.paved.dev"
 CANARY = dt.timedelta(seconds=90)  # room for a slow operator restart inside it
 ANALYSIS = dt.timedelta(seconds=2)
-PAVED = str(Path(sys.executable).parent / "paved")
 
 
 def _rollout(name: str, deployment: str, canary: str, ab_test: bool = False) -> dict[str, Any]:
@@ -303,23 +301,7 @@ def test_a_rollout_is_decided_by_real_traffic(
         )
         kubectl.run("delete", "rollout.paved.dev", "second", "-n", namespace)
         assert _predictors(kubectl, deployment, namespace)["candidate"]["traffic"] == 20
-        requested = subprocess.run(
-            [
-                PAVED,
-                "rollout",
-                "rollback",
-                "by-hand",
-                "-n",
-                namespace,
-                "--reason",
-                "pager",
-                f"--kubeconfig={endpoints.kubeconfig}",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert requested.returncode == 0, requested.stderr
+        roll_back("by-hand", namespace, "pager", endpoints.kubeconfig)
         by_hand = wait_for_condition(
             kubectl, ROLLOUT, "by-hand", namespace, "Progressing", "False", timeout=30
         )

@@ -43,16 +43,18 @@ end
 if phase == "RolledBack" or phase == "Failed" then
   hs.status = "Degraded"
   local progressing = condition(status, "Progressing")
-  local annotations = obj.metadata.annotations or {}
-  if progressing ~= nil and progressing.status == "False" and progressing.message ~= nil then
-    hs.message = progressing.message
+  local requested = (obj.metadata.annotations or {})["paved.dev/rollback"]
+  local stopped = progressing ~= nil and progressing.status == "False"
+  -- A person's rollback: the operator's condition says "on request", the request's annotation
+  -- says why. A tick after finishing, the condition says "The rollout has finished.", so the
+  -- reason is recovered from what outlives that tick: the annotation, or the guardrail readings
+  -- of the last analysis.
+  if requested ~= nil and (not stopped or progressing.reason == "RollbackRequested") then
+    hs.message = "rolled back on request: " .. requested
     return hs
   end
-  -- A tick after finishing, the operator reports "The rollout has finished." in the condition,
-  -- so the reason for the rollback is recovered from what outlives that tick: the rollback
-  -- request's annotation, or the guardrail readings of the last analysis.
-  if annotations["paved.dev/rollback"] ~= nil then
-    hs.message = "rolled back on request: " .. annotations["paved.dev/rollback"]
+  if stopped and progressing.message ~= nil then
+    hs.message = progressing.message
     return hs
   end
   local breaches = {}

@@ -27,6 +27,7 @@ from paved.core.freshness import FeatureLag, fresh_condition
 from paved.core.gates import GateVerdict, Verdict
 from paved.core.model_versions import TRAINED, gates_condition
 from paved.core.promotion_policy import Authors, sign_off_verdict
+from paved.core.reasons import RolloutReason
 from paved.core.references import Reference, acceptance, invalid_spec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -169,6 +170,16 @@ def test_a_rollout_rolled_back_by_a_person_is_degraded_with_their_reason() -> No
     status = rollout(RolloutPhase.ROLLED_BACK, finished.message, finished)
     body = resource("Rollout", status, annotations={ROLLBACK_ANNOTATION: "conversion dropped"})
     assert health(body) == ("Degraded", "rolled back on request: conversion dropped")
+
+
+def test_a_rollout_just_rolled_back_by_a_person_is_degraded_with_their_reason() -> None:
+    # The tick that rolls back says "on request"; the person's reason is in their annotation.
+    requested = Observation(
+        PROGRESSING, "False", RolloutReason.ROLLBACK_REQUESTED, "Rolled back on request."
+    )
+    status = rollout(RolloutPhase.ROLLED_BACK, requested.message, requested)
+    body = resource("Rollout", status, annotations={ROLLBACK_ANNOTATION: "pager"})
+    assert health(body) == ("Degraded", "rolled back on request: pager")
 
 
 def test_a_failed_rollout_is_degraded_with_the_progressing_condition_message() -> None:
@@ -401,3 +412,19 @@ def test_the_api_syncs_before_the_operator_and_the_operator_before_the_example()
     assert "ServerSideApply=true" in applications["paved-crds"]["spec"]["syncPolicy"]["syncOptions"]
     # The CRDs belong to paved-crds alone.
     assert applications["paved-operator"]["spec"]["source"]["helm"]["skipCrds"] is True
+
+
+def _applies_server_side(path: Path) -> bool:
+    policy = _yaml(path)["spec"].get("syncPolicy", {})
+    return "ServerSideApply=true" in policy.get("syncOptions", [])
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in APPLICATIONS if _applies_server_side(p)], ids=lambda p: p.stem
+)
+def test_an_application_that_applies_server_side_compares_server_side(path: Path) -> None:
+    """Compared client-side, what the API server defaults or drops after a server-side apply
+    (an empty schema `properties`, `scope: '*'` in a policy's rules) stays OutOfSync for ever:
+    paved-crds never became Synced on a real Argo CD before this."""
+    annotations = _yaml(path)["metadata"].get("annotations", {})
+    assert annotations.get("argocd.argoproj.io/compare-options") == "ServerSideDiff=true"
