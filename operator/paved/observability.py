@@ -99,6 +99,16 @@ STREAM_THROUGHPUT: Final = Gauge(
     "Events the group read per second, between the operator's last two looks.",
     ["namespace", "streaming_prediction"],
 )
+MONITOR_PSI: Final = Gauge(
+    "paved_monitor_psi",
+    "PSI of a feature's logged inputs against the training set, at a ModelMonitor's last check.",
+    ["namespace", "model_monitor", "feature"],
+)
+MONITOR_CHECK: Final = Gauge(
+    "paved_monitor_check",
+    "1 while a ModelMonitor's check alarms, 0 while it passes (no series while not judged).",
+    ["namespace", "model_monitor", "check"],
+)
 STREAM_GAUGES: Final = (STREAM_LAG, STREAM_PENDING, STREAM_OLDEST_SECONDS, STREAM_THROUGHPUT)
 
 
@@ -118,3 +128,14 @@ def forget_feature_view(namespace: str, name: str) -> None:
                 labels = sample.labels
                 if (labels["namespace"], labels["feature_view"]) == (namespace, name):
                     gauge.remove(namespace, name, labels["feature"])
+
+
+def forget_model_monitor(namespace: str, name: str) -> None:
+    """Drop a ModelMonitor's series (a deleted monitor's alarm must not keep firing)."""
+    for gauge, label in ((MONITOR_PSI, "feature"), (MONITOR_CHECK, "check")):
+        for metric in gauge.collect():
+            for sample in metric.samples:
+                labels = sample.labels
+                if (labels["namespace"], labels["model_monitor"]) == (namespace, name):
+                    with contextlib.suppress(KeyError):
+                        gauge.remove(namespace, name, labels[label])

@@ -20,12 +20,14 @@ from prometheus_client import start_http_server
 import paved.controllers  # noqa: F401  (registers the handlers)
 from paved.adapters.kubernetes_api import api_client
 from paved.assembly import (
+    label_rows,
     model_loader,
     model_registry,
     offline_engine,
     online_store,
     pipeline_runner,
     prediction_files,
+    prediction_log,
 )
 from paved.controllers._kopf import WatchedCluster
 from paved.ports import Ports
@@ -60,6 +62,8 @@ def build_ports(settings: OperatorSettings) -> Ports:
         predictions=prediction_files(),
         workers=ProcessWorkers(Path(settings.state_dir) / "stream-workers"),
         backlogs=RedisBacklogs.from_url(settings.redis_url),
+        prediction_log=prediction_log(settings),
+        labels=label_rows(settings),
     )
 
 

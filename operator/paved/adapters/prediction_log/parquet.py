@@ -32,6 +32,7 @@ from paved.core.prediction_log import (
     join,
     partition,
 )
+from paved.ports.monitoring import LoggedWindow, MonitorReadError
 
 _TIME: Final = pa.timestamp("us", tz="UTC")
 PREDICTIONS: Final = pa.schema(
@@ -197,3 +198,30 @@ def joined(
     outcome_days = [first + dt.timedelta(n) for n in range((as_of.date() - first).days + 1)]
     feedback = read(data_root, namespace, LogKind.OUTCOMES, model, outcome_days)
     return join(predictions(logged), [*outcomes(feedback), *labels], as_of=as_of, horizon=horizon)
+
+
+class ParquetPredictionLog:
+    """`PredictionLogReader` over the log's Parquet under `data_root` (where the data plane
+    writes it: the data claim on a cluster, the platform's data root locally)."""
+
+    def __init__(self, data_root: str) -> None:
+        self._root = data_root
+
+    def window(
+        self, namespace: str, model: str, version: str, *, since: dt.datetime, until: dt.datetime
+    ) -> LoggedWindow:
+        days = [
+            since.date() + dt.timedelta(n) for n in range((until.date() - since.date()).days + 1)
+        ]
+        try:
+            table = read(self._root, namespace, LogKind.PREDICTIONS, model, days)
+        except (OSError, pa.ArrowException) as error:
+            raise MonitorReadError(f"the prediction log of {model}: {error}") from error
+        rows = table.select(["served_at", "model_version", "features", "score"]).to_pylist()
+        kept = [
+            r for r in rows if r["model_version"] == version and since <= r["served_at"] < until
+        ]
+        features = [json.loads(r["features"]) for r in kept]
+        names = sorted({name for row in features for name in row})
+        inputs = {name: [row.get(name) for row in features] for name in names}
+        return LoggedWindow([float(r["score"]) for r in kept], inputs)
