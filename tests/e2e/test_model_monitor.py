@@ -1,0 +1,146 @@
+"""A ModelMonitor watches the demo's churn model in production: while the logged inputs look
+like its training set it is healthy; once they drift, InputDrift flips to True, with a Warning
+event naming the feature and the operator's gauges saying the same (issue #19, item 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from paved.adapters.prediction_log import parquet
+from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.api.model_version import Stage
+from paved.core.model_versions import registered_model_name
+from paved.core.prediction_log import Prediction, entity_key
+from paved_local.platform import Endpoints
+from tests.e2e.test_model_version_trains_and_is_gated import MV, _model_version
+from tests.support.churn_data import serving_examples, write_churn_data
+from tests.support.conditions import condition, wait_for_condition
+from tests.support.fixtures import RunningOperator
+from tests.support.kubectl import Kubectl
+from tests.support.training import example
+from tests.support.waiting import wait_for
+
+MONITOR = "modelmonitor.paved.dev"
+MODEL = "churn"
+
+
+def _production(kubectl: Kubectl, endpoints: Endpoints, namespace: str) -> tuple[str, str]:
+    """churn-v1 trained by its real pipeline, then made production as a Rollout's promotion
+    leaves it in the registry: its (version, storage URI)."""
+    staged = wait_for_condition(
+        kubectl, MV, "churn-v1", namespace, "GatesPassed", "True", timeout=300
+    )
+    version = staged["status"]["registry"]["version"]
+    registry = MlflowRegistry(endpoints.mlflow)
+    model = registered_model_name(namespace, MODEL)
+    asyncio.run(registry.set_stage(model, version, Stage.PRODUCTION))
+    found = asyncio.run(registry.version(model, version))
+    assert found is not None
+    return version, found.uri
+
+
+def _serve(kubectl: Kubectl, namespace: str, uri: str) -> None:
+    deployment = example("00-seldondeployment.yaml")
+    deployment["spec"]["predictors"][0]["graph"]["modelUri"] = uri
+    kubectl.apply(yaml.safe_dump(deployment), "-n", namespace)
+
+
+def _log(root: Path, namespace: str, version: str, rows: list[dict[str, Any]], tag: str) -> None:
+    """Predictions as the data plane logs them, served over the last minutes."""
+    now = dt.datetime.now(dt.UTC)
+    records = [
+        parquet.PredictionRecord(
+            namespace=namespace,
+            model=MODEL,
+            predictor="baseline",
+            prediction=Prediction(
+                request_id=f"{tag}-{n}",
+                entity=entity_key({"user_id": n}),
+                served_at=now - dt.timedelta(seconds=len(rows) - n),
+                model_version=version,
+                score=0.5,
+            ),
+            features=features,
+        )
+        for n, features in enumerate(rows)
+    ]
+    parquet.write(str(root), records)
+
+
+def _plain(features: Mapping[str, Any]) -> dict[str, Any]:
+    """Features as the data plane logs them, from a request's JSON: numbers, not numpy's."""
+    return {name: v.item() if isinstance(v, np.generic) else v for name, v in features.items()}
+
+
+def _monitor() -> dict[str, Any]:
+    return {
+        "apiVersion": "paved.dev/v1alpha1",
+        "kind": "ModelMonitor",
+        "metadata": {"name": "churn"},
+        "spec": {
+            "model": MODEL,
+            "target": {"seldonDeployment": {"name": "churn"}},
+            "interval": "5s",
+            "window": "1h",
+            "minSamples": 200,
+            "inputDrift": {"maxPsi": 0.2},
+        },
+    }
+
+
+def test_drifted_inputs_flip_input_drift_with_an_event_and_a_metric(
+    paved_operator: RunningOperator, kubectl: Kubectl, namespace: str, endpoints: Endpoints
+) -> None:
+    data = paved_operator.data_root / namespace
+    write_churn_data(data)
+    view = example("01-featureview.yaml")
+    view["spec"]["source"]["path"] = "activity/*.parquet"
+    view["spec"]["materialization"]["enabled"] = False
+    kubectl.apply(yaml.safe_dump(view), "-n", namespace)
+    trained = _model_version("churn-v1", MODEL, "churn_labels.parquet")
+    kubectl.apply(yaml.safe_dump(trained), "-n", namespace)
+    version, uri = _production(kubectl, endpoints, namespace)
+    _serve(kubectl, namespace, uri)
+    like_training = [_plain(e.features) for e in serving_examples(data)[:300]]
+    _log(paved_operator.data_root, namespace, version, like_training, "stable")
+
+    kubectl.apply(yaml.safe_dump(_monitor()), "-n", namespace)
+    calm = wait_for_condition(kubectl, MONITOR, "churn", namespace, "Healthy", "True", timeout=120)
+    assert condition(calm, "InputDrift")["reason"] == "NoDrift"  # type: ignore[index]
+    assert calm["status"]["modelVersion"] == version
+    assert {h["feature"] for h in calm["status"]["references"]["features"]} == {
+        "clicks_7d",
+        "sessions_7d",
+        "tenure_days",
+        "country",
+    }
+    labels = {"namespace": namespace, "model_monitor": "churn"}
+    assert paved_operator.metric("paved_monitor_check", check="InputDrift", **labels) == 0
+
+    # The world drifts: the most active users of the window click three times as much.
+    drifted = [{**row, "clicks_7d": row["clicks_7d"] * 3 + 30} for row in like_training]
+    _log(paved_operator.data_root, namespace, version, drifted * 2, "drifted")
+    alarm = wait_for_condition(
+        kubectl, MONITOR, "churn", namespace, "InputDrift", "True", timeout=60
+    )
+    message = condition(alarm, "InputDrift")["message"]  # type: ignore[index]
+    assert "clicks_7d PSI" in message
+    assert condition(alarm, "Healthy")["status"] == "False"  # type: ignore[index]
+
+    def warned() -> dict[str, Any] | None:
+        events = kubectl.events_about("churn", namespace)
+        about = [e for e in events if e["involvedObject"]["kind"] == "ModelMonitor"]
+        return next((e for e in about if e["reason"] == "DriftDetected"), None)
+
+    event = wait_for(warned, 30, "the DriftDetected event")
+    assert event["type"] == "Warning"
+    assert "clicks_7d" in event["message"]
+    assert paved_operator.metric("paved_monitor_check", check="InputDrift", **labels) == 1
+    assert paved_operator.metric("paved_monitor_psi", feature="clicks_7d", **labels) > 0.2
