@@ -123,19 +123,20 @@ def forget_feature_view(namespace: str, name: str) -> None:
     """Drop a deleted FeatureView's freshness series: a gauge keeps its last value, so the view
     would be reported (and alerted on) as stale or fresh for as long as the operator runs."""
     for gauge in (FEATURE_LAG_SECONDS, FEATURE_SLO_SECONDS):
-        for metric in gauge.collect():
-            for sample in metric.samples:
-                labels = sample.labels
-                if (labels["namespace"], labels["feature_view"]) == (namespace, name):
-                    gauge.remove(namespace, name, labels["feature"])
+        _forget(gauge, "feature_view", namespace, name)
 
 
 def forget_model_monitor(namespace: str, name: str) -> None:
     """Drop a ModelMonitor's series (a deleted monitor's alarm must not keep firing)."""
-    for gauge, label in ((MONITOR_PSI, "feature"), (MONITOR_CHECK, "check")):
-        for metric in gauge.collect():
-            for sample in metric.samples:
-                labels = sample.labels
-                if (labels["namespace"], labels["model_monitor"]) == (namespace, name):
-                    with contextlib.suppress(KeyError):
-                        gauge.remove(namespace, name, labels[label])
+    for gauge in (MONITOR_PSI, MONITOR_CHECK):
+        _forget(gauge, "model_monitor", namespace, name)
+
+
+def _forget(gauge: Gauge, owner: str, namespace: str, name: str) -> None:
+    """Remove every series of `gauge` that belongs to the object `name` (its `owner` label)."""
+    for metric in gauge.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if (labels["namespace"], labels[owner]) == (namespace, name):
+                with contextlib.suppress(KeyError):  # a sample's labels are in the gauge's order
+                    gauge.remove(*labels.values())
