@@ -37,6 +37,7 @@ IO_THREADS: Final = 32
 
 
 def build_ports(settings: OperatorSettings) -> Ports:
+    from paved.adapters.kubernetes.model_versions import KubernetesModelVersions
     from paved.adapters.metrics.prometheus import PrometheusMetrics
     from paved.adapters.streams.redis import RedisBacklogs
     from paved.adapters.traffic import KubernetesRouters
@@ -64,6 +65,7 @@ def build_ports(settings: OperatorSettings) -> Ports:
         backlogs=RedisBacklogs.from_url(settings.redis_url),
         prediction_log=prediction_log(settings),
         labels=label_rows(settings),
+        model_versions=KubernetesModelVersions(kubernetes),
     )
 
 

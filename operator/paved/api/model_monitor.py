@@ -9,23 +9,34 @@ feature, training set against the logged inputs of the recent window) and predic
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from paved.api.meta import (
     Identifier,
     Message,
     Model,
     ObjectName,
+    ParameterMap,
     PositiveDuration,
     PrometheusRange,
     RecordedName,
     ShortText,
     Status,
     cel,
+    flat_map,
+    section,
     validated,
 )
-from paved.api.model_version import MAX_MODEL_NAME
+from paved.api.model_version import (
+    MAX_MODEL_NAME,
+    Approval,
+    FeatureSelection,
+    Gates,
+    Labels,
+    Pipeline,
+)
 from paved.api.rollout import Guardrail, Target
 
 # PSI bins of a numeric feature: the gates' default.
@@ -73,12 +84,75 @@ class MonitorGuardrails(Model):
     )
 
 
+class RetrainTrigger(StrEnum):
+    """A check whose alarm may start a retraining (its condition type)."""
+
+    INPUT_DRIFT = "InputDrift"
+    PREDICTION_DRIFT = "PredictionDrift"
+
+
+# Pipeline parameters the monitor adds to a retraining's (its lineage: why and by whom).
+RETRAIN_PARAMETERS = 2
+
+
+class TemplatePipeline(Pipeline):
+    parameters: ParameterMap = flat_map(
+        "Pipeline parameters, as a ModelVersion's; the monitor adds retrained_because and"
+        " retrained_by (the retraining's lineage), so two fewer than a ModelVersion's 64.",
+        max_entries=64 - RETRAIN_PARAMETERS,
+    )
+
+
+class ModelVersionTemplate(Model):
+    """The next ModelVersion's spec, its model aside (the monitor's): a retraining goes through
+    the gates, the sign-off and a Rollout like any other version."""
+
+    model_config = validated(
+        cel(
+            "!has(self.approval) || !has(self.approval.signOff)",
+            "a template carries no sign-off: a person signs off the version it makes",
+            ".approval",
+        ),
+    )
+
+    pipeline: TemplatePipeline
+    features: list[FeatureSelection] = Field(min_length=1, max_length=32)
+    labels: Labels
+    gates: Gates = section(Gates)
+    approval: Approval = section(Approval)
+
+
+class Retrain(Model):
+    when: list[RetrainTrigger] = Field(
+        default_factory=lambda: [RetrainTrigger.INPUT_DRIFT],
+        min_length=1,
+        max_length=2,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="The checks whose alarm, held over two checks in a row, starts a retraining.",
+    )
+    template: ModelVersionTemplate
+    cool_down: PositiveDuration = Field(
+        default="24h", description="At least this long between two retrainings' starts."
+    )
+
+
+class Actions(Model):
+    retrain: Retrain | None = None
+
+
 class ModelMonitorSpec(Model):
     model_config = validated(
         cel(
             "has(self.guardrails) || has(self.inputDrift) || has(self.predictionDrift)",
             "a monitor needs at least one check: guardrails, inputDrift or predictionDrift",
-        )
+        ),
+        cel(
+            "!has(self.actions.retrain) || self.actions.retrain.when.all(t,"
+            " t == 'InputDrift' ? has(self.inputDrift) : has(self.predictionDrift))",
+            "a retraining is triggered by a check the monitor runs: configure inputDrift or"
+            " predictionDrift for each of actions.retrain.when",
+            ".actions.retrain.when",
+        ),
     )
 
     model: ObjectName = Field(
@@ -99,6 +173,19 @@ class ModelMonitorSpec(Model):
     guardrails: MonitorGuardrails | None = None
     input_drift: InputDrift | None = None
     prediction_drift: PredictionDrift | None = None
+    actions: Actions = section(Actions)
+
+    @model_validator(mode="after")
+    def _triggers_are_checks(self) -> ModelMonitorSpec:
+        retrain = self.actions.retrain
+        run = {
+            RetrainTrigger.INPUT_DRIFT: self.input_drift is not None,
+            RetrainTrigger.PREDICTION_DRIFT: self.prediction_drift is not None,
+        }
+        missing = [t.value for t in retrain.when if not run[t]] if retrain else []
+        if missing:
+            raise ValueError(f"actions.retrain.when: {missing[0]} is not a check this monitor runs")
+        return self
 
 
 class Histogram(Model):
@@ -140,6 +227,15 @@ class FeatureDriftResult(Model):
     threshold: float
 
 
+class RetrainingRecord(Model):
+    """The last retraining this monitor started."""
+
+    model_version: RecordedName
+    trigger: RecordedName = Field(description="The check whose alarm started it.")
+    evidence: Message = Field(description="What the check read, e.g. 'clicks_7d PSI 0.31 > 0.2'.")
+    started_at: dt.datetime
+
+
 class ModelMonitorStatus(Status):
     model_version: RecordedName | None = Field(
         default=None, description="The registry version watched: production at the last check."
@@ -147,6 +243,7 @@ class ModelMonitorStatus(Status):
     references: References | None = None
     checks: list[CheckResult] = Field(default_factory=list)
     drift: list[FeatureDriftResult] = Field(default_factory=list)
+    retraining: RetrainingRecord | None = None
     last_checked_at: dt.datetime | None = None
     next_check_at: dt.datetime | None = None
     summary: ShortText | None = Field(

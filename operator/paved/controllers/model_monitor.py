@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from paved.api.crds import MODEL_MONITOR
 from paved.api.meta import parse_duration
-from paved.api.model_monitor import Histogram, ModelMonitorSpec, ModelMonitorStatus, References
+from paved.api.model_monitor import Histogram, ModelMonitorSpec, ModelMonitorStatus
 from paved.api.model_version import Stage
 from paved.api.rollout import Guardrail
 from paved.controllers._kopf import Reconciled, Resource, on_delete, timer
@@ -26,6 +26,14 @@ from paved.core.conditions import Observation
 from paved.core.feature_views import FeatureDefinition, view_definition
 from paved.core.guardrails import Measurement, evaluate
 from paved.core.model_versions import MODEL_VERSION_TAG, registered_model_name
+from paved.core.monitor_actions import (
+    LastRetraining,
+    StartRetraining,
+    refused,
+    reported,
+    retrain,
+    started,
+)
 from paved.core.monitor_checks import (
     Check,
     CheckState,
@@ -81,9 +89,9 @@ async def watch_model(resource: MonitorResource, ports: Ports, now: dt.datetime)
         case BuildReferences(production=watched):
             report = await _build(resource, ports, watched, now)
         case Judge():
-            report = judged(
-                subject, decision.production, await _judge(resource, ports, decision, now), now
-            )
+            verdicts = await _judge(resource, ports, decision, now)
+            report = judged(subject, decision.production, verdicts, now)
+            report = await _act(resource, ports, report, verdicts, now)
             _export(resource, report.status)
         case _:
             assert_never(decision)
@@ -132,28 +140,13 @@ async def _build(
     resource: MonitorResource, ports: Ports, production: Production, now: dt.datetime
 ) -> Report:
     subject = Subject(resource.spec, resource.status, resource.generation)
-    spec = resource.spec
     try:
         features = await _feature_histograms(resource, ports, production)
         scores = await _score_histogram(resource, ports, production)
     except (MonitorReadError, PermanentError, ValueError) as error:
-        why = Unwatched(Reason.TRAINING_SET_UNREADABLE, f"References not built: {error}")
+        why = Unwatched(Reason.REFERENCES_NOT_BUILT, f"References not built: {error}")
         return unwatched(subject, why, now)
-    rows = max((h.rows for h in features), default=0)
-    message = (
-        f"references: {len(features)} features over {rows} training rows"
-        + (f", {scores.rows} scores before its promotion." if scores else ".")
-        if spec.input_drift or scores
-        else "no drift checks."
-    )
-    references = References(
-        version=production.version,
-        features=features,
-        scores=scores,
-        computed_at=now,
-        message=message,
-    )
-    return references_built(subject, production, references)
+    return references_built(subject, production, features=features, scores=scores, now=now)
 
 
 async def _trained_features(
@@ -288,6 +281,61 @@ async def _guardrail(
     return evaluate(
         rule, Measurement(value, await ports.metrics.value(queries.samples)), min_samples
     )
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+
+async def _act(
+    resource: MonitorResource,
+    ports: Ports,
+    report: Report,
+    verdicts: list[CheckVerdict],
+    now: dt.datetime,
+) -> Report:
+    """The retrain policy after the checks: start a retraining, or say why not."""
+    subject = Subject(resource.spec, resource.status, resource.generation)
+    last = await _last_retraining(resource, ports)
+    action = retrain(subject, verdicts, last, monitor=resource.name, now=now)
+    match action:
+        case None:
+            return report
+        case Observation():
+            return reported(report, action)
+        case StartRetraining():
+            return await _start_retraining(resource, ports, report, action)
+        case _:
+            assert_never(action)
+
+
+async def _last_retraining(resource: MonitorResource, ports: Ports) -> LastRetraining | None:
+    record = resource.status.retraining
+    if record is None:
+        return None
+    found = await ports.cluster.model_version(resource.namespace, record.model_version)
+    if found is None:
+        return LastRetraining(found=False)
+    status = found.status
+    return LastRetraining(found=True, phase=status.phase if status is not None else None)
+
+
+async def _start_retraining(
+    resource: MonitorResource, ports: Ports, report: Report, start: StartRetraining
+) -> Report:
+    """Create the retraining's ModelVersion; a refusal is reported, and nothing recorded."""
+    if ports.model_versions is None:
+        return reported(report, refused(start, "this operator creates no ModelVersions"))
+    try:
+        created = await ports.model_versions.create(
+            resource.namespace,
+            start.record.model_version,
+            start.spec,
+            labels=start.labels,
+            annotations=start.annotations,
+        )
+    except PermanentError as error:
+        return reported(report, refused(start, str(error)))
+    return reported(report, started(start, created=created), start.record)
 
 
 def _export(resource: MonitorResource, status: ModelMonitorStatus) -> None:

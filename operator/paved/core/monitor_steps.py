@@ -17,6 +17,7 @@ from paved.api.meta import parse_duration
 from paved.api.model_monitor import (
     CheckResult,
     FeatureDriftResult,
+    Histogram,
     ModelMonitorSpec,
     ModelMonitorStatus,
     References,
@@ -142,9 +143,27 @@ def unwatched(subject: Subject, why: Unwatched, now: dt.datetime) -> Report:
     return Report(observed, status)
 
 
-def references_built(subject: Subject, production: Production, references: References) -> Report:
+def references_built(
+    subject: Subject,
+    production: Production,
+    *,
+    features: Sequence[Histogram],
+    scores: Histogram | None,
+    now: dt.datetime,
+) -> Report:
     """References kept in status; the checks run at the next tick, at once."""
-    message = f"Watching {_named(production)}; {references.message}"
+    rows = max((h.rows for h in features), default=0)
+    parts = [f"{len(features)} features over {rows} training rows"] if features else []
+    if scores is not None:
+        parts.append(f"{scores.rows} scores before its promotion")
+    message = f"references: {', '.join(parts) or 'none needed'}."
+    references = References(
+        version=production.version,
+        features=list(features),
+        scores=scores,
+        computed_at=now,
+        message=message,
+    )
     status = subject.status.model_copy(
         update={
             "references": references,
@@ -152,6 +171,7 @@ def references_built(subject: Subject, production: Production, references: Refer
             "next_check_at": None,
         }
     )
+    message = f"Watching {_named(production)}; {message}"
     return Report((Observation(WATCHING, "True", Reason.WATCHING, message),), status)
 
 

@@ -207,7 +207,7 @@ class MonitorReason(StrEnum):
     BACKEND_UNAVAILABLE = "BackendUnavailable"
     REGISTRY_UNAVAILABLE = "RegistryUnavailable"
     LOG_UNAVAILABLE = "LogUnavailable"
-    TRAINING_SET_UNREADABLE = "TrainingSetUnreadable"
+    REFERENCES_NOT_BUILT = "ReferencesNotBuilt"  # the training set or the scores unreadable
     TOO_FEW_SAMPLES = "TooFewSamples"
     NO_REFERENCE = "NoReference"
     NO_DRIFT = "NoDrift"
@@ -218,3 +218,9 @@ class MonitorReason(StrEnum):
     ALL_CHECKS_PASS = "AllChecksPass"
     CHECKS_ALARM = "ChecksAlarm"
     NOT_JUDGED = "NotJudged"
+    # The Retraining condition (an action, not a check).
+    NOT_TRIGGERED = "NotTriggered"
+    RETRAIN_STARTED = "RetrainStarted"
+    RETRAIN_IN_FLIGHT = "RetrainInFlight"
+    COOLING_DOWN = "CoolingDown"
+    RETRAIN_REFUSED = "RetrainRefused"

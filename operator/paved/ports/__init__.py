@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from paved.ports.cluster import Cluster
     from paved.ports.metrics import MetricsProvider
     from paved.ports.models import ModelLoader
-    from paved.ports.monitoring import LabelRows, PredictionLogReader
+    from paved.ports.monitoring import LabelRows, ModelVersionCreator, PredictionLogReader
     from paved.ports.offline import OfflineEngine
     from paved.ports.online import OnlineStore
     from paved.ports.pipelines import PipelineRunner
@@ -30,6 +30,7 @@ _MODULES = {
     "MetricsProvider": "metrics",
     "ModelLoader": "models",
     "LabelRows": "monitoring",
+    "ModelVersionCreator": "monitoring",
     "PredictionLogReader": "monitoring",
     "OfflineEngine": "offline",
     "OnlineStore": "online",
@@ -77,6 +78,8 @@ class Ports:
     # features to; None: this operator monitors nothing (a monitor says so on Watching).
     prediction_log: PredictionLogReader | None = None
     labels: LabelRows | None = None
+    # Where a monitor's retraining creates its ModelVersion; None: no monitor retrains.
+    model_versions: ModelVersionCreator | None = None
 
 
 __all__ = [
@@ -85,6 +88,7 @@ __all__ = [
     "MetricsProvider",
     "ModelLoader",
     "ModelRegistry",
+    "ModelVersionCreator",
     "OfflineEngine",
     "OnlineStore",
     "PipelineRunner",

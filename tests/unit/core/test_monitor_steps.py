@@ -10,7 +10,7 @@ import pytest
 from paved.api.meta import Condition
 from paved.api.model_monitor import ModelMonitorSpec, ModelMonitorStatus, References
 from paved.core.conditions import Observation, event_type
-from paved.core.monitor_checks import Check, CheckState, CheckVerdict, FeatureDrift
+from paved.core.monitor_checks import Check, CheckState, CheckVerdict, FeatureDrift, histogram
 from paved.core.monitor_steps import (
     HEALTHY,
     WATCHING,
@@ -22,6 +22,7 @@ from paved.core.monitor_steps import (
     decide,
     due,
     judged,
+    references_built,
     unwatched,
 )
 from paved.core.reasons import MonitorReason as Reason
@@ -154,3 +155,16 @@ def test_a_drift_alarm_is_a_warning_and_its_recovery_normal(
         {"type": type_, "status": status, "reason": "R", "lastTransitionTime": NOW}
     )
     assert event_type(condition) == event
+
+
+def test_references_are_kept_with_their_version_and_the_checks_run_next() -> None:
+    clicks = histogram("clicks_7d", [float(n) for n in range(100)], numeric=True, bins=10)
+    report = references_built(_subject(), PRODUCTION, features=[clicks], scores=None, now=NOW)
+    references = report.status.references
+    assert references is not None
+    assert (references.version, references.computed_at) == ("3", NOW)
+    assert report.status.next_check_at is None  # judged at the next tick
+    (watching,) = report.observations
+    assert watching.message == (
+        "Watching team.churn v3 (churn-v3); references: 1 features over 100 training rows."
+    )
