@@ -1,6 +1,8 @@
 """A ModelMonitor watches the demo's churn model in production: while the logged inputs look
 like its training set it is healthy; once they drift, InputDrift flips to True, with a Warning
-event naming the feature and the operator's gauges saying the same (issue #19, item 2)."""
+event naming the feature and the operator's gauges saying the same (issue #19, item 2); the
+alarm held at the next check trains the next version from the monitor's template, which passes
+its gates and waits for a person (item 3)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from paved.adapters.prediction_log import parquet
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.model_version import Stage
 from paved.core.model_versions import registered_model_name
+from paved.core.monitor_actions import MONITOR_LABEL
 from paved.core.prediction_log import Prediction, entity_key
 from paved_local.platform import Endpoints
 from tests.e2e.test_model_version_trains_and_is_gated import MV, _model_version
@@ -79,7 +82,8 @@ def _plain(features: Mapping[str, Any]) -> dict[str, Any]:
     return {name: v.item() if isinstance(v, np.generic) else v for name, v in features.items()}
 
 
-def _monitor() -> dict[str, Any]:
+def _monitor(template: dict[str, Any]) -> dict[str, Any]:
+    """Input drift every 5 s over the last hour; a retraining from `template` once it holds."""
     return {
         "apiVersion": "paved.dev/v1alpha1",
         "kind": "ModelMonitor",
@@ -91,11 +95,24 @@ def _monitor() -> dict[str, Any]:
             "window": "1h",
             "minSamples": 200,
             "inputDrift": {"maxPsi": 0.2},
+            "actions": {"retrain": {"when": ["InputDrift"], "template": template}},
         },
     }
 
 
-def test_drifted_inputs_flip_input_drift_with_an_event_and_a_metric(
+def _monitor_events(kubectl: Kubectl, namespace: str, reason: str) -> dict[str, Any] | None:
+    events = kubectl.events_about("churn", namespace)
+    about = [e for e in events if e["involvedObject"]["kind"] == "ModelMonitor"]
+    return next((e for e in about if e["reason"] == reason), None)
+
+
+def _retrainings(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
+    found = kubectl.get_json(MV, "-n", namespace, "-l", f"{MONITOR_LABEL}=churn")
+    items: list[dict[str, Any]] = found["items"]
+    return items
+
+
+def test_drifted_inputs_alarm_and_retrain_a_version_that_waits_for_a_person(
     paved_operator: RunningOperator, kubectl: Kubectl, namespace: str, endpoints: Endpoints
 ) -> None:
     data = paved_operator.data_root / namespace
@@ -110,10 +127,12 @@ def test_drifted_inputs_flip_input_drift_with_an_event_and_a_metric(
     _serve(kubectl, namespace, uri)
     like_training = [_plain(e.features) for e in serving_examples(data)[:300]]
     _log(paved_operator.data_root, namespace, version, like_training, "stable")
+    template = {k: v for k, v in trained["spec"].items() if k != "model"}
 
-    kubectl.apply(yaml.safe_dump(_monitor()), "-n", namespace)
+    kubectl.apply(yaml.safe_dump(_monitor(template)), "-n", namespace)
     calm = wait_for_condition(kubectl, MONITOR, "churn", namespace, "Healthy", "True", timeout=120)
     assert condition(calm, "InputDrift")["reason"] == "NoDrift"  # type: ignore[index]
+    assert condition(calm, "Retraining")["reason"] == "NotTriggered"  # type: ignore[index]
     assert calm["status"]["modelVersion"] == version
     assert {h["feature"] for h in calm["status"]["references"]["features"]} == {
         "clicks_7d",
@@ -124,23 +143,41 @@ def test_drifted_inputs_flip_input_drift_with_an_event_and_a_metric(
     labels = {"namespace": namespace, "model_monitor": "churn"}
     assert paved_operator.metric("paved_monitor_check", check="InputDrift", **labels) == 0
 
-    # The world drifts: the most active users of the window click three times as much.
+    # The world drifts: every user of the window clicks three times as much, and 30 more.
     drifted = [{**row, "clicks_7d": row["clicks_7d"] * 3 + 30} for row in like_training]
     _log(paved_operator.data_root, namespace, version, drifted * 2, "drifted")
     alarm = wait_for_condition(
         kubectl, MONITOR, "churn", namespace, "InputDrift", "True", timeout=60
     )
-    message = condition(alarm, "InputDrift")["message"]  # type: ignore[index]
-    assert "clicks_7d PSI" in message
+    assert "clicks_7d PSI" in condition(alarm, "InputDrift")["message"]  # type: ignore[index]
     assert condition(alarm, "Healthy")["status"] == "False"  # type: ignore[index]
-
-    def warned() -> dict[str, Any] | None:
-        events = kubectl.events_about("churn", namespace)
-        about = [e for e in events if e["involvedObject"]["kind"] == "ModelMonitor"]
-        return next((e for e in about if e["reason"] == "DriftDetected"), None)
-
-    event = wait_for(warned, 30, "the DriftDetected event")
+    event = wait_for(lambda: _monitor_events(kubectl, namespace, "DriftDetected"), 30, "event")
     assert event["type"] == "Warning"
     assert "clicks_7d" in event["message"]
     assert paved_operator.metric("paved_monitor_check", check="InputDrift", **labels) == 1
     assert paved_operator.metric("paved_monitor_psi", feature="clicks_7d", **labels) > 0.2
+
+    _retrained_once_waiting_for_a_person(kubectl, namespace)
+
+
+def _retrained_once_waiting_for_a_person(kubectl: Kubectl, namespace: str) -> None:
+    """The alarm held at the next check: one retraining, trained and gated by its real
+    pipeline, its trigger in its lineage, staged and never promoted by the monitor."""
+    started = wait_for_condition(
+        kubectl, MONITOR, "churn", namespace, "Retraining", "True", timeout=60
+    )
+    name = started["status"]["retraining"]["modelVersion"]
+    assert name.startswith("churn-retrain-")
+    gated = wait_for_condition(kubectl, MV, name, namespace, "GatesPassed", "True", timeout=300)
+    parameters = gated["status"]["lineage"]["parameters"]
+    assert "InputDrift: 1 of 4 features drifted" in parameters["retrained_because"]
+    assert "clicks_7d PSI" in parameters["retrained_because"]
+    assert parameters["retrained_by"] == "ModelMonitor churn"
+    assert gated["status"]["stage"] != "Production"  # a person signs off and rolls it out
+    assert "signOff" not in gated["spec"]["approval"]
+    monitor = wait_for_condition(
+        kubectl, MONITOR, "churn", namespace, "Retraining", "True", reason="RetrainInFlight"
+    )
+    assert name in condition(monitor, "Retraining")["message"]  # type: ignore[index]
+    assert [m["metadata"]["name"] for m in _retrainings(kubectl, namespace)] == [name]
+    assert kubectl.get_json("rollouts.paved.dev", "-n", namespace)["items"] == []

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from paved.core.data_paths import namespace_root
@@ -217,11 +218,16 @@ class ParquetPredictionLog:
             table = read(self._root, namespace, LogKind.PREDICTIONS, model, days)
         except (OSError, pa.ArrowException) as error:
             raise MonitorReadError(f"the prediction log of {model}: {error}") from error
-        rows = table.select(["served_at", "model_version", "features", "score"]).to_pylist()
-        kept = [
-            r for r in rows if r["model_version"] == version and since <= r["served_at"] < until
-        ]
-        features = [json.loads(r["features"]) for r in kept]
+        # Filtered in Arrow: a day at 40 requests/s is millions of rows, of every version.
+        mask = pc.and_(
+            pc.equal(table["model_version"], version),
+            pc.and_(
+                pc.greater_equal(table["served_at"], pa.scalar(since, _TIME)),
+                pc.less(table["served_at"], pa.scalar(until, _TIME)),
+            ),
+        )
+        kept = table.filter(mask).select(["features", "score"]).to_pydict()
+        features = [json.loads(text) for text in kept["features"]]
         names = sorted({name for row in features for name in row})
         inputs = {name: [row.get(name) for row in features] for name in names}
-        return LoggedWindow([float(r["score"]) for r in kept], inputs)
+        return LoggedWindow([float(score) for score in kept["score"]], inputs)
