@@ -54,6 +54,7 @@ from paved.core.monitor_steps import (
     decide,
     due,
     judged,
+    judged_since,
     references_built,
     unwatched,
 )
@@ -155,10 +156,14 @@ async def _trained_features(
     """The features the production version trained on, and its training set's rows of them
     (its labels' entity rows joined point-in-time through the offline engine)."""
     namespace, name = resource.namespace, production.model_version
-    found = None if name is None else await ports.cluster.model_version(namespace, name)
-    if found is None or isinstance(found, Unreadable) or ports.labels is None:
+    if ports.labels is None:
+        raise MonitorReadError("this operator reads no labels (no LabelRows in its ports)")
+    if name is None:
+        raise MonitorReadError(f"v{production.version} names no ModelVersion that trained it")
+    found = await ports.cluster.model_version(namespace, name)
+    if found is None or isinstance(found, Unreadable):
         raise MonitorReadError(
-            f"the ModelVersion that trained v{production.version} ({name}) is not here"
+            f"ModelVersion {name}, which trained v{production.version}, is not here"
         )
     requests: list[FeatureRequest] = []
     definitions: dict[str, FeatureDefinition] = {}
@@ -234,7 +239,7 @@ async def _judge(
     if ports.prediction_log is None:
         message = "This operator reads no prediction log (no PredictionLogReader in its ports)."
         return [*verdicts, *(unavailable(c, Reason.LOG_UNAVAILABLE, message) for c in drifts)]
-    since = now - parse_duration(spec.window)
+    since = judged_since(spec, judge.production, now)
     try:
         logged = await asyncio.to_thread(
             ports.prediction_log.window,

@@ -120,6 +120,14 @@ def decide(
     return Judge(production, subject.status.references)
 
 
+def judged_since(spec: ModelMonitorSpec, production: Production, now: dt.datetime) -> dt.datetime:
+    """Where the window the checks read starts: `window` ago, but never before the promotion
+    (what the version served before it, as a canary or a shadow, is its score reference)."""
+    since = now - parse_duration(spec.window)
+    at = production.promoted_at
+    return since if at is None or at < since else min(at, now)
+
+
 def _needs_references(subject: Subject, production: Production) -> bool:
     spec, references = subject.spec, subject.status.references
     if spec.input_drift is None and spec.prediction_drift is None:

@@ -4,6 +4,7 @@ references, and the conditions its verdicts make, Healthy over them."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -22,6 +23,7 @@ from paved.core.monitor_steps import (
     decide,
     due,
     judged,
+    judged_since,
     references_built,
     unwatched,
 )
@@ -168,3 +170,12 @@ def test_references_are_kept_with_their_version_and_the_checks_run_next() -> Non
     assert watching.message == (
         "Watching team.churn v3 (churn-v3); references: 1 features over 100 training rows."
     )
+
+
+def test_the_window_judged_starts_no_earlier_than_the_promotion() -> None:
+    hour_ago = NOW - dt.timedelta(hours=1)  # the spec's window: 1h
+    assert judged_since(SPEC, PRODUCTION, NOW) == hour_ago
+    promoted = replace(PRODUCTION, promoted_at=NOW - dt.timedelta(minutes=20))
+    assert judged_since(SPEC, promoted, NOW) == NOW - dt.timedelta(minutes=20)
+    long_ago = replace(PRODUCTION, promoted_at=NOW - dt.timedelta(days=3))
+    assert judged_since(SPEC, long_ago, NOW) == hour_ago
