@@ -9,6 +9,7 @@ monitor's `minSamples` is Unknown (`TooFewSamples`), never a pass.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -34,6 +35,9 @@ from paved.core.gates import (
 )
 from paved.core.reasons import MonitorReason as Reason
 from paved.core.rollout_steps import GuardrailState, GuardrailVerdict
+
+# Categories a categorical reference keeps at most: the status holds every histogram.
+MAX_CATEGORIES = 100
 
 
 class Check(StrEnum):
@@ -120,11 +124,21 @@ def histogram(feature: str, values: Sequence[Value], *, numeric: bool, bins: int
         return Histogram(
             feature=feature, edges=edges.tolist(), counts=counts.tolist(), rows=len(values)
         )
-    categories = categories_of(values)
+    categories = _most_frequent(categories_of(values), values)
     counts = categorical_counts(categories, values)
     return Histogram(
         feature=feature, categories=categories, counts=counts.tolist(), rows=len(values)
     )
+
+
+def _most_frequent(categories: list[str], values: Sequence[Value]) -> list[str]:
+    """At most MAX_CATEGORIES of them, the most frequent (the rest share the 'other' bin), so a
+    high-cardinality feature's reference still fits in the monitor's status."""
+    if len(categories) <= MAX_CATEGORIES:
+        return categories
+    frequency = Counter(str(v) for v in values if v is not None)
+    kept = sorted(categories, key=lambda c: (-frequency[c], c))[:MAX_CATEGORIES]
+    return sorted(kept)
 
 
 def drift(reference: Histogram, values: Sequence[Value], *, max_psi: float) -> FeatureDrift:

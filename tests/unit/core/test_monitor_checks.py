@@ -17,6 +17,7 @@ from paved.api.model_monitor import (
 from paved.core.feature_views import FeatureDefinition
 from paved.core.gates import Value, psi_categorical, psi_numeric
 from paved.core.monitor_checks import (
+    MAX_CATEGORIES,
     Check,
     CheckState,
     LoggedWindow,
@@ -209,3 +210,12 @@ def test_input_drift_judges_the_trained_features_but_timestamps() -> None:
     assert judged_features(trained, ["country"]) == {"country": False}
     with pytest.raises(ValueError, match=r"inputDrift\.features: tenure is not a feature"):
         judged_features(trained, ["tenure"])
+
+
+def test_a_high_cardinality_feature_keeps_its_most_frequent_categories() -> None:
+    values: list[Value] = [f"sku-{n}" for n in range(500)] + ["sku-7"] * 50
+    reference = histogram("sku", values, numeric=False, bins=10)
+    assert len(reference.categories) == MAX_CATEGORIES
+    assert "sku-7" in reference.categories
+    assert reference.counts[-2] == 500 - MAX_CATEGORIES  # the rest share the "other" bin
+    assert drift(reference, values, max_psi=0.2).psi == pytest.approx(0.0, abs=1e-9)
