@@ -12,12 +12,14 @@ from typing import Any
 
 from paved.api.streaming_prediction import ScoringMode
 from paved.ports import (
+    LabelRows,
     ModelLoader,
     ModelRegistry,
     OfflineEngine,
     OnlineStore,
     PipelineRunner,
     PredictionFiles,
+    PredictionLogReader,
 )
 from paved.ports.streaming import Scorer
 from paved.settings import OperatorSettings, RunnerName
@@ -79,6 +81,19 @@ def prediction_files() -> PredictionFiles:
     from paved.adapters.offline.prediction_files import ParquetPredictionFiles
 
     return ParquetPredictionFiles()
+
+
+def prediction_log(settings: OperatorSettings) -> PredictionLogReader:
+    """The log ModelMonitors read: where the data plane writes it (by default the data root)."""
+    from paved.adapters.prediction_log.parquet import ParquetPredictionLog
+
+    return ParquetPredictionLog(settings.prediction_log_root or settings.data_root)
+
+
+def label_rows(settings: OperatorSettings) -> LabelRows:
+    from paved.adapters.offline.labels import ParquetLabels
+
+    return ParquetLabels(settings.data_root)
 
 
 def scorer(mode: ScoringMode, model_uri: str, endpoint: str | None) -> Scorer:

@@ -99,6 +99,16 @@ STREAM_THROUGHPUT: Final = Gauge(
     "Events the group read per second, between the operator's last two looks.",
     ["namespace", "streaming_prediction"],
 )
+MONITOR_PSI: Final = Gauge(
+    "paved_monitor_psi",
+    "PSI of a feature's logged inputs against the training set, at a ModelMonitor's last check.",
+    ["namespace", "model_monitor", "feature"],
+)
+MONITOR_CHECK: Final = Gauge(
+    "paved_monitor_check",
+    "1 while a ModelMonitor's check alarms, 0 while it passes (no series while not judged).",
+    ["namespace", "model_monitor", "check"],
+)
 STREAM_GAUGES: Final = (STREAM_LAG, STREAM_PENDING, STREAM_OLDEST_SECONDS, STREAM_THROUGHPUT)
 
 
@@ -113,8 +123,20 @@ def forget_feature_view(namespace: str, name: str) -> None:
     """Drop a deleted FeatureView's freshness series: a gauge keeps its last value, so the view
     would be reported (and alerted on) as stale or fresh for as long as the operator runs."""
     for gauge in (FEATURE_LAG_SECONDS, FEATURE_SLO_SECONDS):
-        for metric in gauge.collect():
-            for sample in metric.samples:
-                labels = sample.labels
-                if (labels["namespace"], labels["feature_view"]) == (namespace, name):
-                    gauge.remove(namespace, name, labels["feature"])
+        _forget(gauge, "feature_view", namespace, name)
+
+
+def forget_model_monitor(namespace: str, name: str) -> None:
+    """Drop a ModelMonitor's series (a deleted monitor's alarm must not keep firing)."""
+    for gauge in (MONITOR_PSI, MONITOR_CHECK):
+        _forget(gauge, "model_monitor", namespace, name)
+
+
+def _forget(gauge: Gauge, owner: str, namespace: str, name: str) -> None:
+    """Remove every series of `gauge` that belongs to the object `name` (its `owner` label)."""
+    for metric in gauge.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if (labels["namespace"], labels[owner]) == (namespace, name):
+                with contextlib.suppress(KeyError):  # a sample's labels are in the gauge's order
+                    gauge.remove(*labels.values())

@@ -37,6 +37,11 @@ class OperatorSettings(BaseSettings):
         default_factory=os.getcwd,
         description="Namespace N's FeatureView sources and labels live under <data_root>/N/.",
     )
+    prediction_log_root: str | None = Field(
+        default=None,
+        description="Where the data plane's prediction log is (<root>/N/predictions/...), for "
+        "ModelMonitors; default: data_root.",
+    )
     offline_engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[2]"
     redis_url: str = "redis://127.0.0.1:6379/0"

@@ -20,12 +20,14 @@ from prometheus_client import start_http_server
 import paved.controllers  # noqa: F401  (registers the handlers)
 from paved.adapters.kubernetes_api import api_client
 from paved.assembly import (
+    label_rows,
     model_loader,
     model_registry,
     offline_engine,
     online_store,
     pipeline_runner,
     prediction_files,
+    prediction_log,
 )
 from paved.controllers._kopf import WatchedCluster
 from paved.ports import Ports
@@ -35,6 +37,7 @@ IO_THREADS: Final = 32
 
 
 def build_ports(settings: OperatorSettings) -> Ports:
+    from paved.adapters.kubernetes.model_versions import KubernetesModelVersions
     from paved.adapters.metrics.prometheus import PrometheusMetrics
     from paved.adapters.streams.redis import RedisBacklogs
     from paved.adapters.traffic import KubernetesRouters
@@ -60,6 +63,9 @@ def build_ports(settings: OperatorSettings) -> Ports:
         predictions=prediction_files(),
         workers=ProcessWorkers(Path(settings.state_dir) / "stream-workers"),
         backlogs=RedisBacklogs.from_url(settings.redis_url),
+        prediction_log=prediction_log(settings),
+        labels=label_rows(settings),
+        model_versions=KubernetesModelVersions(kubernetes),
     )
 
 

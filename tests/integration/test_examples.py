@@ -36,6 +36,7 @@ def test_the_api_server_takes_every_example(kubectl: Kubectl, namespace: str) ->
     assert sorted(applied.stdout.split()) == [
         "batchprediction.paved.dev/churn-scores",
         "featureview.paved.dev/user-activity-v1",
+        "modelmonitor.paved.dev/churn",
         "modelversion.paved.dev/churn-v1",
         "rollout.paved.dev/churn-v1",
         "seldondeployment.machinelearning.seldon.io/churn",

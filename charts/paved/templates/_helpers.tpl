@@ -46,6 +46,7 @@ artifact client, when objectStore.endpoint is set.
 - {name: PAVED_OFFLINE_ENGINE, value: {{ .Values.operator.offlineEngine | quote }}}
 - {name: PAVED_SPARK_MASTER, value: {{ .Values.operator.sparkMaster | quote }}}
 - {name: PAVED_DATA_ROOT, value: {{ .Values.operator.dataRoot | quote }}}
+- {name: PAVED_PREDICTION_LOG_ROOT, value: {{ .Values.operator.predictionLogRoot | default .Values.operator.dataRoot | quote }}}
 - {name: PAVED_STATE_DIR, value: /var/lib/paved}
 - {name: HOME, value: /tmp}
 - {name: PAVED_PEERING_LIFETIME_SECONDS, value: {{ .Values.operator.peeringLifetimeSeconds | quote }}}

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus
 from paved.api.meta import GROUP, VERSION, Status
+from paved.api.model_monitor import ModelMonitorSpec, ModelMonitorStatus
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
 from paved.api.policies import authors_policy, sign_off_policy
 from paved.api.promotion_admission import promotion_policy
@@ -173,8 +174,32 @@ STREAMING_PREDICTION = Kind(
         AGE,
     ),
 )
+MODEL_MONITOR = Kind(
+    "ModelMonitor",
+    "modelmonitors",
+    ("mmon",),
+    "Watches a model's production version on a schedule: guardrails, input and score drift.",
+    ModelMonitorSpec,
+    ModelMonitorStatus,
+    (
+        PrinterColumn("Model", ".spec.model"),
+        PrinterColumn("Version", ".status.modelVersion", description="Registry version watched"),
+        PrinterColumn("Watching", _condition("Watching")),
+        PrinterColumn("Healthy", _condition("Healthy")),
+        PrinterColumn("Summary", ".status.summary"),
+        PrinterColumn("Checked", ".status.lastCheckedAt", "date"),
+        AGE,
+    ),
+)
 # The kinds the operator reconciles; PromotionPolicy it only reads.
-KINDS: Final = (FEATURE_VIEW, MODEL_VERSION, ROLLOUT, BATCH_PREDICTION, STREAMING_PREDICTION)
+KINDS: Final = (
+    FEATURE_VIEW,
+    MODEL_VERSION,
+    ROLLOUT,
+    BATCH_PREDICTION,
+    STREAMING_PREDICTION,
+    MODEL_MONITOR,
+)
 ALL_KINDS: Final = (*KINDS, PROMOTION_POLICY)
 
 

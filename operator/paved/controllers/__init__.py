@@ -6,9 +6,17 @@ Importing this package registers every handler with kopf.
 from paved.controllers import (
     batch_prediction,
     feature_view,
+    model_monitor,
     model_version,
     rollout,
     streaming_prediction,
 )
 
-__all__ = ["batch_prediction", "feature_view", "model_version", "rollout", "streaming_prediction"]
+__all__ = [
+    "batch_prediction",
+    "feature_view",
+    "model_monitor",
+    "model_version",
+    "rollout",
+    "streaming_prediction",
+]

@@ -28,7 +28,7 @@ from paved.api.meta import GROUP, VERSION, Status
 from paved.api.model_version import ModelVersionStatus
 from paved.api.promotion_policy import PromotionPolicyStatus
 from paved.api.rollout import RolloutStatus
-from paved.core.conditions import Observation, flipped, report
+from paved.core.conditions import Observation, event_type, flipped, report
 from paved.core.failures import backoff_seconds, failure
 from paved.core.references import invalid_spec
 from paved.errors import TransientError
@@ -452,8 +452,7 @@ def _write(
     patch.status.update(status_patch(seen, after) | status_patch(before, after))
     memo[_WRITTEN] = _Written(str(body.metadata.get("resourceVersion") or ""), after)
     for condition in flipped(before.conditions, after.conditions):
-        kind = "Normal" if condition.status == "True" else "Warning"
-        _tell(body, kind, reason=condition.reason, message=condition.message)
+        _tell(body, event_type(condition), reason=condition.reason, message=condition.message)
 
 
 def _tell(body: kopf.Body, kind: str, *, reason: str, message: str) -> None:

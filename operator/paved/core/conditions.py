@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Final, Literal, TypeVar
 
 from paved.api.meta import Condition, Status
 
@@ -60,3 +60,20 @@ def flipped(before: Sequence[Condition], after: Sequence[Condition]) -> list[Con
     """The conditions of `after` that are new or changed status: what deserves an event."""
     previous = {c.type: c.status for c in before}
     return [c for c in after if previous.get(c.type) != c.status]
+
+
+# Conditions that report a problem when True (Kubernetes's "abnormal-true" polarity): a
+# monitor's InputDrift=True is the news, so its flip to True is the Warning.
+ABNORMAL_WHEN_TRUE: Final = frozenset({"InputDrift", "PredictionDrift", "GuardrailBreached"})
+# Conditions that say what is under way, neither good nor bad (a monitor's Retraining): a flip
+# is Normal, but for the reasons that report a refusal.
+INFORMATIONAL: Final = {"Retraining": frozenset({"RetrainRefused"})}
+
+
+def event_type(condition: Condition) -> Literal["Normal", "Warning"]:
+    """The event a condition's flip deserves: Normal only when it flips to its good side (or
+    it has none), Warning otherwise."""
+    if condition.type in INFORMATIONAL:
+        return "Warning" if condition.reason in INFORMATIONAL[condition.type] else "Normal"
+    good = "False" if condition.type in ABNORMAL_WHEN_TRUE else "True"
+    return "Normal" if condition.status == good else "Warning"

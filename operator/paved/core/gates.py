@@ -129,51 +129,62 @@ def _shares(counts: NDArray[np.float64], epsilon: float) -> NDArray[np.float64]:
     return np.asarray(smoothed / smoothed.sum(), dtype=np.float64)
 
 
+def quantile_edges(reference: ArrayLike, bins: int) -> NDArray[np.float64]:
+    """The inner bin edges PSI takes from the reference's quantiles (nulls ignored)."""
+    ref = np.asarray(reference, dtype=np.float64)
+    values = ref[~np.isnan(ref)]
+    if values.size == 0:
+        raise ValueError("the reference has no values to take bin edges from")
+    return np.asarray(np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])))
+
+
+def numeric_counts(edges: ArrayLike, values: ArrayLike) -> NDArray[np.float64]:
+    """Counts per bin between `edges` (open at both ends), then the nulls' own bin."""
+    cut = np.asarray(edges, dtype=np.float64)
+    array = np.asarray(values, dtype=np.float64)
+    present = array[~np.isnan(array)]
+    binned = np.bincount(np.searchsorted(cut, present, side="right"), minlength=cut.size + 1)
+    return np.append(binned, int(np.isnan(array).sum())).astype(np.float64)
+
+
 def psi_numeric(
     reference: ArrayLike, current: ArrayLike, bins: int = 10, *, epsilon: float = PSI_EPSILON
 ) -> float:
     """PSI with bin edges from the reference's quantiles (open at both ends); nulls: own bin."""
-    ref = np.asarray(reference, dtype=np.float64)
-    cur = np.asarray(current, dtype=np.float64)
-    ref_values, cur_values = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
-    if ref_values.size == 0:
-        raise ValueError("the reference has no values to take bin edges from")
-    edges = np.unique(np.quantile(ref_values, np.linspace(0, 1, bins + 1)[1:-1]))
-
-    def counts(values: NDArray[np.float64], nulls: int) -> NDArray[np.float64]:
-        binned = np.bincount(np.searchsorted(edges, values, side="right"), minlength=edges.size + 1)
-        return np.append(binned, nulls).astype(np.float64)
-
-    expected = _shares(counts(ref_values, int(np.isnan(ref).sum())), epsilon)
-    actual = _shares(counts(cur_values, int(np.isnan(cur).sum())), epsilon)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+    edges = quantile_edges(reference, bins)
+    return psi_binned(numeric_counts(edges, reference), numeric_counts(edges, current), epsilon)
 
 
-def psi_binned(
-    expected: Sequence[float], actual: Sequence[float], epsilon: float = PSI_EPSILON
-) -> float:
+def psi_binned(expected: ArrayLike, actual: ArrayLike, epsilon: float = PSI_EPSILON) -> float:
     """PSI of two histograms over the same bins (counts, not shares)."""
     reference = _shares(np.asarray(expected, dtype=np.float64), epsilon)
     current = _shares(np.asarray(actual, dtype=np.float64), epsilon)
     return float(np.sum((current - reference) * np.log(current / reference)))
 
 
+def categories_of(reference: Sequence[Value]) -> list[str]:
+    """The reference's categories, as PSI bins them (then 'other', then missing)."""
+    return sorted({str(v) for v in reference if v is not None})
+
+
+def categorical_counts(categories: Sequence[str], values: Sequence[Value]) -> NDArray[np.float64]:
+    """Counts per category, then unseen categories' 'other' bin, then the nulls' bin."""
+    index = {category: i for i, category in enumerate(categories)}
+    other, missing = len(categories), len(categories) + 1
+    result = np.zeros(len(categories) + 2)
+    for value in values:
+        result[missing if value is None else index.get(str(value), other)] += 1
+    return result
+
+
 def psi_categorical(
     reference: Sequence[Value], current: Sequence[Value], epsilon: float = PSI_EPSILON
 ) -> float:
     """PSI over the reference's categories; unseen categories share one 'other' bin."""
-    categories = sorted({str(v) for v in reference if v is not None})
-    index = {category: i for i, category in enumerate(categories)}
-    other, missing = len(categories), len(categories) + 1
-
-    def counts(values: Sequence[Value]) -> NDArray[np.float64]:
-        result = np.zeros(len(categories) + 2)
-        for value in values:
-            result[missing if value is None else index.get(str(value), other)] += 1
-        return result
-
-    expected, actual = _shares(counts(reference), epsilon), _shares(counts(current), epsilon)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+    categories = categories_of(reference)
+    return psi_binned(
+        categorical_counts(categories, reference), categorical_counts(categories, current), epsilon
+    )
 
 
 def psi_noise_floor(

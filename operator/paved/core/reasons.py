@@ -194,3 +194,33 @@ class ModelChangeReason(StrEnum):
     SHADOW_HELD = "ShadowHeld"
     ROLLED_BACK = "RolledBack"
     NOTHING_TO_ROLL_BACK = "NothingToRollBack"
+
+
+class MonitorReason(StrEnum):
+    """The ModelMonitor's conditions: Watching, one per check, and Healthy over them."""
+
+    WATCHING = "Watching"
+    NO_PRODUCTION_VERSION = "NoProductionVersion"
+    MODEL_VERSION_NOT_FOUND = "ModelVersionNotFound"  # production names no ModelVersion here
+    TARGET_NOT_FOUND = "TargetNotFound"
+    TARGET_NOT_PRODUCTION = "TargetNotProduction"
+    BACKEND_UNAVAILABLE = "BackendUnavailable"
+    REGISTRY_UNAVAILABLE = "RegistryUnavailable"
+    LOG_UNAVAILABLE = "LogUnavailable"
+    REFERENCES_NOT_BUILT = "ReferencesNotBuilt"  # the training set or the scores unreadable
+    TOO_FEW_SAMPLES = "TooFewSamples"
+    NO_REFERENCE = "NoReference"
+    NO_DRIFT = "NoDrift"
+    DRIFT_DETECTED = "DriftDetected"
+    GUARDRAILS_HOLD = "GuardrailsHold"
+    GUARDRAIL_BREACHED = "GuardrailBreached"
+    METRICS_UNAVAILABLE = "MetricsUnavailable"
+    ALL_CHECKS_PASS = "AllChecksPass"
+    CHECKS_ALARM = "ChecksAlarm"
+    NOT_JUDGED = "NotJudged"
+    # The Retraining condition (an action, not a check).
+    NOT_TRIGGERED = "NotTriggered"
+    RETRAIN_STARTED = "RetrainStarted"
+    RETRAIN_IN_FLIGHT = "RetrainInFlight"
+    COOLING_DOWN = "CoolingDown"
+    RETRAIN_REFUSED = "RetrainRefused"

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from paved.api.rollout import RolloutStatus
+from paved.api.rollout import RolloutPhase, RolloutStatus
 
 # On a production version: the version production had before it (what a revert restores).
 REPLACED_TAG: Final = "paved.replaced"
@@ -78,3 +78,20 @@ def parsed(value: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return found if isinstance(found, dict) else None
+
+
+def promoted_at(tags: Mapping[str, str]) -> dt.datetime | None:
+    """When a Rollout promoted the version (the latest, if several did), from its tags."""
+    times = []
+    for key, value in tags.items():
+        document = parsed(value) if key.startswith(ROLLOUT_TAG_PREFIX) else None
+        if (
+            document
+            and document.get("outcome") == RolloutPhase.SUCCEEDED.value
+            and document.get("at")
+        ):
+            try:
+                times.append(dt.datetime.fromisoformat(str(document["at"])))
+            except ValueError:
+                continue
+    return max(times, default=None)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from paved.ports.cluster import Cluster
     from paved.ports.metrics import MetricsProvider
     from paved.ports.models import ModelLoader
+    from paved.ports.monitoring import LabelRows, ModelVersionCreator, PredictionLogReader
     from paved.ports.offline import OfflineEngine
     from paved.ports.online import OnlineStore
     from paved.ports.pipelines import PipelineRunner
@@ -28,6 +29,9 @@ _MODULES = {
     "Cluster": "cluster",
     "MetricsProvider": "metrics",
     "ModelLoader": "models",
+    "LabelRows": "monitoring",
+    "ModelVersionCreator": "monitoring",
+    "PredictionLogReader": "monitoring",
     "OfflineEngine": "offline",
     "OnlineStore": "online",
     "PipelineRunner": "pipelines",
@@ -70,18 +74,27 @@ class Ports:
     # operator runs none (their Ready condition says so).
     workers: StreamWorkers | None = None
     backlogs: StreamBacklogs | None = None
+    # What ModelMonitors read: the prediction log, and the labels their training sets joined
+    # features to; None: this operator monitors nothing (a monitor says so on Watching).
+    prediction_log: PredictionLogReader | None = None
+    labels: LabelRows | None = None
+    # Where a monitor's retraining creates its ModelVersion; None: no monitor retrains.
+    model_versions: ModelVersionCreator | None = None
 
 
 __all__ = [
     "Cluster",
+    "LabelRows",
     "MetricsProvider",
     "ModelLoader",
     "ModelRegistry",
+    "ModelVersionCreator",
     "OfflineEngine",
     "OnlineStore",
     "PipelineRunner",
     "Ports",
     "PredictionFiles",
+    "PredictionLogReader",
     "Routers",
     "StreamBacklogs",
     "StreamWorkers",

@@ -75,3 +75,31 @@ def test_a_label_source_labels_each_prediction_with_its_entitys_next_label(tmp_p
     )
     found = {j.prediction.request_id: j.outcome.value if j.outcome else None for j in joined}
     assert found == {"r1": None, "r2": 1.0, "r3": None, "r4": None}
+
+
+def test_a_monitors_window_holds_one_versions_inputs_by_feature_and_its_scores(
+    tmp_path: Path,
+) -> None:
+    _logged(tmp_path)  # version 3, users 1..4 at 10:00, 11:00, 12:00, 13:00
+    other = parquet.PredictionRecord(
+        "shop",
+        "churn",
+        "candidate",
+        Prediction("c1", entity_key({"user_id": 9}), DAY + dt.timedelta(hours=2), "4", 0.9),
+        {"clicks_7d": 99.0, "country": "DE"},
+    )
+    parquet.write(str(tmp_path), [other])
+    log = parquet.ParquetPredictionLog(str(tmp_path))
+
+    window = log.window(
+        "shop", "churn", "3", since=DAY + dt.timedelta(hours=2), until=DAY + dt.timedelta(hours=4)
+    )
+
+    assert window.samples == 2  # 11:00 and 12:00; 13:00 is past the window's end
+    assert window.scores == pytest.approx([0.2, 0.3])
+    assert window.inputs == {"clicks_7d": [2.0, 3.0]}
+    newer = log.window("shop", "churn", "4", since=DAY, until=DAY + dt.timedelta(days=1))
+    assert newer.inputs == {"clicks_7d": [99.0], "country": ["DE"]}
+    assert (
+        log.window("shop", "fraud", "3", since=DAY, until=DAY + dt.timedelta(days=1)).samples == 0
+    )

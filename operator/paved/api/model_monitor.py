@@ -1,0 +1,251 @@
+"""ModelMonitor: watch whatever version of a model is production, on a schedule (ADR 0031).
+
+Each check is a section of the spec, each optional, each a condition of the status: the
+guardrails a Rollout judged (on the production arm, continuously), input drift (PSI per
+feature, training set against the logged inputs of the recent window) and prediction drift
+(the window's logged scores against the version's own before its promotion).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from paved.api.meta import (
+    Identifier,
+    Message,
+    Model,
+    ObjectName,
+    ParameterMap,
+    PositiveDuration,
+    PrometheusRange,
+    RecordedName,
+    ShortText,
+    Status,
+    cel,
+    flat_map,
+    section,
+    validated,
+)
+from paved.api.model_version import (
+    MAX_MODEL_NAME,
+    Approval,
+    FeatureSelection,
+    Gates,
+    Labels,
+    Pipeline,
+)
+from paved.api.rollout import Guardrail, Target
+
+# PSI bins of a numeric feature: the gates' default.
+DEFAULT_BINS = 10
+
+
+class InputDrift(Model):
+    max_psi: float = Field(
+        default=0.2, gt=0, le=10, description="Alarm above this PSI (or the noise floor)."
+    )
+    features: list[Identifier] = Field(
+        default_factory=list,
+        max_length=2000,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="The features judged; empty: every feature the production version trained on.",
+    )
+    bins: int = Field(default=DEFAULT_BINS, ge=2, le=100, description="Bins of a numeric feature.")
+
+
+class PredictionDrift(Model):
+    max_psi: float = Field(
+        default=0.2, gt=0, le=10, description="Alarm above this PSI (or the noise floor)."
+    )
+    bins: int = Field(default=DEFAULT_BINS, ge=2, le=100)
+
+
+class MonitorGuardrails(Model):
+    window: PrometheusRange = Field(default="5m", description="The range each reading covers.")
+    rules: list[Guardrail] = Field(
+        min_length=1,
+        max_length=32,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.all(g, !has(g.builtin) || g.builtin != 'scoreDrift')",
+                    "scoreDrift compares two arms; a monitor watches one: use predictionDrift",
+                ),
+                cel(
+                    "self.all(g, !has(g.vsBaseline))",
+                    "vsBaseline compares two arms; a monitor watches one: give max or maxMs",
+                ),
+            ]
+        },
+        description="The Rollout's guardrails, judged on the production arm.",
+    )
+
+
+class RetrainTrigger(StrEnum):
+    """A check whose alarm may start a retraining (its condition type)."""
+
+    INPUT_DRIFT = "InputDrift"
+    PREDICTION_DRIFT = "PredictionDrift"
+
+
+# Pipeline parameters the monitor adds to a retraining's (its lineage: why and by whom).
+RETRAIN_PARAMETERS = 2
+
+
+class TemplatePipeline(Pipeline):
+    parameters: ParameterMap = flat_map(
+        "Pipeline parameters, as a ModelVersion's; the monitor adds retrained_because and"
+        " retrained_by (the retraining's lineage), so two fewer than a ModelVersion's 64.",
+        max_entries=64 - RETRAIN_PARAMETERS,
+    )
+
+
+class ModelVersionTemplate(Model):
+    """The next ModelVersion's spec, its model aside (the monitor's): a retraining goes through
+    the gates, the sign-off and a Rollout like any other version."""
+
+    model_config = validated(
+        cel(
+            "!has(self.approval) || !has(self.approval.signOff)",
+            "a template carries no sign-off: a person signs off the version it makes",
+            ".approval",
+        ),
+    )
+
+    pipeline: TemplatePipeline
+    features: list[FeatureSelection] = Field(min_length=1, max_length=32)
+    labels: Labels
+    gates: Gates = section(Gates)
+    approval: Approval = section(Approval)
+
+
+class Retrain(Model):
+    when: list[RetrainTrigger] = Field(
+        default_factory=lambda: [RetrainTrigger.INPUT_DRIFT],
+        min_length=1,
+        max_length=2,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="The checks whose alarm, held over two checks in a row, starts a retraining.",
+    )
+    template: ModelVersionTemplate
+    cool_down: PositiveDuration = Field(
+        default="24h", description="At least this long between two retrainings' starts."
+    )
+
+
+class Actions(Model):
+    retrain: Retrain | None = None
+
+
+class ModelMonitorSpec(Model):
+    model_config = validated(
+        cel(
+            "has(self.guardrails) || has(self.inputDrift) || has(self.predictionDrift)",
+            "a monitor needs at least one check: guardrails, inputDrift or predictionDrift",
+        ),
+        cel(
+            "!has(self.actions.retrain) || self.actions.retrain.when.all(t,"
+            " t == 'InputDrift' ? has(self.inputDrift) : has(self.predictionDrift))",
+            "a retraining is triggered by a check the monitor runs: configure inputDrift or"
+            " predictionDrift for each of actions.retrain.when",
+            ".actions.retrain.when",
+        ),
+    )
+
+    model: ObjectName = Field(
+        max_length=MAX_MODEL_NAME,
+        description="The model watched (the ModelVersions' spec.model): its production version.",
+    )
+    target: Target = Field(description="The serving object that serves the production version.")
+    interval: PositiveDuration = Field(default="5m", description="How often the checks run.")
+    window: PositiveDuration = Field(
+        default="1h", description="How much recent prediction log each check reads."
+    )
+    min_samples: int = Field(
+        default=200,
+        ge=1,
+        le=10_000_000,
+        description="Logged predictions a check needs to judge; fewer: Unknown, never a pass.",
+    )
+    guardrails: MonitorGuardrails | None = None
+    input_drift: InputDrift | None = None
+    prediction_drift: PredictionDrift | None = None
+    actions: Actions = section(Actions)
+
+    @model_validator(mode="after")
+    def _triggers_are_checks(self) -> ModelMonitorSpec:
+        retrain = self.actions.retrain
+        run = {
+            RetrainTrigger.INPUT_DRIFT: self.input_drift is not None,
+            RetrainTrigger.PREDICTION_DRIFT: self.prediction_drift is not None,
+        }
+        missing = [t.value for t in retrain.when if not run[t]] if retrain else []
+        if missing:
+            raise ValueError(f"actions.retrain.when: {missing[0]} is not a check this monitor runs")
+        return self
+
+
+class Histogram(Model):
+    """A reference distribution, kept so the training set is read once per production version:
+    numeric bins by their inner edges (the last bin counts nulls), or categories (then an
+    'other' bin and a null bin)."""
+
+    feature: RecordedName
+    edges: list[float] = Field(default_factory=list, max_length=100)
+    categories: list[RecordedName] = Field(default_factory=list, max_length=1000)
+    counts: list[float] = Field(max_length=1002)
+    rows: int = Field(ge=0)
+
+
+class References(Model):
+    """What the production version is judged against: computed once per version."""
+
+    version: RecordedName = Field(description="The registry version they belong to.")
+    features: list[Histogram] = Field(default_factory=list, max_length=2000)
+    scores: Histogram | None = Field(
+        default=None, description="Its logged scores over the window before its promotion."
+    )
+    computed_at: dt.datetime
+    message: Message = ""
+
+
+class CheckResult(Model):
+    check: RecordedName
+    state: RecordedName = Field(description="ok, alarm or unknown.")
+    value: float | None = None
+    threshold: float | None = None
+    samples: int | None = Field(default=None, ge=0)
+    message: Message = ""
+
+
+class FeatureDriftResult(Model):
+    feature: RecordedName
+    psi: float
+    threshold: float
+
+
+class RetrainingRecord(Model):
+    """The last retraining this monitor started."""
+
+    model_version: RecordedName
+    trigger: RecordedName = Field(description="The check whose alarm started it.")
+    evidence: Message = Field(description="What the check read, e.g. 'clicks_7d PSI 0.31 > 0.2'.")
+    started_at: dt.datetime
+
+
+class ModelMonitorStatus(Status):
+    model_version: RecordedName | None = Field(
+        default=None, description="The registry version watched: production at the last check."
+    )
+    references: References | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+    drift: list[FeatureDriftResult] = Field(default_factory=list)
+    retraining: RetrainingRecord | None = None
+    last_checked_at: dt.datetime | None = None
+    next_check_at: dt.datetime | None = None
+    summary: ShortText | None = Field(
+        default=None, description="For people: 'healthy', or the checks that alarm."
+    )

@@ -1,0 +1,361 @@
+"""ModelMonitor: watch the model's production version at the spec's interval (ADR 0031).
+
+Each tick that is due resolves what is watched (the registry's production version, and whether
+the target serves it), asks `core/monitor_steps.decide`, and carries the act out: build the
+reference histograms once per production version (its training set through the offline
+engine, its scores before promotion from the prediction log), or judge the checks on the
+recent window of the log (`core/monitor_checks`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any, Final, assert_never
+
+import numpy as np
+import pyarrow as pa
+
+from paved.api.crds import MODEL_MONITOR
+from paved.api.meta import parse_duration
+from paved.api.model_monitor import Histogram, ModelMonitorSpec, ModelMonitorStatus
+from paved.api.model_version import Stage
+from paved.api.rollout import Guardrail
+from paved.controllers._kopf import Reconciled, Resource, on_delete, timer
+from paved.core.conditions import Observation
+from paved.core.feature_views import FeatureDefinition, view_definition
+from paved.core.guardrails import Measurement, evaluate
+from paved.core.model_versions import MODEL_VERSION_TAG, registered_model_name
+from paved.core.monitor_actions import (
+    LastRetraining,
+    StartRetraining,
+    refused,
+    reported,
+    retrain,
+    started,
+)
+from paved.core.monitor_checks import (
+    Check,
+    CheckState,
+    CheckVerdict,
+    drift_verdicts,
+    guardrails,
+    histogram,
+    judged_features,
+    unavailable,
+)
+from paved.core.monitor_steps import (
+    BuildReferences,
+    Judge,
+    Production,
+    Report,
+    Subject,
+    Unwatched,
+    decide,
+    due,
+    judged,
+    judged_since,
+    references_built,
+    unwatched,
+)
+from paved.core.reasons import MonitorReason as Reason
+from paved.core.registry_memory import promoted_at
+from paved.core.rollout_steps import GuardrailVerdict, Traffic
+from paved.core.serving import Arm
+from paved.errors import PermanentError, TransientError
+from paved.observability import MONITOR_CHECK, MONITOR_PSI, forget_model_monitor
+from paved.ports import Ports
+from paved.ports.cluster import Unreadable
+from paved.ports.monitoring import MonitorReadError
+from paved.ports.offline import FeatureRequest, JoinOptions
+from paved.ports.registry import RegistryUnavailableError
+from paved.ports.traffic import TrafficRouter, Unroutable
+
+MonitorResource = Resource[ModelMonitorSpec, ModelMonitorStatus]
+# Rows of a training set the reference histograms rest on at most (spread evenly over it).
+MAX_REFERENCE_ROWS: Final = 200_000
+
+
+@timer(MODEL_MONITOR)
+async def watch_model(resource: MonitorResource, ports: Ports, now: dt.datetime) -> Reconciled:
+    subject = Subject(resource.spec, resource.status, resource.generation)
+    if not due(subject, now):
+        return Reconciled([])
+    production = await _production(resource, ports)
+    traffic = await _traffic(resource, ports, production)
+    decision = decide(subject, production, traffic)
+    match decision:
+        case Unwatched():
+            report = unwatched(subject, decision, now)
+        case BuildReferences(production=watched):
+            report = await _build(resource, ports, watched, now)
+        case Judge():
+            verdicts = await _judge(resource, ports, decision, now)
+            report = judged(subject, decision.production, verdicts, now)
+            report = await _act(resource, ports, report, verdicts, now)
+            _export(resource, report.status)
+        case _:
+            assert_never(decision)
+    return Reconciled(report.observations, status=report.status)
+
+
+async def _production(resource: MonitorResource, ports: Ports) -> Production | Unwatched:
+    """The registry's production version of the monitor's model, and what trained it."""
+    model = registered_model_name(resource.namespace, resource.spec.model)
+    try:
+        found = await ports.registry.in_stage(model, Stage.PRODUCTION)
+    except RegistryUnavailableError as error:
+        return Unwatched(Reason.REGISTRY_UNAVAILABLE, str(error))
+    if found is None:
+        return Unwatched(Reason.NO_PRODUCTION_VERSION, f"{model} has no production version.")
+    _, _, trained_by = found.tags.get(MODEL_VERSION_TAG, "").rpartition("/")
+    return Production(model, found.version, found.uri, trained_by or None, promoted_at(found.tags))
+
+
+async def _router(resource: MonitorResource, ports: Ports) -> TrafficRouter | Unwatched:
+    router = await ports.routers.router_for(resource.namespace, resource.spec.target)
+    if isinstance(router, Unroutable):
+        return Unwatched(Reason.BACKEND_UNAVAILABLE, router.message)
+    return router
+
+
+async def _traffic(
+    resource: MonitorResource, ports: Ports, production: Production | Unwatched
+) -> Traffic | Unwatched | None:
+    """The target's split between the production version's model and anything else."""
+    if isinstance(production, Unwatched):
+        return production
+    router = await _router(resource, ports)
+    if isinstance(router, Unwatched):
+        return router
+    try:
+        return await router.observe(production.uri)
+    except TransientError as error:
+        return Unwatched(Reason.BACKEND_UNAVAILABLE, str(error))
+
+
+# -- the references, once per production version ---------------------------------------------
+
+
+async def _build(
+    resource: MonitorResource, ports: Ports, production: Production, now: dt.datetime
+) -> Report:
+    subject = Subject(resource.spec, resource.status, resource.generation)
+    try:
+        features = await _feature_histograms(resource, ports, production)
+        scores = await _score_histogram(resource, ports, production)
+    except (MonitorReadError, PermanentError, ValueError) as error:
+        why = Unwatched(Reason.REFERENCES_NOT_BUILT, f"References not built: {error}")
+        return unwatched(subject, why, now)
+    return references_built(subject, production, features=features, scores=scores, now=now)
+
+
+async def _trained_features(
+    resource: MonitorResource, ports: Ports, production: Production
+) -> tuple[dict[str, FeatureDefinition], pa.Table]:
+    """The features the production version trained on, and its training set's rows of them
+    (its labels' entity rows joined point-in-time through the offline engine)."""
+    namespace, name = resource.namespace, production.model_version
+    if ports.labels is None:
+        raise MonitorReadError("this operator reads no labels (no LabelRows in its ports)")
+    if name is None:
+        raise MonitorReadError(f"v{production.version} names no ModelVersion that trained it")
+    found = await ports.cluster.model_version(namespace, name)
+    if found is None or isinstance(found, Unreadable):
+        raise MonitorReadError(
+            f"ModelVersion {name}, which trained v{production.version}, is not here"
+        )
+    requests: list[FeatureRequest] = []
+    definitions: dict[str, FeatureDefinition] = {}
+    for selection in found.spec.features:
+        view = await ports.cluster.feature_view(namespace, selection.feature_view)
+        if view is None or isinstance(view, Unreadable):
+            raise MonitorReadError(f"FeatureView {selection.feature_view} is not here")
+        definition = view_definition(
+            selection.feature_view, view.spec, ports.data_root, namespace=namespace
+        )
+        requests.append(FeatureRequest(definition, tuple(selection.names)))
+        definitions |= {n: definition.feature(n) for n in selection.names}
+    labels = found.spec.labels
+    rows = await asyncio.to_thread(ports.labels.entity_rows, namespace, labels)
+    rows = _spread(rows, MAX_REFERENCE_ROWS)
+    options = JoinOptions(entity_timestamp_column=labels.timestamp_column)
+    table = await asyncio.to_thread(ports.offline.historical_features, rows, requests, options)
+    return definitions, table
+
+
+async def _feature_histograms(
+    resource: MonitorResource, ports: Ports, production: Production
+) -> list[Histogram]:
+    drift = resource.spec.input_drift
+    if drift is None:
+        return []
+    definitions, table = await _trained_features(resource, ports, production)
+    judged_here = judged_features(definitions, drift.features)
+    return [
+        histogram(name, table.column(name).to_pylist(), numeric=numeric, bins=drift.bins)
+        for name, numeric in judged_here.items()
+    ]
+
+
+async def _score_histogram(
+    resource: MonitorResource, ports: Ports, production: Production
+) -> Histogram | None:
+    """The version's logged scores over the window before its promotion, when it had enough."""
+    spec, at = resource.spec, production.promoted_at
+    if spec.prediction_drift is None or at is None or ports.prediction_log is None:
+        return None
+    since = at - parse_duration(spec.window)
+    logged = await asyncio.to_thread(
+        ports.prediction_log.window,
+        resource.namespace,
+        spec.model,
+        production.version,
+        since=since,
+        until=at,
+    )
+    if logged.samples < spec.min_samples:
+        return None
+    return histogram("score", list(logged.scores), numeric=True, bins=spec.prediction_drift.bins)
+
+
+def _spread(rows: pa.Table, limit: int) -> pa.Table:
+    if rows.num_rows <= limit:
+        return rows
+    return rows.take(pa.array(np.linspace(0, rows.num_rows - 1, limit).astype(np.int64)))
+
+
+# -- judging the window -----------------------------------------------------------------------
+
+
+async def _judge(
+    resource: MonitorResource, ports: Ports, judge: Judge, now: dt.datetime
+) -> list[CheckVerdict]:
+    spec = resource.spec
+    verdicts = [await _guardrails(resource, ports)] if spec.guardrails is not None else []
+    drifts = [c for c in (Check.INPUT_DRIFT, Check.PREDICTION_DRIFT) if _configured(spec, c)]
+    if not drifts:
+        return verdicts
+    if ports.prediction_log is None:
+        message = "This operator reads no prediction log (no PredictionLogReader in its ports)."
+        return [*verdicts, *(unavailable(c, Reason.LOG_UNAVAILABLE, message) for c in drifts)]
+    since = judged_since(spec, judge.production, now)
+    try:
+        logged = await asyncio.to_thread(
+            ports.prediction_log.window,
+            resource.namespace,
+            spec.model,
+            judge.production.version,
+            since=since,
+            until=now,
+        )
+    except MonitorReadError as error:
+        return [*verdicts, *(unavailable(c, Reason.LOG_UNAVAILABLE, str(error)) for c in drifts)]
+    return [*verdicts, *drift_verdicts(spec, judge.references, logged)]
+
+
+def _configured(spec: ModelMonitorSpec, check: Check) -> bool:
+    return (spec.input_drift if check is Check.INPUT_DRIFT else spec.prediction_drift) is not None
+
+
+async def _guardrails(resource: MonitorResource, ports: Ports) -> CheckVerdict:
+    """The Rollout's guardrails on the production arm (the target's baseline, after a promotion)."""
+    spec = resource.spec
+    assert spec.guardrails is not None
+    router = await _router(resource, ports)
+    if isinstance(router, Unwatched):
+        return unavailable(Check.GUARDRAILS, router.reason, router.message)
+    try:
+        verdicts = [
+            await _guardrail(rule, spec.guardrails.window, router, ports, spec.min_samples)
+            for rule in spec.guardrails.rules
+        ]
+    except TransientError as error:
+        return unavailable(Check.GUARDRAILS, Reason.METRICS_UNAVAILABLE, str(error))
+    return guardrails(verdicts)
+
+
+async def _guardrail(
+    rule: Guardrail, window: str, router: TrafficRouter, ports: Ports, min_samples: int
+) -> GuardrailVerdict:
+    if rule.builtin is None:
+        value = await ports.metrics.value(rule.query or "")
+        return evaluate(rule, Measurement(value, None), min_samples)
+    queries = await router.guardrail_queries(rule.builtin, Arm.BASELINE, window)
+    value = await ports.metrics.value(queries.value)
+    return evaluate(
+        rule, Measurement(value, await ports.metrics.value(queries.samples)), min_samples
+    )
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+
+async def _act(
+    resource: MonitorResource,
+    ports: Ports,
+    report: Report,
+    verdicts: list[CheckVerdict],
+    now: dt.datetime,
+) -> Report:
+    """The retrain policy after the checks: start a retraining, or say why not."""
+    subject = Subject(resource.spec, resource.status, resource.generation)
+    last = await _last_retraining(resource, ports)
+    action = retrain(subject, verdicts, last, monitor=resource.name, now=now)
+    match action:
+        case None:
+            return report
+        case Observation():
+            return reported(report, action)
+        case StartRetraining():
+            return await _start_retraining(resource, ports, report, action)
+        case _:
+            assert_never(action)
+
+
+async def _last_retraining(resource: MonitorResource, ports: Ports) -> LastRetraining | None:
+    record = resource.status.retraining
+    if record is None:
+        return None
+    found = await ports.cluster.model_version(resource.namespace, record.model_version)
+    if found is None:
+        return LastRetraining(found=False)
+    status = found.status
+    return LastRetraining(found=True, phase=status.phase if status is not None else None)
+
+
+async def _start_retraining(
+    resource: MonitorResource, ports: Ports, report: Report, start: StartRetraining
+) -> Report:
+    """Create the retraining's ModelVersion; a refusal is reported, and nothing recorded."""
+    if ports.model_versions is None:
+        return reported(report, refused(start, "this operator creates no ModelVersions"))
+    try:
+        created = await ports.model_versions.create(
+            resource.namespace,
+            start.record.model_version,
+            start.spec,
+            labels=start.labels,
+            annotations=start.annotations,
+        )
+    except PermanentError as error:
+        return reported(report, refused(start, str(error)))
+    return reported(report, started(start, created=created), start.record)
+
+
+def _export(resource: MonitorResource, status: ModelMonitorStatus) -> None:
+    labels = (resource.namespace, resource.name)
+    forget_model_monitor(*labels)  # a feature or check no longer judged has no series
+    for check in status.checks:
+        if check.state != CheckState.UNKNOWN.value:
+            MONITOR_CHECK.labels(*labels, check.check).set(check.state == CheckState.ALARM.value)
+    for drift in status.drift:
+        MONITOR_PSI.labels(*labels, drift.feature).set(drift.psi)
+
+
+@on_delete(MODEL_MONITOR)
+async def stop_watching(resource: Resource[Any, Any], _ports: Ports, _attempts: int) -> Reconciled:
+    """Its series go with it: a deleted monitor's alarm must not keep firing."""
+    forget_model_monitor(resource.namespace, resource.name)
+    observed = Observation("Watching", "False", Reason.NOT_JUDGED, "Deleted: no longer watching.")
+    return Reconciled([observed])

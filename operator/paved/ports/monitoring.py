@@ -1,0 +1,59 @@
+"""What a ModelMonitor reads besides the registry and the offline engine (the prediction log's
+recent window, and the entity rows of a ModelVersion's training set: its labels), and what it
+writes: the ModelVersion of a retraining."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Protocol
+
+import pyarrow as pa
+
+from paved.api.model_version import Labels, ModelVersionSpec
+from paved.core.monitor_checks import LoggedWindow
+
+__all__ = [
+    "LabelRows",
+    "LoggedWindow",
+    "ModelVersionCreator",
+    "MonitorReadError",
+    "PredictionLogReader",
+]
+
+
+class MonitorReadError(Exception):
+    """The log or the labels cannot be read (missing, corrupt, outside the data root); the
+    message names what and why."""
+
+
+class PredictionLogReader(Protocol):
+    def window(
+        self, namespace: str, model: str, version: str, *, since: dt.datetime, until: dt.datetime
+    ) -> LoggedWindow:
+        """What `version` of `model` (the ModelVersions' spec.model) served in [since, until),
+        as the log holds it; MonitorReadError when the log cannot be read."""
+        ...
+
+
+class LabelRows(Protocol):
+    def entity_rows(self, namespace: str, labels: Labels) -> pa.Table:
+        """The labels' entity columns and timestamp column (under the namespace's data root):
+        the rows a training set joined its features to; MonitorReadError when unreadable."""
+        ...
+
+
+class ModelVersionCreator(Protocol):
+    async def create(
+        self,
+        namespace: str,
+        name: str,
+        spec: ModelVersionSpec,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> bool:
+        """Create the ModelVersion; False when one of that name exists already. The API
+        server's refusal (validation, an admission policy) is a PermanentError with its
+        message; an API server that does not answer, a TransientError."""
+        ...

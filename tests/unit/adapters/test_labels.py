@@ -1,0 +1,41 @@
+"""A ModelVersion's labels as the monitor reads them: the entity rows its training set joined
+features to, only under the namespace's data root, with a clear error otherwise."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from paved.adapters.offline.labels import ParquetLabels
+from paved.api.model_version import Labels
+from paved.ports.monitoring import MonitorReadError
+
+LABELS = Labels(
+    path="labels/*.parquet", entity_columns=["user_id"], timestamp_column="ts", label="y"
+)
+
+
+def test_the_entity_rows_are_the_labels_keys_and_times(tmp_path: Path) -> None:
+    folder = tmp_path / "shop" / "labels"
+    folder.mkdir(parents=True)
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    pq.write_table(pa.table({"user_id": [1, 2], "ts": [at, at], "y": [0, 1]}), folder / "a.parquet")
+
+    rows = ParquetLabels(str(tmp_path)).entity_rows("shop", LABELS)
+
+    assert rows.column_names == ["user_id", "ts"]  # never the label itself
+    assert rows.num_rows == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("labels/*.parquet", "no such file"), ("../other/labels.parquet", "labels at ../other")],
+)
+def test_labels_that_cannot_be_read_say_where(tmp_path: Path, path: str, message: str) -> None:
+    (tmp_path / "shop").mkdir()
+    with pytest.raises(MonitorReadError, match=message):
+        ParquetLabels(str(tmp_path)).entity_rows("shop", LABELS.model_copy(update={"path": path}))

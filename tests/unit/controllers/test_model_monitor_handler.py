@@ -1,0 +1,92 @@
+"""The ModelMonitor's handler called as kopf calls it: with no production version it says so and
+judges nothing; on a served production version its guardrails are read on the production arm,
+and a breach is GuardrailBreached=True with a Warning event and the gauge at 1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import REGISTRY
+
+from paved.api.crds import MODEL_MONITOR
+from paved.api.model_version import Stage
+from paved.controllers.model_monitor import watch_model
+from paved.core.model_versions import RegisteredVersion
+from paved.core.rollout_steps import Traffic
+from tests.support.adapter import Event, Kopf, body, recorded_events
+from tests.support.scripted_ports import Metrics, Registry, Router, scripted_ports
+
+__all__ = ["recorded_events"]  # the fixture, for pytest
+
+SPEC: dict[str, Any] = {
+    "model": "churn",
+    "target": {"seldonDeployment": {"name": "churn"}},
+    "minSamples": 100,
+    "guardrails": {"window": "5m", "rules": [{"builtin": "errorRate", "max": 0.01}]},
+}
+PRODUCTION = RegisteredVersion(
+    "ml.churn",
+    "3",
+    "run",
+    "s3://paved/3/model",
+    Stage.PRODUCTION,
+    {"paved.model_version": "ml/churn-v3"},
+)
+
+
+@dataclass
+class ServingRegistry(Registry):
+    """A registry whose production version is `production`."""
+
+    production: RegisteredVersion | None = None
+
+    async def in_stage(self, _model: str, stage: Stage) -> RegisteredVersion | None:
+        return self.production if stage is Stage.PRODUCTION else None
+
+
+def _monitor(tmp_path: Path, events: list[Event], registry: Registry, metrics: Metrics) -> Kopf:
+    ports = replace(
+        scripted_ports(str(tmp_path), metrics),
+        registry=registry,
+        routers=Router(traffic=Traffic(0, 100)),  # the target serves production alone
+    )
+    return Kopf(MODEL_MONITOR, watch_model, ports, events)
+
+
+async def test_without_a_production_version_nothing_is_judged(
+    tmp_path: Path, recorded_events: list[Event]
+) -> None:
+    monitor = _monitor(tmp_path, recorded_events, ServingRegistry(), Metrics())
+
+    outcome = await monitor.call(body(MODEL_MONITOR, SPEC))
+
+    watching = outcome.condition("Watching")
+    assert (watching["status"], watching["reason"]) == ("False", "NoProductionVersion")
+    assert watching["message"] == "ml.churn has no production version."
+    assert outcome.condition("GuardrailBreached")["status"] == "Unknown"
+    assert outcome.condition("Healthy")["status"] == "Unknown"
+    assert Event("Warning", "NoProductionVersion", watching["message"]) in outcome.events
+
+
+async def test_a_guardrail_breached_on_the_production_arm_alarms(
+    tmp_path: Path, recorded_events: list[Event]
+) -> None:
+    def reading(query: str) -> float:
+        assert "(baseline)" in query  # the production arm: the target's baseline
+        return 500.0 if query.startswith("sum(increase(requests") else 0.05
+
+    registry = ServingRegistry(production=PRODUCTION)
+    monitor = _monitor(tmp_path, recorded_events, registry, Metrics(reading))
+
+    outcome = await monitor.call(body(MODEL_MONITOR, SPEC))
+
+    breached = outcome.condition("GuardrailBreached")
+    assert (breached["status"], breached["reason"]) == ("True", "GuardrailBreached")
+    assert breached["message"] == "errorRate 0.05 > 0.01"
+    assert outcome.condition("Watching")["message"] == "Watching ml.churn v3 (churn-v3)."
+    assert outcome.condition("Healthy")["status"] == "False"
+    assert Event("Warning", "GuardrailBreached", "errorRate 0.05 > 0.01") in outcome.events
+    labels = {"namespace": "ml", "model_monitor": "subject", "check": "GuardrailBreached"}
+    assert REGISTRY.get_sample_value("paved_monitor_check", labels) == 1
