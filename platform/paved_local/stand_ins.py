@@ -16,7 +16,10 @@ from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 
 from paved_local.kserve.controller import KServeController
+from paved_local.kserve.manifests import MANAGED_BY as KSERVE
+from paved_local.seldon.children import Children
 from paved_local.seldon.controller import PERIOD_SECONDS, SeldonController
+from paved_local.seldon.manifests import MANAGED_BY as SELDON
 from paved_local.seldon.manifests import ModelServer
 
 log = logging.getLogger("paved_local.stand_ins")
@@ -45,7 +48,10 @@ def main() -> None:
     threading.Thread(target=health.serve_forever, daemon=True).start()
     server = ModelServer(arguments.model_server_image, arguments.env_secret, arguments.pull_policy)
     api = config.new_client_from_config(arguments.kubeconfig)
-    controllers = (SeldonController(api, server), KServeController(api, server))
+    controllers = (
+        SeldonController(Children(api, SELDON["app.kubernetes.io/managed-by"]), server),
+        KServeController(Children(api, KSERVE["app.kubernetes.io/managed-by"]), server),
+    )
     while True:
         for controller in controllers:
             try:

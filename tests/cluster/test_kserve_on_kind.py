@@ -5,8 +5,6 @@ between revisions by the canary's percent, as Knative does; a `models:/` URI is 
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +13,14 @@ import httpx
 import pytest
 
 from paved_local.cluster import KindCluster
-from tests.cluster.conftest import TEAM, apply_manifest, get_object, port_forward
+from tests.cluster.conftest import (
+    TEAM,
+    apply_manifest,
+    get_object,
+    mlserver_served,
+    pods,
+    port_forward,
+)
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -49,12 +54,6 @@ def _ready(cluster: KindCluster, name: str) -> dict[str, Any]:
     return next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
 
 
-def _pods(cluster: KindCluster, selector: str) -> list[dict[str, Any]]:
-    listed = cluster.kubectl("-n", TEAM, "get", "pods", "-l", selector, "-o", "json", capture=True)
-    pods: list[dict[str, Any]] = json.loads(listed)["items"]
-    return pods
-
-
 @pytest.fixture(scope="module")
 def canary(example_data: KindCluster) -> Iterator[KindCluster]:
     """`mls-kserve`: a revision rolled out, then a second one taking half the traffic."""
@@ -82,7 +81,7 @@ def test_each_serving_revision_runs_as_an_mlserver_deployment(canary: KindCluste
         ("mls-kserve-predictor-00002", 50),
     ]
     for revision in ("mls-kserve-predictor-00001", "mls-kserve-predictor-00002"):
-        (pod,) = _pods(canary, f"serving.knative.dev/revision={revision}")
+        (pod,) = pods(canary, f"serving.knative.dev/revision={revision}")
         assert pod["status"]["phase"] == "Running"
         (server,) = pod["spec"]["containers"]
         assert server["name"] == "kserve-container"
@@ -91,14 +90,8 @@ def test_each_serving_revision_runs_as_an_mlserver_deployment(canary: KindCluste
         assert fetched["state"]["terminated"]["exitCode"] == 0
 
 
-def _served(metrics: str) -> float:
-    """MLServer's own count of successful inferences, from its /metrics."""
-    found = re.findall(r"^model_infer_request_success_total\{[^}]*\} (\S+)$", metrics, re.M)
-    return sum(float(value) for value in found)
-
-
 def test_requests_split_between_the_revisions_model_servers(canary: KindCluster) -> None:
-    (pod,) = _pods(canary, "serving.knative.dev/revision=mls-kserve-predictor-00002")
+    (pod,) = pods(canary, "serving.knative.dev/revision=mls-kserve-predictor-00002")
     host = {"Host": f"mls-kserve.{TEAM}.example.com"}
     v2 = {
         "inputs": [
@@ -115,7 +108,7 @@ def test_requests_split_between_the_revisions_model_servers(canary: KindCluster)
         port_forward(canary, "service/dataplane", 8000) as dataplane,
         port_forward(canary, f"pod/{pod['metadata']['name']}", 8082, namespace=TEAM) as metrics,
     ):
-        before = _served(httpx.get(f"{metrics}/metrics").text)
+        before = mlserver_served(httpx.get(f"{metrics}/metrics").text)
         answers = [
             httpx.post(f"{dataplane}/v2/models/mls-kserve/infer", json=v2, headers=host, timeout=30)
             for _ in range(30)
@@ -125,7 +118,10 @@ def test_requests_split_between_the_revisions_model_servers(canary: KindCluster)
         by_revision = Counter(a.json()["model_version"] for a in answers)
         second = by_revision["mls-kserve-predictor-00002"]
         served = wait_for(
-            lambda: (s := _served(httpx.get(f"{metrics}/metrics").text)) >= before + second and s,
+            lambda: (
+                (s := mlserver_served(httpx.get(f"{metrics}/metrics").text)) >= before + second
+                and s
+            ),
             timeout=30,
             what="the second revision's MLServer to count what it served",
         )
@@ -144,7 +140,7 @@ def test_a_registry_uri_gets_no_pod_and_the_status_says_why(example_data: KindCl
     )
     assert refused["status"] == "False"
     assert "models:/churn/1" in refused["message"]
-    assert not _pods(example_data, "serving.kserve.io/inferenceservice=mls-kserve-registry")
+    assert not pods(example_data, "serving.kserve.io/inferenceservice=mls-kserve-registry")
     events = example_data.kubectl(
         *("-n", TEAM, "get", "events", "--field-selector"),
         "involvedObject.name=mls-kserve-registry,reason=RevisionRefused",

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from paved_local.kserve import revisions as knative
-from paved_local.kserve.manifests import MANAGED_BY, deployment_name, plan
+from paved_local.kserve.manifests import deployment_name, plan
 from paved_local.seldon.children import Children, initializer_failure, key_of
 from paved_local.seldon.manifests import ModelServer
 
@@ -27,22 +27,14 @@ log = logging.getLogger("paved_local.kserve")
 
 @dataclass
 class KServeController:
-    api: client.ApiClient
+    children: Children  # the objects labelled with manifests.MANAGED_BY
     server: ModelServer
-    children: Children = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.children = Children(self.api, MANAGED_BY["app.kubernetes.io/managed-by"])
 
     def reconcile_all(self) -> None:
-        listed = client.CustomObjectsApi(self.api).list_cluster_custom_object(
-            knative.GROUP, knative.VERSION, knative.PLURAL
+        listed = self.children.owners(
+            knative.GROUP, knative.VERSION, knative.PLURAL, "InferenceService"
         )
-        for service in listed["items"]:
-            if service["metadata"].get("deletionTimestamp"):
-                continue  # the garbage collector removes its children
-            service.setdefault("apiVersion", f"{knative.GROUP}/{knative.VERSION}")
-            service.setdefault("kind", "InferenceService")
+        for service in listed:
             try:
                 self.reconcile(service)
             except ApiException as error:
@@ -79,7 +71,7 @@ class KServeController:
         if {k: (service.get("status") or {}).get(k) for k in status} == status:
             return
         meta = service["metadata"]
-        client.CustomObjectsApi(self.api).patch_namespaced_custom_object_status(
+        client.CustomObjectsApi(self.children.api).patch_namespaced_custom_object_status(
             knative.GROUP,
             knative.VERSION,
             meta["namespace"],

@@ -75,6 +75,18 @@ class Children:
                         auth_settings=["BearerToken"],
                     )
 
+    def owners(self, group: str, version: str, plural: str, kind: str) -> list[dict[str, Any]]:
+        """Every object of `plural` in the cluster that is not being deleted (the garbage
+        collector removes its children), with the apiVersion and kind its events name."""
+        listed = client.CustomObjectsApi(self.api).list_cluster_custom_object(
+            group, version, plural
+        )
+        live = [o for o in listed["items"] if not o["metadata"].get("deletionTimestamp")]
+        for owner in live:
+            owner.setdefault("apiVersion", f"{group}/{version}")
+            owner.setdefault("kind", kind)
+        return live
+
     def available(self, owner: Mapping[str, Any]) -> dict[str, int]:
         """Each owned Deployment's available replicas, by name."""
         return {

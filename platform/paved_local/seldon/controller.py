@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from kubernetes import client
@@ -21,7 +21,6 @@ from kubernetes.client.exceptions import ApiException
 
 from paved_local.seldon.children import Children, initializer_failure, key_of
 from paved_local.seldon.manifests import (
-    MANAGED_BY,
     ModelServer,
     Observed,
     Planned,
@@ -38,22 +37,11 @@ PERIOD_SECONDS: Final = 1.0
 
 @dataclass
 class SeldonController:
-    api: client.ApiClient
+    children: Children  # the objects labelled with manifests.MANAGED_BY
     server: ModelServer
-    children: Children = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.children = Children(self.api, MANAGED_BY["app.kubernetes.io/managed-by"])
 
     def reconcile_all(self) -> None:
-        listed = client.CustomObjectsApi(self.api).list_cluster_custom_object(
-            GROUP, "v1", "seldondeployments"
-        )
-        for sdep in listed["items"]:
-            if sdep["metadata"].get("deletionTimestamp"):
-                continue  # the garbage collector removes its children
-            sdep.setdefault("apiVersion", f"{GROUP}/v1")
-            sdep.setdefault("kind", "SeldonDeployment")
+        for sdep in self.children.owners(GROUP, "v1", "seldondeployments", "SeldonDeployment"):
             try:
                 self.reconcile(sdep)
             except ApiException as error:
@@ -78,7 +66,7 @@ class SeldonController:
         written = status(sdep, planned, self._observe(sdep, planned))
         if {k: (sdep.get("status") or {}).get(k) for k in written} != written:
             meta = sdep["metadata"]
-            client.CustomObjectsApi(self.api).patch_namespaced_custom_object_status(
+            client.CustomObjectsApi(self.children.api).patch_namespaced_custom_object_status(
                 GROUP,
                 "v1",
                 meta["namespace"],
