@@ -81,8 +81,15 @@ def test_each_serving_revision_runs_as_an_mlserver_deployment(canary: KindCluste
         ("mls-kserve-predictor-00002", 50),
     ]
     for revision in ("mls-kserve-predictor-00001", "mls-kserve-predictor-00002"):
-        (pod,) = pods(canary, f"serving.knative.dev/revision={revision}")
-        assert pod["status"]["phase"] == "Running"
+        (pod,) = wait_for(
+            lambda r=revision: (
+                (found := pods(canary, f"serving.knative.dev/revision={r}"))
+                and all(p["status"]["phase"] == "Running" for p in found)
+                and found
+            ),
+            timeout=120,
+            what=f"{revision}'s model server Pod to run",
+        )
         (server,) = pod["spec"]["containers"]
         assert server["name"] == "kserve-container"
         (fetched,) = pod["status"]["initContainerStatuses"]
