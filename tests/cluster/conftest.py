@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -62,6 +63,19 @@ def get_object(cluster: KindCluster, kind: str, name: str, namespace: str = TEAM
     printed = cluster.kubectl("-n", namespace, "get", kind, name, "-o", "json", capture=True)
     found: dict[str, Any] = json.loads(printed)
     return found
+
+
+def pods(cluster: KindCluster, selector: str) -> list[dict[str, Any]]:
+    """The Pods of the team's namespace that `selector` selects."""
+    listed = cluster.kubectl("-n", TEAM, "get", "pods", "-l", selector, "-o", "json", capture=True)
+    found: list[dict[str, Any]] = json.loads(listed)["items"]
+    return found
+
+
+def mlserver_served(metrics: str) -> float:
+    """MLServer's own count of successful inferences, from its /metrics."""
+    found = re.findall(r"^model_infer_request_success_total\{[^}]*\} (\S+)$", metrics, re.M)
+    return sum(float(value) for value in found)
 
 
 def apply_manifest(cluster: KindCluster, manifest: dict[str, Any] | str) -> None:

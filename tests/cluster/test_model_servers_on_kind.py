@@ -5,8 +5,6 @@ them; a `models:/` URI is refused as real Seldon would refuse it. ADR 0032."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +12,14 @@ import httpx
 import pytest
 
 from paved_local.cluster import KindCluster
-from tests.cluster.conftest import TEAM, apply_manifest, get_object, port_forward
+from tests.cluster.conftest import (
+    TEAM,
+    apply_manifest,
+    get_object,
+    mlserver_served,
+    pods,
+    port_forward,
+)
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -65,18 +70,12 @@ def two_predictors(example_data: KindCluster) -> Iterator[KindCluster]:
     example_data.kubectl("-n", TEAM, "delete", "seldondeployment", "mls-two", "--wait=false")
 
 
-def _pods(cluster: KindCluster, selector: str) -> list[dict[str, Any]]:
-    listed = cluster.kubectl("-n", TEAM, "get", "pods", "-l", selector, "-o", "json", capture=True)
-    pods: list[dict[str, Any]] = json.loads(listed)["items"]
-    return pods
-
-
 def test_each_predictor_runs_as_an_mlserver_deployment(two_predictors: KindCluster) -> None:
     status = _state(two_predictors, "mls-two")
 
     assert set(status["deploymentStatus"]) == {"mls-two-p0-0-classifier", "mls-two-p1-0-classifier"}
     for predictor in ("p0", "p1"):
-        (pod,) = _pods(two_predictors, f"seldon-app=mls-two-{predictor}")
+        (pod,) = pods(two_predictors, f"seldon-app=mls-two-{predictor}")
         assert pod["status"]["phase"] == "Running"
         (server,) = pod["spec"]["containers"]
         assert "paved-model-server" in server["image"]
@@ -85,21 +84,15 @@ def test_each_predictor_runs_as_an_mlserver_deployment(two_predictors: KindClust
         assert fetched["state"]["terminated"]["exitCode"] == 0
 
 
-def _served(metrics: str) -> float:
-    """MLServer's own count of successful inferences, from its /metrics."""
-    found = re.findall(r"^model_infer_request_success_total\{[^}]*\} (\S+)$", metrics, re.M)
-    return sum(float(value) for value in found)
-
-
 def test_a_request_through_the_data_plane_reaches_mlserver(two_predictors: KindCluster) -> None:
-    (pod,) = _pods(two_predictors, "seldon-app=mls-two-p0")
+    (pod,) = pods(two_predictors, "seldon-app=mls-two-p0")
     with (
         port_forward(two_predictors, "service/dataplane", 8000) as dataplane,
         port_forward(
             two_predictors, f"pod/{pod['metadata']['name']}", 8082, namespace=TEAM
         ) as metrics,
     ):
-        before = _served(httpx.get(f"{metrics}/metrics").text)
+        before = mlserver_served(httpx.get(f"{metrics}/metrics").text)
         wait_for(
             lambda: httpx.get(f"{dataplane}/v1/deployments").json()["routes"],
             timeout=60,
@@ -114,7 +107,7 @@ def test_a_request_through_the_data_plane_reaches_mlserver(two_predictors: KindC
         v2_answer = httpx.post(f"{url}/v2/models/classifier/infer", json=v2, timeout=30)
 
         served = wait_for(
-            lambda: (s := _served(httpx.get(f"{metrics}/metrics").text)) > before and s,
+            lambda: (s := mlserver_served(httpx.get(f"{metrics}/metrics").text)) > before and s,
             timeout=30,
             what="MLServer to count the requests it served",
         )
@@ -154,7 +147,7 @@ def test_deleting_a_seldon_deployment_deletes_its_model_servers(
 ) -> None:
     apply_manifest(example_data, _sdep("mls-gone", BASELINE))
     wait_for(
-        lambda: _pods(example_data, "seldon-deployment-id=mls-gone"),
+        lambda: pods(example_data, "seldon-deployment-id=mls-gone"),
         timeout=60,
         what="mls-gone's model server Pod",
     )

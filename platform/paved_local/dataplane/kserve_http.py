@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from paved_local.dataplane import kserve
 from paved_local.dataplane.prediction_log import Served, entities
 from paved_local.dataplane.routing import Predictor, Route, choose, keep_only
+from paved_local.kserve import revisions as knative
 
 if TYPE_CHECKING:
     from paved_local.dataplane.server import DataPlane
@@ -70,24 +71,29 @@ class InferenceServices:
 
     async def refresh(self) -> None:
         """Reconcile every InferenceService as KServe's controller would, and route to it."""
-        listed = await self.plane.listed(kserve.GROUP, kserve.VERSION, kserve.PLURAL)
+        listed = await self.plane.listed(knative.GROUP, knative.VERSION, knative.PLURAL)
         if listed is None:
             return
         for key, item in listed.items():
             try:
                 await self._reconcile(key, item)
-            except kserve.InvalidServiceError as error:
+            except knative.InvalidServiceError as error:
                 self.refused[key] = str(error)
         keep_only(listed, self.routes, self.refused)
 
     async def _reconcile(self, key: tuple[str, str], service: dict[str, Any]) -> None:
-        uri, canary = kserve.storage_uri(service), kserve.canary_percent(service)
-        known = kserve.remembered(service)
+        uri, canary = knative.storage_uri(service), knative.canary_percent(service)
+        if self.plane.model_servers:
+            self._take_served(key, service, canary)
+            return
+        known = knative.remembered(service)
         older = {r.model_uri for r in known.created if r.name in _serving(known)}
         await self.plane.loaded({uri} | older)
-        revisions = kserve.reconcile(key[1], known, uri, canary, lambda u: u in self.plane.models)
+        revisions = knative.reconcile(
+            key[1], known, uri, canary, lambda r: r.model_uri in self.plane.models
+        )
         failed = self.plane.load_errors.get(uri) if uri not in self.plane.models else None
-        status = kserve.status_of(service, revisions, canary, failed)
+        status = knative.status_of(service, revisions, canary, failed)
         if {k: (service.get("status") or {}).get(k) for k in status} != status:
             await self._write_status(key, status)
         route = kserve.route_of(service, revisions, canary)
@@ -99,14 +105,30 @@ class InferenceServices:
         else:
             self.refused[key] = f"no revision ready: {failed or 'loading'}"
 
+    def _take_served(
+        self, key: tuple[str, str], service: dict[str, Any], canary: int | None
+    ) -> None:
+        """Route to the revisions the KServe stand-in reports ready (its status), whose model
+        server Pods answer; the stand-in, as KServe's controller, writes the status."""
+        route = kserve.route_of(service, knative.remembered(service), canary)
+        if not route.live:
+            conditions = (service.get("status") or {}).get("conditions") or []
+            said = next((c.get("message") for c in conditions if c.get("type") == "Ready"), None)
+            self.refused[key] = f"no revision ready: {said or 'model servers starting'}"
+            return
+        if self.routes.get(key) != route:
+            self.metrics.start_at_zero(route)
+        self.routes[key] = route
+        self.refused.pop(key, None)
+
     async def _write_status(self, key: tuple[str, str], status: dict[str, Any]) -> None:
         try:
             await asyncio.to_thread(
                 self.plane.objects.patch_namespaced_custom_object_status,
-                kserve.GROUP,
-                kserve.VERSION,
+                knative.GROUP,
+                knative.VERSION,
                 key[0],
-                kserve.PLURAL,
+                knative.PLURAL,
                 key[1],
                 {"status": status},
             )
@@ -222,7 +244,7 @@ class InferenceServices:
         app.router.add_get("/v1/inferenceservices", services)
 
 
-def _serving(revisions: kserve.Revisions) -> set[str]:
+def _serving(revisions: knative.Revisions) -> set[str]:
     return {r for r in (revisions.latest_ready, revisions.latest_rolledout) if r}
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from paved_local.dataplane.routing import Predictor, Route
-from paved_local.seldon.manifests import deployment_name, model_endpoint
+from paved_local.seldon.manifests import deployment_name
 
 # Go's default transport, which Seldon's executor uses, gives up on a connection after 30 s.
 CONNECT_TIMEOUT_SECONDS: Final = 30.0
@@ -73,7 +73,7 @@ async def infer(
     http: httpx.AsyncClient, route: Route, predictor: Predictor, *, frame: pd.DataFrame
 ) -> np.ndarray:
     """`predictor`'s model server's scores for `frame`."""
-    url = model_endpoint(route.namespace, route.deployment, predictor.name, predictor.unit)
+    url = predictor.endpoint
     timeout = httpx.Timeout(route.rest_timeout, connect=CONNECT_TIMEOUT_SECONDS)
     body = v2_request(frame)
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from paved.core.serving import served_version
+from paved_local.seldon.manifests import model_endpoint
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Predictor:
     # The registry version paved annotated it with (ADR 0024), for the prediction log.
     registered: tuple[str, str] | None = None
     unit: str = ""  # the graph's model (its container and MLServer's model name on a cluster)
+    endpoint: str = ""  # where its model server answers V2 inference requests, on a cluster
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
                 version=str(annotations.get("version", "")),
                 registered=served_version(annotations),
                 unit=str(graph.get("name", "")),
+                endpoint=model_endpoint(
+                    str(metadata.get("namespace", "")),
+                    name,
+                    str(entry.get("name", "")),
+                    str(graph.get("name", "")),
+                ),
             )
         )
     live = tuple(p for p in parsed if not p.shadow)

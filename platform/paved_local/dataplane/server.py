@@ -433,9 +433,9 @@ class DataPlane:
         return [float(s) for s in scores]
 
     async def _score(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
-        """The model's scores: from its model server Pod, or its model loaded here (as every
-        model is locally, and an InferenceService's revisions, which have no graph, are)."""
-        if self.http is not None and predictor.unit:
+        """The model's scores: from its model server Pod on a cluster (a SeldonDeployment
+        predictor's or an InferenceService revision's), or its model loaded here, as locally."""
+        if self.http is not None and predictor.endpoint:
             return await model_servers.infer(self.http, route, predictor, frame=frame)
         return await self.models[predictor.model_uri].score(frame)
 

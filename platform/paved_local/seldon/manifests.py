@@ -191,19 +191,13 @@ def model_deployment(
                         "prometheus.io/path": "/metrics",
                     },
                 },
-                "spec": {
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "initContainers": [
-                        _initializer(predictor, server, container=container, volume=volume)
-                    ],
-                    "containers": [
-                        _model_server(sdep, predictor, server, container=container, volume=volume)
-                    ],
-                    "volumes": [{"name": volume, "emptyDir": {}}],
-                },
+                "spec": model_server_pod(
+                    initializer=_initializer(predictor, server, container=container, volume=volume),
+                    server=_model_server(
+                        sdep, predictor, server, container=container, volume=volume
+                    ),
+                    volume=volume,
+                ),
             },
         },
     }
@@ -212,24 +206,49 @@ def model_deployment(
 _RESTRICTED: Final = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
-def _initializer(
-    predictor: Mapping[str, Any], server: ModelServer, *, container: str, volume: str
+def model_server_pod(
+    *, initializer: dict[str, Any], server: dict[str, Any], volume: str
 ) -> dict[str, Any]:
-    """Seldon's injected init container: [uri, /mnt/models] as arguments, the storage
-    credentials from the graph's envSecretRefName (or the controller's default)."""
-    secret = predictor["graph"].get("envSecretRefName") or server.env_secret
+    """A model server's Pod: the storage initializer fills `volume`, then the server serves it."""
     return {
-        "name": f"{container}-model-initializer",
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "initContainers": [initializer],
+        "containers": [server],
+        "volumes": [{"name": volume, "emptyDir": {}}],
+    }
+
+
+def storage_initializer(
+    *, name: str, uri: str, secret: str, server: ModelServer, volume: str
+) -> dict[str, Any]:
+    """The init container that fetches `uri` into the model mount, as KServe's storage
+    initializer does ([uri, /mnt/models] as arguments), credentials from `secret`."""
+    return {
+        "name": name,
         "image": server.image,
         "imagePullPolicy": server.pull_policy,
         "command": ["python", "-c", INITIALIZE],
-        "args": [predictor["graph"]["modelUri"], MODEL_MOUNT],
+        "args": [uri, MODEL_MOUNT],
         "envFrom": [{"secretRef": {"name": secret}}],
         "env": [{"name": "HOME", "value": "/tmp"}],
         "volumeMounts": [{"name": volume, "mountPath": MODEL_MOUNT}],
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": _RESTRICTED,
     }
+
+
+def _initializer(
+    predictor: Mapping[str, Any], server: ModelServer, *, container: str, volume: str
+) -> dict[str, Any]:
+    """Seldon's injected init container: named after the model's container, the storage
+    credentials from the graph's envSecretRefName (or the controller's default)."""
+    return storage_initializer(
+        name=f"{container}-model-initializer",
+        uri=str(predictor["graph"]["modelUri"]),
+        secret=predictor["graph"].get("envSecretRefName") or server.env_secret,
+        server=server,
+        volume=volume,
+    )
 
 
 def _model_server(
@@ -252,6 +271,15 @@ def _model_server(
         "PREDICTOR_ID": str(predictor["name"]),
         "SELDON_DEPLOYMENT_ID": str(sdep["metadata"]["name"]),
     }
+    return mlserver_container(
+        name=container, env=env, server=server, volume=volume, ports=(HTTP_PORT, GRPC_PORT)
+    )
+
+
+def mlserver_container(
+    *, name: str, env: Mapping[str, str], server: ModelServer, volume: str, ports: tuple[int, int]
+) -> dict[str, Any]:
+    """MLServer serving the model mount, on the (HTTP, gRPC) `ports` its `env` names."""
 
     def probe(path: str, delay: int) -> dict[str, Any]:
         return {
@@ -260,19 +288,20 @@ def _model_server(
             "periodSeconds": 5,
         }
 
+    http, grpc = ports
     return {
-        "name": container,
+        "name": name,
         "image": server.image,
         "imagePullPolicy": server.pull_policy,
         "command": ["mlserver", "start", MODEL_MOUNT],
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "ports": [
-            {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
-            {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
+            {"name": "http", "containerPort": http, "protocol": "TCP"},
+            {"name": "grpc", "containerPort": grpc, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
         # Seldon waits 20 s before the first readiness probe; MLServer answers as soon as the
-        # model is loaded, so the stand-in asks sooner.
+        # model is loaded, so the stand-ins ask sooner.
         "readinessProbe": probe("/v2/health/ready", 5),
         "livenessProbe": probe("/v2/health/live", 60),
         "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}},

@@ -346,7 +346,7 @@ def test_the_storage_initializers_get_the_object_stores_keys_where_models_are_se
             "AWS_DEFAULT_REGION": "us-east-1",
         }
     assert "--model-server-image=ghcr.io/paved-dev/paved-model-server:1.7.1" in container["args"]
-    assert container["command"] == ["python", "-m", "paved_local.seldon"]
+    assert container["command"] == ["python", "-m", "paved_local.stand_ins"]
     assert "--model-servers" in dataplane["spec"]["template"]["spec"]["containers"][0]["args"]
 
 

@@ -1,16 +1,17 @@
-"""The data plane's stand-in for KServe's controller: revisions and traffic as KServe sets them
-for canaryTrafficPercent (kserve.github.io, "Canary Rollout Strategy"), and the status it writes."""
+"""KServe's controller's bookkeeping (the data plane's locally, the KServe stand-in's on a
+cluster): revisions and traffic as KServe sets them for canaryTrafficPercent (kserve.github.io,
+"Canary Rollout Strategy"), and the status it writes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from paved_local.dataplane.kserve import (
+from paved_local.dataplane.kserve import addressed, route_of
+from paved_local.kserve.revisions import (
+    Revision,
     Revisions,
-    addressed,
     reconcile,
     remembered,
-    route_of,
     status_of,
     traffic,
 )
@@ -18,7 +19,7 @@ from paved_local.dataplane.kserve import (
 BASELINE, CANDIDATE = "models:/churn/1", "models:/churn/2"
 
 
-def _everything_loads(_uri: str) -> bool:
+def _everything_loads(_revision: Revision) -> bool:
     return True
 
 
@@ -31,6 +32,10 @@ def _service(uri: str, canary: int | None, status: dict[str, Any] | None = None)
         "spec": {"predictor": predictor},
         "status": status or {},
     }
+
+
+def _only_the_baseline_loads(revision: Revision) -> bool:
+    return revision.model_uri == BASELINE
 
 
 def _rolled_out_baseline() -> Revisions:
@@ -74,7 +79,7 @@ def test_clearing_the_canary_rolls_the_latest_revision_out() -> None:
 
 
 def test_a_revision_whose_model_does_not_load_never_takes_traffic() -> None:
-    stuck = reconcile("churn", _rolled_out_baseline(), CANDIDATE, 20, lambda uri: uri == BASELINE)
+    stuck = reconcile("churn", _rolled_out_baseline(), CANDIDATE, 20, _only_the_baseline_loads)
     assert stuck.created[-1].name == "churn-predictor-00002"
     assert stuck.latest_ready == "churn-predictor-00001"
     assert [t["percent"] for t in traffic(stuck, 20)] == [100]

@@ -23,6 +23,7 @@ from paved_local.dataplane.prediction_log import (
     prediction_records,
 )
 from paved_local.dataplane.routing import route_of
+from paved_local.kserve import revisions
 
 NOW = dt.datetime(2026, 12, 5, 10, 0, tzinfo=dt.UTC)
 
@@ -121,8 +122,8 @@ def test_a_rate_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
 
 def test_only_the_revision_of_the_spec_model_carries_the_annotated_registry_version() -> None:
     old, new = "s3://paved/old", "s3://paved/new"
-    rolled_out = kserve.reconcile("churn", kserve.Revisions(), old, None, lambda _: True)
-    canary = kserve.reconcile("churn", rolled_out, new, 20, lambda _: True)
+    rolled_out = revisions.reconcile("churn", revisions.Revisions(), old, None, lambda _: True)
+    canary = revisions.reconcile("churn", rolled_out, new, 20, lambda _: True)
     service = {
         "metadata": {
             "name": "churn",

@@ -25,6 +25,8 @@ _SERVICES: Final = {"mlflow": 5000, "redis": 6379, "prometheus": 9090, "dataplan
 _OPERATOR: Final = "app.kubernetes.io/name=paved,app.kubernetes.io/instance=paved"
 _DATA_ROOT: Final = "/data"  # the operator's (charts/paved's operator.dataRoot)
 _CHECK_EVERY: Final = 15.0  # seconds between looks at the operator's Deployment
+# The platform chart's `seldon.envSecretName`: the model servers' storage credentials.
+_INITIALIZER_SECRET: Final = "seldon-init-container-secret"
 
 
 class ChartOperator:
@@ -102,7 +104,19 @@ class KindSite:
         directory: Path,
         namespace: str,
     ) -> ChartOperator:
+        self._serve_models_in(namespace)
         return ChartOperator(self.cluster, directory, namespace)
+
+    def _serve_models_in(self, namespace: str) -> None:
+        """The storage initializers' Secret copied into `namespace` from `default`, where the
+        platform chart writes it (its `seldon.secretNamespaces`), so that the model servers of
+        the demo's namespace can fetch their models: what a team does for its own namespace."""
+        shown = self.cluster.kubectl(
+            *("-n", "default", "get", "secret", _INITIALIZER_SECRET, "-o", "json"), capture=True
+        )
+        secret = json.loads(shown)
+        secret["metadata"] = {"name": _INITIALIZER_SECRET, "namespace": namespace}
+        self.cluster.kubectl("apply", "-f", "-", stdin=json.dumps(secret))
 
     def user_kubeconfig(self, user: str, groups: tuple[str, ...]) -> Path:
         return self.cluster.user_kubeconfig(user, groups)

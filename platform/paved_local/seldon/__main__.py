@@ -1,3 +1,0 @@
-from paved_local.seldon.controller import main
-
-main()
