@@ -291,8 +291,10 @@ def mlserver_container(
     http, grpc = ports
     # One OpenMP thread per scoring call, as the local data plane scores: a one-row call spends
     # more time waking a pool of threads than scoring, and on a busy node the pool's threads spin
-    # against everything else (a gradient-boosted model's p99 went from milliseconds to seconds).
-    env = {**env, "OMP_NUM_THREADS": "1"}
+    # against everything else. Inference in MLServer's own process (no worker pool): no pickling
+    # of each request to a worker; a Pod scales by replicas. Measured on a gradient-boosted
+    # pipeline at 40 requests/s: p99 99 ms as shipped, 26 ms with one thread, 19 ms with both.
+    env = {**env, "OMP_NUM_THREADS": "1", "MLSERVER_PARALLEL_WORKERS": "0"}
     return {
         "name": name,
         "image": server.image,

@@ -61,6 +61,7 @@ def test_a_revision_runs_mlserver_as_the_kserve_mlserver_runtime_does() -> None:
         "MLSERVER_HTTP_PORT": "8080",
         "MLSERVER_GRPC_PORT": "9000",
         "OMP_NUM_THREADS": "1",
+        "MLSERVER_PARALLEL_WORKERS": "0",
     }
     assert service["metadata"]["name"] == "churn-predictor-00001-private"
     assert service["spec"]["selector"] == {"serving.knative.dev/revision": "churn-predictor-00001"}
