@@ -17,14 +17,19 @@ import httpx
 import pytest
 import yaml
 
+from paved.api.rollout import Backend
 from paved_local.platform import Endpoints, LocalPlatform
 from tests.e2e.test_rollout_rolls_out_and_back import (
     ROLLOUT,
     _naive_baseline,
+    _on,
     _predictors,
     _rollout,
+    _serves,
+    _serving_object,
     _status,
 )
+from tests.support.approvals import sign_off
 from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition
 from tests.support.fixtures import ROOT, RunningOperator
@@ -34,7 +39,7 @@ from tests.support.rollouts import roll_back
 from tests.support.traffic import steady_load
 from tests.support.training import example
 
-# Training, a canary and two rollbacks, each waited on through Argo CD's polls.
+# Training, a canary and two rollbacks (or a whole rollout), each waited on through Argo CD's polls.
 pytestmark = pytest.mark.timeout(1200)
 T = TypeVar("T")
 
@@ -88,15 +93,17 @@ def _team_manifests(namespace: str, baseline_uri: str) -> dict[str, dict[str, An
     }
 
 
-def _while_synced(churn: ArgoApplication, probe: Callable[[], T]) -> Callable[[], T]:
-    """`probe`, asserting at every poll that Argo CD reports the Application, and the
-    SeldonDeployment whose predictors paved moves, Synced."""
+def _while_synced(
+    churn: ArgoApplication, probe: Callable[[], T], serving: str = "SeldonDeployment"
+) -> Callable[[], T]:
+    """`probe`, asserting at every poll that Argo CD reports the Application, and the serving
+    object (kind `serving`, named churn) whose fields paved moves, Synced."""
 
     def polled() -> T:
         status = churn.status()
         assert status["sync"]["status"] == "Synced", status["sync"]
-        seldon = churn.resource("SeldonDeployment", "churn")
-        assert seldon["status"] == "Synced", seldon
+        served = churn.resource(serving, "churn")
+        assert served["status"] == "Synced", served
         return probe()
 
     return polled
@@ -252,3 +259,97 @@ def _degraded(churn: ArgoApplication, rollout: str) -> dict[str, Any] | None:
     """The Rollout's health in the Application once Argo CD shows it Degraded."""
     health: dict[str, Any] = churn.resource("Rollout", rollout).get("health") or {}
     return health if health.get("status") == "Degraded" else None
+
+
+def test_a_whole_rollout_on_an_inference_service_kept_in_git_is_no_drift(
+    argocd: Endpoints,
+    paved_operator: RunningOperator,
+    kubectl: Kubectl,
+    local_platform: LocalPlatform,
+    namespace: str,
+    tmp_path: Path,
+    applications: list[ArgoApplication],
+) -> None:
+    """KServe's router moves `storageUri` and `canaryTrafficPercent` of an InferenceService Git
+    holds: over a canary and a promotion, Argo CD compares it Synced at every poll, and a
+    commit mid-canary is synced without putting Git's model back."""
+    data = paved_operator.data_root / namespace
+    write_churn_data(data)
+    baseline = _naive_baseline(argocd)
+    manifests = _team_manifests(namespace, baseline)
+    service = _serving_object(Backend.INFERENCE_SERVICE, "churn", baseline)
+    rollout = _on(Backend.INFERENCE_SERVICE, "churn", _rollout("churn-v1", "churn", "20s"))
+    rollout["spec"]["steps"] = rollout["spec"]["steps"][1:]  # canary, full: KServe has no shadow
+    repo = Repository.create(local_platform.directory, argocd.git or "", namespace, tmp_path / "t")
+    first = repo.commit(
+        {
+            "examples/00-inferenceservice.yaml": _yaml(service),
+            "examples/01-featureview.yaml": _yaml(manifests["examples/01-featureview.yaml"]),
+            "examples/02-modelversion.yaml": _yaml(manifests["examples/02-modelversion.yaml"]),
+        },
+        "The churn service on KServe, its features and churn-v1",
+    )
+    churn_app = application("churn-example", repo.url, namespace, namespace=namespace)
+    kubectl.apply(yaml.safe_dump(churn_app))
+    churn = ArgoApplication(kubectl, churn_app["metadata"]["name"])
+    applications.append(churn)
+    churn.wait(functools.partial(churn.synced_at, first), timeout=240, what="churn synced")
+    churn.wait(
+        lambda: (
+            churn.resource("ModelVersion", "churn-v1").get("health", {}).get("status") == "Healthy"
+        ),
+        timeout=360,
+        what="churn-v1 trained, gated and Healthy",
+    )
+    sign_off(kubectl, local_platform, namespace, "churn-v1")
+    candidate = kubectl.get_json("modelversion.paved.dev", "churn-v1", "-n", namespace)["status"][
+        "registry"
+    ]["uri"]
+
+    with steady_load(
+        argocd,
+        namespace,
+        "churn",
+        serving_examples(data),
+        rate=40,
+        backend=Backend.INFERENCE_SERVICE,
+    ):
+        second = repo.commit({"examples/03-rollout.yaml": _yaml(rollout)}, "roll churn-v1 out")
+        churn.refresh()
+        churn.wait(lambda: churn.synced_at(second), timeout=120, what="the rollout synced")
+        churn.wait(
+            _while_synced(
+                churn,
+                lambda: (
+                    _serves(kubectl, Backend.INFERENCE_SERVICE, namespace, "churn")
+                    == {candidate: 20}
+                ),
+                serving="InferenceService",
+            ),
+            timeout=180,
+            what="the canary at 20%",
+            interval=1.0,
+        )
+        # A commit mid-canary: Git's storageUri (the baseline) is not put back.
+        manifests["examples/01-featureview.yaml"]["metadata"]["labels"] = {"team": "churn"}
+        third = repo.commit(
+            {"examples/01-featureview.yaml": _yaml(manifests["examples/01-featureview.yaml"])},
+            "label the features",
+        )
+        churn.refresh()
+        churn.wait(lambda: churn.synced_at(third), timeout=120, what="the mid-canary commit synced")
+        assert _serves(kubectl, Backend.INFERENCE_SERVICE, namespace, "churn") == {candidate: 20}
+        churn.wait(
+            _while_synced(
+                churn,
+                lambda: _status(kubectl, "churn-v1", namespace).get("phase") == "Succeeded",
+                serving="InferenceService",
+            ),
+            timeout=240,
+            what="churn-v1 promoted",
+            interval=1.0,
+        )
+    assert _serves(kubectl, Backend.INFERENCE_SERVICE, namespace, "churn") == {candidate: 100}
+    health = churn.resource("Rollout", "churn-v1").get("health") or {}
+    assert health.get("status") == "Healthy", health
+    assert churn.status()["sync"]["status"] == "Synced"
