@@ -97,13 +97,18 @@ def _while_synced(
     churn: ArgoApplication, probe: Callable[[], T], serving: str = "SeldonDeployment"
 ) -> Callable[[], T]:
     """`probe`, asserting at every poll that Argo CD reports the Application, and the serving
-    object (kind `serving`, named churn) whose fields paved moves, Synced."""
+    object (kind `serving`, named churn) whose fields paved moves, Synced, and that its last
+    sync was not a self-heal of that object (which puts Git's fields back over paved's within
+    a second, between two polls)."""
 
     def polled() -> T:
         status = churn.status()
         assert status["sync"]["status"] == "Synced", status["sync"]
         served = churn.resource(serving, "churn")
         assert served["status"] == "Synced", served
+        operation = (status.get("operationState") or {}).get("operation") or {}
+        healed = operation.get("sync", {}).get("resources") or []
+        assert all(r["kind"] != serving for r in healed), f"self-healed: {operation}"
         return probe()
 
     return polled
@@ -350,6 +355,12 @@ def test_a_whole_rollout_on_an_inference_service_kept_in_git_is_no_drift(
             interval=1.0,
         )
     assert _serves(kubectl, Backend.INFERENCE_SERVICE, namespace, "churn") == {candidate: 100}
+    # Only paved changed the model: a self-heal putting Git's back (between two polls, which
+    # would see Synced again) would have made KServe create a third revision.
+    found = kubectl.get_json("inferenceservice", "churn", "-n", namespace)
+    assert found["status"]["components"]["predictor"]["latestCreatedRevision"] == (
+        "churn-predictor-00002"
+    )
     health = churn.resource("Rollout", "churn-v1").get("health") or {}
     assert health.get("status") == "Healthy", health
     assert churn.status()["sync"]["status"] == "Synced"
