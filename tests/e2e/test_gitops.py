@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,6 +61,33 @@ def applications() -> Iterator[list[ArgoApplication]]:
     yield created
     for app in created:
         app.delete_leaving_resources()
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team's namespace, its churn data under the operator's data root, its repository on the
+    git daemon and the Applications the test creates."""
+
+    namespace: str
+    data: Path
+    repo: Repository
+    applications: list[ArgoApplication]
+
+
+@pytest.fixture
+def team(
+    argocd: Endpoints,
+    paved_operator: RunningOperator,
+    local_platform: LocalPlatform,
+    namespace: str,
+    tmp_path: Path,
+    applications: list[ArgoApplication],
+) -> Team:
+    assert argocd.git is not None
+    data = paved_operator.data_root / namespace
+    write_churn_data(data)
+    repo = Repository.create(local_platform.directory, argocd.git, namespace, tmp_path / "team")
+    return Team(namespace, data, repo, applications)
 
 
 def _yaml(document: dict[str, Any]) -> str:
@@ -115,22 +143,13 @@ def _while_synced(
 
 
 def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
-    argocd: Endpoints,
-    paved_operator: RunningOperator,
-    kubectl: Kubectl,
-    local_platform: LocalPlatform,
-    namespace: str,
-    tmp_path: Path,
-    applications: list[ArgoApplication],
+    argocd: Endpoints, kubectl: Kubectl, team: Team
 ) -> None:
-    assert argocd.git is not None
-    data = paved_operator.data_root / namespace
-    write_churn_data(data)
+    namespace, data, repo = team.namespace, team.data, team.repo
     manifests = _team_manifests(namespace, _naive_baseline(argocd))
     files = {path: _yaml(document) for path, document in manifests.items()}
 
     # The team's repository: the CRDs, the chart, and the churn service with its features.
-    repo = Repository.create(local_platform.directory, argocd.git, namespace, tmp_path / "team")
     repo.copy_in(ROOT / "crds", "crds")
     repo.copy_in(ROOT / "charts" / "paved", "charts/paved")
     first = repo.commit(
@@ -145,7 +164,7 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
     kubectl.apply(yaml.safe_dump_all([crds_app, churn_app]))
     crds = ArgoApplication(kubectl, crds_app["metadata"]["name"])
     churn = ArgoApplication(kubectl, churn_app["metadata"]["name"])
-    applications += [crds, churn]
+    team.applications.extend([crds, churn])
 
     # Synced and Healthy, the FeatureView judged by paved's Lua (no Lua: no health at all).
     for app in (crds, churn):
@@ -206,13 +225,7 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
         generation = kubectl.get_json("seldondeployment", "churn", "-n", namespace)["metadata"][
             "generation"
         ]
-        manifests["examples/01-featureview.yaml"]["metadata"]["labels"] = {"team": "churn"}
-        third = repo.commit(
-            {"examples/01-featureview.yaml": _yaml(manifests["examples/01-featureview.yaml"])},
-            "label the features",
-        )
-        churn.refresh()
-        churn.wait(lambda: churn.synced_at(third), timeout=120, what="the mid-canary commit synced")
+        _commit_mid_canary(churn, repo, manifests["examples/01-featureview.yaml"])
         seldon = kubectl.get_json("seldondeployment", "churn", "-n", namespace)
         assert seldon["metadata"]["generation"] == generation
         assert _predictors(kubectl, "churn", namespace)["candidate"]["traffic"] == 20
@@ -260,6 +273,14 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
     assert churn.status()["health"]["status"] == "Degraded"
 
 
+def _commit_mid_canary(churn: ArgoApplication, repo: Repository, view: dict[str, Any]) -> None:
+    """A commit of something else (a label on the FeatureView), synced mid-canary."""
+    view["metadata"]["labels"] = {"team": "churn"}
+    third = repo.commit({"examples/01-featureview.yaml": _yaml(view)}, "label the features")
+    churn.refresh()
+    churn.wait(lambda: churn.synced_at(third), timeout=120, what="the mid-canary commit synced")
+
+
 def _degraded(churn: ArgoApplication, rollout: str) -> dict[str, Any] | None:
     """The Rollout's health in the Application once Argo CD shows it Degraded."""
     health: dict[str, Any] = churn.resource("Rollout", rollout).get("health") or {}
@@ -267,25 +288,17 @@ def _degraded(churn: ArgoApplication, rollout: str) -> dict[str, Any] | None:
 
 
 def test_a_whole_rollout_on_an_inference_service_kept_in_git_is_no_drift(
-    argocd: Endpoints,
-    paved_operator: RunningOperator,
-    kubectl: Kubectl,
-    local_platform: LocalPlatform,
-    namespace: str,
-    tmp_path: Path,
-    applications: list[ArgoApplication],
+    argocd: Endpoints, kubectl: Kubectl, local_platform: LocalPlatform, team: Team
 ) -> None:
     """KServe's router moves `storageUri` and `canaryTrafficPercent` of an InferenceService Git
     holds: over a canary and a promotion, Argo CD compares it Synced at every poll, and a
     commit mid-canary is synced without putting Git's model back."""
-    data = paved_operator.data_root / namespace
-    write_churn_data(data)
+    namespace, data, repo = team.namespace, team.data, team.repo
     baseline = _naive_baseline(argocd)
     manifests = _team_manifests(namespace, baseline)
     service = _serving_object(Backend.INFERENCE_SERVICE, "churn", baseline)
     rollout = _on(Backend.INFERENCE_SERVICE, "churn", _rollout("churn-v1", "churn", "20s"))
     rollout["spec"]["steps"] = rollout["spec"]["steps"][1:]  # canary, full: KServe has no shadow
-    repo = Repository.create(local_platform.directory, argocd.git or "", namespace, tmp_path / "t")
     first = repo.commit(
         {
             "examples/00-inferenceservice.yaml": _yaml(service),
@@ -297,7 +310,7 @@ def test_a_whole_rollout_on_an_inference_service_kept_in_git_is_no_drift(
     churn_app = application("churn-example", repo.url, namespace, namespace=namespace)
     kubectl.apply(yaml.safe_dump(churn_app))
     churn = ArgoApplication(kubectl, churn_app["metadata"]["name"])
-    applications.append(churn)
+    team.applications.append(churn)
     churn.wait(functools.partial(churn.synced_at, first), timeout=240, what="churn synced")
     churn.wait(
         lambda: (
@@ -336,13 +349,7 @@ def test_a_whole_rollout_on_an_inference_service_kept_in_git_is_no_drift(
             interval=1.0,
         )
         # A commit mid-canary: Git's storageUri (the baseline) is not put back.
-        manifests["examples/01-featureview.yaml"]["metadata"]["labels"] = {"team": "churn"}
-        third = repo.commit(
-            {"examples/01-featureview.yaml": _yaml(manifests["examples/01-featureview.yaml"])},
-            "label the features",
-        )
-        churn.refresh()
-        churn.wait(lambda: churn.synced_at(third), timeout=120, what="the mid-canary commit synced")
+        _commit_mid_canary(churn, repo, manifests["examples/01-featureview.yaml"])
         assert _serves(kubectl, Backend.INFERENCE_SERVICE, namespace, "churn") == {candidate: 20}
         churn.wait(
             _while_synced(
