@@ -10,11 +10,13 @@ Lua health checks and diff rules Argo CD runs are the ones paved ships.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 from typing import Final
 
@@ -106,7 +108,10 @@ def _repo_server(site: Site) -> Launch:
     argv = [_binary(site), "--address=127.0.0.1", f"--port={site.ports[f'{REPO_SERVER}-grpc']}"]
     argv += ["--metrics-address=127.0.0.1", f"--metrics-port={site.ports[REPO_SERVER]}"]
     argv += ["--disable-tls", *_redis_flags(site), "--loglevel=info"]
-    return Launch(argv, env=_environment(site, REPO_SERVER))
+    # It renders Helm sources (the paved-operator Application) with the `helm` on its PATH.
+    helm = str(site.toolchain.helm.parent)
+    env = {**_environment(site, REPO_SERVER), "PATH": f"{helm}:{os.environ.get('PATH', '')}"}
+    return Launch(argv, env=env)
 
 
 def _application_controller(site: Site) -> Launch:
@@ -131,9 +136,23 @@ def install(site: Site) -> None:
         str(site.argocd.crds / name) for name in ("application-crd.yaml", "appproject-crd.yaml")
     ]
     _run([*kubectl, "apply", "--server-side", *(f"--filename={crd}" for crd in crds)])
-    crd_names = ("crd/applications.argoproj.io", "crd/appprojects.argoproj.io")
-    _run([*kubectl, "wait", "--for=condition=Established", "--timeout=60s", *crd_names])
+    _wait_established(kubectl, ("crd/applications.argoproj.io", "crd/appprojects.argoproj.io"))
     _run([*kubectl, "apply", "--filename=-"], stdin=yaml.safe_dump_all(_objects()))
+
+
+def _wait_established(kubectl: list[str], crds: tuple[str, ...]) -> None:
+    """`kubectl wait` fails at once, rather than waits, on a CRD whose status the API server has
+    not written yet (on a kind cluster, a moment after the apply): try again for a minute."""
+    deadline = time.monotonic() + 60.0
+    wait = [*kubectl, "wait", "--for=condition=Established", "--timeout=10s", *crds]
+    while True:
+        try:
+            _run(wait)
+            return
+        except ComponentFailedError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(1.0)
 
 
 def _objects() -> list[dict[str, object]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,14 +18,19 @@ import httpx
 import pytest
 import yaml
 
+from paved.api.rollout import Backend
 from paved_local.platform import Endpoints, LocalPlatform
 from tests.e2e.test_rollout_rolls_out_and_back import (
     ROLLOUT,
     _naive_baseline,
+    _on,
     _predictors,
     _rollout,
+    _serves,
+    _serving_object,
     _status,
 )
+from tests.support.approvals import sign_off
 from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition
 from tests.support.fixtures import ROOT, RunningOperator
@@ -34,7 +40,7 @@ from tests.support.rollouts import roll_back
 from tests.support.traffic import steady_load
 from tests.support.training import example
 
-# Training, a canary and two rollbacks, each waited on through Argo CD's polls.
+# Training, a canary and two rollbacks (or a whole rollout), each waited on through Argo CD's polls.
 pytestmark = pytest.mark.timeout(1200)
 T = TypeVar("T")
 
@@ -55,6 +61,33 @@ def applications() -> Iterator[list[ArgoApplication]]:
     yield created
     for app in created:
         app.delete_leaving_resources()
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team's namespace, its churn data under the operator's data root, its repository on the
+    git daemon and the Applications the test creates."""
+
+    namespace: str
+    data: Path
+    repo: Repository
+    applications: list[ArgoApplication]
+
+
+@pytest.fixture
+def team(
+    argocd: Endpoints,
+    paved_operator: RunningOperator,
+    local_platform: LocalPlatform,
+    namespace: str,
+    tmp_path: Path,
+    applications: list[ArgoApplication],
+) -> Team:
+    assert argocd.git is not None
+    data = paved_operator.data_root / namespace
+    write_churn_data(data)
+    repo = Repository.create(local_platform.directory, argocd.git, namespace, tmp_path / "team")
+    return Team(namespace, data, repo, applications)
 
 
 def _yaml(document: dict[str, Any]) -> str:
@@ -88,37 +121,35 @@ def _team_manifests(namespace: str, baseline_uri: str) -> dict[str, dict[str, An
     }
 
 
-def _while_synced(churn: ArgoApplication, probe: Callable[[], T]) -> Callable[[], T]:
-    """`probe`, asserting at every poll that Argo CD reports the Application, and the
-    SeldonDeployment whose predictors paved moves, Synced."""
+def _while_synced(
+    churn: ArgoApplication, probe: Callable[[], T], serving: str = "SeldonDeployment"
+) -> Callable[[], T]:
+    """`probe`, asserting at every poll that Argo CD reports the Application, and the serving
+    object (kind `serving`, named churn) whose fields paved moves, Synced, and that its last
+    sync was not a self-heal of that object (which puts Git's fields back over paved's within
+    a second, between two polls)."""
 
     def polled() -> T:
         status = churn.status()
         assert status["sync"]["status"] == "Synced", status["sync"]
-        seldon = churn.resource("SeldonDeployment", "churn")
-        assert seldon["status"] == "Synced", seldon
+        served = churn.resource(serving, "churn")
+        assert served["status"] == "Synced", served
+        operation = (status.get("operationState") or {}).get("operation") or {}
+        healed = operation.get("sync", {}).get("resources") or []
+        assert all(r["kind"] != serving for r in healed), f"self-healed: {operation}"
         return probe()
 
     return polled
 
 
 def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
-    argocd: Endpoints,
-    paved_operator: RunningOperator,
-    kubectl: Kubectl,
-    local_platform: LocalPlatform,
-    namespace: str,
-    tmp_path: Path,
-    applications: list[ArgoApplication],
+    argocd: Endpoints, kubectl: Kubectl, team: Team
 ) -> None:
-    assert argocd.git is not None
-    data = paved_operator.data_root / namespace
-    write_churn_data(data)
+    namespace, data, repo = team.namespace, team.data, team.repo
     manifests = _team_manifests(namespace, _naive_baseline(argocd))
     files = {path: _yaml(document) for path, document in manifests.items()}
 
     # The team's repository: the CRDs, the chart, and the churn service with its features.
-    repo = Repository.create(local_platform.directory, argocd.git, namespace, tmp_path / "team")
     repo.copy_in(ROOT / "crds", "crds")
     repo.copy_in(ROOT / "charts" / "paved", "charts/paved")
     first = repo.commit(
@@ -133,7 +164,7 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
     kubectl.apply(yaml.safe_dump_all([crds_app, churn_app]))
     crds = ArgoApplication(kubectl, crds_app["metadata"]["name"])
     churn = ArgoApplication(kubectl, churn_app["metadata"]["name"])
-    applications += [crds, churn]
+    team.applications.extend([crds, churn])
 
     # Synced and Healthy, the FeatureView judged by paved's Lua (no Lua: no health at all).
     for app in (crds, churn):
@@ -194,13 +225,7 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
         generation = kubectl.get_json("seldondeployment", "churn", "-n", namespace)["metadata"][
             "generation"
         ]
-        manifests["examples/01-featureview.yaml"]["metadata"]["labels"] = {"team": "churn"}
-        third = repo.commit(
-            {"examples/01-featureview.yaml": _yaml(manifests["examples/01-featureview.yaml"])},
-            "label the features",
-        )
-        churn.refresh()
-        churn.wait(lambda: churn.synced_at(third), timeout=120, what="the mid-canary commit synced")
+        _commit_mid_canary(churn, repo, manifests["examples/01-featureview.yaml"])
         seldon = kubectl.get_json("seldondeployment", "churn", "-n", namespace)
         assert seldon["metadata"]["generation"] == generation
         assert _predictors(kubectl, "churn", namespace)["candidate"]["traffic"] == 20
@@ -248,7 +273,101 @@ def test_argo_cd_syncs_paved_from_git_and_a_rollout_is_no_drift(
     assert churn.status()["health"]["status"] == "Degraded"
 
 
+def _commit_mid_canary(churn: ArgoApplication, repo: Repository, view: dict[str, Any]) -> None:
+    """A commit of something else (a label on the FeatureView), synced mid-canary."""
+    view["metadata"]["labels"] = {"team": "churn"}
+    third = repo.commit({"examples/01-featureview.yaml": _yaml(view)}, "label the features")
+    churn.refresh()
+    churn.wait(lambda: churn.synced_at(third), timeout=120, what="the mid-canary commit synced")
+
+
 def _degraded(churn: ArgoApplication, rollout: str) -> dict[str, Any] | None:
     """The Rollout's health in the Application once Argo CD shows it Degraded."""
     health: dict[str, Any] = churn.resource("Rollout", rollout).get("health") or {}
     return health if health.get("status") == "Degraded" else None
+
+
+def test_a_whole_rollout_on_an_inference_service_kept_in_git_is_no_drift(
+    argocd: Endpoints, kubectl: Kubectl, local_platform: LocalPlatform, team: Team
+) -> None:
+    """KServe's router moves `storageUri` and `canaryTrafficPercent` of an InferenceService Git
+    holds: over a canary and a promotion, Argo CD compares it Synced at every poll, and a
+    commit mid-canary is synced without putting Git's model back."""
+    namespace, data, repo = team.namespace, team.data, team.repo
+    baseline = _naive_baseline(argocd)
+    manifests = _team_manifests(namespace, baseline)
+    service = _serving_object(Backend.INFERENCE_SERVICE, "churn", baseline)
+    rollout = _on(Backend.INFERENCE_SERVICE, "churn", _rollout("churn-v1", "churn", "20s"))
+    rollout["spec"]["steps"] = rollout["spec"]["steps"][1:]  # canary, full: KServe has no shadow
+    first = repo.commit(
+        {
+            "examples/00-inferenceservice.yaml": _yaml(service),
+            "examples/01-featureview.yaml": _yaml(manifests["examples/01-featureview.yaml"]),
+            "examples/02-modelversion.yaml": _yaml(manifests["examples/02-modelversion.yaml"]),
+        },
+        "The churn service on KServe, its features and churn-v1",
+    )
+    churn_app = application("churn-example", repo.url, namespace, namespace=namespace)
+    kubectl.apply(yaml.safe_dump(churn_app))
+    churn = ArgoApplication(kubectl, churn_app["metadata"]["name"])
+    team.applications.append(churn)
+    churn.wait(functools.partial(churn.synced_at, first), timeout=240, what="churn synced")
+    churn.wait(
+        lambda: (
+            churn.resource("ModelVersion", "churn-v1").get("health", {}).get("status") == "Healthy"
+        ),
+        timeout=360,
+        what="churn-v1 trained, gated and Healthy",
+    )
+    sign_off(kubectl, local_platform, namespace, "churn-v1")
+    candidate = kubectl.get_json("modelversion.paved.dev", "churn-v1", "-n", namespace)["status"][
+        "registry"
+    ]["uri"]
+
+    with steady_load(
+        argocd,
+        namespace,
+        "churn",
+        serving_examples(data),
+        rate=40,
+        backend=Backend.INFERENCE_SERVICE,
+    ):
+        second = repo.commit({"examples/03-rollout.yaml": _yaml(rollout)}, "roll churn-v1 out")
+        churn.refresh()
+        churn.wait(lambda: churn.synced_at(second), timeout=120, what="the rollout synced")
+        churn.wait(
+            _while_synced(
+                churn,
+                lambda: (
+                    _serves(kubectl, Backend.INFERENCE_SERVICE, namespace, "churn")
+                    == {candidate: 20}
+                ),
+                serving="InferenceService",
+            ),
+            timeout=180,
+            what="the canary at 20%",
+            interval=1.0,
+        )
+        # A commit mid-canary: Git's storageUri (the baseline) is not put back.
+        _commit_mid_canary(churn, repo, manifests["examples/01-featureview.yaml"])
+        assert _serves(kubectl, Backend.INFERENCE_SERVICE, namespace, "churn") == {candidate: 20}
+        churn.wait(
+            _while_synced(
+                churn,
+                lambda: _status(kubectl, "churn-v1", namespace).get("phase") == "Succeeded",
+                serving="InferenceService",
+            ),
+            timeout=240,
+            what="churn-v1 promoted",
+            interval=1.0,
+        )
+    assert _serves(kubectl, Backend.INFERENCE_SERVICE, namespace, "churn") == {candidate: 100}
+    # Only paved changed the model: a self-heal putting Git's back (between two polls, which
+    # would see Synced again) would have made KServe create a third revision.
+    found = kubectl.get_json("inferenceservice", "churn", "-n", namespace)
+    assert found["status"]["components"]["predictor"]["latestCreatedRevision"] == (
+        "churn-predictor-00002"
+    )
+    health = churn.resource("Rollout", "churn-v1").get("health") or {}
+    assert health.get("status") == "Healthy", health
+    assert churn.status()["sync"]["status"] == "Synced"

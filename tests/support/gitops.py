@@ -3,16 +3,23 @@ Applications of deploy/argocd/ pointed at it, read back as Argo CD reports them.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+from paved_local import argocd, components, processes
 from paved_local.argocd import NAMESPACE, repositories
+from paved_local.certs import ensure_pki
+from paved_local.components import Site
+from paved_local.toolchain import ensure_argocd, ensure_toolchain
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
 
@@ -22,6 +29,37 @@ APPLICATION = "application.argoproj.io"
 # What `argocd app get --refresh` and Git webhooks do: compare with Git now, not at the resync.
 REFRESH = "argocd.argoproj.io/refresh=normal"
 T = TypeVar("T")
+
+
+@contextmanager
+def argocd_on_host(directory: Path, kubeconfig: Path) -> Iterator[str]:
+    """Argo CD's rows of the local platform (a Redis of its own, the git daemon, the repo
+    server, the application controller) as processes on this host, whose in-cluster destination
+    is the cluster of `kubeconfig` (a kind cluster's); the git daemon's URL. Stopped on exit."""
+    rows = [c for c in components.TABLE if c.name == components.REDIS] + list(argocd.TABLE)
+    ports = {role: processes.free_port() for c in rows for role in (c.name, *c.extra_ports)}
+    site = Site(
+        directory=directory,
+        ports=ports,
+        toolchain=ensure_toolchain(),
+        pki=ensure_pki(directory / "pki", dt.datetime.now(dt.UTC)),
+        kubeconfig=kubeconfig,
+        argocd=ensure_argocd(),
+    )
+    started: list[int] = []
+    try:
+        for row in rows:
+            launch, log = row.command(site), directory / "logs" / f"{row.name}.log"
+            started.append(processes.start(launch.argv, log, launch.env))
+            port = ports[row.name]
+            ready = functools.partial(row.ready, port, False)
+            processes.wait_until_ready(
+                row.name, started[-1], row.executable, ready, row.timeout_seconds, log
+            )
+        yield argocd.repository_url(ports, "").rstrip("/")
+    finally:
+        for pid in reversed(started):
+            processes.stop(pid)
 
 
 def _git(*args: str, cwd: Path) -> str:
