@@ -93,8 +93,13 @@ def test_a_request_through_the_data_plane_reaches_mlserver(two_predictors: KindC
         ) as metrics,
     ):
         before = mlserver_served(httpx.get(f"{metrics}/metrics").text)
+        # The stand-in's status says Available a moment before the data plane's next look
+        # takes the route: wait for this deployment's route, not any.
         wait_for(
-            lambda: httpx.get(f"{dataplane}/v1/deployments").json()["routes"],
+            lambda: any(
+                r["deployment"] == "mls-two"
+                for r in httpx.get(f"{dataplane}/v1/deployments").json()["routes"]
+            ),
             timeout=60,
             what="the data plane to route mls-two",
         )
