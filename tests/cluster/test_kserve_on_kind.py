@@ -115,6 +115,19 @@ def test_requests_split_between_the_revisions_model_servers(canary: KindCluster)
         port_forward(canary, "service/dataplane", 8000) as dataplane,
         port_forward(canary, f"pod/{pod['metadata']['name']}", 8082, namespace=TEAM) as metrics,
     ):
+        # The data plane takes the stand-in's status at its next look: wait for both revisions.
+        wait_for(
+            lambda: (
+                [
+                    len(service["revisions"])
+                    for service in httpx.get(f"{dataplane}/v1/inferenceservices").json()["services"]
+                    if service["name"] == "mls-kserve"
+                ]
+                == [2]
+            ),
+            timeout=60,
+            what="the data plane to route between both revisions",
+        )
         before = mlserver_served(httpx.get(f"{metrics}/metrics").text)
         answers = [
             httpx.post(f"{dataplane}/v2/models/mls-kserve/infer", json=v2, headers=host, timeout=30)
