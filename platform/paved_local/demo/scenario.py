@@ -63,7 +63,7 @@ T = TypeVar("T")
 class DemoOptions:
     time_scale: float = 0.05  # 10 minutes in a manifest take 30 seconds
     users: int = 1500
-    requests_per_second: float = 40.0
+    requests_per_second: float | None = None  # None: the site's own (Site.requests_per_second)
     fault_error_rate: float = 0.25
     timeout_seconds: float = 900.0  # for any one wait
     directory: Path | None = None  # default: <platform>/demo/<run>
@@ -265,7 +265,7 @@ class Demo:
 
         await self.wait(served, "the data plane to serve the deployment")
         examples = await asyncio.to_thread(self._examples, endpoints)
-        rate = self.options.requests_per_second
+        rate = self.options.requests_per_second or self.site.requests_per_second
         self._load.start(endpoints, self.namespace, DEPLOYMENT, examples=examples, rate=rate)
         self.event(
             f"{rate:g} requests/s from {len(examples):,} users' "

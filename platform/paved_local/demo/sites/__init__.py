@@ -37,6 +37,9 @@ class Operator(Protocol):
 class Site(Protocol):
     directory: Path  # each run's folder goes under <directory>/demo/
     description: str  # "the local platform (API server, etcd, …)"
+    # The load a two-core laptop serves beside everything else the demo runs (training, the
+    # operator, Prometheus) with the latency guardrail's headroom: what the demo sends unless told.
+    requests_per_second: float
 
     def up(self, log: Log) -> Endpoints:
         """Everything the demo talks to, running and reachable from this process."""

@@ -33,6 +33,7 @@ class LocalSite:
         "the local platform (API server, etcd, Redis, Prometheus, MLflow, "
         "the Seldon-compatible data plane)"
     )
+    requests_per_second = 40.0
 
     def __init__(self, platform: LocalPlatform) -> None:
         self.platform = platform
