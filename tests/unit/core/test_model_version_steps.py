@@ -44,6 +44,7 @@ from paved.core.model_versions import (
     RunState,
     run_key,
 )
+from paved.core.pipeline_contract import BuiltInPipeline
 from paved.core.references import Reference, acceptance
 from tests.support.training import PASSING_VERDICT, ROOT, example
 
@@ -53,6 +54,7 @@ SUBJECT = Subject("uid-1", "ml", "churn-v1", "c0ffee")
 SPEC = ModelVersionSpec.model_validate(example("02-modelversion.yaml")["spec"])
 KEY = run_key(SUBJECT.uid, SPEC, namespace=SUBJECT.namespace)
 ACCEPTED = acceptance([], "ml")
+BUILT_IN = BuiltInPipeline("tabular-classifier")
 MISSING = acceptance([Reference("FeatureView", "user-activity-v1")], "ml")
 DOWN = Unavailable(
     REGISTRY_UNAVAILABLE,
@@ -168,12 +170,12 @@ CASES = [
         Seen(MISSING),
         (ModelVersionPhase.PENDING, (), None),
     ),
-    ("nothing-started-starts-the-run", _status(), _seen(), StartRun(KEY)),
+    ("nothing-started-starts-the-run", _status(), _seen(), StartRun(KEY, BUILT_IN)),
     (
         "a-changed-training-input-starts-a-new-run",
         _status(ModelVersionPhase.STAGING, _run(key="uid-1-old")),
         _seen(),
-        StartRun(KEY),
+        StartRun(KEY, BUILT_IN),
     ),
     (
         "the-registry-down-at-start-keeps-it-pending",
