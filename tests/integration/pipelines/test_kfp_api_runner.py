@@ -17,7 +17,13 @@ import yaml
 
 from paved.adapters.pipelines.kfp_api import KfpApiRunner
 from paved.errors import PermanentError
-from paved.ports.pipelines import TERMINAL, PipelineRun, PipelinesUnavailableError, RunState
+from paved.ports.pipelines import (
+    TERMINAL,
+    BuiltInPipeline,
+    PipelineRun,
+    PipelinesUnavailableError,
+    RunState,
+)
 from paved_pipelines.compile import compiled_path
 from tests.support.kfp_contract import UNAVAILABLE, KfpContract
 
@@ -47,7 +53,7 @@ def _connect(contract: KfpContract) -> KfpApiRunner:
 
 
 async def _started(runner: KfpApiRunner, key: str = "ns/churn/1") -> PipelineRun:
-    return await runner.start(key, "tabular-classifier", REQUEST)
+    return await runner.start(key, BuiltInPipeline("tabular-classifier"), REQUEST)
 
 
 async def test_start_creates_one_run_named_by_its_key_with_the_compiled_pipeline(
@@ -244,5 +250,5 @@ async def test_an_unknown_pipeline_is_permanent_and_sends_nothing(
     before = len(contract.requests)
 
     with pytest.raises(PermanentError, match=r"unknown pipeline 'churn'.*tabular-classifier"):
-        await runner.start("ns/churn/1", "churn", REQUEST)
+        await runner.start("ns/churn/1", BuiltInPipeline("churn"), REQUEST)
     assert len(contract.requests) == before
