@@ -1,29 +1,38 @@
 """A team's own compiled pipeline, named by reference from a ModelVersion (a ConfigMap holding
-its IR), trains between paved's point-in-time join and paved's gates, and is registered with
-its lineage as the built-in one is; a pipeline that breaks the contract starts no run and the
-ModelVersion names the missing output, until the ConfigMap is fixed (ADR 0037)."""
+its IR), trains between paved's point-in-time join and paved's gates, is registered with its
+lineage and rolls out under live traffic as the built-in one does; a pipeline that breaks the
+contract starts no run and the ModelVersion names the missing output, until the ConfigMap is
+fixed (ADR 0037)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import yaml
 from mlflow.tracking import MlflowClient
+from sklearn.dummy import DummyClassifier
 
+from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.api.model_version import Stage
 from paved.core.model_versions import registered_model_name
-from paved_local.platform import Endpoints
-from tests.support.churn_data import write_churn_data
+from paved_local.platform import Endpoints, LocalPlatform
+from tests.support.approvals import sign_off
+from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
+from tests.support.traffic import steady_load
 from tests.support.training import ROOT, example
 from tests.support.waiting import wait_for
 
 MV = "modelversion.paved.dev"
+ROLLOUT = "rollout.paved.dev"
 IR = ROOT / "examples" / "team-pipeline" / "churn-lgbm.yaml"
 
 
@@ -61,8 +70,59 @@ def _runs_of(paved_operator: RunningOperator, namespace: str) -> list[Path]:
     return [r for r in keys if (r / "key").read_text().startswith(f"{namespace}.")]
 
 
-def test_a_team_pipeline_trains_is_gated_and_registered_with_its_lineage(
-    paved_operator: RunningOperator, kubectl: Kubectl, namespace: str, endpoints: Endpoints
+def _serving_a_rule(endpoints: Endpoints, kubectl: Kubectl, namespace: str, model: str) -> None:
+    """A SeldonDeployment whose baseline is a rule registered as the model's production."""
+    mlflow.set_tracking_uri(endpoints.mlflow)
+    rule = DummyClassifier(strategy="constant", constant=1).fit(np.zeros((2, 1)), [0, 1])
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(rule, name="model")
+    registry = MlflowRegistry(endpoints.mlflow)
+    version = asyncio.run(registry.register(model, run.info.run_id, "rule", {}))
+    asyncio.run(registry.set_stage(model, version.version, Stage.PRODUCTION))
+    graph = {"name": "classifier", "modelUri": version.uri}
+    seldon = {
+        "apiVersion": "machinelearning.seldon.io/v1",
+        "kind": "SeldonDeployment",
+        "metadata": {"name": "churn"},
+        "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
+    }
+    kubectl.apply(yaml.safe_dump(seldon), "-n", namespace)
+
+
+def _rolled_out(kubectl: Kubectl, namespace: str, candidate: str) -> dict[str, Any]:
+    rollout = {
+        "apiVersion": "paved.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": candidate},
+        "spec": {
+            "candidate": candidate,
+            "target": {"seldonDeployment": {"name": "churn"}},
+            "steps": [{"canary": {"weight": 50, "duration": "10s"}}, {"full": {}}],
+            "analysis": {"interval": "2s", "window": "20s", "onNoData": "wait"},
+        },
+    }
+    kubectl.apply(yaml.safe_dump(rollout), "-n", namespace)
+    found: dict[str, Any] = wait_for(
+        lambda: (
+            (
+                (s := kubectl.get_json(ROLLOUT, candidate, "-n", namespace).get("status") or {})
+                and s.get("phase") in ("Succeeded", "RolledBack", "Failed")
+                and s
+            )
+            or None
+        ),
+        timeout=180,
+        what=f"{candidate}'s rollout to end",
+    )
+    return found
+
+
+def test_a_team_pipeline_trains_is_gated_registered_with_its_lineage_and_rolls_out(
+    paved_operator: RunningOperator,
+    kubectl: Kubectl,
+    namespace: str,
+    endpoints: Endpoints,
+    local_platform: LocalPlatform,
 ) -> None:
     _setup(paved_operator, kubectl, namespace)
     kubectl.apply(_config_map("churn-lgbm", IR.read_text()), "-n", namespace)
@@ -95,6 +155,20 @@ def test_a_team_pipeline_trains_is_gated_and_registered_with_its_lineage(
     mlflow.set_tracking_uri(endpoints.mlflow)
     served = mlflow.pyfunc.load_model(status["registry"]["uri"])
     assert "sklearn" in served.metadata.flavors
+
+    # It rolls out as any model does: the data plane loads it from its storage URI and serves
+    # it under live traffic, through a canary, to the whole of it.
+    _serving_a_rule(endpoints, kubectl, namespace, registered)
+    sign_off(kubectl, local_platform, namespace, "churn-lgbm-v1")
+    data = paved_operator.data_root / namespace
+    with steady_load(endpoints, namespace, "churn", serving_examples(data), rate=20) as load:
+        ended = _rolled_out(kubectl, namespace, "churn-lgbm-v1")
+    assert ended["phase"] == "Succeeded", ended
+    assert load.by_predictor["candidate"] > 0
+    assert load.failed == 0
+    seldon = kubectl.get_json("seldondeployment", "churn", "-n", namespace)
+    (baseline,) = seldon["spec"]["predictors"]
+    assert baseline["graph"]["modelUri"] == status["registry"]["uri"]
 
 
 def test_a_pipeline_that_breaks_the_contract_starts_no_run_and_names_what_is_missing(

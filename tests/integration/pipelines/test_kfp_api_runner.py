@@ -11,6 +11,7 @@ import json
 import re
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,6 +21,8 @@ from paved.errors import PermanentError
 from paved.ports.pipelines import (
     TERMINAL,
     BuiltInPipeline,
+    CompiledIR,
+    PackagePipeline,
     PipelineRun,
     PipelinesUnavailableError,
     RunState,
@@ -252,3 +255,36 @@ async def test_an_unknown_pipeline_is_permanent_and_sends_nothing(
     with pytest.raises(PermanentError, match=r"unknown pipeline 'churn'.*tabular-classifier"):
         await runner.start("ns/churn/1", BuiltInPipeline("churn"), REQUEST)
     assert len(contract.requests) == before
+
+
+TEAM_IR = (
+    Path(__file__).resolve().parents[3] / "examples" / "team-pipeline" / "churn-lgbm.yaml"
+).read_text()
+
+
+async def test_a_team_pipeline_is_uploaded_between_paveds_own_steps(
+    runner: KfpApiRunner, contract: KfpContract
+) -> None:
+    team = CompiledIR("ConfigMap churn-lgbm key pipeline.yaml", TEAM_IR)
+    await runner.start("ns/churn-lgbm/1", team, REQUEST)
+
+    (created,) = contract.sent("POST", "/runs")
+    sent = created.body["pipeline_spec"]
+    tasks = sent["pipeline_spec"]["root"]["dag"]["tasks"]
+    assert set(tasks) == {"prepare", "contract-inputs", "churn-lgbm", "judge-and-log"}
+    # The team's training is its own IR, nested; only paved's tasks reach the data and MLflow.
+    (team_ir,) = yaml.safe_load_all(TEAM_IR)
+    nested = sent["pipeline_spec"]["components"]["comp-churn-lgbm"]
+    assert nested["outputDefinitions"] == team_ir["root"]["outputDefinitions"]
+    executors = sent["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == {"exec-prepare", "exec-judge-and-log"}
+    assert created.body["runtime_config"] == {"parameters": {"request": REQUEST}}
+
+
+async def test_a_package_path_is_refused_rather_than_imported_in_the_operator(
+    runner: KfpApiRunner, contract: KfpContract
+) -> None:
+    with pytest.raises(PermanentError, match=r"compile it .* spec.pipeline.compiled") as refused:
+        await runner.start("ns/churn/1", PackagePipeline("team_pipelines.churn.pipeline"), REQUEST)
+    assert refused.value.reason == "PipelineNotRunnable"
+    assert contract.sent("POST", "/runs") == []

@@ -7,10 +7,17 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from kfp import compiler
 
-from paved_pipelines.team import PARAMETERS, checked_component, compile_around
+from paved_pipelines.team import (
+    PARAMETERS,
+    ContractError,
+    checked_component,
+    compile_around,
+    from_package,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "team-pipeline"
 
@@ -49,3 +56,36 @@ def test_paved_steps_run_around_the_team_pipeline(tmp_path: Path) -> None:
     # Only paved's tasks reach the data volume and MLflow: the team's gets the training set.
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert set(executors) == {"exec-prepare", "exec-judge-and-log"}
+
+
+BROKEN = """
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+
+@dsl.component(base_image="python:3.11", install_kfp_package=False)
+def fit(training_set: Input[Dataset], model: Output[Model]):
+    pass
+
+
+@dsl.pipeline(name="no-evaluation")
+def no_evaluation(training_set: Input[Dataset]) -> Model:
+    return fit(training_set=training_set).outputs["model"]
+"""
+
+
+def test_a_package_is_compiled_and_checked_in_the_run_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    (tmp_path / "team_broken.py").write_text(BROKEN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    met = from_package("churn_lgbm.churn_lgbm")
+    assert set(met.component_spec.outputs) == {"model", "metrics", "evaluation"}
+    with pytest.raises(ContractError, match=r"package team_broken.no_evaluation breaks") as broken:
+        from_package("team_broken.no_evaluation")
+    assert "missing output evaluation (system.Dataset" in str(broken.value)
+    assert "missing input seed" in str(broken.value)
+    with pytest.raises(ContractError, match="module churn_lgbm has no pipeline"):
+        from_package("churn_lgbm.pipeline")

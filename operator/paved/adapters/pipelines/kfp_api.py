@@ -11,8 +11,7 @@ import asyncio
 import importlib
 import json
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, assert_never
 
@@ -88,7 +87,9 @@ class KfpApiRunner:
         return cls(kfp.Client(host=host, namespace=namespace), host, experiment, namespace)
 
     async def start(self, run_key: str, pipeline: TrainingPipeline, request: str) -> PipelineRun:
-        with _package(pipeline) as package:
+        with tempfile.TemporaryDirectory() as scratch:
+            # Compiling paved's steps around a team's IR is CPU work: off the event loop.
+            package = await asyncio.to_thread(_package, pipeline, Path(scratch))
             return await self._start(run_key, package, request)
 
     async def _start(self, run_key: str, package: Path, request: str) -> PipelineRun:
@@ -162,10 +163,9 @@ class KfpApiRunner:
             raise _RefusedError(status, f"{where} refused ({what}): {status} {message}") from error
 
 
-@contextmanager
-def _package(pipeline: TrainingPipeline) -> Iterator[Path]:
+def _package(pipeline: TrainingPipeline, scratch: Path) -> Path:
     """The pipeline package (IR) KFP runs: a built-in one's checked-in IR, or paved's steps
-    compiled around a team's IR for this run (a file that lives while it is uploaded)."""
+    compiled around a team's IR into `scratch` for this run."""
     match pipeline:
         case BuiltInPipeline(name=name):
             package = _PIPELINES.get(name)
@@ -175,10 +175,16 @@ def _package(pipeline: TrainingPipeline) -> Iterator[Path]:
                     f"unknown pipeline {name!r} in spec.pipeline.name; known pipelines: {known}",
                     reason="UnknownPipeline",
                 )
-            yield package
+            return package
         case CompiledIR(source=source, text=text):
-            with tempfile.TemporaryDirectory() as scratch:
-                yield _compile_around(text, source, Path(scratch) / "pipeline.yaml")
+            try:
+                compiled: Path = _compile_around(text, source, scratch / "pipeline.yaml")
+            except Exception as error:  # kfp's own errors name no common type
+                raise PermanentError(
+                    f"the pipeline in {source} cannot be run between paved's steps: {error}",
+                    reason="PipelineNotRunnable",
+                ) from error
+            return compiled
         case PackagePipeline(path=path):
             raise PermanentError(
                 f"PAVED_PIPELINE_RUNNER=kfp-api runs compiled pipelines only, and importing "
