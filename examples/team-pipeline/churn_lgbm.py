@@ -10,9 +10,7 @@ model and records its lineage after it, as it does for its built-in pipeline.
 Compile it, ship the IR in a ConfigMap, and name the ConfigMap in a ModelVersion:
 
     python examples/team-pipeline/churn_lgbm.py      # writes churn-lgbm.yaml beside this file
-    kubectl create configmap churn-lgbm \\
-        --from-file=pipeline.yaml=examples/team-pipeline/churn-lgbm.yaml
-    kubectl apply -f examples/team-pipeline/modelversion.yaml
+    kubectl apply -n <namespace> -k examples/team-pipeline   # the ConfigMap and the ModelVersion
 
 (No `from __future__ import annotations`: KFP reads the annotations at decoration time.)
 """

@@ -94,16 +94,17 @@ def judge_and_log(
     _check_columns(held_out, parsed, features)
     candidate = Served(mlflow.pyfunc.load_model(model))
     _check_scores(candidate, held_out, features)
+    trained_on = _not_held_out(rows, held_out, parsed)
     baseline = load_baseline(parsed)
-    serving = serving_inputs(parsed, rows, list(features)) if baseline else None
+    serving = serving_inputs(parsed, trained_on, list(features)) if baseline else None
     outcome = evaluate(
-        candidate, rows, held_out, features, parsed, baseline=baseline, serving=serving
+        candidate, trained_on, held_out, features, parsed, baseline=baseline, serving=serving
     )
     data = json.loads(lineage)
     document = outcome_document(outcome, data)
     tags = lineage_tags(parsed, data) | {"paved.pipeline": parsed.pipeline}
     logged = _log_directory(model, _numbers(metrics))
-    run_id = log_training_run(parsed, rows, outcome, tags, document, log_model=logged)
+    run_id = log_training_run(parsed, trained_on, outcome, tags, document, log_model=logged)
     return json.dumps({**document, "mlflowRunId": run_id})
 
 
@@ -121,6 +122,13 @@ def _check_columns(
         )
     if held_out.num_rows == 0:
         raise ContractOutputError("the evaluation Dataset has no rows")
+
+
+def _not_held_out(rows: pa.Table, held_out: pa.Table, request: TrainingRequest) -> pa.Table:
+    """The training set's rows the team did not hold out (by entity and time): what the schema
+    and drift gates profile and MLflow keeps as the training data, as for the built-in."""
+    keys = [*request.labels.entity_columns, request.labels.timestamp_column]
+    return rows.join(held_out.select(keys), keys=keys, join_type="left anti")
 
 
 def _check_scores(

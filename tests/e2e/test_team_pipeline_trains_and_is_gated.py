@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import mlflow
 import numpy as np
 import yaml
@@ -21,6 +22,7 @@ from sklearn.dummy import DummyClassifier
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.model_version import Stage
 from paved.core.model_versions import registered_model_name
+from paved_local.dataplane.load import Example
 from paved_local.platform import Endpoints, LocalPlatform
 from tests.support.approvals import sign_off
 from tests.support.churn_data import serving_examples, write_churn_data
@@ -87,6 +89,19 @@ def _serving_a_rule(endpoints: Endpoints, kubectl: Kubectl, namespace: str, mode
         "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
     }
     kubectl.apply(yaml.safe_dump(seldon), "-n", namespace)
+
+
+def _served_scores(endpoints: Endpoints, namespace: str, examples: list[Example]) -> list[float]:
+    """What the SeldonDeployment `churn` answers for each example, through the data plane."""
+    url = f"{endpoints.dataplane}/seldon/{namespace}/churn/api/v1.0/predictions"
+    scores = []
+    for request in examples:
+        names = list(request.features)
+        body = {"data": {"names": names, "ndarray": [[request.features[n] for n in names]]}}
+        answer = httpx.post(url, json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        scores.append(float(answer.json()["data"]["ndarray"][0]))
+    return scores
 
 
 def _rolled_out(kubectl: Kubectl, namespace: str, candidate: str) -> dict[str, Any]:
@@ -164,11 +179,15 @@ def test_a_team_pipeline_trains_is_gated_registered_with_its_lineage_and_rolls_o
     with steady_load(endpoints, namespace, "churn", serving_examples(data), rate=20) as load:
         ended = _rolled_out(kubectl, namespace, "churn-lgbm-v1")
     assert ended["phase"] == "Succeeded", ended
-    assert load.by_predictor["candidate"] > 0
+    assert load.sent > 0
     assert load.failed == 0
     seldon = kubectl.get_json("seldondeployment", "churn", "-n", namespace)
     (baseline,) = seldon["spec"]["predictors"]
     assert baseline["graph"]["modelUri"] == status["registry"]["uri"]
+    # The data plane now answers with the team's LightGBM model, not the rule (1.0 for all).
+    scores = _served_scores(endpoints, namespace, serving_examples(data)[:20])
+    assert len(set(scores)) > 1
+    assert all(0 <= score <= 1 for score in scores)
 
 
 def test_a_pipeline_that_breaks_the_contract_starts_no_run_and_names_what_is_missing(

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import mlflow
+import pyarrow.parquet as pq
 import pytest
 from kfp import local
 from mlflow.tracking import MlflowClient
@@ -45,6 +46,11 @@ def test_the_example_team_pipeline_is_judged_registered_and_loads_as_served(
     assert run.data.tags["paved.pipeline"] == request.pipeline
     assert len(run.data.tags["paved.dataset_hash"]) == 64
     assert run.data.metrics["pipeline.auc"] == pytest.approx(outcome["metrics"]["auc"])
+    # The training data kept is what the team trained on: the rows it did not hold out.
+    kept = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="training-data/features.parquet"
+    )
+    assert pq.read_metadata(kept).num_rows == 1200 - 300  # validation_fraction 0.25
     # Registered as any model is, and loadable as the model server loads it.
     registry = MlflowRegistry(endpoints.mlflow)
     version = asyncio.run(registry.register("churn", outcome["mlflowRunId"], run_key, {}))
