@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -14,10 +15,13 @@ import pytest
 from kfp import local
 from mlflow.tracking import MlflowClient
 
+from paved.adapters.pipelines.kfp_local import KfpLocalRunner
 from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.ports.pipelines import TERMINAL, PackagePipeline, PipelineRun, RunState
 from paved_local.platform import Endpoints
 from paved_pipelines.team import ContractError, around, checked_component
 from tests.support.training import training_request
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "team-pipeline" / "churn-lgbm.yaml"
@@ -62,3 +66,47 @@ def test_an_ir_without_the_evaluation_output_is_refused_naming_it() -> None:
     ir = EXAMPLE.read_text().replace("evaluation:", "held_out:")
     with pytest.raises(ContractError, match=r"missing output evaluation \(system.Dataset"):
         checked_component(ir, "ConfigMap broken")
+
+
+NO_EVALUATION = """
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+
+@dsl.component(base_image="python:3.11", install_kfp_package=False)
+def fit(training_set: Input[Dataset], model: Output[Model]):
+    pass
+
+
+@dsl.pipeline(name="no-evaluation")
+def no_evaluation(training_set: Input[Dataset]) -> Model:
+    return fit(training_set=training_set).outputs["model"]
+"""
+
+
+def test_a_package_that_breaks_the_contract_fails_its_run_before_any_task(
+    data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run's process imports the package (the operator never does): it finds it on its path.
+    (tmp_path / "team_pipelines").mkdir()
+    (tmp_path / "team_pipelines" / "__init__.py").write_text("")
+    (tmp_path / "team_pipelines" / "churn.py").write_text(NO_EVALUATION)
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{os.environ.get('PYTHONPATH', '')}")
+    runner = KfpLocalRunner(tmp_path / "runs")
+    request = training_request(data_root, "package").model_dump_json()
+
+    started = asyncio.run(
+        runner.start(
+            "ns.uid-package", PackagePipeline("team_pipelines.churn.no_evaluation"), request
+        )
+    )
+    ended: PipelineRun = wait_for(
+        lambda: (run := asyncio.run(runner.get(started.id))).state in TERMINAL and run,
+        timeout=120,
+        what="the package's run to end",
+    )
+
+    assert ended.state is RunState.FAILED
+    assert "package team_pipelines.churn.no_evaluation breaks the pipeline contract" in ended.error
+    assert "missing output evaluation (system.Dataset" in ended.error
+    assert ended.finished_tasks == frozenset()  # not even paved's join ran
