@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pyarrow as pa
@@ -52,19 +54,60 @@ def find_run(client: MlflowClient, experiment_id: str, run_key: str) -> str | No
 OUTCOME_ARTIFACT = "outcome.json"
 
 
+def lineage_tags(request: TrainingRequest, lineage: Mapping[str, Any]) -> dict[str, str]:
+    """The MLflow run's tags: the data it trained on (from `prepare`) and whose run it is."""
+    return {
+        "paved.dataset_hash": lineage["datasetHash"],
+        "paved.dataset_rows": str(lineage["rows"]),
+        "paved.feature_views": json.dumps(lineage["featureViews"], sort_keys=True),
+        "paved.code_commit": request.code_commit,
+        "paved.namespace": request.namespace,
+        "paved.model_version": request.model_version,
+    }
+
+
+def outcome_document(evaluation: Evaluation, lineage: Mapping[str, Any]) -> dict[str, object]:
+    """What the operator reads back (`TrainingOutcome`, less the run id added once logged)."""
+    return {
+        "passed": evaluation.passed,
+        "metrics": evaluation.metrics,
+        "sliceMetrics": evaluation.slice_metrics,
+        "verdicts": [asdict(v) for v in evaluation.verdicts],
+        "reference": evaluation.reference,
+        "lineage": dict(lineage),
+    }
+
+
+def log_sklearn(model: Pipeline) -> Callable[[], None]:
+    """The built-in pipeline's model, logged in the active run."""
+
+    def log() -> None:
+        # A model server (MLServer's MLflow runtime) calls the pyfunc flavour: the churn score
+        # is the positive class's probability, not the label `predict` gives.
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            pyfunc_predict_fn="predict_proba",
+        )
+
+    return log
+
+
 def log_training_run(
     request: TrainingRequest,
-    model: Pipeline,
     train_rows: pa.Table,
     evaluation: Evaluation,
     lineage: dict[str, str],
     outcome: dict[str, object],
+    *,
+    log_model: Callable[[], None],
 ) -> str:
     """The MLflow run id holding this training; the same run for the same run key.
 
     `outcome` (gates, metrics, lineage) is logged as `outcome.json` with the run id in it: the
     operator reads it from MLflow, whichever runner ran the pipeline (KFP's API does not return
-    a pipeline's output parameters).
+    a pipeline's output parameters). `log_model` logs the model in the active run.
     """
     client = MlflowClient()
     experiment = client.get_experiment_by_name(request.model)
@@ -90,14 +133,7 @@ def log_training_run(
             features = Path(scratch) / "features.parquet"
             pq.write_table(train_rows.drop_columns([LABEL]), features)
             mlflow.log_artifact(str(features), "training-data")
-        # A model server (MLServer's MLflow runtime) calls the pyfunc flavour: the churn score
-        # is the positive class's probability, not the label `predict` gives.
-        mlflow.sklearn.log_model(
-            model,
-            name="model",
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            pyfunc_predict_fn="predict_proba",
-        )
+        log_model()
         mlflow.set_tag("paved.gates", json.dumps({"passed": evaluation.passed}))
         mlflow.log_dict({**outcome, "mlflowRunId": run.info.run_id}, OUTCOME_ARTIFACT)
         return str(run.info.run_id)

@@ -41,3 +41,4 @@ class TrainingRequest(BaseModel):
     production: ProductionReference | None = None
     online_url: str | None = None  # the online store: recent serving inputs, for drift
     code_commit: str = "unknown"
+    pipeline: str = "tabular-classifier"  # which pipeline trains, as lineage names it

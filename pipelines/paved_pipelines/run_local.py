@@ -4,10 +4,13 @@ The operator starts this detached, so its event loop never blocks and an operato
 not kill the run; the outcome is written atomically to the result file the operator polls.
 
     python -m paved_pipelines.run_local --request R.json --root DIR --result RESULT.json
-        [--docker DOCKER.json]
+        [--docker DOCKER.json] [--pipeline-file IR.yaml | --package MODULE.FUNCTION]
 
 With `--docker`, each task runs in a container (KFP's `DockerRunner`, with the arguments the
 operator wrote: `paved.adapters.pipelines.kfp_docker`); without it, as a process of this one.
+Without `--pipeline-file` or `--package` it runs the built-in tabular classifier; with one, a
+team's pipeline between paved's steps (`paved_pipelines.team`, ADR 0037), checked against the
+pipeline contract before any task runs.
 """
 
 from __future__ import annotations
@@ -38,22 +41,39 @@ def _task_runner(docker: Path | None) -> Any:
     return local.DockerRunner(**arguments)
 
 
+def _pipeline(arguments: argparse.Namespace) -> Any:
+    if arguments.pipeline_file is not None:
+        from paved_pipelines.team import around, checked_component
+
+        ir = arguments.pipeline_file
+        return around(checked_component(ir.read_text(), f"IR file {ir.name}"))
+    if arguments.package is not None:
+        from paved_pipelines.team import around, from_package
+
+        return around(from_package(arguments.package))
+    from paved_pipelines.training import tabular_classifier
+
+    return tabular_classifier
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--request", type=Path, required=True)
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--docker", type=Path)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--pipeline-file", type=Path)
+    which.add_argument("--package")
     arguments = parser.parse_args()
     try:
         from kfp import local
 
-        from paved_pipelines.training import tabular_classifier
-
+        pipeline = _pipeline(arguments)
         # DockerRunner mounts the pipeline root at the same path: it must be absolute.
         root = str(arguments.root.resolve())
         local.init(runner=_task_runner(arguments.docker), pipeline_root=root)
-        run = tabular_classifier(request=arguments.request.read_text())
+        run = pipeline(request=arguments.request.read_text())
         _write(arguments.result, {"state": "SUCCEEDED", "output": run.output})
     except Exception as error:  # every failure must reach the result file
         _write(

@@ -87,12 +87,16 @@ def evaluate_and_log(
 ) -> str:
     """Run the gates and log everything to MLflow; return the outcome as JSON."""
     import json
-    from dataclasses import asdict
 
     import joblib
     import pyarrow.parquet as pq
 
-    from paved_pipelines.registry import log_training_run
+    from paved_pipelines.registry import (
+        lineage_tags,
+        log_sklearn,
+        log_training_run,
+        outcome_document,
+    )
     from paved_pipelines.request import TrainingRequest
     from paved_pipelines.serving import load_baseline, serving_inputs
     from paved_pipelines.steps import evaluate, feature_definitions
@@ -106,27 +110,15 @@ def evaluate_and_log(
     serving = serving_inputs(parsed, earlier, list(features)) if baseline else None
     outcome = evaluate(fitted, earlier, later, features, parsed, baseline=baseline, serving=serving)
     data = json.loads(lineage)
-    tags = {
-        "paved.dataset_hash": data["datasetHash"],
-        "paved.dataset_rows": str(data["rows"]),
-        "paved.feature_views": json.dumps(data["featureViews"], sort_keys=True),
-        "paved.code_commit": parsed.code_commit,
-        "paved.namespace": parsed.namespace,
-        "paved.model_version": parsed.model_version,
-    }
-    document = {
-        "passed": outcome.passed,
-        "metrics": outcome.metrics,
-        "sliceMetrics": outcome.slice_metrics,
-        "verdicts": [asdict(v) for v in outcome.verdicts],
-        "reference": outcome.reference,
-        "lineage": data,
-    }
-    run_id = log_training_run(parsed, fitted, earlier, outcome, tags, document)
+    document = outcome_document(outcome, data)
+    tags = lineage_tags(parsed, data)
+    run_id = log_training_run(
+        parsed, earlier, outcome, tags, document, log_model=log_sklearn(fitted)
+    )
     return json.dumps({**document, "mlflowRunId": run_id})
 
 
-def _reaches_mlflow(task: PipelineTask) -> PipelineTask:
+def reaches_mlflow(task: PipelineTask) -> PipelineTask:
     """MLflow's tracking URI (required: a run that cannot log must not start), its S3 endpoint
     and the object store's credentials (optional: an MLflow that proxies artifacts needs
     neither, and a store that does need them fails the task loudly when it logs)."""
@@ -155,5 +147,5 @@ def tabular_classifier(request: str) -> str:
         train_rows=trained.outputs["train_rows"],
         valid_rows=trained.outputs["valid_rows"],
     )
-    _reaches_mlflow(evaluated)
+    reaches_mlflow(evaluated)
     return evaluated.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from paved.adapters.traffic import seldon_v1
 from paved.api.rollout import BuiltinGuardrail, RolloutSpec
+from paved.core.pipeline_contract import check, parse
 from paved_local.dataplane.routing import route_of
 from paved_local.dataplane.server import Metrics
 from tests.support.kubectl import Kubectl
@@ -52,6 +54,20 @@ def test_the_api_server_takes_the_data_loader(kubectl: Kubectl, namespace: str) 
     volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
     assert volumes["script"]["configMap"]["name"] == config_map["metadata"]["name"]
     assert "def main()" in config_map["data"]["load.py"]
+
+
+def test_the_api_server_takes_the_team_pipeline_and_its_configmap_meets_the_contract(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    manifest = kubectl.run("kustomize", str(EXAMPLES / "team-pipeline")).stdout
+    applied = kubectl.apply(manifest, "--dry-run=server", "-n", namespace, "-o", "yaml")
+
+    (config_map, model_version) = yaml.safe_load(applied.stdout)["items"]
+    reference = model_version["spec"]["pipeline"]["compiled"]
+    assert reference == {"configMap": config_map["metadata"]["name"], "key": "pipeline.yaml"}
+    ir = parse(config_map["data"][reference["key"]])
+    assert isinstance(ir, Mapping)
+    assert check(ir) == ()
 
 
 def _exported(namespace: str, deployment: dict[str, Any], rollout: RolloutSpec) -> list[Sample]:

@@ -15,7 +15,7 @@ from paved.core.conditions import report
 from paved.core.model_versions import PipelineRun, RunState
 from paved.ports import Ports
 from paved.ports.cluster import Found, ModelVersion, PromotionPolicy, Rollout
-from paved.ports.pipelines import PipelinesUnavailableError
+from paved.ports.pipelines import PipelinesUnavailableError, TrainingPipeline
 from paved.ports.registry import ModelRegistry
 from tests.support.training import PASSING_VERDICT, example
 
@@ -76,7 +76,7 @@ class Runner:
         if self.down:
             raise PipelinesUnavailableError("KFP's API at http://kfp cannot be reached", 10)
 
-    async def start(self, run_key: str, _pipeline: str, request: str) -> PipelineRun:
+    async def start(self, run_key: str, _pipeline: TrainingPipeline, request: str) -> PipelineRun:
         self._reachable()
         self.starts.append(run_key)
         self.requests.append(json.loads(request))

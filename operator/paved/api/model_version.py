@@ -7,10 +7,12 @@ other data is a new ModelVersion. Gates and approval may still change.
 from __future__ import annotations
 
 import datetime as dt
+import keyword
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from paved.api import slice_filters
 from paved.api.meta import (
@@ -40,14 +42,100 @@ def _immutable(field: str) -> dict[str, Any]:
     return {"x-kubernetes-validations": [cel("self == oldSelf", f"{field} {_IMMUTABLE}")]}
 
 
+# A dotted Python name (`team_pipelines.churn.pipeline`): checked as a name, never evaluated
+# here; only the run's own process imports it (ADR 0037).
+PackagePath = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=253,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$",
+        description=(
+            "An importable package path: a module, then the KFP pipeline function in it, e.g."
+            " team_pipelines.churn.pipeline. The run's process imports it, never the operator."
+        ),
+    ),
+]
+# A ConfigMap key: what `kubectl create configmap --from-file` names a file's entry.
+ConfigMapKey = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+
+
+class CompiledPipeline(Model):
+    """A team's compiled KFP v2 pipeline (IR YAML) in a ConfigMap of this namespace."""
+
+    config_map: ObjectName
+    key: ConfigMapKey = "pipeline.yaml"
+
+
+_ONE_PIPELINE: Final = "a pipeline is exactly one of name, compiled or package"
+# On the field, beside its immutability: the field's rules replace the model's.
+_PIPELINE_RULES: Final[JsonDict] = {
+    "x-kubernetes-validations": [
+        *_immutable("pipeline")["x-kubernetes-validations"],
+        cel(
+            "[has(self.name), has(self.compiled), has(self.package)].filter(k, k).size() == 1",
+            _ONE_PIPELINE,
+        ),
+    ]
+}
+
+
+class PipelineSource(StrEnum):
+    BUILT_IN = "builtIn"
+    COMPILED = "compiled"
+    PACKAGE = "package"
+
+
 class Pipeline(Model):
-    name: ObjectName = Field(description="The training pipeline, e.g. tabular-classifier.")
+    """Which pipeline trains: a built-in `name`, a team's `compiled` IR or `package`."""
+
+    # A team's pipeline runs between paved's point-in-time join and its gates, and must meet
+    # the pipeline contract (docs/pipeline-contract.md, ADR 0037).
+
+    name: ObjectName | None = Field(
+        default=None, description="A built-in training pipeline, e.g. tabular-classifier."
+    )
+    compiled: CompiledPipeline | None = None
+    package: PackagePath | None = None
     parameters: ParameterMap = flat_map(
         "Pipeline parameters (hyper-parameters and options): a flat map of numbers, strings"
         " and booleans, as MLflow records them.",
         max_entries=64,
     )
     seed: int = Field(default=42, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Pipeline:
+        chosen = [self.name, self.compiled, self.package]
+        if sum(value is not None for value in chosen) != 1:
+            raise ValueError(_ONE_PIPELINE)
+        return self
+
+    @field_validator("package")
+    @classmethod
+    def _no_keyword(cls, path: str | None) -> str | None:
+        # The pattern admits `class.x`, which no import can name.
+        words = [word for word in (path or "").split(".") if keyword.iskeyword(word)]
+        if words:
+            raise ValueError(f"package: {words[0]!r} is a Python keyword, not a module name")
+        return path
+
+    @property
+    def source(self) -> PipelineSource:
+        if self.compiled is not None:
+            return PipelineSource.COMPILED
+        if self.package is not None:
+            return PipelineSource.PACKAGE
+        return PipelineSource.BUILT_IN
+
+    @property
+    def reference(self) -> str:
+        """How messages and lineage name it."""
+        if self.compiled is not None:
+            return f"ConfigMap {self.compiled.config_map} key {self.compiled.key}"
+        if self.package is not None:
+            return f"package {self.package}"
+        return str(self.name)
 
 
 class FeatureSelection(Model):
@@ -205,7 +293,7 @@ class ModelVersionSpec(Model):
         "namespaces' models of the same name are two models.",
         json_schema_extra=_immutable("model"),
     )
-    pipeline: Pipeline = Field(json_schema_extra=_immutable("pipeline"))
+    pipeline: Pipeline = Field(json_schema_extra=_PIPELINE_RULES)
     features: list[FeatureSelection] = Field(
         min_length=1, max_length=32, json_schema_extra=_immutable("features")
     )

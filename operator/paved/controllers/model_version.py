@@ -24,6 +24,7 @@ from paved.core.model_version_steps import (
     Act,
     FindVersion,
     ReadOutcome,
+    ReadPipeline,
     ReadRun,
     RecordSignOff,
     Register,
@@ -41,11 +42,17 @@ from paved.core.model_versions import (
     registered_model_name,
     serving_reference,
 )
+from paved.core.pipeline_contract import TrainingPipeline, described
 from paved.core.promotion_policy import metric_floor
 from paved.errors import PermanentError, TransientError
 from paved.ports import Ports
 from paved.ports.cluster import Unreadable
-from paved.ports.pipelines import PipelineRun, PipelinesUnavailableError
+from paved.ports.pipelines import (
+    PipelineMissing,
+    PipelineRun,
+    PipelinesUnavailableError,
+    PipelineText,
+)
 from paved.ports.registry import RegistryUnavailableError
 
 # A reconcile takes at most nine steps (read the run, find the version, read the outcome,
@@ -101,7 +108,9 @@ async def _reference(
     return {"name": serving.name, "version": serving.version, "model_uri": serving.uri}
 
 
-async def _training_request(resource: ModelVersionResource, ports: Ports, key: str) -> str:
+async def _training_request(
+    resource: ModelVersionResource, ports: Ports, key: str, pipeline: TrainingPipeline
+) -> str:
     """The run's input document."""
     spec = resource.spec
     views = await _feature_views(resource, ports)
@@ -128,6 +137,7 @@ async def _training_request(resource: ModelVersionResource, ports: Ports, key: s
             "production": await _reference(resource, ports, model),
             "online_url": ports.online_url,
             "code_commit": ports.code_commit,
+            "pipeline": described(pipeline),
         }
     )
 
@@ -138,9 +148,13 @@ async def _carry_out(act: Act, resource: ModelVersionResource, ports: Ports, see
     spec = resource.spec
     model = registered_model_name(resource.namespace, spec.model)
     match act:
-        case StartRun(key=key):
-            request = await _training_request(resource, ports, key)
-            return replace(seen, run=await ports.runner.start(key, spec.pipeline.name, request))
+        case ReadPipeline(config_map=config_map, key=key):
+            return replace(
+                seen, pipeline=await _compiled(ports, resource.namespace, config_map, key)
+            )
+        case StartRun(key=key, pipeline=pipeline):
+            request = await _training_request(resource, ports, key, pipeline)
+            return replace(seen, run=await ports.runner.start(key, pipeline, request))
         case ReadRun(run_id=run_id):
             return replace(seen, run=await ports.runner.get(run_id))
         case ReadOutcome(run_id=run_id, key=key):
@@ -160,6 +174,15 @@ async def _carry_out(act: Act, resource: ModelVersionResource, ports: Ports, see
             return replace(seen, version=None)
         case _:
             assert_never(act)
+
+
+async def _compiled(
+    ports: Ports, namespace: str, config_map: str, key: str
+) -> PipelineText | PipelineMissing:
+    """A team's compiled pipeline as text (checked by the core, never run here)."""
+    if ports.pipelines is None:
+        return PipelineMissing(f"ConfigMap {config_map}", "this operator reads no ConfigMaps")
+    return await ports.pipelines.compiled(namespace, config_map, key)
 
 
 async def _outcome(ports: Ports, model: str, run_id: str, key: str, run: PipelineRun | None) -> str:

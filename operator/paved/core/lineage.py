@@ -320,7 +320,7 @@ def _run(mv: ModelVersionFacts | None) -> Link:
     details = (
         f"key {run.key}",
         f"MLflow run {mlflow_run or 'not recorded'}",
-        f"pipeline {mv.spec.pipeline.name}",
+        f"pipeline {mv.spec.pipeline.reference}",
     )
     return Link(
         LinkKind.PIPELINE_RUN,

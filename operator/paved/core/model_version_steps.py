@@ -25,7 +25,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from pydantic import BaseModel, ValidationError
 
@@ -37,6 +37,7 @@ from paved.api.model_version import (
     ModelVersionPhase,
     ModelVersionSpec,
     ModelVersionStatus,
+    PipelineSource,
     RegistryEntry,
     RunRecord,
     Stage,
@@ -56,6 +57,14 @@ from paved.core.model_versions import (
     phase_for_stage,
     registered_model_name,
     run_key,
+)
+from paved.core.pipeline_contract import (
+    BuiltInPipeline,
+    PackagePipeline,
+    PipelineMissing,
+    PipelineText,
+    TrainingPipeline,
+    checked,
 )
 from paved.core.promotion_policy import (
     POLICY_SATISFIED,
@@ -121,6 +130,7 @@ class Seen:
     accepted: Observation
     run: PipelineRun | None = None
     outcome: str | None = None  # the outcome document; "" when the run left none
+    pipeline: PipelineText | PipelineMissing | None = None  # a team's compiled IR, as read
     version: Version | None = None
     unavailable: Unavailable | None = None
 
@@ -129,8 +139,17 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class ReadPipeline:
+    """A team's compiled pipeline: the IR in the ConfigMap's key, checked before any run."""
+
+    config_map: str
+    key: str
+
+
+@dataclass(frozen=True)
 class StartRun:
     key: str
+    pipeline: TrainingPipeline
 
 
 @dataclass(frozen=True)
@@ -180,7 +199,16 @@ class Report:
     retry_reason: str = ""
 
 
-Act = StartRun | ReadRun | ReadOutcome | FindVersion | Register | RecordSignOff | SetStage
+Act = (
+    ReadPipeline
+    | StartRun
+    | ReadRun
+    | ReadOutcome
+    | FindVersion
+    | Register
+    | RecordSignOff
+    | SetStage
+)
 Step = Act | Report
 
 # What a new training input leaves behind: the previous input's verdict does not describe it.
@@ -210,7 +238,8 @@ def decide(
     if seen.run is not None:
         record = _record(judged.record, seen.run, judged.key, now=now)
         judged = replace(judged, record=record, updates={**judged.updates, "run": record})
-    return _run_step(judged, status, seen=seen) or _registry_step(judged, subject, spec, seen=seen)
+    started = _run_step(judged, spec, status, seen=seen)
+    return started or _registry_step(judged, subject, spec, seen=seen)
 
 
 @dataclass(frozen=True)
@@ -294,14 +323,16 @@ def _approval(
     return ApprovalRecord(by=sign_off.by, at=at, comment=sign_off.comment)
 
 
-def _run_step(judged: _Judged, status: ModelVersionStatus, *, seen: Seen) -> Step | None:
+def _run_step(
+    judged: _Judged, spec: ModelVersionSpec, status: ModelVersionStatus, *, seen: Seen
+) -> Step | None:
     """Start the run, follow it, or report how it ended; None: it succeeded."""
     record = judged.record
     if record is None:
         if judged.violations:
             # Nothing is trained that could not be promoted: the spec must meet the policy.
             return judged.report(ModelVersionPhase.PENDING)
-        return judged.ask(StartRun(judged.key), ModelVersionPhase.PENDING)
+        return _start(judged, spec, seen=seen)
     state = RunState(record.state)
     if state not in TERMINAL:
         return _running(judged, record, status, seen=seen)
@@ -315,6 +346,30 @@ def _run_step(judged: _Judged, status: ModelVersionStatus, *, seen: Seen) -> Ste
         failed = Observation(TRAINED, "False", reason, message)
         return judged.report(ModelVersionPhase.FAILED, failed)
     return None
+
+
+def _start(judged: _Judged, spec: ModelVersionSpec, *, seen: Seen) -> Step:
+    """Start the pipeline the spec names; a team's compiled one only once its IR meets the
+    pipeline contract (else Pending, with what is missing: the next tick reads it again)."""
+    pipeline = spec.pipeline
+    to_run: TrainingPipeline
+    match pipeline.source:
+        case PipelineSource.BUILT_IN:
+            to_run = BuiltInPipeline(str(pipeline.name))
+        case PipelineSource.PACKAGE:
+            to_run = PackagePipeline(str(pipeline.package))
+        case PipelineSource.COMPILED:
+            assert pipeline.compiled is not None  # what the source says
+            if seen.pipeline is None:
+                read = ReadPipeline(pipeline.compiled.config_map, pipeline.compiled.key)
+                return judged.ask(read, ModelVersionPhase.PENDING)
+            compiled = checked(seen.pipeline)
+            if isinstance(compiled, Observation):
+                return judged.report(ModelVersionPhase.PENDING, compiled)
+            to_run = compiled
+        case _:
+            assert_never(pipeline.source)
+    return judged.ask(StartRun(judged.key, to_run), ModelVersionPhase.PENDING)
 
 
 def _running(judged: _Judged, record: RunRecord, status: ModelVersionStatus, *, seen: Seen) -> Step:
@@ -493,6 +548,7 @@ def _lineage_tags(
         "paved.code_commit": subject.code_commit,
         "paved.pipeline_run": run_id,
         "paved.model_version": f"{subject.namespace}/{subject.name}",
+        "paved.pipeline": spec.pipeline.reference,
         "paved.gates": summary(_verdicts(outcome)),
         "paved.gate_results": json.dumps(outcome.verdicts, sort_keys=True)[:5000],
         "paved.parameters": json.dumps(

@@ -121,6 +121,10 @@ def run_key(uid: str, spec: ModelVersionSpec, *, namespace: str) -> str:
     registry's tags).
     """
     training = spec.model_dump(by_alias=True, mode="json", exclude={"approval"})
+    # A pipeline by reference (ADR 0037) came later: a built-in's key stays what it was.
+    for absent in ("compiled", "package"):
+        if training["pipeline"].get(absent) is None:
+            training["pipeline"].pop(absent, None)
     digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode()).hexdigest()[:12]
     return f"{namespace}{NAMESPACE_SEPARATOR}{uid}-{digest}"
 

@@ -19,7 +19,7 @@ from typing import Final
 
 from paved.api.meta import SCALAR_MAX_LENGTH, parse_duration, truncate
 from paved.api.model_monitor import Retrain, RetrainingRecord
-from paved.api.model_version import ModelVersionPhase, ModelVersionSpec, Pipeline
+from paved.api.model_version import ModelVersionPhase, ModelVersionSpec
 from paved.core.conditions import Observation
 from paved.core.monitor_checks import CheckState, CheckVerdict
 from paved.core.monitor_steps import Report, Subject
@@ -136,9 +136,8 @@ def _start(
         "retrained_because": evidence,
         "retrained_by": f"ModelMonitor {monitor}",
     }
-    pipeline = Pipeline(
-        name=template.pipeline.name, parameters=parameters, seed=template.pipeline.seed
-    )
+    # The template's pipeline, whichever way it names it, with the evidence among its parameters.
+    pipeline = template.pipeline.model_copy(update={"parameters": parameters})
     trained = ModelVersionSpec(
         model=spec.model,
         pipeline=pipeline,

@@ -94,6 +94,9 @@ class ModelVersionReason(StrEnum):
     PIPELINE_SKIPPED = "PipelineSkipped"
     REGISTRY_UNAVAILABLE = "RegistryUnavailable"
     PIPELINES_UNAVAILABLE = "PipelinesUnavailable"
+    # A team's pipeline by reference (ADR 0037): not found, or its IR breaks the contract.
+    PIPELINE_NOT_FOUND = "PipelineNotFound"
+    PIPELINE_CONTRACT_BROKEN = "PipelineContractBroken"
 
 
 class SignOffReason(StrEnum):

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from paved.ports.monitoring import LabelRows, ModelVersionCreator, PredictionLogReader
     from paved.ports.offline import OfflineEngine
     from paved.ports.online import OnlineStore
-    from paved.ports.pipelines import PipelineRunner
+    from paved.ports.pipelines import PipelineRunner, PipelineSources
     from paved.ports.predictions import PredictionFiles
     from paved.ports.registry import ModelRegistry
     from paved.ports.streaming import StreamBacklogs, StreamWorkers
@@ -35,6 +35,7 @@ _MODULES = {
     "OfflineEngine": "offline",
     "OnlineStore": "online",
     "PipelineRunner": "pipelines",
+    "PipelineSources": "pipelines",
     "PredictionFiles": "predictions",
     "ModelRegistry": "registry",
     "StreamBacklogs": "streaming",
@@ -80,6 +81,8 @@ class Ports:
     labels: LabelRows | None = None
     # Where a monitor's retraining creates its ModelVersion; None: no monitor retrains.
     model_versions: ModelVersionCreator | None = None
+    # Where a team's compiled pipeline is read (ConfigMaps); None: only built-in pipelines run.
+    pipelines: PipelineSources | None = None
 
 
 __all__ = [
@@ -92,6 +95,7 @@ __all__ = [
     "OfflineEngine",
     "OnlineStore",
     "PipelineRunner",
+    "PipelineSources",
     "Ports",
     "PredictionFiles",
     "PredictionLogReader",

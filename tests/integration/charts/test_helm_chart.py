@@ -135,7 +135,7 @@ def test_install_lands_every_object_and_rbac_is_least_privilege(
     }
     assert ("Deployment", release) in landed
     assert ("ServiceAccount", release) in landed
-    for purpose in ("resources", "serving", "events", "peering", "discovery"):
+    for purpose in ("resources", "serving", "events", "peering", "discovery", "pipelines"):
         assert ("ClusterRole", f"{release}-{purpose}") in landed
         assert ("ClusterRoleBinding", f"{release}-{purpose}") in landed
 
@@ -151,6 +151,8 @@ def test_install_lands_every_object_and_rbac_is_least_privilege(
     assert allowed(kubectl, account, "machinelearning.seldon.io", "seldondeployments", "patch")
     assert allowed(kubectl, account, "serving.kserve.io", "inferenceservices", "patch")
     assert allowed(kubectl, account, "", "events", "create")
+    assert allowed(kubectl, account, "", "configmaps", "get")  # a team's compiled pipeline
+    assert not allowed(kubectl, account, "", "configmaps", "update")
     assert not allowed(kubectl, account, "", "secrets", "get")
     assert not allowed(kubectl, account, "", "pods", "delete")
     assert not allowed(kubectl, account, "paved.dev", "featureviews", "delete")
@@ -178,6 +180,7 @@ OPERATOR_ACCESS = [
     ],
     ("", "events", "create", ""),
     ("events.k8s.io", "events", "create", ""),
+    ("", "configmaps", "get", ""),  # a team's compiled pipeline, read in its own namespace
 ]
 
 

@@ -11,13 +11,22 @@ import json
 import re
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
 
 from paved.adapters.pipelines.kfp_api import KfpApiRunner
 from paved.errors import PermanentError
-from paved.ports.pipelines import TERMINAL, PipelineRun, PipelinesUnavailableError, RunState
+from paved.ports.pipelines import (
+    TERMINAL,
+    BuiltInPipeline,
+    CompiledIR,
+    PackagePipeline,
+    PipelineRun,
+    PipelinesUnavailableError,
+    RunState,
+)
 from paved_pipelines.compile import compiled_path
 from tests.support.kfp_contract import UNAVAILABLE, KfpContract
 
@@ -47,7 +56,7 @@ def _connect(contract: KfpContract) -> KfpApiRunner:
 
 
 async def _started(runner: KfpApiRunner, key: str = "ns/churn/1") -> PipelineRun:
-    return await runner.start(key, "tabular-classifier", REQUEST)
+    return await runner.start(key, BuiltInPipeline("tabular-classifier"), REQUEST)
 
 
 async def test_start_creates_one_run_named_by_its_key_with_the_compiled_pipeline(
@@ -244,5 +253,38 @@ async def test_an_unknown_pipeline_is_permanent_and_sends_nothing(
     before = len(contract.requests)
 
     with pytest.raises(PermanentError, match=r"unknown pipeline 'churn'.*tabular-classifier"):
-        await runner.start("ns/churn/1", "churn", REQUEST)
+        await runner.start("ns/churn/1", BuiltInPipeline("churn"), REQUEST)
     assert len(contract.requests) == before
+
+
+TEAM_IR = (
+    Path(__file__).resolve().parents[3] / "examples" / "team-pipeline" / "churn-lgbm.yaml"
+).read_text()
+
+
+async def test_a_team_pipeline_is_uploaded_between_paveds_own_steps(
+    runner: KfpApiRunner, contract: KfpContract
+) -> None:
+    team = CompiledIR("ConfigMap churn-lgbm key pipeline.yaml", TEAM_IR)
+    await runner.start("ns/churn-lgbm/1", team, REQUEST)
+
+    (created,) = contract.sent("POST", "/runs")
+    sent = created.body["pipeline_spec"]
+    tasks = sent["pipeline_spec"]["root"]["dag"]["tasks"]
+    assert set(tasks) == {"prepare", "contract-inputs", "churn-lgbm", "judge-and-log"}
+    # The team's training is its own IR, nested; only paved's tasks reach the data and MLflow.
+    (team_ir,) = yaml.safe_load_all(TEAM_IR)
+    nested = sent["pipeline_spec"]["components"]["comp-churn-lgbm"]
+    assert nested["outputDefinitions"] == team_ir["root"]["outputDefinitions"]
+    executors = sent["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == {"exec-prepare", "exec-judge-and-log"}
+    assert created.body["runtime_config"] == {"parameters": {"request": REQUEST}}
+
+
+async def test_a_package_path_is_refused_rather_than_imported_in_the_operator(
+    runner: KfpApiRunner, contract: KfpContract
+) -> None:
+    with pytest.raises(PermanentError, match=r"compile it .* spec.pipeline.compiled") as refused:
+        await runner.start("ns/churn/1", PackagePipeline("team_pipelines.churn.pipeline"), REQUEST)
+    assert refused.value.reason == "PipelineNotRunnable"
+    assert contract.sent("POST", "/runs") == []

@@ -21,6 +21,7 @@ from paved.controllers.model_version import train_and_promote
 from paved.controllers.rollout import progress_rollout
 from paved.core.failures import FAILURE_CONDITIONS, UNEXPECTED
 from paved.core.model_versions import PipelineRun
+from paved.core.pipeline_contract import BuiltInPipeline, TrainingPipeline
 from paved.errors import PermanentError
 from tests.support.adapter import Event, Kopf, body
 from tests.support.model_versions import Runner
@@ -41,8 +42,8 @@ TICKS = 3  # reconciles per resource, each starting from the status the one befo
 class KnownPipelines(Runner):
     """Refuses an unknown pipeline as the real runners do."""
 
-    async def start(self, run_key: str, pipeline: str, request: str) -> PipelineRun:
-        if pipeline != "tabular-classifier":
+    async def start(self, run_key: str, pipeline: TrainingPipeline, request: str) -> PipelineRun:
+        if pipeline != BuiltInPipeline("tabular-classifier"):
             raise PermanentError(f"unknown pipeline {pipeline!r}", reason="UnknownPipeline")
         return await super().start(run_key, pipeline, request)
 

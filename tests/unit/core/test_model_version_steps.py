@@ -24,6 +24,7 @@ from paved.core.model_version_steps import (
     TRAINING_TASK,
     FindVersion,
     ReadOutcome,
+    ReadPipeline,
     ReadRun,
     RecordSignOff,
     Register,
@@ -44,6 +45,14 @@ from paved.core.model_versions import (
     RunState,
     run_key,
 )
+from paved.core.pipeline_contract import (
+    BuiltInPipeline,
+    CompiledIR,
+    PackagePipeline,
+    PipelineMissing,
+    PipelineText,
+)
+from paved.core.reasons import ModelVersionReason
 from paved.core.references import Reference, acceptance
 from tests.support.training import PASSING_VERDICT, ROOT, example
 
@@ -53,6 +62,7 @@ SUBJECT = Subject("uid-1", "ml", "churn-v1", "c0ffee")
 SPEC = ModelVersionSpec.model_validate(example("02-modelversion.yaml")["spec"])
 KEY = run_key(SUBJECT.uid, SPEC, namespace=SUBJECT.namespace)
 ACCEPTED = acceptance([], "ml")
+BUILT_IN = BuiltInPipeline("tabular-classifier")
 MISSING = acceptance([Reference("FeatureView", "user-activity-v1")], "ml")
 DOWN = Unavailable(
     REGISTRY_UNAVAILABLE,
@@ -168,12 +178,12 @@ CASES = [
         Seen(MISSING),
         (ModelVersionPhase.PENDING, (), None),
     ),
-    ("nothing-started-starts-the-run", _status(), _seen(), StartRun(KEY)),
+    ("nothing-started-starts-the-run", _status(), _seen(), StartRun(KEY, BUILT_IN)),
     (
         "a-changed-training-input-starts-a-new-run",
         _status(ModelVersionPhase.STAGING, _run(key="uid-1-old")),
         _seen(),
-        StartRun(KEY),
+        StartRun(KEY, BUILT_IN),
     ),
     (
         "the-registry-down-at-start-keeps-it-pending",
@@ -505,3 +515,69 @@ def test_every_pipeline_fits_its_model_in_the_training_task(compiled: Any) -> No
         return any(a["artifactType"]["schemaTitle"] == "system.Model" for a in artifacts)
 
     assert [name for name, task in tasks.items() if outputs_a_model(task)] == [TRAINING_TASK]
+
+
+# -- a team's compiled pipeline (ADR 0037): read, checked against the contract, then started --
+
+TEAM_IR = (ROOT / "examples" / "team-pipeline" / "churn-lgbm.yaml").read_text()
+TEAM_SOURCE = "ConfigMap churn-lgbm key pipeline.yaml"
+
+
+def _team_spec() -> ModelVersionSpec:
+    document = SPEC.model_dump(by_alias=True, mode="json", exclude_none=True)
+    document["pipeline"] = {"compiled": {"configMap": "churn-lgbm"}, "seed": 7}
+    return ModelVersionSpec.model_validate(document)
+
+
+def _decide_team(seen: Seen) -> Step:
+    return decide(SUBJECT, _team_spec(), _status(), seen=seen, now=NOW)
+
+
+def test_a_team_pipeline_is_read_before_a_run_starts() -> None:
+    assert _decide_team(_seen()) == ReadPipeline("churn-lgbm", "pipeline.yaml")
+
+
+def test_a_team_pipeline_that_meets_the_contract_starts_with_its_ir() -> None:
+    step = _decide_team(_seen(pipeline=PipelineText(TEAM_SOURCE, TEAM_IR)))
+    key = run_key(SUBJECT.uid, _team_spec(), namespace=SUBJECT.namespace)
+    assert step == StartRun(key, CompiledIR(TEAM_SOURCE, TEAM_IR))
+
+
+def test_a_team_pipeline_without_an_output_starts_no_run_and_names_the_output() -> None:
+    broken = TEAM_IR.replace("evaluation:", "held_out:")
+    step = _decide_team(_seen(pipeline=PipelineText(TEAM_SOURCE, broken)))
+    assert isinstance(step, Report)
+    assert _briefly(step)[:2] == (
+        ModelVersionPhase.PENDING,
+        (
+            ("GatesPassed", "Unknown", "NotEvaluated"),
+            ("Trained", "False", "PipelineContractBroken"),
+        ),
+    )
+    (trained,) = (o for o in step.observed if o.type == "Trained")
+    assert "missing output evaluation (system.Dataset" in trained.message
+    assert step.updates.get("run") is None  # nothing started
+
+
+def test_a_missing_configmap_keeps_it_pending_saying_so() -> None:
+    missing = PipelineMissing(TEAM_SOURCE, "no ConfigMap churn-lgbm in ml")
+    step = _decide_team(_seen(pipeline=missing))
+    assert isinstance(step, Report)
+    (trained,) = (o for o in step.observed if o.type == "Trained")
+    assert (step.updates["phase"], trained.reason) == (
+        ModelVersionPhase.PENDING,
+        ModelVersionReason.PIPELINE_NOT_FOUND,
+    )
+
+
+def test_a_package_pipeline_starts_by_its_path_and_a_built_in_one_keeps_its_run_key() -> None:
+    document = SPEC.model_dump(by_alias=True, mode="json", exclude_none=True)
+    document["pipeline"] = {"package": "team_pipelines.churn.pipeline"}
+    spec = ModelVersionSpec.model_validate(document)
+    step = decide(SUBJECT, spec, _status(), seen=_seen(), now=NOW)
+    assert step == StartRun(
+        run_key(SUBJECT.uid, spec, namespace=SUBJECT.namespace),
+        PackagePipeline("team_pipelines.churn.pipeline"),
+    )
+    # The key of the example, as it was before pipelines by reference: no built-in retrains.
+    assert KEY == "ml.uid-1-6a8349563e89"

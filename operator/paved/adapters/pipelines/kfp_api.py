@@ -10,21 +10,32 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 import kfp
 import urllib3
 from kfp_server_api.exceptions import ApiException  # type: ignore[import-untyped]
 
 from paved.errors import PermanentError
-from paved.ports.pipelines import PipelineRun, PipelinesUnavailableError, RunState
+from paved.ports.pipelines import (
+    BuiltInPipeline,
+    CompiledIR,
+    PackagePipeline,
+    PipelineRun,
+    PipelinesUnavailableError,
+    RunState,
+    TrainingPipeline,
+)
 
 # By name, as kfp_local does: imported statically, mypy would check paved_pipelines (whose KFP
 # decorators are untyped) as part of paved.
 _compiled_path = importlib.import_module("paved_pipelines.compile").compiled_path
 _PIPELINES: Final = {"tabular-classifier": Path(_compiled_path("tabular-classifier"))}
+# paved's steps around a team's compiled pipeline (ADR 0037): its IR is loaded as data.
+_compile_around = importlib.import_module("paved_pipelines.team").compile_around
 
 # V2beta1RuntimeState → RunState. Anything else (RUNTIME_STATE_UNSPECIFIED, or no state at all:
 # the server omits empty fields) has not started yet.
@@ -75,14 +86,13 @@ class KfpApiRunner:
             return cls(kfp.Client(host=host), host, experiment)
         return cls(kfp.Client(host=host, namespace=namespace), host, experiment, namespace)
 
-    async def start(self, run_key: str, pipeline: str, request: str) -> PipelineRun:
-        package = _PIPELINES.get(pipeline)
-        if package is None:
-            known = ", ".join(sorted(_PIPELINES))
-            raise PermanentError(
-                f"unknown pipeline {pipeline!r} in spec.pipeline.name; known pipelines: {known}",
-                reason="UnknownPipeline",
-            )
+    async def start(self, run_key: str, pipeline: TrainingPipeline, request: str) -> PipelineRun:
+        with tempfile.TemporaryDirectory() as scratch:
+            # Compiling paved's steps around a team's IR is CPU work: off the event loop.
+            package = await asyncio.to_thread(_package, pipeline, Path(scratch))
+            return await self._start(run_key, package, request)
+
+    async def _start(self, run_key: str, package: Path, request: str) -> PipelineRun:
         experiment_id = await self._experiment_id()
         # KFP does not deduplicate runs: look for this key's run first. Check-then-create is not
         # atomic; kopf runs one handler per object at a time, which is what makes it enough.
@@ -151,6 +161,39 @@ class KfpApiRunner:
                     f"{where} failed ({what}): {status} {message}"
                 ) from error
             raise _RefusedError(status, f"{where} refused ({what}): {status} {message}") from error
+
+
+def _package(pipeline: TrainingPipeline, scratch: Path) -> Path:
+    """The pipeline package (IR) KFP runs: a built-in one's checked-in IR, or paved's steps
+    compiled around a team's IR into `scratch` for this run."""
+    match pipeline:
+        case BuiltInPipeline(name=name):
+            package = _PIPELINES.get(name)
+            if package is None:
+                known = ", ".join(sorted(_PIPELINES))
+                raise PermanentError(
+                    f"unknown pipeline {name!r} in spec.pipeline.name; known pipelines: {known}",
+                    reason="UnknownPipeline",
+                )
+            return package
+        case CompiledIR(source=source, text=text):
+            try:
+                compiled: Path = _compile_around(text, source, scratch / "pipeline.yaml")
+            except Exception as error:  # kfp's own errors name no common type
+                raise PermanentError(
+                    f"the pipeline in {source} cannot be run between paved's steps: {error}",
+                    reason="PipelineNotRunnable",
+                ) from error
+            return compiled
+        case PackagePipeline(path=path):
+            raise PermanentError(
+                f"PAVED_PIPELINE_RUNNER=kfp-api runs compiled pipelines only, and importing "
+                f"package {path} would run its code in the operator: compile it with kfp's "
+                "compiler and name its IR in spec.pipeline.compiled (a ConfigMap)",
+                reason="PipelineNotRunnable",
+            )
+        case _:
+            assert_never(pipeline)
 
 
 def _pipeline_run(run: Any) -> PipelineRun:

@@ -14,16 +14,27 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, assert_never
 
 from paved.adapters.local_processes import alive, spawn
 from paved.errors import PermanentError
-from paved.ports.pipelines import PipelineRun, RunState
+from paved.ports.pipelines import (
+    BuiltInPipeline,
+    CompiledIR,
+    PackagePipeline,
+    PipelineRun,
+    RunState,
+    TrainingPipeline,
+)
 
 if TYPE_CHECKING:
     from paved.adapters.pipelines.kfp_docker import DockerTasks
 
-_PIPELINES = {"tabular-classifier": "paved_pipelines.run_local"}
+_PIPELINES: Final = {"tabular-classifier": "paved_pipelines.run_local"}
+# A team's pipeline runs in the same process as a built-in one: paved's join, the team's
+# tasks, paved's gates (`paved_pipelines.team`); the operator never imports it (ADR 0037).
+_TEAM_PIPELINES: Final = "paved_pipelines.run_local"
+_TEAM_IR: Final = "pipeline.yaml"
 
 
 class KfpLocalRunner:
@@ -38,14 +49,8 @@ class KfpLocalRunner:
     def run_id(run_key: str) -> str:
         return "run-" + hashlib.sha256(run_key.encode()).hexdigest()[:16]
 
-    async def start(self, run_key: str, pipeline: str, request: str) -> PipelineRun:
-        module = _PIPELINES.get(pipeline)
-        if module is None:
-            known = ", ".join(sorted(_PIPELINES))
-            raise PermanentError(
-                f"unknown pipeline {pipeline!r} in spec.pipeline.name; known pipelines: {known}",
-                reason="UnknownPipeline",
-            )
+    async def start(self, run_key: str, pipeline: TrainingPipeline, request: str) -> PipelineRun:
+        module, which = _command(pipeline)
         run_id = self.run_id(run_key)
         directory = self._directory(run_id)
         if self._docker is not None and not directory.exists():
@@ -57,7 +62,10 @@ class KfpLocalRunner:
             return await self.get(run_id)
         (directory / "request.json").write_text(request)
         (directory / "key").write_text(run_key)
-        command = [sys.executable, "-m", module]
+        if isinstance(pipeline, CompiledIR):
+            (directory / _TEAM_IR).write_text(pipeline.text)
+            which = ["--pipeline-file", str(directory / _TEAM_IR)]
+        command = [sys.executable, "-m", module, *which]
         command += ["--request", str(directory / "request.json")]
         command += ["--root", str(directory / "artifacts")]
         command += ["--result", str(directory / "result.json")]
@@ -87,6 +95,27 @@ class KfpLocalRunner:
                 finished_tasks=finished,
             )
         return PipelineRun(run_id, RunState.RUNNING, finished_tasks=finished)
+
+
+def _command(pipeline: TrainingPipeline) -> tuple[str, list[str]]:
+    """The module that runs `pipeline`, and the arguments that say which pipeline it is (a
+    compiled IR's file is named once the run's directory exists)."""
+    match pipeline:
+        case BuiltInPipeline(name=name):
+            module = _PIPELINES.get(name)
+            if module is None:
+                known = ", ".join(sorted(_PIPELINES))
+                raise PermanentError(
+                    f"unknown pipeline {name!r} in spec.pipeline.name; known pipelines: {known}",
+                    reason="UnknownPipeline",
+                )
+            return module, []
+        case CompiledIR():
+            return _TEAM_PIPELINES, []
+        case PackagePipeline(path=path):
+            return _TEAM_PIPELINES, ["--package", path]
+        case _:
+            assert_never(pipeline)
 
 
 def _finished_tasks(pipeline_root: Path) -> frozenset[str]:
