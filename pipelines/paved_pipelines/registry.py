@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
+from paved.api.tasks import Task
 from paved_pipelines.request import TrainingRequest
 from paved_pipelines.steps import LABEL, Evaluation
 
@@ -90,13 +91,14 @@ def log_training_run(
             features = Path(scratch) / "features.parquet"
             pq.write_table(train_rows.drop_columns([LABEL]), features)
             mlflow.log_artifact(str(features), "training-data")
-        # A model server (MLServer's MLflow runtime) calls the pyfunc flavour: the churn score
-        # is the positive class's probability, not the label `predict` gives.
+        # A model server (MLServer's MLflow runtime) calls the pyfunc flavour: a classifier's
+        # score is its classes' probabilities, not the label `predict` gives; a regressor's is
+        # its value.
         mlflow.sklearn.log_model(
             model,
             name="model",
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            pyfunc_predict_fn="predict_proba",
+            pyfunc_predict_fn="predict" if request.task is Task.REGRESSION else "predict_proba",
         )
         mlflow.set_tag("paved.gates", json.dumps({"passed": evaluation.passed}))
         mlflow.log_dict({**outcome, "mlflowRunId": run.info.run_id}, OUTCOME_ARTIFACT)

@@ -71,7 +71,7 @@ def train(
     earlier, later = split_by_time(
         table, parsed.labels.timestamp_column, parsed.validation_fraction
     )
-    fitted = fit(earlier, feature_definitions(parsed), parsed.parameters, parsed.seed)
+    fitted = fit(earlier, feature_definitions(parsed), parsed.parameters, parsed.seed, parsed.task)
     joblib.dump(fitted, model.path)
     pq.write_table(earlier, train_rows.path)
     pq.write_table(later, valid_rows.path)
