@@ -22,9 +22,11 @@ from paved_pipelines.steps import LABEL, Evaluation
 
 RUN_KEY_TAG = "paved.run_key"
 # skops (MLflow's safe default format) refuses types it does not know; these are the
-# scikit-learn internals a HistGradientBoostingClassifier pipeline pickles.
+# scikit-learn internals the gradient-boosted trees pickle, and the dtype a one-hot encoder
+# (the multiclass pipeline's) keeps.
 SKOPS_TRUSTED_TYPES = [
     "functools.partial",
+    "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
 ]
