@@ -52,19 +52,26 @@ def training_request(
     data_root: Path, run_key: str, production: ProductionReference | None = None
 ) -> TrainingRequest:
     """A request in namespace `NAMESPACE`: its data is read from `data_root / NAMESPACE`."""
-    view = example("01-featureview.yaml")
-    view["spec"]["source"]["path"] = "activity/*.parquet"
     model = example("02-modelversion.yaml")
     model["spec"]["labels"]["path"] = "churn_labels.parquet"
     model["spec"]["gates"]["metric"]["minValue"] = 0.6
+    return _in_namespace(data_root, model, run_key, production=production)
+
+
+def _in_namespace(
+    data_root: Path, model: dict[str, Any], run_key: str, **fields: Any
+) -> TrainingRequest:
+    """The request for `model` over the example view, its data under `data_root / NAMESPACE`."""
+    view = example("01-featureview.yaml")
+    view["spec"]["source"]["path"] = "activity/*.parquet"
     return request_from(
         view,
         model,
         data_root=data_root,
         namespace=NAMESPACE,
         run_key=run_key,
-        production=production,
         min_slice_support=20,
+        **fields,
     )
 
 
@@ -108,15 +115,5 @@ def task_model_version(task: str, name: str, labels_path: str | None = None) -> 
 
 def task_request(data_root: Path, task: str, run_key: str) -> TrainingRequest:
     """A `task` request in namespace `NAMESPACE`, over `write_task_labels`' labels."""
-    view = example("01-featureview.yaml")
-    view["spec"]["source"]["path"] = "activity/*.parquet"
     model = task_model_version(task, "task")
-    return request_from(
-        view,
-        model,
-        data_root=data_root,
-        namespace=NAMESPACE,
-        run_key=run_key,
-        task=task,
-        min_slice_support=20,
-    )
+    return _in_namespace(data_root, model, run_key, task=task)
