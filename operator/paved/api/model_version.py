@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Final
 
 from pydantic import Field, model_validator
+from pydantic.config import JsonDict
 
 from paved.api import slice_filters
 from paved.api.meta import (
@@ -269,19 +270,25 @@ _SCORES_IN_UNIT = (
 )
 
 
+# The API server's rule that the metric gate's metric fits the task (a spec's or a template's).
+FITTING_METRIC: Final[JsonDict] = {
+    "rule": fitting_metric_rule("self.gates.metric.name", "self.task"),
+    "messageExpression": fitting_metric_message("self.gates.metric.name", "self.task"),
+    "message": f"the metric gate's metric must fit the task ({fitting_metrics()})",
+    "fieldPath": ".gates.metric.name",
+}
+
+QUERY_COLUMN: Final = cel(
+    "has(self.labels.queryColumn) == (self.task == 'ranking')",
+    "labels.queryColumn names a ranking task's query, and only a ranking task has one",
+    ".labels.queryColumn",
+)
+
+
 class ModelVersionSpec(Model):
     model_config = validated(
-        {
-            "rule": fitting_metric_rule("self.gates.metric.name", "self.task"),
-            "messageExpression": fitting_metric_message("self.gates.metric.name", "self.task"),
-            "message": f"the metric gate's metric must fit spec.task ({fitting_metrics()})",
-            "fieldPath": ".gates.metric.name",
-        },
-        cel(
-            "has(self.labels.queryColumn) == (self.task == 'ranking')",
-            "labels.queryColumn names a ranking task's query, and only a ranking task has one",
-            ".labels.queryColumn",
-        ),
+        FITTING_METRIC,
+        QUERY_COLUMN,
         cel(
             f"!(self.task in {_CLASSIFIER_TASKS}) || {_SCORES_IN_UNIT}",
             "a classifier's golden expectScoreMin and expectScoreMax are probabilities, in [0, 1]",

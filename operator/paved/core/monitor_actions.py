@@ -141,6 +141,7 @@ def _start(
     )
     trained = ModelVersionSpec(
         model=spec.model,
+        task=template.task,
         pipeline=pipeline,
         features=template.features,
         labels=template.labels,
