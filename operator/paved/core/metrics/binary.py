@@ -22,13 +22,11 @@ def auc(labels: NDArray[Any], score: NDArray[np.float64]) -> float | None:
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
     if n_pos == 0 or n_neg == 0:
         return None
-    order = np.argsort(score, kind="stable")
-    sorted_scores = score[order]
-    ranks = np.empty(score.size, dtype=np.float64)
-    # Mid-ranks: every member of a run of equal scores gets the run's average rank.
-    _, starts, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    for start, count in zip(starts, counts, strict=True):
-        ranks[order[start : start + count]] = start + (count + 1) / 2
+    # Mid-ranks: the scores of a run of equal ones hold ranks start+1 … end, and each gets
+    # their average.
+    _, run, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = ((ends - counts + 1 + ends) / 2)[run]
     u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2
     return float(u / (n_pos * n_neg))
 

@@ -23,9 +23,12 @@ PerQuery = Callable[[NDArray[np.float64], NDArray[np.float64], int], float | Non
 def _by_query(
     queries: NDArray[Any], relevance: NDArray[Any], score: NDArray[np.float64]
 ) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64]]]:
-    for query in np.unique(queries):
-        members = queries == query
-        yield relevance[members].astype(np.float64), score[members]
+    """Each query's grades and scores, in the order its rows came: one sort, not a pass over
+    every row per query (a holdout has thousands of queries)."""
+    order = np.argsort(queries, kind="stable")
+    _, starts = np.unique(queries[order], return_index=True)
+    for rows in np.split(order, starts[1:]):
+        yield relevance[rows].astype(np.float64), score[rows]
 
 
 def dcg(gains: NDArray[np.float64], k: int) -> float:
