@@ -18,14 +18,17 @@ import pyarrow.parquet as pq
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
+from paved.api.tasks import Task
 from paved_pipelines.request import TrainingRequest
 from paved_pipelines.steps import LABEL, Evaluation
 
 RUN_KEY_TAG = "paved.run_key"
 # skops (MLflow's safe default format) refuses types it does not know; these are the
-# scikit-learn internals a HistGradientBoostingClassifier pipeline pickles.
+# scikit-learn internals the gradient-boosted trees pickle, and the dtype a one-hot encoder
+# (the multiclass pipeline's) keeps.
 SKOPS_TRUSTED_TYPES = [
     "functools.partial",
+    "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
 ]
@@ -78,17 +81,18 @@ def outcome_document(evaluation: Evaluation, lineage: Mapping[str, Any]) -> dict
     }
 
 
-def log_sklearn(model: Pipeline) -> Callable[[], None]:
+def log_sklearn(model: Pipeline, task: Task) -> Callable[[], None]:
     """The built-in pipeline's model, logged in the active run."""
 
     def log() -> None:
-        # A model server (MLServer's MLflow runtime) calls the pyfunc flavour: the churn score
-        # is the positive class's probability, not the label `predict` gives.
+        # A model server (MLServer's MLflow runtime) calls the pyfunc flavour: a classifier's
+        # score is its classes' probabilities, not the label `predict` gives; a regressor's is
+        # its value.
         mlflow.sklearn.log_model(
             model,
             name="model",
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            pyfunc_predict_fn="predict_proba",
+            pyfunc_predict_fn="predict" if task is Task.REGRESSION else "predict_proba",
         )
 
     return log

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from paved.api.feature_view import FeatureViewSpec
 from paved.api.model_version import FeatureSelection, Gates, Labels
+from paved.api.tasks import Task
 
 
 class ProductionReference(BaseModel):
@@ -32,6 +33,7 @@ class TrainingRequest(BaseModel):
     feature_views: dict[str, FeatureViewSpec]
     features: list[FeatureSelection] = Field(min_length=1)
     labels: Labels
+    task: Task = Task.BINARY
     data_root: str
     parameters: dict[str, Any] = Field(default_factory=dict)
     seed: int = 42

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 import duckdb
 import numpy as np
@@ -19,21 +19,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
-from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from paved.adapters.offline.duckdb import DuckDBEngine, locked_connection
 from paved.adapters.offline.parquet import data_files
 from paved.api import slice_filters
 from paved.api.feature_view import NUMERIC_TYPES, DataType
-from paved.api.model_version import Gates, MetricName
+from paved.api.model_version import Gates
+from paved.api.tasks import DEFAULT_CUT_OFF, Task, higher_is_better, metric_key
 from paved.core.data_paths import namespace_root
 from paved.core.feature_views import FeatureDefinition, ViewDefinition, view_definition
 from paved.core.gates import (
-    HIGHER_IS_BETTER,
     NO_REFERENCE,
     ColumnProfile,
     GateVerdict,
@@ -43,12 +44,14 @@ from paved.core.gates import (
     Verdict,
     drift_gate,
     drift_not_judged,
+    epsilon,
     golden_gate,
     metric_gate,
     most_important,
     schema_gate,
     slice_gate,
 )
+from paved.core.metrics import Scored, measure
 from paved.ports.offline import FeatureRequest, JoinOptions
 from paved_pipelines.request import TrainingRequest
 
@@ -168,69 +171,129 @@ def _frame(table: pa.Table, features: Mapping[str, FeatureDefinition]) -> Any:
     return frame
 
 
+def _categorical(features: Mapping[str, FeatureDefinition]) -> list[str]:
+    return [n for n, f in features.items() if f.dtype in (DataType.STRING, DataType.BOOL)]
+
+
+def _trees_encoding(features: Mapping[str, FeatureDefinition]) -> ColumnTransformer:
+    """Categories as ordinals (unseen and missing: NaN), numbers as they are: what the
+    gradient-boosted trees take, categorical splits and missing values included."""
+    categorical = _categorical(features)
+    ordinal = OrdinalEncoder(
+        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+    )
+    return ColumnTransformer(
+        [
+            ("categorical", ordinal, categorical),
+            ("numeric", "passthrough", [n for n in features if n not in categorical]),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+def _linear_encoding(features: Mapping[str, FeatureDefinition]) -> ColumnTransformer:
+    """Categories one-hot (unseen: all zeros), numbers median-imputed and standardised: a
+    linear model takes no missing value and weighs every column on one scale."""
+    categorical = _categorical(features)
+    one_hot = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="__missing")),
+            ("encode", OneHotEncoder(handle_unknown="ignore")),
+        ]
+    )
+    scaled = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    return ColumnTransformer(
+        [
+            ("categorical", one_hot, categorical),
+            ("numeric", scaled, [n for n in features if n not in categorical]),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+def _estimator(
+    task: Task, features: Mapping[str, FeatureDefinition], parameters: Mapping[str, Any], seed: int
+) -> Pipeline:
+    """The built-in pipeline's model for `task`: gradient-boosted trees for binary and
+    regression, a multinomial logistic regression for multiclass."""
+    trees = {
+        "max_depth": int(parameters.get("max_depth", 4)),
+        "learning_rate": float(parameters.get("learning_rate", 0.1)),
+        "max_iter": int(parameters.get("n_estimators", 100)),
+        "categorical_features": [True] * len(_categorical(features))
+        + [False] * (len(features) - len(_categorical(features))),
+        "early_stopping": False,
+        "random_state": seed,
+    }
+    match task:
+        case Task.BINARY:
+            classify = HistGradientBoostingClassifier(**trees)
+            return Pipeline([("encode", _trees_encoding(features)), ("classify", classify)])
+        case Task.REGRESSION:
+            regress = HistGradientBoostingRegressor(**trees)
+            return Pipeline([("encode", _trees_encoding(features)), ("regress", regress)])
+        case Task.MULTICLASS:
+            # scikit-learn's lbfgs fits the multinomial (softmax) loss for more than two classes.
+            linear = LogisticRegression(
+                C=float(parameters.get("C", 1.0)),
+                max_iter=int(parameters.get("max_iter", 1000)),
+                random_state=seed,
+            )
+            return Pipeline([("encode", _linear_encoding(features)), ("classify", linear)])
+        case Task.RANKING:
+            raise TrainingDataError(
+                "the built-in pipeline trains binary, multiclass and regression models; "
+                "a ranker needs a ranking pipeline"
+            )
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def labels_of(table: pa.Table, task: Task) -> Any:
+    """The label column as the task's model learns it: a class id, or a number."""
+    column = table.column(LABEL)
+    if task is Task.REGRESSION:
+        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+            raise TrainingDataError(f"a regression's label is a number, not {column.type}")
+        return column.to_numpy(zero_copy_only=False).astype(np.float64)
+    if not (pa.types.is_integer(column.type) or pa.types.is_boolean(column.type)):
+        raise TrainingDataError(f"a classifier's label is an integer class id, not {column.type}")
+    return column.to_numpy(zero_copy_only=False).astype(int)
+
+
 def train(
     table: pa.Table,
     features: Mapping[str, FeatureDefinition],
     parameters: Mapping[str, Any],
     seed: int,
+    task: Task = Task.BINARY,
 ) -> Pipeline:
-    """A seeded gradient-boosted classifier; categorical features ordinal-encoded."""
-    categorical = [n for n, f in features.items() if f.dtype in (DataType.STRING, DataType.BOOL)]
-    numeric = [n for n in features if n not in categorical]
-    encode = ColumnTransformer(
-        [
-            (
-                "categorical",
-                OrdinalEncoder(
-                    handle_unknown="use_encoded_value",
-                    unknown_value=np.nan,
-                    encoded_missing_value=np.nan,
-                ),
-                categorical,
-            ),
-            ("numeric", "passthrough", numeric),
-        ],
-        verbose_feature_names_out=False,
-    )
-    classifier = HistGradientBoostingClassifier(
-        max_depth=int(parameters.get("max_depth", 4)),
-        learning_rate=float(parameters.get("learning_rate", 0.1)),
-        max_iter=int(parameters.get("n_estimators", 100)),
-        categorical_features=[True] * len(categorical) + [False] * len(numeric),
-        early_stopping=False,
-        random_state=seed,
-    )
-    model = Pipeline([("encode", encode), ("classify", classifier)])
-    labels = table.column(LABEL).to_numpy(zero_copy_only=False).astype(int)
-    model.fit(_frame(table, features), labels)
+    """The task's seeded model, fitted on `table`."""
+    model = _estimator(task, features, parameters, seed)
+    model.fit(_frame(table, features), labels_of(table, task))
     return model
 
 
+def predictions(
+    model: Pipeline, table: pa.Table, features: Mapping[str, FeatureDefinition], task: Task
+) -> Any:
+    """What the task's metrics read: binary the positive class's probability, multiclass each
+    class's (columns in `model.classes_` order), regression the value."""
+    frame = _frame(table, features)
+    match task:
+        case Task.BINARY:
+            return model.predict_proba(frame)[:, 1]
+        case Task.MULTICLASS:
+            return model.predict_proba(frame)
+        case Task.REGRESSION | Task.RANKING:
+            return model.predict(frame).astype(np.float64)
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
 def scores(model: Pipeline, table: pa.Table, features: Mapping[str, FeatureDefinition]) -> Any:
-    return model.predict_proba(_frame(table, features))[:, 1]
-
-
-def _metrics(labels: Any, score: Any) -> dict[str, float]:
-    result = {
-        MetricName.LOG_LOSS.value: float(log_loss(labels, score, labels=[0, 1])),
-        MetricName.ACCURACY.value: float(accuracy_score(labels, score >= 0.5)),
-        "brier": float(brier_score_loss(labels, score)),
-        "expectedCalibrationError": _calibration_error(labels, score),
-    }
-    if len(set(labels.tolist())) == 2:
-        result[MetricName.AUC.value] = float(roc_auc_score(labels, score))
-    return result
-
-
-def _calibration_error(labels: Any, score: Any, bins: int = 10) -> float:
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(score, edges[1:-1]), 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            error += members.mean() * abs(labels[members].mean() - score[members].mean())
-    return float(error)
+    """A binary classifier's positive-class probabilities (what serving scores with)."""
+    return predictions(model, table, features, Task.BINARY)
 
 
 _NARROW = {pa.int32(): "int32", pa.float32(): "float32"}  # declared types narrower than 64 bits
@@ -289,12 +352,30 @@ class ServingInputs:
 
 @dataclass(frozen=True)
 class _Holdout:
-    """The holdout's labels and each model's scores on it: what every comparison reads."""
+    """The holdout's labels and each model's predictions on it: what every comparison reads."""
 
-    labels: Any
-    candidate: Any
-    reference: Reference  # the reference's name; its score array is in `reference_scores`
-    reference_scores: Any = None
+    candidate: Scored
+    reference: Reference  # the reference's name; its predictions are in `reference_scored`
+    reference_scored: Scored | None = None
+
+
+def _by_class(model: Pipeline, labels: Any, probabilities: Any) -> tuple[Any, Any]:
+    """Labels as indices into the model's classes, with a zero-probability column for a class
+    the holdout has and the model never saw: such a row counts as wrong, never skipped."""
+    classes = [int(c) for c in model.classes_]
+    unseen = sorted(set(labels.tolist()) - set(classes))
+    index = {c: i for i, c in enumerate([*classes, *unseen])}
+    padded = np.hstack([probabilities, np.zeros((len(labels), len(unseen)))])
+    return np.array([index[label] for label in labels.tolist()], dtype=int), padded
+
+
+def _scored(
+    model: Pipeline, rows: pa.Table, features: Mapping[str, FeatureDefinition], task: Task, k: int
+) -> Scored:
+    labels, values = labels_of(rows, task), predictions(model, rows, features, task)
+    if task is Task.MULTICLASS:
+        labels, values = _by_class(model, labels, values)
+    return Scored(labels, values, k=k)
 
 
 def _holdout(
@@ -302,29 +383,39 @@ def _holdout(
     rows: pa.Table,
     features: Mapping[str, FeatureDefinition],
     baseline: Baseline | None,
+    *,
+    task: Task,
+    k: int,
 ) -> _Holdout:
-    labels = rows.column(LABEL).to_numpy(zero_copy_only=False).astype(int)
-    candidate = scores(model, rows, features)
+    candidate = _scored(model, rows, features, task, k)
     if baseline is None:
-        return _Holdout(labels, candidate, NO_REFERENCE)
+        return _Holdout(candidate, NO_REFERENCE)
     if baseline.model is None:
-        return _Holdout(labels, candidate, Reference(baseline.name, None, baseline.why_unloaded))
+        return _Holdout(candidate, Reference(baseline.name, None, baseline.why_unloaded))
     reads = [str(n) for n in getattr(baseline.model, "feature_names_in_", [])]
     lacking = [n for n in reads if n not in features]
     if lacking:
         why = f"it reads {', '.join(lacking)}, which this candidate's holdout lacks"
-        return _Holdout(labels, candidate, Reference(baseline.name, None, why))
-    reference = scores(baseline.model, rows, {n: features[n] for n in reads})
-    return _Holdout(labels, candidate, Reference(baseline.name), reference)
+        return _Holdout(candidate, Reference(baseline.name, None, why))
+    reference = _scored(baseline.model, rows, {n: features[n] for n in reads}, task, k)
+    return _Holdout(candidate, Reference(baseline.name), reference)
 
 
-def _reference_on(holdout: _Holdout, members: Any, metric: str) -> Reference:
+def _reference_on(holdout: _Holdout, members: Any, metric: str, task: Task) -> Reference:
     """The reference's metric on the same rows (`members`) the candidate was measured on."""
-    if holdout.reference_scores is None:
+    if holdout.reference_scored is None:
         return holdout.reference
-    value = _metrics(holdout.labels[members], holdout.reference_scores[members]).get(metric)
+    value = measure(task, holdout.reference_scored.rows(members)).get(metric)
     why = "" if value is not None else f"no {metric} on these rows"
     return Reference(holdout.reference.name, value, why)
+
+
+_IMPORTANCE_SCORING: Mapping[Task, str] = {
+    Task.BINARY: "neg_log_loss",
+    Task.MULTICLASS: "neg_log_loss",
+    Task.REGRESSION: "neg_root_mean_squared_error",
+    Task.RANKING: "neg_root_mean_squared_error",
+}
 
 
 def importances(
@@ -332,15 +423,16 @@ def importances(
     rows: pa.Table,
     features: Mapping[str, FeatureDefinition],
     seed: int,
+    task: Task = Task.BINARY,
 ) -> dict[str, float]:
-    """How much the model's log loss suffers when each feature is shuffled (seeded): the
-    classifier has no importances of its own, and this measures what it actually uses."""
-    labels = rows.column(LABEL).to_numpy(zero_copy_only=False).astype(int)
+    """How much the model's loss (log loss; a regressor's RMSE) suffers when each feature is
+    shuffled (seeded): the trees have no importances of their own, and this measures what the
+    model actually uses."""
     measured = permutation_importance(
         model,
         _frame(rows, features),
-        labels,
-        scoring="neg_log_loss",
+        labels_of(rows, task),
+        scoring=_IMPORTANCE_SCORING[task],
         n_repeats=3,
         random_state=seed,
     )
@@ -376,6 +468,10 @@ def _drift(
     return verdicts
 
 
+def _metric_key(request: TrainingRequest) -> str:
+    return metric_key(request.gates.metric.name, request.gates.metric.k)
+
+
 def evaluate(
     model: Pipeline,
     train_rows: pa.Table,
@@ -386,86 +482,106 @@ def evaluate(
     baseline: Baseline | None = None,
     serving: ServingInputs | None = None,
 ) -> Evaluation:
-    """Metrics overall and per slice, and every gate's verdict, against the model serving now
-    (`baseline`, scored on the same holdout) or, for a first model, the absolute floors."""
-    gates = request.gates
-    holdout = _holdout(model, valid_rows, features, baseline)
-    metrics = _metrics(holdout.labels, holdout.candidate)
-    metric_name = gates.metric.name.value
+    """The task's metrics overall and per slice, and every gate's verdict, against the model
+    serving now (`baseline`, scored on the same holdout) or, for a first model, the floors."""
+    gates, task = request.gates, request.task
+    k = gates.metric.k or DEFAULT_CUT_OFF
+    holdout = _holdout(model, valid_rows, features, baseline, task=task, k=k)
+    metrics = measure(task, holdout.candidate)
+    key = _metric_key(request)
     verdicts: list[GateVerdict] = []
     if gates.schema_.enabled:
         profiles = {n: _profile(train_rows, n, f) for n, f in features.items()}
         verdicts += schema_gate(list(features.values()), profiles)
     # Drift is judged where something serves: against what it is served now.
     if baseline is not None and serving is not None:
-        ranked = importances(model, valid_rows, features, request.seed)
+        ranked = importances(model, valid_rows, features, request.seed, task)
         verdicts += _drift(train_rows, features, ranked, gates, serving)
     everyone = np.ones(valid_rows.num_rows, dtype=bool)
     verdicts.append(
         metric_gate(
-            metric_name,
-            metrics.get(metric_name, math.nan),
-            _reference_on(holdout, everyone, metric_name),
-            max_regression=gates.metric.max_regression,
+            key,
+            metrics.get(key, math.nan),
+            _reference_on(holdout, everyone, key, task),
+            max_regression=epsilon(gates.metric),
             min_value=gates.metric.min_value,
-            higher_is_better=HIGHER_IS_BETTER[gates.metric.name],
+            higher_is_better=higher_is_better(gates.metric.name),
         )
     )
     slice_verdicts, slice_metrics = _slices(valid_rows, holdout, request)
     verdicts += slice_verdicts
     if gates.golden:
-        verdicts.append(_golden(model, gates, features))
+        verdicts.append(_golden(model, gates, features, task))
     return Evaluation(metrics, slice_metrics, verdicts, holdout.reference.name)
 
 
 def _slices(
     rows: pa.Table, holdout: _Holdout, request: TrainingRequest
 ) -> tuple[list[GateVerdict], dict[str, float]]:
-    gates = request.gates
-    metric_name = gates.metric.name.value
+    gates, task, key = request.gates, request.task, _metric_key(request)
     verdicts, measured = [], {}
     for spec in gates.slices:
         members = _slice_members(rows, spec.name, spec.where)
         support = int(members.sum())
-        sliced = _metrics(holdout.labels[members], holdout.candidate[members]) if support else {}
-        candidate = sliced.get(metric_name)
+        sliced = measure(task, holdout.candidate.rows(members)) if support else {}
+        candidate = sliced.get(key)
         if candidate is not None:
             measured[spec.name] = candidate
         verdicts.append(
             slice_gate(
                 spec.name,
-                metric_name,
+                key,
                 candidate,
-                reference=_reference_on(holdout, members, metric_name) if support else NO_REFERENCE,
+                reference=_reference_on(holdout, members, key, task) if support else NO_REFERENCE,
                 support=support,
                 min_support=request.min_slice_support,
-                max_regression=spec.max_regression,
+                max_regression=epsilon(spec),
                 floor=gates.metric.min_value,
-                higher_is_better=HIGHER_IS_BETTER[gates.metric.name],
+                higher_is_better=higher_is_better(gates.metric.name),
             )
         )
     return verdicts, measured
 
 
+def _golden_predictions(
+    model: Pipeline, cases: pa.Table, features: Mapping[str, FeatureDefinition], task: Task
+) -> list[tuple[float, int | None]]:
+    """Each case's score and predicted class: binary the positive class's probability,
+    multiclass the predicted class's, a regressor its value (and no class)."""
+    values = predictions(model, cases, features, task)
+    match task:
+        case Task.BINARY:
+            return [(float(p), int(p >= 0.5)) for p in values]
+        case Task.MULTICLASS:
+            best = np.argmax(values, axis=1)
+            return [
+                (float(row[b]), int(model.classes_[b])) for row, b in zip(values, best, strict=True)
+            ]
+        case Task.REGRESSION | Task.RANKING:
+            return [(float(v), None) for v in values]
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
 def _golden(
-    model: Pipeline, gates: Gates, features: Mapping[str, FeatureDefinition]
+    model: Pipeline, gates: Gates, features: Mapping[str, FeatureDefinition], task: Task
 ) -> GateVerdict:
     cases = pa.Table.from_pylist([dict(c.features) for c in gates.golden])
     for name in features:
         if name not in cases.column_names:
             cases = cases.append_column(name, pa.nulls(cases.num_rows))
-    golden_scores = scores(model, cases, features)
+    predicted = _golden_predictions(model, cases, features, task)
     return golden_gate(
         [
             GoldenResult(
                 case.name,
-                float(s),
-                int(s >= 0.5),
+                score,
+                label,
                 case.expect_label,
                 case.expect_score_min,
                 case.expect_score_max,
             )
-            for case, s in zip(gates.golden, golden_scores, strict=True)
+            for case, (score, label) in zip(gates.golden, predicted, strict=True)
         ]
     )
 

@@ -71,7 +71,7 @@ def train(
     earlier, later = split_by_time(
         table, parsed.labels.timestamp_column, parsed.validation_fraction
     )
-    fitted = fit(earlier, feature_definitions(parsed), parsed.parameters, parsed.seed)
+    fitted = fit(earlier, feature_definitions(parsed), parsed.parameters, parsed.seed, parsed.task)
     joblib.dump(fitted, model.path)
     pq.write_table(earlier, train_rows.path)
     pq.write_table(later, valid_rows.path)
@@ -113,7 +113,7 @@ def evaluate_and_log(
     document = outcome_document(outcome, data)
     tags = lineage_tags(parsed, data)
     run_id = log_training_run(
-        parsed, earlier, outcome, tags, document, log_model=log_sklearn(fitted)
+        parsed, earlier, outcome, tags, document, log_model=log_sklearn(fitted, parsed.task)
     )
     return json.dumps({**document, "mlflowRunId": run_id})
 

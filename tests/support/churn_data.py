@@ -88,3 +88,32 @@ def serving_examples(root: Path) -> list[Example]:
         for row in latest.to_dict("records")
         if row["user_id"] in label.index
     ]
+
+
+def write_task_labels(
+    root: Path, users: int = 600, days: int = 20, seed: int = 3, *, noisy: bool = False
+) -> None:
+    """Labels of two other tasks over the same users and activity as `write_churn_data` (same
+    seed, same engagement): `spend_labels.parquet`, a number each user spends in the next month
+    (regression), and `tier_labels.parquet`, the user's tier 0, 1 or 2 (multiclass). `noisy`
+    writes `spend_labels_noisy.parquet` instead, its spend noise where a model learns (before
+    the time split's holdout): a regressor trained on it does worse on the same holdout."""
+    engagement = np.random.default_rng(seed).gamma(
+        2.0, 10.0, users
+    )  # write_churn_data's first draw
+    rng = np.random.default_rng(seed + 1)
+    label_days = rng.integers(2, days, users * 2)
+    label_users = np.concatenate([np.arange(users), np.arange(users)])
+    stamps = pa.array([START + dt.timedelta(days=int(d), hours=12) for d in label_days], UTC)
+    spend = 3.0 * engagement[label_users] + rng.normal(0, 5, users * 2)
+    tier = np.digitize(engagement[label_users] + rng.normal(0, 3, users * 2), [12.0, 25.0])
+    files = [
+        ("spend_labels.parquet", {"spend": pa.array(spend, pa.float64())}),
+        ("tier_labels.parquet", {"tier": pa.array(tier, pa.int64())}),
+    ]
+    if noisy:
+        noise = np.where(label_days < TRAINING_DAYS, rng.uniform(0, 150, users * 2), spend)
+        files = [("spend_labels_noisy.parquet", {"spend": pa.array(noise, pa.float64())})]
+    for name, column in files:
+        keys = {"user_id": pa.array(label_users, pa.int64()), "ts": stamps}
+        pq.write_table(pa.table({**keys, **column}), root / name)

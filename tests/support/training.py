@@ -52,19 +52,26 @@ def training_request(
     data_root: Path, run_key: str, production: ProductionReference | None = None
 ) -> TrainingRequest:
     """A request in namespace `NAMESPACE`: its data is read from `data_root / NAMESPACE`."""
-    view = example("01-featureview.yaml")
-    view["spec"]["source"]["path"] = "activity/*.parquet"
     model = example("02-modelversion.yaml")
     model["spec"]["labels"]["path"] = "churn_labels.parquet"
     model["spec"]["gates"]["metric"]["minValue"] = 0.6
+    return _in_namespace(data_root, model, run_key, production=production)
+
+
+def _in_namespace(
+    data_root: Path, model: dict[str, Any], run_key: str, **fields: Any
+) -> TrainingRequest:
+    """The request for `model` over the example view, its data under `data_root / NAMESPACE`."""
+    view = example("01-featureview.yaml")
+    view["spec"]["source"]["path"] = "activity/*.parquet"
     return request_from(
         view,
         model,
         data_root=data_root,
         namespace=NAMESPACE,
         run_key=run_key,
-        production=production,
         min_slice_support=20,
+        **fields,
     )
 
 
@@ -77,3 +84,36 @@ PASSING_VERDICT = {
     "value": 0.81,
     "threshold": 0.7,
 }
+
+
+# The label files `write_task_labels` writes, each task's label column and a metric gate.
+TASK_LABELS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "regression": ("spend_labels.parquet", "spend", {"name": "rmse", "minValue": 30.0}),
+    "multiclass": ("tier_labels.parquet", "tier", {"name": "macroF1", "minValue": 0.5}),
+}
+
+
+def task_model_version(task: str, name: str, labels_path: str | None = None) -> dict[str, Any]:
+    """The example ModelVersion, made a `task` model over `write_task_labels`' labels: its
+    metric gate the task's, its golden case the task's (a regressor's expected value range)."""
+    model = example("02-modelversion.yaml")
+    file, label, metric = TASK_LABELS[task]
+    model["metadata"]["name"] = name
+    spec = model["spec"]
+    spec["model"] = {"regression": "spend", "multiclass": "tier"}[task]
+    spec["task"] = task
+    spec["labels"].update(path=labels_path or file, label=label)
+    spec["gates"]["metric"] = metric
+    active = spec["gates"]["golden"][0]["features"]
+    spec["gates"]["golden"] = (
+        [{"name": "active-user-spends", "features": active, "expectScoreMin": 150.0}]
+        if task == "regression"
+        else [{"name": "active-user-top-tier", "features": active, "expectLabel": 2}]
+    )
+    return model
+
+
+def task_request(data_root: Path, task: str, run_key: str) -> TrainingRequest:
+    """A `task` request in namespace `NAMESPACE`, over `write_task_labels`' labels."""
+    model = task_model_version(task, "task")
+    return _in_namespace(data_root, model, run_key, task=task)

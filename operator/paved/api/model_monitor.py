@@ -30,7 +30,9 @@ from paved.api.meta import (
     validated,
 )
 from paved.api.model_version import (
+    FITTING_METRIC,
     MAX_MODEL_NAME,
+    QUERY_COLUMN,
     Approval,
     FeatureSelection,
     Gates,
@@ -38,6 +40,7 @@ from paved.api.model_version import (
     Pipeline,
 )
 from paved.api.rollout import Guardrail, Target
+from paved.api.tasks import Task
 
 # PSI bins of a numeric feature: the gates' default.
 DEFAULT_BINS = 10
@@ -113,8 +116,13 @@ class ModelVersionTemplate(Model):
             "a template carries no sign-off: a person signs off the version it makes",
             ".approval",
         ),
+        FITTING_METRIC,
+        QUERY_COLUMN,
     )
 
+    task: Task = Field(
+        default=Task.BINARY, description="What the model predicts, as a ModelVersion's spec.task."
+    )
     pipeline: TemplatePipeline
     features: list[FeatureSelection] = Field(min_length=1, max_length=32)
     labels: Labels

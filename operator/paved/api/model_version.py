@@ -30,7 +30,19 @@ from paved.api.meta import (
     flat_map,
     free_form,
     section,
+    validated,
 )
+from paved.api.tasks import (
+    METRICS,
+    MetricName,
+    Task,
+    fitting_metric_message,
+    fitting_metric_rule,
+    fitting_metrics,
+    misfit,
+)
+
+__all__ = ["MetricName", "Task"]  # MetricName's home is paved.api.tasks; imported from here too
 
 # A Kubernetes user or group name, as the API server's authentication reports it.
 Principal = Annotated[str, Field(min_length=1, max_length=512)]
@@ -155,6 +167,11 @@ class Labels(Model):
     entity_columns: list[Identifier] = Field(min_length=1, max_length=8)
     timestamp_column: Identifier
     label: Identifier
+    query_column: Identifier | None = Field(
+        default=None,
+        description="A ranking task's query: the rows of one query are one list to rank, and "
+        "the ranking metrics are averaged over queries. Only a ranking task has one.",
+    )
     cohort_columns: list[Identifier] = Field(
         default_factory=list,
         max_length=16,
@@ -175,20 +192,50 @@ class DriftGate(Model):
     bins: int = Field(default=10, ge=2, le=100)
 
 
-class MetricName(StrEnum):
-    AUC = "auc"
-    LOG_LOSS = "logLoss"
-    ACCURACY = "accuracy"
+_CUT_OFF_METRICS: Final = [m.value for m, fit in METRICS.items() if fit.cut_off]
+_ONE_EPSILON = cel(
+    "!has(self.maxRelativeRegression) || self.maxRegression == 0.0",
+    "give maxRegression (absolute) or maxRelativeRegression (a fraction of the reference's "
+    "value), not both",
+)
+_RELATIVE_REGRESSION = Field(
+    default=None,
+    ge=0,
+    le=1,
+    description="How much worse than the reference is still acceptable, as a fraction of the "
+    "reference's value on the same rows (0.01: 1%); instead of maxRegression.",
+)
 
 
 class MetricGate(Model):
-    name: MetricName = MetricName.AUC
+    model_config = validated(
+        _ONE_EPSILON,
+        cel(
+            f"!has(self.k) || self.name in {_CUT_OFF_METRICS}",
+            f"k is the cut-off of {' and '.join(_CUT_OFF_METRICS)} only",
+        ),
+    )
+
+    name: MetricName = Field(
+        default=MetricName.AUC,
+        description="The metric that judges the model; it must fit spec.task (auc, logLoss, "
+        "accuracy, brier, expectedCalibrationError: binary; logLoss, accuracy, macroF1: "
+        "multiclass; rmse, mae: regression; ndcg, map: ranking).",
+    )
+    k: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="ndcg and map: each query's top k items are judged (default 10); recorded "
+        "as e.g. ndcg@10.",
+    )
     max_regression: float = Field(
         default=0.0,
         ge=0,
         description="How much worse than the model serving now, on the same holdout, is still "
-        "acceptable.",
+        "acceptable, in the metric's units.",
     )
+    max_relative_regression: float | None = _RELATIVE_REGRESSION
     min_value: float | None = Field(
         default=None,
         description="Absolute floor, e.g. AUC 0.7; with no model serving to compare with, the "
@@ -197,6 +244,8 @@ class MetricGate(Model):
 
 
 class SliceGate(Model):
+    model_config = validated(_ONE_EPSILON)
+
     name: Identifier
     where: str = Field(
         min_length=1,
@@ -209,6 +258,7 @@ class SliceGate(Model):
         ),
     )
     max_regression: float = Field(default=0.0, ge=0)
+    max_relative_regression: float | None = _RELATIVE_REGRESSION
 
     @model_validator(mode="after")
     def _where_is_a_filter(self) -> SliceGate:
@@ -227,9 +277,15 @@ class GoldenCase(Model):
         "The input row: feature name to a number, a string, a boolean or null.",
         max_entries=2000,
     )
-    expect_label: int | None = None
-    expect_score_min: float | None = Field(default=None, ge=0, le=1)
-    expect_score_max: float | None = Field(default=None, ge=0, le=1)
+    expect_label: int | None = Field(
+        default=None, description="A classifier's expected class (binary: 0 or 1)."
+    )
+    expect_score_min: float | None = Field(
+        default=None,
+        description="The least score expected: a classifier's probability of its predicted "
+        "class (binary: of the positive class), in [0, 1]; a regressor's value, unbounded.",
+    )
+    expect_score_max: float | None = Field(default=None, description="The most score expected.")
 
 
 class Gates(Model):
@@ -287,11 +343,62 @@ class Approval(Model):
 MAX_MODEL_NAME: Final = 192
 
 
+_CLASSIFIER_TASKS: Final = [Task.BINARY.value, Task.MULTICLASS.value]
+# `has` before `all`, not `.?golden.orValue([])`: the optional loses the list's maxItems, and
+# the API server would then estimate the rule's cost as if the list were unbounded.
+_GOLDEN = "!has(self.gates.golden) || self.gates.golden"
+_SCORES_IN_UNIT = (
+    f"{_GOLDEN}.all(c, "
+    + " && ".join(
+        f"(!has(c.{bound}) || (c.{bound} >= 0.0 && c.{bound} <= 1.0))"
+        for bound in ("expectScoreMin", "expectScoreMax")
+    )
+    + ")"
+)
+
+
+# The API server's rule that the metric gate's metric fits the task (a spec's or a template's).
+FITTING_METRIC: Final[JsonDict] = {
+    "rule": fitting_metric_rule("self.gates.metric.name", "self.task"),
+    "messageExpression": fitting_metric_message("self.gates.metric.name", "self.task"),
+    "message": f"the metric gate's metric must fit the task ({fitting_metrics()})",
+    "fieldPath": ".gates.metric.name",
+}
+
+QUERY_COLUMN: Final = cel(
+    "has(self.labels.queryColumn) == (self.task == 'ranking')",
+    "labels.queryColumn names a ranking task's query, and only a ranking task has one",
+    ".labels.queryColumn",
+)
+
+
 class ModelVersionSpec(Model):
+    model_config = validated(
+        FITTING_METRIC,
+        QUERY_COLUMN,
+        cel(
+            f"!(self.task in {_CLASSIFIER_TASKS}) || {_SCORES_IN_UNIT}",
+            "a classifier's golden expectScoreMin and expectScoreMax are probabilities, in [0, 1]",
+            ".gates.golden",
+        ),
+        cel(
+            f"self.task in {_CLASSIFIER_TASKS} || {_GOLDEN}.all(c, !has(c.expectLabel))",
+            "golden expectLabel is a classifier's: a regressor or ranker expects a score range",
+            ".gates.golden",
+        ),
+    )
+
     model: Annotated[ObjectName, Field(max_length=MAX_MODEL_NAME)] = Field(
         description="The model's name; the registry names it `<namespace>.<model>`, so two "
         "namespaces' models of the same name are two models.",
         json_schema_extra=_immutable("model"),
+    )
+    task: Task = Field(
+        default=Task.BINARY,
+        description="What the model predicts: binary (the positive class's probability), "
+        "multiclass (each class's probability), regression (a number) or ranking (an order of "
+        "each query's items). It decides which metrics may judge it.",
+        json_schema_extra=_immutable("task"),
     )
     pipeline: Pipeline = Field(json_schema_extra=_PIPELINE_RULES)
     features: list[FeatureSelection] = Field(
@@ -300,6 +407,19 @@ class ModelVersionSpec(Model):
     labels: Labels = Field(json_schema_extra=_immutable("labels"))
     gates: Gates = section(Gates)
     approval: Approval = section(Approval)
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> ModelVersionSpec:
+        # The API server's rules above say the same; this holds for what never met it (a
+        # template, a training request built from a spec).
+        problem = misfit(self.task, self.gates.metric.name)
+        if problem is None and (self.labels.query_column is not None) != (
+            self.task is Task.RANKING
+        ):
+            problem = "labels.queryColumn names a ranking task's query, and only a ranking task's"
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class Stage(StrEnum):

@@ -87,6 +87,12 @@ _RULES = [
         " + string(params.spec.gates.maxMetricRegression)",
     ),
     rule(
+        "!variables.modelVersion || !has(params.spec.gates.maxMetricRegression)"
+        f" || !has({_GATES}.metric.maxRelativeRegression)",
+        f"{_SAYS} + 'spec.gates.metric: the regression is bounded in absolute terms:"
+        " give maxRegression, not maxRelativeRegression'",
+    ),
+    rule(
         "!variables.governs || !variables.signOffChanged"
         " || size(params.spec.signOff.approverGroups) == 0"
         " || object.spec.approval.signOff.?groups.orValue([])"

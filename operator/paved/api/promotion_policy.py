@@ -68,10 +68,10 @@ class GateRules(Model):
             ]
         },
         description=(
-            "Absolute floors by metric (e.g. auc: 0.7; for logLoss a ceiling). The metric gate's "
-            "metric must reach its floor, and a first model, with no model serving to compare "
-            "with, is judged on it overall and per slice. The strictest of these and the "
-            "ModelVersion's minValue holds."
+            "Absolute floors by metric (e.g. auc: 0.7; for a lower-is-better metric such as "
+            "logLoss or rmse, a ceiling). The metric gate's metric must reach its floor, and a "
+            "first model, with no model serving to compare with, is judged on it overall and "
+            "per slice. The strictest of these and the ModelVersion's minValue holds."
         ),
     )
 

@@ -130,6 +130,7 @@ async def _training_request(
             "feature_views": views,
             "features": [s.model_dump(by_alias=True) for s in spec.features],
             "labels": spec.labels.model_dump(by_alias=True),
+            "task": spec.task.value,
             "data_root": ports.data_root,
             "parameters": spec.pipeline.parameters,
             "seed": spec.pipeline.seed,

@@ -15,16 +15,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from paved.api.feature_view import NUMERIC_TYPES
-from paved.api.model_version import MetricName
+from paved.api.model_version import MetricGate, SliceGate
+from paved.api.tasks import MetricName, higher_is_better
 from paved.core.feature_views import FeatureDefinition
 from paved.core.reasons import GateReason
 
 PSI_EPSILON: Final = 1e-4
-HIGHER_IS_BETTER: Final = {
-    MetricName.AUC: True,
-    MetricName.ACCURACY: True,
-    MetricName.LOG_LOSS: False,
-}
 Value = float | int | str | bool | None
 
 
@@ -296,7 +292,30 @@ def strictest_floor(metric: MetricName, floors: Sequence[float | None]) -> float
     given = [f for f in floors if f is not None]
     if not given:
         return None
-    return max(given) if HIGHER_IS_BETTER[metric] else min(given)
+    return max(given) if higher_is_better(metric) else min(given)
+
+
+@dataclass(frozen=True)
+class Epsilon:
+    """How much worse than the reference a candidate may be: in the metric's units, or
+    (`relative`) as a fraction of the reference's value on the same rows."""
+
+    amount: float
+    relative: bool = False
+
+    def allowed(self, reference: float) -> float:
+        return self.amount * abs(reference) if self.relative else self.amount
+
+    def says(self, reference: float) -> str:
+        allowed = f"{self.allowed(reference):.4f}"
+        return f"{allowed} ({self.amount:.2%} of {reference:.4f})" if self.relative else allowed
+
+
+def epsilon(gate: MetricGate | SliceGate) -> Epsilon:
+    """The gate's epsilon, in whichever form it was given (the API allows one)."""
+    if gate.max_relative_regression is not None:
+        return Epsilon(gate.max_relative_regression, relative=True)
+    return Epsilon(gate.max_regression)
 
 
 def _compared(
@@ -304,16 +323,18 @@ def _compared(
     compared: str,
     worse_by: float,
     *,
-    max_regression: float,
+    allowed: float,
+    says: str,
     failed: GateReason,
     held: GateReason,
 ) -> GateVerdict:
-    """The verdict of a candidate-vs-reference comparison; `compared` says what was compared."""
-    if worse_by > max_regression:
-        message = f"{compared}: worse by {worse_by:.4f} > {max_regression:.4f}"
-        return GateVerdict(gate, Verdict.FAIL, failed, message, worse_by, max_regression)
-    message = f"{compared}: within {max_regression:.4f}"
-    return GateVerdict(gate, Verdict.PASS, held, message, worse_by, max_regression)
+    """The verdict of a candidate-vs-reference comparison; `compared` says what was compared,
+    `says` how the allowed regression was reached."""
+    if worse_by > allowed:
+        message = f"{compared}: worse by {worse_by:.4f} > {says}"
+        return GateVerdict(gate, Verdict.FAIL, failed, message, worse_by, allowed)
+    message = f"{compared}: within {says}"
+    return GateVerdict(gate, Verdict.PASS, held, message, worse_by, allowed)
 
 
 def _below_floor(
@@ -354,12 +375,16 @@ def _without_comparison(
     return GateVerdict(gate, Verdict.PASS, GateReason.FLOOR_MET, message, candidate, floor)
 
 
+def _as_epsilon(max_regression: float | Epsilon) -> Epsilon:
+    return max_regression if isinstance(max_regression, Epsilon) else Epsilon(max_regression)
+
+
 def metric_gate(
     name: str,
     candidate: float,
     reference: Reference,
     *,
-    max_regression: float,
+    max_regression: float | Epsilon,
     min_value: float | None,
     higher_is_better: bool = True,
 ) -> GateVerdict:
@@ -373,11 +398,13 @@ def metric_gate(
     compared = (
         f"{name} {candidate:.4f} vs {reference.name} {reference.value:.4f} on the same holdout"
     )
+    margin = _as_epsilon(max_regression)
     return _compared(
         gate,
         compared,
         worse_by,
-        max_regression=max_regression,
+        allowed=margin.allowed(reference.value),
+        says=margin.says(reference.value),
         failed=GateReason.METRIC_REGRESSED,
         held=GateReason.METRIC_HOLDS,
     )
@@ -391,7 +418,7 @@ def slice_gate(
     reference: Reference,
     support: int,
     min_support: int,
-    max_regression: float,
+    max_regression: float | Epsilon,
     floor: float | None = None,
     higher_is_better: bool = True,
 ) -> GateVerdict:
@@ -418,11 +445,13 @@ def slice_gate(
         f"slice {name}: {metric} {candidate:.4f} vs {reference.name} {reference.value:.4f} "
         f"on the same {support} rows"
     )
+    margin = _as_epsilon(max_regression)
     return _compared(
         gate,
         compared,
         worse_by,
-        max_regression=max_regression,
+        allowed=margin.allowed(reference.value),
+        says=margin.says(reference.value),
         failed=GateReason.SLICE_REGRESSED,
         held=GateReason.SLICE_HOLDS,
     )
@@ -431,8 +460,8 @@ def slice_gate(
 @dataclass(frozen=True)
 class GoldenResult:
     case: str
-    score: float
-    label: int
+    score: float  # a classifier's probability (binary: the positive class's), a regressor's value
+    label: int | None  # the predicted class; None: a regressor's
     expect_label: int | None = None
     expect_score_min: float | None = None
     expect_score_max: float | None = None

@@ -11,9 +11,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from paved.api.model_version import ModelVersionPhase, ModelVersionSpec, Stage
+from paved.api.tasks import Task
 from paved.core.conditions import Observation
 from paved.core.gates import GateVerdict, blocking, inconclusive
 from paved.core.reasons import ModelVersionReason
@@ -112,6 +113,23 @@ def registered_model_name(namespace: str, model: str) -> str:
     return f"{namespace}{NAMESPACE_SEPARATOR}{model}"
 
 
+def _as_before_tasks(training: dict[str, Any]) -> dict[str, Any]:
+    """The spec as its digest was taken before task types (issue #20): the fields they added,
+    left at the defaults that mean what a spec without them meant, are left out, so an upgrade
+    does not retrain every existing ModelVersion."""
+    if training.get("task") == Task.BINARY.value:
+        del training["task"]
+    if training["labels"].get("queryColumn") is None:
+        training["labels"].pop("queryColumn", None)
+    gates = training["gates"]
+    for gate in [gates["metric"], *gates["slices"]]:
+        if gate.get("maxRelativeRegression") is None:
+            gate.pop("maxRelativeRegression", None)
+    if gates["metric"].get("k") is None:
+        gates["metric"].pop("k", None)
+    return training
+
+
 def run_key(uid: str, spec: ModelVersionSpec, *, namespace: str) -> str:
     """One training run and one registered version per object and training input.
 
@@ -120,8 +138,8 @@ def run_key(uid: str, spec: ModelVersionSpec, *, namespace: str) -> str:
     namespace in front names whose run it is wherever the key shows (a KFP run's name, the
     registry's tags).
     """
-    training = spec.model_dump(by_alias=True, mode="json", exclude={"approval"})
-    # A pipeline by reference (ADR 0037) came later: a built-in's key stays what it was.
+    training = _as_before_tasks(spec.model_dump(by_alias=True, mode="json", exclude={"approval"}))
+    # A pipeline by reference (ADR 0037) came later too: a built-in's key stays what it was.
     for absent in ("compiled", "package"):
         if training["pipeline"].get(absent) is None:
             training["pipeline"].pop(absent, None)

@@ -140,6 +140,7 @@ def _start(
     pipeline = template.pipeline.model_copy(update={"parameters": parameters})
     trained = ModelVersionSpec(
         model=spec.model,
+        task=template.task,
         pipeline=pipeline,
         features=template.features,
         labels=template.labels,

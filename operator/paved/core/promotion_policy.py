@@ -87,6 +87,9 @@ def _names(column: str, where: str) -> bool:
     return re.search(rf"\b{re.escape(column)}\b", where) is not None
 
 
+_ABSOLUTE = "give maxRegression, not maxRelativeRegression"
+
+
 def gate_violations(policies: Sequence[NamedPolicy], spec: ModelVersionSpec) -> list[str]:
     """What the ModelVersion's gates lack against each policy, one sentence each."""
     gates = spec.gates
@@ -118,6 +121,10 @@ def gate_violations(policies: Sequence[NamedPolicy], spec: ModelVersionSpec) -> 
             found.append(
                 f"{says} the metric gate's maxRegression {gates.metric.max_regression:g} "
                 f"exceeds {limit:g}"
+            )
+        if limit is not None and gates.metric.max_relative_regression is not None:
+            found.append(
+                f"{says} the metric gate's regression is bounded in absolute terms: {_ABSOLUTE}"
             )
     return found
 

@@ -246,15 +246,23 @@ class Batcher:
             try:
                 combined = pd.concat([frame for frame, _ in batch], ignore_index=True)
                 # Off the event loop, so requests keep arriving (and batching) while it scores.
-                scores = await asyncio.to_thread(self._model.predict_proba, combined)
+                scores = await asyncio.to_thread(_scores, self._model, combined)
             except Exception as error:  # whatever a model raises fails its batch, not the server
                 for _, future in batch:
                     future.set_exception(PredictorFailedError(str(error)))
                 continue
             start = 0
             for frame, future in batch:
-                future.set_result(np.asarray(scores)[start : start + len(frame), 1])
+                future.set_result(scores[start : start + len(frame)])
                 start += len(frame)
+
+
+def _scores(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """A classifier's positive-class probability; a regressor, which has no probabilities, its
+    value (as a model server's pyfunc answers: `model_servers.py`)."""
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(frame))[:, 1]
+    return np.asarray(model.predict(frame), dtype=np.float64)
 
 
 @dataclass

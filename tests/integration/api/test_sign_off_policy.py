@@ -330,3 +330,25 @@ def test_a_policy_for_another_namespace_does_not_apply(
     other = f"{namespace}-b"
     kubectl.run("create", "namespace", other)
     assert _applied(kubectl, other, _example("02-modelversion.yaml")) == "admitted"
+
+
+def test_a_policys_regression_limit_is_not_escaped_by_the_relative_form(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    name = f"bounded-{namespace}"
+    policy = {
+        "apiVersion": "paved.dev/v1alpha1",
+        "kind": "PromotionPolicy",
+        "metadata": {"name": name},
+        "spec": {"namespaces": [namespace], "gates": {"maxMetricRegression": 0.01}},
+    }
+    kubectl.apply(yaml.safe_dump(policy))
+    try:
+        model = _example("02-modelversion.yaml")
+        model["spec"]["gates"]["metric"] = {"name": "auc", "maxRelativeRegression": 0.5}
+        refused = _applied(kubectl, namespace, model)
+        assert f"PromotionPolicy {name}: spec.gates.metric: the regression is bounded" in refused
+        model["spec"]["gates"]["metric"] = {"name": "auc", "maxRegression": 0.005}
+        assert _applied(kubectl, namespace, model) == "admitted"
+    finally:
+        kubectl.run("delete", "promotionpolicy.paved.dev", name, check=False)

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 from paved.api.feature_view import DataType
+from paved.api.model_version import MetricGate
 from paved.core.feature_views import FeatureDefinition
 from paved.core.gates import (
     NO_REFERENCE,
     ColumnProfile,
+    Epsilon,
     GateVerdict,
     GoldenResult,
     Reference,
@@ -15,6 +17,7 @@ from paved.core.gates import (
     blocking,
     drift_gate,
     drift_not_judged,
+    epsilon,
     golden_gate,
     metric_gate,
     most_important,
@@ -222,3 +225,53 @@ def test_golden_cases_report_each_failure() -> None:
     assert verdict.verdict is Verdict.FAIL
     assert verdict.message == "1/2 golden cases failed: dormant-user-churns: score 0.400 < 0.600"
     assert golden_gate(results[:1]).verdict is Verdict.PASS
+
+
+def test_a_relative_epsilon_is_a_fraction_of_the_references_value() -> None:
+    # 1% of an RMSE of 20.0 allows 0.2: 20.15 holds, 20.3 does not (lower is better).
+    one_percent = Epsilon(0.01, relative=True)
+    held = metric_gate(
+        "rmse",
+        20.15,
+        Reference("spend-v1", 20.0),
+        max_regression=one_percent,
+        min_value=None,
+        higher_is_better=False,
+    )
+    assert (held.verdict, held.threshold) == (Verdict.PASS, pytest.approx(0.2))
+    assert held.message.endswith("within 0.2000 (1.00% of 20.0000)")
+    worse = metric_gate(
+        "rmse",
+        20.3,
+        Reference("spend-v1", 20.0),
+        max_regression=one_percent,
+        min_value=None,
+        higher_is_better=False,
+    )
+    assert worse.verdict is Verdict.FAIL
+    assert "worse by 0.3000 > 0.2000 (1.00% of 20.0000)" in worse.message
+
+
+def test_a_slice_gate_takes_the_relative_form_too() -> None:
+    verdict = slice_gate(
+        "new_users",
+        "auc",
+        0.78,
+        reference=Reference("churn-v1", 0.80),
+        support=100,
+        min_support=50,
+        max_regression=Epsilon(0.05, relative=True),
+    )
+    assert (verdict.verdict, verdict.threshold) == (Verdict.PASS, pytest.approx(0.04))
+
+
+def test_the_gates_epsilon_is_in_the_form_it_was_given() -> None:
+    assert epsilon(MetricGate(max_regression=0.005)) == Epsilon(0.005)
+    assert epsilon(MetricGate(max_relative_regression=0.02)) == Epsilon(0.02, relative=True)
+
+
+def test_a_regressors_golden_case_is_a_value_range_unbounded() -> None:
+    held = golden_gate([GoldenResult("active", 312.0, None, None, 150.0, 400.0)])
+    missed = golden_gate([GoldenResult("active", 90.0, None, None, 150.0, 400.0)])
+    assert held.verdict is Verdict.PASS
+    assert missed.message == "1/1 golden cases failed: active: score 90.000 < 150.000"

@@ -151,3 +151,18 @@ def test_a_retraining_started_is_news_and_a_refusal_a_warning() -> None:
             last_transition_time=NOW,
         )
         assert event_type(condition) == event
+
+
+def test_a_regressions_retraining_is_a_regression_gated_on_its_own_metric() -> None:
+    template = TEMPLATE | {
+        "task": "regression",
+        "gates": {"metric": {"name": "rmse", "maxRelativeRegression": 0.05}},
+    }
+    spec = SPEC.model_copy(
+        update={"actions": SPEC.actions.model_validate({"retrain": {"template": template}})}
+    )
+    start = retrain(
+        Subject(spec, _alarmed_before(), generation=1), [DRIFTED], None, monitor="spend", now=NOW
+    )
+    assert isinstance(start, StartRetraining)
+    assert (start.spec.task, start.spec.gates.metric.name) == ("regression", "rmse")

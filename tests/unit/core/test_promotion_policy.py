@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from paved.api.model_version import (
+    MetricGate,
     ModelVersionPhase,
     ModelVersionSpec,
     ModelVersionStatus,
@@ -83,6 +84,22 @@ def test_gate_violations_name_the_policy_and_what_is_missing() -> None:
     assert "protected cohort age_band must be a cohort column" in found[1]
     assert "maxPsi 0.2 exceeds 0.1" in found[2]
     assert gate_violations((_policy(),), SPEC) == []
+
+
+def test_a_policys_regression_limit_is_not_escaped_by_the_relative_form() -> None:
+    relative = SPEC.model_copy(
+        update={
+            "gates": SPEC.gates.model_copy(
+                update={"metric": MetricGate(max_relative_regression=0.5)}
+            )
+        }
+    )
+    (found,) = gate_violations((_policy(gates={"maxMetricRegression": 0.01}),), relative)
+    assert found == (
+        "PromotionPolicy regulated: the metric gate's regression is bounded in absolute terms: "
+        "give maxRegression, not maxRelativeRegression"
+    )
+    assert gate_violations((_policy(),), relative) == []
 
 
 @pytest.mark.parametrize(

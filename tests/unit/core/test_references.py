@@ -70,3 +70,15 @@ def test_the_registry_and_run_keys_name_a_models_namespace() -> None:
     assert registered_model_name("team-a", "churn") != registered_model_name("team-b", "churn")
     # A namespace holds no dot: the first one ends it, however dotted the model's name.
     assert registered_model_name("team-a", "b.churn").split(".", 1) == ["team-a", "b.churn"]
+
+
+def test_task_types_leave_an_existing_specs_run_key_as_it_was() -> None:
+    # The key main computed for examples/02-modelversion.yaml before task types (issue #20):
+    # an upgrade must not retrain every ModelVersion.
+    spec = ModelVersionSpec.model_validate(_spec("02-modelversion.yaml"))
+    assert run_key("uid", spec, namespace="ml") == "ml.uid-6a8349563e89"
+    regression = ModelVersionSpec.model_validate(
+        _spec("02-modelversion.yaml")
+        | {"task": "regression", "gates": {"metric": {"name": "rmse"}}}
+    )
+    assert run_key("uid", regression, namespace="ml") != run_key("uid", spec, namespace="ml")

@@ -45,3 +45,14 @@ async def test_a_failing_call_fails_every_request_in_it() -> None:
     )
     assert all(isinstance(f, PredictorFailedError) for f in failures)
     assert list(await batcher.score(pd.DataFrame({"x": [0.25]}))) == [0.25]
+
+
+class Regressor:
+    """Predicts 100·x: a value, with no probabilities to take a class's from."""
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(frame["x"] * 100)
+
+
+async def test_a_regressor_is_served_its_value() -> None:
+    assert list(await Batcher(Regressor()).score(pd.DataFrame({"x": [2.5, 0.1]}))) == [250.0, 10.0]
