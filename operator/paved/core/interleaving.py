@@ -27,12 +27,9 @@ from enum import StrEnum
 from statistics import NormalDist
 from typing import Final
 
+from paved.api.rollout import MAX_DETECTABLE_PREFERENCE, MIN_DETECTABLE_PREFERENCE
 from paved.core.statistics import MAX_SAMPLE_SIZE, AbOutcome
 
-# The smallest and largest minimum detectable preference (win rate minus 1/2): below, no rollout
-# gets the queries; at 1/2 the prior would have no spread left to put anywhere.
-MIN_DETECTABLE_PREFERENCE: Final = 0.005
-MAX_DETECTABLE_PREFERENCE: Final = 0.45
 _BISECTIONS: Final = 60  # the interval's bounds to ~1e-18: past a float's precision
 
 

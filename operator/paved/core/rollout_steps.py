@@ -18,13 +18,14 @@ dropped rather than left to surprise later.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final, assert_never
 
 from paved.api.meta import parse_duration
-from paved.api.rollout import NoDataPolicy, OutcomeAction, RolloutSpec, Step
+from paved.api.rollout import AbPolicy, NoDataPolicy, OutcomeAction, RolloutSpec, Step
+from paved.core.interleaving import InterleavingResult
 from paved.core.promotion_policy import NamedPolicy, evidence_shortfall, is_gate
 from paved.core.reasons import RolloutReason
 from paved.core.statistics import AbOutcome, AbResult
@@ -35,6 +36,7 @@ class Traffic:
     baseline: int
     candidate: int
     shadow: bool = False
+    interleaved: bool = False  # ranking requests get both arms' rankings, team-draft merged
 
 
 BASELINE_ONLY = Traffic(100, 0, False)
@@ -48,6 +50,7 @@ class StepKind(StrEnum):
     SHADOW = "shadow"
     CANARY = "canary"
     AB_TEST = "abTest"
+    INTERLEAVE = "interleave"
     PAUSE = "pause"
     FULL = "full"
 
@@ -88,6 +91,7 @@ class Observations:
     # step and hold the no-data clock; a breach in them was counted when it was read.
     carried: Sequence[GuardrailVerdict] = ()
     ab: AbResult | None = None
+    interleaving: InterleavingResult | None = None
     rollback_requested: bool = False
     resume_requested: bool = False
     pause_requested: str | None = None  # the person's reason, while the pause stands
@@ -166,6 +170,7 @@ def step_kind(step: Step) -> StepKind:
         StepKind.SHADOW: step.shadow,
         StepKind.CANARY: step.canary,
         StepKind.AB_TEST: step.ab_test,
+        StepKind.INTERLEAVE: step.interleave,
         StepKind.PAUSE: step.pause,
         StepKind.FULL: step.full,
     }
@@ -173,10 +178,9 @@ def step_kind(step: Step) -> StepKind:
 
 
 def _weight(step: Step) -> int:
-    """The candidate's share of live traffic a canary or A/B step asks for."""
-    if step.canary is not None:
-        return step.canary.weight
-    return step.ab_test.weight if step.ab_test is not None else 0
+    """The candidate's share of live traffic a canary, A/B or interleave step asks for."""
+    weighted = step.canary or step.ab_test or step.interleave
+    return weighted.weight if weighted is not None else 0
 
 
 def traffic_for(steps: Sequence[Step], index: int) -> Traffic:
@@ -187,6 +191,9 @@ def traffic_for(steps: Sequence[Step], index: int) -> Traffic:
         case StepKind.CANARY | StepKind.AB_TEST:
             weight = _weight(steps[index])
             return Traffic(100 - weight, weight, False)
+        case StepKind.INTERLEAVE:
+            weight = _weight(steps[index])
+            return Traffic(100 - weight, weight, False, interleaved=True)
         case StepKind.FULL:
             return ALL_CANDIDATE
         case StepKind.PAUSE:
@@ -224,8 +231,7 @@ def _enter(
     return SetTraffic(
         target,
         reason,
-        f"{why}; step {index + 1}/{len(spec.steps)} ({kind}): baseline {target.baseline}%, "
-        f"candidate {target.candidate}%{', shadow on' if target.shadow else ''}",
+        f"{why}; step {index + 1}/{len(spec.steps)} ({kind}): {_describe(target)}",
         Progress(step=index, breaches=progress.breaches),
     )
 
@@ -379,8 +385,8 @@ def _step(
     if observed.traffic != target:
         return Hold(
             RolloutReason.WAITING_FOR_TRAFFIC,
-            f"Waiting for the router to show baseline {target.baseline}%, candidate "
-            f"{target.candidate}% (it shows {_describe(observed.traffic)})",
+            f"Waiting for the router to show {_describe(target)} (it shows "
+            f"{_describe(observed.traffic)})",
             progress,
             check_again_seconds=2,
         )
@@ -411,6 +417,8 @@ def _in_step(
             return _paused(spec, progress, observed, now=now)
         case StepKind.AB_TEST:
             return _experimenting(spec, progress, observed, now=now)
+        case StepKind.INTERLEAVE:
+            return _interleaving(spec, progress, observed, now=now)
         case unreachable:
             assert_never(unreachable)
 
@@ -452,10 +460,27 @@ def _paused(
     )
 
 
-_AB_ROLLBACKS: Final = {
+@dataclass(frozen=True)
+class _Judged:
+    """An experiment step's test as its policy reads it: the outcome, what the status and
+    messages call the test, and the reasons its outcomes end in."""
+
+    outcome: AbOutcome
+    message: str
+    policy: AbPolicy
+    ended: Mapping[AbOutcome, RolloutReason]
+    needs_judgement: RolloutReason
+
+
+_AB_ENDINGS: Final = {
     AbOutcome.WIN: RolloutReason.AB_TEST_WIN,
     AbOutcome.NO_DIFFERENCE: RolloutReason.AB_TEST_NO_DIFFERENCE,
     AbOutcome.LOSS: RolloutReason.AB_TEST_LOSS,
+}
+_INTERLEAVING_ENDINGS: Final = {
+    AbOutcome.WIN: RolloutReason.INTERLEAVING_WIN,
+    AbOutcome.NO_DIFFERENCE: RolloutReason.INTERLEAVING_NO_DIFFERENCE,
+    AbOutcome.LOSS: RolloutReason.INTERLEAVING_LOSS,
 }
 
 
@@ -468,23 +493,62 @@ def _experimenting(
     if step is None or ab is None or ab.outcome is AbOutcome.UNDECIDED:
         message = ab.message if ab is not None else "waiting for A/B data"
         return Hold(RolloutReason.EXPERIMENTING, message, progress, check_again_seconds=10)
-    policy = step.policy
+    judged = _Judged(
+        ab.outcome,
+        f"A/B {ab.message}",
+        step.policy,
+        _AB_ENDINGS,
+        RolloutReason.AB_TEST_NEEDS_JUDGEMENT,
+    )
+    return _by_policy(spec, progress, observed, judged, now=now)
+
+
+def _interleaving(
+    spec: RolloutSpec, progress: Progress, observed: Observations, *, now: dt.datetime
+) -> Decision:
+    """An interleave step: it ends as its policy says for the outcome, as an A/B test does."""
+    step = spec.steps[progress.step or 0].interleave
+    result = observed.interleaving
+    if step is None or result is None or result.outcome is AbOutcome.UNDECIDED:
+        message = result.message if result is not None else "waiting for interleaved queries"
+        return Hold(RolloutReason.EXPERIMENTING, message, progress, check_again_seconds=10)
+    judged = _Judged(
+        result.outcome,
+        f"interleaving {result.message}",
+        step.policy,
+        _INTERLEAVING_ENDINGS,
+        RolloutReason.INTERLEAVING_NEEDS_JUDGEMENT,
+    )
+    return _by_policy(spec, progress, observed, judged, now=now)
+
+
+def _by_policy(
+    spec: RolloutSpec,
+    progress: Progress,
+    observed: Observations,
+    judged: _Judged,
+    *,
+    now: dt.datetime,
+) -> Decision:
+    """What the step's policy says for a decided outcome: go on, roll back, or pause for a
+    person (whose resume goes on)."""
+    policy = judged.policy
     action = {
         AbOutcome.WIN: policy.win,
         AbOutcome.NO_DIFFERENCE: policy.no_difference,
         AbOutcome.LOSS: policy.loss,
-    }[ab.outcome]
+    }[judged.outcome]
     match action:
         case OutcomeAction.PROMOTE:
-            return _advance(spec, progress, observed, why=f"A/B {ab.message}", now=now)
+            return _advance(spec, progress, observed, why=judged.message, now=now)
         case OutcomeAction.ROLL_BACK:
-            reason = _AB_ROLLBACKS[ab.outcome]
-            return RollBack(reason, f"A/B {ab.message}", _settled(progress))
+            reason = judged.ended[judged.outcome]
+            return RollBack(reason, judged.message, _settled(progress))
         case OutcomeAction.PAUSE:
             if observed.resume_requested:
-                why = f"resumed after A/B {ab.message}"
+                why = f"resumed after {judged.message}"
                 return _advance(spec, progress, observed, why=why, now=now)
-            return Pause(RolloutReason.AB_TEST_NEEDS_JUDGEMENT, f"A/B {ab.message}", progress)
+            return Pause(judged.needs_judgement, judged.message, progress)
         case unexpected:
             assert_never(unexpected)
 
@@ -586,4 +650,5 @@ def _describe(traffic: Traffic | None) -> str:
     if traffic is None:
         return "nothing"
     shadow = ", shadow on" if traffic.shadow else ""
-    return f"baseline {traffic.baseline}%, candidate {traffic.candidate}%{shadow}"
+    interleaved = ", rankings interleaved" if traffic.interleaved else ""
+    return f"baseline {traffic.baseline}%, candidate {traffic.candidate}%{shadow}{interleaved}"

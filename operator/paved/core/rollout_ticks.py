@@ -21,12 +21,14 @@ from paved.api.meta import parse_duration
 from paved.api.rollout import (
     Experiment,
     GuardrailResult,
+    Interleaving,
     RolloutPhase,
     RolloutSpec,
     RolloutStatus,
     TrafficSplit,
 )
 from paved.core.conditions import ConditionStatus, Observation
+from paved.core.interleaving import InterleavingResult
 from paved.core.promotion_policy import NamedPolicy
 from paved.core.reasons import RolloutReason
 from paved.core.rollout_steps import (
@@ -149,8 +151,10 @@ class Analysed:
 
     verdicts: Sequence[GuardrailVerdict] = ()
     experiment: AbResult | None = None
+    interleaving: InterleavingResult | None = None
     unavailable: str | None = None  # why nothing could be read (a half-read analysis is none)
-    done: bool = False  # every guardrail read (there may be none), and the A/B counts if any
+    # Every guardrail read (there may be none), and the A/B or interleaving counts if any.
+    done: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ def observations(status: RolloutStatus, tick: Tick) -> Observations:
         carried=[] if analysed.verdicts or analysed.unavailable else carried,
         metrics_unavailable=analysed.unavailable,
         ab=analysed.experiment,
+        interleaving=analysed.interleaving,
         rollback_requested=tick.requests.rollback,
         resume_requested=requested(tick.requests.resume, status.resumed),
         pause_requested=tick.requests.pause,
@@ -277,6 +282,7 @@ def status_after(
         traffic=_split(traffic) if traffic is not None else None,
         analysis=_results(analysed.verdicts, now) if analysed.done else status.analysis,
         experiment=_experiment(analysed.experiment, now) or status.experiment,
+        interleaving=_interleaving(analysed.interleaving, now) or status.interleaving,
         last_analysis_at=last_analysis_at,
         breaches=decision.progress.breaches,
         no_data_since=decision.progress.no_data_since,
@@ -291,7 +297,11 @@ def status_after(
 
 def _split(traffic: Traffic) -> TrafficSplit:
     return TrafficSplit(
-        baseline=traffic.baseline, candidate=traffic.candidate, shadow=traffic.shadow
+        baseline=traffic.baseline,
+        candidate=traffic.candidate,
+        shadow=traffic.shadow,
+        # Said only while on: the split as it read before interleave steps existed otherwise.
+        interleaved=traffic.interleaved or None,
     )
 
 
@@ -321,5 +331,22 @@ def _experiment(result: AbResult | None, now: dt.datetime) -> Experiment | None:
         samples_baseline=result.samples_baseline,
         samples_candidate=result.samples_candidate,
         required_per_arm=result.required_per_arm,
+        at=now,
+    )
+
+
+def _interleaving(result: InterleavingResult | None, now: dt.datetime) -> Interleaving | None:
+    if result is None:
+        return None
+    return Interleaving(
+        outcome=result.outcome.value,
+        wins=result.record.wins,
+        losses=result.record.losses,
+        ties=result.record.ties,
+        win_rate=result.win_rate,
+        low=result.low,
+        high=result.high,
+        p_value=result.p_value,
+        required_queries=result.required_queries,
         at=now,
     )
