@@ -27,6 +27,9 @@ class Arm(StrEnum):
 # it is. Read back by lineage and reverts; never parsed out of the URI (ADR: storage URIs).
 MODEL_ANNOTATION: Final = "paved.dev/model"
 MODEL_VERSION_ANNOTATION: Final = "paved.dev/model-version"
+# On a SeldonDeployment's spec while an interleave step runs: the candidate's predictor, whose
+# ranking paved's data plane merges with the other live predictor's (ADR 0036).
+INTERLEAVE_ANNOTATION: Final = "paved.dev/interleave"
 
 
 @dataclass(frozen=True)

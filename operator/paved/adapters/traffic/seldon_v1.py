@@ -33,6 +33,7 @@ from paved.api.rollout import Backend, BuiltinGuardrail, SeldonDeploymentTarget
 from paved.core.interleaving import Preference
 from paved.core.rollout_steps import Traffic
 from paved.core.serving import (
+    INTERLEAVE_ANNOTATION,
     MODEL_ANNOTATION,
     MODEL_VERSION_ANNOTATION,
     Arm,
@@ -48,9 +49,6 @@ PLURAL: Final = "seldondeployments"
 EXECUTOR_METRIC: Final = "seldon_api_executor_server_requests_seconds"
 SCORE_METRIC: Final = "paved_prediction_score"
 INTERLEAVED_METRIC: Final = "paved_interleaved_queries_total"
-# On the SeldonDeployment's spec while an interleave step runs: the candidate's predictor, whose
-# ranking paved's data plane merges with the other live predictor's (ADR 0036).
-INTERLEAVE_ANNOTATION: Final = "paved.dev/interleave"
 # Interleaving is paved's data plane's, the executor in front of the predictors here (ADR 0006):
 # Seldon Core's own executor routes each request to one predictor.
 CAPABILITIES: Final = frozenset(
