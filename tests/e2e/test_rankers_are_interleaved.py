@@ -1,0 +1,164 @@
+"""Rankers rolled out by interleaving on the local data plane, judged by simulated users' clicks
+through the real Prometheus: the trained churn model ranks a retention team's call list better
+than a rule that ranks at random, wins its interleave step and, once signed off, becomes
+production; against a ranker that knows the answers it loses, and is rolled back.
+
+A ranker here is any model that scores candidates: a query is a few users to call, each model
+scores them, its ranking is their order by score. A click is a call to a user who churns."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import mlflow
+import pandas as pd
+import yaml
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from paved.adapters.registry.mlflow import MlflowRegistry
+from paved_local.dataplane.load import Example
+from paved_local.platform import Endpoints, LocalPlatform
+from tests.e2e.test_rollout_rolls_out_and_back import Trained, trained  # noqa: F401 (a fixture)
+from tests.support.approvals import sign_off
+from tests.support.churn_data import serving_examples
+from tests.support.conditions import condition, wait_for_condition
+from tests.support.fixtures import RunningOperator
+from tests.support.kubectl import Kubectl
+from tests.support.rankings import clicking_users
+from tests.support.waiting import wait_for
+
+ROLLOUT = "rollout.paved.dev"
+
+
+def _oracle(endpoints: Endpoints, examples: list[Example]) -> str:
+    """A ranker that knows the answers: a forest fitted to the very users the queries draw,
+    with their labels. Registered, it is a baseline no honest model outranks."""
+    frame = pd.DataFrame([e.features for e in examples])
+    encode = ColumnTransformer([("country", OneHotEncoder(), ["country"])], remainder="passthrough")
+    forest = make_pipeline(encode, RandomForestClassifier(n_estimators=50, random_state=0))
+    forest.fit(frame, [e.label for e in examples])
+    mlflow.set_tracking_uri(endpoints.mlflow)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(forest, name="model")
+    name = f"oracle-{uuid.uuid4().hex[:6]}"
+    registry = MlflowRegistry(endpoints.mlflow)
+    return asyncio.run(registry.register(name, run.info.run_id, "oracle", {})).uri
+
+
+def _deployment(name: str, baseline_uri: str) -> dict[str, Any]:
+    graph = {"name": "ranker", "modelUri": baseline_uri}
+    return {
+        "apiVersion": "machinelearning.seldon.io/v1",
+        "kind": "SeldonDeployment",
+        "metadata": {"name": name},
+        "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
+    }
+
+
+def _rollout(name: str, deployment: str) -> dict[str, Any]:
+    step = {"minimumDetectablePreference": 0.1, "maxDuration": "5m"}
+    return {
+        "apiVersion": "paved.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {
+            "candidate": "churn-v1",
+            "target": {"seldonDeployment": {"name": deployment}},
+            "steps": [{"interleave": step}, {"full": {}}],
+            "guardrails": [{"builtin": "errorRate", "max": 0.05}],
+            "analysis": {"interval": "2s", "window": "20s", "minSamples": 5},
+        },
+    }
+
+
+def _status(kubectl: Kubectl, name: str, namespace: str) -> dict[str, Any]:
+    status: dict[str, Any] = kubectl.get_json(ROLLOUT, name, "-n", namespace).get("status") or {}
+    return status
+
+
+def test_a_better_ranker_wins_its_interleaving_and_a_worse_one_is_rolled_back(
+    paved_operator: RunningOperator,
+    kubectl: Kubectl,
+    trained: Trained,  # noqa: F811 (the fixture imported above)
+    endpoints: Endpoints,
+    local_platform: LocalPlatform,
+) -> None:
+    namespace = trained.namespace
+    examples = serving_examples(trained.data)
+    better, worse = f"calls-{namespace}", f"oracle-{namespace}"
+    kubectl.apply(
+        yaml.safe_dump_all(
+            [
+                _deployment(better, trained.baseline_uri),  # one score for all: a random order
+                _deployment(worse, _oracle(endpoints, examples)),
+            ]
+        ),
+        "-n",
+        namespace,
+    )
+    kubectl.apply(
+        yaml.safe_dump_all([_rollout("beats-random", better), _rollout("meets-oracle", worse)]),
+        "-n",
+        namespace,
+    )
+    users = (endpoints.dataplane, namespace)
+    with (
+        clicking_users(*users, better, examples, seed=1) as against_random,
+        clicking_users(*users, worse, examples, seed=2) as against_oracle,
+    ):
+        lost = wait_for(
+            lambda: (
+                (s := _status(kubectl, "meets-oracle", namespace)).get("phase") == "RolledBack"
+                and s
+            ),
+            timeout=300,
+            what="the worse ranker to be rolled back",
+        )
+        paused = wait_for_condition(
+            kubectl,
+            ROLLOUT,
+            "beats-random",
+            namespace,
+            "Progressing",
+            "True",
+            timeout=300,
+            reason="PromotionRefused",
+        )
+        sign_off(kubectl, local_platform, namespace, "churn-v1")
+        promoted = wait_for(
+            lambda: (
+                (s := _status(kubectl, "beats-random", namespace)).get("phase") == "Succeeded" and s
+            ),
+            timeout=120,
+            what="the better ranker to be promoted",
+        )
+
+    rolled_back = kubectl.get_json(ROLLOUT, "meets-oracle", "-n", namespace)
+    progressing = condition(rolled_back, "Progressing") or {}
+    assert progressing["reason"] == "InterleavingLoss", progressing
+    assert "interleaving loss: candidate win rate" in progressing["message"]
+    verdict = lost["interleaving"]
+    assert verdict["outcome"] == "loss"
+    assert verdict["high"] < 0.5
+    assert verdict["losses"] > verdict["wins"]
+    assert against_oracle.outcomes["loss"] > against_oracle.outcomes["win"]
+    assert lost["traffic"] == {"baseline": 100, "candidate": 0, "shadow": False}
+    spec = kubectl.get_json("seldondeployment", worse, "-n", namespace)["spec"]
+    assert [p["name"] for p in spec["predictors"]] == ["baseline"]
+    assert "paved.dev/interleave" not in (spec.get("annotations") or {})
+
+    won = paused["status"]["interleaving"]
+    assert won["outcome"] == "win"
+    assert won["low"] > 0.5
+    assert against_random.outcomes["win"] > against_random.outcomes["loss"]
+    assert against_random.failed == 0
+    assert promoted["traffic"]["candidate"] == 100
+    baseline = kubectl.get_json("seldondeployment", better, "-n", namespace)["spec"]["predictors"]
+    assert [(p["name"], p["graph"]["modelUri"]) for p in baseline] == [
+        ("baseline", trained.candidate_uri)
+    ]
