@@ -40,16 +40,7 @@ from typing import Final
 
 import numpy as np
 
-from paved.core.interleaving import (
-    Preference,
-    PreferenceDesign,
-    Record,
-    Team,
-    attribute,
-    interleaving_test,
-    required_queries,
-    team_draft,
-)
+from paved.core import interleaving as il
 from paved.core.statistics import AbOutcome, Design, Tally, ab_test, sample_size_per_arm
 
 DOCUMENTS: Final = 10
@@ -87,7 +78,7 @@ class Measured:
 
     def interleaving_queries(self) -> int:
         preference = min(max(self.win_rate - 0.5, 0.005), 0.45)
-        decided = required_queries(PreferenceDesign(preference, ALPHA, POWER))
+        decided = il.required_queries(il.PreferenceDesign(preference, ALPHA, POWER))
         return round(decided / (self.wins + self.losses))
 
 
@@ -123,18 +114,18 @@ def measure(noise: float, queries: int, draw: np.random.Generator) -> Measured:
     # A/B: each arm on queries of its own (fresh clicks for each).
     clicks_b, clicks_c = _clicks(grades[rows, base], draw), _clicks(grades[rows, cand], draw)
     # Interleaving: the merged list, its clicks, attributed by the core.
-    counts = dict.fromkeys(Preference, 0)
+    counts = dict.fromkeys(il.Preference, 0)
     merged_grades = np.empty_like(grades)
-    teams: list[tuple[Team, ...]] = []
+    teams: list[tuple[il.Team, ...]] = []
     for q in range(queries):
-        merged = team_draft(
+        merged = il.team_draft(
             [NAMES[i] for i in base[q]], [NAMES[i] for i in cand[q]], seed=f"query-{q}"
         )
         merged_grades[q] = [grades[q, int(item[1:])] for item in merged.items]
         teams.append(merged.teams)
     clicks = _clicks(merged_grades, draw)
     for q in range(queries):
-        counts[attribute(teams[q], np.flatnonzero(clicks[q]).tolist())] += 1
+        counts[il.attribute(teams[q], np.flatnonzero(clicks[q]).tolist())] += 1
     return Measured(
         noise,
         float(_ndcg(grades[rows, base]).mean()),
@@ -143,9 +134,9 @@ def measure(noise: float, queries: int, draw: np.random.Generator) -> Measured:
         float(clicks_c.any(axis=1).mean()),
         float(clicks_b[:, 0].mean()),
         float(clicks_c[:, 0].mean()),
-        counts[Preference.WIN] / queries,
-        counts[Preference.LOSS] / queries,
-        counts[Preference.TIE] / queries,
+        counts[il.Preference.WIN] / queries,
+        counts[il.Preference.LOSS] / queries,
+        counts[il.Preference.TIE] / queries,
     )
 
 
@@ -190,12 +181,12 @@ def run_ab(found: Measured, draw: np.random.Generator) -> int | None:
 
 def run_interleaving(found: Measured, draw: np.random.Generator) -> int | None:
     """One sequential interleaving test (the interleave step's), MDP the true preference."""
-    design = PreferenceDesign(min(max(found.win_rate - 0.5, 0.005), 0.45), ALPHA, POWER)
+    design = il.PreferenceDesign(min(max(found.win_rate - 0.5, 0.005), 0.45), ALPHA, POWER)
     counts = np.zeros(3, dtype=np.int64)
 
     def step(more: int) -> AbOutcome:
         counts[:] += draw.multinomial(more, [found.wins, found.losses, found.ties])
-        return interleaving_test(Record(*map(int, counts)), design).outcome
+        return il.interleaving_test(il.Record(*map(int, counts)), design).outcome
 
     return _sequential(step)
 

@@ -21,9 +21,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from paved.adapters.registry.mlflow import MlflowRegistry
+from paved.api.rollout import Backend
 from paved_local.dataplane.load import Example
 from paved_local.platform import Endpoints, LocalPlatform
-from tests.e2e.test_rollout_rolls_out_and_back import Trained, trained  # noqa: F401 (a fixture)
+from tests.e2e.test_rollout_rolls_out_and_back import (  # noqa: F401 (trained: a fixture)
+    Trained,
+    _serving_object,
+    trained,
+)
+from tests.e2e.test_rollout_rolls_out_and_back import _rollout as rollout_of
 from tests.support.approvals import sign_off
 from tests.support.churn_data import serving_examples
 from tests.support.conditions import condition, wait_for_condition
@@ -51,29 +57,16 @@ def _oracle(endpoints: Endpoints, examples: list[Example]) -> str:
 
 
 def _deployment(name: str, baseline_uri: str) -> dict[str, Any]:
-    graph = {"name": "ranker", "modelUri": baseline_uri}
-    return {
-        "apiVersion": "machinelearning.seldon.io/v1",
-        "kind": "SeldonDeployment",
-        "metadata": {"name": name},
-        "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
-    }
+    return _serving_object(Backend.SELDON_DEPLOYMENT, name, baseline_uri)
 
 
 def _rollout(name: str, deployment: str) -> dict[str, Any]:
+    """The Rollout e2e's rollout of churn-v1 (an errorRate guardrail, analyses every 2 s), its
+    steps an interleave step and full."""
+    rollout = rollout_of(name, deployment, "1m")
     step = {"minimumDetectablePreference": 0.1, "maxDuration": "5m"}
-    return {
-        "apiVersion": "paved.dev/v1alpha1",
-        "kind": "Rollout",
-        "metadata": {"name": name},
-        "spec": {
-            "candidate": "churn-v1",
-            "target": {"seldonDeployment": {"name": deployment}},
-            "steps": [{"interleave": step}, {"full": {}}],
-            "guardrails": [{"builtin": "errorRate", "max": 0.05}],
-            "analysis": {"interval": "2s", "window": "20s", "minSamples": 5},
-        },
-    }
+    rollout["spec"]["steps"] = [{"interleave": step}, {"full": {}}]
+    return rollout
 
 
 def _status(kubectl: Kubectl, name: str, namespace: str) -> dict[str, Any]:

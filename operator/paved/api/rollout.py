@@ -65,7 +65,23 @@ class AbPolicy(Model):
     loss: OutcomeAction = OutcomeAction.ROLL_BACK
 
 
-class AbTestStep(Model):
+class SequentialTest(Model):
+    """What the A/B and interleave steps share: a sequential test's error rates, its horizon,
+    and what its outcome does."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    power: float = Field(default=0.8, gt=0.5, lt=1)
+    max_duration: PositiveDuration = Field(
+        default="1h",
+        description=(
+            "The horizon: when it passes, the test ends with the evidence so far (no effect"
+            " shown is noDifference, even short of the sample size)."
+        ),
+    )
+    policy: AbPolicy = section(AbPolicy)
+
+
+class AbTestStep(SequentialTest):
     weight: int = Field(default=50, ge=1, le=99, description="Percent of traffic to the candidate.")
     metric: str = Field(
         default="seldon_api_model_feedback_reward_total",
@@ -94,28 +110,14 @@ class AbTestStep(Model):
             " smaller ones need more trials than any rollout gets)."
         ),
     )
-    alpha: float = Field(default=0.05, gt=0, lt=0.5)
-    power: float = Field(default=0.8, gt=0.5, lt=1)
-    max_duration: PositiveDuration = Field(
-        default="1h",
-        description=(
-            "The horizon: when it passes, the test ends with the evidence so far (no effect"
-            " shown is noDifference, even short of the sample size)."
-        ),
-    )
-    policy: AbPolicy = section(AbPolicy)
 
 
-class InterleaveStep(Model):
+class InterleaveStep(SequentialTest):
     """Rankers judged by the users' clicks: every ranking request gets the team-draft merge of
-    both arms' rankings, and each query is won by the arm whose items got more clicks."""
+    both arms' rankings, and each query is won by the arm whose items got more clicks. The
+    requests that are not rankings are split by `weight`, as an abTest's are."""
 
-    weight: int = Field(
-        default=50,
-        ge=1,
-        le=99,
-        description="Percent of the other requests (scores, not rankings) to the candidate.",
-    )
+    weight: int = Field(default=50, ge=1, le=99, description="Percent of other requests.")
     minimum_detectable_preference: float = Field(
         ge=MIN_DETECTABLE_PREFERENCE,
         le=MAX_DETECTABLE_PREFERENCE,
@@ -124,13 +126,6 @@ class InterleaveStep(Model):
             " queries minus 0.5."
         ),
     )
-    alpha: float = Field(default=0.05, gt=0, lt=0.5)
-    power: float = Field(default=0.8, gt=0.5, lt=1)
-    max_duration: PositiveDuration = Field(
-        default="1h",
-        description="The horizon: when it passes, no preference shown is noDifference.",
-    )
-    policy: AbPolicy = section(AbPolicy)
 
 
 class PauseStep(Model):

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Final, assert_never
 
 from paved.api.meta import parse_duration
-from paved.api.rollout import AbPolicy, NoDataPolicy, OutcomeAction, RolloutSpec, Step
+from paved.api.rollout import NoDataPolicy, OutcomeAction, RolloutSpec, Step
 from paved.core.interleaving import InterleavingResult
 from paved.core.promotion_policy import NamedPolicy, evidence_shortfall, is_gate
 from paved.core.reasons import RolloutReason
@@ -415,10 +415,8 @@ def _in_step(
             return _timed(spec, progress, observed, now=now)
         case StepKind.PAUSE:
             return _paused(spec, progress, observed, now=now)
-        case StepKind.AB_TEST:
+        case StepKind.AB_TEST | StepKind.INTERLEAVE:
             return _experimenting(spec, progress, observed, now=now)
-        case StepKind.INTERLEAVE:
-            return _interleaving(spec, progress, observed, now=now)
         case unreachable:
             assert_never(unreachable)
 
@@ -461,94 +459,66 @@ def _paused(
 
 
 @dataclass(frozen=True)
-class _Judged:
-    """An experiment step's test as its policy reads it: the outcome, what the status and
-    messages call the test, and the reasons its outcomes end in."""
+class _Test:
+    """How an experiment step's test is told: its name in messages, what it waits for, and the
+    reasons its outcomes end in."""
 
-    outcome: AbOutcome
-    message: str
-    policy: AbPolicy
+    name: str
+    waiting: str
     ended: Mapping[AbOutcome, RolloutReason]
     needs_judgement: RolloutReason
 
 
-_AB_ENDINGS: Final = {
-    AbOutcome.WIN: RolloutReason.AB_TEST_WIN,
-    AbOutcome.NO_DIFFERENCE: RolloutReason.AB_TEST_NO_DIFFERENCE,
-    AbOutcome.LOSS: RolloutReason.AB_TEST_LOSS,
-}
-_INTERLEAVING_ENDINGS: Final = {
-    AbOutcome.WIN: RolloutReason.INTERLEAVING_WIN,
-    AbOutcome.NO_DIFFERENCE: RolloutReason.INTERLEAVING_NO_DIFFERENCE,
-    AbOutcome.LOSS: RolloutReason.INTERLEAVING_LOSS,
-}
+_AB_TEST: Final = _Test(
+    "A/B",
+    "waiting for A/B data",
+    {
+        AbOutcome.WIN: RolloutReason.AB_TEST_WIN,
+        AbOutcome.NO_DIFFERENCE: RolloutReason.AB_TEST_NO_DIFFERENCE,
+        AbOutcome.LOSS: RolloutReason.AB_TEST_LOSS,
+    },
+    RolloutReason.AB_TEST_NEEDS_JUDGEMENT,
+)
+_INTERLEAVING: Final = _Test(
+    "interleaving",
+    "waiting for interleaved queries",
+    {
+        AbOutcome.WIN: RolloutReason.INTERLEAVING_WIN,
+        AbOutcome.NO_DIFFERENCE: RolloutReason.INTERLEAVING_NO_DIFFERENCE,
+        AbOutcome.LOSS: RolloutReason.INTERLEAVING_LOSS,
+    },
+    RolloutReason.INTERLEAVING_NEEDS_JUDGEMENT,
+)
 
 
 def _experimenting(
     spec: RolloutSpec, progress: Progress, observed: Observations, *, now: dt.datetime
 ) -> Decision:
-    """An A/B test step: it ends as its policy says for the outcome, once there is one."""
-    step = spec.steps[progress.step or 0].ab_test
-    ab = observed.ab
-    if step is None or ab is None or ab.outcome is AbOutcome.UNDECIDED:
-        message = ab.message if ab is not None else "waiting for A/B data"
-        return Hold(RolloutReason.EXPERIMENTING, message, progress, check_again_seconds=10)
-    judged = _Judged(
-        ab.outcome,
-        f"A/B {ab.message}",
-        step.policy,
-        _AB_ENDINGS,
-        RolloutReason.AB_TEST_NEEDS_JUDGEMENT,
+    """An A/B test or interleave step: it ends as its policy says for the outcome, once there
+    is one (both tests' outcomes are an `AbOutcome`, their policies an `AbPolicy`)."""
+    step = spec.steps[progress.step or 0]
+    body = step.ab_test or step.interleave
+    test, result = (
+        (_AB_TEST, observed.ab) if step.ab_test else (_INTERLEAVING, observed.interleaving)
     )
-    return _by_policy(spec, progress, observed, judged, now=now)
-
-
-def _interleaving(
-    spec: RolloutSpec, progress: Progress, observed: Observations, *, now: dt.datetime
-) -> Decision:
-    """An interleave step: it ends as its policy says for the outcome, as an A/B test does."""
-    step = spec.steps[progress.step or 0].interleave
-    result = observed.interleaving
-    if step is None or result is None or result.outcome is AbOutcome.UNDECIDED:
-        message = result.message if result is not None else "waiting for interleaved queries"
+    if body is None or result is None or result.outcome is AbOutcome.UNDECIDED:
+        message = result.message if result is not None else test.waiting
         return Hold(RolloutReason.EXPERIMENTING, message, progress, check_again_seconds=10)
-    judged = _Judged(
-        result.outcome,
-        f"interleaving {result.message}",
-        step.policy,
-        _INTERLEAVING_ENDINGS,
-        RolloutReason.INTERLEAVING_NEEDS_JUDGEMENT,
-    )
-    return _by_policy(spec, progress, observed, judged, now=now)
-
-
-def _by_policy(
-    spec: RolloutSpec,
-    progress: Progress,
-    observed: Observations,
-    judged: _Judged,
-    *,
-    now: dt.datetime,
-) -> Decision:
-    """What the step's policy says for a decided outcome: go on, roll back, or pause for a
-    person (whose resume goes on)."""
-    policy = judged.policy
+    said = f"{test.name} {result.message}"
     action = {
-        AbOutcome.WIN: policy.win,
-        AbOutcome.NO_DIFFERENCE: policy.no_difference,
-        AbOutcome.LOSS: policy.loss,
-    }[judged.outcome]
+        AbOutcome.WIN: body.policy.win,
+        AbOutcome.NO_DIFFERENCE: body.policy.no_difference,
+        AbOutcome.LOSS: body.policy.loss,
+    }[result.outcome]
     match action:
         case OutcomeAction.PROMOTE:
-            return _advance(spec, progress, observed, why=judged.message, now=now)
+            return _advance(spec, progress, observed, why=said, now=now)
         case OutcomeAction.ROLL_BACK:
-            reason = judged.ended[judged.outcome]
-            return RollBack(reason, judged.message, _settled(progress))
+            return RollBack(test.ended[result.outcome], said, _settled(progress))
         case OutcomeAction.PAUSE:
             if observed.resume_requested:
-                why = f"resumed after {judged.message}"
-                return _advance(spec, progress, observed, why=why, now=now)
-            return Pause(judged.needs_judgement, judged.message, progress)
+                return _advance(spec, progress, observed, why=f"resumed after {said}", now=now)
+            return Pause(test.needs_judgement, said, progress)
         case unexpected:
             assert_never(unexpected)
 

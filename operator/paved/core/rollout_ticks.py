@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Final, assert_never
 
@@ -338,15 +338,12 @@ def _experiment(result: AbResult | None, now: dt.datetime) -> Experiment | None:
 def _interleaving(result: InterleavingResult | None, now: dt.datetime) -> Interleaving | None:
     if result is None:
         return None
-    return Interleaving(
-        outcome=result.outcome.value,
-        wins=result.record.wins,
-        losses=result.record.losses,
-        ties=result.record.ties,
-        win_rate=result.win_rate,
-        low=result.low,
-        high=result.high,
-        p_value=result.p_value,
-        required_queries=result.required_queries,
-        at=now,
+    measured = ("win_rate", "low", "high", "p_value", "required_queries")
+    return Interleaving.model_validate(
+        {
+            "outcome": result.outcome.value,
+            "at": now,
+            **asdict(result.record),
+            **{name: getattr(result, name) for name in measured},
+        }
     )

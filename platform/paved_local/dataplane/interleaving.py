@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import pandas as pd
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, Field, field_validator
 
@@ -59,6 +60,9 @@ class RankingRequest(BaseModel):
         if len(set(items)) != len(items):
             raise ValueError("meta.tags.items names an item twice: each candidate once")
         return items
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.data.ndarray, columns=self.data.names)
 
 
 class ClicksRequest(BaseModel):
@@ -123,6 +127,11 @@ class Interleavings:
         self._shown.move_to_end(request_id)
         while len(self._shown) > self._capacity:
             self._shown.popitem(last=False)
+
+    def report(self, route: Route, raw: bytes) -> dict[str, str]:
+        """A clicks report (a `ClicksRequest`'s JSON) attributed: its request id and outcome."""
+        body = ClicksRequest.model_validate_json(raw)
+        return {"puid": body.puid, "outcome": self.attribute(route, body.puid, body.clicked)}
 
     def attribute(self, route: Route, request_id: str, clicked: Sequence[int]) -> Preference:
         """The query's outcome, counted once: its list is forgotten after. Positions outside

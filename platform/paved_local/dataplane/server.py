@@ -67,7 +67,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from paved.core.interleaving import team_draft
 from paved_local.dataplane import model_servers, prediction_log, storage
 from paved_local.dataplane.interleaving import (
-    ClicksRequest,
     Interleavings,
     RankingRequest,
     UnknownQueryError,
@@ -603,8 +602,7 @@ def application(plane: DataPlane) -> web.Application:
             return route
         try:
             body = RankingRequest.model_validate_json(await request.read())
-            items = body.items()
-            frame = pd.DataFrame(body.data.ndarray, columns=body.data.names)
+            items, frame = body.items(), body.frame()
         except (ValidationError, ValueError) as error:
             return _error(400, str(error))
         request_id = body.meta.puid or uuid.uuid4().hex
@@ -616,17 +614,17 @@ def application(plane: DataPlane) -> web.Application:
         return web.json_response({"data": names, "meta": {"puid": request_id, "tags": tags}})
 
     async def clicks(request: web.Request) -> web.Response:
+        """A list's clicks: 404 for a list not awaiting them, 400 for positions off it."""
         route = route_for(request)
         if isinstance(route, web.Response):
             return route
         try:
-            body = ClicksRequest.model_validate_json(await request.read())
-            preference = plane.interleavings.attribute(route, body.puid, body.clicked)
+            attributed = plane.interleavings.report(route, await request.read())
         except UnknownQueryError as error:
             return _error(404, str(error))
         except (ValidationError, ValueError) as error:
             return _error(400, str(error))
-        return web.json_response({"puid": body.puid, "outcome": preference.value})
+        return web.json_response(attributed)
 
     async def feedback(request: web.Request) -> web.Response:
         route = route_for(request)
