@@ -16,9 +16,9 @@ import mlflow
 import pandas as pd
 import yaml
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.rollout import Backend
@@ -42,15 +42,18 @@ ROLLOUT = "rollout.paved.dev"
 
 
 def _oracle(endpoints: Endpoints, examples: list[Example]) -> str:
-    """A ranker that knows the answers: a forest fitted to the very users the queries draw,
-    with their labels. Registered, it is a baseline no honest model outranks."""
+    """A ranker that knows the answers: its nearest neighbour among the very users the queries
+    draw, with their labels (each query's user is its own neighbour). Registered, it is a
+    baseline no honest model outranks."""
     frame = pd.DataFrame([e.features for e in examples])
-    encode = ColumnTransformer([("country", OneHotEncoder(), ["country"])], remainder="passthrough")
-    forest = make_pipeline(encode, RandomForestClassifier(n_estimators=50, random_state=0))
-    forest.fit(frame, [e.label for e in examples])
+    encode = ColumnTransformer(
+        [("country", OneHotEncoder(), ["country"])], remainder=StandardScaler()
+    )
+    nearest = make_pipeline(encode, KNeighborsClassifier(n_neighbors=1, algorithm="brute"))
+    nearest.fit(frame, [e.label for e in examples])
     mlflow.set_tracking_uri(endpoints.mlflow)
     with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(forest, name="model")
+        mlflow.sklearn.log_model(nearest, name="model")
     name = f"oracle-{uuid.uuid4().hex[:6]}"
     registry = MlflowRegistry(endpoints.mlflow)
     return asyncio.run(registry.register(name, run.info.run_id, "oracle", {})).uri
