@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import httpx
 import mlflow
 import pandas as pd
 import yaml
@@ -72,6 +73,12 @@ def _rollout(name: str, deployment: str) -> dict[str, Any]:
     return rollout
 
 
+def _served(endpoints: Endpoints, namespace: str) -> set[str]:
+    """The deployments of `namespace` the data plane routes requests to now."""
+    routes = httpx.get(f"{endpoints.dataplane}/v1/deployments", timeout=10).json()["routes"]
+    return {r["deployment"] for r in routes if r["namespace"] == namespace}
+
+
 def _status(kubectl: Kubectl, name: str, namespace: str) -> dict[str, Any]:
     status: dict[str, Any] = kubectl.get_json(ROLLOUT, name, "-n", namespace).get("status") or {}
     return status
@@ -96,6 +103,11 @@ def test_a_better_ranker_wins_its_interleaving_and_a_worse_one_is_rolled_back(
         ),
         "-n",
         namespace,
+    )
+    wait_for(
+        lambda: _served(endpoints, namespace) >= {better, worse},
+        timeout=120,
+        what="the data plane to serve both deployments",
     )
     kubectl.apply(
         yaml.safe_dump_all([_rollout("beats-random", better), _rollout("meets-oracle", worse)]),
@@ -152,7 +164,10 @@ def test_a_better_ranker_wins_its_interleaving_and_a_worse_one_is_rolled_back(
     assert won["outcome"] == "win"
     assert won["low"] > 0.5
     assert against_random.outcomes["win"] > against_random.outcomes["loss"]
+    # Every query answered and every click attributed, through the step's start, its end and
+    # the promotion.
     assert against_random.failed == 0
+    assert against_oracle.failed == 0
     assert promoted["traffic"]["candidate"] == 100
     baseline = kubectl.get_json("seldondeployment", better, "-n", namespace)["spec"]["predictors"]
     assert [(p["name"], p["graph"]["modelUri"]) for p in baseline] == [
