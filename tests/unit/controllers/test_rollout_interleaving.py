@@ -1,17 +1,17 @@
 """The Rollout handler at an interleave step, through `_kopf`'s adapter with scripted ports: it
 reads the candidate's wins, losses and ties through the router's metric observer, judges them
 with the sequential test, writes the evidence in `status.interleaving` and acts as the step's
-policy says; on a backend that cannot interleave, nothing moves."""
+policy says (a backend that cannot interleave: `test_rollout_backends.py`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from paved.api.crds import ROLLOUT
-from paved.api.rollout import Backend, RolloutStatus
+from paved.api.rollout import RolloutPhase, RolloutStatus, TrafficSplit
 from paved.controllers.rollout import progress_rollout
 from paved.core.rollout_steps import Traffic
-from paved.core.serving import Capability
 from tests.support.adapter import Event, Kopf, body, recorded_events
 from tests.support.scripted_ports import Metrics, Router, indices, scripted_ports
 
@@ -23,13 +23,13 @@ SPEC = {
     "steps": [{"interleave": {"minimumDetectablePreference": 0.05}}, {"full": {}}],
     "analysis": {"interval": "30s", "window": "1m", "minSamples": 50},
 }
-INTERLEAVING = {
-    "phase": "Progressing",
-    "currentStep": 0,
-    "currentStepKind": "interleave",
-    "stepStartedAt": "2026-11-27T00:00:00Z",
-    "traffic": {"baseline": 50, "candidate": 50, "interleaved": True},
-}
+INTERLEAVING = RolloutStatus(
+    phase=RolloutPhase.PROGRESSING,
+    current_step=0,
+    current_step_kind="interleave",
+    step_started_at=dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
+    traffic=TrafficSplit(baseline=50, candidate=50, interleaved=True),
+).model_dump(by_alias=True, mode="json", exclude_none=True)
 CANDIDATE = {
     "spec": {"model": "ranker", "approval": {"required": False}},
     "status": {
@@ -66,25 +66,3 @@ async def test_a_losing_ranker_is_rolled_back_with_its_record_in_the_status(
     progressing = outcome.condition("Progressing")
     assert progressing is not None
     assert progressing["reason"] == "InterleavingLoss"
-
-
-async def test_an_interleave_step_on_a_backend_that_cannot_interleave_moves_nothing(
-    recorded_events: list[Event], tmp_path: Path
-) -> None:
-    ports = scripted_ports(str(tmp_path))
-    router = ports.routers
-    assert isinstance(router, Router)
-    router.backend = Backend.INFERENCE_SERVICE
-    router.capabilities = frozenset({Capability.CANARY})
-    router.described = "InferenceService search"
-    outcome = await Kopf(ROLLOUT, progress_rollout, ports, recorded_events).call(
-        body(ROLLOUT, SPEC, {}), indices=indices(("ModelVersion", "ranker-v2", CANDIDATE))
-    )
-    progressing = outcome.condition("Progressing")
-    assert progressing is not None
-    assert (progressing["status"], progressing["reason"]) == ("False", "StepNotSupported")
-    assert progressing["message"].startswith(
-        "Step 1/2 (interleave) needs interleave, which InferenceService does not offer"
-    )
-    assert router.traffic == Traffic(100, 0)
-    assert outcome.patch["status"]["phase"] == "Pending"
