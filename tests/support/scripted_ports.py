@@ -15,6 +15,7 @@ from paved.api.model_version import Stage
 from paved.api.rollout import Backend, BuiltinGuardrail, Target
 from paved.controllers._kopf import INDEX_IDS, snapshot
 from paved.core.feature_views import ViewDefinition
+from paved.core.interleaving import Preference
 from paved.core.model_versions import RegisteredVersion
 from paved.core.rollout_steps import Traffic
 from paved.core.serving import Arm, Capability, ServedModel
@@ -47,6 +48,9 @@ class Router:
 
     async def counter_increase(self, metric: str, arm: Arm, seconds: int) -> str:
         return f"sum(increase({metric}({arm})[{seconds}s]))"
+
+    async def interleaved_queries(self, preference: Preference, seconds: int) -> str:
+        return f"sum(increase(interleaved({preference})[{seconds}s]))"
 
     async def router_for(self, _namespace: str, _target: Target) -> TrafficRouter | Unroutable:
         return self  # it is its own `Routers`

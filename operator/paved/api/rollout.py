@@ -2,7 +2,8 @@
 
 Steps are single-key objects, as in Argo Rollouts, so the YAML stays flat:
 `- shadow: {duration: 10m}`, `- canary: {weight: 5, duration: 10m}`, `- abTest: {...}`,
-`- pause: {}`, `- full: {}`. The step position lives in status, never inferred.
+`- interleave: {...}`, `- pause: {}`, `- full: {}`. The step position lives in status, never
+inferred.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from paved.api.meta import (
 # widest variance) an MDE of 0.001 needs about 3.9 million trials per arm (alpha 0.05, power
 # 0.8); smaller effects need sample sizes no rollout reaches, and ever smaller ones overflow.
 MIN_DETECTABLE_EFFECT = 0.001
+# An interleave step's preference (win rate minus 0.5): below the least, no rollout gets the
+# queries; at the most a Beta prior about 0.5 would have no spread left (core/interleaving.py).
+MIN_DETECTABLE_PREFERENCE = 0.005
+MAX_DETECTABLE_PREFERENCE = 0.45
 _METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
 
 
@@ -60,7 +65,23 @@ class AbPolicy(Model):
     loss: OutcomeAction = OutcomeAction.ROLL_BACK
 
 
-class AbTestStep(Model):
+class SequentialTest(Model):
+    """What the A/B and interleave steps share: a sequential test's error rates, its horizon,
+    and what its outcome does."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    power: float = Field(default=0.8, gt=0.5, lt=1)
+    max_duration: PositiveDuration = Field(
+        default="1h",
+        description=(
+            "The horizon: when it passes, the test ends with the evidence so far (no effect"
+            " shown is noDifference, even short of the sample size)."
+        ),
+    )
+    policy: AbPolicy = section(AbPolicy)
+
+
+class AbTestStep(SequentialTest):
     weight: int = Field(default=50, ge=1, le=99, description="Percent of traffic to the candidate.")
     metric: str = Field(
         default="seldon_api_model_feedback_reward_total",
@@ -89,16 +110,22 @@ class AbTestStep(Model):
             " smaller ones need more trials than any rollout gets)."
         ),
     )
-    alpha: float = Field(default=0.05, gt=0, lt=0.5)
-    power: float = Field(default=0.8, gt=0.5, lt=1)
-    max_duration: PositiveDuration = Field(
-        default="1h",
+
+
+class InterleaveStep(SequentialTest):
+    """Rankers judged by the users' clicks: every ranking request gets the team-draft merge of
+    both arms' rankings, and each query is won by the arm whose items got more clicks. The
+    requests that are not rankings are split by `weight`, as an abTest's are."""
+
+    weight: int = Field(default=50, ge=1, le=99, description="Percent of other requests.")
+    minimum_detectable_preference: float = Field(
+        ge=MIN_DETECTABLE_PREFERENCE,
+        le=MAX_DETECTABLE_PREFERENCE,
         description=(
-            "The horizon: when it passes, the test ends with the evidence so far (no effect"
-            " shown is noDifference, even short of the sample size)."
+            "Smallest preference worth finding: the candidate's share of the decided (untied)"
+            " queries minus 0.5."
         ),
     )
-    policy: AbPolicy = section(AbPolicy)
 
 
 class PauseStep(Model):
@@ -114,15 +141,16 @@ class FullStep(Model):
 class Step(Model):
     model_config = validated(
         cel(
-            "[has(self.shadow), has(self.canary), has(self.abTest), has(self.pause),"
-            " has(self.full)].filter(k, k).size() == 1",
-            "a step has exactly one kind: shadow, canary, abTest, pause or full",
+            "[has(self.shadow), has(self.canary), has(self.abTest), has(self.interleave),"
+            " has(self.pause), has(self.full)].filter(k, k).size() == 1",
+            "a step has exactly one kind: shadow, canary, abTest, interleave, pause or full",
         )
     )
 
     shadow: ShadowStep | None = None
     canary: CanaryStep | None = None
     ab_test: AbTestStep | None = None
+    interleave: InterleaveStep | None = None
     pause: PauseStep | None = None
     full: FullStep | None = None
 
@@ -275,7 +303,12 @@ class RolloutSpec(Model):
         cel(
             "!has(self.target.inferenceService) || !self.steps.exists(s, has(s.shadow))",
             "a shadow step needs mirroring, which an InferenceService (KServe) does not offer",
-        )
+        ),
+        cel(
+            "!has(self.target.inferenceService) || !self.steps.exists(s, has(s.interleave))",
+            "an interleave step needs paved's data plane to merge both arms' rankings, which an"
+            " InferenceService (KServe) does not offer",
+        ),
     )
 
     candidate: ObjectName = Field(description="The ModelVersion to roll out.")
@@ -289,11 +322,12 @@ class RolloutSpec(Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
-                    "self.filter(s, has(s.shadow) || has(s.canary) || has(s.abTest))"
-                    ".map(s, has(s.canary) ? s.canary.weight"
-                    " : has(s.abTest) ? s.abTest.weight : 0).isSorted()",
-                    "candidate traffic never falls from one step to the next: canary and abTest"
-                    " weights never decrease, and no shadow step follows either",
+                    "self.filter(s, has(s.shadow) || has(s.canary) || has(s.abTest)"
+                    " || has(s.interleave)).map(s, has(s.canary) ? s.canary.weight"
+                    " : has(s.abTest) ? s.abTest.weight"
+                    " : has(s.interleave) ? s.interleave.weight : 0).isSorted()",
+                    "candidate traffic never falls from one step to the next: canary, abTest and"
+                    " interleave weights never decrease, and no shadow step follows any",
                 ),
                 cel(
                     "self.filter(s, has(s.full)).size() <= 1"
@@ -320,6 +354,9 @@ class TrafficSplit(Model):
     baseline: int = Field(ge=0, le=100)
     candidate: int = Field(ge=0, le=100)
     shadow: bool = False
+    interleaved: bool | None = Field(
+        default=None, description="True while ranking requests get both arms' rankings merged."
+    )
 
 
 class GuardrailResult(Model):
@@ -350,11 +387,28 @@ class Experiment(Model):
     at: dt.datetime
 
 
+class Interleaving(Model):
+    """The interleave step's evidence so far: the candidate's per-query record, always-valid."""
+
+    outcome: RecordedName = Field(description="win, loss, noDifference or undecided.")
+    wins: int = Field(ge=0, description="Queries with more clicks on the candidate's items.")
+    losses: int = Field(ge=0)
+    ties: int = Field(ge=0)
+    win_rate: float = Field(description="The candidate's share of the decided queries.")
+    low: float
+    high: float
+    p_value: float
+    # At most the core's MAX_SAMPLE_SIZE, as `Experiment.required_per_arm`.
+    required_queries: int = Field(ge=0, le=10**12)
+    at: dt.datetime
+
+
 class RolloutStatus(Status):
     phase: RolloutPhase | None = None
     current_step: int | None = Field(default=None, ge=0)
     current_step_kind: RecordedName | None = Field(
-        default=None, description="shadow, canary, abTest, pause or full: the step's key."
+        default=None,
+        description="shadow, canary, abTest, interleave, pause or full: the step's key.",
     )
     step_started_at: dt.datetime | None = Field(
         default=None, description="When the router first showed the step's split."
@@ -362,6 +416,9 @@ class RolloutStatus(Status):
     traffic: TrafficSplit | None = None
     analysis: list[GuardrailResult] = Field(default_factory=list)
     experiment: Experiment | None = Field(default=None, description="The A/B test, once running.")
+    interleaving: Interleaving | None = Field(
+        default=None, description="The interleave step's test, once running."
+    )
     last_analysis_at: dt.datetime | None = None
     breaches: int = Field(default=0, ge=0, description="Guardrail breaches so far.")
     no_data_since: dt.datetime | None = None

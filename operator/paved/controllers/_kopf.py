@@ -400,10 +400,18 @@ def _failed(
 def status_patch(before: Status, after: Status) -> dict[str, Any]:
     """The merge patch from `before` to `after`: a field that went away is sent as null, since a
     merge patch that leaves a field out leaves it as it was (a step's start time would outlive
-    its step)."""
-    patch = _dump(after)
-    for gone in _dump(before).keys() - patch.keys():
-        patch[gone] = None
+    its step), and so is one inside an object that stays (an interleaved split's flag would
+    outlive its step)."""
+    return _merge_patch(_dump(before), _dump(after))
+
+
+def _merge_patch(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    patch = dict(after)
+    for key, old in before.items():
+        if key not in after:
+            patch[key] = None
+        elif isinstance(old, dict) and isinstance(after[key], dict):
+            patch[key] = _merge_patch(old, after[key])
     return patch
 
 

@@ -30,6 +30,13 @@ from paved.controllers.acceptance import authors, check_references, governing_po
 from paved.controllers.rollout_memory import remember, revert
 from paved.core.conditions import Observation
 from paved.core.guardrails import Measurement, evaluate, name_of, score_drift
+from paved.core.interleaving import (
+    InterleavingResult,
+    Preference,
+    PreferenceDesign,
+    Record,
+    interleaving_test,
+)
 from paved.core.promotion_policy import NamedPolicy, promotion_refusal, rollout_violations
 from paved.core.reverts import revert_due
 from paved.core.rollout_admission import Claim, Facts, competitors, refusal
@@ -303,8 +310,8 @@ async def _invalid_queries(spec: RolloutSpec, ports: Ports) -> list[str]:
 async def _analyse(
     rollout: RolloutResource, ports: Ports, serving: Serving, *, now: dt.datetime
 ) -> Analysed:
-    """The guardrails and the A/B counts, when an analysis is due; nothing read counts unless
-    everything is: a half-done analysis is evidence neither way."""
+    """The guardrails and the A/B or interleaving counts, when an analysis is due; nothing read
+    counts unless everything is: a half-done analysis is evidence neither way."""
     spec, status = rollout.spec, rollout.status
     if not analysis_due(spec, status, now=now):
         return Analysed()
@@ -313,12 +320,13 @@ async def _analyse(
     try:
         verdicts = [await _verdict(rule, spec, router, arm, ports) for rule in spec.guardrails]
         experiment = await _experiment_now(rollout, router, ports, now=now)
+        interleaving = await _interleaving_now(rollout, router, ports, now=now)
     except TransientError as error:
         return Analysed(unavailable=str(error))
     if status.last_analysis_at is not None:
         late = now - status.last_analysis_at - parse_duration(spec.analysis.interval)
         ANALYSIS_LAG_SECONDS.observe(max(late.total_seconds(), 0.0))
-    return Analysed(verdicts, experiment, done=True)
+    return Analysed(verdicts, experiment, interleaving, done=True)
 
 
 async def _verdict(
@@ -379,3 +387,26 @@ async def _experiment(
         Design(step.minimum_detectable_effect, step.alpha, step.power),
         horizon_reached=now - started >= parse_duration(step.max_duration),
     )
+
+
+async def _interleaving_now(
+    rollout: RolloutResource, router: TrafficRouter, ports: Ports, *, now: dt.datetime
+) -> InterleavingResult | None:
+    """The interleaving test on the candidate's wins, losses and ties since the step started,
+    when the step is an interleave step."""
+    status = rollout.status
+    step = rollout.spec.steps[status.current_step or 0].interleave
+    if step is None or status.step_started_at is None:
+        return None
+    seconds = int((now - status.step_started_at).total_seconds())
+
+    async def count(preference: Preference) -> int:
+        query = await router.interleaved_queries(preference, seconds)
+        return trial_count(await ports.metrics.value(query))
+
+    record = Record(
+        await count(Preference.WIN), await count(Preference.LOSS), await count(Preference.TIE)
+    )
+    design = PreferenceDesign(step.minimum_detectable_preference, step.alpha, step.power)
+    horizon = now - status.step_started_at >= parse_duration(step.max_duration)
+    return interleaving_test(record, design, horizon_reached=horizon)

@@ -133,6 +133,7 @@ def is_gate(step: Step) -> bool:
     """A step past which the candidate is judged on business outcomes or serves everyone."""
     return (
         step.ab_test is not None
+        or step.interleave is not None
         or step.full is not None
         or (step.canary is not None and step.canary.weight == 100)
     )

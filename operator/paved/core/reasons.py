@@ -144,6 +144,7 @@ class RolloutReason(StrEnum):
     PAUSED_BY_REQUEST = "PausedByRequest"
     PAUSED_FOR_JUDGEMENT = "PausedForJudgement"
     AB_TEST_NEEDS_JUDGEMENT = "AbTestNeedsJudgement"
+    INTERLEAVING_NEEDS_JUDGEMENT = "InterleavingNeedsJudgement"
     NO_DATA = "NoData"
     METRICS_UNAVAILABLE = "MetricsUnavailable"
     POLICY_VIOLATED = PolicyReason.POLICY_VIOLATED.value
@@ -160,6 +161,9 @@ class RolloutReason(StrEnum):
     AB_TEST_WIN = "AbTestWin"
     AB_TEST_NO_DIFFERENCE = "AbTestNoDifference"
     AB_TEST_LOSS = "AbTestLoss"
+    INTERLEAVING_WIN = "InterleavingWin"
+    INTERLEAVING_NO_DIFFERENCE = "InterleavingNoDifference"
+    INTERLEAVING_LOSS = "InterleavingLoss"
     REVERTED = "Reverted"
     REVERT_REFUSED = "RevertRefused"
 

@@ -44,8 +44,8 @@ def rollout_ended(
     rollout: str, *, outcome: str, reason: str, message: str, status: RolloutStatus, at: dt.datetime
 ) -> dict[str, str]:
     """The tag a Rollout leaves on its candidate's version when it rolls back or promotes:
-    the outcome, why, the last guardrail readings and the A/B result."""
-    experiment = status.experiment
+    the outcome, why, the last guardrail readings and the A/B or interleaving result."""
+    experiment, interleaving = status.experiment, status.interleaving
     document = {
         "outcome": outcome,
         "reason": reason,
@@ -53,6 +53,9 @@ def rollout_ended(
         "at": at.isoformat(),
         "guardrails": [r.model_dump(mode="json", by_alias=True) for r in status.analysis],
         "abTest": experiment.model_dump(mode="json", by_alias=True) if experiment else None,
+        "interleaving": (
+            interleaving.model_dump(mode="json", by_alias=True) if interleaving else None
+        ),
     }
     return {rollout_tag(rollout): _value(document)}
 

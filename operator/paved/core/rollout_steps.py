@@ -18,13 +18,14 @@ dropped rather than left to surprise later.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final, assert_never
 
 from paved.api.meta import parse_duration
 from paved.api.rollout import NoDataPolicy, OutcomeAction, RolloutSpec, Step
+from paved.core.interleaving import InterleavingResult
 from paved.core.promotion_policy import NamedPolicy, evidence_shortfall, is_gate
 from paved.core.reasons import RolloutReason
 from paved.core.statistics import AbOutcome, AbResult
@@ -35,6 +36,7 @@ class Traffic:
     baseline: int
     candidate: int
     shadow: bool = False
+    interleaved: bool = False  # ranking requests get both arms' rankings, team-draft merged
 
 
 BASELINE_ONLY = Traffic(100, 0, False)
@@ -48,6 +50,7 @@ class StepKind(StrEnum):
     SHADOW = "shadow"
     CANARY = "canary"
     AB_TEST = "abTest"
+    INTERLEAVE = "interleave"
     PAUSE = "pause"
     FULL = "full"
 
@@ -88,6 +91,7 @@ class Observations:
     # step and hold the no-data clock; a breach in them was counted when it was read.
     carried: Sequence[GuardrailVerdict] = ()
     ab: AbResult | None = None
+    interleaving: InterleavingResult | None = None
     rollback_requested: bool = False
     resume_requested: bool = False
     pause_requested: str | None = None  # the person's reason, while the pause stands
@@ -166,6 +170,7 @@ def step_kind(step: Step) -> StepKind:
         StepKind.SHADOW: step.shadow,
         StepKind.CANARY: step.canary,
         StepKind.AB_TEST: step.ab_test,
+        StepKind.INTERLEAVE: step.interleave,
         StepKind.PAUSE: step.pause,
         StepKind.FULL: step.full,
     }
@@ -173,10 +178,9 @@ def step_kind(step: Step) -> StepKind:
 
 
 def _weight(step: Step) -> int:
-    """The candidate's share of live traffic a canary or A/B step asks for."""
-    if step.canary is not None:
-        return step.canary.weight
-    return step.ab_test.weight if step.ab_test is not None else 0
+    """The candidate's share of live traffic a canary, A/B or interleave step asks for."""
+    weighted = step.canary or step.ab_test or step.interleave
+    return weighted.weight if weighted is not None else 0
 
 
 def traffic_for(steps: Sequence[Step], index: int) -> Traffic:
@@ -187,6 +191,9 @@ def traffic_for(steps: Sequence[Step], index: int) -> Traffic:
         case StepKind.CANARY | StepKind.AB_TEST:
             weight = _weight(steps[index])
             return Traffic(100 - weight, weight, False)
+        case StepKind.INTERLEAVE:
+            weight = _weight(steps[index])
+            return Traffic(100 - weight, weight, False, interleaved=True)
         case StepKind.FULL:
             return ALL_CANDIDATE
         case StepKind.PAUSE:
@@ -224,8 +231,7 @@ def _enter(
     return SetTraffic(
         target,
         reason,
-        f"{why}; step {index + 1}/{len(spec.steps)} ({kind}): baseline {target.baseline}%, "
-        f"candidate {target.candidate}%{', shadow on' if target.shadow else ''}",
+        f"{why}; step {index + 1}/{len(spec.steps)} ({kind}): {_describe(target)}",
         Progress(step=index, breaches=progress.breaches),
     )
 
@@ -379,8 +385,8 @@ def _step(
     if observed.traffic != target:
         return Hold(
             RolloutReason.WAITING_FOR_TRAFFIC,
-            f"Waiting for the router to show baseline {target.baseline}%, candidate "
-            f"{target.candidate}% (it shows {_describe(observed.traffic)})",
+            f"Waiting for the router to show {_describe(target)} (it shows "
+            f"{_describe(observed.traffic)})",
             progress,
             check_again_seconds=2,
         )
@@ -409,7 +415,7 @@ def _in_step(
             return _timed(spec, progress, observed, now=now)
         case StepKind.PAUSE:
             return _paused(spec, progress, observed, now=now)
-        case StepKind.AB_TEST:
+        case StepKind.AB_TEST | StepKind.INTERLEAVE:
             return _experimenting(spec, progress, observed, now=now)
         case unreachable:
             assert_never(unreachable)
@@ -452,39 +458,67 @@ def _paused(
     )
 
 
-_AB_ROLLBACKS: Final = {
-    AbOutcome.WIN: RolloutReason.AB_TEST_WIN,
-    AbOutcome.NO_DIFFERENCE: RolloutReason.AB_TEST_NO_DIFFERENCE,
-    AbOutcome.LOSS: RolloutReason.AB_TEST_LOSS,
-}
+@dataclass(frozen=True)
+class _Test:
+    """How an experiment step's test is told: its name in messages, what it waits for, and the
+    reasons its outcomes end in."""
+
+    name: str
+    waiting: str
+    ended: Mapping[AbOutcome, RolloutReason]
+    needs_judgement: RolloutReason
+
+
+_AB_TEST: Final = _Test(
+    "A/B",
+    "waiting for A/B data",
+    {
+        AbOutcome.WIN: RolloutReason.AB_TEST_WIN,
+        AbOutcome.NO_DIFFERENCE: RolloutReason.AB_TEST_NO_DIFFERENCE,
+        AbOutcome.LOSS: RolloutReason.AB_TEST_LOSS,
+    },
+    RolloutReason.AB_TEST_NEEDS_JUDGEMENT,
+)
+_INTERLEAVING: Final = _Test(
+    "interleaving",
+    "waiting for interleaved queries",
+    {
+        AbOutcome.WIN: RolloutReason.INTERLEAVING_WIN,
+        AbOutcome.NO_DIFFERENCE: RolloutReason.INTERLEAVING_NO_DIFFERENCE,
+        AbOutcome.LOSS: RolloutReason.INTERLEAVING_LOSS,
+    },
+    RolloutReason.INTERLEAVING_NEEDS_JUDGEMENT,
+)
 
 
 def _experimenting(
     spec: RolloutSpec, progress: Progress, observed: Observations, *, now: dt.datetime
 ) -> Decision:
-    """An A/B test step: it ends as its policy says for the outcome, once there is one."""
-    step = spec.steps[progress.step or 0].ab_test
-    ab = observed.ab
-    if step is None or ab is None or ab.outcome is AbOutcome.UNDECIDED:
-        message = ab.message if ab is not None else "waiting for A/B data"
+    """An A/B test or interleave step: it ends as its policy says for the outcome, once there
+    is one (both tests' outcomes are an `AbOutcome`, their policies an `AbPolicy`)."""
+    step = spec.steps[progress.step or 0]
+    body = step.ab_test or step.interleave
+    test, result = (
+        (_AB_TEST, observed.ab) if step.ab_test else (_INTERLEAVING, observed.interleaving)
+    )
+    if body is None or result is None or result.outcome is AbOutcome.UNDECIDED:
+        message = result.message if result is not None else test.waiting
         return Hold(RolloutReason.EXPERIMENTING, message, progress, check_again_seconds=10)
-    policy = step.policy
+    said = f"{test.name} {result.message}"
     action = {
-        AbOutcome.WIN: policy.win,
-        AbOutcome.NO_DIFFERENCE: policy.no_difference,
-        AbOutcome.LOSS: policy.loss,
-    }[ab.outcome]
+        AbOutcome.WIN: body.policy.win,
+        AbOutcome.NO_DIFFERENCE: body.policy.no_difference,
+        AbOutcome.LOSS: body.policy.loss,
+    }[result.outcome]
     match action:
         case OutcomeAction.PROMOTE:
-            return _advance(spec, progress, observed, why=f"A/B {ab.message}", now=now)
+            return _advance(spec, progress, observed, why=said, now=now)
         case OutcomeAction.ROLL_BACK:
-            reason = _AB_ROLLBACKS[ab.outcome]
-            return RollBack(reason, f"A/B {ab.message}", _settled(progress))
+            return RollBack(test.ended[result.outcome], said, _settled(progress))
         case OutcomeAction.PAUSE:
             if observed.resume_requested:
-                why = f"resumed after A/B {ab.message}"
-                return _advance(spec, progress, observed, why=why, now=now)
-            return Pause(RolloutReason.AB_TEST_NEEDS_JUDGEMENT, f"A/B {ab.message}", progress)
+                return _advance(spec, progress, observed, why=f"resumed after {said}", now=now)
+            return Pause(test.needs_judgement, said, progress)
         case unexpected:
             assert_never(unexpected)
 
@@ -586,4 +620,5 @@ def _describe(traffic: Traffic | None) -> str:
     if traffic is None:
         return "nothing"
     shadow = ", shadow on" if traffic.shadow else ""
-    return f"baseline {traffic.baseline}%, candidate {traffic.candidate}%{shadow}"
+    interleaved = ", rankings interleaved" if traffic.interleaved else ""
+    return f"baseline {traffic.baseline}%, candidate {traffic.candidate}%{shadow}{interleaved}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Final, assert_never
 
@@ -21,12 +21,14 @@ from paved.api.meta import parse_duration
 from paved.api.rollout import (
     Experiment,
     GuardrailResult,
+    Interleaving,
     RolloutPhase,
     RolloutSpec,
     RolloutStatus,
     TrafficSplit,
 )
 from paved.core.conditions import ConditionStatus, Observation
+from paved.core.interleaving import InterleavingResult
 from paved.core.promotion_policy import NamedPolicy
 from paved.core.reasons import RolloutReason
 from paved.core.rollout_steps import (
@@ -149,8 +151,10 @@ class Analysed:
 
     verdicts: Sequence[GuardrailVerdict] = ()
     experiment: AbResult | None = None
+    interleaving: InterleavingResult | None = None
     unavailable: str | None = None  # why nothing could be read (a half-read analysis is none)
-    done: bool = False  # every guardrail read (there may be none), and the A/B counts if any
+    # Every guardrail read (there may be none), and the A/B or interleaving counts if any.
+    done: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ def observations(status: RolloutStatus, tick: Tick) -> Observations:
         carried=[] if analysed.verdicts or analysed.unavailable else carried,
         metrics_unavailable=analysed.unavailable,
         ab=analysed.experiment,
+        interleaving=analysed.interleaving,
         rollback_requested=tick.requests.rollback,
         resume_requested=requested(tick.requests.resume, status.resumed),
         pause_requested=tick.requests.pause,
@@ -277,6 +282,7 @@ def status_after(
         traffic=_split(traffic) if traffic is not None else None,
         analysis=_results(analysed.verdicts, now) if analysed.done else status.analysis,
         experiment=_experiment(analysed.experiment, now) or status.experiment,
+        interleaving=_interleaving(analysed.interleaving, now) or status.interleaving,
         last_analysis_at=last_analysis_at,
         breaches=decision.progress.breaches,
         no_data_since=decision.progress.no_data_since,
@@ -291,7 +297,11 @@ def status_after(
 
 def _split(traffic: Traffic) -> TrafficSplit:
     return TrafficSplit(
-        baseline=traffic.baseline, candidate=traffic.candidate, shadow=traffic.shadow
+        baseline=traffic.baseline,
+        candidate=traffic.candidate,
+        shadow=traffic.shadow,
+        # Said only while on: the split as it read before interleave steps existed otherwise.
+        interleaved=traffic.interleaved or None,
     )
 
 
@@ -322,4 +332,18 @@ def _experiment(result: AbResult | None, now: dt.datetime) -> Experiment | None:
         samples_candidate=result.samples_candidate,
         required_per_arm=result.required_per_arm,
         at=now,
+    )
+
+
+def _interleaving(result: InterleavingResult | None, now: dt.datetime) -> Interleaving | None:
+    if result is None:
+        return None
+    measured = ("win_rate", "low", "high", "p_value", "required_queries")
+    return Interleaving.model_validate(
+        {
+            "outcome": result.outcome.value,
+            "at": now,
+            **asdict(result.record),
+            **{name: getattr(result, name) for name in measured},
+        }
     )

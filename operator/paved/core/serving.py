@@ -27,6 +27,9 @@ class Arm(StrEnum):
 # it is. Read back by lineage and reverts; never parsed out of the URI (ADR: storage URIs).
 MODEL_ANNOTATION: Final = "paved.dev/model"
 MODEL_VERSION_ANNOTATION: Final = "paved.dev/model-version"
+# On a SeldonDeployment's spec while an interleave step runs: the candidate's predictor, whose
+# ranking paved's data plane merges with the other live predictor's (ADR 0036).
+INTERLEAVE_ANNOTATION: Final = "paved.dev/interleave"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class Capability(StrEnum):
     CANARY = "canary"  # splits live traffic between the arms by weight
     HEADER_ROUTING = "headerRouting"  # sends requests with a header to the candidate
     PER_ARM_FEEDBACK = "perArmFeedback"  # counts rewards per arm (Seldon's /feedback)
+    # Ranks a request's candidates by both arms, merges them by team draft, attributes clicks:
+    # paved's data plane does, as the executor in front of the predictors (ADR 0036).
+    INTERLEAVE = "interleave"
 
 
 _FEEDBACK_DEFAULTS = (
@@ -75,6 +81,8 @@ def needs(step: Step) -> frozenset[Capability]:
         counters = (step.ab_test.metric, step.ab_test.trials)
         feedback = {Capability.PER_ARM_FEEDBACK} if counters == _FEEDBACK_DEFAULTS else set()
         return frozenset({Capability.CANARY, *feedback})
+    if step.interleave is not None:
+        return frozenset({Capability.CANARY, Capability.INTERLEAVE})
     return frozenset()  # a pause holds the split; full serves the candidate alone
 
 

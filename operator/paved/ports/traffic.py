@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from paved.api.rollout import Backend, BuiltinGuardrail, Target
+from paved.core.interleaving import Preference
 from paved.core.rollout_steps import Traffic
 from paved.core.serving import Arm, Capability, ServedModel
 
@@ -68,6 +69,11 @@ class TrafficRouter(Protocol):
     async def counter_increase(self, metric: str, arm: Arm, seconds: int) -> str:
         """PromQL for how much counter `metric`, labelled as this backend labels arms, grew on
         `arm` over the last `seconds`."""
+        ...
+
+    async def interleaved_queries(self, preference: Preference, seconds: int) -> str:
+        """PromQL for how many interleaved queries the candidate had `preference` in (won, lost,
+        tied) over the last `seconds`; only asked of a router with the interleave capability."""
         ...
 
 

@@ -12,7 +12,7 @@ from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from paved.core.serving import served_version
+from paved.core.serving import INTERLEAVE_ANNOTATION, served_version
 from paved_local.seldon.manifests import model_endpoint
 
 
@@ -38,6 +38,17 @@ class Route:
     # Seldon's `seldon.io/rest-timeout` (spec.annotations, milliseconds) in seconds: how long a
     # model server may take to answer; None, Seldon's default, waits as long as it takes.
     rest_timeout: float | None = None
+    # While a Rollout's interleave step runs (paved.dev/interleave): the candidate's predictor,
+    # whose rankings are merged with the other live predictor's (the baseline's).
+    interleave: str | None = None
+
+    def arms(self) -> tuple[Predictor, Predictor] | None:
+        """(baseline, candidate) while interleaving: `route_of` checked there are these two."""
+        if self.interleave is None:
+            return None
+        (candidate,) = (p for p in self.live if p.name == self.interleave)
+        (baseline,) = (p for p in self.live if p.name != self.interleave)
+        return baseline, candidate
 
     @property
     def predictors(self) -> tuple[Predictor, ...]:
@@ -69,6 +80,21 @@ def _rest_timeout(name: str, spec: Mapping[str, Any]) -> float | None:
             f"{name}: {REST_TIMEOUT} is {value!r}, not a positive number of milliseconds"
         )
     return milliseconds / 1000
+
+
+def _interleave(name: str, spec: Mapping[str, Any], live: Sequence[Predictor]) -> str | None:
+    """The candidate predictor whose rankings are interleaved with the baseline's, if any: it
+    must be one of exactly two live predictors."""
+    value = (spec.get("annotations") or {}).get(INTERLEAVE_ANNOTATION)
+    if value is None:
+        return None
+    names = [p.name for p in live]
+    if value not in names or len(names) != 2:
+        raise InvalidDeploymentError(
+            f"{name}: {INTERLEAVE_ANNOTATION} is {value!r}, which is not one of exactly two live "
+            f"predictors (live: {', '.join(names)})"
+        )
+    return str(value)
 
 
 def route_of(deployment: Mapping[str, Any]) -> Route:
@@ -120,6 +146,7 @@ def route_of(deployment: Mapping[str, Any]) -> Route:
         live,
         shadows[0] if shadows else None,
         rest_timeout=_rest_timeout(name, spec),
+        interleave=_interleave(name, spec, live),
     )
 
 

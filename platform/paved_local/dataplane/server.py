@@ -6,6 +6,14 @@ POST /seldon/{namespace}/{deployment}/api/v1.0/feedback      {"response": <a pre
                                                               response>, "reward": 1.0}
 POST /seldon/{namespace}/{deployment}/v2/models/{model}/infer  Seldon's V2 path: inputs are
                                                               columns ({"name", "data"} each)
+POST /seldon/{namespace}/{deployment}/api/v1.0/rank          paved's: a Seldon message whose rows
+                                                              are candidates (`meta.tags.items`
+                                                              names them), answered with their
+                                                              order; interleaved during a
+                                                              Rollout's interleave step
+POST /seldon/{namespace}/{deployment}/api/v1.0/clicks        {"puid": <the ranking's>, "clicked":
+                                                              [positions]}: the query's win,
+                                                              loss or tie (`interleaving`)
 POST /v1/models/{name}:predict     KServe v1, addressed by Host <name>.<namespace>.example.com
 POST /v2/models/{name}/infer        KServe's open inference protocol (v2), addressed the same way
 POST /v1/outcomes                   a business outcome per revision (KServe has no feedback)
@@ -56,7 +64,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from paved.core.interleaving import team_draft
 from paved_local.dataplane import model_servers, prediction_log, storage
+from paved_local.dataplane.interleaving import (
+    Interleavings,
+    RankingRequest,
+    UnknownQueryError,
+    ranking,
+)
 from paved_local.dataplane.kserve_http import InferenceServices
 from paved_local.dataplane.routing import (
     InvalidDeploymentError,
@@ -284,6 +299,15 @@ class DataPlane:
     mirrors: set[asyncio.Task[None]] = field(default_factory=set)
     mirror_errors: set[str] = field(default_factory=set)  # the shadows' failures, logged once
     logger: prediction_log.PredictionLogger | None = None  # None: predictions not logged
+    interleavings: Interleavings = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.interleavings = Interleavings(self.metrics.registry)
+
+    def start_at_zero(self, route: Route) -> None:
+        """A new route's series from 0: its predictors' and, interleaving, its outcomes'."""
+        self.metrics.start_at_zero(route)
+        self.interleavings.start_at_zero(route)
 
     def log_served(self, served: prediction_log.Served) -> None:
         """Hand a served request's records to the log, if logging is on and it is sampled."""
@@ -317,7 +341,7 @@ class DataPlane:
             return
         if await self.loaded(route.models):
             if self.routes.get(key) != route:
-                self.metrics.start_at_zero(route)
+                self.start_at_zero(route)
             self.routes[key] = route
             self.refused.pop(key, None)
         else:
@@ -335,7 +359,7 @@ class DataPlane:
             self.refused[key] = f"no model server available for {', '.join(waiting)}: {state}"
             return
         if self.routes.get(key) != route:
-            self.metrics.start_at_zero(route)
+            self.start_at_zero(route)
         self.routes[key] = route
         self.refused.pop(key, None)
 
@@ -447,6 +471,44 @@ class DataPlane:
             return await model_servers.infer(self.http, route, predictor, frame=frame)
         return await self.models[predictor.model_uri].score(frame)
 
+    async def rank(
+        self, route: Route, frame: pd.DataFrame, items: list[str], request_id: str
+    ) -> tuple[list[str], dict[str, Any]]:
+        """The items' order for the user, and what the answer's tags say of it: the chosen
+        predictor's ranking, or while interleaving the team-draft merge of both arms' (kept
+        for the clicks). When one arm fails the other's ranking is the answer, not interleaved:
+        its failure is counted on its predictor, where the guardrails see it."""
+        arms = route.arms()
+        if arms is None:
+            predictor = choose(route, random.random())
+            scores = await self.serve(route, predictor, frame)
+            return ranking(items, scores), {"predictor": predictor.name}
+        baseline, candidate = arms
+        answers = await asyncio.gather(
+            self.serve(route, baseline, frame),
+            self.serve(route, candidate, frame),
+            return_exceptions=True,
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException) and not isinstance(answer, PredictorFailedError):
+                raise answer
+        scored = [
+            (arm, answer)
+            for arm, answer in zip(arms, answers, strict=True)
+            if isinstance(answer, list)
+        ]
+        if len(scored) < 2:
+            if not scored:
+                raise PredictorFailedError("; ".join(str(a) for a in answers))
+            arm, scores = scored[0]
+            return ranking(items, scores), {"predictor": arm.name}
+        (_, baseline_scores), (_, candidate_scores) = scored
+        merged = team_draft(
+            ranking(items, baseline_scores), ranking(items, candidate_scores), seed=request_id
+        )
+        self.interleavings.remember(route, request_id, merged)
+        return list(merged.items), {"interleaved": True}
+
     def mirror(self, route: Route, frame: pd.DataFrame) -> None:
         """Send the same request to the shadow; its answer (or failure) is only measured."""
         if route.shadow is None:
@@ -541,6 +603,36 @@ def application(plane: DataPlane) -> web.Application:
                 "outputs": [output],
             }
         )
+
+    async def rank(request: web.Request) -> web.Response:
+        route = route_for(request)
+        if isinstance(route, web.Response):
+            return route
+        try:
+            body = RankingRequest.model_validate_json(await request.read())
+            items, frame = body.items(), body.frame()
+        except (ValidationError, ValueError) as error:
+            return _error(400, str(error))
+        request_id = body.meta.puid or uuid.uuid4().hex
+        try:
+            order, tags = await plane.rank(route, frame, items, request_id)
+        except PredictorFailedError as error:
+            return _error(500, str(error))
+        names = {"names": ["item"], "ndarray": order}
+        return web.json_response({"data": names, "meta": {"puid": request_id, "tags": tags}})
+
+    async def clicks(request: web.Request) -> web.Response:
+        """A list's clicks: 404 for a list not awaiting them, 400 for positions off it."""
+        route = route_for(request)
+        if isinstance(route, web.Response):
+            return route
+        try:
+            attributed = plane.interleavings.report(route, await request.read())
+        except UnknownQueryError as error:
+            return _error(404, str(error))
+        except (ValidationError, ValueError) as error:
+            return _error(400, str(error))
+        return web.json_response(attributed)
 
     async def feedback(request: web.Request) -> web.Response:
         route = route_for(request)
@@ -638,6 +730,8 @@ def application(plane: DataPlane) -> web.Application:
     prefix = "/seldon/{namespace}/{deployment}/api/v1.0"
     app.router.add_post(f"{prefix}/predictions", predictions)
     app.router.add_post(f"{prefix}/feedback", feedback)
+    app.router.add_post(f"{prefix}/rank", rank)
+    app.router.add_post(f"{prefix}/clicks", clicks)
     app.router.add_post("/seldon/{namespace}/{deployment}/v2/models/{model}/infer", infer_v2)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/deployments", deployments)

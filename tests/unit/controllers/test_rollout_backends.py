@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from paved.api.crds import ROLLOUT
 from paved.api.rollout import Backend, Target
@@ -58,8 +61,18 @@ async def test_a_backend_the_cluster_does_not_serve_is_a_condition_not_a_crash(
     assert outcome.patch["status"]["phase"] == "Pending"
 
 
+@pytest.mark.parametrize(
+    ("steps", "refused"),
+    [
+        (SPEC["steps"], "Step 2/3 (abTest) needs perArmFeedback, which InferenceService does not"),
+        (
+            [{"interleave": {"minimumDetectablePreference": 0.05}}, {"full": {}}],
+            "Step 1/2 (interleave) needs interleave, which InferenceService does not offer",
+        ),
+    ],
+)
 async def test_a_step_the_backend_cannot_do_is_refused_before_any_traffic_moves(
-    recorded_events: list[Event], tmp_path: Path
+    recorded_events: list[Event], tmp_path: Path, steps: list[dict[str, Any]], refused: str
 ) -> None:
     ports = scripted_ports(str(tmp_path))
     router = ports.routers
@@ -68,13 +81,12 @@ async def test_a_step_the_backend_cannot_do_is_refused_before_any_traffic_moves(
     router.capabilities = frozenset({Capability.CANARY})
     router.described = "InferenceService churn"
     outcome = await Kopf(ROLLOUT, progress_rollout, ports, recorded_events).call(
-        body(ROLLOUT, SPEC, {}), indices=indices(("ModelVersion", "churn-v2", CANDIDATE))
+        body(ROLLOUT, {**SPEC, "steps": steps}, {}),
+        indices=indices(("ModelVersion", "churn-v2", CANDIDATE)),
     )
     progressing = outcome.condition("Progressing")
     assert progressing is not None
     assert (progressing["status"], progressing["reason"]) == ("False", "StepNotSupported")
-    assert progressing["message"].startswith(
-        "Step 2/3 (abTest) needs perArmFeedback, which InferenceService does not offer"
-    )
+    assert progressing["message"].startswith(refused)
     assert router.traffic == Traffic(100, 0, False)  # nothing applied
     assert outcome.patch["status"]["phase"] == "Pending"

@@ -60,3 +60,20 @@ def test_a_patch_also_carries_what_an_undelivered_write_changed() -> None:
     assert patch["status"]["phase"] == "Progressing"
     assert patch["status"]["currentStep"] == 1
     assert patch["status"]["stepStartedAt"] is None  # went away since the undelivered write
+
+
+def test_a_field_that_went_away_inside_an_object_is_sent_as_null_too() -> None:
+    interleaved = TrafficSplit(baseline=50, candidate=50, interleaved=True)
+    before = RolloutStatus(phase=RolloutPhase.PROGRESSING, current_step=0, traffic=interleaved)
+    after = RolloutStatus(
+        phase=RolloutPhase.ROLLED_BACK,
+        current_step=0,
+        traffic=TrafficSplit(baseline=100, candidate=0),
+    )
+    patch = status_patch(before, after)
+    assert patch["traffic"] == {
+        "baseline": 100,
+        "candidate": 0,
+        "shadow": False,
+        "interleaved": None,
+    }

@@ -14,6 +14,7 @@ from paved.core.serving import Capability
 CANARY = Step.model_validate({"canary": {"weight": 10, "duration": "1m"}})
 SHADOW = Step.model_validate({"shadow": {"duration": "1m"}})
 AB_ON_FEEDBACK = Step.model_validate({"abTest": {"minimumDetectableEffect": 0.05}})
+INTERLEAVE = Step.model_validate({"interleave": {"minimumDetectablePreference": 0.05}})
 AB_ON_COUNTERS = Step.model_validate(
     {"abTest": {"minimumDetectableEffect": 0.05, "metric": "won_total", "trials": "offers_total"}}
 )
@@ -38,6 +39,7 @@ KSERVE = replace(
 def test_a_staged_candidate_on_a_healthy_deployment_may_start() -> None:
     assert refusal(READY) is None
     assert refusal(KSERVE) is None
+    assert refusal(replace(READY, steps=[CANARY, INTERLEAVE])) is None
 
 
 @pytest.mark.parametrize(
@@ -48,6 +50,11 @@ def test_a_staged_candidate_on_a_healthy_deployment_may_start() -> None:
             [CANARY, AB_ON_FEEDBACK],
             "Step 2/2 (abTest) needs perArmFeedback, which "
             "InferenceService does not offer: no traffic moves. Name counters labelled per arm",
+        ),
+        (
+            [CANARY, INTERLEAVE],
+            "Step 2/2 (interleave) needs interleave, which InferenceService does not offer: no "
+            "traffic moves. Remove the step or choose another target.",
         ),
     ],
 )

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paved.api.rollout import RolloutSpec
+from paved.core.interleaving import PreferenceDesign, Record, interleaving_test
 from paved.core.reasons import RolloutReason
 from paved.core.rollout_steps import (
     Complete,
@@ -363,3 +364,77 @@ def test_an_outage_is_no_evidence_against_the_candidate_but_a_person_can_still_r
     rolled = _run(asked, T0, IN_CANARY)
     assert isinstance(rolled, RollBack)
     assert rolled.traffic == Traffic(100, 0, False)
+
+
+RANKERS = RolloutSpec.model_validate(
+    {
+        "candidate": "ranker-v2",
+        "target": {"seldonDeployment": {"name": "search"}},
+        "steps": [
+            {"canary": {"weight": 10, "duration": "1m"}},
+            {
+                "interleave": {
+                    "weight": 50,
+                    "minimumDetectablePreference": 0.05,
+                    "policy": {"noDifference": "pause"},
+                }
+            },
+            {"full": {}},
+        ],
+    }
+)
+INTERLEAVING = Progress(step=1, step_started_at=T0)
+INTERLEAVED = Traffic(50, 50, interleaved=True)
+
+
+def _interleaved(wins: int, losses: int, ties: int = 0) -> Observations:
+    result = interleaving_test(Record(wins, losses, ties), PreferenceDesign(0.05))
+    return Observations(INTERLEAVED, GREEN, interleaving=result)
+
+
+def test_an_interleave_step_asks_the_router_for_interleaved_rankings() -> None:
+    entered = decide(
+        RANKERS,
+        Progress(step=0, step_started_at=T0),
+        Observations(Traffic(90, 10), GREEN),
+        now=T0 + dt.timedelta(minutes=2),
+    )
+    assert isinstance(entered, SetTraffic)
+    assert entered.traffic == INTERLEAVED
+    assert "rankings interleaved" in entered.message
+    # A plain 50/50 split is not the step's: it waits for the router to interleave.
+    waiting = decide(RANKERS, entered.progress, Observations(Traffic(50, 50), GREEN), now=T0)
+    assert isinstance(waiting, Hold)
+    assert waiting.reason is RolloutReason.WAITING_FOR_TRAFFIC
+
+
+def test_an_interleave_step_goes_on_with_a_win_and_rolls_back_a_loss() -> None:
+    won = decide(RANKERS, INTERLEAVING, _interleaved(330, 250, 400), now=T0)
+    assert isinstance(won, SetTraffic)
+    assert won.traffic == Traffic(0, 100)
+    assert "interleaving win: candidate win rate" in won.message
+    lost = decide(RANKERS, INTERLEAVING, _interleaved(250, 330, 400), now=T0)
+    assert isinstance(lost, RollBack)
+    assert lost.reason is RolloutReason.INTERLEAVING_LOSS
+    assert "wins 250, losses 330, ties 400" in lost.message
+
+
+def test_an_interleave_step_keeps_going_undecided_and_pauses_on_no_difference() -> None:
+    going = decide(RANKERS, INTERLEAVING, _interleaved(51, 50, 10), now=T0)
+    assert isinstance(going, Hold)
+    assert going.reason is RolloutReason.EXPERIMENTING
+    waiting = decide(RANKERS, INTERLEAVING, Observations(INTERLEAVED, GREEN), now=T0)
+    assert isinstance(waiting, Hold)
+    assert waiting.message == "waiting for interleaved queries"
+    same = decide(RANKERS, INTERLEAVING, _interleaved(5_010, 5_000), now=T0)
+    assert isinstance(same, Pause)
+    assert same.reason is RolloutReason.INTERLEAVING_NEEDS_JUDGEMENT
+
+
+def test_a_guardrail_breach_rolls_back_an_interleave_step_whatever_the_clicks_say() -> None:
+    winning = _interleaved(330, 250, 400)
+    breached = Observations(INTERLEAVED, RED, interleaving=winning.interleaving)
+    decision = decide(RANKERS, INTERLEAVING, breached, now=T0)
+    assert isinstance(decision, RollBack)
+    assert decision.reason is RolloutReason.GUARDRAIL_BREACHED
+    assert decision.traffic == Traffic(100, 0)

@@ -88,3 +88,34 @@ def test_a_rest_timeout_that_is_not_a_positive_count_of_milliseconds_gets_no_rou
 
     with pytest.raises(InvalidDeploymentError, match="not a positive number of milliseconds"):
         route_of(deployment)
+
+
+def _interleaving(candidate: str, *predictors: dict[str, Any]) -> dict[str, Any]:
+    deployment = _deployment(*predictors)
+    deployment["spec"]["annotations"] = {"paved.dev/interleave": candidate}
+    return deployment
+
+
+def test_an_interleaving_deployment_names_its_two_arms() -> None:
+    route = route_of(
+        _interleaving("candidate", _predictor("baseline", 50), _predictor("candidate", 50))
+    )
+    arms = route.arms()
+    assert arms is not None
+    assert [arm.name for arm in arms] == ["baseline", "candidate"]
+    assert route_of(_deployment(_predictor("baseline", 100))).arms() is None
+
+
+@pytest.mark.parametrize(
+    "predictors",
+    [
+        [_predictor("baseline", 100)],
+        [_predictor("baseline", 50), _predictor("other", 50)],
+        [_predictor("a", 40), _predictor("candidate", 30), _predictor("b", 30)],
+    ],
+)
+def test_interleaving_needs_the_candidate_and_one_other_live_predictor(
+    predictors: list[dict[str, Any]],
+) -> None:
+    with pytest.raises(InvalidDeploymentError, match="not one of exactly two live predictors"):
+        route_of(_interleaving("candidate", *predictors))

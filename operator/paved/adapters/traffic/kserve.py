@@ -28,6 +28,7 @@ from kubernetes import client
 
 from paved.adapters.kubernetes_api import get_custom_object, server_side_apply
 from paved.api.rollout import Backend, BuiltinGuardrail, InferenceServiceTarget
+from paved.core.interleaving import Preference
 from paved.core.rollout_steps import Traffic
 from paved.core.serving import Arm, Capability, ServedModel
 from paved.errors import PermanentError
@@ -203,3 +204,8 @@ class KServeRouter:
 
     async def counter_increase(self, metric: str, arm: Arm, seconds: int) -> str:
         return counter_increase(metric, self._namespace, await self._revision(arm), seconds)
+
+    async def interleaved_queries(self, preference: Preference, _seconds: int) -> str:
+        # Knative routes each request to one revision: nothing merges two rankings. An
+        # interleave step is refused before traffic moves (CAPABILITIES), so never asked.
+        raise PermanentError(f"{self.described} cannot interleave (asked for {preference})")

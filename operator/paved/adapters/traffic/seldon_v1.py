@@ -30,8 +30,10 @@ from kubernetes import client
 
 from paved.adapters.kubernetes_api import get_custom_object, server_side_apply
 from paved.api.rollout import Backend, BuiltinGuardrail, SeldonDeploymentTarget
+from paved.core.interleaving import Preference
 from paved.core.rollout_steps import Traffic
 from paved.core.serving import (
+    INTERLEAVE_ANNOTATION,
     MODEL_ANNOTATION,
     MODEL_VERSION_ANNOTATION,
     Arm,
@@ -46,7 +48,12 @@ VERSION: Final = "v1"
 PLURAL: Final = "seldondeployments"
 EXECUTOR_METRIC: Final = "seldon_api_executor_server_requests_seconds"
 SCORE_METRIC: Final = "paved_prediction_score"
-CAPABILITIES: Final = frozenset({Capability.SHADOW, Capability.CANARY, Capability.PER_ARM_FEEDBACK})
+INTERLEAVED_METRIC: Final = "paved_interleaved_queries_total"
+# Interleaving is paved's data plane's, the executor in front of the predictors here (ADR 0006):
+# Seldon Core's own executor routes each request to one predictor.
+CAPABILITIES: Final = frozenset(
+    {Capability.SHADOW, Capability.CANARY, Capability.PER_ARM_FEEDBACK, Capability.INTERLEAVE}
+)
 
 
 def _selector(namespace: str, deployment: str, predictor: str, errors_only: bool = False) -> str:
@@ -95,6 +102,18 @@ def counter_increase(
         f'namespace="{namespace}",deployment_name="{deployment}",predictor_name="{predictor}"'
     )
     return f"sum(increase({metric}{{{selector}}}[{max(seconds, 1)}s]))"
+
+
+def interleaved_queries(
+    preference: Preference, namespace: str, deployment: str, candidate: str, seconds: int
+) -> str:
+    """PromQL for the interleaved queries the candidate predictor won, lost or tied over the
+    last `seconds` (the data plane's counter, by `outcome`)."""
+    selector = (
+        f'namespace="{namespace}",deployment_name="{deployment}",predictor_name="{candidate}",'
+        f'outcome="{preference}"'
+    )
+    return f"sum(increase({INTERLEAVED_METRIC}{{{selector}}}[{max(seconds, 1)}s]))"
 
 
 def _with_model(predictor: dict[str, Any], name: str, model: ServedModel) -> dict[str, Any]:
@@ -154,6 +173,11 @@ class SeldonV1Router:
             metric, self._namespace, self._deployment, self._predictor(arm), seconds
         )
 
+    async def interleaved_queries(self, preference: Preference, seconds: int) -> str:
+        return interleaved_queries(
+            preference, self._namespace, self._deployment, self._target.candidate_predictor, seconds
+        )
+
     async def _get(self) -> dict[str, Any] | None:
         path = (GROUP, VERSION, self._namespace, PLURAL, self._deployment)
         return await get_custom_object(self._api, path, what=self.described)
@@ -186,19 +210,27 @@ class SeldonV1Router:
         if traffic.shadow:
             shadow = _with_model(baseline, self._target.shadow_predictor, candidate)
             wanted.append({**shadow, "traffic": 100, "shadow": True})
-        await self._apply(wanted)
+        interleave = self._target.candidate_predictor if traffic.interleaved else None
+        await self._apply(wanted, interleave=interleave)
 
     async def promote(self, candidate: ServedModel) -> None:
         baseline = self._baseline(await self._predictors())
         promoted = _with_model(baseline, self._target.baseline_predictor, candidate)
         await self._apply([{**promoted, "traffic": 100, "shadow": False}])
 
-    async def _apply(self, predictors: list[dict[str, Any]]) -> None:
+    async def _apply(
+        self, predictors: list[dict[str, Any]], *, interleave: str | None = None
+    ) -> None:
+        """Apply the predictors, and the interleave annotation while a step asks for it: left
+        out, server-side apply removes the one this manager set before."""
+        spec: dict[str, Any] = {"predictors": predictors}
+        if interleave is not None:
+            spec["annotations"] = {INTERLEAVE_ANNOTATION: interleave}
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "SeldonDeployment",
             "metadata": {"name": self._deployment, "namespace": self._namespace},
-            "spec": {"predictors": predictors},
+            "spec": spec,
         }
         path = f"/apis/{GROUP}/{VERSION}/namespaces/{self._namespace}/{PLURAL}/{self._deployment}"
         await server_side_apply(self._api, path, body, what=self.described)
@@ -220,4 +252,6 @@ class SeldonV1Router:
             p["name"] == self._target.shadow_predictor and p.get("shadow", False)
             for p in predictors
         )
-        return Traffic(baseline, candidate, shadow)
+        annotations = deployment["spec"].get("annotations") or {}
+        interleaved = annotations.get(INTERLEAVE_ANNOTATION) == self._target.candidate_predictor
+        return Traffic(baseline, candidate, shadow, interleaved=interleaved and candidate > 0)
