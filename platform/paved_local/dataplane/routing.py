@@ -184,3 +184,21 @@ def choose(route: Route, draw: float) -> Predictor:
         point -= predictor.traffic
     # Only reachable through floating-point rounding at the top end.
     return next(p for p in reversed(route.live) if p.traffic > 0)
+
+
+def available_part(route: Route, waiting: Collection[str]) -> Route | None:
+    """What of `route` can serve while the predictors named in `waiting` have no model server
+    yet: the other live predictors, the traffic shared in proportion (evenly when theirs was
+    nothing), without the shadow or the interleaving when those wait; None when no live
+    predictor can answer."""
+    live = [p for p in route.live if p.name not in waiting]
+    if not live:
+        return None
+    if len(live) < len(route.live):
+        weights = [p.traffic for p in live] if any(p.traffic for p in live) else [1] * len(live)
+        shares = [weight * 100 // sum(weights) for weight in weights]
+        shares[0] += 100 - sum(shares)  # integer shares that still sum to 100
+        live = [replace(p, traffic=share) for p, share in zip(live, shares, strict=True)]
+    shadow = route.shadow if route.shadow and route.shadow.name not in waiting else None
+    interleave = route.interleave if len(live) == len(route.live) else None
+    return replace(route, live=tuple(live), shadow=shadow, interleave=interleave)

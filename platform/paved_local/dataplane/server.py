@@ -77,6 +77,7 @@ from paved_local.dataplane.routing import (
     InvalidDeploymentError,
     Predictor,
     Route,
+    available_part,
     choose,
     deployment_status,
     keep_only,
@@ -92,6 +93,10 @@ SCORE_BUCKETS: Final = tuple(round(0.1 * k, 1) for k in range(1, 11))
 REFRESH_SECONDS: Final = 1.0
 LOAD_RETRY_SECONDS: Final = 10.0
 MAX_RETRY_SECONDS: Final = 300.0
+# Mirrors waiting for their shadow's answer at once; past it a request is not mirrored (and
+# counted): a shadow that hangs (its Pod gone, a Service name still cached by DNS) must cost
+# the live path nothing, so it never queues behind the shadow's requests.
+MAX_MIRRORS_IN_FLIGHT: Final = 32
 
 
 class Fault(BaseModel):
@@ -196,6 +201,12 @@ class Metrics:
             [*base, "model_name"],
             registry=self.registry,
         )
+        self.mirrors_dropped = Counter(
+            "paved_dataplane_mirrors_dropped",
+            "Requests not mirrored to the shadow: too many mirrors were waiting for answers",
+            base,
+            registry=self.registry,
+        )
         self.scores = Histogram(
             "paved_prediction_score",
             "The scores a predictor returns (its output distribution)",
@@ -288,6 +299,8 @@ class DataPlane:
     # creates (which then writes the SeldonDeployments' status); otherwise models load here.
     model_servers: bool = False
     http: httpx.AsyncClient | None = None
+    # The shadows' own connections: a slow or vanished shadow cannot hold the live path's.
+    mirror_http: httpx.AsyncClient | None = None
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
     refused: dict[tuple[str, str], str] = field(default_factory=dict)
     faults: dict[str, Fault] = field(default_factory=dict)
@@ -352,16 +365,22 @@ class DataPlane:
         await self._write_status(key, item, status)
 
     def _take_served(self, key: tuple[str, str], item: dict[str, Any], route: Route) -> None:
-        """Serve `route` once each of its predictors' model servers has a replica available."""
+        """Serve what of `route` has a model server replica available: a predictor still
+        starting gets no traffic yet, and one the spec dropped none at once (its Pod and
+        Service are going). Until a live predictor of the new spec answers, the last route goes
+        on."""
         waiting = model_servers.unavailable(route, item.get("status") or {})
         if waiting:
             state = (item.get("status") or {}).get("description") or "model servers starting"
             self.refused[key] = f"no model server available for {', '.join(waiting)}: {state}"
+        else:
+            self.refused.pop(key, None)
+        serving = available_part(route, waiting)
+        if serving is None:
             return
-        if self.routes.get(key) != route:
-            self.start_at_zero(route)
-        self.routes[key] = route
-        self.refused.pop(key, None)
+        if self.routes.get(key) != serving:
+            self.start_at_zero(serving)
+        self.routes[key] = serving
 
     async def _write_status(
         self, key: tuple[str, str], deployment: dict[str, Any], status: dict[str, Any]
@@ -467,8 +486,9 @@ class DataPlane:
     async def _score(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
         """The model's scores: from its model server Pod on a cluster (a SeldonDeployment
         predictor's or an InferenceService revision's), or its model loaded here, as locally."""
-        if self.http is not None and predictor.endpoint:
-            return await model_servers.infer(self.http, route, predictor, frame=frame)
+        http = self.mirror_http if predictor.shadow else self.http
+        if http is not None and predictor.endpoint:
+            return await model_servers.infer(http, route, predictor, frame=frame)
         return await self.models[predictor.model_uri].score(frame)
 
     async def rank(
@@ -514,6 +534,9 @@ class DataPlane:
         if route.shadow is None:
             return
         shadow = route.shadow
+        if len(self.mirrors) >= MAX_MIRRORS_IN_FLIGHT:
+            self.metrics.mirrors_dropped.labels(**self.metrics.labels(route, shadow)).inc()
+            return
 
         async def shadowed() -> None:
             try:
@@ -707,6 +730,11 @@ def application(plane: DataPlane) -> web.Application:
         if plane.model_servers:
             limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
             plane.http = httpx.AsyncClient(limits=limits)
+            mirrors = httpx.Limits(
+                max_connections=MAX_MIRRORS_IN_FLIGHT,
+                max_keepalive_connections=MAX_MIRRORS_IN_FLIGHT,
+            )
+            plane.mirror_http = httpx.AsyncClient(limits=mirrors)
 
         async def loop() -> None:
             while True:
@@ -721,8 +749,9 @@ def application(plane: DataPlane) -> web.Application:
             await task
         if plane.logger is not None:
             await asyncio.to_thread(plane.logger.close)
-        if plane.http is not None:
-            await plane.http.aclose()
+        for http in (plane.http, plane.mirror_http):
+            if http is not None:
+                await http.aclose()
 
     app = web.Application()
     services = InferenceServices(plane)

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from paved_local.dataplane.routing import InvalidDeploymentError, choose, route_of
+from paved_local.dataplane.routing import (
+    InvalidDeploymentError,
+    Route,
+    available_part,
+    choose,
+    route_of,
+)
 
 
 def _deployment(*predictors: dict[str, Any]) -> dict[str, Any]:
@@ -119,3 +125,59 @@ def test_interleaving_needs_the_candidate_and_one_other_live_predictor(
 ) -> None:
     with pytest.raises(InvalidDeploymentError, match="not one of exactly two live predictors"):
         route_of(_interleaving("candidate", *predictors))
+
+
+def _canary(*, shadow: bool = False) -> Route:
+    return route_of(
+        _deployment(
+            _predictor("baseline", 90),
+            _predictor("candidate", 10),
+            *([_predictor("mirror", 0, shadow=True)] if shadow else []),
+        )
+    )
+
+
+def test_a_route_whose_model_servers_all_answer_is_served_as_it_is() -> None:
+    route = _canary(shadow=True)
+
+    assert available_part(route, []) == route
+
+
+def test_a_predictor_still_starting_gets_no_traffic_until_its_model_server_answers() -> None:
+    served = available_part(_canary(), ["candidate"])
+
+    assert served is not None
+    assert [(p.name, p.traffic) for p in served.live] == [("baseline", 100)]
+
+
+def test_a_shadow_still_starting_is_not_mirrored_to_yet() -> None:
+    served = available_part(_canary(shadow=True), ["mirror"])
+
+    assert served is not None
+    assert served.shadow is None
+    assert [(p.name, p.traffic) for p in served.live] == [("baseline", 90), ("candidate", 10)]
+
+
+def test_the_waiting_predictors_share_goes_to_the_others_in_proportion() -> None:
+    route = route_of(_deployment(_predictor("a", 50), _predictor("b", 30), _predictor("c", 20)))
+
+    served = available_part(route, ["a"])
+
+    assert served is not None
+    assert [(p.name, p.traffic) for p in served.live] == [("b", 60), ("c", 40)]
+
+
+def test_no_route_while_no_live_predictor_has_a_model_server() -> None:
+    assert available_part(_canary(), ["baseline", "candidate"]) is None
+
+
+def test_interleaving_waits_for_both_arms() -> None:
+    route = route_of(
+        _interleaving("candidate", _predictor("baseline", 50), _predictor("candidate", 50))
+    )
+
+    served = available_part(route, ["candidate"])
+
+    assert served is not None
+    assert served.interleave is None
+    assert [(p.name, p.traffic) for p in served.live] == [("baseline", 100)]
