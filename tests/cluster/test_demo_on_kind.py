@@ -21,12 +21,15 @@ PODS = ("paved-", "dataplane-", "redis-", "prometheus-", "mlflow-", "objectstore
 
 
 @pytest.mark.timeout(1500)  # the charts (a no-op upgrade here), three trainings, two rollouts
-# Known, not yet understood: with model servers as Pods (the chart's default since issue #16's
-# item 4) the demo's v2 is rolled back on its latencyP99 guardrail (shadow p99 2.2-7.4 s against
-# 1 s) while the same pipeline in the model server image answers at 40 requests/s with a p99 of
-# 19 ms; the demo passed on the in-process data plane. Said in the issue's note; not strict, so
-# a run that passes shows as XPASS.
-@pytest.mark.xfail(reason="v2 rolled back on latencyP99 with model servers as Pods", strict=False)
+# Known: with model servers as Pods (the chart's default since issue #16's item 4) the latency
+# guardrail (p99 under 1 s over the compressed 18 s window) trips on a 2-core machine when a
+# model server Pod starts or a model trains beside the traffic (measured: a request costs ~25 ms
+# of CPU on kind against the embedded data plane's batched scoring). The stall that used to stop
+# v2 (a dropped shadow holding every connection) is fixed; v3 can still be rolled back on
+# latency instead of its error rate. Not strict, so a run that passes shows as XPASS.
+@pytest.mark.xfail(
+    reason="latencyP99 trips on CPU spikes with model servers as Pods on 2 cores", strict=False
+)
 def test_the_demo_on_kind_tells_the_embedded_demos_story(
     installed: KindCluster, tmp_path: Path
 ) -> None:
