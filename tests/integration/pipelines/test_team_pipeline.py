@@ -20,6 +20,7 @@ from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.ports.pipelines import TERMINAL, PackagePipeline, PipelineRun, RunState
 from paved_local.platform import Endpoints
 from paved_pipelines.team import ContractError, around, checked_component
+from tests.support.team_pipelines import NO_EVALUATION
 from tests.support.training import training_request
 from tests.support.waiting import wait_for
 
@@ -66,22 +67,6 @@ def test_an_ir_without_the_evaluation_output_is_refused_naming_it() -> None:
     ir = EXAMPLE.read_text().replace("evaluation:", "held_out:")
     with pytest.raises(ContractError, match=r"missing output evaluation \(system.Dataset"):
         checked_component(ir, "ConfigMap broken")
-
-
-NO_EVALUATION = """
-from kfp import dsl
-from kfp.dsl import Dataset, Input, Model, Output
-
-
-@dsl.component(base_image="python:3.11", install_kfp_package=False)
-def fit(training_set: Input[Dataset], model: Output[Model]):
-    pass
-
-
-@dsl.pipeline(name="no-evaluation")
-def no_evaluation(training_set: Input[Dataset]) -> Model:
-    return fit(training_set=training_set).outputs["model"]
-"""
 
 
 def test_a_package_that_breaks_the_contract_fails_its_run_before_any_task(

@@ -18,6 +18,7 @@ from paved_pipelines.team import (
     compile_around,
     from_package,
 )
+from tests.support.team_pipelines import NO_EVALUATION
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "team-pipeline"
 
@@ -58,27 +59,11 @@ def test_paved_steps_run_around_the_team_pipeline(tmp_path: Path) -> None:
     assert set(executors) == {"exec-prepare", "exec-judge-and-log"}
 
 
-BROKEN = """
-from kfp import dsl
-from kfp.dsl import Dataset, Input, Model, Output
-
-
-@dsl.component(base_image="python:3.11", install_kfp_package=False)
-def fit(training_set: Input[Dataset], model: Output[Model]):
-    pass
-
-
-@dsl.pipeline(name="no-evaluation")
-def no_evaluation(training_set: Input[Dataset]) -> Model:
-    return fit(training_set=training_set).outputs["model"]
-"""
-
-
 def test_a_package_is_compiled_and_checked_in_the_run_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    (tmp_path / "team_broken.py").write_text(BROKEN)
+    (tmp_path / "team_broken.py").write_text(NO_EVALUATION)
     monkeypatch.syspath_prepend(str(tmp_path))
 
     met = from_package("churn_lgbm.churn_lgbm")

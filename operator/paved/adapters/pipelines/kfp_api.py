@@ -19,6 +19,7 @@ import kfp
 import urllib3
 from kfp_server_api.exceptions import ApiException  # type: ignore[import-untyped]
 
+from paved.adapters.pipelines import built_in
 from paved.errors import PermanentError
 from paved.ports.pipelines import (
     BuiltInPipeline,
@@ -168,14 +169,7 @@ def _package(pipeline: TrainingPipeline, scratch: Path) -> Path:
     compiled around a team's IR into `scratch` for this run."""
     match pipeline:
         case BuiltInPipeline(name=name):
-            package = _PIPELINES.get(name)
-            if package is None:
-                known = ", ".join(sorted(_PIPELINES))
-                raise PermanentError(
-                    f"unknown pipeline {name!r} in spec.pipeline.name; known pipelines: {known}",
-                    reason="UnknownPipeline",
-                )
-            return package
+            return built_in(_PIPELINES, name)
         case CompiledIR(source=source, text=text):
             try:
                 compiled: Path = _compile_around(text, source, scratch / "pipeline.yaml")

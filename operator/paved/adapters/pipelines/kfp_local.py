@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, assert_never
 
 from paved.adapters.local_processes import alive, spawn
-from paved.errors import PermanentError
+from paved.adapters.pipelines import built_in
 from paved.ports.pipelines import (
     BuiltInPipeline,
     CompiledIR,
@@ -102,13 +102,7 @@ def _command(pipeline: TrainingPipeline) -> tuple[str, list[str]]:
     compiled IR's file is named once the run's directory exists)."""
     match pipeline:
         case BuiltInPipeline(name=name):
-            module = _PIPELINES.get(name)
-            if module is None:
-                known = ", ".join(sorted(_PIPELINES))
-                raise PermanentError(
-                    f"unknown pipeline {name!r} in spec.pipeline.name; known pipelines: {known}",
-                    reason="UnknownPipeline",
-                )
+            module = built_in(_PIPELINES, name)
             return module, []
         case CompiledIR():
             return _TEAM_PIPELINES, []
