@@ -117,3 +117,23 @@ def task_request(data_root: Path, task: str, run_key: str) -> TrainingRequest:
     """A `task` request in namespace `NAMESPACE`, over `write_task_labels`' labels."""
     model = task_model_version(task, "task")
     return _in_namespace(data_root, model, run_key, task=task)
+
+
+def ranking_request(data_root: Path, run_key: str, *, min_ndcg: float) -> TrainingRequest:
+    """The ranking example's request (examples/ranking-pipeline) over `write_ranking_data`'s
+    files under `data_root / NAMESPACE`, its NDCG@10 gate's floor `min_ndcg`."""
+    directory = "ranking-pipeline"
+    view = example(f"{directory}/featureview.yaml")
+    view["spec"]["source"]["path"] = "items/*.parquet"
+    model = example(f"{directory}/modelversion.yaml")
+    model["spec"]["labels"]["path"] = "search_labels.parquet"
+    model["spec"]["gates"]["metric"]["minValue"] = min_ndcg
+    return request_from(
+        view,
+        model,
+        data_root=data_root,
+        namespace=NAMESPACE,
+        run_key=run_key,
+        task=model["spec"]["task"],
+        pipeline="ConfigMap search-lambdarank key pipeline.yaml (sha256:…)",
+    )
