@@ -137,7 +137,9 @@ def _not_held_out(rows: pa.Table, held_out: pa.Table, request: TrainingRequest) 
     labels = request.labels
     # A ranker's item is one row per query: the query is part of what names a row.
     keys = [*labels.entity_columns, labels.timestamp_column, *query_of(labels)]
-    return rows.join(held_out.select(keys), keys=keys, join_type="left anti")
+    # As the training set types them: pandas writes a string key back as large_string.
+    held_keys = held_out.select(keys).cast(rows.select(keys).schema)
+    return rows.join(held_keys, keys=keys, join_type="left anti")
 
 
 def _check_scores(

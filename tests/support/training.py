@@ -59,11 +59,17 @@ def training_request(
 
 
 def _in_namespace(
-    data_root: Path, model: dict[str, Any], run_key: str, **fields: Any
+    data_root: Path,
+    model: dict[str, Any],
+    run_key: str,
+    view: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> TrainingRequest:
-    """The request for `model` over the example view, its data under `data_root / NAMESPACE`."""
-    view = example("01-featureview.yaml")
-    view["spec"]["source"]["path"] = "activity/*.parquet"
+    """The request for `model` over `view` (the example's by default), its data under
+    `data_root / NAMESPACE`."""
+    if view is None:
+        view = example("01-featureview.yaml")
+        view["spec"]["source"]["path"] = "activity/*.parquet"
     return request_from(
         view,
         model,
@@ -128,12 +134,11 @@ def ranking_request(data_root: Path, run_key: str, *, min_ndcg: float) -> Traini
     model = example(f"{directory}/modelversion.yaml")
     model["spec"]["labels"]["path"] = "search_labels.parquet"
     model["spec"]["gates"]["metric"]["minValue"] = min_ndcg
-    return request_from(
-        view,
+    return _in_namespace(
+        data_root,
         model,
-        data_root=data_root,
-        namespace=NAMESPACE,
-        run_key=run_key,
+        run_key,
+        view,
         task=model["spec"]["task"],
         pipeline="ConfigMap search-lambdarank key pipeline.yaml (sha256:…)",
     )

@@ -1,93 +1,132 @@
 """The ranking example (a team's LightGBM LambdaRank pipeline) between paved's steps, through
 KFP's local runner, against the local MLflow: the query column carried from the labels to the
-evaluation rows, so paved's NDCG@10 gate judges the ranker per query."""
+evaluation rows, so paved's NDCG@10 gate judges the ranker per query; the registered ranker
+served by the local data plane, ranking a candidate list per request."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import mlflow
-import numpy as np
-import pandas as pd
 import pytest
+import yaml
 from kfp import local
 
 from paved.adapters.registry.mlflow import MlflowRegistry
 from paved_local.platform import Endpoints
 from paved_pipelines.team import around, checked_component
+from tests.support.kubectl import Kubectl
 from tests.support.ranking_data import write_ranking_data
 from tests.support.training import NAMESPACE, ranking_request
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "ranking-pipeline" / "search-lambdarank.yaml"
+Outcome = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def search_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("search")
-    write_ranking_data(root / NAMESPACE)
-    return root
-
-
-@pytest.fixture
 def run_ranker(
-    search_root: Path, endpoints: Endpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Any:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", endpoints.mlflow)
-    mlflow.set_tracking_uri(endpoints.mlflow)
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
+    endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str, float], Outcome]]:
+    """Runs the example on the synthetic search data, its NDCG@10 floor as given."""
+    data = tmp_path_factory.mktemp("search")
+    write_ranking_data(data / NAMESPACE)
+    root = tmp_path_factory.mktemp("runs")
     pipeline = around(checked_component(EXAMPLE.read_text(), "the ranking example"))
 
-    def run(run_key: str, min_ndcg: float) -> dict[str, Any]:
-        request = ranking_request(search_root, run_key, min_ndcg=min_ndcg)
-        outcome: dict[str, Any] = json.loads(pipeline(request=request.model_dump_json()).output)
+    def run(run_key: str, min_ndcg: float) -> Outcome:
+        request = ranking_request(data, run_key, min_ndcg=min_ndcg)
+        outcome: Outcome = json.loads(pipeline(request=request.model_dump_json()).output)
         return outcome
 
-    return run
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", endpoints.mlflow)
+        mlflow.set_tracking_uri(endpoints.mlflow)
+        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+        yield run
 
 
-def _metric_verdict(outcome: dict[str, Any]) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def passed(run_ranker: Callable[[str, float], Outcome], endpoints: Endpoints) -> Outcome:
+    """A run whose NDCG@10 gate is at 0.7, registered when it passed (its `modelUri`)."""
+    run_key = f"uid-{uuid.uuid4().hex[:8]}-ranker"
+    outcome = run_ranker(run_key, 0.7)
+    if outcome["passed"]:
+        registry = MlflowRegistry(endpoints.mlflow)
+        version = asyncio.run(registry.register("search", outcome["mlflowRunId"], run_key, {}))
+        outcome["modelUri"] = version.uri
+    return outcome
+
+
+def _metric_verdict(outcome: Outcome) -> dict[str, Any]:
     (verdict,) = [v for v in outcome["verdicts"] if v["gate"] == "metric:ndcg@10"]
     return verdict
 
 
-def test_the_ranker_passes_its_ndcg_gate_registers_and_scores_candidates(
-    run_ranker: Any, endpoints: Endpoints
+def test_the_ranker_passes_its_ndcg_gate_measured_per_query_and_registers(
+    passed: Outcome,
 ) -> None:
-    run_key = f"uid-{uuid.uuid4().hex[:8]}-ranker"
-
-    outcome = run_ranker(run_key, 0.7)
-
     # paved measured NDCG@10 per query on the team's held-out queries, and the gate passed.
-    assert outcome["passed"] is True
-    assert outcome["metrics"]["ndcg@10"] > 0.7
-    assert 0 < outcome["metrics"]["map@10"] <= 1
-    assert _metric_verdict(outcome)["verdict"] == "pass"
-    registry = MlflowRegistry(endpoints.mlflow)
-    version = asyncio.run(registry.register("search", outcome["mlflowRunId"], run_key, {}))
-    served = mlflow.pyfunc.load_model(f"models:/search/{version.version}")
-    # Loaded as a model server loads it: one score per candidate, the more appealing higher.
-    candidates = pd.DataFrame(
-        {
-            "rating": [1.0, 4.8],
-            "reviews": [3, 40],
-            "price": [20.0, 20.0],
-            "category": ["books", "books"],
-        }
-    )
-    scores = np.asarray(served.predict(candidates), dtype=float)
-    assert scores.shape == (2,)
-    assert scores[1] > scores[0]
+    assert passed["passed"] is True
+    assert passed["metrics"]["ndcg@10"] > 0.7
+    assert 0 < passed["metrics"]["map@10"] <= 1
+    assert _metric_verdict(passed)["verdict"] == "pass"
+    assert passed["lineage"]["rows"] == 3600
+    assert passed["modelUri"].startswith("s3://")  # registered: where its files are
 
 
-def test_a_ranker_below_its_ndcg_floor_is_held_naming_the_metric(run_ranker: Any) -> None:
+def test_a_ranker_below_its_ndcg_floor_is_held_naming_the_metric(
+    run_ranker: Callable[[str, float], Outcome],
+) -> None:
     outcome = run_ranker(f"uid-{uuid.uuid4().hex[:8]}-held", 0.999)
 
     assert outcome["passed"] is False
     verdict = _metric_verdict(outcome)
     assert verdict["verdict"] == "fail"
     assert "ndcg@10" in verdict["message"]
+
+
+# Two candidates of one query, alike but for what makes an item appealing (rating, reviews).
+CANDIDATES = {
+    "dull": {"rating": 1.0, "reviews": 2, "price": 20.0, "category": "books"},
+    "loved": {"rating": 4.8, "reviews": 60, "price": 20.0, "category": "books"},
+}
+
+
+def _rank(endpoints: Endpoints, namespace: str, items: list[str]) -> httpx.Response:
+    names = list(CANDIDATES["dull"])
+    rows = [[CANDIDATES[item][name] for name in names] for item in items]
+    body = {"data": {"names": names, "ndarray": rows}, "meta": {"tags": {"items": items}}}
+    url = f"{endpoints.dataplane}/seldon/{namespace}/search/api/v1.0/rank"
+    return httpx.post(url, json=body, timeout=10)
+
+
+def test_the_registered_ranker_serves_a_candidate_list_ranked_per_request(
+    passed: Outcome, endpoints: Endpoints, kubectl: Kubectl, namespace: str
+) -> None:
+    graph = {"name": "ranker", "modelUri": passed["modelUri"]}
+    deployment = {
+        "apiVersion": "machinelearning.seldon.io/v1",
+        "kind": "SeldonDeployment",
+        "metadata": {"name": "search"},
+        "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
+    }
+    kubectl.apply(yaml.safe_dump(deployment), "-n", namespace)
+    wait_for(
+        lambda: _rank(endpoints, namespace, ["dull", "loved"]).status_code == 200,
+        timeout=120,
+        what="the data plane to serve the ranker",
+    )
+
+    # Whatever order the candidates come in, the one the ranker scores higher comes first.
+    for items in (["dull", "loved"], ["loved", "dull"]):
+        answer = _rank(endpoints, namespace, items).json()
+        assert answer["data"]["ndarray"] == ["loved", "dull"]
+        assert answer["meta"]["tags"] == {"predictor": "baseline"}
