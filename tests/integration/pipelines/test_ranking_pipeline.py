@@ -12,10 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import mlflow
 import pytest
-import yaml
 from kfp import local
 
 from paved.adapters.registry.mlflow import MlflowRegistry
@@ -23,8 +21,8 @@ from paved_local.platform import Endpoints
 from paved_pipelines.team import around, checked_component
 from tests.support.kubectl import Kubectl
 from tests.support.ranking_data import write_ranking_data
+from tests.support.rankings import rank_candidates, serve_search
 from tests.support.training import NAMESPACE, ranking_request
-from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "ranking-pipeline" / "search-lambdarank.yaml"
@@ -93,40 +91,13 @@ def test_a_ranker_below_its_ndcg_floor_is_held_naming_the_metric(
     assert "ndcg@10" in verdict["message"]
 
 
-# Two candidates of one query, alike but for what makes an item appealing (rating, reviews).
-CANDIDATES = {
-    "dull": {"rating": 1.0, "reviews": 2, "price": 20.0, "category": "books"},
-    "loved": {"rating": 4.8, "reviews": 60, "price": 20.0, "category": "books"},
-}
-
-
-def _rank(endpoints: Endpoints, namespace: str, items: list[str]) -> httpx.Response:
-    names = list(CANDIDATES["dull"])
-    rows = [[CANDIDATES[item][name] for name in names] for item in items]
-    body = {"data": {"names": names, "ndarray": rows}, "meta": {"tags": {"items": items}}}
-    url = f"{endpoints.dataplane}/seldon/{namespace}/search/api/v1.0/rank"
-    return httpx.post(url, json=body, timeout=10)
-
-
 def test_the_registered_ranker_serves_a_candidate_list_ranked_per_request(
     passed: Outcome, endpoints: Endpoints, kubectl: Kubectl, namespace: str
 ) -> None:
-    graph = {"name": "ranker", "modelUri": passed["modelUri"]}
-    deployment = {
-        "apiVersion": "machinelearning.seldon.io/v1",
-        "kind": "SeldonDeployment",
-        "metadata": {"name": "search"},
-        "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
-    }
-    kubectl.apply(yaml.safe_dump(deployment), "-n", namespace)
-    wait_for(
-        lambda: _rank(endpoints, namespace, ["dull", "loved"]).status_code == 200,
-        timeout=120,
-        what="the data plane to serve the ranker",
-    )
+    serve_search(kubectl, endpoints.dataplane, namespace, passed["modelUri"])
 
     # Whatever order the candidates come in, the one the ranker scores higher comes first.
     for items in (["dull", "loved"], ["loved", "dull"]):
-        answer = _rank(endpoints, namespace, items).json()
+        answer = rank_candidates(endpoints.dataplane, namespace, items).json()
         assert answer["data"]["ndarray"] == ["loved", "dull"]
         assert answer["meta"]["tags"] == {"predictor": "baseline"}
