@@ -16,12 +16,13 @@ from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 from mlflow.tracking import MlflowClient
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from paved.api.tasks import Task
 from paved.core.feature_views import FeatureDefinition
 from paved.core.pipeline_contract import SCORE_COLUMN
 from paved_pipelines.registry import lineage_tags, log_training_run, outcome_document
 from paved_pipelines.request import TrainingRequest
 from paved_pipelines.serving import load_baseline, serving_inputs
-from paved_pipelines.steps import LABEL, evaluate, feature_definitions, scores
+from paved_pipelines.steps import LABEL, evaluate, feature_definitions, query_of, scores
 
 # How far the evaluation's scores may be from what the model artifact predicts: float32 models.
 SCORE_TOLERANCE = 1e-5
@@ -33,6 +34,7 @@ class Inputs(NamedTuple):
     entity_columns: list[str]
     timestamp_column: str
     label_column: str
+    query_column: str  # a ranking task's; empty for any other
     feature_columns: list[str]
     parameters: dict[str, Any]
     seed: int
@@ -50,6 +52,7 @@ def contract_inputs(request: str) -> Inputs:
         entity_columns=list(labels.entity_columns),
         timestamp_column=labels.timestamp_column,
         label_column=LABEL,  # `prepare` names the label so: no feature can be called that
+        query_column=labels.query_column or "",
         feature_columns=list(feature_definitions(parsed)),
         parameters=dict(parsed.parameters),
         seed=parsed.seed,
@@ -58,11 +61,13 @@ def contract_inputs(request: str) -> Inputs:
 
 
 class Served(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """The team's model as the model server calls it (MLflow's pyfunc), shaped as a binary
-    classifier so the gates score it as they score the built-in one."""
+    """The team's model as the model server calls it (MLflow's pyfunc), shaped as the
+    built-in's so the gates score it alike: a binary classifier's `predict_proba`, or a
+    regressor's and ranker's `predict`, the pyfunc's number for each row."""
 
-    def __init__(self, model: Any = None) -> None:
+    def __init__(self, model: Any = None, task: Task = Task.BINARY) -> None:
         self.model = model
+        self.task = task
         self.classes_ = np.array([0, 1])
 
     def fit(self, *_: Any) -> Served:
@@ -74,6 +79,8 @@ class Served(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return np.column_stack([1 - positive, positive])
 
     def predict(self, frame: Any) -> Any:
+        if self.task in (Task.REGRESSION, Task.RANKING):
+            return np.asarray(self.model.predict(frame), dtype=float)
         return (self.predict_proba(frame)[:, 1] >= 0.5).astype(int)
 
 
@@ -92,7 +99,7 @@ def judge_and_log(
     features = feature_definitions(parsed)
     rows, held_out = pq.read_table(training_set), pq.read_table(evaluation)
     _check_columns(held_out, parsed, features)
-    candidate = Served(mlflow.pyfunc.load_model(model))
+    candidate = Served(mlflow.pyfunc.load_model(model), parsed.task)
     _check_scores(candidate, held_out, features)
     trained_on = _not_held_out(rows, held_out, parsed)
     baseline = load_baseline(parsed)
@@ -113,7 +120,7 @@ def _check_columns(
 ) -> None:
     labels = request.labels
     wanted = [*labels.entity_columns, labels.timestamp_column, LABEL, *labels.cohort_columns]
-    wanted += [*features, SCORE_COLUMN]
+    wanted += [*query_of(labels), *features, SCORE_COLUMN]
     missing = [name for name in wanted if name not in held_out.column_names]
     if missing:
         raise ContractOutputError(
@@ -127,8 +134,12 @@ def _check_columns(
 def _not_held_out(rows: pa.Table, held_out: pa.Table, request: TrainingRequest) -> pa.Table:
     """The training set's rows the team did not hold out (by entity and time): what the schema
     and drift gates profile and MLflow keeps as the training data, as for the built-in."""
-    keys = [*request.labels.entity_columns, request.labels.timestamp_column]
-    return rows.join(held_out.select(keys), keys=keys, join_type="left anti")
+    labels = request.labels
+    # A ranker's item is one row per query: the query is part of what names a row.
+    keys = [*labels.entity_columns, labels.timestamp_column, *query_of(labels)]
+    # As the training set types them: pandas writes a string key back as large_string.
+    held_keys = held_out.select(keys).cast(rows.select(keys).schema)
+    return rows.join(held_keys, keys=keys, join_type="left anti")
 
 
 def _check_scores(

@@ -98,6 +98,12 @@ def log_sklearn(model: Pipeline, task: Task) -> Callable[[], None]:
     return log
 
 
+def _mlflow_names(metrics: Mapping[str, float]) -> dict[str, float]:
+    """`metrics` named as MLflow accepts them: it refuses `@`, so a ranker's `ndcg@10` is logged
+    as `ndcg_at_10` (the outcome document keeps paved's names; the gates read those)."""
+    return {name.replace("@", "_at_"): value for name, value in metrics.items()}
+
+
 def log_training_run(
     request: TrainingRequest,
     train_rows: pa.Table,
@@ -127,8 +133,9 @@ def log_training_run(
         tags={RUN_KEY_TAG: request.run_key, **lineage},
     ) as run:
         mlflow.log_params({"seed": request.seed, **request.parameters})
-        mlflow.log_metrics(evaluation.metrics)
-        mlflow.log_metrics({f"slice.{k}": v for k, v in evaluation.slice_metrics.items()})
+        mlflow.log_metrics(_mlflow_names(evaluation.metrics))
+        sliced = {f"slice.{k}": v for k, v in evaluation.slice_metrics.items()}
+        mlflow.log_metrics(_mlflow_names(sliced))
         mlflow.log_dict(
             {"passed": evaluation.passed, "verdicts": [asdict(v) for v in evaluation.verdicts]},
             "gates.json",

@@ -30,7 +30,7 @@ from paved.adapters.offline.duckdb import DuckDBEngine, locked_connection
 from paved.adapters.offline.parquet import data_files
 from paved.api import slice_filters
 from paved.api.feature_view import NUMERIC_TYPES, DataType
-from paved.api.model_version import Gates
+from paved.api.model_version import Gates, Labels
 from paved.api.tasks import DEFAULT_CUT_OFF, Task, higher_is_better, metric_key
 from paved.core.data_paths import namespace_root
 from paved.core.feature_views import FeatureDefinition, ViewDefinition, view_definition
@@ -98,6 +98,11 @@ def dataset_hash(table: pa.Table) -> str:
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
 
 
+def query_of(labels: Labels) -> list[str]:
+    """The labels' query column, for a ranking task (it has one), else none."""
+    return [labels.query_column] if labels.query_column else []
+
+
 def build_training_set(request: TrainingRequest) -> pa.Table:
     """Labels joined point-in-time with the selected features: one row per label row."""
     labels = request.labels
@@ -111,7 +116,8 @@ def build_training_set(request: TrainingRequest) -> pa.Table:
         label_rows = ds.dataset(files, format="parquet").to_table()
     except (FileNotFoundError, pa.ArrowInvalid) as error:
         raise TrainingDataError(f"labels at {path}: {error}") from error
-    wanted = [*labels.entity_columns, labels.timestamp_column, labels.label, *labels.cohort_columns]
+    kept = [*query_of(labels), *labels.cohort_columns]
+    wanted = [*labels.entity_columns, labels.timestamp_column, labels.label, *kept]
     missing = [c for c in wanted if c not in label_rows.column_names]
     if missing:
         raise TrainingDataError(f"labels at {path} lack column(s) {', '.join(missing)}")
@@ -135,12 +141,12 @@ def build_training_set(request: TrainingRequest) -> pa.Table:
             f"no label row matched any feature row: check that the labels' "
             f"{', '.join(labels.entity_columns)} values and timestamps meet the FeatureViews'"
         )
-    # The join keeps every entity row in order, so cohorts line up row for row; training reads
-    # only the features, so a cohort column reaches the slice gates and never the model.
-    for cohort in labels.cohort_columns:
-        if cohort in joined.column_names:
-            raise TrainingDataError(f"cohort column {cohort!r} is also a feature")
-        joined = joined.append_column(cohort, label_rows.column(cohort))
+    # The join keeps every entity row in order, so cohorts (and a ranker's query) line up row
+    # for row; training reads only the features, so they reach the gates and never the model.
+    for column in kept:
+        if column in joined.column_names:
+            raise TrainingDataError(f"label column {column!r} is also a feature")
+        joined = joined.append_column(column, label_rows.column(column))
     return joined
 
 
@@ -370,12 +376,20 @@ def _by_class(model: Pipeline, labels: Any, probabilities: Any) -> tuple[Any, An
 
 
 def _scored(
-    model: Pipeline, rows: pa.Table, features: Mapping[str, FeatureDefinition], task: Task, k: int
+    model: Pipeline,
+    rows: pa.Table,
+    features: Mapping[str, FeatureDefinition],
+    *,
+    task: Task,
+    k: int,
+    query: str | None,
 ) -> Scored:
     labels, values = labels_of(rows, task), predictions(model, rows, features, task)
     if task is Task.MULTICLASS:
         labels, values = _by_class(model, labels, values)
-    return Scored(labels, values, k=k)
+    # A ranker is judged per query: its metrics group the rows by their query.
+    queries = rows.column(query).to_numpy(zero_copy_only=False) if query else None
+    return Scored(labels, values, queries, k=k)
 
 
 def _holdout(
@@ -386,8 +400,9 @@ def _holdout(
     *,
     task: Task,
     k: int,
+    query: str | None = None,
 ) -> _Holdout:
-    candidate = _scored(model, rows, features, task, k)
+    candidate = _scored(model, rows, features, task=task, k=k, query=query)
     if baseline is None:
         return _Holdout(candidate, NO_REFERENCE)
     if baseline.model is None:
@@ -397,7 +412,8 @@ def _holdout(
     if lacking:
         why = f"it reads {', '.join(lacking)}, which this candidate's holdout lacks"
         return _Holdout(candidate, Reference(baseline.name, None, why))
-    reference = _scored(baseline.model, rows, {n: features[n] for n in reads}, task, k)
+    reads_only = {n: features[n] for n in reads}
+    reference = _scored(baseline.model, rows, reads_only, task=task, k=k, query=query)
     return _Holdout(candidate, Reference(baseline.name), reference)
 
 
@@ -486,7 +502,8 @@ def evaluate(
     serving now (`baseline`, scored on the same holdout) or, for a first model, the floors."""
     gates, task = request.gates, request.task
     k = gates.metric.k or DEFAULT_CUT_OFF
-    holdout = _holdout(model, valid_rows, features, baseline, task=task, k=k)
+    query = request.labels.query_column
+    holdout = _holdout(model, valid_rows, features, baseline, task=task, k=k, query=query)
     metrics = measure(task, holdout.candidate)
     key = _metric_key(request)
     verdicts: list[GateVerdict] = []

@@ -39,6 +39,7 @@ def contract_inputs(
     entity_columns=list,
     timestamp_column=str,
     label_column=str,
+    query_column=str,
     feature_columns=list,
     parameters=dict,
     seed=int,

@@ -56,13 +56,16 @@ def test_the_api_server_takes_the_data_loader(kubectl: Kubectl, namespace: str) 
     assert "def main()" in config_map["data"]["load.py"]
 
 
-def test_the_api_server_takes_the_team_pipeline_and_its_configmap_meets_the_contract(
-    kubectl: Kubectl, namespace: str
+@pytest.mark.usefixtures("paved_crds")
+@pytest.mark.parametrize("example", ["team-pipeline", "ranking-pipeline"])
+def test_the_api_server_takes_a_team_pipeline_and_its_configmap_meets_the_contract(
+    kubectl: Kubectl, namespace: str, example: str
 ) -> None:
-    manifest = kubectl.run("kustomize", str(EXAMPLES / "team-pipeline")).stdout
+    manifest = kubectl.run("kustomize", str(EXAMPLES / example)).stdout
     applied = kubectl.apply(manifest, "--dry-run=server", "-n", namespace, "-o", "yaml")
 
-    (config_map, model_version) = yaml.safe_load(applied.stdout)["items"]
+    by_kind = {item["kind"]: item for item in yaml.safe_load(applied.stdout)["items"]}
+    config_map, model_version = by_kind["ConfigMap"], by_kind["ModelVersion"]
     reference = model_version["spec"]["pipeline"]["compiled"]
     assert reference == {"configMap": config_map["metadata"]["name"], "key": "pipeline.yaml"}
     ir = parse(config_map["data"][reference["key"]])

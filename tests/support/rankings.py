@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
+import yaml
 
 from paved_local.dataplane.load import Example
+from tests.support.kubectl import Kubectl
+from tests.support.waiting import wait_for
 
 CLICK: Final = {0: 0.05, 1: 0.9}  # chance to click a candidate read, by its label
 STOP: Final = 0.5  # chance to stop reading after a click
@@ -102,3 +105,37 @@ def _cascade(labels: Sequence[int], draw: random.Random) -> list[int]:
             if draw.random() < STOP:
                 break
     return clicked
+
+
+# Two candidates of one search (the ranking example's items), alike but for what makes an item
+# appealing (rating, reviews): a ranker trained on the example's data ranks `loved` first.
+SEARCH_CANDIDATES: Final = {
+    "dull": {"rating": 1.0, "reviews": 2, "price": 20.0, "category": "books"},
+    "loved": {"rating": 4.8, "reviews": 60, "price": 20.0, "category": "books"},
+}
+
+
+def rank_candidates(dataplane: str, namespace: str, items: list[str]) -> httpx.Response:
+    """The SeldonDeployment `search`'s answer to a list of `SEARCH_CANDIDATES`, in this order."""
+    names = list(SEARCH_CANDIDATES["dull"])
+    rows = [[SEARCH_CANDIDATES[item][name] for name in names] for item in items]
+    body = {"data": {"names": names, "ndarray": rows}, "meta": {"tags": {"items": items}}}
+    url = f"{dataplane}/seldon/{namespace}/search/api/v1.0/rank"
+    return httpx.post(url, json=body, timeout=10)
+
+
+def serve_search(kubectl: Kubectl, dataplane: str, namespace: str, model_uri: str) -> None:
+    """The SeldonDeployment `search` serving `model_uri`, once the data plane answers with it."""
+    graph = {"name": "ranker", "modelUri": model_uri}
+    deployment = {
+        "apiVersion": "machinelearning.seldon.io/v1",
+        "kind": "SeldonDeployment",
+        "metadata": {"name": "search"},
+        "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
+    }
+    kubectl.apply(yaml.safe_dump(deployment), "-n", namespace)
+    wait_for(
+        lambda: rank_candidates(dataplane, namespace, ["dull", "loved"]).status_code == 200,
+        timeout=120,
+        what="the data plane to serve the ranker",
+    )

@@ -59,11 +59,17 @@ def training_request(
 
 
 def _in_namespace(
-    data_root: Path, model: dict[str, Any], run_key: str, **fields: Any
+    data_root: Path,
+    model: dict[str, Any],
+    run_key: str,
+    view: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> TrainingRequest:
-    """The request for `model` over the example view, its data under `data_root / NAMESPACE`."""
-    view = example("01-featureview.yaml")
-    view["spec"]["source"]["path"] = "activity/*.parquet"
+    """The request for `model` over `view` (the example's by default), its data under
+    `data_root / NAMESPACE`."""
+    if view is None:
+        view = example("01-featureview.yaml")
+        view["spec"]["source"]["path"] = "activity/*.parquet"
     return request_from(
         view,
         model,
@@ -117,3 +123,22 @@ def task_request(data_root: Path, task: str, run_key: str) -> TrainingRequest:
     """A `task` request in namespace `NAMESPACE`, over `write_task_labels`' labels."""
     model = task_model_version(task, "task")
     return _in_namespace(data_root, model, run_key, task=task)
+
+
+def ranking_request(data_root: Path, run_key: str, *, min_ndcg: float) -> TrainingRequest:
+    """The ranking example's request (examples/ranking-pipeline) over `write_ranking_data`'s
+    files under `data_root / NAMESPACE`, its NDCG@10 gate's floor `min_ndcg`."""
+    directory = "ranking-pipeline"
+    view = example(f"{directory}/featureview.yaml")
+    view["spec"]["source"]["path"] = "items/*.parquet"
+    model = example(f"{directory}/modelversion.yaml")
+    model["spec"]["labels"]["path"] = "search_labels.parquet"
+    model["spec"]["gates"]["metric"]["minValue"] = min_ndcg
+    return _in_namespace(
+        data_root,
+        model,
+        run_key,
+        view,
+        task=model["spec"]["task"],
+        pipeline="ConfigMap search-lambdarank key pipeline.yaml (sha256:…)",
+    )

@@ -68,6 +68,12 @@ INPUTS: Final = (
     Declared("entity_columns", ParameterType.LIST, "the labels' entity columns", required=False),
     Declared("timestamp_column", ParameterType.STRING, "the labels' event time column"),
     Declared("label_column", ParameterType.STRING, "the label (0 or 1)"),
+    Declared(
+        "query_column",
+        ParameterType.STRING,
+        "a ranking task's query column: the rows of one query are one list (else empty)",
+        required=False,
+    ),
     Declared("feature_columns", ParameterType.LIST, "the features to train on, in order"),
     Declared("parameters", ParameterType.STRUCT, "spec.pipeline.parameters"),
     Declared("seed", ParameterType.NUMBER_INTEGER, "spec.pipeline.seed"),

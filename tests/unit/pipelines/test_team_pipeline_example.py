@@ -20,11 +20,13 @@ from paved_pipelines.team import (
 )
 from tests.support.team_pipelines import NO_EVALUATION
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "team-pipeline"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+EXAMPLE = EXAMPLES / "team-pipeline"
+RANKER = EXAMPLES / "ranking-pipeline" / "search-lambdarank.yaml"
 
 
-def _source() -> Any:
-    spec = importlib.util.spec_from_file_location("churn_lgbm", EXAMPLE / "churn_lgbm.py")
+def _source(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -32,11 +34,31 @@ def _source() -> Any:
     return module
 
 
-def test_the_checked_in_ir_is_its_source_compiled(tmp_path: Path) -> None:
-    fresh = tmp_path / "churn-lgbm.yaml"
-    compiler.Compiler().compile(_source().churn_lgbm, str(fresh))
-    checked_in = (EXAMPLE / "churn-lgbm.yaml").read_text()
-    assert fresh.read_text() == checked_in, "run `python examples/team-pipeline/churn_lgbm.py`"
+@pytest.mark.parametrize(
+    ("source", "function"),
+    [
+        ("team-pipeline/churn_lgbm.py", "churn_lgbm"),
+        ("ranking-pipeline/search_lambdarank.py", "search_lambdarank"),
+    ],
+)
+def test_the_checked_in_ir_is_its_source_compiled(
+    tmp_path: Path, source: str, function: str
+) -> None:
+    module = _source(EXAMPLES / source)
+    fresh = tmp_path / "pipeline.yaml"
+    compiler.Compiler().compile(getattr(module, function), str(fresh))
+    checked_in = module.COMPILED.read_text()
+    assert fresh.read_text() == checked_in, f"run `python examples/{source}`"
+
+
+def test_a_ranker_pipeline_is_handed_its_query_column(tmp_path: Path) -> None:
+    package = compile_around(RANKER.read_text(), "the ranking example", tmp_path / "team.yaml")
+    pipeline, _ = yaml.safe_load_all(package.read_text())
+    ranker = pipeline["root"]["dag"]["tasks"]["search-lambdarank"]["inputs"]["parameters"]
+    assert ranker["query_column"]["taskOutputParameter"] == {
+        "producerTask": "contract-inputs",
+        "outputParameterKey": "query_column",
+    }
 
 
 def test_paved_steps_run_around_the_team_pipeline(tmp_path: Path) -> None:
