@@ -89,6 +89,15 @@ def _serving_a_rule(endpoints: Endpoints, kubectl: Kubectl, namespace: str, mode
         "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
     }
     kubectl.apply(yaml.safe_dump(seldon), "-n", namespace)
+    # Traffic starts only once the data plane routes it: before, a request is a 404.
+    wait_for(
+        lambda: any(
+            (r["namespace"], r["deployment"]) == (namespace, "churn")
+            for r in httpx.get(f"{endpoints.dataplane}/v1/deployments", timeout=10).json()["routes"]
+        ),
+        timeout=120,
+        what="the data plane to route churn",
+    )
 
 
 def _served_scores(endpoints: Endpoints, namespace: str, examples: list[Example]) -> list[float]:
