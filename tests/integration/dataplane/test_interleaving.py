@@ -93,6 +93,19 @@ def test_an_interleaved_list_credits_each_click_to_the_arm_that_placed_the_item(
         return answer.json() if tags.get("interleaved") else None
 
     wait_for(interleaved, timeout=60, what="the data plane to interleave")
+    # `increase` counts from the first sample Prometheus scraped: queries answered before it
+    # scrapes the outcomes' series at 0 would never show. Wait for that first sample.
+    metrics = PrometheusMetrics(endpoints.prometheus)
+
+    def counted(preference: Preference) -> float | None:
+        promql = asyncio.run(router.interleaved_queries(preference, 120))
+        return asyncio.run(metrics.value(promql))
+
+    wait_for(
+        lambda: all(counted(p) is not None for p in (Preference.WIN, Preference.LOSS)),
+        timeout=60,
+        what="Prometheus to scrape the outcome counts at 0",
+    )
     outcomes = []
     for query in range(6):
         request_id = f"q-{query}"
@@ -114,15 +127,13 @@ def test_an_interleaved_list_credits_each_click_to_the_arm_that_placed_the_item(
     assert "'q-0'" in again.json()["status"]["info"]
     assert _clicks(endpoints, namespace, "q-x", [9]).status_code == 404
 
-    metrics = PrometheusMetrics(endpoints.prometheus)
-    for preference in (Preference.WIN, Preference.LOSS):
-        query = asyncio.run(router.interleaved_queries(preference, 120))
-        wanted = outcomes.count(preference.value)
-        wait_for(
-            lambda q=query, n=wanted: round(asyncio.run(metrics.value(q)) or 0) == n,
-            timeout=60,
-            what=f"the {preference} count in Prometheus",
+    def shows_every_outcome() -> bool:
+        return all(
+            round(counted(p) or 0) == outcomes.count(p.value)
+            for p in (Preference.WIN, Preference.LOSS)
         )
+
+    wait_for(shows_every_outcome, timeout=60, what="the win and loss counts in Prometheus")
 
     # The step over: the annotation goes, the person's stays, and rankings are one arm's again.
     asyncio.run(router.apply(Traffic(100, 0), ServedModel(up)))
