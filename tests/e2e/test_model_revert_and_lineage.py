@@ -5,7 +5,6 @@ command, traffic and registry consistent, and MLflow alone tells what happened."
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import os
@@ -13,14 +12,9 @@ import subprocess
 import uuid
 from typing import Any
 
-import mlflow
-import numpy as np
 import yaml
 from mlflow.tracking import MlflowClient
-from sklearn.dummy import DummyClassifier
 
-from paved.adapters.registry.mlflow import MlflowRegistry
-from paved.api.model_version import Stage
 from paved.core.model_versions import registered_model_name
 from paved.core.registry_memory import REPLACED_TAG, REVERTED_TAG, rollout_tag
 from paved_local.platform import Endpoints, LocalPlatform
@@ -29,22 +23,11 @@ from tests.support.churn_data import write_churn_data
 from tests.support.conditions import wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
+from tests.support.production_rule import register_production_rule
 from tests.support.training import example
 from tests.support.waiting import wait_for
 
 ROLLOUT = "rollout.paved.dev"
-
-
-def _previous_production(endpoints: Endpoints, model: str) -> str:
-    """A rule registered under the same model and made production: what churn-v1 replaces."""
-    mlflow.set_tracking_uri(endpoints.mlflow)
-    rule = DummyClassifier(strategy="constant", constant=1).fit(np.zeros((2, 1)), [0, 1])
-    with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(rule, name="model")
-    registry = MlflowRegistry(endpoints.mlflow)
-    version = asyncio.run(registry.register(model, run.info.run_id, "rule", {}))
-    asyncio.run(registry.set_stage(model, version.version, Stage.PRODUCTION))
-    return version.uri
 
 
 def _paved(endpoints: Endpoints, *args: str) -> subprocess.CompletedProcess[str]:
@@ -113,7 +96,7 @@ def test_lineage_of_a_promoted_model_then_a_revert_in_one_command(
         kubectl, "modelversion.paved.dev", "churn-v1", namespace, "GatesPassed", "True", timeout=240
     )
     model = registered_model_name(namespace, model_version["spec"]["model"])
-    previous_uri = _previous_production(endpoints, model)
+    previous_uri = register_production_rule(endpoints, model)
     deployment = "churn"
     graph = {"name": "classifier", "modelUri": previous_uri}
     seldon = {

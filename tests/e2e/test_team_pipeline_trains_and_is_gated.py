@@ -6,7 +6,6 @@ fixed (ADR 0037)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from pathlib import Path
@@ -14,13 +13,9 @@ from typing import Any
 
 import httpx
 import mlflow
-import numpy as np
 import yaml
 from mlflow.tracking import MlflowClient
-from sklearn.dummy import DummyClassifier
 
-from paved.adapters.registry.mlflow import MlflowRegistry
-from paved.api.model_version import Stage
 from paved.core.model_versions import registered_model_name
 from paved_local.dataplane.load import Example
 from paved_local.platform import Endpoints, LocalPlatform
@@ -29,6 +24,7 @@ from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
+from tests.support.production_rule import register_production_rule
 from tests.support.traffic import steady_load
 from tests.support.training import ROOT, example
 from tests.support.waiting import wait_for
@@ -74,14 +70,7 @@ def _runs_of(paved_operator: RunningOperator, namespace: str) -> list[Path]:
 
 def _serving_a_rule(endpoints: Endpoints, kubectl: Kubectl, namespace: str, model: str) -> None:
     """A SeldonDeployment whose baseline is a rule registered as the model's production."""
-    mlflow.set_tracking_uri(endpoints.mlflow)
-    rule = DummyClassifier(strategy="constant", constant=1).fit(np.zeros((2, 1)), [0, 1])
-    with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(rule, name="model")
-    registry = MlflowRegistry(endpoints.mlflow)
-    version = asyncio.run(registry.register(model, run.info.run_id, "rule", {}))
-    asyncio.run(registry.set_stage(model, version.version, Stage.PRODUCTION))
-    graph = {"name": "classifier", "modelUri": version.uri}
+    graph = {"name": "classifier", "modelUri": register_production_rule(endpoints, model)}
     seldon = {
         "apiVersion": "machinelearning.seldon.io/v1",
         "kind": "SeldonDeployment",
