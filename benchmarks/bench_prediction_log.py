@@ -46,6 +46,7 @@ from paved_local.dataplane.prediction_log import (
     prediction_records,
 )
 from paved_local.dataplane.routing import Predictor, Route
+from paved_local.dataplane.scores import Scores
 from paved_local.platform import QUIET_ENVIRONMENT, Endpoints, LocalPlatform
 
 RATE: Final = 40.0
@@ -196,7 +197,9 @@ def _own_cost(work: Path, requests: int = 20_000) -> str:
     )
     started = time.process_time()
     for n in range(requests):
-        served = Served(route, route.live[0], f"r{n}", ['{"user_id":1}'], rows, [0.5])
+        served = Served(
+            route, route.live[0], f"r{n}", ['{"user_id":1}'], rows, Scores(np.array([0.5]))
+        )
         if logger.wanted(served.request_id):
             for record in prediction_records(served, dt.datetime.now(dt.UTC)):
                 logger.offer(record)

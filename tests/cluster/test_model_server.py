@@ -3,15 +3,19 @@ it) serves a model paved's libraries saved, and carries KServe's storage initial
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
+from paved_local.dataplane.model_servers import scores_of, v2_request
 from tests.support.docker import Image, docker
 from tests.support.waiting import wait_for
 
@@ -19,15 +23,15 @@ FEATURES = np.array([[0.0, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.9]])
 LABELS = [0, 1, 1, 0]
 
 
-@pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
+def _saved(root: Path, model: Any, **flavour: Any) -> Path:
+    """`model` saved as paved's libraries save it, with MLServer's settings, readable by the
+    server's uid."""
     import mlflow.sklearn
-    from sklearn.linear_model import LogisticRegression
 
-    models = tmp_path / "models"
+    models = root / "models"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLflow cannot tell pip's version in a uv environment
-        mlflow.sklearn.save_model(LogisticRegression().fit(FEATURES, LABELS), models / "model")
+        mlflow.sklearn.save_model(model, models / "model", **flavour)
     settings = {
         "name": "churn",
         "implementation": "mlserver_mlflow.MLflowRuntime",
@@ -39,14 +43,26 @@ def model_dir(tmp_path: Path) -> Path:
     return models
 
 
-@pytest.fixture
-def model_server(images: dict[str, Image], model_dir: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def _serving(images: dict[str, Image], models: Path) -> Iterator[str]:
     tag = images["model-server"].tag
-    mount = f"{model_dir}:/mnt/models:ro"
+    mount = f"{models}:/mnt/models:ro"
     container = docker("run", "--detach", "-p", "127.0.0.1::8080", "-v", mount, tag).stdout
     port = docker("port", container.strip(), "8080/tcp").stdout.splitlines()[0].rsplit(":", 1)[1]
-    yield f"http://127.0.0.1:{port}"
-    docker("rm", "--force", container.strip(), check=False)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _ready(url), timeout=120, what="MLServer to load the model")
+        yield url
+    finally:
+        docker("rm", "--force", container.strip(), check=False)
+
+
+@pytest.fixture
+def model_server(images: dict[str, Image], tmp_path: Path) -> Iterator[str]:
+    from sklearn.linear_model import LogisticRegression
+
+    with _serving(images, _saved(tmp_path, LogisticRegression().fit(FEATURES, LABELS))) as url:
+        yield url
 
 
 def _ready(url: str) -> bool:
@@ -57,7 +73,6 @@ def _ready(url: str) -> bool:
 
 
 def test_mlserver_serves_an_mlflow_model_over_the_v2_protocol(model_server: str) -> None:
-    wait_for(lambda: _ready(model_server), timeout=120, what="MLServer to load the model")
     request = {
         "parameters": {"content_type": "np"},
         "inputs": [
@@ -69,6 +84,26 @@ def test_mlserver_serves_an_mlflow_model_over_the_v2_protocol(model_server: str)
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["outputs"][0]["data"] == [1, 0]
+
+
+def test_a_multiclass_models_class_probabilities_reach_the_executor_per_row(
+    images: dict[str, Image], tmp_path: Path
+) -> None:
+    """As training registers a classifier (its pyfunc answers `predict_proba`), MLServer answers
+    [rows, 3] for three classes, and the executor reads each row's vector from it."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.linspace(-3, 3, 90).reshape(-1, 1)
+    model = LogisticRegression().fit(x, np.digitize(x[:, 0], [-1.0, 1.0]))
+    models = _saved(tmp_path, model, pyfunc_predict_fn="predict_proba")
+    frame = pd.DataFrame({"x": [-2.5, 0.0, 2.5]})
+    with _serving(images, models) as url:
+        answer = httpx.post(f"{url}/v2/models/churn/infer", json=v2_request(frame), timeout=30)
+
+    assert answer.status_code == 200, answer.text
+    scores = scores_of(answer.json(), rows=3)
+    assert scores.names() == ["t:0", "t:1", "t:2"]
+    assert np.array(scores.rows()).argmax(axis=1).tolist() == [0, 1, 2]
 
 
 def test_the_model_server_image_fetches_models_as_kserves_storage_initializer(

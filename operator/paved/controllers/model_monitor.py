@@ -42,6 +42,7 @@ from paved.core.monitor_checks import (
     guardrails,
     histogram,
     judged_features,
+    output_reference,
     unavailable,
 )
 from paved.core.monitor_steps import (
@@ -216,7 +217,7 @@ async def _score_histogram(
     )
     if logged.samples < spec.min_samples:
         return None
-    return histogram("score", list(logged.scores), numeric=True, bins=spec.prediction_drift.bins)
+    return output_reference(logged, bins=spec.prediction_drift.bins)
 
 
 def _spread(rows: pa.Table, limit: int) -> pa.Table:

@@ -92,14 +92,29 @@ class CheckVerdict:
 @dataclass(frozen=True)
 class LoggedWindow:
     """The predictions one version served in a window: each feature's values in request order
-    (None where a request did not carry it), and the scores."""
+    (None where a request did not carry it), the scores, and a multiclass model's predicted
+    class per prediction (`t:<index>`, as Seldon names its columns)."""
 
     scores: Sequence[float]
     inputs: Mapping[str, Sequence[Value]] = field(default_factory=dict)
+    predicted_classes: Sequence[str | None] = ()
 
     @property
     def samples(self) -> int:
         return len(self.scores)
+
+    def outputs(self) -> Sequence[Value]:
+        """What prediction drift compares: the predicted classes of a multiclass model (its
+        mix of answers; the top probability alone misses one class taking another's share),
+        else the scores."""
+        return self.predicted_classes or self.scores
+
+
+def output_reference(logged: LoggedWindow, *, bins: int) -> Histogram:
+    """The reference prediction drift compares a window with: its outputs' distribution."""
+    if logged.predicted_classes:
+        return histogram("predicted class", logged.predicted_classes, numeric=False, bins=bins)
+    return histogram("score", list(logged.scores), numeric=True, bins=bins)
 
 
 # -- reference histograms ---------------------------------------------------------------------
@@ -195,21 +210,22 @@ def input_drift(
 
 
 def prediction_drift(
-    reference: Histogram | None, scores: Sequence[float], *, spec: PredictionDrift
+    reference: Histogram | None, outputs: Sequence[Value], *, spec: PredictionDrift
 ) -> CheckVerdict:
-    """PSI of the window's scores against the version's scores before its promotion."""
+    """PSI of the window's outputs (scores, or predicted classes) against the version's before
+    its promotion."""
     check = Check.PREDICTION_DRIFT
     if reference is None:
         message = "No scores of this version logged before its promotion to compare with."
         return CheckVerdict(check, CheckState.UNKNOWN, Reason.NO_REFERENCE, message)
-    found = drift(reference, list(scores), max_psi=spec.max_psi)
-    samples = len(scores)
-    numbers = f"score PSI {found.psi:.3f}"
+    found = drift(reference, list(outputs), max_psi=spec.max_psi)
+    samples = len(outputs)
+    numbers = f"{reference.feature} PSI {found.psi:.3f}"
     if found.drifted:
-        message = f"{numbers} > {found.threshold:.3f} ({samples} logged scores)."
+        message = f"{numbers} > {found.threshold:.3f} ({samples} logged predictions)."
         state, reason = CheckState.ALARM, Reason.DRIFT_DETECTED
     else:
-        message = f"{numbers} ≤ {found.threshold:.3f} ({samples} logged scores)."
+        message = f"{numbers} ≤ {found.threshold:.3f} ({samples} logged predictions)."
         state, reason = CheckState.OK, Reason.NO_DRIFT
     return CheckVerdict(check, state, reason, message, found.psi, found.threshold, samples)
 
@@ -257,7 +273,8 @@ def drift_verdicts(
     if spec.prediction_drift is not None:
         few = too_few(Check.PREDICTION_DRIFT, logged.samples, spec.min_samples, spec.window)
         scores = references.scores if references else None
-        verdicts.append(few or prediction_drift(scores, logged.scores, spec=spec.prediction_drift))
+        drifted = prediction_drift(scores, logged.outputs(), spec=spec.prediction_drift)
+        verdicts.append(few or drifted)
     return verdicts
 
 

@@ -54,7 +54,8 @@ class Prediction:
     entity: str  # `entity_key` of the join keys
     served_at: dt.datetime
     model_version: str
-    score: float
+    score: float  # the score, or a multiclass model's top class probability (its confidence)
+    class_scores: tuple[float, ...] = ()  # a multiclass model's class probabilities, else none
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,14 @@ class Outcome:
 class Joined:
     prediction: Prediction
     outcome: Outcome | None  # None: nothing known yet that judges it
+
+
+def predicted_class(class_scores: Sequence[float]) -> str | None:
+    """A multiclass prediction's class, `t:<index>` as Seldon names the columns (the first of
+    equal probabilities); None for a model with one score."""
+    if not class_scores:
+        return None
+    return f"t:{max(range(len(class_scores)), key=class_scores.__getitem__)}"
 
 
 def sampled(request_id: str, rate: float) -> bool:

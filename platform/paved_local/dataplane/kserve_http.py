@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from paved_local.dataplane import kserve
 from paved_local.dataplane.prediction_log import Served, entities
 from paved_local.dataplane.routing import Predictor, Route, choose, keep_only
+from paved_local.dataplane.scores import Scores
 from paved_local.kserve import revisions as knative
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class InferenceServices:
             raise FailedError(404, f"{request.headers.get('Host')}: {why}")
         return route
 
-    async def _serve(self, route: Route, frame: pd.DataFrame) -> tuple[Predictor, list[float]]:
+    async def _serve(self, route: Route, frame: pd.DataFrame) -> tuple[Predictor, Scores]:
         """One request through Knative's split: the revision it went to, and its scores."""
         revision = choose(route, random.random())
         started = time.perf_counter()
@@ -172,7 +173,7 @@ class InferenceServices:
             keys = [""] * len(frame)
             served = Served(route, revision, uuid.uuid4().hex, keys, body.instances, scores)
             self.plane.log_served(served)
-            return web.json_response({"predictions": scores})
+            return web.json_response({"predictions": scores.rows()})
 
         async def v2(request: web.Request) -> web.Response:
             try:
@@ -197,14 +198,7 @@ class InferenceServices:
                     "model_name": route.deployment,
                     "model_version": revision.name,
                     "id": request_id,
-                    "outputs": [
-                        {
-                            "name": "output-0",
-                            "shape": [len(scores)],
-                            "datatype": "FP64",
-                            "data": scores,
-                        }
-                    ],
+                    "outputs": [scores.v2_output("output-0")],
                 }
             )
 

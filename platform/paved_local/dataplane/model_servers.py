@@ -4,8 +4,8 @@ over the V2 inference protocol, as Seldon's executor does for a `protocol: v2` p
 
 A request's rows go as MLServer's pandas content type (one input a column), so a model that
 selects its columns by name (a ColumnTransformer) sees the frame it was trained on. A model
-whose pyfunc returns probabilities (two columns) is scored by the positive class's; one that
-returns a label per row is scored by it.
+whose pyfunc returns probabilities is scored by them (`scores`: the positive class's of two
+columns, all of a multiclass model's); one that returns a value per row is scored by it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from paved_local.dataplane.routing import Predictor, Route
+from paved_local.dataplane.scores import Scores
 from paved_local.seldon.manifests import deployment_name
 
 # Go's default transport, which Seldon's executor uses, gives up on a connection after 30 s.
@@ -53,25 +54,25 @@ def v2_request(frame: pd.DataFrame) -> dict[str, Any]:
     return {"parameters": {"content_type": "pd"}, "inputs": inputs}
 
 
-def scores_of(answer: Mapping[str, Any], rows: int) -> np.ndarray:
-    """The score per row in a V2 response: the last column of a probability matrix, or the
-    single value a row."""
+def scores_of(answer: Mapping[str, Any], rows: int) -> Scores:
+    """The scores in a V2 response: one value a row, or a probability matrix [rows, k] (the
+    positive class's column of two; all k of a multiclass model's)."""
     try:
         output = answer["outputs"][0]
         values = np.asarray(output["data"], dtype=float)
         shape = [int(n) for n in output.get("shape") or [values.size]]
     except (KeyError, IndexError, TypeError, ValueError) as error:
         raise ModelServerFailedError(f"not a V2 inference response: {error!r}") from error
-    if values.size == rows * 2 and (len(shape) == 2 and shape[-1] == 2):
-        return values.reshape(rows, 2)[:, 1]
+    if len(shape) == 2 and shape[0] == rows and values.size == rows * shape[1] > 0:
+        return Scores.of_model(values.reshape(rows, shape[1]))
     if values.size != rows:
         raise ModelServerFailedError(f"{values.size} values for {rows} rows (shape {shape})")
-    return values
+    return Scores(values)
 
 
 async def infer(
     http: httpx.AsyncClient, route: Route, predictor: Predictor, *, frame: pd.DataFrame
-) -> np.ndarray:
+) -> Scores:
     """`predictor`'s model server's scores for `frame`."""
     url = predictor.endpoint
     timeout = httpx.Timeout(route.rest_timeout, connect=CONNECT_TIMEOUT_SECONDS)

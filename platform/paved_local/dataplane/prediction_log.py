@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter
 from paved.adapters.prediction_log import parquet
 from paved.core.prediction_log import Outcome, OutcomeKind, Prediction, entity_key, sampled
 from paved_local.dataplane.routing import Predictor, Route
+from paved_local.dataplane.scores import Scores
 
 log = logging.getLogger("paved_local.dataplane")
 
@@ -146,7 +147,7 @@ class Served:
     # Each row's features by name, from the request as parsed: building them from the model's
     # frame (`DataFrame.to_dict`) cost more than the rest of the log's request path together.
     features: Sequence[Mapping[str, Any]]
-    scores: Sequence[float]
+    scores: Scores
 
 
 def prediction_records(served: Served, now: dt.datetime) -> list[parquet.Record]:
@@ -154,6 +155,8 @@ def prediction_records(served: Served, now: dt.datetime) -> list[parquet.Record]
     namespace = served.route.namespace
     model, version = model_of(namespace, served.predictor, served.route.deployment)
     many = len(served.features) > 1
+    headline = served.scores.headline().tolist()
+    vectors = served.scores.rows() if served.scores.multiclass else [()] * len(headline)
     return [
         parquet.PredictionRecord(
             namespace=namespace,
@@ -165,11 +168,12 @@ def prediction_records(served: Served, now: dt.datetime) -> list[parquet.Record]
                 served_at=now,
                 model_version=version,
                 score=score,
+                class_scores=tuple(vector),
             ),
             features=row,
         )
-        for n, (row, entity, score) in enumerate(
-            zip(served.features, served.entities, served.scores, strict=True)
+        for n, (row, entity, score, vector) in enumerate(
+            zip(served.features, served.entities, headline, vectors, strict=True)
         )
     ]
 

@@ -54,7 +54,6 @@ from typing import Any, Final
 
 import httpx
 import mlflow.sklearn
-import numpy as np
 import pandas as pd
 import yaml
 from aiohttp import web
@@ -83,6 +82,7 @@ from paved_local.dataplane.routing import (
     keep_only,
     route_of,
 )
+from paved_local.dataplane.scores import NotOneScoreError, Scores
 
 log = logging.getLogger("paved_local.dataplane")
 
@@ -249,11 +249,11 @@ class Batcher:
     def __init__(self, model: Any, max_rows: int = 256) -> None:
         self._model = model
         self._max_rows = max_rows
-        self._waiting: list[tuple[pd.DataFrame, asyncio.Future[np.ndarray]]] = []
+        self._waiting: list[tuple[pd.DataFrame, asyncio.Future[Scores]]] = []
         self._draining: asyncio.Task[None] | None = None
 
-    async def score(self, frame: pd.DataFrame) -> np.ndarray:
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+    async def score(self, frame: pd.DataFrame) -> Scores:
+        future: asyncio.Future[Scores] = asyncio.get_running_loop().create_future()
         self._waiting.append((frame, future))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
@@ -261,7 +261,7 @@ class Batcher:
 
     async def _drain(self) -> None:
         while self._waiting:
-            batch: list[tuple[pd.DataFrame, asyncio.Future[np.ndarray]]] = []
+            batch: list[tuple[pd.DataFrame, asyncio.Future[Scores]]] = []
             rows = 0
             while self._waiting and (
                 not batch or rows + len(self._waiting[0][0]) <= self._max_rows
@@ -279,16 +279,16 @@ class Batcher:
                 continue
             start = 0
             for frame, future in batch:
-                future.set_result(scores[start : start + len(frame)])
+                future.set_result(scores.take(start, start + len(frame)))
                 start += len(frame)
 
 
-def _scores(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    """A classifier's positive-class probability; a regressor, which has no probabilities, its
-    value (as a model server's pyfunc answers: `model_servers.py`)."""
+def _scores(model: Any, frame: pd.DataFrame) -> Scores:
+    """A classifier's probabilities (the positive class's, or each class's: `scores`); a
+    regressor, which has none, its value (as a model server's pyfunc answers)."""
     if hasattr(model, "predict_proba"):
-        return np.asarray(model.predict_proba(frame))[:, 1]
-    return np.asarray(model.predict(frame), dtype=np.float64)
+        return Scores.of_model(model.predict_proba(frame))
+    return Scores.of_model(model.predict(frame))
 
 
 @dataclass
@@ -446,7 +446,7 @@ class DataPlane:
             self.retry_at[uri] = time.monotonic() + delay
             log.warning("loading %s: %s", uri, error)
 
-    async def serve(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> list[float]:
+    async def serve(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> Scores:
         """One predictor's scores for `frame`, with its metrics, as Seldon's executor times them."""
         started = time.perf_counter()
         code = "200"
@@ -463,7 +463,7 @@ class DataPlane:
                 code=code,
             ).observe(time.perf_counter() - started)
 
-    async def predict(self, predictor: Predictor, frame: pd.DataFrame, route: Route) -> list[float]:
+    async def predict(self, predictor: Predictor, frame: pd.DataFrame, route: Route) -> Scores:
         """`predictor`'s scores for `frame`, faults applied, into the score histogram."""
         fault = self.faults.get(predictor.model_uri)
         if fault is not None and fault.predictor not in (None, predictor.name):
@@ -477,13 +477,13 @@ class DataPlane:
         except (PredictorFailedError, model_servers.ModelServerFailedError) as error:
             raise PredictorFailedError(f"{predictor.model_uri}: {error}") from error
         if fault is not None and fault.score_shift:
-            scores = np.clip(scores + fault.score_shift, 0.0, 1.0)
+            scores = scores.shifted(fault.score_shift)
         histogram = self.metrics.scores.labels(**self.metrics.labels(route, predictor))
-        for score in scores:
+        for score in scores.headline():
             histogram.observe(float(score))
-        return [float(s) for s in scores]
+        return scores
 
-    async def _score(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
+    async def _score(self, route: Route, predictor: Predictor, frame: pd.DataFrame) -> Scores:
         """The model's scores: from its model server Pod on a cluster (a SeldonDeployment
         predictor's or an InferenceService revision's), or its model loaded here, as locally."""
         http = self.mirror_http if predictor.shadow else self.http
@@ -502,7 +502,7 @@ class DataPlane:
         if arms is None:
             predictor = choose(route, random.random())
             scores = await self.serve(route, predictor, frame)
-            return ranking(items, scores), {"predictor": predictor.name}
+            return ranking(items, scores.single()), {"predictor": predictor.name}
         baseline, candidate = arms
         answers = await asyncio.gather(
             self.serve(route, baseline, frame),
@@ -515,16 +515,18 @@ class DataPlane:
         scored = [
             (arm, answer)
             for arm, answer in zip(arms, answers, strict=True)
-            if isinstance(answer, list)
+            if isinstance(answer, Scores)
         ]
         if len(scored) < 2:
             if not scored:
                 raise PredictorFailedError("; ".join(str(a) for a in answers))
             arm, scores = scored[0]
-            return ranking(items, scores), {"predictor": arm.name}
+            return ranking(items, scores.single()), {"predictor": arm.name}
         (_, baseline_scores), (_, candidate_scores) = scored
         merged = team_draft(
-            ranking(items, baseline_scores), ranking(items, candidate_scores), seed=request_id
+            ranking(items, baseline_scores.single()),
+            ranking(items, candidate_scores.single()),
+            seed=request_id,
         )
         self.interleavings.remember(route, request_id, merged)
         return list(merged.items), {"interleaved": True}
@@ -575,7 +577,7 @@ def application(plane: DataPlane) -> web.Application:
 
     async def scored(
         request: web.Request, parse: Callable[[bytes], Rows]
-    ) -> tuple[Predictor, list[float], Rows] | web.Response:
+    ) -> tuple[Predictor, Scores, Rows] | web.Response:
         """The rows `parse` reads from the request, scored by the predictor the split chooses
         (mirrored to the shadow, logged); an error response when they cannot be."""
         route = route_for(request)
@@ -602,7 +604,7 @@ def application(plane: DataPlane) -> web.Application:
         predictor, scores, rows = answer
         return web.json_response(
             {
-                "data": {"names": ["score"], "ndarray": scores},
+                "data": {"names": scores.names(), "ndarray": scores.rows()},
                 "meta": {
                     "puid": rows.request_id,
                     "tags": {"predictor": predictor.name, "model": predictor.model_uri},
@@ -617,7 +619,7 @@ def application(plane: DataPlane) -> web.Application:
         if isinstance(answer, web.Response):
             return answer
         predictor, scores, rows = answer
-        output = {"name": "score", "datatype": "FP64", "shape": [len(scores)], "data": scores}
+        output = scores.v2_output("score")
         return web.json_response(
             {
                 "model_name": request.match_info["model"],
@@ -641,6 +643,8 @@ def application(plane: DataPlane) -> web.Application:
             order, tags = await plane.rank(route, frame, items, request_id)
         except PredictorFailedError as error:
             return _error(500, str(error))
+        except NotOneScoreError as error:
+            return _error(400, f"{route.namespace}/{route.deployment} cannot rank: {error}")
         names = {"names": ["item"], "ndarray": order}
         return web.json_response({"data": names, "meta": {"puid": request_id, "tags": tags}})
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from paved.adapters.prediction_log import parquet
-from paved.core.prediction_log import Prediction, entity_key
+from paved.core.prediction_log import LogKind, Prediction, entity_key
 
 DAY = dt.datetime(2026, 12, 4, 9, 0, tzinfo=dt.UTC)
 
@@ -103,3 +103,36 @@ def test_a_monitors_window_holds_one_versions_inputs_by_feature_and_its_scores(
     assert (
         log.window("shop", "fraud", "3", since=DAY, until=DAY + dt.timedelta(days=1)).samples == 0
     )
+
+
+def test_a_multiclass_models_window_holds_each_predictions_class(tmp_path: Path) -> None:
+    vectors = [(0.7, 0.2, 0.1), (0.1, 0.3, 0.6), (0.2, 0.5, 0.3)]
+    records = [
+        parquet.PredictionRecord(
+            "shop",
+            "intent",
+            "main",
+            Prediction(f"r{n}", "", DAY + dt.timedelta(hours=n), "1", max(v), v),
+            {"clicks_7d": float(n)},
+        )
+        for n, v in enumerate(vectors)
+    ]
+    parquet.write(str(tmp_path), records)
+
+    window = parquet.ParquetPredictionLog(str(tmp_path)).window(
+        "shop", "intent", "1", since=DAY, until=DAY + dt.timedelta(days=1)
+    )
+    table = parquet.read(str(tmp_path), "shop", LogKind.PREDICTIONS, "intent", [DAY.date()])
+
+    assert window.predicted_classes == ["t:0", "t:2", "t:1"]
+    assert window.outputs() == ["t:0", "t:2", "t:1"]
+    assert [p.class_scores for p in parquet.predictions(table)] == vectors
+
+
+def test_a_window_of_single_scores_has_no_predicted_classes(tmp_path: Path) -> None:
+    _logged(tmp_path)
+    window = parquet.ParquetPredictionLog(str(tmp_path)).window(
+        "shop", "churn", "3", since=DAY, until=DAY + dt.timedelta(days=1)
+    )
+    assert window.predicted_classes == []
+    assert window.outputs() == window.scores

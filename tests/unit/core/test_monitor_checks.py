@@ -27,6 +27,7 @@ from paved.core.monitor_checks import (
     histogram,
     input_drift,
     judged_features,
+    output_reference,
     prediction_drift,
 )
 from paved.core.reasons import MonitorReason as Reason
@@ -177,6 +178,24 @@ def test_prediction_drift_compares_scores_with_those_before_promotion() -> None:
     moved = prediction_drift(before, rng.beta(5, 2, 500).tolist(), spec=PredictionDrift())
     assert (same.state, moved.state) == (CheckState.OK, CheckState.ALARM)
     assert moved.message.startswith("score PSI ")
+
+
+def test_a_multiclass_models_prediction_drift_is_its_mix_of_predicted_classes() -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    classes = ["t:0", "t:1", "t:2"]
+
+    def window(mix: list[float], rows: int) -> LoggedWindow:
+        predicted = rng.choice(classes, size=rows, p=mix).tolist()
+        return LoggedWindow(scores=[0.8] * rows, predicted_classes=predicted)
+
+    before = output_reference(window([0.6, 0.3, 0.1], 2000), bins=10)
+    same = prediction_drift(before, window([0.6, 0.3, 0.1], 500).outputs(), spec=PredictionDrift())
+    # One class takes another's share while the confidence stays where it was.
+    moved = prediction_drift(before, window([0.3, 0.6, 0.1], 500).outputs(), spec=PredictionDrift())
+
+    assert before.categories == classes
+    assert (same.state, moved.state) == (CheckState.OK, CheckState.ALARM)
+    assert moved.message.startswith("predicted class PSI ")
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ async def test_concurrent_requests_share_one_call_and_get_their_own_scores() -> 
     frames = [pd.DataFrame({"x": [k / 10, k / 100]}) for k in range(1, 6)]
     results = await asyncio.gather(*(batcher.score(f) for f in frames))
     for frame, scores in zip(frames, results, strict=True):
-        assert list(scores) == pytest.approx(list(frame["x"]))
+        assert scores.rows() == pytest.approx(list(frame["x"]))
     # The first request starts a call; the four that came while it was queued share the next.
     assert sum(model.calls) == 10
     assert len(model.calls) <= 2
@@ -44,7 +44,7 @@ async def test_a_failing_call_fails_every_request_in_it() -> None:
         return_exceptions=True,
     )
     assert all(isinstance(f, PredictorFailedError) for f in failures)
-    assert list(await batcher.score(pd.DataFrame({"x": [0.25]}))) == [0.25]
+    assert (await batcher.score(pd.DataFrame({"x": [0.25]}))).rows() == [0.25]
 
 
 class Regressor:
@@ -55,4 +55,5 @@ class Regressor:
 
 
 async def test_a_regressor_is_served_its_value() -> None:
-    assert list(await Batcher(Regressor()).score(pd.DataFrame({"x": [2.5, 0.1]}))) == [250.0, 10.0]
+    scores = await Batcher(Regressor()).score(pd.DataFrame({"x": [2.5, 0.1]}))
+    assert scores.rows() == [250.0, 10.0]

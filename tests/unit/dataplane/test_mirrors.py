@@ -63,7 +63,7 @@ async def test_a_shadow_that_never_answers_costs_the_live_path_nothing(tmp_path:
     requests = 3 * MAX_MIRRORS_IN_FLIGHT
 
     for _ in range(requests):
-        assert await plane.serve(ROUTE, ROUTE.live[0], frame) == [0.25]
+        assert (await plane.serve(ROUTE, ROUTE.live[0], frame)).rows() == [0.25]
         plane.mirror(ROUTE, frame)
         await asyncio.sleep(0)  # the mirror starts, and hangs
 

@@ -38,13 +38,19 @@ def test_a_frame_goes_as_one_named_input_a_column_in_mlservers_pandas_content_ty
 def test_a_probability_matrix_scores_each_row_by_its_positive_class() -> None:
     answer = {"outputs": [{"name": "output-1", "shape": [2, 2], "data": [0.9, 0.1, 0.3, 0.7]}]}
 
-    assert scores_of(answer, rows=2).tolist() == [0.1, 0.7]
+    assert scores_of(answer, rows=2).rows() == [0.1, 0.7]
+
+
+def test_a_multiclass_probability_matrix_is_each_rows_class_vector() -> None:
+    answer = {"outputs": [{"shape": [2, 3], "data": [0.7, 0.2, 0.1, 0.1, 0.3, 0.6]}]}
+
+    assert scores_of(answer, rows=2).rows() == [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]
 
 
 def test_a_label_per_row_is_the_score() -> None:
     answer = {"outputs": [{"name": "output-1", "shape": [3], "data": [0, 1, 1]}]}
 
-    assert np.array_equal(scores_of(answer, rows=3), [0.0, 1.0, 1.0])
+    assert scores_of(answer, rows=3).rows() == [0.0, 1.0, 1.0]
 
 
 def test_an_answer_that_does_not_fit_the_rows_is_a_model_server_failure() -> None:
@@ -124,7 +130,7 @@ async def test_a_connection_the_model_server_dropped_is_tried_once_more() -> Non
     async with _mlserver_dropping_first(requests, httpx.RemoteProtocolError) as http:
         scores = await infer(http, _ROUTE, _ROUTE.live[0], frame=pd.DataFrame({"x": [1.0]}))
 
-    assert scores.tolist() == [0.25]
+    assert scores.rows() == [0.25]
     assert len(requests) == 2
     assert requests[0].content == requests[1].content
 

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -23,6 +24,7 @@ from paved_local.dataplane.prediction_log import (
     prediction_records,
 )
 from paved_local.dataplane.routing import route_of
+from paved_local.dataplane.scores import Scores
 from paved_local.kserve import revisions
 
 NOW = dt.datetime(2026, 12, 5, 10, 0, tzinfo=dt.UTC)
@@ -45,7 +47,7 @@ def _route(annotated: bool = True) -> Served:
     route = route_of(deployment)
     rows = [{"clicks_7d": 3.5, "plan": "basic"}, {"clicks_7d": 80.0, "plan": "pro"}]
     keys = entities({"entity": [{"user_id": 1}, {"user_id": 2}]}, 2)
-    return Served(route, route.live[0], "abc", keys, rows, [0.8, 0.1])
+    return Served(route, route.live[0], "abc", keys, rows, Scores(np.array([0.8, 0.1])))
 
 
 def _record(n: int) -> parquet.PredictionRecord:
@@ -69,6 +71,20 @@ def test_a_served_request_becomes_one_record_per_row_under_its_registry_version(
     assert {(r["model"], r["model_version"], r["predictor"]) for r in rows} == {
         ("churn", "3", "main")
     }
+
+
+def test_a_multiclass_answer_is_logged_with_its_class_vector_and_top_probability() -> None:
+    served = _route()
+    vectors = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    multiclass = Served(
+        served.route, served.predictor, "abc", served.entities, served.features, Scores(vectors)
+    )
+
+    rows = [r.row() for r in prediction_records(multiclass, NOW)]
+
+    assert [r["score"] for r in rows] == [0.7, 0.6]
+    assert [r["class_scores"] for r in rows] == vectors.tolist()
+    assert [r.row()["class_scores"] for r in prediction_records(served, NOW)] == [None, None]
 
 
 def test_a_predictor_paved_did_not_annotate_is_logged_under_its_deployment() -> None:

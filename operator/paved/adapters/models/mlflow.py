@@ -63,6 +63,12 @@ class MlflowModels:
             raise ModelUnloadableError(f"{uri} cannot be loaded as a model: {error}") from error
         if not hasattr(model, "predict_proba"):
             raise ModelUnloadableError(f"{uri} holds a {type(model).__name__}: it has no scores")
+        if len(getattr(model, "classes_", ())) > 2:
+            # Its positive class's column would be one class of k, served as if the score.
+            raise ModelUnloadableError(
+                f"{uri} is a multiclass model ({len(model.classes_)} classes): batch prediction"
+                " writes one score per entity; serve its class probabilities online"
+            )
         scorer = SklearnScorer(model)
         with self._lock:
             self._kept[uri] = scorer

@@ -32,6 +32,7 @@ from paved.core.prediction_log import (
     entity_key,
     join,
     partition,
+    predicted_class,
 )
 from paved.ports.monitoring import LoggedWindow, MonitorReadError
 
@@ -46,6 +47,9 @@ PREDICTIONS: Final = pa.schema(
         ("entity", pa.string()),
         ("features", pa.string()),
         ("score", pa.float64()),
+        # A multiclass model's class probabilities (null for one score a row); files written
+        # before it read it as null.
+        ("class_scores", pa.list_(pa.float64())),
     ]
 )
 OUTCOMES: Final = pa.schema(
@@ -81,6 +85,7 @@ class PredictionRecord:
             "entity": p.entity,
             "features": json.dumps(self.features, separators=(",", ":"), default=str),
             "score": p.score,
+            "class_scores": list(p.class_scores) or None,
         }
 
 
@@ -154,11 +159,17 @@ def read(
 
 
 def predictions(table: pa.Table) -> list[Prediction]:
+    columns = ["request_id", "entity", "served_at", "model_version", "score", "class_scores"]
     return [
-        Prediction(r["request_id"], r["entity"], r["served_at"], r["model_version"], r["score"])
-        for r in table.select(
-            ["request_id", "entity", "served_at", "model_version", "score"]
-        ).to_pylist()
+        Prediction(
+            r["request_id"],
+            r["entity"],
+            r["served_at"],
+            r["model_version"],
+            r["score"],
+            tuple(r["class_scores"] or ()),
+        )
+        for r in table.select(columns).to_pylist()
     ]
 
 
@@ -226,8 +237,16 @@ class ParquetPredictionLog:
                 pc.less(table["served_at"], pa.scalar(until, _TIME)),
             ),
         )
-        kept = table.filter(mask).select(["features", "score"]).to_pydict()
+        kept = table.filter(mask).select(["features", "score", "class_scores"]).to_pydict()
         features = [json.loads(text) for text in kept["features"]]
         names = sorted({name for row in features for name in row})
         inputs = {name: [row.get(name) for row in features] for name in names}
-        return LoggedWindow([float(score) for score in kept["score"]], inputs)
+        scores = [float(score) for score in kept["score"]]
+        return LoggedWindow(scores, inputs, _predicted_classes(kept["class_scores"]))
+
+
+def _predicted_classes(vectors: Sequence[Sequence[float] | None]) -> list[str | None]:
+    """Each multiclass prediction's class; none when the model answers one score a row."""
+    if not any(vectors):
+        return []
+    return [predicted_class(vector or ()) for vector in vectors]

@@ -15,8 +15,16 @@ class InProcessScorer:
 
     @classmethod
     def load(cls, uri: str, _endpoint: str | None) -> InProcessScorer:
-        """The model at the version's storage URI, as MLflow logged it (scikit-learn)."""
-        return cls(mlflow.sklearn.load_model(uri))
+        """The model at the version's storage URI, as MLflow logged it (scikit-learn); a
+        multiclass model is refused: a stream's event gets one score, and its positive class's
+        column would be one class of k."""
+        model = mlflow.sklearn.load_model(uri)
+        if len(getattr(model, "classes_", ())) > 2:
+            raise ValueError(
+                f"{uri} is a multiclass model ({len(model.classes_)} classes): streaming"
+                " prediction writes one score per event; serve its class probabilities online"
+            )
+        return cls(model)
 
     def score(self, frame: pd.DataFrame) -> list[float]:
         """The positive class's probability per row (a classifier), else its prediction."""

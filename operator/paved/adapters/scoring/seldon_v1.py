@@ -32,4 +32,10 @@ class SeldonScorer:
             raise ScoringUnavailableError(f"{self._url} answers {answer.status_code}")
         answer.raise_for_status()
         scores: Any = answer.json()["data"]["ndarray"]
+        if any(isinstance(s, list) and len(s) > 2 for s in scores):
+            # A multiclass model's k probabilities: none of them is the event's one score.
+            raise ValueError(
+                f"{self._url} answers class probabilities ({len(scores[0])} a row): streaming"
+                " prediction writes one score per event"
+            )
         return [float(s[-1] if isinstance(s, list) else s) for s in scores]
