@@ -13,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from paved_local.dataplane.load import Example
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 UTC = pa.timestamp("us", tz="UTC")
@@ -73,3 +76,21 @@ def _write_items(root: Path, appeal: np.ndarray, rng: np.random.Generator) -> No
         }
     )
     pq.write_table(table, directory / "part-0.parquet")
+
+
+def item_examples(root: Path, labels_file: str = "search_labels.parquet") -> list[Example]:
+    """Each item of `write_ranking_data`'s files as a candidate a user can be shown: its
+    features as the FeatureView serves them, labelled 1 when the searches that showed it graded
+    it relevant on average (what users click)."""
+    items = pq.read_table(root / "items" / "part-0.parquet")
+    graded = (
+        pq.read_table(root / labels_file).group_by("item_id").aggregate([("relevance", "mean")])
+    )
+    relevant = set(
+        pc.filter(graded["item_id"], pc.greater_equal(graded["relevance_mean"], 1.0)).to_pylist()
+    )
+    names = ["rating", "reviews", "price", "category"]
+    return [
+        Example({name: row[name] for name in names}, int(row["item_id"] in relevant))
+        for row in items.to_pylist()
+    ]
