@@ -40,7 +40,7 @@ def three_classes(endpoints: Endpoints) -> str:
     return asyncio.run(registry.register(name, run.info.run_id, uuid.uuid4().hex, {})).uri
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def base(endpoints: Endpoints, kubectl: Kubectl, namespace: str, three_classes: str) -> str:
     predictor = {
         "name": "main",
