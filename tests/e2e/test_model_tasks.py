@@ -23,6 +23,7 @@ from tests.support.churn_data import write_churn_data, write_task_labels
 from tests.support.conditions import wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
+from tests.support.seldon import predictor, seldon_deployment
 from tests.support.training import example, task_model_version
 from tests.support.waiting import wait_for
 
@@ -102,16 +103,7 @@ def test_a_multiclass_model_trains_gates_on_macro_f1_and_serves_each_class_proba
     assert {"macroF1", "accuracy", "logLoss"} <= set(status["lineage"]["metrics"])
 
     # Served from its registry version's storage URI, as a Rollout would serve it.
-    predictor = {
-        "name": "main",
-        "graph": {"name": "classifier", "modelUri": status["registry"]["uri"]},
-    }
-    serving = {
-        "apiVersion": "machinelearning.seldon.io/v1",
-        "kind": "SeldonDeployment",
-        "metadata": {"name": "tiers"},
-        "spec": {"predictors": [predictor]},
-    }
+    serving = seldon_deployment("tiers", predictor("main", status["registry"]["uri"]))
     kubectl.apply(yaml.safe_dump(serving), "-n", namespace)
     active = trained["spec"]["gates"]["golden"][0]["features"]
     names = list(active)

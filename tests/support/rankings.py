@@ -21,6 +21,7 @@ import yaml
 
 from paved_local.dataplane.load import Example
 from tests.support.kubectl import Kubectl
+from tests.support.seldon import predictor, seldon_deployment
 from tests.support.waiting import wait_for
 
 CLICK: Final = {0: 0.05, 1: 0.9}  # chance to click a candidate read, by its label
@@ -126,13 +127,7 @@ def rank_candidates(dataplane: str, namespace: str, items: list[str]) -> httpx.R
 
 def serve_search(kubectl: Kubectl, dataplane: str, namespace: str, model_uri: str) -> None:
     """The SeldonDeployment `search` serving `model_uri`, once the data plane answers with it."""
-    graph = {"name": "ranker", "modelUri": model_uri}
-    deployment = {
-        "apiVersion": "machinelearning.seldon.io/v1",
-        "kind": "SeldonDeployment",
-        "metadata": {"name": "search"},
-        "spec": {"predictors": [{"name": "baseline", "traffic": 100, "graph": graph}]},
-    }
+    deployment = seldon_deployment("search", predictor("baseline", model_uri))
     kubectl.apply(yaml.safe_dump(deployment), "-n", namespace)
     wait_for(
         lambda: rank_candidates(dataplane, namespace, ["dull", "loved"]).status_code == 200,

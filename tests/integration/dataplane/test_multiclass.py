@@ -22,6 +22,7 @@ from paved.core.prediction_log import LogKind
 from paved.core.serving import MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION
 from paved_local.platform import Endpoints
 from tests.support.kubectl import Kubectl
+from tests.support.seldon import predictor, seldon_deployment
 from tests.support.waiting import wait_for
 
 MODEL = "tiers"
@@ -42,18 +43,8 @@ def three_classes(endpoints: Endpoints) -> str:
 
 @pytest.fixture
 def base(endpoints: Endpoints, kubectl: Kubectl, namespace: str, three_classes: str) -> str:
-    predictor = {
-        "name": "main",
-        "traffic": 100,
-        "graph": {"name": "classifier", "modelUri": three_classes},
-        "annotations": {MODEL_ANNOTATION: f"{namespace}.{MODEL}", MODEL_VERSION_ANNOTATION: "1"},
-    }
-    body = {
-        "apiVersion": "machinelearning.seldon.io/v1",
-        "kind": "SeldonDeployment",
-        "metadata": {"name": "tiers"},
-        "spec": {"predictors": [predictor]},
-    }
+    annotations = {MODEL_ANNOTATION: f"{namespace}.{MODEL}", MODEL_VERSION_ANNOTATION: "1"}
+    body = seldon_deployment("tiers", predictor("main", three_classes, annotations=annotations))
     kubectl.apply(yaml.safe_dump(body), "-n", namespace)
     url = f"{endpoints.dataplane}/seldon/{namespace}/tiers"
     wait_for(

@@ -16,22 +16,13 @@ from paved.core.prediction_log import LogKind
 from paved.core.serving import MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION
 from paved_local.platform import Endpoints
 from tests.support.kubectl import Kubectl
+from tests.support.seldon import predictor, seldon_deployment
 from tests.support.waiting import wait_for
 
 
 def _deploy(kubectl: Kubectl, namespace: str, uri: str) -> None:
-    predictor = {
-        "name": "main",
-        "traffic": 100,
-        "graph": {"name": "classifier", "modelUri": uri},
-        "annotations": {MODEL_ANNOTATION: f"{namespace}.churn", MODEL_VERSION_ANNOTATION: "3"},
-    }
-    body = {
-        "apiVersion": "machinelearning.seldon.io/v1",
-        "kind": "SeldonDeployment",
-        "metadata": {"name": "churn-serving"},
-        "spec": {"predictors": [predictor]},
-    }
+    annotations = {MODEL_ANNOTATION: f"{namespace}.churn", MODEL_VERSION_ANNOTATION: "3"}
+    body = seldon_deployment("churn-serving", predictor("main", uri, annotations=annotations))
     kubectl.apply(yaml.safe_dump(body), "-n", namespace)
 
 
