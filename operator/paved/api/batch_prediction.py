@@ -28,34 +28,7 @@ from paved.api.meta import (
     section,
     validated,
 )
-from paved.api.model_version import MAX_MODEL_NAME
-
-
-class ModelChoice(Model):
-    """Which model scores: a registered model's production version, or one ModelVersion."""
-
-    model_config = validated(
-        cel(
-            "has(self.name) != has(self.modelVersion)",
-            "exactly one of name (the production version of a registered model) and "
-            "modelVersion (a pinned ModelVersion) must be set",
-        ),
-    )
-
-    name: ObjectName | None = Field(
-        default=None,
-        max_length=MAX_MODEL_NAME,
-        description="A ModelVersion's spec.model: its production version scores.",
-    )
-    model_version: ObjectName | None = Field(
-        default=None, description="A ModelVersion in this namespace: its registry version scores."
-    )
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> ModelChoice:
-        if (self.name is None) == (self.model_version is None):
-            raise ValueError("exactly one of name and modelVersion must be set")
-        return self
+from paved.api.model_version import ModelChoice
 
 
 class EntitySource(Model):

@@ -343,6 +343,33 @@ class Approval(Model):
 MAX_MODEL_NAME: Final = 192
 
 
+class ModelChoice(Model):
+    """Which model scores: a registered model's production version, or one ModelVersion."""
+
+    model_config = validated(
+        cel(
+            "has(self.name) != has(self.modelVersion)",
+            "exactly one of name (the production version of a registered model) and "
+            "modelVersion (a pinned ModelVersion) must be set",
+        ),
+    )
+
+    name: ObjectName | None = Field(
+        default=None,
+        max_length=MAX_MODEL_NAME,
+        description="A ModelVersion's spec.model: its production version scores.",
+    )
+    model_version: ObjectName | None = Field(
+        default=None, description="A ModelVersion in this namespace: its registry version scores."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ModelChoice:
+        if (self.name is None) == (self.model_version is None):
+            raise ValueError("exactly one of name and modelVersion must be set")
+        return self
+
+
 _CLASSIFIER_TASKS: Final = [Task.BINARY.value, Task.MULTICLASS.value]
 # `has` before `all`, not `.?golden.orValue([])`: the optional loses the list's maxItems, and
 # the API server would then estimate the rule's cost as if the list were unbounded.

@@ -25,6 +25,7 @@ from paved.api.meta import (
     section,
     validated,
 )
+from paved.api.model_version import ModelChoice
 
 # A Redis key paved reads or writes: printable, no spaces, as Redis tools show them.
 StreamKey = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_.:{}\-/]+$")]
@@ -49,32 +50,6 @@ class InputStream(Model):
     group: ObjectName = Field(
         default="paved", description="The consumer group every worker of this object shares."
     )
-
-
-class ModelSource(Model):
-    model_config = validated(
-        cel(
-            "!has(self.modelVersion) || !has(self.name)",
-            "name a registered model (its production version) or pin a modelVersion, not both",
-        ),
-        cel(
-            "has(self.modelVersion) || has(self.name)",
-            "name a registered model (its production version is scored) or pin a modelVersion",
-        ),
-    )
-
-    name: ObjectName | None = Field(
-        default=None, description="A registered model of this namespace: its production version."
-    )
-    model_version: ObjectName | None = Field(
-        default=None, description="A ModelVersion of this namespace, pinned: its registry version."
-    )
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> ModelSource:
-        if (self.name is None) == (self.model_version is None):
-            raise ValueError("model: name a registered model or pin a modelVersion (exactly one)")
-        return self
 
 
 class Scoring(Model):
@@ -141,7 +116,7 @@ class StreamingPredictionSpec(Model):
         max_length=2000,
         description="<FeatureView>:<feature> references, in the order the model takes them.",
     )
-    model: ModelSource
+    model: ModelChoice
     scoring: Scoring = section(Scoring)
     output: Output = section(Output)
     workers: Workers = section(Workers)

@@ -4,8 +4,7 @@ ModelVersion that trained it (whose features it reads)."""
 
 from __future__ import annotations
 
-from paved.api.batch_prediction import ModelChoice
-from paved.api.model_version import Stage
+from paved.api.model_version import ModelChoice, Stage
 from paved.controllers.acceptance import authors, governing_policies
 from paved.core.batch_prediction_steps import Waiting
 from paved.core.batch_predictions import ModelInput, ScoringModel

@@ -24,11 +24,11 @@ from paved.api.batch_prediction import (
     BatchPredictionSpec,
     BatchPredictionStatus,
     FailedRun,
-    ModelChoice,
     PredictionRun,
     ShadowRecord,
     ShadowVerdict,
 )
+from paved.api.model_version import ModelChoice
 from paved.core.batch_predictions import (
     ScoringModel,
     ScoringPlan,
