@@ -28,6 +28,8 @@ CONNECT_TIMEOUT_SECONDS: Final = 30.0
 # the usual case: uvicorn closes idle ones after 5 s). A timeout is not retried: the model
 # server may still be working on it.
 _RETRIED: Final = (httpx.RemoteProtocolError, httpx.ConnectError, httpx.ReadError, httpx.WriteError)
+# A model-ready probe: a model server that takes longer than this is not ready to serve.
+READY_TIMEOUT_SECONDS: Final = 2.0
 _DATATYPES: Final = {"f": "FP64", "i": "INT64", "u": "INT64", "b": "BOOL"}
 
 
@@ -89,6 +91,22 @@ async def infer(
             f"{url} answered {response.status_code}: {response.text[:300]}"
         )
     return scores_of(response.json(), len(frame))
+
+
+def ready_url(endpoint: str) -> str:
+    """The V2 model-ready URL beside an inference endpoint (`…/v2/models/<m>/infer`)."""
+    return endpoint.removesuffix("/infer") + "/ready"
+
+
+async def answers_ready(http: httpx.AsyncClient, predictor: Predictor) -> bool:
+    """Whether `predictor`'s model server says its model is loaded (V2 `GET …/ready`, 200)."""
+    try:
+        response = await http.get(
+            ready_url(predictor.endpoint or ""), timeout=READY_TIMEOUT_SECONDS
+        )
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
 
 
 def unavailable(route: Route, status: Mapping[str, Any]) -> list[str]:

@@ -312,6 +312,8 @@ class DataPlane:
     mirrors: set[asyncio.Task[None]] = field(default_factory=set)
     mirror_errors: set[str] = field(default_factory=set)  # the shadows' failures, logged once
     logger: prediction_log.PredictionLogger | None = None  # None: predictions not logged
+    # (endpoint, model URI) whose model server has said its model is ready (ADR 0038).
+    ready: set[tuple[str, str]] = field(default_factory=set)
     interleavings: Interleavings = field(init=False)
 
     def __post_init__(self) -> None:
@@ -346,11 +348,15 @@ class DataPlane:
                 continue
             await self._take(key, item, route)
         keep_only(listed, self.routes, self.refused)
+        # Forget the model servers no route names any more: one back under the same name
+        # (a shadow's Service, recreated) is asked again.
+        named = {(p.endpoint, p.model_uri) for r in self.routes.values() for p in r.predictors}
+        self.ready &= named
 
     async def _take(self, key: tuple[str, str], item: dict[str, Any], route: Route) -> None:
         """Serve `route` once its models are loaded, and say so in the deployment's status."""
         if self.model_servers:
-            self._take_served(key, item, route)
+            await self._take_served(key, item, route)
             return
         if await self.loaded(route.models):
             if self.routes.get(key) != route:
@@ -364,12 +370,13 @@ class DataPlane:
         status = deployment_status(self.routes.get(key) == route, errors)
         await self._write_status(key, item, status)
 
-    def _take_served(self, key: tuple[str, str], item: dict[str, Any], route: Route) -> None:
-        """Serve what of `route` has a model server replica available: a predictor still
-        starting gets no traffic yet, and one the spec dropped none at once (its Pod and
-        Service are going). Until a live predictor of the new spec answers, the last route goes
-        on."""
+    async def _take_served(self, key: tuple[str, str], item: dict[str, Any], route: Route) -> None:
+        """Serve what of `route` has a model server replica available and its model ready: a
+        predictor still starting gets no traffic yet, and one the spec dropped none at once (its
+        Pod and Service are going). Until a live predictor of the new spec answers, the last
+        route goes on."""
         waiting = model_servers.unavailable(route, item.get("status") or {})
+        waiting += await self._not_ready(route, waiting)
         if waiting:
             state = (item.get("status") or {}).get("description") or "model servers starting"
             self.refused[key] = f"no model server available for {', '.join(waiting)}: {state}"
@@ -381,6 +388,25 @@ class DataPlane:
         if self.routes.get(key) != serving:
             self.start_at_zero(serving)
         self.routes[key] = serving
+
+    async def _not_ready(self, route: Route, waiting: list[str]) -> list[str]:
+        """The predictors of `route` (beyond `waiting`) whose model server has not yet said its
+        model is ready. The Deployment's available replicas are not enough: the status can
+        still name the Deployment a predictor of the same name had (a shadow's, one rollout
+        ago), and a model server answers 404 while its model loads. Each (endpoint, model) is
+        asked until it says ready once; then its failures count as the guardrails see them."""
+        found = []
+        for predictor in route.predictors:
+            if predictor.name in waiting or not predictor.endpoint or self.http is None:
+                continue
+            served = (predictor.endpoint, predictor.model_uri)
+            if served in self.ready:
+                continue
+            if await model_servers.answers_ready(self.http, predictor):
+                self.ready.add(served)
+            else:
+                found.append(predictor.name)
+        return found
 
     async def _write_status(
         self, key: tuple[str, str], deployment: dict[str, Any], status: dict[str, Any]
