@@ -55,6 +55,8 @@ DEPLOYMENT: Final = "churn"
 APPROVER: Final = "demo-user"
 APPROVERS: Final = "ml-approvers"
 REVERT_REASON: Final = "churn-v2 over-predicts churn on this week's renewals"
+# How long after a rollback the demo still looks for the breach that caused it.
+BREACH_GRACE_SECONDS: Final = 10.0
 
 T = TypeVar("T")
 
@@ -338,7 +340,7 @@ class Demo:
             raise DemoError(f"{name} ended {status['phase']}, expected {expect}: {message}")
         model_version = candidate["metadata"]["name"]
         if status["phase"] == "RolledBack":
-            breach_at = await breach if breach is not None else None
+            breach_at = await _at_most(breach, BREACH_GRACE_SECONDS)
             took = None if breach_at is None else round(restored_at - breach_at, 2)
             self._rolled_back(name, model_version, condition, took)
         else:
@@ -501,3 +503,15 @@ def summary(record: DemoRecord) -> list[str]:
 def write_record(record: DemoRecord, path: Path) -> Path:
     path.write_text(json.dumps(record.model_dump(mode="json"), indent=1))
     return path
+
+
+async def _at_most(breach: asyncio.Task[float | None] | None, seconds: float) -> float | None:
+    """When the breach was seen, waiting at most `seconds` more: a Rollout rolled back before
+    its candidate served (at its shadow step) has no candidate error rate to see, and the
+    demo must not hang on it (the report then gives no breach-to-rollback time)."""
+    if breach is None:
+        return None
+    try:
+        return await asyncio.wait_for(breach, seconds)
+    except TimeoutError:
+        return None
