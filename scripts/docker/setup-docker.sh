@@ -9,8 +9,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 state=${PAVED_DOCKER_STATE:-${XDG_STATE_HOME:-$HOME/.local/state}/paved/docker}
+# dockerd's runtime files (its containerd's pid file among them); both settable for the tests.
+exec_root=${PAVED_DOCKER_EXEC_ROOT:-/var/run/docker}
+dockerd=${PAVED_DOCKERD:-dockerd}
 
-ours() { [[ -f $state/dockerd.pid ]] && kill -0 "$(cat "$state/dockerd.pid")" 2>/dev/null; }
+# A pid file outlives its process when a machine stops processes without letting them clean up
+# (a session's end, a killed CI job), and its number is soon another process's: a pid counts only
+# while /proc names the program the file belongs to.
+runs() { [[ -f $1 ]] && [[ $(cat "/proc/$(cat "$1")/comm" 2>/dev/null) == "$2" ]]; }
+ours() { runs "$state/dockerd.pid" dockerd; }
 
 if docker info >/dev/null 2>&1; then
   # The daemon paved started runs the wrapper anew for every container: a changed wrapper
@@ -27,7 +34,7 @@ else
   exit 0
 fi
 
-if ! command -v dockerd >/dev/null && [[ ! -x /usr/sbin/dockerd ]]; then
+if ! command -v "$dockerd" >/dev/null && [[ ! -x /usr/sbin/dockerd ]]; then
   echo "installing Debian's docker.io" >&2
   "${sudo[@]}" apt-get update -q >&2
   # The machine's policy-rc.d (or the absence of an init) keeps the package's own service off:
@@ -35,9 +42,11 @@ if ! command -v dockerd >/dev/null && [[ ! -x /usr/sbin/dockerd ]]; then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends docker.io >&2
 fi
 
+# Waits up to 60 s for the daemon; stops early once the dockerd started here ($1) has exited.
 answers() {
   for _ in $(seq 120); do
     docker info >/dev/null 2>&1 && return 0
+    [[ -z ${1:-} ]] || kill -0 "$1" 2>/dev/null || return 1
     sleep 0.5
   done
   return 1
@@ -58,16 +67,26 @@ if [[ -n $withheld ]]; then
 fi
 # BuildKit's cache (layers, the uv downloads of the images' builds) is collected past 10 GB.
 printf '{%s"builder": {"gc": {"enabled": true, "defaultKeepStorage": "10GB"}}}\n' "$runtime" >"$state/daemon.json"
-config=(--pidfile "$state/dockerd.pid" --config-file "$state/daemon.json")
+config=(--pidfile "$state/dockerd.pid" --config-file "$state/daemon.json" --exec-root "$exec_root")
 
 if ours; then
   echo "dockerd (pid $(cat "$state/dockerd.pid")) is starting; waiting for it" >&2
 else
+  # dockerd refuses to start over its own pid file while that pid lives, and takes a live pid in
+  # its containerd's pid file for a containerd still running, then waits for a socket that never
+  # comes ("timeout waiting for containerd to start").
+  for stale in "$state/dockerd.pid":dockerd "$exec_root/containerd/containerd.pid":containerd; do
+    if [[ -f ${stale%:*} ]] && ! runs "${stale%:*}" "${stale##*:}"; then
+      echo "removing the stale pid file ${stale%:*} (its ${stale##*:} is gone)" >&2
+      "${sudo[@]}" rm -f "${stale%:*}"
+    fi
+  done
   echo "starting dockerd; its log: $state/dockerd.log" >&2
-  PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH setsid "${sudo[@]}" dockerd "${config[@]}" \
+  PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH setsid "${sudo[@]}" "$dockerd" "${config[@]}" \
     >>"$state/dockerd.log" 2>&1 </dev/null &
+  started=$!
 fi
-answers && exit 0
-echo "error: dockerd did not answer within 60 s; see $state/dockerd.log" >&2
+answers "${started:-}" && exit 0
+echo "error: dockerd did not answer (it exited, or gave no answer within 60 s); see $state/dockerd.log" >&2
 tail -n 20 "$state/dockerd.log" >&2
 exit 1
