@@ -104,6 +104,11 @@ MONITOR_PSI: Final = Gauge(
     "PSI of a feature's logged inputs against the training set, at a ModelMonitor's last check.",
     ["namespace", "model_monitor", "feature"],
 )
+MONITOR_METRIC: Final = Gauge(
+    "paved_monitor_metric",
+    "The live metric over a ModelMonitor's judged predictions (outcome known), at its last check.",
+    ["namespace", "model_monitor", "metric"],
+)
 MONITOR_CHECK: Final = Gauge(
     "paved_monitor_check",
     "1 while a ModelMonitor's check alarms, 0 while it passes (no series while not judged).",
@@ -128,7 +133,7 @@ def forget_feature_view(namespace: str, name: str) -> None:
 
 def forget_model_monitor(namespace: str, name: str) -> None:
     """Drop a ModelMonitor's series (a deleted monitor's alarm must not keep firing)."""
-    for gauge in (MONITOR_PSI, MONITOR_CHECK):
+    for gauge in (MONITOR_PSI, MONITOR_METRIC, MONITOR_CHECK):
         _forget(gauge, "model_monitor", namespace, name)
 
 

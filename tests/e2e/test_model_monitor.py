@@ -2,7 +2,8 @@
 like its training set it is healthy; once they drift, InputDrift flips to True, with a Warning
 event naming the feature and the operator's gauges saying the same (issue #19, item 2); the
 alarm held at the next check trains the next version from the monitor's template, which passes
-its gates and waits for a person (item 3)."""
+its gates and waits for a person (item 3). Its performance check reads live AUC from the real
+data plane's log joined to Seldon feedback's truth, and alarms once the world turns (ADR 0040)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,17 @@ from paved.api.model_version import Stage
 from paved.api.rollout import RolloutPhase, RolloutStatus
 from paved.core.model_versions import registered_model_name
 from paved.core.monitor_actions import MONITOR_LABEL
-from paved.core.prediction_log import Prediction, entity_key
+from paved.core.prediction_log import LogKind, Prediction, entity_key
 from paved.core.registry_memory import rollout_ended
+from paved.core.serving import ServedModel
+from paved_local.dataplane.load import Example
 from paved_local.platform import Endpoints
 from tests.e2e.test_model_version_trains_and_is_gated import MV, _model_version
 from tests.support.churn_data import serving_examples, write_churn_data
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
+from tests.support.traffic import steady_load
 from tests.support.training import example
 from tests.support.waiting import wait_for
 
@@ -65,9 +69,15 @@ def _production(
     return version, found.uri
 
 
-def _serve(kubectl: Kubectl, namespace: str, uri: str) -> None:
+def _serve(kubectl: Kubectl, namespace: str, uri: str, *, version: str | None = None) -> None:
+    """Serve `uri` on churn's baseline; with `version`, annotated as a Rollout annotates it (the
+    registry version the data plane logs its predictions under)."""
     deployment = example("00-seldondeployment.yaml")
-    deployment["spec"]["predictors"][0]["graph"]["modelUri"] = uri
+    baseline = deployment["spec"]["predictors"][0]
+    baseline["graph"]["modelUri"] = uri
+    if version is not None:
+        served = ServedModel(uri, registered_model_name(namespace, MODEL), version)
+        baseline["annotations"] = served.annotations()
     kubectl.apply(yaml.safe_dump(deployment), "-n", namespace)
 
 
@@ -234,3 +244,74 @@ def _retrained_once_waiting_for_a_person(kubectl: Kubectl, namespace: str) -> No
     assert name in condition(monitor, "Retraining")["message"]  # type: ignore[index]
     assert [m["metadata"]["name"] for m in _retrainings(kubectl, namespace)] == [name]
     assert kubectl.get_json("rollouts.paved.dev", "-n", namespace)["items"] == []
+
+
+def _share_the_log(operator: RunningOperator, endpoints: Endpoints, namespace: str) -> None:
+    """On a cluster the data plane and the operator mount one data claim; here each has a data
+    root of its own, so the operator's gets the namespace's log folders of the data plane's."""
+    assert endpoints.prediction_log is not None
+    for kind in LogKind:
+        logged = endpoints.prediction_log / namespace / kind.value
+        logged.mkdir(parents=True, exist_ok=True)
+        (operator.data_root / namespace / kind.value).symlink_to(logged, target_is_directory=True)
+
+
+def _performance_monitor() -> dict[str, Any]:
+    return {
+        "apiVersion": "paved.dev/v1alpha1",
+        "kind": "ModelMonitor",
+        "metadata": {"name": "churn"},
+        "spec": {
+            "model": MODEL,
+            "target": {"seldonDeployment": {"name": "churn"}},
+            "interval": f"{INTERVAL_SECONDS}s",
+            "performance": {"maxRegression": 0.1, "minLabels": 150, "window": "10m"},
+        },
+    }
+
+
+def test_live_auc_from_seldon_feedback_is_judged_against_the_one_at_training(
+    paved_operator: RunningOperator, kubectl: Kubectl, namespace: str, endpoints: Endpoints
+) -> None:
+    data = paved_operator.data_root / namespace
+    write_churn_data(data)
+    _share_the_log(paved_operator, endpoints, namespace)
+    view = example("01-featureview.yaml")
+    view["spec"]["source"]["path"] = "activity/*.parquet"
+    view["spec"]["materialization"]["enabled"] = False
+    kubectl.apply(yaml.safe_dump(view), "-n", namespace)
+    trained_by = _model_version("churn-v1", MODEL, "churn_labels.parquet")
+    kubectl.apply(yaml.safe_dump(trained_by), "-n", namespace)
+    version, uri = _production(kubectl, endpoints, namespace, dt.datetime.now(dt.UTC))
+    trained = kubectl.get_json(MV, "churn-v1", "-n", namespace)["status"]["lineage"]["metrics"]
+    _serve(kubectl, namespace, uri, version=version)
+    examples = serving_examples(data)
+    kubectl.apply(yaml.safe_dump(_performance_monitor()), "-n", namespace)
+
+    # Users behave as the labels the model learnt from say: live AUC holds.
+    with steady_load(endpoints, namespace, "churn", examples, rate=20):
+        held = wait_for_condition(
+            kubectl, MONITOR, "churn", namespace, "PerformanceDropped", "False", timeout=240
+        )
+    holds = condition(held, "PerformanceDropped")
+    assert holds is not None
+    assert f"vs {trained['auc']:.4f} at training" in holds["message"]
+    live = held["status"]["performance"][0]
+    assert live["metric"] == "auc"
+    assert live["value"] >= trained["auc"] - 0.1
+    assert live["judged"] >= 150
+
+    # The world turns: those the model sees leaving stay, and those it trusts leave.
+    turned = [Example(e.features, 1 - (e.label or 0)) for e in examples]
+    with steady_load(endpoints, namespace, "churn", turned, rate=20):
+        dropped = wait_for_condition(
+            kubectl, MONITOR, "churn", namespace, "PerformanceDropped", "True", timeout=120
+        )
+    message = condition(dropped, "PerformanceDropped")["message"]  # type: ignore[index]
+    assert "worse by" in message
+    labels = {"namespace": namespace, "model_monitor": "churn", "metric": "auc"}
+    assert paved_operator.metric("paved_monitor_metric", **labels) < trained["auc"] - 0.1
+    event = wait_for(
+        lambda: _monitor_event(kubectl, namespace, "PerformanceDropped", "auc"), 30, "event"
+    )
+    assert event["type"] == "Warning"

@@ -2,8 +2,10 @@
 
 Each check is a section of the spec, each optional, each a condition of the status: the
 guardrails a Rollout judged (on the production arm, continuously), input drift (PSI per
-feature, training set against the logged inputs of the recent window) and prediction drift
-(the window's logged scores against the version's own before its promotion).
+feature, training set against the logged inputs of the recent window), prediction drift
+(the window's logged scores against the version's own before its promotion) and performance
+(the gate metric on the predictions whose outcomes arrived, against the version's evaluation
+at training time; ADR 0040).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from paved.api.model_version import (
     Pipeline,
 )
 from paved.api.rollout import Guardrail, Target
-from paved.api.tasks import Task
+from paved.api.tasks import MetricName, Task
 
 # PSI bins of a numeric feature: the gates' default.
 DEFAULT_BINS = 10
@@ -64,6 +66,44 @@ class PredictionDrift(Model):
         default=0.2, gt=0, le=10, description="Alarm above this PSI (or the noise floor)."
     )
     bins: int = Field(default=DEFAULT_BINS, ge=2, le=100)
+
+
+class Performance(Model):
+    """Live performance: the metric on the logged predictions whose outcomes are known (Seldon
+    feedback's truth by request id; else a label of `labels` by entity, within `labelHorizon`),
+    against what the production version measured on its holdout when it was trained."""
+
+    metric: MetricName | None = Field(
+        default=None,
+        description="The metric judged; default: the production version's metric gate's. It "
+        "must fit the version's task (ranking metrics are not judged live).",
+    )
+    max_regression: float = Field(
+        default=0.05,
+        ge=0,
+        le=1_000_000,
+        description="Alarm when live is worse than at training by more, in the metric's units.",
+    )
+    window: PositiveDuration = Field(
+        default="1d",
+        description="The predictions judged: those served this long ago until now (outcomes "
+        "come late, so usually longer than the monitor's window).",
+    )
+    label_horizon: PositiveDuration = Field(
+        default="1d",
+        description="How long after a prediction a label of its entity still judges it.",
+    )
+    labels: Labels | None = Field(
+        default=None,
+        description="A label source by entity and time (Parquet under the namespace's data "
+        "root), besides Seldon feedback's truth.",
+    )
+    min_labels: int = Field(
+        default=200,
+        ge=1,
+        le=10_000_000,
+        description="Judged predictions (an outcome known) the metric needs; fewer: Unknown.",
+    )
 
 
 class MonitorGuardrails(Model):
@@ -92,6 +132,7 @@ class RetrainTrigger(StrEnum):
 
     INPUT_DRIFT = "InputDrift"
     PREDICTION_DRIFT = "PredictionDrift"
+    PERFORMANCE_DROPPED = "PerformanceDropped"
 
 
 # Pipeline parameters the monitor adds to a retraining's (its lineage: why and by whom).
@@ -134,7 +175,7 @@ class Retrain(Model):
     when: list[RetrainTrigger] = Field(
         default_factory=lambda: [RetrainTrigger.INPUT_DRIFT],
         min_length=1,
-        max_length=2,
+        max_length=3,
         json_schema_extra={"x-kubernetes-list-type": "set"},
         description="The checks whose alarm, held over two checks in a row, starts a retraining.",
     )
@@ -151,14 +192,17 @@ class Actions(Model):
 class ModelMonitorSpec(Model):
     model_config = validated(
         cel(
-            "has(self.guardrails) || has(self.inputDrift) || has(self.predictionDrift)",
-            "a monitor needs at least one check: guardrails, inputDrift or predictionDrift",
+            "has(self.guardrails) || has(self.inputDrift) || has(self.predictionDrift)"
+            " || has(self.performance)",
+            "a monitor needs at least one check: guardrails, inputDrift, predictionDrift or"
+            " performance",
         ),
         cel(
             "!has(self.actions.retrain) || self.actions.retrain.when.all(t,"
-            " t == 'InputDrift' ? has(self.inputDrift) : has(self.predictionDrift))",
-            "a retraining is triggered by a check the monitor runs: configure inputDrift or"
-            " predictionDrift for each of actions.retrain.when",
+            " t == 'InputDrift' ? has(self.inputDrift) : t == 'PredictionDrift' ?"
+            " has(self.predictionDrift) : has(self.performance))",
+            "a retraining is triggered by a check the monitor runs: configure inputDrift,"
+            " predictionDrift or performance for each of actions.retrain.when",
             ".actions.retrain.when",
         ),
     )
@@ -181,6 +225,7 @@ class ModelMonitorSpec(Model):
     guardrails: MonitorGuardrails | None = None
     input_drift: InputDrift | None = None
     prediction_drift: PredictionDrift | None = None
+    performance: Performance | None = None
     actions: Actions = section(Actions)
 
     @model_validator(mode="after")
@@ -189,6 +234,7 @@ class ModelMonitorSpec(Model):
         run = {
             RetrainTrigger.INPUT_DRIFT: self.input_drift is not None,
             RetrainTrigger.PREDICTION_DRIFT: self.prediction_drift is not None,
+            RetrainTrigger.PERFORMANCE_DROPPED: self.performance is not None,
         }
         missing = [t.value for t in retrain.when if not run[t]] if retrain else []
         if missing:
@@ -235,6 +281,15 @@ class FeatureDriftResult(Model):
     threshold: float
 
 
+class MetricReading(Model):
+    """The live metric over one day of the judged predictions (or over all of them: no day)."""
+
+    metric: RecordedName
+    day: dt.date | None = Field(default=None, description="The day served; none: every day.")
+    value: float | None = Field(default=None, description="None: not computable on these rows.")
+    judged: int = Field(ge=0, description="Predictions with a known outcome.")
+
+
 class RetrainingRecord(Model):
     """The last retraining this monitor started."""
 
@@ -251,6 +306,11 @@ class ModelMonitorStatus(Status):
     references: References | None = None
     checks: list[CheckResult] = Field(default_factory=list)
     drift: list[FeatureDriftResult] = Field(default_factory=list)
+    performance: list[MetricReading] = Field(
+        default_factory=list,
+        max_length=400,
+        description="The live metric over the judged predictions, then per day served.",
+    )
     retraining: RetrainingRecord | None = None
     last_checked_at: dt.datetime | None = None
     next_check_at: dt.datetime | None = None

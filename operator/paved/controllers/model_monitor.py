@@ -45,6 +45,7 @@ from paved.core.monitor_checks import (
     output_reference,
     unavailable,
 )
+from paved.core.monitor_performance import performance
 from paved.core.monitor_steps import (
     BuildReferences,
     Judge,
@@ -59,14 +60,20 @@ from paved.core.monitor_steps import (
     references_built,
     unwatched,
 )
+from paved.core.prediction_log import Outcome
 from paved.core.reasons import MonitorReason as Reason
 from paved.core.registry_memory import promoted_at
 from paved.core.rollout_steps import GuardrailVerdict, Traffic
 from paved.core.serving import Arm
 from paved.errors import PermanentError, TransientError
-from paved.observability import MONITOR_CHECK, MONITOR_PSI, forget_model_monitor
+from paved.observability import (
+    MONITOR_CHECK,
+    MONITOR_METRIC,
+    MONITOR_PSI,
+    forget_model_monitor,
+)
 from paved.ports import Ports
-from paved.ports.cluster import Unreadable
+from paved.ports.cluster import ModelVersion, Unreadable
 from paved.ports.monitoring import MonitorReadError
 from paved.ports.offline import FeatureRequest, JoinOptions
 from paved.ports.registry import RegistryUnavailableError
@@ -234,6 +241,17 @@ async def _judge(
 ) -> list[CheckVerdict]:
     spec = resource.spec
     verdicts = [await _guardrails(resource, ports)] if spec.guardrails is not None else []
+    verdicts += await _drifts(resource, ports, judge, now)
+    if spec.performance is not None:
+        verdicts.append(await _performance(resource, ports, judge.production, now))
+    return verdicts
+
+
+async def _drifts(
+    resource: MonitorResource, ports: Ports, judge: Judge, now: dt.datetime
+) -> list[CheckVerdict]:
+    spec = resource.spec
+    verdicts: list[CheckVerdict] = []
     drifts = [c for c in (Check.INPUT_DRIFT, Check.PREDICTION_DRIFT) if _configured(spec, c)]
     if not drifts:
         return verdicts
@@ -253,6 +271,65 @@ async def _judge(
     except MonitorReadError as error:
         return [*verdicts, *(unavailable(c, Reason.LOG_UNAVAILABLE, str(error)) for c in drifts)]
     return [*verdicts, *drift_verdicts(spec, judge.references, logged)]
+
+
+async def _performance(
+    resource: MonitorResource, ports: Ports, production: Production, now: dt.datetime
+) -> CheckVerdict:
+    """The live metric on the judged window against the version's at training."""
+    spec, check = resource.spec.performance, Check.PERFORMANCE
+    assert spec is not None
+    if ports.prediction_log is None:
+        message = "This operator reads no prediction log (no PredictionLogReader in its ports)."
+        return unavailable(check, Reason.LOG_UNAVAILABLE, message)
+    trained = await _trained_by(resource, ports, production)
+    if isinstance(trained, str):
+        return unavailable(check, Reason.MODEL_VERSION_NOT_FOUND, trained)
+    since = judged_since(resource.spec, production, now, window=spec.window)
+    try:
+        labels = await _label_outcomes(resource, ports)
+        rows = await asyncio.to_thread(
+            ports.prediction_log.judged,
+            resource.namespace,
+            resource.spec.model,
+            production.version,
+            since=since,
+            until=now,
+            horizon=parse_duration(spec.label_horizon),
+            labels=labels,
+        )
+    except MonitorReadError as error:
+        return unavailable(check, Reason.LOG_UNAVAILABLE, str(error))
+    lineage = trained.status.lineage if trained.status else None
+    return performance(
+        rows,
+        spec=spec,
+        task=trained.spec.task,
+        gate_metric=trained.spec.gates.metric.name,
+        trained=lineage.metrics if lineage else {},
+    )
+
+
+async def _trained_by(
+    resource: MonitorResource, ports: Ports, production: Production
+) -> ModelVersion | str:
+    """The ModelVersion that trained the production version, or why it is not here."""
+    name = production.model_version
+    if name is None:
+        return f"v{production.version} names no ModelVersion that trained it."
+    found = await ports.cluster.model_version(resource.namespace, name)
+    if found is None or isinstance(found, Unreadable):
+        return f"ModelVersion {name}, which trained v{production.version}, is not here."
+    return found
+
+
+async def _label_outcomes(resource: MonitorResource, ports: Ports) -> list[Outcome]:
+    spec = resource.spec.performance
+    if spec is None or spec.labels is None:
+        return []
+    if ports.labels is None:
+        raise MonitorReadError("this operator reads no labels (no LabelRows in its ports)")
+    return await asyncio.to_thread(ports.labels.outcomes, resource.namespace, spec.labels)
 
 
 def _configured(spec: ModelMonitorSpec, check: Check) -> bool:
@@ -352,6 +429,9 @@ def _export(resource: MonitorResource, status: ModelMonitorStatus) -> None:
             MONITOR_CHECK.labels(*labels, check.check).set(check.state == CheckState.ALARM.value)
     for drift in status.drift:
         MONITOR_PSI.labels(*labels, drift.feature).set(drift.psi)
+    for reading in status.performance:
+        if reading.day is None and reading.value is not None:  # the whole window's, not a day's
+            MONITOR_METRIC.labels(*labels, reading.metric).set(reading.value)
 
 
 @on_delete(MODEL_MONITOR)

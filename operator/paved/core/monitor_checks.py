@@ -1,4 +1,5 @@
-"""A ModelMonitor's checks, judged: input drift, prediction drift and the guardrails (ADR 0031).
+"""A ModelMonitor's checks, judged: input drift, prediction drift and the guardrails (ADR 0031);
+the performance check is `core/monitor_performance` (ADR 0040).
 
 Pure: the controller hands in the reference histograms kept in status, the logged inputs and
 scores of the recent window, and the guardrails' verdicts. PSI is the gates' PSI
@@ -18,6 +19,7 @@ from paved.api.feature_view import NUMERIC_TYPES, DataType
 from paved.api.model_monitor import (
     Histogram,
     InputDrift,
+    MetricReading,
     ModelMonitorSpec,
     PredictionDrift,
     References,
@@ -46,6 +48,7 @@ class Check(StrEnum):
     INPUT_DRIFT = "InputDrift"
     PREDICTION_DRIFT = "PredictionDrift"
     GUARDRAILS = "GuardrailBreached"
+    PERFORMANCE = "PerformanceDropped"
 
 
 class CheckState(StrEnum):
@@ -84,6 +87,7 @@ class CheckVerdict:
     threshold: float | None = None
     samples: int | None = None
     drift: tuple[FeatureDrift, ...] = ()
+    readings: tuple[MetricReading, ...] = ()  # the performance check's live metric
 
     def observation(self) -> Observation:
         return Observation(self.check.value, _CONDITION[self.state], self.reason, self.message)

@@ -87,6 +87,7 @@ def configured(spec: ModelMonitorSpec) -> tuple[Check, ...]:
         (Check.GUARDRAILS, spec.guardrails),
         (Check.INPUT_DRIFT, spec.input_drift),
         (Check.PREDICTION_DRIFT, spec.prediction_drift),
+        (Check.PERFORMANCE, spec.performance),
     )
     return tuple(check for check, section in sections if section is not None)
 
@@ -120,10 +121,13 @@ def decide(
     return Judge(production, subject.status.references)
 
 
-def judged_since(spec: ModelMonitorSpec, production: Production, now: dt.datetime) -> dt.datetime:
-    """Where the window the checks read starts: `window` ago, but never before the promotion
-    (what the version served before it, as a canary or a shadow, is its score reference)."""
-    since = now - parse_duration(spec.window)
+def judged_since(
+    spec: ModelMonitorSpec, production: Production, now: dt.datetime, *, window: str | None = None
+) -> dt.datetime:
+    """Where the window a check reads starts: `window` (by default the monitor's) ago, but never
+    before the promotion (what the version served before it, as a canary or a shadow, is its
+    score reference)."""
+    since = now - parse_duration(window or spec.window)
     at = production.promoted_at
     return since if at is None or at < since else min(at, now)
 
@@ -198,6 +202,7 @@ def judged(
                 FeatureDriftResult(feature=d.feature, psi=d.psi, threshold=d.threshold)
                 for d in drifts
             ],
+            "performance": [r for v in verdicts for r in v.readings],
             "last_checked_at": now,
             "next_check_at": _next(subject, now),
             "summary": _summary(verdicts),

@@ -7,7 +7,9 @@ the same moment gives the same labels whatever order outcomes arrived in and how
 was repeated. Two kinds of outcome judge a prediction:
 
 - **feedback**, by request id (Seldon's feedback carries the response, and so its `puid`): the
-  prediction's own verdict, and it wins over a label;
+  truth it gives is the prediction's own label, and it wins over a label of the entity (a
+  feedback's reward alone judges how the answer served, not what was true: it is logged as a
+  reward and never joined);
 - a **label**, by entity and time (a label source declared on the model): the first label of the
   prediction's entity whose event time is after the prediction, within the horizon.
 
@@ -27,7 +29,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote
 
 _HASH_SPACE: Final = 2**64
@@ -42,8 +44,11 @@ class LogKind(enum.StrEnum):
 
 
 class OutcomeKind(enum.StrEnum):
-    FEEDBACK = "feedback"  # keyed by request id
+    FEEDBACK = "feedback"  # the prediction's label (Seldon feedback's truth), keyed by request id
     LABEL = "label"  # keyed by entity, at its event time
+    # Seldon feedback's reward, keyed by request id: how well an answer served, not what the
+    # truth was. Kept in the log; never joined as a label.
+    REWARD = "reward"
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,26 @@ def sampled(request_id: str, rate: float) -> bool:
 def entity_key(join_keys: Mapping[str, object]) -> str:
     """One string per entity: its join keys as canonical JSON (`{"user_id":42}`)."""
     return json.dumps(dict(sorted(join_keys.items())), separators=(",", ":"), default=str)
+
+
+def labels_as_outcomes(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    entity_columns: Sequence[str],
+    timestamp_column: str,
+    label: str,
+) -> list[Outcome]:
+    """A label source's rows as outcomes by entity and time, known from their own time (a file
+    of labels has no received time of its own). TypeError or ValueError for a label that is no
+    number, a time that is no time."""
+    outcomes = []
+    for row in rows:
+        at = row[timestamp_column]
+        if not isinstance(at, dt.datetime):
+            raise TypeError(f"{timestamp_column}: {at!r} is not a timestamp")
+        entity = entity_key({column: row[column] for column in entity_columns})
+        outcomes.append(Outcome(OutcomeKind.LABEL, entity, float(row[label]), at, at))
+    return outcomes
 
 
 def partition(kind: LogKind, model: str, day: dt.date) -> PurePosixPath:

@@ -222,6 +222,9 @@ class MonitorReason(StrEnum):
     GUARDRAILS_HOLD = "GuardrailsHold"
     GUARDRAIL_BREACHED = "GuardrailBreached"
     METRICS_UNAVAILABLE = "MetricsUnavailable"
+    PERFORMANCE_HOLDS = "PerformanceHolds"
+    PERFORMANCE_DROPPED = "PerformanceDropped"
+    NOT_MEASURABLE = "NotMeasurable"  # the metric cannot be computed on these outcomes
     ALL_CHECKS_PASS = "AllChecksPass"
     CHECKS_ALARM = "ChecksAlarm"
     NOT_JUDGED = "NotJudged"

@@ -5,13 +5,14 @@ writes: the ModelVersion of a retraining."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import pyarrow as pa
 
 from paved.api.model_version import Labels, ModelVersionSpec
 from paved.core.monitor_checks import LoggedWindow
+from paved.core.prediction_log import Joined, Outcome
 
 __all__ = [
     "LabelRows",
@@ -35,11 +36,32 @@ class PredictionLogReader(Protocol):
         as the log holds it; MonitorReadError when the log cannot be read."""
         ...
 
+    def judged(
+        self,
+        namespace: str,
+        model: str,
+        version: str,
+        *,
+        since: dt.datetime,
+        until: dt.datetime,
+        horizon: dt.timedelta,
+        labels: Sequence[Outcome] = (),
+    ) -> list[Joined]:
+        """`version`'s predictions served in [since, until), each with the outcome that judges
+        it as known at `until` (the log's feedback, else one of `labels` within `horizon`);
+        MonitorReadError when the log cannot be read."""
+        ...
+
 
 class LabelRows(Protocol):
     def entity_rows(self, namespace: str, labels: Labels) -> pa.Table:
         """The labels' entity columns and timestamp column (under the namespace's data root):
         the rows a training set joined its features to; MonitorReadError when unreadable."""
+        ...
+
+    def outcomes(self, namespace: str, labels: Labels) -> list[Outcome]:
+        """The labels as outcomes by entity and event time (a label source of a monitor's
+        performance check); MonitorReadError when unreadable."""
         ...
 
 

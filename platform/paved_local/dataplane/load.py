@@ -3,7 +3,8 @@ requests, then feedback.
 
 Each request is one example's features; when the example has a label, the caller's reward
 function turns (score, label) into the business outcome. On Seldon it goes back as feedback,
-carrying the response so the reward counts for the predictor that served it; on KServe (which
+carrying the response so the reward counts for the predictor that served it, and the label as
+its truth (what the prediction log joins to the prediction); on KServe (which
 has no feedback API) it is recorded for the revision the v2 response names, as an application
 would count its business metric per arm.
 """
@@ -54,7 +55,8 @@ class Wire:
     headers: Mapping[str, str]
     body: Callable[[Example], dict[str, Any]]
     answer: Callable[[dict[str, Any]], tuple[str, float]]  # the arm that answered, its score
-    feedback: Callable[[dict[str, Any], str, float], tuple[str, dict[str, Any]]]
+    # (answer, arm, reward, label) → where the outcome goes, and what it says.
+    feedback: Callable[[dict[str, Any], str, float, int], tuple[str, dict[str, Any]]]
 
 
 def _seldon(base: str) -> Wire:
@@ -67,7 +69,11 @@ def _seldon(base: str) -> Wire:
         {},
         body,
         lambda answer: (answer["meta"]["tags"]["predictor"], float(answer["data"]["ndarray"][0])),
-        lambda answer, _, earned: (f"{base}/feedback", {"response": answer, "reward": earned}),
+        lambda answer, _, earned, label: (
+            f"{base}/feedback",
+            # The truth is the request's label: the prediction log joins it to the prediction.
+            {"response": answer, "reward": earned, "truth": {"data": {"ndarray": [[label]]}}},
+        ),
     )
 
 
@@ -87,7 +93,7 @@ def _kserve(dataplane: str, namespace: str, name: str) -> Wire:
         {"Host": f"{name}.{namespace}.example.com"},
         body,
         lambda answer: (answer["model_version"], float(answer["outputs"][0]["data"][0])),
-        lambda _, revision, earned: (
+        lambda _, revision, earned, _label: (
             f"{dataplane}/v1/outcomes",
             {"namespace": namespace, "revision": revision, "reward": earned},
         ),
@@ -117,7 +123,7 @@ async def _one(
         return
     earned = reward(score, example.label)
     stats.rewards[arm] += int(earned)
-    url, outcome = wire.feedback(answer, arm, earned)
+    url, outcome = wire.feedback(answer, arm, earned, example.label)
     with contextlib.suppress(httpx.HTTPError):
         await http.post(url, json=outcome)
 

@@ -178,10 +178,42 @@ def prediction_records(served: Served, now: dt.datetime) -> list[parquet.Record]
     ]
 
 
-def feedback_record(
-    route: Route, predictor: Predictor, request_id: str, reward: float, now: dt.datetime
-) -> parquet.OutcomeRecord:
-    """Seldon feedback as an outcome of the request its response names."""
+def feedback_records(
+    route: Route,
+    predictor: Predictor,
+    request_id: str,
+    *,
+    reward: float,
+    truths: Sequence[float],
+    now: dt.datetime,
+) -> list[parquet.OutcomeRecord]:
+    """Seldon feedback as outcomes of the request its response names: its reward, and its
+    truth as each row's label (rows keyed as their predictions are: `<request id>:<row>` when
+    there are several)."""
     model, _ = model_of(route.namespace, predictor, route.deployment)
-    outcome = Outcome(OutcomeKind.FEEDBACK, request_id, reward, now, now)
-    return parquet.OutcomeRecord(route.namespace, model, outcome)
+    outcomes = [Outcome(OutcomeKind.REWARD, request_id, reward, now, now)]
+    many = len(truths) > 1
+    outcomes += [
+        Outcome(OutcomeKind.FEEDBACK, f"{request_id}:{n}" if many else request_id, truth, now, now)
+        for n, truth in enumerate(truths)
+    ]
+    return [parquet.OutcomeRecord(route.namespace, model, outcome) for outcome in outcomes]
+
+
+def truths(truth: Mapping[str, Any] | None) -> list[float]:
+    """The labels of a Seldon feedback's `truth` message: one number per row of its
+    `data.ndarray` (a row may be a one-element list) or `data.tensor.values`. ValueError names
+    what is not a label."""
+    if truth is None:
+        return []
+    data = truth.get("data")
+    if not isinstance(data, dict):
+        raise ValueError("truth: give data.ndarray or data.tensor, one label per row")
+    tensor = data.get("tensor")
+    rows = tensor.get("values") if isinstance(tensor, dict) else data.get("ndarray")
+    if not isinstance(rows, list) or not rows:
+        raise ValueError("truth: give data.ndarray or data.tensor, one label per row")
+    labels = [row[0] if isinstance(row, list) and len(row) == 1 else row for row in rows]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in labels):
+        raise ValueError("truth: each row's label is one number (a class index, 0/1, a value)")
+    return [float(v) for v in labels]

@@ -174,6 +174,8 @@ class Rows:
 class FeedbackRequest(BaseModel):
     response: dict[str, Any] = Field(default_factory=dict)
     reward: float = Field(ge=0)
+    # Seldon's truth: the request's labels (a SeldonMessage), logged as its predictions' outcomes.
+    truth: dict[str, Any] | None = None
 
 
 class Metrics:
@@ -330,10 +332,22 @@ class DataPlane:
             for record in prediction_log.prediction_records(served, dt.datetime.now(dt.UTC)):
                 self.logger.offer(record)
 
-    def log_feedback(self, route: Route, predictor: Predictor, puid: object, reward: float) -> None:
+    def log_feedback(
+        self, route: Route, predictor: Predictor, puid: object, body: FeedbackRequest
+    ) -> None:
+        """Log the feedback's reward and truth; ValueError names a truth that is no label."""
+        labels = prediction_log.truths(body.truth)
         if self.logger is not None and isinstance(puid, str) and self.logger.wanted(puid):
-            now = dt.datetime.now(dt.UTC)
-            self.logger.offer(prediction_log.feedback_record(route, predictor, puid, reward, now))
+            records = prediction_log.feedback_records(
+                route,
+                predictor,
+                puid,
+                reward=body.reward,
+                truths=labels,
+                now=dt.datetime.now(dt.UTC),
+            )
+            for record in records:
+                self.logger.offer(record)
 
     async def refresh(self) -> None:
         """Take the SeldonDeployments as they are now; a route changes only once its models load."""
@@ -701,10 +715,13 @@ def application(plane: DataPlane) -> web.Application:
         predictor = next((p for p in route.live if p.name == named), None) or choose(
             route, random.random()
         )
+        try:
+            plane.log_feedback(route, predictor, meta.get("puid"), body)
+        except ValueError as error:
+            return _error(400, str(error))
         labels = plane.metrics.labels(route, predictor)
         plane.metrics.feedback.labels(**labels, model_name=predictor.model_uri).inc()
         plane.metrics.reward.labels(**labels, model_name=predictor.model_uri).inc(body.reward)
-        plane.log_feedback(route, predictor, meta.get("puid"), body.reward)
         plane.metrics.requests.labels(
             **labels, service="feedback", method="post", code="200"
         ).observe(time.perf_counter() - started)

@@ -12,6 +12,7 @@ import pytest
 
 from paved.adapters.offline.labels import ParquetLabels
 from paved.api.model_version import Labels
+from paved.core.prediction_log import OutcomeKind
 from paved.ports.monitoring import MonitorReadError
 
 LABELS = Labels(
@@ -39,3 +40,28 @@ def test_labels_that_cannot_be_read_say_where(tmp_path: Path, path: str, message
     (tmp_path / "shop").mkdir()
     with pytest.raises(MonitorReadError, match=message):
         ParquetLabels(str(tmp_path)).entity_rows("shop", LABELS.model_copy(update={"path": path}))
+
+
+def test_a_label_source_reads_as_outcomes_by_entity_and_time(tmp_path: Path) -> None:
+    folder = tmp_path / "shop" / "labels"
+    folder.mkdir(parents=True)
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    table = pa.table({"user_id": [1, 2], "ts": [at, at], "y": [0, 1], "note": ["a", "b"]})
+    pq.write_table(table, folder / "a.parquet")
+
+    outcomes = ParquetLabels(str(tmp_path)).outcomes("shop", LABELS)
+
+    assert [(o.kind, o.key, o.value, o.event_time) for o in outcomes] == [
+        (OutcomeKind.LABEL, '{"user_id":1}', 0.0, at),
+        (OutcomeKind.LABEL, '{"user_id":2}', 1.0, at),
+    ]
+
+
+def test_a_label_that_is_no_number_is_a_read_error_naming_the_file(tmp_path: Path) -> None:
+    folder = tmp_path / "shop" / "labels"
+    folder.mkdir(parents=True)
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    pq.write_table(pa.table({"user_id": [1], "ts": [at], "y": ["yes"]}), folder / "a.parquet")
+
+    with pytest.raises(MonitorReadError, match="labels at labels/"):
+        ParquetLabels(str(tmp_path)).outcomes("shop", LABELS)

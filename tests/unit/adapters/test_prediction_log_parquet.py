@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from paved.adapters.prediction_log import parquet
-from paved.core.prediction_log import LogKind, Prediction, entity_key
+from paved.core.prediction_log import LogKind, Outcome, OutcomeKind, Prediction, entity_key
 
 DAY = dt.datetime(2026, 12, 4, 9, 0, tzinfo=dt.UTC)
 
@@ -136,3 +136,31 @@ def test_a_window_of_single_scores_has_no_predicted_classes(tmp_path: Path) -> N
     )
     assert window.predicted_classes == []
     assert window.outputs() == window.scores
+
+
+def test_the_judged_window_is_one_versions_predictions_with_what_is_known_of_them(
+    tmp_path: Path,
+) -> None:
+    _logged(tmp_path)  # version 3, users 1..4 at 10:00, 11:00, 12:00, 13:00
+    at = DAY + dt.timedelta(hours=2)
+    truth = parquet.OutcomeRecord("shop", "churn", Outcome(OutcomeKind.FEEDBACK, "r2", 1.0, at, at))
+    reward = parquet.OutcomeRecord("shop", "churn", Outcome(OutcomeKind.REWARD, "r3", 1.0, at, at))
+    late = DAY + dt.timedelta(days=2)  # judges r1, but arrives after the window is read
+    later = parquet.OutcomeRecord(
+        "shop", "churn", Outcome(OutcomeKind.FEEDBACK, "r1", 0.0, late, late)
+    )
+    parquet.write(str(tmp_path), [truth, reward, later])
+    log = parquet.ParquetPredictionLog(str(tmp_path))
+
+    judged = log.judged(
+        "shop",
+        "churn",
+        "3",
+        since=DAY,
+        until=DAY + dt.timedelta(hours=3, minutes=30),
+        horizon=dt.timedelta(days=1),
+    )
+
+    found = {j.prediction.request_id: j.outcome.value if j.outcome else None for j in judged}
+    assert found == {"r1": None, "r2": 1.0, "r3": None}  # r4 (13:00) is past the window
+    assert log.judged("shop", "churn", "4", since=DAY, until=late, horizon=dt.timedelta(1)) == []

@@ -1,22 +1,29 @@
 """The ModelMonitor's handler called as kopf calls it: with no production version it says so and
 judges nothing; on a served production version its guardrails are read on the production arm,
-and a breach is GuardrailBreached=True with a Warning event and the gauge at 1."""
+and a breach is GuardrailBreached=True with a Warning event and the gauge at 1; its live AUC,
+read from the prediction log joined to Seldon feedback's truth, is judged against the version's
+at training."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import REGISTRY
 
+from paved.adapters.prediction_log import parquet
+from paved.adapters.prediction_log.parquet import ParquetPredictionLog
 from paved.api.crds import MODEL_MONITOR
 from paved.api.model_version import Stage
 from paved.controllers.model_monitor import watch_model
 from paved.core.model_versions import RegisteredVersion
+from paved.core.prediction_log import Outcome, OutcomeKind, Prediction
 from paved.core.rollout_steps import Traffic
 from tests.support.adapter import Event, Kopf, body, recorded_events
-from tests.support.scripted_ports import Metrics, Registry, Router, scripted_ports
+from tests.support.scripted_ports import Metrics, Registry, Router, indices, scripted_ports
+from tests.support.training import example
 
 __all__ = ["recorded_events"]  # the fixture, for pytest
 
@@ -90,3 +97,45 @@ async def test_a_guardrail_breached_on_the_production_arm_alarms(
     assert Event("Warning", "GuardrailBreached", "errorRate 0.05 > 0.01") in outcome.events
     labels = {"namespace": "ml", "model_monitor": "subject", "check": "GuardrailBreached"}
     assert REGISTRY.get_sample_value("paved_monitor_check", labels) == 1
+
+
+def _log_served_and_judged(data_root: Path, *, right: int, wrong: int) -> None:
+    """Predictions of v3 an hour ago, each judged by Seldon feedback's truth: `right` of them
+    ranked the churner above the stayer, `wrong` the other way round."""
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    records: list[parquet.Record] = []
+    pairs = [(0.8, 1.0), (0.2, 0.0)] * right + [(0.2, 1.0), (0.8, 0.0)] * wrong
+    for n, (score, truth) in enumerate(pairs):
+        prediction = Prediction(f"r{n}", f'{{"user_id":{n}}}', at, "3", score)
+        records.append(parquet.PredictionRecord("ml", "churn", "main", prediction, {}))
+        outcome = Outcome(OutcomeKind.FEEDBACK, f"r{n}", truth, at, at)
+        records.append(parquet.OutcomeRecord("ml", "churn", outcome))
+    parquet.write(str(data_root), records)
+
+
+async def test_live_auc_below_the_one_at_training_alarms_on_the_joined_log(
+    tmp_path: Path, recorded_events: list[Event]
+) -> None:
+    _log_served_and_judged(tmp_path, right=60, wrong=40)  # AUC 0.6 live
+    trained = example("02-modelversion.yaml") | {"status": {"lineage": {"metrics": {"auc": 0.8}}}}
+    ports = replace(
+        scripted_ports(str(tmp_path)),
+        registry=ServingRegistry(production=PRODUCTION),
+        routers=Router(traffic=Traffic(0, 100)),
+        prediction_log=ParquetPredictionLog(str(tmp_path)),
+    )
+    spec = {**SPEC, "guardrails": None, "performance": {"minLabels": 100}}
+    monitor = Kopf(MODEL_MONITOR, watch_model, ports, recorded_events)
+
+    outcome = await monitor.call(
+        body(MODEL_MONITOR, spec), indices=indices(("ModelVersion", "churn-v3", trained))
+    )
+
+    dropped = outcome.condition("PerformanceDropped")
+    message = "auc 0.6000 live on 200 judged predictions vs 0.8000 at training: worse by 0.2000"
+    assert (dropped["status"], dropped["reason"]) == ("True", "PerformanceDropped")
+    assert dropped["message"].startswith(message)
+    overall, today = outcome.patch["status"]["performance"]
+    assert (overall["value"], overall["judged"], today["judged"]) == (0.6, 200, 200)
+    labels = {"namespace": "ml", "model_monitor": "subject", "metric": "auc"}
+    assert REGISTRY.get_sample_value("paved_monitor_metric", labels) == 0.6

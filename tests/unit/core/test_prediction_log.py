@@ -145,6 +145,14 @@ def test_feedback_wins_over_a_label_and_a_correction_over_the_first_answer() -> 
     assert joined[0].outcome == corrected
 
 
+def test_a_reward_is_no_label_and_never_judges_a_prediction() -> None:
+    prediction = Prediction("r1", ENTITIES[0], minutes(0), "3", 0.9)
+    reward = Outcome(OutcomeKind.REWARD, "r1", 1.0, minutes(1), minutes(1))
+    label = Outcome(OutcomeKind.LABEL, ENTITIES[0], 0.0, minutes(5), minutes(5))
+    joined = join([prediction], [reward, label], as_of=minutes(30), horizon=HORIZON)
+    assert joined[0].outcome == label
+
+
 def test_a_label_before_the_prediction_or_past_the_horizon_does_not_judge_it() -> None:
     prediction = Prediction("r1", ENTITIES[0], minutes(60), "3", 0.9)
     before = Outcome(OutcomeKind.LABEL, ENTITIES[0], 1.0, minutes(60), minutes(60))

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from paved.adapters.prediction_log import parquet
-from paved.core.prediction_log import LogKind, Prediction, entity_key
+from paved.core.prediction_log import LogKind, OutcomeKind, Prediction, entity_key
 from paved.core.serving import MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION
 from paved_local.dataplane import kserve
 from paved_local.dataplane.prediction_log import (
@@ -20,8 +20,9 @@ from paved_local.dataplane.prediction_log import (
     PredictionLogger,
     Served,
     entities,
-    feedback_record,
+    feedback_records,
     prediction_records,
+    truths,
 )
 from paved_local.dataplane.routing import route_of
 from paved_local.dataplane.scores import Scores
@@ -90,12 +91,49 @@ def test_a_multiclass_answer_is_logged_with_its_class_vector_and_top_probability
 def test_a_predictor_paved_did_not_annotate_is_logged_under_its_deployment() -> None:
     served = _route(annotated=False)
     assert {r.model for r in prediction_records(served, NOW)} == {"churn-serving"}
-    feedback = feedback_record(served.route, served.predictor, "abc", 1.0, NOW)
+    (feedback,) = feedback_records(
+        served.route, served.predictor, "abc", reward=1.0, truths=[], now=NOW
+    )
     assert (feedback.namespace, feedback.model, feedback.outcome.key) == (
         "shop",
         "churn-serving",
         "abc",
     )
+
+
+def test_feedback_logs_its_reward_apart_and_its_truth_as_each_rows_label() -> None:
+    served = _route()
+    truth = {"data": {"ndarray": [[1], [0]]}}
+
+    records = feedback_records(
+        served.route, served.predictor, "abc", reward=0.5, truths=truths(truth), now=NOW
+    )
+
+    outcomes = [(r.outcome.kind, r.outcome.key, r.outcome.value) for r in records]
+    assert outcomes == [
+        (OutcomeKind.REWARD, "abc", 0.5),
+        (OutcomeKind.FEEDBACK, "abc:0", 1.0),
+        (OutcomeKind.FEEDBACK, "abc:1", 0.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    "truth",
+    [
+        {"data": {"ndarray": [["yes"]]}},
+        {"data": {"ndarray": []}},
+        {"data": {"ndarray": [[1, 0]]}},
+        {"data": {"ndarray": [True]}},
+        {"strData": "1"},
+    ],
+)
+def test_a_truth_that_is_no_label_is_refused(truth: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="truth"):
+        truths(truth)
+
+
+def test_a_tensor_truth_gives_its_values() -> None:
+    assert truths({"data": {"tensor": {"shape": [2, 1], "values": [2, 0]}}}) == [2.0, 0.0]
 
 
 def test_entities_must_name_each_row() -> None:

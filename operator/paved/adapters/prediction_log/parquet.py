@@ -29,8 +29,8 @@ from paved.core.prediction_log import (
     Outcome,
     OutcomeKind,
     Prediction,
-    entity_key,
     join,
+    labels_as_outcomes,
     partition,
     predicted_class,
 )
@@ -183,14 +183,13 @@ def outcomes(table: pa.Table) -> list[Outcome]:
 def label_outcomes(
     labels: pa.Table, *, entity_columns: Sequence[str], timestamp_column: str, label: str
 ) -> list[Outcome]:
-    """A label source's rows (a ModelVersion's `spec.labels`) as outcomes by entity and time,
-    known from their own time (a file of labels has no received time of its own)."""
-    outcomes = []
-    for row in labels.select([*entity_columns, timestamp_column, label]).to_pylist():
-        at = row[timestamp_column]
-        entity = entity_key({column: row[column] for column in entity_columns})
-        outcomes.append(Outcome(OutcomeKind.LABEL, entity, float(row[label]), at, at))
-    return outcomes
+    """A label source's rows (a ModelVersion's `spec.labels`) as outcomes by entity and time."""
+    return labels_as_outcomes(
+        labels.select([*entity_columns, timestamp_column, label]).to_pylist(),
+        entity_columns=entity_columns,
+        timestamp_column=timestamp_column,
+        label=label,
+    )
 
 
 def joined(
@@ -243,6 +242,32 @@ class ParquetPredictionLog:
         inputs = {name: [row.get(name) for row in features] for name in names}
         scores = [float(score) for score in kept["score"]]
         return LoggedWindow(scores, inputs, _predicted_classes(kept["class_scores"]))
+
+    def judged(
+        self,
+        namespace: str,
+        model: str,
+        version: str,
+        *,
+        since: dt.datetime,
+        until: dt.datetime,
+        horizon: dt.timedelta,
+        labels: Sequence[Outcome] = (),
+    ) -> list[Joined]:
+        days = [
+            since.date() + dt.timedelta(n) for n in range((until.date() - since.date()).days + 1)
+        ]
+        try:
+            found = joined(
+                self._root, namespace, model, days=days, as_of=until, horizon=horizon, labels=labels
+            )
+        except (OSError, pa.ArrowException) as error:
+            raise MonitorReadError(f"the prediction log of {model}: {error}") from error
+        return [
+            row
+            for row in found
+            if row.prediction.model_version == version and since <= row.prediction.served_at < until
+        ]
 
 
 def _predicted_classes(vectors: Sequence[Sequence[float] | None]) -> list[str | None]:
