@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 import yaml
 
 from paved.adapters.prediction_log import parquet
@@ -22,6 +23,7 @@ from paved.adapters.registry.mlflow import MlflowRegistry
 from paved.api.model_version import Stage
 from paved.api.rollout import RolloutPhase, RolloutStatus
 from paved.core.model_versions import registered_model_name
+from paved.core.monitor_actions import BECAUSE_ANNOTATION as BECAUSE
 from paved.core.monitor_actions import MONITOR_LABEL
 from paved.core.prediction_log import LogKind, Prediction, entity_key
 from paved.core.registry_memory import rollout_ended
@@ -67,6 +69,18 @@ def _production(
     found = asyncio.run(registry.version(model, version))
     assert found is not None
     return version, found.uri
+
+
+def _train_churn_v1(kubectl: Kubectl, data: Path, namespace: str) -> dict[str, Any]:
+    """The churn data, its FeatureView, and churn-v1 applied (trained by its real pipeline)."""
+    write_churn_data(data)
+    view = example("01-featureview.yaml")
+    view["spec"]["source"]["path"] = "activity/*.parquet"
+    view["spec"]["materialization"]["enabled"] = False
+    kubectl.apply(yaml.safe_dump(view), "-n", namespace)
+    trained = _model_version("churn-v1", MODEL, "churn_labels.parquet")
+    kubectl.apply(yaml.safe_dump(trained), "-n", namespace)
+    return trained
 
 
 def _serve(kubectl: Kubectl, namespace: str, uri: str, *, version: str | None = None) -> None:
@@ -117,9 +131,8 @@ def _plain(features: Mapping[str, Any]) -> dict[str, Any]:
     return {name: v.item() if isinstance(v, np.generic) else v for name, v in features.items()}
 
 
-def _monitor(template: dict[str, Any]) -> dict[str, Any]:
-    """Input and score drift every 10 s over the last hour; a retraining from `template` once
-    input drift holds."""
+def _churn_monitor(**checks: Any) -> dict[str, Any]:
+    """A monitor of churn on its SeldonDeployment every 10 s, with `checks` (spec fields)."""
     return {
         "apiVersion": "paved.dev/v1alpha1",
         "kind": "ModelMonitor",
@@ -128,13 +141,21 @@ def _monitor(template: dict[str, Any]) -> dict[str, Any]:
             "model": MODEL,
             "target": {"seldonDeployment": {"name": "churn"}},
             "interval": f"{INTERVAL_SECONDS}s",
-            "window": "1h",
-            "minSamples": 200,
-            "inputDrift": {"maxPsi": 0.2},
-            "predictionDrift": {"maxPsi": 0.2},
-            "actions": {"retrain": {"when": ["InputDrift"], "template": template}},
+            **checks,
         },
     }
+
+
+def _monitor(template: dict[str, Any]) -> dict[str, Any]:
+    """Input and score drift over the last hour; a retraining from `template` once input drift
+    holds."""
+    return _churn_monitor(
+        window="1h",
+        minSamples=200,
+        inputDrift={"maxPsi": 0.2},
+        predictionDrift={"maxPsi": 0.2},
+        actions={"retrain": {"when": ["InputDrift"], "template": template}},
+    )
 
 
 def _monitor_event(
@@ -155,13 +176,7 @@ def test_drifted_inputs_alarm_and_retrain_a_version_that_waits_for_a_person(
     paved_operator: RunningOperator, kubectl: Kubectl, namespace: str, endpoints: Endpoints
 ) -> None:
     data = paved_operator.data_root / namespace
-    write_churn_data(data)
-    view = example("01-featureview.yaml")
-    view["spec"]["source"]["path"] = "activity/*.parquet"
-    view["spec"]["materialization"]["enabled"] = False
-    kubectl.apply(yaml.safe_dump(view), "-n", namespace)
-    trained = _model_version("churn-v1", MODEL, "churn_labels.parquet")
-    kubectl.apply(yaml.safe_dump(trained), "-n", namespace)
+    trained = _train_churn_v1(kubectl, data, namespace)
     now = dt.datetime.now(dt.UTC)
     promoted = now - dt.timedelta(minutes=20)
     version, uri = _production(kubectl, endpoints, namespace, promoted)
@@ -256,37 +271,34 @@ def _share_the_log(operator: RunningOperator, endpoints: Endpoints, namespace: s
         (operator.data_root / namespace / kind.value).symlink_to(logged, target_is_directory=True)
 
 
-def _performance_monitor() -> dict[str, Any]:
-    return {
-        "apiVersion": "paved.dev/v1alpha1",
-        "kind": "ModelMonitor",
-        "metadata": {"name": "churn"},
-        "spec": {
-            "model": MODEL,
-            "target": {"seldonDeployment": {"name": "churn"}},
-            "interval": f"{INTERVAL_SECONDS}s",
-            "performance": {"maxRegression": 0.1, "minLabels": 150, "window": "10m"},
-        },
+def _performance_monitor(template: dict[str, Any]) -> dict[str, Any]:
+    """Live AUC over the last 10 minutes; once it has dropped at two checks, a retraining on
+    the labels the log holds."""
+    retrain = {
+        "when": ["PerformanceDropped"],
+        "template": template,
+        "labelsFrom": "predictionLog",
+        "labelWindow": "1h",
+        "minLabels": 300,
     }
+    return _churn_monitor(
+        performance={"maxRegression": 0.1, "minLabels": 150, "window": "10m"},
+        actions={"retrain": retrain},
+    )
 
 
 def test_live_auc_from_seldon_feedback_is_judged_against_the_one_at_training(
     paved_operator: RunningOperator, kubectl: Kubectl, namespace: str, endpoints: Endpoints
 ) -> None:
     data = paved_operator.data_root / namespace
-    write_churn_data(data)
+    churn_v1 = _train_churn_v1(kubectl, data, namespace)
     _share_the_log(paved_operator, endpoints, namespace)
-    view = example("01-featureview.yaml")
-    view["spec"]["source"]["path"] = "activity/*.parquet"
-    view["spec"]["materialization"]["enabled"] = False
-    kubectl.apply(yaml.safe_dump(view), "-n", namespace)
-    trained_by = _model_version("churn-v1", MODEL, "churn_labels.parquet")
-    kubectl.apply(yaml.safe_dump(trained_by), "-n", namespace)
     version, uri = _production(kubectl, endpoints, namespace, dt.datetime.now(dt.UTC))
     trained = kubectl.get_json(MV, "churn-v1", "-n", namespace)["status"]["lineage"]["metrics"]
     _serve(kubectl, namespace, uri, version=version)
     examples = serving_examples(data)
-    kubectl.apply(yaml.safe_dump(_performance_monitor()), "-n", namespace)
+    template = {k: v for k, v in churn_v1["spec"].items() if k != "model"}
+    kubectl.apply(yaml.safe_dump(_performance_monitor(template)), "-n", namespace)
 
     # Users behave as the labels the model learnt from say: live AUC holds.
     with steady_load(endpoints, namespace, "churn", examples, rate=20):
@@ -302,7 +314,7 @@ def test_live_auc_from_seldon_feedback_is_judged_against_the_one_at_training(
     assert live["judged"] >= 150
 
     # The world turns: those the model sees leaving stay, and those it trusts leave.
-    turned = [Example(e.features, 1 - (e.label or 0)) for e in examples]
+    turned = [Example(e.features, 1 - (e.label or 0), e.entity) for e in examples]
     with steady_load(endpoints, namespace, "churn", turned, rate=20):
         dropped = wait_for_condition(
             kubectl, MONITOR, "churn", namespace, "PerformanceDropped", "True", timeout=120
@@ -315,3 +327,27 @@ def test_live_auc_from_seldon_feedback_is_judged_against_the_one_at_training(
         lambda: _monitor_event(kubectl, namespace, "PerformanceDropped", "auc"), 30, "event"
     )
     assert event["type"] == "Warning"
+
+    _retrained_on_the_logs_labels(kubectl, paved_operator.data_root, namespace)
+
+
+def _retrained_on_the_logs_labels(kubectl: Kubectl, data_root: Path, namespace: str) -> None:
+    """The drop held at the next check: one retraining, its labels the log's judged
+    predictions (each user as served, and what came back), trained by its real pipeline."""
+    started = wait_for_condition(
+        kubectl, MONITOR, "churn", namespace, "Retraining", "True", timeout=60
+    )
+    name = started["status"]["retraining"]["modelVersion"]
+    retraining = kubectl.get_json(MV, name, "-n", namespace)
+    path = retraining["spec"]["labels"]["path"]
+    assert path == f"retrained/churn/{name}.parquet"
+    written = pq.read_table(data_root / namespace / path)
+    assert written.column_names == ["user_id", "ts", "churned"]
+    assert written.num_rows >= 300
+    assert "PerformanceDropped: auc" in retraining["metadata"]["annotations"][BECAUSE]
+    judged = wait_for(
+        lambda: condition(kubectl.get_json(MV, name, "-n", namespace), "GatesPassed"),
+        timeout=300,
+        what=f"{name} to be trained and gated",
+    )
+    assert judged["status"] in ("True", "False")  # trained on them, and judged by its gates

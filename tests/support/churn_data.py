@@ -84,7 +84,11 @@ def serving_examples(root: Path) -> list[Example]:
     label = labels.sort_values("ts").groupby("user_id").tail(1).set_index("user_id")["churned"]
     features = ["clicks_7d", "sessions_7d", "tenure_days", "country"]
     return [
-        Example({name: row[name] for name in features}, int(label[row["user_id"]]))
+        Example(
+            {name: row[name] for name in features},
+            int(label[row["user_id"]]),
+            {"user_id": int(row["user_id"])},
+        )
         for row in latest.to_dict("records")
         if row["user_id"] in label.index
     ]

@@ -171,6 +171,15 @@ class ModelVersionTemplate(Model):
     approval: Approval = section(Approval)
 
 
+class LabelSource(StrEnum):
+    """Where a retraining's labels come from."""
+
+    TEMPLATE = "template"  # the template's labels, as given
+    # The prediction log's judged predictions of the last labelWindow: each entity, when it was
+    # served (the time its features are joined as of) and its outcome.
+    PREDICTION_LOG = "predictionLog"
+
+
 class Retrain(Model):
     when: list[RetrainTrigger] = Field(
         default_factory=lambda: [RetrainTrigger.INPUT_DRIFT],
@@ -182,6 +191,21 @@ class Retrain(Model):
     template: ModelVersionTemplate
     cool_down: PositiveDuration = Field(
         default="24h", description="At least this long between two retrainings' starts."
+    )
+    labels_from: LabelSource = Field(
+        default=LabelSource.TEMPLATE,
+        description="template: the template's labels. predictionLog: the logged predictions of "
+        "the last labelWindow whose outcomes are known, written as a labels file whose columns "
+        "are the template's labels' (entityColumns, timestampColumn, label).",
+    )
+    label_window: PositiveDuration = Field(
+        default="7d", description="predictionLog: how far back the labelled predictions go."
+    )
+    min_labels: int = Field(
+        default=500,
+        ge=1,
+        le=100_000_000,
+        description="predictionLog: fewer labelled predictions than this and nothing is trained.",
     )
 
 

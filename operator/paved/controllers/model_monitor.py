@@ -18,7 +18,13 @@ import pyarrow as pa
 
 from paved.api.crds import MODEL_MONITOR
 from paved.api.meta import parse_duration
-from paved.api.model_monitor import Histogram, ModelMonitorSpec, ModelMonitorStatus
+from paved.api.model_monitor import (
+    Histogram,
+    LabelSource,
+    ModelMonitorSpec,
+    ModelMonitorStatus,
+    Retrain,
+)
 from paved.api.model_version import Stage
 from paved.api.rollout import Guardrail
 from paved.controllers._kopf import Reconciled, Resource, on_delete, timer
@@ -33,6 +39,8 @@ from paved.core.monitor_actions import (
     reported,
     retrain,
     started,
+    too_few_labels,
+    with_logged_labels,
 )
 from paved.core.monitor_checks import (
     Check,
@@ -63,6 +71,7 @@ from paved.core.monitor_steps import (
 from paved.core.prediction_log import Outcome
 from paved.core.reasons import MonitorReason as Reason
 from paved.core.registry_memory import promoted_at
+from paved.core.retrain_labels import label_rows, labels_path
 from paved.core.rollout_steps import GuardrailVerdict, Traffic
 from paved.core.serving import Arm
 from paved.errors import PermanentError, TransientError
@@ -408,6 +417,12 @@ async def _start_retraining(
     """Create the retraining's ModelVersion; a refusal is reported, and nothing recorded."""
     if ports.model_versions is None:
         return reported(report, refused(start, "this operator creates no ModelVersions"))
+    policy = resource.spec.actions.retrain
+    if policy is not None and policy.labels_from is LabelSource.PREDICTION_LOG:
+        labelled = await _labels_from_the_log(resource, ports, start, policy)
+        if isinstance(labelled, Observation):
+            return reported(report, labelled)
+        start = labelled
     try:
         created = await ports.model_versions.create(
             resource.namespace,
@@ -419,6 +434,37 @@ async def _start_retraining(
     except PermanentError as error:
         return reported(report, refused(start, str(error)))
     return reported(report, started(start, created=created), start.record)
+
+
+async def _labels_from_the_log(
+    resource: MonitorResource, ports: Ports, start: StartRetraining, policy: Retrain
+) -> StartRetraining | Observation:
+    """The retraining's labels file, written from the log's labelled predictions of the last
+    labelWindow (every version's: a label is the entity's, whoever predicted it)."""
+    if ports.prediction_log is None or ports.labels is None:
+        return refused(start, "this operator reads no prediction log or writes no labels")
+    now = start.record.started_at
+    horizon = resource.spec.performance.label_horizon if resource.spec.performance else "1d"
+    try:
+        joined = await asyncio.to_thread(
+            ports.prediction_log.judged,
+            resource.namespace,
+            resource.spec.model,
+            None,
+            since=now - parse_duration(policy.label_window),
+            until=now,
+            horizon=parse_duration(horizon),
+            labels=await _label_outcomes(resource, ports),
+        )
+        rows = label_rows(joined, start.spec.labels, start.spec.task)
+        if len(rows) < policy.min_labels:
+            found, needed = len(rows), policy.min_labels
+            return too_few_labels(start, found=found, needed=needed, window=policy.label_window)
+        path = labels_path(resource.name, start.record.model_version)
+        await asyncio.to_thread(ports.labels.write, resource.namespace, path, rows)
+    except MonitorReadError as error:
+        return refused(start, f"its labels from the prediction log: {error}")
+    return with_logged_labels(start, path=path, rows=len(rows))
 
 
 def _export(resource: MonitorResource, status: ModelMonitorStatus) -> None:

@@ -30,6 +30,8 @@ RETRAINING: Final = "Retraining"
 # the pipeline parameters `retrained_by` and `retrained_because`, which MLflow records).
 MONITOR_LABEL: Final = "paved.dev/model-monitor"
 BECAUSE_ANNOTATION: Final = "paved.dev/retrained-because"
+# On a retraining trained on labels from the prediction log: how many, and the file.
+LABELS_ANNOTATION: Final = "paved.dev/labels-from-prediction-log"
 # A ModelVersion in one of these phases still moves towards production (or waits for a person
 # to sign it off and roll it out): the retraining is in flight.
 IN_FLIGHT: Final = frozenset(
@@ -154,6 +156,25 @@ def _start(
     return StartRetraining(
         trained, record, {MONITOR_LABEL: monitor}, {BECAUSE_ANNOTATION: evidence}
     )
+
+
+def with_logged_labels(start: StartRetraining, *, path: str, rows: int) -> StartRetraining:
+    """The retraining trained on the labels file written from the prediction log at `path`
+    (the template's labels' columns), and its lineage saying so."""
+    labels = start.spec.labels.model_copy(update={"path": path})
+    spec = start.spec.model_copy(update={"labels": labels})
+    annotations = {**start.annotations, LABELS_ANNOTATION: f"{rows} labelled predictions: {path}"}
+    return StartRetraining(spec, start.record, start.labels, annotations)
+
+
+def too_few_labels(start: StartRetraining, *, found: int, needed: int, window: str) -> Observation:
+    """Not retrained: the log holds too few labelled predictions to train on (tried again at
+    the next check while the alarm holds)."""
+    message = (
+        f"{found} labelled predictions in the last {window} < {needed} needed: "
+        f"{start.record.model_version} not started ({start.record.evidence})"
+    )
+    return Observation(RETRAINING, "False", Reason.TOO_FEW_SAMPLES, message)
 
 
 def started(start: StartRetraining, *, created: bool) -> Observation:

@@ -40,16 +40,16 @@ class PredictionLogReader(Protocol):
         self,
         namespace: str,
         model: str,
-        version: str,
+        version: str | None,
         *,
         since: dt.datetime,
         until: dt.datetime,
         horizon: dt.timedelta,
         labels: Sequence[Outcome] = (),
     ) -> list[Joined]:
-        """`version`'s predictions served in [since, until), each with the outcome that judges
-        it as known at `until` (the log's feedback, else one of `labels` within `horizon`);
-        MonitorReadError when the log cannot be read."""
+        """`version`'s predictions (every version's: None) served in [since, until), each with
+        the outcome that judges it as known at `until` (the log's feedback, else one of `labels`
+        within `horizon`); MonitorReadError when the log cannot be read."""
         ...
 
 
@@ -62,6 +62,12 @@ class LabelRows(Protocol):
     def outcomes(self, namespace: str, labels: Labels) -> list[Outcome]:
         """The labels as outcomes by entity and event time (a label source of a monitor's
         performance check); MonitorReadError when unreadable."""
+        ...
+
+    def write(self, namespace: str, path: str, rows: Sequence[Mapping[str, object]]) -> None:
+        """Write label rows (a retraining's, from the prediction log) as one Parquet file at
+        `path` under the namespace's data root, whole or not at all; MonitorReadError when it
+        cannot be written."""
         ...
 
 

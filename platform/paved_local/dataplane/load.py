@@ -28,6 +28,9 @@ from paved.api.rollout import Backend
 class Example:
     features: Mapping[str, Any]
     label: int | None = None
+    # The entity's join keys, sent as Seldon's `meta.tags.entity`: the prediction log keys the
+    # prediction by it, so its outcome can become a training label.
+    entity: Mapping[str, Any] | None = None
 
 
 def decision_reward(score: float, label: int) -> float:
@@ -62,7 +65,10 @@ class Wire:
 def _seldon(base: str) -> Wire:
     def body(example: Example) -> dict[str, Any]:
         names = list(example.features)
-        return {"data": {"names": names, "ndarray": [[example.features[n] for n in names]]}}
+        data = {"names": names, "ndarray": [[example.features[n] for n in names]]}
+        if example.entity is None:
+            return {"data": data}
+        return {"data": data, "meta": {"tags": {"entity": dict(example.entity)}}}
 
     return Wire(
         f"{base}/predictions",

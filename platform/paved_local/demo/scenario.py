@@ -303,7 +303,7 @@ class Demo:
         online = store.get_online_features(entity_rows, features, dt.datetime.now(dt.UTC))
         names = [c.split("__", 1)[-1] for c in online.columns]
         return [
-            Example(dict(zip(names, values, strict=True)), labels[user])
+            Example(dict(zip(names, values, strict=True)), labels[user], {"user_id": user})
             for user, values in zip(users, online.values, strict=True)
             if all(v is not None for v in values)
         ]

@@ -65,3 +65,16 @@ def test_a_label_that_is_no_number_is_a_read_error_naming_the_file(tmp_path: Pat
 
     with pytest.raises(MonitorReadError, match="labels at labels/"):
         ParquetLabels(str(tmp_path)).outcomes("shop", LABELS)
+
+
+def test_written_labels_read_back_whole_and_leave_no_partial_file(tmp_path: Path) -> None:
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    rows = [{"user_id": 1, "ts": at, "y": 1}, {"user_id": 2, "ts": at, "y": 0}]
+    store = ParquetLabels(str(tmp_path))
+
+    store.write("shop", "retrained/churn/v.parquet", rows)
+
+    folder = tmp_path / "shop" / "retrained" / "churn"
+    assert [p.name for p in folder.iterdir()] == ["v.parquet"]
+    written = LABELS.model_copy(update={"path": "retrained/churn/v.parquet"})
+    assert [o.value for o in store.outcomes("shop", written)] == [1.0, 0.0]

@@ -7,18 +7,22 @@ at training."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from prometheus_client import REGISTRY
 
+from paved.adapters.offline.labels import ParquetLabels
 from paved.adapters.prediction_log import parquet
 from paved.adapters.prediction_log.parquet import ParquetPredictionLog
 from paved.api.crds import MODEL_MONITOR
-from paved.api.model_version import Stage
+from paved.api.model_version import ModelVersionSpec, Stage
 from paved.controllers.model_monitor import watch_model
 from paved.core.model_versions import RegisteredVersion
+from paved.core.monitor_actions import LABELS_ANNOTATION
 from paved.core.prediction_log import Outcome, OutcomeKind, Prediction
 from paved.core.rollout_steps import Traffic
 from tests.support.adapter import Event, Kopf, body, recorded_events
@@ -139,3 +143,110 @@ async def test_live_auc_below_the_one_at_training_alarms_on_the_joined_log(
     assert (overall["value"], overall["judged"], today["judged"]) == (0.6, 200, 200)
     labels = {"namespace": "ml", "model_monitor": "subject", "metric": "auc"}
     assert REGISTRY.get_sample_value("paved_monitor_metric", labels) == 0.6
+
+
+@dataclass
+class Created:
+    """A `ModelVersionCreator` that keeps what it was asked to create."""
+
+    specs: dict[str, ModelVersionSpec] = field(default_factory=dict)
+    annotations: dict[str, Mapping[str, str]] = field(default_factory=dict)
+
+    async def create(
+        self,
+        _namespace: str,
+        name: str,
+        spec: ModelVersionSpec,
+        *,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> bool:
+        del labels
+        self.specs[name], self.annotations[name] = spec, annotations
+        return True
+
+
+def _retraining_monitor(tmp_path: Path, events: list[Event], created: Created) -> Kopf:
+    ports = replace(
+        scripted_ports(str(tmp_path)),
+        registry=ServingRegistry(production=PRODUCTION),
+        routers=Router(traffic=Traffic(0, 100)),
+        prediction_log=ParquetPredictionLog(str(tmp_path)),
+        labels=ParquetLabels(str(tmp_path)),
+        model_versions=created,
+    )
+    return Kopf(MODEL_MONITOR, watch_model, ports, events)
+
+
+def _retraining_spec(min_labels: int) -> dict[str, Any]:
+    template = {k: v for k, v in example("02-modelversion.yaml")["spec"].items() if k != "model"}
+    retrain = {
+        "when": ["PerformanceDropped"],
+        "template": template,
+        "labelsFrom": "predictionLog",
+        "minLabels": min_labels,
+    }
+    return {
+        **SPEC,
+        "guardrails": None,
+        "performance": {"minLabels": 100},
+        "actions": {"retrain": retrain},
+    }
+
+
+# The performance alarm as the check before left it: held at this tick, it triggers.
+ALARMED = {
+    "conditions": [
+        {
+            "type": "PerformanceDropped",
+            "status": "True",
+            "reason": "PerformanceDropped",
+            "message": "auc 0.6 live",
+            "lastTransitionTime": "2026-12-05T08:00:00Z",
+        }
+    ]
+}
+
+
+async def test_a_retraining_trains_on_the_logged_predictions_labels(
+    tmp_path: Path, recorded_events: list[Event]
+) -> None:
+    _log_served_and_judged(tmp_path, right=60, wrong=40)
+    trained = example("02-modelversion.yaml") | {"status": {"lineage": {"metrics": {"auc": 0.8}}}}
+    created = Created()
+    monitor = _retraining_monitor(tmp_path, recorded_events, created)
+
+    outcome = await monitor.call(
+        body(MODEL_MONITOR, _retraining_spec(min_labels=150), ALARMED),
+        indices=indices(("ModelVersion", "churn-v3", trained)),
+    )
+
+    (name,) = created.specs
+    labels = created.specs[name].labels
+    assert labels.path == f"retrained/subject/{name}.parquet"
+    assert (labels.entity_columns, labels.label) == (["user_id"], "churned")
+    written = pq.read_table(tmp_path / "ml" / labels.path)
+    assert written.num_rows == 200
+    assert set(written.column("churned").to_pylist()) == {0, 1}
+    assert created.annotations[name][LABELS_ANNOTATION].startswith("200 labelled predictions")
+    assert outcome.condition("Retraining")["reason"] == "RetrainStarted"
+
+
+async def test_too_few_labelled_predictions_train_nothing_and_say_so(
+    tmp_path: Path, recorded_events: list[Event]
+) -> None:
+    _log_served_and_judged(tmp_path, right=60, wrong=40)
+    trained = example("02-modelversion.yaml") | {"status": {"lineage": {"metrics": {"auc": 0.8}}}}
+    created = Created()
+    monitor = _retraining_monitor(tmp_path, recorded_events, created)
+
+    outcome = await monitor.call(
+        body(MODEL_MONITOR, _retraining_spec(min_labels=500), ALARMED),
+        indices=indices(("ModelVersion", "churn-v3", trained)),
+    )
+
+    assert created.specs == {}
+    retraining = outcome.condition("Retraining")
+    assert (retraining["status"], retraining["reason"]) == ("False", "TooFewSamples")
+    assert retraining["message"].startswith("200 labelled predictions in the last 7d < 500 needed")
+    assert "retraining" not in outcome.patch["status"]

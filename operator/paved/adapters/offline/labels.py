@@ -4,8 +4,13 @@ outcomes by entity and time."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from paved.adapters.offline.parquet import data_files
 from paved.api.model_version import Labels
@@ -38,6 +43,20 @@ class ParquetLabels:
         except (TypeError, ValueError, AttributeError) as error:
             # A label that is no number, a timestamp that is no time: the file, not the code.
             raise MonitorReadError(f"labels at {labels.path}: {error}") from error
+
+    def write(self, namespace: str, path: str, rows: Sequence[Mapping[str, object]]) -> None:
+        root = Path(namespace_root(self._root, namespace))
+        target = root / path
+        # Written beside its name, then renamed: a reader (a training run) sees all or nothing.
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(list(rows)), temporary)
+            temporary.replace(target)
+        except (OSError, pa.ArrowException) as error:
+            raise MonitorReadError(f"labels at {path}: {error}") from error
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def _read(self, field: str, namespace: str, labels: Labels, columns: list[str]) -> pa.Table:
         root = str(namespace_root(self._root, namespace))

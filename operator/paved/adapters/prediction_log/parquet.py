@@ -247,7 +247,7 @@ class ParquetPredictionLog:
         self,
         namespace: str,
         model: str,
-        version: str,
+        version: str | None,
         *,
         since: dt.datetime,
         until: dt.datetime,
@@ -266,7 +266,8 @@ class ParquetPredictionLog:
         return [
             row
             for row in found
-            if row.prediction.model_version == version and since <= row.prediction.served_at < until
+            if version in (None, row.prediction.model_version)
+            and since <= row.prediction.served_at < until
         ]
 
 
