@@ -9,14 +9,16 @@ import pytest
 from rich.console import Console
 
 from paved_local.demo.live import LineDisplay
+from paved_local.demo.record import DemoRecord
 from paved_local.demo.report import write_report
 from paved_local.demo.scenario import Demo, DemoOptions, summary
 from paved_local.demo.sites.local import LocalSite
 from paved_local.platform import LocalPlatform
 
 
-@pytest.mark.timeout(900)  # three trainings, two rollouts and a revert, on a 0.03 clock
-def test_the_demo_promotes_v2_rolls_v3_back_reverts_v2_and_writes_its_report(
+# Four trainings, two rollouts, a revert and a drift, on a 0.03 clock.
+@pytest.mark.timeout(1200)
+def test_the_demo_promotes_v2_rolls_v3_back_reverts_v2_retrains_on_drift_and_reports(
     local_platform: LocalPlatform, tmp_path: Path
 ) -> None:
     # The demo's own world (its default 1,500 users), on a faster clock.
@@ -28,12 +30,16 @@ def test_the_demo_promotes_v2_rolls_v3_back_reverts_v2_and_writes_its_report(
         record = Demo(LocalSite(local_platform), options, shown).run_sync()
 
     story = [(o.model_version, o.result) for o in record.outcomes]
-    assert story == [
+    assert story[:4] == [
         ("churn-v2", "production"),
         ("churn-v3", "rolled back"),
         ("churn-v2", "reverted"),
         ("churn-v1", "production"),
     ]
+    (retrained, result) = story[4]
+    assert retrained.startswith("churn-retrain-")
+    assert result == "waiting for a person"
+    _the_monitor_saw_the_drift_and_retrained(record)
     assert "A/B win" in record.outcomes[0].detail
     assert record.outcomes[1].detail.startswith("GuardrailBreached: errorRate")
     (rollback,) = record.rollbacks
@@ -70,7 +76,7 @@ def test_the_demo_promotes_v2_rolls_v3_back_reverts_v2_and_writes_its_report(
     assert any(e.outcome == "win" for e in record.ab)
 
     report = write_report(record, tmp_path / "report.html").read_text()
-    for section in ("traffic", "guardrails", "ab-test", "gates", "rollbacks", "lineage"):
+    for section in ("traffic", "guardrails", "ab-test", "gates", "rollbacks", "lineage", "monitor"):
         assert f'id="{section}"' in report
     assert len(re.findall(r"<svg", report)) >= 3
     assert "Judged against churn-v1, the model serving when it trained" in report
@@ -79,3 +85,22 @@ def test_the_demo_promotes_v2_rolls_v3_back_reverts_v2_and_writes_its_report(
     assert "complete: every link is present" in report
     assert any("breach to restored traffic" in line for line in summary(record))
     assert any("command to traffic restored" in line for line in summary(record))
+
+
+def _the_monitor_saw_the_drift_and_retrained(record: DemoRecord) -> None:
+    """Act four: input drift and a live AUC drop, both seen after the world drifted; the
+    retraining trained on the log's labels, passed its gates and waits for a person."""
+    monitoring = record.monitoring
+    assert monitoring is not None
+    assert monitoring.drifted_at is not None
+    assert "clicks_7d PSI" in monitoring.input_drift
+    assert "at training: worse by" in monitoring.performance
+    for seen in (monitoring.input_drift_seen, monitoring.performance_seen):
+        assert seen is not None
+        assert seen > monitoring.drifted_at
+    live = [s.metric for s in monitoring.samples if s.metric is not None]
+    assert max(live) > monitoring.trained_metric - 0.05  # calm before the drift
+    assert min(live) < monitoring.trained_metric - 0.05  # the drop the monitor saw
+    assert monitoring.because.startswith(("PerformanceDropped: auc", "InputDrift: "))
+    assert "labelled predictions: retrained/churn/" in monitoring.labels
+    assert monitoring.retrained_phase == "Staging"  # gates passed; a person signs off

@@ -31,7 +31,7 @@ from paved.core.serving import ServedModel
 from paved_local.dataplane.load import Example
 from paved_local.platform import Endpoints
 from tests.e2e.test_model_version_trains_and_is_gated import MV, _model_version
-from tests.support.churn_data import serving_examples, write_churn_data
+from tests.support.churn_data import serving_examples, write_churn_data, write_today
 from tests.support.conditions import condition, wait_for_condition
 from tests.support.fixtures import RunningOperator
 from tests.support.kubectl import Kubectl
@@ -292,6 +292,7 @@ def test_live_auc_from_seldon_feedback_is_judged_against_the_one_at_training(
 ) -> None:
     data = paved_operator.data_root / namespace
     churn_v1 = _train_churn_v1(kubectl, data, namespace)
+    write_today(data, dt.datetime.now(dt.UTC))  # what is served today, as the retraining joins
     _share_the_log(paved_operator, endpoints, namespace)
     version, uri = _production(kubectl, endpoints, namespace, dt.datetime.now(dt.UTC))
     trained = kubectl.get_json(MV, "churn-v1", "-n", namespace)["status"]["lineage"]["metrics"]
@@ -345,9 +346,16 @@ def _retrained_on_the_logs_labels(kubectl: Kubectl, data_root: Path, namespace: 
     assert written.column_names == ["user_id", "ts", "churned"]
     assert written.num_rows >= 300
     assert "PerformanceDropped: auc" in retraining["metadata"]["annotations"][BECAUSE]
-    judged = wait_for(
-        lambda: condition(kubectl.get_json(MV, name, "-n", namespace), "GatesPassed"),
-        timeout=300,
-        what=f"{name} to be trained and gated",
-    )
-    assert judged["status"] in ("True", "False")  # trained on them, and judged by its gates
+
+    def settled() -> dict[str, Any] | None:
+        found = kubectl.get_json(MV, name, "-n", namespace)
+        phase = (found.get("status") or {}).get("phase")
+        return found if phase in ("Staging", "Held", "Failed") else None
+
+    # Trained on them by its real pipeline, and judged by its gates.
+    trained = wait_for(settled, timeout=300, what=f"{name} to be trained and gated")
+    assert trained["status"]["phase"] != "Failed", condition(trained, "Trained")
+    gates = condition(trained, "GatesPassed")
+    assert gates is not None
+    phase = trained["status"]["phase"]
+    print(f"{name}: {phase}, GatesPassed={gates['status']}: {gates['message']}")

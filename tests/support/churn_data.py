@@ -76,6 +76,24 @@ def write_churn_data(
     pq.write_table(labels, root / labels_file)
 
 
+def write_today(root: Path, now: dt.datetime) -> None:
+    """Each user's latest activity again as of a few minutes before `now`: the features a
+    model serves today, which a training run joins to labels of today point-in-time."""
+    activity = pq.read_table(root / "activity" / "part-0.parquet")
+    latest = activity.slice(activity.num_rows - len(set(activity["user_id"].to_pylist())))
+    at = now - dt.timedelta(minutes=5)
+    today = latest.set_column(
+        latest.schema.get_field_index("event_timestamp"),
+        "event_timestamp",
+        pa.array([at] * latest.num_rows, UTC),
+    ).set_column(
+        latest.schema.get_field_index("created_at"),
+        "created_at",
+        pa.array([at] * latest.num_rows, UTC),
+    )
+    pq.write_table(today, root / "activity" / "part-1-today.parquet")
+
+
 def serving_examples(root: Path) -> list[Example]:
     """Each user's latest activity as a request, with the user's latest churn label."""
     activity = pq.read_table(root / "activity").to_pandas()

@@ -106,6 +106,7 @@ class Load:
         examples: Sequence[Example],
         rate: float,
     ) -> None:
+        self._stop = asyncio.Event()  # a load started again after a stop runs until the next
         self._task = asyncio.create_task(
             generate_load(endpoints.dataplane, namespace, deployment, examples, rate, self._stop)
         )

@@ -162,3 +162,42 @@ def latest_labels(root: Path, world: World) -> dict[int, int]:
     labels = pq.read_table(root / world.labels).to_pandas().sort_values("ts")
     latest = labels.groupby("user_id").tail(1)
     return {int(u): int(c) for u, c in zip(latest["user_id"], latest["churned"], strict=True)}
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The world after it changed: each user's new snapshot, and who now churns."""
+
+    activity: str  # the file written, relative to the data root
+    latest_event: dt.datetime
+    labels: dict[int, int]  # each user's churn in the new world
+
+
+def drift(root: Path, now: dt.datetime, users: int, seed: int = 11) -> Drift:
+    """A product change: everyone clicks about three times as much (input drift), and churn no
+    longer follows engagement but support tickets (the model's AUC drops). Each user's new
+    snapshot is written as activity of a minute ago; the labels are drawn from the new risk."""
+    rng = np.random.default_rng(seed)
+    current = pq.read_table(root / "activity").to_pandas()
+    latest = current.sort_values("event_timestamp").groupby("user_id").tail(1)
+    latest = latest.sort_values("user_id").head(users)
+    tickets = rng.poisson(rng.gamma(1.0, 1.0, len(latest)) * 2)
+    at = now - dt.timedelta(minutes=1)
+    snapshot = pa.table(
+        {
+            "user_id": pa.array(latest["user_id"], pa.int64()),
+            "event_timestamp": pa.array([at] * len(latest), UTC),
+            "created_at": pa.array([at] * len(latest), UTC),
+            "clicks_7d": pa.array(latest["clicks_7d"] * 3 + 30, pa.float64()),
+            "sessions_7d": pa.array(latest["sessions_7d"] * 3, pa.int64()),
+            "support_tickets_30d": pa.array(tickets, pa.int64()),
+            "tenure_days": pa.array(latest["tenure_days"] + 1, pa.int64()),
+            "plan": pa.array(latest["plan"], pa.string()),
+            "country": pa.array(latest["country"], pa.string()),
+        }
+    )
+    pq.write_table(snapshot, root / "activity" / "part-1-drifted.parquet")
+    risk = 1.6 * (tickets - 2.0)
+    churned = rng.random(len(latest)) < 1 / (1 + np.exp(-risk))
+    labels = {int(u): int(c) for u, c in zip(latest["user_id"], churned, strict=True)}
+    return Drift("activity/part-1-drifted.parquet", at, labels)

@@ -89,6 +89,35 @@ class Rollback(BaseModel):
     breach_to_restore_seconds: float | None  # breach visible in Prometheus → baseline at 100%
 
 
+class MonitorSample(BaseModel):
+    """What the ModelMonitor's status said at one look: its live metric and the worst PSI."""
+
+    at: float
+    metric: float | None  # live AUC over the judged window (None: not judged yet)
+    judged: int  # predictions with a known outcome behind it
+    psi: float | None  # the most drifted feature's PSI
+    feature: str | None
+
+
+class Monitoring(BaseModel):
+    """The fourth act: the world drifts, the monitor sees it, and a retraining waits for a
+    person."""
+
+    monitor: str
+    trained_metric: float  # the production version's AUC at training
+    samples: list[MonitorSample] = Field(default_factory=list)
+    drifted_at: float | None = None  # when the world's new data was written
+    input_drift: str = ""  # the InputDrift condition's message when it alarmed
+    performance: str = ""  # the PerformanceDropped condition's message when it alarmed
+    input_drift_seen: float | None = None
+    performance_seen: float | None = None
+    retraining: str | None = None  # the ModelVersion the monitor created
+    because: str = ""  # its recorded reason
+    labels: str = ""  # its labels from the prediction log
+    retrained_phase: str | None = None
+    retrained_gates: str | None = None
+
+
 class Outcome(BaseModel):
     model_version: str
     result: str  # e.g. "production", "rolled back", "held by a gate"
@@ -108,3 +137,4 @@ class DemoRecord(BaseModel):
     rollbacks: list[Rollback] = Field(default_factory=list)
     reverts: list[Revert] = Field(default_factory=list)
     outcomes: list[Outcome] = Field(default_factory=list)
+    monitoring: Monitoring | None = None

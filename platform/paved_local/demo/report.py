@@ -20,6 +20,7 @@ from paved_local.demo.record import (
     DemoRecord,
     GateResult,
     GuardrailSample,
+    Monitoring,
     TrafficSample,
 )
 
@@ -80,6 +81,7 @@ def render_report(record: DemoRecord) -> str:
         ("gates", "Gates", _gates(record)),
         ("rollbacks", "Rollbacks and reverts", _rollbacks(record)),
         ("lineage", "What serves now: paved lineage", _lineage(record)),
+        ("monitor", "The production model, watched: drift and retraining", _monitor(record)),
         ("timeline", "Timeline", _timeline(record)),
     ]
     nav = "".join(f'<a href="#{id_}">{_e(heading)}</a>' for id_, heading, _ in sections)
@@ -261,6 +263,51 @@ def _lineage(record: DemoRecord) -> str:
     return (
         f'<p class="{verdict.css_class}">{_e(verdict.text)}</p>'
         f'<p class="code">$ {_e(production.command)}</p><pre>{_e(production.text)}</pre>'
+    )
+
+
+def _monitor(record: DemoRecord) -> str:
+    """The fourth act: live AUC over time against the AUC at training, the drift, and the
+    retraining the monitor started."""
+    monitoring = record.monitoring
+    if monitoring is None:
+        return _nothing("model monitor (it runs on the local platform)")
+    facts = [
+        ("Input drift", monitoring.input_drift or "not seen"),
+        ("Live AUC", monitoring.performance or "no drop seen"),
+        ("Retraining", monitoring.retraining or "none started"),
+        ("Because", monitoring.because or "-"),
+        ("Trained on", monitoring.labels or "-"),
+        ("Its gates", f"{monitoring.retrained_gates or '-'} ({monitoring.retrained_phase or '-'})"),
+    ]
+    listed = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
+    return f"{_live_metric_plot(monitoring, _span(record))}<dl>{listed}</dl>"
+
+
+def _live_metric_plot(monitoring: Monitoring, span: float) -> str:
+    samples = [s for s in monitoring.samples if s.metric is not None]
+    known = [monitoring.trained_metric, *(s.metric for s in samples if s.metric is not None)]
+    frame = _Frame(0.0, span, *_extent(known))
+    live = _broken_line(frame, [(s.at, s.metric) for s in samples], "value", _BLUE, dashed=False)
+    trained = _broken_line(
+        frame,
+        [(0.0, monitoring.trained_metric), (span, monitoring.trained_metric)],
+        "threshold",
+        _GREY,
+        dashed=True,
+    )
+    marks = []
+    if monitoring.drifted_at is not None:
+        marks.append(
+            _point(
+                frame, monitoring.drifted_at, monitoring.trained_metric, _RED, "the world drifts"
+            )
+        )
+    legend = _legend([("live AUC", _BLUE, False), ("AUC at training", _GREY, True)])
+    return _svg(
+        frame,
+        "Live AUC of the production model (outcomes joined to its predictions) over time",
+        [_axes(frame, _TIME_AXIS, "AUC"), legend, *trained, *live, *marks],
     )
 
 
@@ -517,6 +564,8 @@ def _span(record: DemoRecord) -> float:
     """The end of the shared time axis, so plots of one demo line up with each other."""
     times = [s.at for s in record.traffic] + [s.at for s in record.guardrails]
     times += [e.at for e in record.ab] + [e.at for e in record.events]
+    if record.monitoring is not None:
+        times += [s.at for s in record.monitoring.samples]
     return max([1.0, *times])
 
 

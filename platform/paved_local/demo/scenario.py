@@ -15,7 +15,7 @@ import importlib.resources
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -40,6 +40,7 @@ from paved_local.demo.clock import compress
 from paved_local.demo.control import DemoCluster, Load
 from paved_local.demo.display import Display, Narrator
 from paved_local.demo.errors import DemoError
+from paved_local.demo.monitoring import world_drifts
 from paved_local.demo.record import (
     DemoRecord,
     GateResult,
@@ -158,6 +159,8 @@ class Demo:
             # v2 turns out wrong in production after all: one command puts v1 back.
             await self._revert(v1, v2)
             await self._lineage(v1)
+            # The world drifts under v1: a ModelMonitor sees it and retrains (issue #19).
+            await world_drifts(self, v1)
         finally:
             await self._stop(watcher)
         self.record.finished_at = dt.datetime.now(dt.UTC)
@@ -217,26 +220,8 @@ class Demo:
         if name not in self.live.models:
             await self._apply_model_version(manifest)
         self.stage(f"Training {name}: point-in-time join, time split, gates")
-
-        async def settled() -> dict[str, Any] | None:
-            found = await self.cluster.get("modelversions", name)
-            phase = (found.get("status") or {}).get("phase")
-            return found if phase in ("Staging", "Held", "Failed", "Production") else None
-
-        trained = await self.wait(settled, f"ModelVersion {name} to finish training")
+        trained = await self.trained(name)
         status = trained["status"]
-        for gate in status.get("gates", []):
-            verdict = {"pass": True, "fail": False}.get(gate["verdict"])
-            self.record.gates.append(
-                GateResult(
-                    model_version=name,
-                    gate=gate["name"],
-                    passed=verdict,
-                    message=gate.get("message", ""),
-                    value=gate.get("value"),
-                    threshold=gate.get("threshold"),
-                )
-            )
         if status["phase"] != "Staging":
             raise DemoError(f"{name} ended {status['phase']}: {status.get('gatesSummary')}")
         metrics = (status.get("lineage") or {}).get("metrics") or {}
@@ -248,6 +233,29 @@ class Demo:
             sign_off, user_api, self.namespace, name, "reviewed the gates and the slices"
         )
         self.event(f"{name} signed off by {signer} (the API server checked it is them)")
+        return trained
+
+    async def trained(self, name: str) -> dict[str, Any]:
+        """The ModelVersion once its training and gates have settled; its gates recorded."""
+
+        async def settled() -> dict[str, Any] | None:
+            found = await self.cluster.get("modelversions", name)
+            phase = (found.get("status") or {}).get("phase")
+            return found if phase in ("Staging", "Held", "Failed", "Production") else None
+
+        trained = await self.wait(settled, f"ModelVersion {name} to finish training")
+        for gate in trained["status"].get("gates", []):
+            verdict = {"pass": True, "fail": False}.get(gate["verdict"])
+            self.record.gates.append(
+                GateResult(
+                    model_version=name,
+                    gate=gate["name"],
+                    passed=verdict,
+                    message=gate.get("message", ""),
+                    value=gate.get("value"),
+                    threshold=gate.get("threshold"),
+                )
+            )
         return trained
 
     async def _serve(self, endpoints: Endpoints, v1: dict[str, Any]) -> None:
@@ -266,13 +274,22 @@ class Demo:
             return await self._route() is not None
 
         await self.wait(served, "the data plane to serve the deployment")
-        examples = await asyncio.to_thread(self._examples, endpoints)
+        examples = await asyncio.to_thread(self.examples, endpoints)
         rate = self.options.requests_per_second or self.site.requests_per_second
         self._load.start(endpoints, self.namespace, DEPLOYMENT, examples=examples, rate=rate)
         self.event(
             f"{rate:g} requests/s from {len(examples):,} users' "
             "online features; each outcome comes back as Seldon feedback"
         )
+
+    async def pause_load(self) -> None:
+        """No more requests until `resume_load`."""
+        await self._load.stop()
+
+    def resume_load(self, examples: list[Example]) -> None:
+        """The same rate of requests as before, from `examples`."""
+        rate = self.options.requests_per_second or self.site.requests_per_second
+        self._load.start(self.endpoints, self.namespace, DEPLOYMENT, examples=examples, rate=rate)
 
     async def _route(self) -> dict[str, Any] | None:
         """How the data plane routes the demo's deployment now (None: it does not serve it)."""
@@ -287,8 +304,11 @@ class Demo:
             None,
         )
 
-    def _examples(self, endpoints: Endpoints) -> list[Example]:
-        """Requests as the application makes them: each user's features from the online store."""
+    def examples(
+        self, endpoints: Endpoints, outcomes: Mapping[int, int] | None = None
+    ) -> list[Example]:
+        """Requests as the application makes them: each user's features from the online store,
+        and what the user does (`outcomes`; by default the world's latest labels)."""
         settings = OperatorSettings(
             kubeconfig=str(endpoints.kubeconfig),
             redis_url=endpoints.redis,
@@ -296,7 +316,7 @@ class Demo:
         )
         store = FeatureStore.from_cluster(self.namespace, settings)
         view = self.manifests["01-featureview.yaml"]["metadata"]["name"]
-        labels = data.latest_labels(self.namespace_data, self.world)
+        labels = outcomes or data.latest_labels(self.namespace_data, self.world)
         users = sorted(labels)
         entity_rows = [{"user_id": u} for u in users]
         features = [f"{view}:{f}" for f in data.FEATURES]

@@ -15,6 +15,8 @@ from paved_local.demo.record import (
     GateResult,
     GuardrailSample,
     Lineage,
+    Monitoring,
+    MonitorSample,
     Outcome,
     Revert,
     Rollback,
@@ -25,7 +27,16 @@ from paved_local.demo.report import render_report, write_report
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 SVG = "{http://www.w3.org/2000/svg}"
 RED = "#c62828"
-PLOT_SECTIONS = ["traffic", "guardrails", "ab-test", "gates", "rollbacks", "lineage", "timeline"]
+PLOT_SECTIONS = [
+    "traffic",
+    "guardrails",
+    "ab-test",
+    "gates",
+    "rollbacks",
+    "lineage",
+    "monitor",
+    "timeline",
+]
 
 
 def _record(**fields: Any) -> DemoRecord:
@@ -269,6 +280,36 @@ def test_the_production_section_is_what_paved_lineage_printed() -> None:
     assert '<p class="pass">complete: every link is present</p>' in section
     assert production.link("registryVersion") == {"uri": "u"}
     assert production.link("signOff") == {}
+
+
+def test_the_monitor_section_draws_live_auc_against_training_and_says_why_it_retrained() -> None:
+    monitoring = Monitoring(
+        monitor="churn",
+        trained_metric=0.78,
+        samples=[
+            MonitorSample(at=10, metric=None, judged=0, psi=None, feature=None),
+            MonitorSample(at=20, metric=0.77, judged=400, psi=0.01, feature="clicks_7d"),
+            MonitorSample(at=40, metric=0.55, judged=900, psi=3.2, feature="clicks_7d"),
+        ],
+        drifted_at=30,
+        input_drift="1 of 2 features drifted: clicks_7d PSI 3.2 > 0.2",
+        performance="auc 0.55 live vs 0.78 at training",
+        retraining="churn-retrain-1",
+        because="PerformanceDropped: auc 0.55 live <script>",
+        labels="900 labelled predictions: retrained/churn/churn-retrain-1.parquet",
+        retrained_phase="Staging",
+        retrained_gates="4/4 passed",
+    )
+
+    section = _section(render_report(_record(monitoring=monitoring)), "monitor")
+
+    (svg,) = _svgs(section)
+    (live,) = _paths(svg, "value")
+    assert live.get("d", "").count("L") == 1  # two judged samples; the unjudged one is left out
+    assert [p.get("stroke-dasharray") for p in _paths(svg, "threshold")] == ["6 4"]
+    assert "retrained/churn/churn-retrain-1.parquet" in section
+    assert "4/4 passed (Staging)" in section
+    assert "&lt;script&gt;" in section
 
 
 def test_the_timeline_lists_events_in_time_order() -> None:

@@ -40,6 +40,8 @@ class Site(Protocol):
     # The load a two-core laptop serves beside everything else the demo runs (training, the
     # operator, Prometheus) with the latency guardrail's headroom: what the demo sends unless told.
     requests_per_second: float
+    # Whether a ModelMonitor here reads the data plane's prediction log (the fourth act).
+    monitors_production: bool
 
     def up(self, log: Log) -> Endpoints:
         """Everything the demo talks to, running and reachable from this process."""

@@ -75,6 +75,9 @@ class KindSite:
     # batched in-process scoring. At 40 requests/s serving alone took a core of two, so training
     # beside it pushed the p99 past the demo's 1 s guardrail; half the rate leaves the headroom.
     requests_per_second = 20.0
+    # The cluster's data plane Pods do not write the prediction log where the operator Pod
+    # reads it yet: the fourth act (a ModelMonitor) runs on the local platform only.
+    monitors_production = False
 
     def __init__(self, cluster: KindCluster, *, directory: Path | None = None) -> None:
         self.cluster = cluster

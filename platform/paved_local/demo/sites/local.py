@@ -34,6 +34,7 @@ class LocalSite:
         "the Seldon-compatible data plane)"
     )
     requests_per_second = 40.0
+    monitors_production = True
 
     def __init__(self, platform: LocalPlatform) -> None:
         self.platform = platform
@@ -50,6 +51,9 @@ class LocalSite:
     ) -> LocalOperator:
         """Its data root is `directory`/data: what else the cluster holds is not the demo's."""
         environment = {**endpoints.exports(), "PAVED_CODE_COMMIT": code_commit()}
+        if endpoints.prediction_log is not None:
+            # The data plane's log, which the demo's ModelMonitor reads.
+            environment["PAVED_PREDICTION_LOG_ROOT"] = str(endpoints.prediction_log)
         process = OperatorProcess(
             endpoints,
             directory,
