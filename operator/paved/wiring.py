@@ -37,7 +37,7 @@ IO_THREADS: Final = 32
 
 
 def build_ports(settings: OperatorSettings) -> Ports:
-    from paved.adapters.kubernetes.model_versions import KubernetesModelVersions
+    from paved.adapters.kubernetes.model_versions import KubernetesModelVersions, KubernetesReverts
     from paved.adapters.kubernetes.pipeline_sources import ConfigMapPipelines
     from paved.adapters.metrics.prometheus import PrometheusMetrics
     from paved.adapters.streams.redis import RedisBacklogs
@@ -67,6 +67,7 @@ def build_ports(settings: OperatorSettings) -> Ports:
         prediction_log=prediction_log(settings),
         labels=label_rows(settings),
         model_versions=KubernetesModelVersions(kubernetes),
+        reverts=KubernetesReverts(kubernetes),
         pipelines=ConfigMapPipelines(kubernetes),
     )
 

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -76,12 +77,24 @@ def _promote(kubectl: Kubectl, namespace: str, deployment: str) -> dict[str, Any
     return status
 
 
-def test_lineage_of_a_promoted_model_then_a_revert_in_one_command(
+@dataclass(frozen=True)
+class Promoted:
+    """churn-v1, signed off and promoted by its Rollout over a previous production version."""
+
+    namespace: str
+    model: str  # the registered model
+    deployment: str
+    staged: dict[str, Any]  # churn-v1 as it was staged
+    previous_uri: str
+    candidate_uri: str
+
+
+def _promoted(
     paved_operator: RunningOperator,
     kubectl: Kubectl,
     endpoints: Endpoints,
     local_platform: LocalPlatform,
-) -> None:
+) -> Promoted:
     namespace = f"t-{uuid.uuid4().hex[:10]}"
     kubectl.run("create", "namespace", namespace)
     write_churn_data(paved_operator.data_root / namespace)
@@ -110,6 +123,19 @@ def test_lineage_of_a_promoted_model_then_a_revert_in_one_command(
     _promote(kubectl, namespace, deployment)
     candidate_uri = staged["status"]["registry"]["uri"]
     assert _baseline_model(kubectl, deployment, namespace) == candidate_uri
+    return Promoted(namespace, model, deployment, staged, previous_uri, candidate_uri)
+
+
+def test_lineage_of_a_promoted_model_then_a_revert_in_one_command(
+    paved_operator: RunningOperator,
+    kubectl: Kubectl,
+    endpoints: Endpoints,
+    local_platform: LocalPlatform,
+) -> None:
+    promoted = _promoted(paved_operator, kubectl, endpoints, local_platform)
+    namespace, model, deployment = promoted.namespace, promoted.model, promoted.deployment
+    staged, previous_uri = promoted.staged, promoted.previous_uri
+    candidate_uri = promoted.candidate_uri
     client = MlflowClient(endpoints.mlflow)
     version = staged["status"]["registry"]["version"]
     wait_for(
@@ -198,3 +224,70 @@ def test_lineage_of_a_promoted_model_then_a_revert_in_one_command(
     again = _paved(endpoints, "model", "revert", "churn", "-n", namespace)
     assert again.returncode == 1
     assert "is production" in again.stderr
+
+
+def test_a_monitor_reverts_a_production_model_that_breaks_a_hard_guardrail(
+    paved_operator: RunningOperator,
+    kubectl: Kubectl,
+    endpoints: Endpoints,
+    local_platform: LocalPlatform,
+) -> None:
+    promoted = _promoted(paved_operator, kubectl, endpoints, local_platform)
+    namespace = promoted.namespace
+    # A business guardrail in production: the share of refunds (here a constant above its max).
+    rule = {"name": "refundRate", "query": "vector(0.3)", "max": 0.1}
+    monitor = {
+        "apiVersion": "paved.dev/v1alpha1",
+        "kind": "ModelMonitor",
+        "metadata": {"name": "churn"},
+        "spec": {
+            "model": "churn",
+            "target": {"seldonDeployment": {"name": promoted.deployment}},
+            "interval": "5s",
+            "guardrails": {"rules": [rule]},
+            "actions": {"revert": {"when": ["GuardrailBreached"]}},
+        },
+    }
+    kubectl.apply(yaml.safe_dump(monitor), "-n", namespace)
+
+    asked = wait_for_condition(
+        kubectl, "modelmonitor.paved.dev", "churn", namespace, "Revert", "True", timeout=60
+    )
+    record = asked["status"]["revert"]
+    assert (record["rollout"], record["trigger"]) == ("churn-v1", "GuardrailBreached")
+    assert "refundRate 0.3 > 0.1" in record["evidence"]
+    rolled_back = wait_for(
+        lambda: (
+            (
+                (s := kubectl.get_json(ROLLOUT, "churn-v1", "-n", namespace).get("status") or {})
+                and s.get("phase") == "RolledBack"
+                and s
+            )
+            or None
+        ),
+        timeout=60,
+        what="the promoting Rollout to carry the revert out",
+    )
+    assert rolled_back["reverted"].startswith("ModelMonitor churn: GuardrailBreached: refundRate")
+    assert _baseline_model(kubectl, promoted.deployment, namespace) == promoted.previous_uri
+    client = MlflowClient(endpoints.mlflow)
+    production = client.get_model_version_by_alias(promoted.model, "production")
+    assert client.get_model_version_download_uri(promoted.model, production.version) == (
+        promoted.previous_uri
+    )
+    # Now it watches the version put back, and asks nothing more of the Rollout.
+    watching = wait_for(
+        lambda: (
+            (
+                (m := kubectl.get_json("modelmonitor.paved.dev", "churn", "-n", namespace))
+                and m["status"].get("modelVersion") == production.version
+                and m
+            )
+            or None
+        ),
+        timeout=60,
+        what="the monitor to watch the restored version",
+    )
+    assert (
+        watching["status"]["revert"]["version"] == promoted.staged["status"]["registry"]["version"]
+    )

@@ -209,8 +209,31 @@ class Retrain(Model):
     )
 
 
+class RevertTrigger(StrEnum):
+    """A check whose alarm puts the previous production version back (its condition type)."""
+
+    GUARDRAIL_BREACHED = "GuardrailBreached"  # at once, as a Rollout rolls back on a breach
+    PERFORMANCE_DROPPED = "PerformanceDropped"  # held over two checks in a row
+
+
+class RevertPolicy(Model):
+    """Put the version production had before back, through the Rollout that promoted the
+    current one (as `paved model revert` does): traffic and registry, with the evidence as the
+    reason. At most once per production version."""
+
+    when: list[RevertTrigger] = Field(
+        default_factory=lambda: [RevertTrigger.GUARDRAIL_BREACHED],
+        min_length=1,
+        max_length=2,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="GuardrailBreached reverts at its first alarm; PerformanceDropped once it "
+        "has alarmed at two checks in a row.",
+    )
+
+
 class Actions(Model):
     retrain: Retrain | None = None
+    revert: RevertPolicy | None = None
 
 
 class ModelMonitorSpec(Model):
@@ -228,6 +251,13 @@ class ModelMonitorSpec(Model):
             "a retraining is triggered by a check the monitor runs: configure inputDrift,"
             " predictionDrift or performance for each of actions.retrain.when",
             ".actions.retrain.when",
+        ),
+        cel(
+            "!has(self.actions.revert) || self.actions.revert.when.all(t,"
+            " t == 'GuardrailBreached' ? has(self.guardrails) : has(self.performance))",
+            "a revert is triggered by a check the monitor runs: configure guardrails or"
+            " performance for each of actions.revert.when",
+            ".actions.revert.when",
         ),
     )
 
@@ -263,6 +293,14 @@ class ModelMonitorSpec(Model):
         missing = [t.value for t in retrain.when if not run[t]] if retrain else []
         if missing:
             raise ValueError(f"actions.retrain.when: {missing[0]} is not a check this monitor runs")
+        revert = self.actions.revert
+        judged = {
+            RevertTrigger.GUARDRAIL_BREACHED: self.guardrails is not None,
+            RevertTrigger.PERFORMANCE_DROPPED: self.performance is not None,
+        }
+        unjudged = [t.value for t in revert.when if not judged[t]] if revert else []
+        if unjudged:
+            raise ValueError(f"actions.revert.when: {unjudged[0]} is not a check this monitor runs")
         return self
 
 
@@ -323,6 +361,16 @@ class RetrainingRecord(Model):
     started_at: dt.datetime
 
 
+class RevertRecord(Model):
+    """The last revert this monitor asked for."""
+
+    rollout: RecordedName = Field(description="The Rollout that promoted the reverted version.")
+    version: RecordedName = Field(description="The registry version it reverted.")
+    trigger: RecordedName
+    evidence: Message
+    requested_at: dt.datetime
+
+
 class ModelMonitorStatus(Status):
     model_version: RecordedName | None = Field(
         default=None, description="The registry version watched: production at the last check."
@@ -336,6 +384,7 @@ class ModelMonitorStatus(Status):
         description="The live metric over the judged predictions, then per day served.",
     )
     retraining: RetrainingRecord | None = None
+    revert: RevertRecord | None = None
     last_checked_at: dt.datetime | None = None
     next_check_at: dt.datetime | None = None
     summary: ShortText | None = Field(

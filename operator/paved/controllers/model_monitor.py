@@ -54,6 +54,14 @@ from paved.core.monitor_checks import (
     unavailable,
 )
 from paved.core.monitor_performance import performance
+from paved.core.monitor_revert import (
+    REVERT,
+    RequestRevert,
+    promoting_rollout,
+    requested,
+    revert,
+    reverted,
+)
 from paved.core.monitor_steps import (
     BuildReferences,
     Judge,
@@ -109,6 +117,7 @@ async def watch_model(resource: MonitorResource, ports: Ports, now: dt.datetime)
         case Judge():
             verdicts = await _judge(resource, ports, decision, now)
             report = judged(subject, decision.production, verdicts, now)
+            report = await _revert(resource, ports, report, verdicts, decision.production, now)
             report = await _act(resource, ports, report, verdicts, now)
             _export(resource, report.status)
         case _:
@@ -376,6 +385,51 @@ async def _guardrail(
 
 
 # -- actions ----------------------------------------------------------------------------------
+
+
+async def _revert(
+    resource: MonitorResource,
+    ports: Ports,
+    report: Report,
+    verdicts: list[CheckVerdict],
+    production: Production,
+    now: dt.datetime,
+) -> Report:
+    """The revert policy after the checks: ask the promoting Rollout, or say why not."""
+    subject = Subject(resource.spec, resource.status, resource.generation)
+    if subject.spec.actions.revert is None:
+        return report
+    rollouts = [
+        (r.name, r.spec.candidate, r.status.phase if r.status else None, r.created)
+        for r in await ports.cluster.rollouts(resource.namespace)
+        if not isinstance(r, Unreadable)
+    ]
+    promoting = promoting_rollout(rollouts, production)
+    action = revert(subject, verdicts, production, promoting, monitor=resource.name, now=now)
+    match action:
+        case None:
+            return report
+        case Observation():
+            return reverted(report, action)
+        case RequestRevert():
+            return await _request_revert(resource, ports, report, action)
+        case _:
+            assert_never(action)
+
+
+async def _request_revert(
+    resource: MonitorResource, ports: Ports, report: Report, request: RequestRevert
+) -> Report:
+    if ports.reverts is None:
+        message = f"{request.record.evidence}; but this operator asks no Rollout to revert"
+        observed = Observation(REVERT, "False", Reason.REVERT_REFUSED, message)
+        return reverted(report, observed)
+    try:
+        await ports.reverts.request_revert(resource.namespace, request.rollout, request.value)
+    except PermanentError as error:
+        why = f"Rollout {request.rollout} refused the revert: {error}"
+        return reverted(report, Observation(REVERT, "False", Reason.REVERT_REFUSED, why))
+    return reverted(report, requested(request), request.record)
 
 
 async def _act(

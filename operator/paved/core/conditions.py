@@ -69,7 +69,11 @@ ABNORMAL_WHEN_TRUE: Final = frozenset(
 )
 # Conditions that say what is under way, neither good nor bad (a monitor's Retraining): a flip
 # is Normal, but for the reasons that report a refusal.
-INFORMATIONAL: Final = {"Retraining": frozenset({"RetrainRefused"})}
+INFORMATIONAL: Final = {
+    "Retraining": frozenset({"RetrainRefused"}),
+    # A revert asked for is news, not a fault (the check that triggered it is the Warning).
+    "Revert": frozenset({"NoPromotingRollout", "RevertRefused", "AlreadyReverted"}),
+}
 
 
 def event_type(condition: Condition) -> Literal["Normal", "Warning"]:

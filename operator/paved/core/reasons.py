@@ -234,3 +234,8 @@ class MonitorReason(StrEnum):
     RETRAIN_IN_FLIGHT = "RetrainInFlight"
     COOLING_DOWN = "CoolingDown"
     RETRAIN_REFUSED = "RetrainRefused"
+    # The Revert condition (an action).
+    REVERT_REQUESTED = "RevertRequested"
+    NO_PROMOTING_ROLLOUT = "NoPromotingRollout"
+    ALREADY_REVERTED = "AlreadyReverted"  # no second revert before a new promotion
+    REVERT_REFUSED = "RevertRefused"

@@ -13,7 +13,12 @@ if TYPE_CHECKING:
     from paved.ports.cluster import Cluster
     from paved.ports.metrics import MetricsProvider
     from paved.ports.models import ModelLoader
-    from paved.ports.monitoring import LabelRows, ModelVersionCreator, PredictionLogReader
+    from paved.ports.monitoring import (
+        LabelRows,
+        ModelVersionCreator,
+        PredictionLogReader,
+        RolloutReverter,
+    )
     from paved.ports.offline import OfflineEngine
     from paved.ports.online import OnlineStore
     from paved.ports.pipelines import PipelineRunner, PipelineSources
@@ -32,6 +37,7 @@ _MODULES = {
     "LabelRows": "monitoring",
     "ModelVersionCreator": "monitoring",
     "PredictionLogReader": "monitoring",
+    "RolloutReverter": "monitoring",
     "OfflineEngine": "offline",
     "OnlineStore": "online",
     "PipelineRunner": "pipelines",
@@ -81,6 +87,8 @@ class Ports:
     labels: LabelRows | None = None
     # Where a monitor's retraining creates its ModelVersion; None: no monitor retrains.
     model_versions: ModelVersionCreator | None = None
+    # Where a monitor's revert asks the promoting Rollout; None: no monitor reverts.
+    reverts: RolloutReverter | None = None
     # Where a team's compiled pipeline is read (ConfigMaps); None: only built-in pipelines run.
     pipelines: PipelineSources | None = None
 
@@ -99,6 +107,7 @@ __all__ = [
     "Ports",
     "PredictionFiles",
     "PredictionLogReader",
+    "RolloutReverter",
     "Routers",
     "StreamBacklogs",
     "StreamWorkers",

@@ -20,6 +20,7 @@ __all__ = [
     "ModelVersionCreator",
     "MonitorReadError",
     "PredictionLogReader",
+    "RolloutReverter",
 ]
 
 
@@ -84,4 +85,12 @@ class ModelVersionCreator(Protocol):
         """Create the ModelVersion; False when one of that name exists already. The API
         server's refusal (validation, an admission policy) is a PermanentError with its
         message; an API server that does not answer, a TransientError."""
+        ...
+
+
+class RolloutReverter(Protocol):
+    async def request_revert(self, namespace: str, rollout: str, reason: str) -> None:
+        """Ask the Rollout to put back the version its candidate replaced (the
+        `paved.dev/revert` annotation, whose value is the reason). The API server's refusal is
+        a PermanentError with its message; one that does not answer, a TransientError."""
         ...
