@@ -181,13 +181,40 @@ class LabelSource(StrEnum):
 
 
 class Retrain(Model):
+    model_config = validated(
+        cel(
+            "size(self.when) > 0 || has(self.every) || has(self.afterLabels)",
+            "a retraining needs a trigger: when (a check's alarm), every or afterLabels",
+        )
+    )
+
     when: list[RetrainTrigger] = Field(
         default_factory=lambda: [RetrainTrigger.INPUT_DRIFT],
-        min_length=1,
         max_length=3,
         json_schema_extra={"x-kubernetes-list-type": "set"},
         description="The checks whose alarm, held over two checks in a row, starts a retraining.",
     )
+    every: PositiveDuration | None = Field(
+        default=None,
+        description="Also retrain on a schedule: this long after the last retraining started "
+        "(or, before any, the production version's promotion).",
+    )
+    after_labels: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000_000,
+        description="Also retrain once this many logged predictions have a known outcome since "
+        "the last retraining started (or the production version's promotion).",
+    )
+
+    @model_validator(mode="after")
+    def _has_a_trigger(self) -> Retrain:
+        if not self.when and self.every is None and self.after_labels is None:
+            raise ValueError(
+                "a retraining needs a trigger: when (a check's alarm), every or afterLabels"
+            )
+        return self
+
     template: ModelVersionTemplate
     cool_down: PositiveDuration = Field(
         default="24h", description="At least this long between two retrainings' starts."
@@ -356,7 +383,9 @@ class RetrainingRecord(Model):
     """The last retraining this monitor started."""
 
     model_version: RecordedName
-    trigger: RecordedName = Field(description="The check whose alarm started it.")
+    trigger: RecordedName = Field(
+        description="What started it: a check's alarm (its condition), Schedule or NewLabels."
+    )
     evidence: Message = Field(description="What the check read, e.g. 'clicks_7d PSI 0.31 > 0.2'.")
     started_at: dt.datetime
 

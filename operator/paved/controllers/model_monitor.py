@@ -34,6 +34,7 @@ from paved.core.guardrails import Measurement, evaluate
 from paved.core.model_versions import MODEL_VERSION_TAG, registered_model_name
 from paved.core.monitor_actions import (
     LastRetraining,
+    Since,
     StartRetraining,
     refused,
     reported,
@@ -118,7 +119,7 @@ async def watch_model(resource: MonitorResource, ports: Ports, now: dt.datetime)
             verdicts = await _judge(resource, ports, decision, now)
             report = judged(subject, decision.production, verdicts, now)
             report = await _revert(resource, ports, report, verdicts, decision.production, now)
-            report = await _act(resource, ports, report, verdicts, now)
+            report = await _act(resource, ports, report, verdicts, decision.production, now)
             _export(resource, report.status)
         case _:
             assert_never(decision)
@@ -437,12 +438,16 @@ async def _act(
     ports: Ports,
     report: Report,
     verdicts: list[CheckVerdict],
+    production: Production,
     now: dt.datetime,
 ) -> Report:
     """The retrain policy after the checks: start a retraining, or say why not."""
     subject = Subject(resource.spec, resource.status, resource.generation)
+    if any(o.type == REVERT and o.status == "True" for o in report.observations):
+        return report  # a revert under way: what to retrain from is the version put back
     last = await _last_retraining(resource, ports)
-    action = retrain(subject, verdicts, last, monitor=resource.name, now=now)
+    since = await _since(resource, ports, production, now)
+    action = retrain(subject, verdicts, last, monitor=resource.name, now=now, since=since)
     match action:
         case None:
             return report
@@ -452,6 +457,34 @@ async def _act(
             return await _start_retraining(resource, ports, report, action)
         case _:
             assert_never(action)
+
+
+async def _since(
+    resource: MonitorResource, ports: Ports, production: Production, now: dt.datetime
+) -> Since:
+    """Since the last retraining started (or the promotion): and, when a policy counts new
+    labels, how many logged predictions have a known outcome since then."""
+    policy, record = resource.spec.actions.retrain, resource.status.retraining
+    anchor = record.started_at if record is not None else production.promoted_at
+    if policy is None or policy.after_labels is None or anchor is None:
+        return Since(anchor)
+    if ports.prediction_log is None:
+        return Since(anchor)
+    horizon = resource.spec.performance.label_horizon if resource.spec.performance else "1d"
+    try:
+        joined = await asyncio.to_thread(
+            ports.prediction_log.judged,
+            resource.namespace,
+            resource.spec.model,
+            None,
+            since=anchor,
+            until=now,
+            horizon=parse_duration(horizon),
+            labels=await _label_outcomes(resource, ports),
+        )
+    except MonitorReadError:
+        return Since(anchor)  # uncounted: the performance check says why the log is unreadable
+    return Since(anchor, sum(1 for row in joined if row.outcome is not None))
 
 
 async def _last_retraining(resource: MonitorResource, ports: Ports) -> LastRetraining | None:

@@ -57,6 +57,24 @@ class LastRetraining:
 
 
 @dataclass(frozen=True)
+class Since:
+    """What happened since the last retraining started (or, before any, the production
+    version's promotion: the `anchor`), for the schedule and new-labels triggers."""
+
+    anchor: dt.datetime | None
+    labelled: int | None = None  # logged predictions with a known outcome since (None: uncounted)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why a retraining starts: a held alarm, the schedule or new labels; `began` names it."""
+
+    name: str  # a check's condition type, Schedule or NewLabels
+    evidence: str
+    began: dt.datetime
+
+
+@dataclass(frozen=True)
 class StartRetraining:
     """Create this ModelVersion: the template's spec, the trigger's evidence in its lineage."""
 
@@ -73,6 +91,7 @@ def retrain(
     *,
     monitor: str,
     now: dt.datetime,
+    since: Since | None = None,
 ) -> StartRetraining | Observation | None:
     """Start a retraining, or say why not (the Retraining condition); None: no retrain policy."""
     policy, record = subject.spec.actions.retrain, subject.status.retraining
@@ -85,13 +104,13 @@ def retrain(
             f"{record.evidence}"
         )
         return Observation(RETRAINING, "True", Reason.RETRAIN_IN_FLIGHT, message)
-    held = _held_alarms(subject, verdicts, policy)
+    held = _held_alarms(subject, verdicts, policy) + _due(policy, since or Since(None), now)
     if not held:
         return _not_triggered(record)
     if record is not None and now < record.started_at + parse_duration(policy.cool_down):
         resume = record.started_at + parse_duration(policy.cool_down)
         message = (
-            f"{', '.join(v.check.value for v, _ in held)} alarm, but {record.model_version} "
+            f"{', '.join(t.name for t in held)} triggered, but {record.model_version} "
             f"started at {record.started_at.isoformat()}: none starts before {resume.isoformat()}"
             f" (coolDown {policy.cool_down})."
         )
@@ -101,12 +120,14 @@ def retrain(
 
 def _held_alarms(
     subject: Subject, verdicts: Sequence[CheckVerdict], policy: Retrain
-) -> list[tuple[CheckVerdict, dt.datetime]]:
+) -> list[Trigger]:
     """Each trigger that alarms now and alarmed already, with when its alarm began."""
     before = {c.type: c for c in subject.status.conditions if c.status == "True"}
     triggers = {t.value for t in policy.when}
     return [
-        (verdict, before[verdict.check.value].last_transition_time)
+        Trigger(
+            verdict.check.value, verdict.message, before[verdict.check.value].last_transition_time
+        )
         for verdict in verdicts
         if verdict.state is CheckState.ALARM
         and verdict.check.value in triggers
@@ -114,8 +135,24 @@ def _held_alarms(
     ]
 
 
+def _due(policy: Retrain, since: Since, now: dt.datetime) -> list[Trigger]:
+    """The schedule's and the new labels' triggers, named from the anchor, so a tick repeated
+    after a crash names the same retraining. Without an anchor, neither counts."""
+    anchor, due = since.anchor, []
+    if anchor is None:
+        return []
+    if policy.every is not None and now >= anchor + parse_duration(policy.every):
+        evidence = f"{policy.every} since {anchor.isoformat()}"
+        due.append(Trigger("Schedule", evidence, anchor + parse_duration(policy.every)))
+    labelled, wanted = since.labelled, policy.after_labels
+    if wanted is not None and labelled is not None and labelled >= wanted:
+        evidence = f"{labelled} labelled predictions since {anchor.isoformat()} ≥ {wanted}"
+        due.append(Trigger("NewLabels", evidence, anchor))
+    return due
+
+
 def _not_triggered(record: RetrainingRecord | None) -> Observation:
-    message = "No trigger has alarmed at two checks in a row."
+    message = "No trigger: no alarm has held over two checks, nothing is due."
     if record is not None:
         message += f" The last retraining: {record.model_version} ({record.evidence})."
     return Observation(RETRAINING, "False", Reason.NOT_TRIGGERED, message)
@@ -124,16 +161,14 @@ def _not_triggered(record: RetrainingRecord | None) -> Observation:
 def _start(
     subject: Subject,
     policy: Retrain,
-    held: Sequence[tuple[CheckVerdict, dt.datetime]],
+    held: Sequence[Trigger],
     *,
     monitor: str,
     now: dt.datetime,
 ) -> StartRetraining:
     spec, template = subject.spec, policy.template
-    began = min(since for _, since in held)
-    evidence = truncate(
-        "; ".join(f"{v.check.value}: {v.message}" for v, _ in held), SCALAR_MAX_LENGTH
-    )
+    began = min(trigger.began for trigger in held)
+    evidence = truncate("; ".join(f"{t.name}: {t.evidence}" for t in held), SCALAR_MAX_LENGTH)
     parameters = template.pipeline.parameters | {
         "retrained_because": evidence,
         "retrained_by": f"ModelMonitor {monitor}",
@@ -151,7 +186,7 @@ def _start(
     )
     name = f"{spec.model}-retrain-{began.astimezone(dt.UTC):%Y%m%d-%H%M%S}"
     record = RetrainingRecord(
-        model_version=name, trigger=held[0][0].check.value, evidence=evidence, started_at=now
+        model_version=name, trigger=held[0].name, evidence=evidence, started_at=now
     )
     return StartRetraining(
         trained, record, {MONITOR_LABEL: monitor}, {BECAUSE_ANNOTATION: evidence}

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from pydantic import ValidationError
+
 from paved.api.meta import Condition
-from paved.api.model_monitor import ModelMonitorSpec, ModelMonitorStatus, RetrainingRecord
+from paved.api.model_monitor import (
+    Actions,
+    ModelMonitorSpec,
+    ModelMonitorStatus,
+    Retrain,
+    RetrainingRecord,
+)
 from paved.api.model_version import ModelVersionPhase
 from paved.core.conditions import Observation, event_type
 from paved.core.monitor_actions import (
@@ -15,6 +24,7 @@ from paved.core.monitor_actions import (
     MONITOR_LABEL,
     RETRAINING,
     LastRetraining,
+    Since,
     StartRetraining,
     refused,
     retrain,
@@ -166,3 +176,44 @@ def test_a_regressions_retraining_is_a_regression_gated_on_its_own_metric() -> N
     )
     assert isinstance(start, StartRetraining)
     assert (start.spec.task, start.spec.gates.metric.name) == ("regression", "rmse")
+
+
+def _scheduled(**retrain_fields: object) -> Subject:
+    """A monitor that retrains on the schedule or on new labels, not on an alarm."""
+    policy = Retrain.model_validate({"template": TEMPLATE, "when": [], **retrain_fields})
+    spec = SPEC.model_copy(update={"actions": Actions(retrain=policy)})
+    return Subject(spec, ModelMonitorStatus(), generation=1)
+
+
+def test_the_schedule_retrains_once_due_since_the_promotion_named_by_when_it_fell_due() -> None:
+    subject = _scheduled(every="7d")
+    promoted = NOW - dt.timedelta(days=8)
+
+    early = retrain(subject, [CALM], None, monitor="m", now=NOW, since=Since(NOW))
+    due = retrain(subject, [CALM], None, monitor="m", now=NOW, since=Since(promoted))
+
+    assert isinstance(early, Observation)
+    assert early.reason == Reason.NOT_TRIGGERED
+    assert isinstance(due, StartRetraining)
+    assert due.record.trigger == "Schedule"
+    assert due.record.evidence == f"Schedule: 7d since {promoted.isoformat()}"
+    assert due.record.model_version == "churn-retrain-20261204-120000"  # promoted + 7d
+
+
+def test_enough_new_labels_retrain_and_uncounted_ones_never_do() -> None:
+    subject = _scheduled(afterLabels=10_000)
+    promoted = NOW - dt.timedelta(days=2)
+
+    few = retrain(subject, [CALM], None, monitor="m", now=NOW, since=Since(promoted, 9_999))
+    enough = retrain(subject, [CALM], None, monitor="m", now=NOW, since=Since(promoted, 10_000))
+    uncounted = retrain(subject, [CALM], None, monitor="m", now=NOW, since=Since(promoted))
+
+    assert isinstance(few, Observation)
+    assert isinstance(uncounted, Observation)
+    assert isinstance(enough, StartRetraining)
+    assert enough.record.evidence.startswith("NewLabels: 10000 labelled predictions since")
+
+
+def test_a_retrain_policy_without_any_trigger_is_refused() -> None:
+    with pytest.raises(ValidationError, match="a retraining needs a trigger"):
+        Retrain.model_validate({"template": TEMPLATE, "when": []})
