@@ -58,8 +58,16 @@ def test_predictions_and_feedback_are_logged_and_joined(
     answers = {user: _predict(base + "/predictions", user, user - 5.0).json() for user in range(10)}
     assert answers[3]["meta"]["puid"] == "req-3"  # the caller's request id, as Seldon keeps it
     for user in range(0, 10, 2):
-        feedback = {"response": answers[user], "reward": 1.0}
+        truth = {"data": {"ndarray": [[user % 4 // 2]]}}  # what the user did: the label
+        feedback = {"response": answers[user], "reward": 1.0, "truth": truth}
         assert httpx.post(base + "/feedback", json=feedback).status_code == 200
+    # A reward alone says how well the answer served, not what was true: never a label.
+    rewarded = {"response": answers[1], "reward": 1.0}
+    assert httpx.post(base + "/feedback", json=rewarded).status_code == 200
+    not_a_label = {"response": answers[3], "reward": 1.0, "truth": {"data": {"ndarray": [["x"]]}}}
+    refused = httpx.post(base + "/feedback", json=not_a_label)
+    assert refused.status_code == 400
+    assert "truth" in refused.text
 
     table = wait_for(
         lambda: _logged(endpoints, namespace, LogKind.PREDICTIONS, 11),
@@ -72,11 +80,12 @@ def test_predictions_and_feedback_are_logged_and_joined(
     assert rows["req-7"]["score"] == answers[7]["data"]["ndarray"][0]
     assert (rows["req-7"]["model_version"], rows["req-7"]["predictor"]) == ("3", "main")
 
-    wait_for(
-        lambda: _logged(endpoints, namespace, LogKind.OUTCOMES, 5),
+    outcomes = wait_for(
+        lambda: _logged(endpoints, namespace, LogKind.OUTCOMES, 11),  # 6 rewards, 5 truths
         timeout=30,
         what="the data plane to write the feedback",
     )
+    assert sorted(r["kind"] for r in outcomes.to_pylist()).count("reward") == 6
     assert endpoints.prediction_log is not None
     joined = parquet.joined(
         str(endpoints.prediction_log),
@@ -86,8 +95,8 @@ def test_predictions_and_feedback_are_logged_and_joined(
         as_of=dt.datetime.now(dt.UTC),
         horizon=dt.timedelta(days=1),
     )
-    labelled = {j.prediction.request_id for j in joined if j.outcome is not None}
-    assert labelled == {f"req-{user}" for user in range(0, 10, 2)}
+    labelled = {j.prediction.request_id: j.outcome.value for j in joined if j.outcome}
+    assert labelled == {f"req-{user}": float(user % 4 // 2) for user in range(0, 10, 2)}
 
 
 def test_an_entity_that_does_not_match_the_rows_is_refused(
