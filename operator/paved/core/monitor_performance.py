@@ -69,9 +69,14 @@ def scored(task: Task, rows: Sequence[Joined]) -> Scored | None:
 
 def live_value(task: Task, metric: MetricName, rows: Sequence[Joined]) -> float | None:
     """The metric on the judged rows; None when it cannot be computed on them (AUC on one class)."""
-    judged = [row for row in rows if row.outcome is not None]
+    judged = [row for row in rows if row.outcome is not None and math.isfinite(row.outcome.value)]
     found = scored(task, judged) if judged else None
-    return None if found is None else measure(task, found).get(metric_key(metric, None))
+    if found is None:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is judged below, not warned
+        value = measure(task, found).get(metric_key(metric, None))
+    # A value the status cannot hold (JSON has no Infinity) is not a measurement: unknown.
+    return value if value is not None and math.isfinite(value) else None
 
 
 def readings(task: Task, metric: MetricName, rows: Sequence[Joined]) -> list[MetricReading]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import logging
+import math
 import queue
 import threading
 import time
@@ -214,6 +215,10 @@ def truths(truth: Mapping[str, Any] | None) -> list[float]:
     if not isinstance(rows, list) or not rows:
         raise ValueError("truth: give data.ndarray or data.tensor, one label per row")
     labels = [row[0] if isinstance(row, list) and len(row) == 1 else row for row in rows]
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in labels):
-        raise ValueError("truth: each row's label is one number (a class index, 0/1, a value)")
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in labels
+    ):
+        raise ValueError(
+            "truth: each row's label is one finite number (a class index, 0/1, a value)"
+        )
     return [float(v) for v in labels]

@@ -193,3 +193,20 @@ def test_the_metric_is_read_over_the_window_then_per_day_served() -> None:
         (dt.date(2026, 12, 3), 200),
     ]
     assert found[1].value == pytest.approx(roc_auc_score(labels[:160], scores[:160]))
+
+
+def test_a_regressors_overflowing_live_error_is_unknown_never_a_number_the_status_cannot_hold() -> (
+    None
+):
+    rows = _joined(np.full(300, 1e308), np.full(300, -1e308))
+
+    verdict = performance(
+        rows,
+        spec=Performance(metric=MetricName.RMSE, min_labels=100),
+        task=Task.REGRESSION,
+        gate_metric=MetricName.RMSE,
+        trained={"rmse": 3.0},
+    )
+
+    assert (verdict.state, verdict.reason) == (CheckState.UNKNOWN, Reason.NOT_MEASURABLE)
+    assert all(reading.value is None for reading in verdict.readings)

@@ -124,6 +124,7 @@ def test_feedback_logs_its_reward_apart_and_its_truth_as_each_rows_label() -> No
         {"data": {"ndarray": []}},
         {"data": {"ndarray": [[1, 0]]}},
         {"data": {"ndarray": [True]}},
+        {"data": {"ndarray": [[float("inf")]]}},
         {"strData": "1"},
     ],
 )
