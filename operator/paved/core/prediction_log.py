@@ -117,6 +117,8 @@ def labels_as_outcomes(
         at = row[timestamp_column]
         if not isinstance(at, dt.datetime):
             raise TypeError(f"{timestamp_column}: {at!r} is not a timestamp")
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)  # a timestamp without a zone is UTC, as the log's
         entity = entity_key({column: row[column] for column in entity_columns})
         outcomes.append(Outcome(OutcomeKind.LABEL, entity, float(row[label]), at, at))
     return outcomes

@@ -78,3 +78,15 @@ def test_written_labels_read_back_whole_and_leave_no_partial_file(tmp_path: Path
     assert [p.name for p in folder.iterdir()] == ["v.parquet"]
     written = LABELS.model_copy(update={"path": "retrained/churn/v.parquet"})
     assert [o.value for o in store.outcomes("shop", written)] == [1.0, 0.0]
+
+
+def test_label_times_without_a_zone_are_utc_and_join_the_log(tmp_path: Path) -> None:
+    folder = tmp_path / "shop" / "labels"
+    folder.mkdir(parents=True)
+    at = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+    naive = pa.array([at.replace(tzinfo=None)], pa.timestamp("us"))  # a file with no zone
+    pq.write_table(pa.table({"user_id": [1], "ts": naive, "y": [1]}), folder / "a.parquet")
+
+    (outcome,) = ParquetLabels(str(tmp_path)).outcomes("shop", LABELS)
+
+    assert outcome.event_time == at
