@@ -26,6 +26,7 @@ import datetime as dt
 import enum
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -120,7 +121,10 @@ def labels_as_outcomes(
         if at.tzinfo is None:
             at = at.replace(tzinfo=dt.UTC)  # a timestamp without a zone is UTC, as the log's
         entity = entity_key({column: row[column] for column in entity_columns})
-        outcomes.append(Outcome(OutcomeKind.LABEL, entity, float(row[label]), at, at))
+        value = float(row[label])
+        if not math.isfinite(value):
+            raise ValueError(f"{label}: {row[label]!r} is not a finite number")
+        outcomes.append(Outcome(OutcomeKind.LABEL, entity, value, at, at))
     return outcomes
 
 

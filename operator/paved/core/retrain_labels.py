@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
@@ -36,7 +37,7 @@ def label_rows(joined: Sequence[Joined], labels: Labels, task: Task) -> list[Lab
     rows: dict[str, tuple[dt.datetime, LabelRow]] = {}
     for row in joined:
         keys = _keys(row.prediction.entity)
-        if row.outcome is None or keys is None:
+        if row.outcome is None or keys is None or not math.isfinite(row.outcome.value):
             continue
         if any(column not in keys for column in labels.entity_columns):
             continue

@@ -67,6 +67,18 @@ def test_a_label_that_is_no_number_is_a_read_error_naming_the_file(tmp_path: Pat
         ParquetLabels(str(tmp_path)).outcomes("shop", LABELS)
 
 
+def test_a_label_that_is_not_finite_is_a_read_error_too(tmp_path: Path) -> None:
+    folder = tmp_path / "shop" / "labels"
+    folder.mkdir(parents=True)
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    pq.write_table(
+        pa.table({"user_id": [1], "ts": [at], "y": [float("nan")]}), folder / "a.parquet"
+    )
+
+    with pytest.raises(MonitorReadError, match="is not a finite number"):
+        ParquetLabels(str(tmp_path)).outcomes("shop", LABELS)
+
+
 def test_written_labels_read_back_whole_and_leave_no_partial_file(tmp_path: Path) -> None:
     at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     rows = [{"user_id": 1, "ts": at, "y": 1}, {"user_id": 2, "ts": at, "y": 0}]

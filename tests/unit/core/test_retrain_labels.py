@@ -43,6 +43,7 @@ def test_predictions_without_the_labels_entity_are_left_out() -> None:
         _joined("r2", '{"account":7}', 2, 1.0),  # another entity's keys
         _joined("r3", "not json", 3, 1.0),
         _joined("r4", '{"user_id":4,"region":"eu"}', 4, 0.0),
+        _joined("r5", '{"user_id":5}', 5, float("nan")),  # no label a classifier can take
     ]
 
     assert label_rows(joined, LABELS, Task.BINARY) == [
