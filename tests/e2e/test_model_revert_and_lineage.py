@@ -62,18 +62,19 @@ def _promote(kubectl: Kubectl, namespace: str, deployment: str) -> dict[str, Any
         },
     }
     kubectl.apply(yaml.safe_dump(rollout), "-n", namespace)
-    status: dict[str, Any] = wait_for(
-        lambda: (
-            (
-                (s := kubectl.get_json(ROLLOUT, "churn-v1", "-n", namespace).get("status") or {})
-                and s.get("phase") == "Succeeded"
-                and s
-            )
-            or None
-        ),
-        timeout=120,
-        what="churn-v1 to be promoted",
-    )
+    return _rollout_once(kubectl, namespace, "Succeeded", timeout=120, what="its promotion")
+
+
+def _rollout_once(
+    kubectl: Kubectl, namespace: str, phase: str, *, timeout: float, what: str
+) -> dict[str, Any]:
+    """Rollout churn-v1's status once it is in `phase`."""
+
+    def in_phase() -> dict[str, Any] | None:
+        found = kubectl.get_json(ROLLOUT, "churn-v1", "-n", namespace).get("status") or {}
+        return found if found.get("phase") == phase else None
+
+    status: dict[str, Any] = wait_for(in_phase, timeout=timeout, what=f"churn-v1: {what}")
     return status
 
 
@@ -256,17 +257,8 @@ def test_a_monitor_reverts_a_production_model_that_breaks_a_hard_guardrail(
     record = asked["status"]["revert"]
     assert (record["rollout"], record["trigger"]) == ("churn-v1", "GuardrailBreached")
     assert "refundRate 0.3 > 0.1" in record["evidence"]
-    rolled_back = wait_for(
-        lambda: (
-            (
-                (s := kubectl.get_json(ROLLOUT, "churn-v1", "-n", namespace).get("status") or {})
-                and s.get("phase") == "RolledBack"
-                and s
-            )
-            or None
-        ),
-        timeout=60,
-        what="the promoting Rollout to carry the revert out",
+    rolled_back = _rollout_once(
+        kubectl, namespace, "RolledBack", timeout=60, what="the revert carried out"
     )
     assert rolled_back["reverted"].startswith("ModelMonitor churn: GuardrailBreached: refundRate")
     assert _baseline_model(kubectl, promoted.deployment, namespace) == promoted.previous_uri

@@ -54,7 +54,7 @@ from paved.core.monitor_checks import (
     output_reference,
     unavailable,
 )
-from paved.core.monitor_performance import performance
+from paved.core.monitor_performance import label_horizon, performance
 from paved.core.monitor_revert import (
     REVERT,
     RequestRevert,
@@ -62,6 +62,7 @@ from paved.core.monitor_revert import (
     requested,
     revert,
     reverted,
+    under_way,
 )
 from paved.core.monitor_steps import (
     BuildReferences,
@@ -77,7 +78,7 @@ from paved.core.monitor_steps import (
     references_built,
     unwatched,
 )
-from paved.core.prediction_log import Outcome
+from paved.core.prediction_log import Joined, Outcome
 from paved.core.reasons import MonitorReason as Reason
 from paved.core.registry_memory import promoted_at
 from paved.core.retrain_labels import label_rows, labels_path
@@ -92,7 +93,7 @@ from paved.observability import (
 )
 from paved.ports import Ports
 from paved.ports.cluster import ModelVersion, Unreadable
-from paved.ports.monitoring import MonitorReadError
+from paved.ports.monitoring import MonitorReadError, PredictionLogReader
 from paved.ports.offline import FeatureRequest, JoinOptions
 from paved.ports.registry import RegistryUnavailableError
 from paved.ports.traffic import TrafficRouter, Unroutable
@@ -306,16 +307,8 @@ async def _performance(
         return unavailable(check, Reason.MODEL_VERSION_NOT_FOUND, trained)
     since = judged_since(resource.spec, production, now, window=spec.window)
     try:
-        labels = await _label_outcomes(resource, ports)
-        rows = await asyncio.to_thread(
-            ports.prediction_log.judged,
-            resource.namespace,
-            resource.spec.model,
-            production.version,
-            since=since,
-            until=now,
-            horizon=parse_duration(spec.label_horizon),
-            labels=labels,
+        rows = await _joined(
+            resource, ports.prediction_log, ports, production.version, since=since, until=now
         )
     except MonitorReadError as error:
         return unavailable(check, Reason.LOG_UNAVAILABLE, str(error))
@@ -326,6 +319,30 @@ async def _performance(
         task=trained.spec.task,
         gate_metric=trained.spec.gates.metric.name,
         trained=lineage.metrics if lineage else {},
+    )
+
+
+async def _joined(
+    resource: MonitorResource,
+    log: PredictionLogReader,
+    ports: Ports,
+    version: str | None,
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> list[Joined]:
+    """The log's predictions of `version` (every version's: None) in [since, until), each with
+    the outcome known at `until`: Seldon feedback's truth, else the label source's."""
+    labels = await _label_outcomes(resource, ports)
+    return await asyncio.to_thread(
+        log.judged,
+        resource.namespace,
+        resource.spec.model,
+        version,
+        since=since,
+        until=until,
+        horizon=label_horizon(resource.spec),
+        labels=labels,
     )
 
 
@@ -443,8 +460,8 @@ async def _act(
 ) -> Report:
     """The retrain policy after the checks: start a retraining, or say why not."""
     subject = Subject(resource.spec, resource.status, resource.generation)
-    if any(o.type == REVERT and o.status == "True" for o in report.observations):
-        return report  # a revert under way: what to retrain from is the version put back
+    if under_way(report):
+        return report
     last = await _last_retraining(resource, ports)
     since = await _since(resource, ports, production, now)
     action = retrain(subject, verdicts, last, monitor=resource.name, now=now, since=since)
@@ -470,18 +487,8 @@ async def _since(
         return Since(anchor)
     if ports.prediction_log is None:
         return Since(anchor)
-    horizon = resource.spec.performance.label_horizon if resource.spec.performance else "1d"
     try:
-        joined = await asyncio.to_thread(
-            ports.prediction_log.judged,
-            resource.namespace,
-            resource.spec.model,
-            None,
-            since=anchor,
-            until=now,
-            horizon=parse_duration(horizon),
-            labels=await _label_outcomes(resource, ports),
-        )
+        joined = await _joined(resource, ports.prediction_log, ports, None, since=anchor, until=now)
     except MonitorReadError:
         return Since(anchor)  # uncounted: the performance check says why the log is unreadable
     return Since(anchor, sum(1 for row in joined if row.outcome is not None))
@@ -531,18 +538,9 @@ async def _labels_from_the_log(
     if ports.prediction_log is None or ports.labels is None:
         return refused(start, "this operator reads no prediction log or writes no labels")
     now = start.record.started_at
-    horizon = resource.spec.performance.label_horizon if resource.spec.performance else "1d"
+    since = now - parse_duration(policy.label_window)
     try:
-        joined = await asyncio.to_thread(
-            ports.prediction_log.judged,
-            resource.namespace,
-            resource.spec.model,
-            None,
-            since=now - parse_duration(policy.label_window),
-            until=now,
-            horizon=parse_duration(horizon),
-            labels=await _label_outcomes(resource, ports),
-        )
+        joined = await _joined(resource, ports.prediction_log, ports, None, since=since, until=now)
         rows = label_rows(joined, start.spec.labels, start.spec.task)
         if len(rows) < policy.min_labels:
             found, needed = len(rows), policy.min_labels

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Final
 
 from paved.api.meta import SCALAR_MAX_LENGTH, parse_duration, truncate
@@ -65,11 +66,18 @@ class Since:
     labelled: int | None = None  # logged predictions with a known outcome since (None: uncounted)
 
 
+class Due(StrEnum):
+    """Triggers that are not a check's alarm, by the name a retraining records."""
+
+    SCHEDULE = "Schedule"
+    NEW_LABELS = "NewLabels"
+
+
 @dataclass(frozen=True)
 class Trigger:
     """Why a retraining starts: a held alarm, the schedule or new labels; `began` names it."""
 
-    name: str  # a check's condition type, Schedule or NewLabels
+    name: str  # a check's condition type (`Check`), or a `Due`
     evidence: str
     began: dt.datetime
 
@@ -143,11 +151,11 @@ def _due(policy: Retrain, since: Since, now: dt.datetime) -> list[Trigger]:
         return []
     if policy.every is not None and now >= anchor + parse_duration(policy.every):
         evidence = f"{policy.every} since {anchor.isoformat()}"
-        due.append(Trigger("Schedule", evidence, anchor + parse_duration(policy.every)))
+        due.append(Trigger(Due.SCHEDULE, evidence, anchor + parse_duration(policy.every)))
     labelled, wanted = since.labelled, policy.after_labels
     if wanted is not None and labelled is not None and labelled >= wanted:
         evidence = f"{labelled} labelled predictions since {anchor.isoformat()} ≥ {wanted}"
-        due.append(Trigger("NewLabels", evidence, anchor))
+        due.append(Trigger(Due.NEW_LABELS, evidence, anchor))
     return due
 
 

@@ -17,7 +17,8 @@ from itertools import groupby
 
 import numpy as np
 
-from paved.api.model_monitor import MetricReading, Performance
+from paved.api.meta import parse_duration
+from paved.api.model_monitor import MetricReading, ModelMonitorSpec, Performance
 from paved.api.tasks import MetricName, Task, higher_is_better, metric_key, misfit
 from paved.core.metrics import Scored, measure
 from paved.core.monitor_checks import Check, CheckState, CheckVerdict
@@ -26,6 +27,12 @@ from paved.core.reasons import MonitorReason as Reason
 
 # Days of per-day readings kept in the status (the most recent).
 MAX_DAYS = 60
+
+
+def label_horizon(spec: ModelMonitorSpec) -> dt.timedelta:
+    """How long after a prediction its entity's label still judges it, for every read of the
+    joined log: the performance section's, or its default when the monitor has none."""
+    return parse_duration((spec.performance or Performance()).label_horizon)
 
 
 def judged_metric(

@@ -104,6 +104,12 @@ def reverted(
     return Report((*report.observations, observation), status)
 
 
+def under_way(report: Report) -> bool:
+    """Whether this tick asked for a revert (or one it asked for still stands): then no
+    retraining is decided, since what to retrain from is the version put back."""
+    return any(o.type == REVERT and o.status == "True" for o in report.observations)
+
+
 def requested(request: RequestRevert) -> Observation:
     message = (
         f"Asked Rollout {request.rollout} to revert v{request.record.version}: {request.value}"

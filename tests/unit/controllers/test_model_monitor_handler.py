@@ -26,6 +26,7 @@ from paved.core.monitor_actions import LABELS_ANNOTATION
 from paved.core.prediction_log import Outcome, OutcomeKind, Prediction
 from paved.core.rollout_steps import Traffic
 from tests.support.adapter import Event, Kopf, body, recorded_events
+from tests.support.adapter import Outcome as Reconciled
 from tests.support.scripted_ports import Metrics, Registry, Router, indices, scripted_ports
 from tests.support.training import example
 
@@ -208,18 +209,24 @@ ALARMED = {
 }
 
 
-async def test_a_retraining_trains_on_the_logged_predictions_labels(
-    tmp_path: Path, recorded_events: list[Event]
-) -> None:
+async def _retraining_tick(
+    tmp_path: Path, events: list[Event], *, min_labels: int
+) -> tuple[Reconciled, Created]:
+    """One tick of a monitor whose performance alarm holds, over 200 judged predictions."""
     _log_served_and_judged(tmp_path, right=60, wrong=40)
     trained = example("02-modelversion.yaml") | {"status": {"lineage": {"metrics": {"auc": 0.8}}}}
     created = Created()
-    monitor = _retraining_monitor(tmp_path, recorded_events, created)
-
-    outcome = await monitor.call(
-        body(MODEL_MONITOR, _retraining_spec(min_labels=150), ALARMED),
+    outcome = await _retraining_monitor(tmp_path, events, created).call(
+        body(MODEL_MONITOR, _retraining_spec(min_labels=min_labels), ALARMED),
         indices=indices(("ModelVersion", "churn-v3", trained)),
     )
+    return outcome, created
+
+
+async def test_a_retraining_trains_on_the_logged_predictions_labels(
+    tmp_path: Path, recorded_events: list[Event]
+) -> None:
+    outcome, created = await _retraining_tick(tmp_path, recorded_events, min_labels=150)
 
     (name,) = created.specs
     labels = created.specs[name].labels
@@ -235,15 +242,7 @@ async def test_a_retraining_trains_on_the_logged_predictions_labels(
 async def test_too_few_labelled_predictions_train_nothing_and_say_so(
     tmp_path: Path, recorded_events: list[Event]
 ) -> None:
-    _log_served_and_judged(tmp_path, right=60, wrong=40)
-    trained = example("02-modelversion.yaml") | {"status": {"lineage": {"metrics": {"auc": 0.8}}}}
-    created = Created()
-    monitor = _retraining_monitor(tmp_path, recorded_events, created)
-
-    outcome = await monitor.call(
-        body(MODEL_MONITOR, _retraining_spec(min_labels=500), ALARMED),
-        indices=indices(("ModelVersion", "churn-v3", trained)),
-    )
+    outcome, created = await _retraining_tick(tmp_path, recorded_events, min_labels=500)
 
     assert created.specs == {}
     retraining = outcome.condition("Retraining")

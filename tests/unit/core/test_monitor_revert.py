@@ -14,9 +14,12 @@ from paved.core.monitor_revert import (
     REVERT,
     RequestRevert,
     promoting_rollout,
+    requested,
     revert,
+    reverted,
+    under_way,
 )
-from paved.core.monitor_steps import Production, Subject
+from paved.core.monitor_steps import Production, Report, Subject
 from paved.core.reasons import MonitorReason as Reason
 
 NOW = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)
@@ -131,3 +134,14 @@ def test_the_promoting_rollout_is_the_latest_succeeded_one_of_the_production_can
 
     assert promoting_rollout(rollouts, PRODUCTION) == "churn-v3-again"
     assert promoting_rollout(rollouts[2:], PRODUCTION) is None
+
+
+def test_a_revert_asked_for_this_tick_or_standing_holds_the_retraining_back() -> None:
+    asking = revert(_subject(), [BREACHED], PRODUCTION, "churn-v3", monitor="m", now=NOW)
+    assert isinstance(asking, RequestRevert)
+    calm = revert(_subject(), [], PRODUCTION, "churn-v3", monitor="m", now=NOW)
+    assert isinstance(calm, Observation)
+    empty = Report((), ModelMonitorStatus())
+
+    assert under_way(reverted(empty, requested(asking), asking.record))
+    assert not under_way(reverted(empty, calm))
