@@ -41,8 +41,9 @@ declare -A tag=(
   [mlflow]=ghcr.io/paved-dev/paved-mlflow:$mlflow
   [objectstore]=ghcr.io/paved-dev/paved-objectstore:$rclone_version
 )
-# Services from Debian's packages are built on a base that includes them (no Python needed).
-declare -A packages=([redis]=redis-server)
+# Services from Debian's packages are built on a base that includes them (no Python needed);
+# the model server's LightGBM links the system's OpenMP runtime (libgomp1).
+declare -A packages=([redis]=redis-server [model-server]=python3.11,ca-certificates,libgomp1)
 order=(operator dataplane model-server redis prometheus mlflow objectstore)
 
 # shellcheck source=builder.sh

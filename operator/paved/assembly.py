@@ -19,7 +19,7 @@ from paved.ports import (
     OnlineStore,
     PipelineRunner,
     PredictionFiles,
-    PredictionLogReader,
+    PredictionLog,
 )
 from paved.ports.streaming import Scorer
 from paved.settings import OperatorSettings, RunnerName
@@ -83,8 +83,9 @@ def prediction_files() -> PredictionFiles:
     return ParquetPredictionFiles()
 
 
-def prediction_log(settings: OperatorSettings) -> PredictionLogReader:
-    """The log ModelMonitors read: where the data plane writes it (by default the data root)."""
+def prediction_log(settings: OperatorSettings) -> PredictionLog:
+    """The log ModelMonitors read and batch and streaming predictions write: where the data
+    plane writes it (by default the data root)."""
     from paved.adapters.prediction_log.parquet import ParquetPredictionLog
 
     return ParquetPredictionLog(settings.prediction_log_root or settings.data_root)

@@ -114,6 +114,24 @@ MONITOR_CHECK: Final = Gauge(
     "1 while a ModelMonitor's check alarms, 0 while it passes (no series while not judged).",
     ["namespace", "model_monitor", "check"],
 )
+MONITOR_PREDICTION_PSI: Final = Gauge(
+    "paved_monitor_prediction_psi",
+    "PSI of a ModelMonitor's production model's outputs (scores, or predicted classes) in its "
+    "window against those before its promotion, at its last check.",
+    ["namespace", "model_monitor"],
+)
+MONITOR_STALE: Final = Gauge(
+    "paved_monitor_stale_entities_ratio",
+    "The share of the entities a ModelMonitor's production model served in its window whose "
+    "online features were stale or missing, at its last check.",
+    ["namespace", "model_monitor"],
+)
+MONITOR_SKEW: Final = Gauge(
+    "paved_monitor_skew_mismatch_ratio",
+    "The share of a ModelMonitor's sampled predictions whose logged feature value the offline "
+    "store's point-in-time join does not give back, at its last check.",
+    ["namespace", "model_monitor", "feature"],
+)
 STREAM_GAUGES: Final = (STREAM_LAG, STREAM_PENDING, STREAM_OLDEST_SECONDS, STREAM_THROUGHPUT)
 
 
@@ -133,7 +151,14 @@ def forget_feature_view(namespace: str, name: str) -> None:
 
 def forget_model_monitor(namespace: str, name: str) -> None:
     """Drop a ModelMonitor's series (a deleted monitor's alarm must not keep firing)."""
-    for gauge in (MONITOR_PSI, MONITOR_METRIC, MONITOR_CHECK):
+    for gauge in (
+        MONITOR_PSI,
+        MONITOR_METRIC,
+        MONITOR_CHECK,
+        MONITOR_PREDICTION_PSI,
+        MONITOR_STALE,
+        MONITOR_SKEW,
+    ):
         _forget(gauge, "model_monitor", namespace, name)
 
 

@@ -30,7 +30,9 @@ import pyarrow as pa
 import redis
 from prometheus_client import Counter, Histogram, start_http_server
 
-from paved.assembly import online_store, scorer
+from paved.assembly import online_store, prediction_log, scorer
+from paved.core.model_versions import model_of
+from paved.core.prediction_log import Prediction, entity_key, logged_features, sampled
 from paved.core.reasons import StreamingPredictionReason as Reason
 from paved.core.streaming_predictions import (
     EVENT_FIELD,
@@ -44,13 +46,20 @@ from paved.core.streaming_predictions import (
 )
 from paved.errors import TransientError
 from paved.features import FeatureStore
+from paved.ports.monitoring import PredictionLogWriter
 from paved.ports.online import OnlineFeatures, OnlineStore, ValueStatus
 from paved.ports.streaming import Scorer
+from paved.services.prediction_log_buffer import LogBuffer
 from paved.settings import OperatorSettings
 
 EVENTS: Final = Counter(
     "paved_streaming_prediction_events_total",
     "Events a worker finished, by outcome: scored, duplicate (recorded before), parked.",
+    ["namespace", "streaming_prediction", "outcome"],
+)
+LOGGED: Final = Counter(
+    "paved_streaming_prediction_logged_total",
+    "Scored events the worker wrote to the prediction log, or could not (failed: dropped).",
     ["namespace", "streaming_prediction", "outcome"],
 )
 LATENCY: Final = Histogram(
@@ -93,9 +102,11 @@ class Parked:
 
 @dataclass
 class Recorded:
-    """A batch's outcomes as recorded: the results to put online (by event id), and counts."""
+    """A batch's outcomes as recorded: the results to put online (by event id), the events this
+    batch scored first (what the log takes), and counts."""
 
     results: dict[str, Any] = field(default_factory=dict)
+    first: set[str] = field(default_factory=set)
     scored: int = 0
     parked: int = 0
     duplicates: int = 0
@@ -109,6 +120,7 @@ class Recorded:
             self.parked += 1
         else:
             self.scored += 1
+            self.first.add(kept["event_id"])
 
 
 @dataclass(frozen=True)
@@ -130,9 +142,11 @@ class PredictionConsumer:
         scoring: Scorer,
         consumer: str,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        log: PredictionLogWriter | None = None,
     ) -> None:
         self._plan, self._client, self._store, self._online = plan, client, store, online
         self._scorer, self._consumer, self._clock = scoring, consumer, clock
+        self.log = _log_buffer(plan, log)
         self._record = client.register_script(_RECORD)
         self._own_pending = True  # after a restart, this consumer's unacknowledged events first
         self._next_claim = 0.0
@@ -148,6 +162,7 @@ class PredictionConsumer:
         """Read one batch, score and record it, acknowledge it; what became of its events."""
         entries = self._entries(block_ms)
         if not entries:
+            self._write_log()  # what is held is written once it is old enough
             return BatchReport(0)
         try:
             return self._handle(entries)
@@ -183,6 +198,8 @@ class PredictionConsumer:
         outcome = self._record_all(scored, [*parked, *missing, *failed])
         if self._plan.online and outcome.results:
             self._store_online(outcome.results)
+        if self.log is not None:  # held before the acknowledgement, written after
+            self.log.hold(self._sampled(scored, frame, joined, outcome.first))
         self._client.xack(self._plan.stream, self._plan.group, *[e[0] for e in entries])
         done = self._clock()
         for event_id in outcome.results:
@@ -191,6 +208,7 @@ class PredictionConsumer:
         EVENTS.labels(*self._labels, "scored").inc(report.scored)
         EVENTS.labels(*self._labels, "duplicate").inc(report.duplicates)
         EVENTS.labels(*self._labels, "parked").inc(report.parked)
+        self._write_log()  # after the results are out: a log write never delays them
         return report
 
     def _join(
@@ -274,6 +292,44 @@ class PredictionConsumer:
             recorded.count(json.loads(kept), fresh=bool(fresh), parked=was_parked)
         return recorded
 
+    def _sampled(
+        self,
+        scored: Sequence[tuple[Event, float]],
+        frame: pd.DataFrame,
+        joined: Sequence[Event],
+        first: set[str],
+    ) -> list[Prediction]:
+        """The predictions this batch recorded first that the log samples (by event id), with
+        the features each was scored on."""
+        rate = self._plan.log_rate
+        picked = [(e, s) for e, s in scored if e.entry_id in first and sampled(e.entry_id, rate)]
+        if not picked:
+            return []
+        features = dict(zip((e.entry_id for e in joined), frame.to_dict("records"), strict=True))
+        now, version = self._clock(), self._plan.model_version
+        return [
+            Prediction(
+                e.entry_id,
+                entity_key(e.entity),
+                now,
+                version,
+                score,
+                logged_features=logged_features(features[e.entry_id]),
+            )
+            for e, score in picked
+        ]
+
+    def _write_log(self) -> None:
+        if self.log is None:
+            return
+        before = self.log.written, self.log.failed
+        self.log.flush_if_due()
+        LOGGED.labels(*self._labels, "written").inc(self.log.written - before[0])
+        failed = self.log.failed - before[1]
+        if failed:
+            LOGGED.labels(*self._labels, "failed").inc(failed)
+            print(f"{self._consumer}: {failed} predictions not logged: {self.log.last_error}")
+
     def _store_online(self, recorded: Mapping[str, Any]) -> None:
         results = list(recorded.items())
         columns: dict[str, Any] = {
@@ -284,6 +340,13 @@ class PredictionConsumer:
         columns["prediction"] = pa.array([r["prediction"] for _, r in results], pa.float64())
         columns["model_version"] = pa.array([r["model_version"] for _, r in results], pa.string())
         self._online.write(self._view, pa.table(columns))
+
+
+def _log_buffer(plan: WorkerPlan, log: PredictionLogWriter | None) -> LogBuffer | None:
+    if log is None or plan.log_rate == 0:
+        return None
+    model = model_of(plan.model, plan.namespace)
+    return LogBuffer(log, plan.namespace, model, f"stream/{plan.name}")
 
 
 def _letter(parked: Parked) -> list[bytes | str]:
@@ -365,18 +428,23 @@ def run(plan: WorkerPlan, consumer: str, *, parent: int | None, ready: Path | No
         online=online_store(settings),
         scoring=scorer(plan.scoring, plan.model_uri, plan.endpoint),
         consumer=consumer,
+        log=prediction_log(settings),
     )
     if ready is not None:
         ready.write_text(str(os.getpid()))
     pause = 0.1
-    while parent is None or os.getppid() == parent:
-        try:
-            worker.consume_once(block_ms=1000)
-            pause = 0.1
-        except (TransientError, redis.ConnectionError, redis.TimeoutError) as error:
-            print(f"{consumer}: {error}; again in {pause:g}s", flush=True)
-            time.sleep(pause)  # backpressure: nothing more is read while a service is down
-            pause = min(pause * 2, 5.0)
+    try:
+        while parent is None or os.getppid() == parent:
+            try:
+                worker.consume_once(block_ms=1000)
+                pause = 0.1
+            except (TransientError, redis.ConnectionError, redis.TimeoutError) as error:
+                print(f"{consumer}: {error}; again in {pause:g}s", flush=True)
+                time.sleep(pause)  # backpressure: nothing more is read while a service is down
+                pause = min(pause * 2, 5.0)
+    finally:
+        if worker.log is not None:
+            worker.log.flush()  # what is held goes to the log before the worker stops
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -47,6 +47,7 @@ def build_ports(settings: OperatorSettings) -> Ports:
     # Pipeline runs are processes of their own: they find MLflow the way the operator does.
     os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
     kubernetes = api_client(settings.kubeconfig, connections=IO_THREADS)
+    log = prediction_log(settings)
     return Ports(
         # Replaced at each handler call by a view of kopf's indices (`controllers._kopf`).
         cluster=WatchedCluster({}),
@@ -64,8 +65,9 @@ def build_ports(settings: OperatorSettings) -> Ports:
         predictions=prediction_files(),
         workers=ProcessWorkers(Path(settings.state_dir) / "stream-workers"),
         backlogs=RedisBacklogs.from_url(settings.redis_url),
-        prediction_log=prediction_log(settings),
+        prediction_log=log,
         labels=label_rows(settings),
+        prediction_log_writer=log,
         model_versions=KubernetesModelVersions(kubernetes),
         reverts=KubernetesReverts(kubernetes),
         pipelines=ConfigMapPipelines(kubernetes),

@@ -31,6 +31,9 @@ class TrainingRequest(BaseModel):
     namespace: str
     model_version: str
     feature_views: dict[str, FeatureViewSpec]
+    # Those of feature_views that are BatchPredictions' predictions (a hybrid), each with the
+    # view version its served predictions are under online (what serving reads now).
+    batch_predictions: dict[str, str] = Field(default_factory=dict)
     features: list[FeatureSelection] = Field(min_length=1)
     labels: Labels
     task: Task = Task.BINARY

@@ -10,7 +10,7 @@ import hashlib
 import math
 from collections.abc import Mapping
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
 import duckdb
@@ -32,6 +32,7 @@ from paved.api import slice_filters
 from paved.api.feature_view import NUMERIC_TYPES, DataType
 from paved.api.model_version import Gates, Labels
 from paved.api.tasks import DEFAULT_CUT_OFF, Task, higher_is_better, metric_key
+from paved.core.batch_predictions import MODEL_VERSION
 from paved.core.data_paths import namespace_root
 from paved.core.feature_views import FeatureDefinition, ViewDefinition, view_definition
 from paved.core.gates import (
@@ -84,9 +85,11 @@ def resolve_views(request: TrainingRequest) -> dict[str, ViewDefinition]:
         spec = request.feature_views.get(selection.feature_view)
         if spec is None:
             raise TrainingDataError(f"FeatureView {selection.feature_view} was not provided")
-        views[selection.feature_view] = view_definition(
+        view = view_definition(
             selection.feature_view, spec, request.data_root, namespace=request.namespace
         )
+        served = request.batch_predictions.get(selection.feature_view)
+        views[selection.feature_view] = view if served is None else replace(view, version=served)
     return views
 
 
@@ -103,8 +106,8 @@ def query_of(labels: Labels) -> list[str]:
     return [labels.query_column] if labels.query_column else []
 
 
-def build_training_set(request: TrainingRequest) -> pa.Table:
-    """Labels joined point-in-time with the selected features: one row per label row."""
+def _labelled(request: TrainingRequest) -> tuple[pa.Table, pa.Table]:
+    """The label rows as read, and their entity rows (keys, time, label) for the join."""
     labels = request.labels
     root = str(namespace_root(request.data_root, request.namespace))
     path = f"{root}/{labels.path}"
@@ -127,6 +130,41 @@ def build_training_set(request: TrainingRequest) -> pa.Table:
     entity_rows = label_rows.select(keys).rename_columns(
         [*labels.entity_columns, labels.timestamp_column, LABEL]
     )
+    return label_rows, entity_rows
+
+
+def data_lineage(request: TrainingRequest, table: pa.Table) -> dict[str, Any]:
+    """What `prepare` records of the data a run trains on: its size and hash, the views' versions
+    and, for a hybrid, the models whose predictions it read."""
+    return {
+        "rows": table.num_rows,
+        "datasetHash": dataset_hash(table),
+        "featureViews": {name: view.version for name, view in resolve_views(request).items()},
+        "upstreamModels": upstream_models(request),
+    }
+
+
+def upstream_models(request: TrainingRequest) -> dict[str, list[str]]:
+    """By BatchPrediction a hybrid reads: the models (`<registered model>/<version>`) whose
+    predictions its label rows were served, point-in-time as the training set reads them."""
+    if not request.batch_predictions:
+        return {}
+    _, entity_rows = _labelled(request)
+    views = resolve_views(request)
+    requests = [FeatureRequest(views[n], (MODEL_VERSION,)) for n in request.batch_predictions]
+    options = JoinOptions(request.labels.timestamp_column, full_feature_names=True)
+    joined = DuckDBEngine().historical_features(entity_rows, requests, options)
+    return {
+        name: sorted(pc.unique(joined[f"{name}__{MODEL_VERSION}"].drop_null()).to_pylist())
+        for name in request.batch_predictions
+    }
+
+
+def build_training_set(request: TrainingRequest) -> pa.Table:
+    """Labels joined point-in-time with the selected features: one row per label row."""
+    labels = request.labels
+    label_rows, entity_rows = _labelled(request)
+    kept = [*query_of(labels), *labels.cohort_columns]
     definitions = feature_definitions(request)
     views = resolve_views(request)
     requests = [FeatureRequest(views[s.feature_view], tuple(s.names)) for s in request.features]

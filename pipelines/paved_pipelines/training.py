@@ -38,16 +38,13 @@ def prepare(request: str, training_set: Output[Dataset]) -> str:
     import pyarrow.parquet as pq
 
     from paved_pipelines.request import TrainingRequest
-    from paved_pipelines.steps import build_training_set, dataset_hash, resolve_views
+    from paved_pipelines.steps import build_training_set, data_lineage
 
     parsed = TrainingRequest.model_validate_json(request)
     table = build_training_set(parsed)
     pq.write_table(table, training_set.path)
     training_set.metadata["rows"] = table.num_rows
-    versions = {name: view.version for name, view in resolve_views(parsed).items()}
-    return json.dumps(
-        {"rows": table.num_rows, "datasetHash": dataset_hash(table), "featureViews": versions}
-    )
+    return json.dumps(data_lineage(parsed, table))
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)

@@ -21,15 +21,6 @@ PODS = ("paved-", "dataplane-", "redis-", "prometheus-", "mlflow-", "objectstore
 
 
 @pytest.mark.timeout(1500)  # the charts (a no-op upgrade here), three trainings, two rollouts
-# Known: with model servers as Pods (the chart's default since issue #16's item 4) the latency
-# guardrail (p99 under 1 s over the compressed 18 s window) trips on a 2-core machine when a
-# model server Pod starts or a model trains beside the traffic (measured: a request costs ~25 ms
-# of CPU on kind against the embedded data plane's batched scoring). The stall that used to stop
-# v2 (a dropped shadow holding every connection) is fixed; v3 can still be rolled back on
-# latency instead of its error rate. Not strict, so a run that passes shows as XPASS.
-@pytest.mark.xfail(
-    reason="latencyP99 trips on CPU spikes with model servers as Pods on 2 cores", strict=False
-)
 def test_the_demo_on_kind_tells_the_embedded_demos_story(
     installed: KindCluster, tmp_path: Path
 ) -> None:

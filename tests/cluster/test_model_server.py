@@ -1,5 +1,6 @@
 """The model server image (MLServer with its MLflow runtime, as Seldon Core v2 and KServe run
-it) serves a model paved's libraries saved, and carries KServe's storage initializer logic."""
+it) serves a model paved's libraries saved, a team's LightGBM or XGBoost model through its own
+runtime or MLflow's, and carries KServe's storage initializer logic."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pandas as pd
 import pytest
 
 from paved_local.dataplane.model_servers import scores_of, v2_request
+from paved_local.kserve.manifests import RUNTIMES as KSERVE
+from paved_local.seldon.manifests import RUNTIMES as SELDON
 from tests.support.docker import Image, docker
 from tests.support.waiting import wait_for
 
@@ -32,15 +35,25 @@ def _saved(root: Path, model: Any, **flavour: Any) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLflow cannot tell pip's version in a uv environment
         mlflow.sklearn.save_model(model, models / "model", **flavour)
-    settings = {
-        "name": "churn",
-        "implementation": "mlserver_mlflow.MLflowRuntime",
-        "parameters": {"uri": "/mnt/models/model"},
-    }
+    return _served_as(models, runtime=MLFLOW, uri="/mnt/models/model")
+
+
+MLFLOW = "mlserver_mlflow.MLflowRuntime"
+
+
+def _served_as(models: Path, *, runtime: str, uri: str) -> Path:
+    """MLServer's settings for the model under `models`, all readable by the server's uid."""
+    settings = {"name": "churn", "implementation": runtime, "parameters": {"uri": uri}}
     (models / "model-settings.json").write_text(json.dumps(settings))
     for path in [models, *models.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)  # the server runs as uid 10001
     return models
+
+
+def _inferred(url: str, frame: pd.DataFrame) -> np.ndarray:
+    answer = httpx.post(f"{url}/v2/models/churn/infer", json=v2_request(frame), timeout=30)
+    assert answer.status_code == 200, answer.text
+    return np.array(answer.json()["outputs"][0]["data"], dtype=float)
 
 
 @contextlib.contextmanager
@@ -104,6 +117,76 @@ def test_a_multiclass_models_class_probabilities_reach_the_executor_per_row(
     scores = scores_of(answer.json(), rows=3)
     assert scores.names() == ["t:0", "t:1", "t:2"]
     assert np.array(scores.rows()).argmax(axis=1).tolist() == [0, 1, 2]
+
+
+def _churn_frame() -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"clicks": rng.normal(size=200), "tickets": rng.normal(size=200)})
+    return frame, (frame["clicks"] - frame["tickets"] > 0).to_numpy(dtype=int)
+
+
+def test_a_teams_lightgbm_model_is_served_through_mlflows_runtime(
+    images: dict[str, Image], tmp_path: Path
+) -> None:
+    """Saved as the example team pipeline saves it (MLflow's sklearn flavour, cloudpickled, its
+    pyfunc answering `predict_proba`): the runtime unpickles a LightGBM estimator, so the image
+    must carry LightGBM and the OpenMP runtime it links."""
+    import lightgbm
+
+    frame, labels = _churn_frame()
+    model = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1).fit(frame, labels)
+    models = _saved(
+        tmp_path, model, serialization_format="cloudpickle", pyfunc_predict_fn="predict_proba"
+    )
+    with _serving(images, models) as url:
+        served = _inferred(url, frame.head(5))
+
+    expected = model.predict_proba(frame.head(5))
+    assert served.reshape(expected.shape) == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_lightgbm_booster_is_served_by_mlservers_lightgbm_runtime(
+    images: dict[str, Image], tmp_path: Path
+) -> None:
+    """KServe's `lightgbm` model format: a booster file, MLServer's LightGBM runtime."""
+    import lightgbm
+
+    frame, labels = _churn_frame()
+    booster = lightgbm.train(
+        {"objective": "binary", "verbose": -1}, lightgbm.Dataset(frame, labels), 20
+    )
+    models = tmp_path / "models"
+    models.mkdir()
+    booster.save_model(str(models / "model.bst"))
+    with _serving(images, _served_as(models, runtime=KSERVE["lightgbm"], uri="./model.bst")) as url:
+        served = _inferred(url, frame.head(5))
+
+    assert served == pytest.approx(booster.predict(frame.head(5)), abs=1e-6)
+
+
+def test_an_xgboost_model_is_served_by_mlservers_xgboost_runtime(
+    images: dict[str, Image], tmp_path: Path
+) -> None:
+    """Seldon's XGBOOST_SERVER and KServe's `xgboost` format: a model saved by XGBoost (trained
+    in the image, which has XGBoost where the tests do not), served by MLServer's runtime."""
+    assert SELDON["XGBOOST_SERVER"] == KSERVE["xgboost"]
+    models = tmp_path / "models"
+    models.mkdir(mode=0o777)
+    models.chmod(0o777)  # the image's uid writes the model here
+    train = (
+        "import numpy as np, xgboost; x = np.array([[0.0], [1.0], [2.0], [3.0]] * 10); "
+        "booster = xgboost.train({'objective': 'binary:logistic'}, "
+        "xgboost.DMatrix(x, label=(x[:, 0] > 1.5).astype(int)), 10); "
+        "booster.save_model('/mnt/models/model.json')"
+    )
+    tag = images["model-server"].tag
+    mount = f"{models}:/mnt/models"
+    docker("run", "--rm", "-v", mount, "--entrypoint", "python", tag, "-c", train)
+    served_as = _served_as(models, runtime=KSERVE["xgboost"], uri="./model.json")
+    with _serving(images, served_as) as url:
+        served = _inferred(url, pd.DataFrame({"x": [0.0, 3.0]}))
+
+    assert served[0] < 0.5 < served[1]
 
 
 def test_the_model_server_image_fetches_models_as_kserves_storage_initializer(

@@ -234,6 +234,7 @@ def test_drifted_inputs_alarm_and_retrain_a_version_that_waits_for_a_person(
     assert event["type"] == "Warning"
     assert paved_operator.metric("paved_monitor_check", check="InputDrift", **labels) == 1
     assert paved_operator.metric("paved_monitor_psi", feature="clicks_7d", **labels) > 0.2
+    assert paved_operator.metric("paved_monitor_prediction_psi", **labels) > 0.2
 
     _retrained_once_waiting_for_a_person(kubectl, namespace)
 

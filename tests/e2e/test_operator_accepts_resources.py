@@ -95,7 +95,9 @@ def test_a_missing_reference_is_named_and_resolves_when_it_appears(
     accepted = condition(waiting, "Accepted")
     assert accepted is not None
     assert accepted["reason"] == "ReferenceNotFound"
-    assert f"FeatureView user-activity-v1 in namespace {namespace}" in accepted["message"]
+    # A model's features come from a FeatureView or, for a hybrid, a BatchPrediction.
+    missing = f"FeatureView or BatchPrediction user-activity-v1 in namespace {namespace}"
+    assert missing in accepted["message"]
 
     kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "01-featureview.yaml"))
     wait_for_condition(

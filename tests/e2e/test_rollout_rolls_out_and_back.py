@@ -360,9 +360,12 @@ def test_a_rollout_is_decided_by_real_traffic(
         # and it carries on once the API server answers again.
         retries_before = _rollout_retries(paved_operator)
         with frozen(local_platform, APISERVER):
+            # Every API call the operator has in flight waits out its 15-s read timeout in a
+            # pool of 32 threads; with the objects the suite's earlier tests leave, the Rollout's
+            # call can wait in that queue for over 90 s (it did, in CI).
             wait_for(
                 lambda: _rollout_retries(paved_operator) > retries_before,
-                timeout=90,
+                timeout=240,
                 what="the operator to notice the API server hanging",
             )
         wait_for(

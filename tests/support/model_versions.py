@@ -14,7 +14,7 @@ from paved.controllers._kopf import Reconciled, Resource, parsed
 from paved.core.conditions import report
 from paved.core.model_versions import PipelineRun, RunState
 from paved.ports import Ports
-from paved.ports.cluster import Found, ModelVersion, PromotionPolicy, Rollout
+from paved.ports.cluster import BatchPrediction, Found, ModelVersion, PromotionPolicy, Rollout
 from paved.ports.pipelines import PipelinesUnavailableError, TrainingPipeline
 from paved.ports.registry import ModelRegistry
 from tests.support.training import PASSING_VERDICT, example
@@ -38,19 +38,27 @@ def outcome(mlflow_run_id: str) -> str:
 
 
 class Cluster:
-    """The example FeatureView exists, and whatever policies, Rollouts and other ModelVersions
-    a test adds."""
+    """The example FeatureView exists (under any name but a BatchPrediction's), and whatever
+    policies, Rollouts, BatchPredictions and other ModelVersions a test adds."""
 
     def __init__(self) -> None:
         self.policies: list[PromotionPolicy] = []
         self.rollout_objects: list[Rollout] = []
         self.model_versions: dict[str, ModelVersion] = {}
+        self.batch_predictions: dict[str, BatchPrediction] = {}
 
-    async def exists(self, kind: str, _namespace: str, _name: str) -> bool:
-        return kind == "FeatureView"
+    async def exists(self, kind: str, _namespace: str, name: str) -> bool:
+        if kind == "BatchPrediction":
+            return name in self.batch_predictions
+        return kind == "FeatureView" and name not in self.batch_predictions
 
-    async def feature_view(self, _namespace: str, _name: str) -> Found[Any, Any]:
+    async def feature_view(self, _namespace: str, name: str) -> Found[Any, Any] | None:
+        if name in self.batch_predictions:
+            return None
         return parsed(FEATURE_VIEW, example("01-featureview.yaml"))
+
+    async def batch_prediction(self, _namespace: str, name: str) -> BatchPrediction | None:
+        return self.batch_predictions.get(name)
 
     async def promotion_policies(self) -> list[PromotionPolicy]:
         return self.policies

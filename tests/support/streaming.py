@@ -32,6 +32,7 @@ from paved.core.streaming_predictions import (
     decide,
 )
 from paved.features import FeatureStore
+from paved.ports.monitoring import PredictionLogWriter
 from paved.streaming_prediction import PredictionConsumer
 
 VIEW = "activity"
@@ -100,6 +101,7 @@ def consumer(
     name: str,
     *,
     scoring: InProcessScorer | None = None,
+    log: PredictionLogWriter | None = None,
 ) -> PredictionConsumer:
     return PredictionConsumer(
         plan,
@@ -108,6 +110,7 @@ def consumer(
         online=RedisOnlineStore(client),
         scoring=scoring or model(),
         consumer=name,
+        log=log,
     )
 
 

@@ -16,7 +16,8 @@ from paved_local.toolchain import cache_root
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = [ROOT / "operator" / "Dockerfile", *sorted((ROOT / "images").glob("*/Dockerfile"))]
 # The libraries a saved model's pickle and MLmodel file are tied to.
-SERIALIZERS = ["scikit-learn", "mlflow", "numpy", "scipy", "pandas", "cloudpickle"]
+# A team pipeline's LightGBM estimator is cloudpickled with the training environment's LightGBM.
+SERIALIZERS = ["scikit-learn", "mlflow", "numpy", "scipy", "pandas", "cloudpickle", "lightgbm"]
 
 
 def _pins(path: Path) -> dict[str, str]:

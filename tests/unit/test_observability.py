@@ -8,7 +8,10 @@ from prometheus_client import Gauge
 from paved.observability import (
     FEATURE_LAG_SECONDS,
     MONITOR_CHECK,
+    MONITOR_PREDICTION_PSI,
     MONITOR_PSI,
+    MONITOR_SKEW,
+    MONITOR_STALE,
     forget_feature_view,
     forget_model_monitor,
 )
@@ -27,9 +30,15 @@ def test_forgetting_a_model_monitor_drops_its_series_and_keeps_the_others() -> N
     for monitor in ("churn", "fraud"):
         MONITOR_CHECK.labels("t-obs", monitor, "InputDrift").set(1)
         MONITOR_PSI.labels("t-obs", monitor, "clicks_7d").set(0.4)
+        MONITOR_PREDICTION_PSI.labels("t-obs", monitor).set(0.3)
+        MONITOR_STALE.labels("t-obs", monitor).set(0.1)
+        MONITOR_SKEW.labels("t-obs", monitor, "clicks_7d").set(0.2)
     forget_model_monitor("t-obs", "churn")
     assert _series(MONITOR_CHECK, "t-obs") == {("t-obs", "fraud", "InputDrift")}
     assert _series(MONITOR_PSI, "t-obs") == {("t-obs", "fraud", "clicks_7d")}
+    for gauge in (MONITOR_PREDICTION_PSI, MONITOR_STALE):
+        assert _series(gauge, "t-obs") == {("t-obs", "fraud")}
+    assert _series(MONITOR_SKEW, "t-obs") == {("t-obs", "fraud", "clicks_7d")}
     forget_model_monitor("t-obs", "fraud")
 
 

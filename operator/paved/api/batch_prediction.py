@@ -14,7 +14,7 @@ from enum import StrEnum
 from pydantic import Field, field_validator, model_validator
 
 from paved.api.cron import CronError, parse_cron
-from paved.api.feature_view import StalePolicy
+from paved.api.feature_view import PointInTime, StalePolicy
 from paved.api.meta import (
     DataPath,
     Duration,
@@ -29,6 +29,7 @@ from paved.api.meta import (
     validated,
 )
 from paved.api.model_version import ModelChoice
+from paved.api.prediction_logging import PredictionLogging
 
 
 class EntitySource(Model):
@@ -101,6 +102,11 @@ class PredictionOutput(Model):
     threshold: float = Field(
         default=0.5, ge=0, le=1, description="A score at or above it is a positive decision."
     )
+    # How a model trained on these predictions (a hybrid) reads them. By default a label sees
+    # only the predictions served by its time (a run's created time is when it was served), so
+    # a score computed later, by a model that may have learnt from that label, cannot leak into
+    # training (ADR 0042).
+    point_in_time: PointInTime = section(PointInTime)
 
 
 class ShadowLimits(Model):
@@ -124,6 +130,7 @@ class BatchPredictionSpec(Model):
     trigger: Trigger
     output: PredictionOutput = section(PredictionOutput)
     shadow: ShadowLimits = section(ShadowLimits)
+    prediction_log: PredictionLogging = section(PredictionLogging)
     batch_rows: int = Field(
         default=100_000, ge=1_000, le=1_000_000, description="Entities scored per batch."
     )

@@ -5,7 +5,8 @@ guardrails a Rollout judged (on the production arm, continuously), input drift (
 feature, training set against the logged inputs of the recent window), prediction drift
 (the window's logged scores against the version's own before its promotion) and performance
 (the gate metric on the predictions whose outcomes arrived, against the version's evaluation
-at training time; ADR 0040).
+at training time; ADR 0040), freshness per served entity and training/serving skew (the logged
+feature values against the offline store's point-in-time ones; ADR 0043).
 """
 
 from __future__ import annotations
@@ -106,6 +107,64 @@ class Performance(Model):
     )
 
 
+class Freshness(Model):
+    """Per entity: of the entities the production version served in the window (the most
+    recently served first), those whose online features are missing, past their view's ttl or a
+    feature's freshness SLO, or older than `maxAge`; not only the view's newest event."""
+
+    max_age: PositiveDuration | None = Field(
+        default=None,
+        description="An entity whose features' newest event is older than this is stale too; "
+        "none: only the views' ttl and the features' freshness SLOs judge age.",
+    )
+    max_stale_fraction: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Alarm when more of the served entities than this (0..1) are stale.",
+    )
+    max_entities: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Entities read from the online store at most: the most recently served.",
+    )
+
+
+class Skew(Model):
+    """Training/serving skew on a sample: the feature values the production version saw when it
+    served (the prediction log) against the offline store's point-in-time values for the same
+    entity at the same moment (what a training set built from the log's labels would read)."""
+
+    sample: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Logged predictions compared at most, spread evenly over the window.",
+    )
+    max_mismatch_rate: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Alarm when any feature differs in more of the sampled predictions than "
+        "this (0..1).",
+    )
+    tolerance: float = Field(
+        default=1e-6,
+        ge=0,
+        le=1,
+        description="Two numbers are equal within this, relative to the larger (or absolute "
+        "below 1).",
+    )
+    features: list[Identifier] = Field(
+        default_factory=list,
+        max_length=2000,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="The features compared; empty: every feature the production version "
+        "trained on.",
+    )
+
+
 class MonitorGuardrails(Model):
     window: PrometheusRange = Field(default="5m", description="The range each reading covers.")
     rules: list[Guardrail] = Field(
@@ -133,6 +192,7 @@ class RetrainTrigger(StrEnum):
     INPUT_DRIFT = "InputDrift"
     PREDICTION_DRIFT = "PredictionDrift"
     PERFORMANCE_DROPPED = "PerformanceDropped"
+    FEATURES_STALE = "FeaturesStale"
 
 
 # Pipeline parameters the monitor adds to a retraining's (its lineage: why and by whom).
@@ -190,7 +250,7 @@ class Retrain(Model):
 
     when: list[RetrainTrigger] = Field(
         default_factory=lambda: [RetrainTrigger.INPUT_DRIFT],
-        max_length=3,
+        max_length=4,
         json_schema_extra={"x-kubernetes-list-type": "set"},
         description="The checks whose alarm, held over two checks in a row, starts a retraining.",
     )
@@ -267,17 +327,23 @@ class ModelMonitorSpec(Model):
     model_config = validated(
         cel(
             "has(self.guardrails) || has(self.inputDrift) || has(self.predictionDrift)"
-            " || has(self.performance)",
-            "a monitor needs at least one check: guardrails, inputDrift, predictionDrift or"
-            " performance",
+            " || has(self.performance) || has(self.freshness) || has(self.skew)",
+            "a monitor needs at least one check: guardrails, inputDrift, predictionDrift,"
+            " performance, freshness or skew",
         ),
         cel(
             "!has(self.actions.retrain) || self.actions.retrain.when.all(t,"
             " t == 'InputDrift' ? has(self.inputDrift) : t == 'PredictionDrift' ?"
-            " has(self.predictionDrift) : has(self.performance))",
+            " has(self.predictionDrift) : t == 'FeaturesStale' ? has(self.freshness) :"
+            " has(self.performance))",
             "a retraining is triggered by a check the monitor runs: configure inputDrift,"
-            " predictionDrift or performance for each of actions.retrain.when",
+            " predictionDrift, performance or freshness for each of actions.retrain.when",
             ".actions.retrain.when",
+        ),
+        cel(
+            "!has(self.guardrails) || has(self.target)",
+            "guardrails read the serving object's metrics: give a target",
+            ".guardrails",
         ),
         cel(
             "!has(self.actions.revert) || self.actions.revert.when.all(t,"
@@ -292,7 +358,12 @@ class ModelMonitorSpec(Model):
         max_length=MAX_MODEL_NAME,
         description="The model watched (the ModelVersions' spec.model): its production version.",
     )
-    target: Target = Field(description="The serving object that serves the production version.")
+    target: Target | None = Field(
+        default=None,
+        description="The serving object that serves the production version online: checked "
+        "to serve it before anything is judged, and read by the guardrails. None: a model "
+        "served by batch or streaming predictions alone, judged on what they logged.",
+    )
     interval: PositiveDuration = Field(default="5m", description="How often the checks run.")
     window: PositiveDuration = Field(
         default="1h", description="How much recent prediction log each check reads."
@@ -307,15 +378,20 @@ class ModelMonitorSpec(Model):
     input_drift: InputDrift | None = None
     prediction_drift: PredictionDrift | None = None
     performance: Performance | None = None
+    freshness: Freshness | None = None
+    skew: Skew | None = None
     actions: Actions = section(Actions)
 
     @model_validator(mode="after")
     def _triggers_are_checks(self) -> ModelMonitorSpec:
+        if self.guardrails is not None and self.target is None:
+            raise ValueError("guardrails read the serving object's metrics: give a target")
         retrain = self.actions.retrain
         run = {
             RetrainTrigger.INPUT_DRIFT: self.input_drift is not None,
             RetrainTrigger.PREDICTION_DRIFT: self.prediction_drift is not None,
             RetrainTrigger.PERFORMANCE_DROPPED: self.performance is not None,
+            RetrainTrigger.FEATURES_STALE: self.freshness is not None,
         }
         missing = [t.value for t in retrain.when if not run[t]] if retrain else []
         if missing:
@@ -370,11 +446,27 @@ class FeatureDriftResult(Model):
     threshold: float
 
 
+class FeatureSkewResult(Model):
+    feature: RecordedName
+    mismatch_rate: float = Field(ge=0, le=1)
+    compared: int = Field(ge=0, description="Sampled predictions that carried the feature.")
+    threshold: float
+
+
 class MetricReading(Model):
-    """The live metric over one day of the judged predictions (or over all of them: no day)."""
+    """The live metric over one day of the judged predictions, or over those in one slice, or
+    over all of them (neither day nor slice)."""
 
     metric: RecordedName
     day: dt.date | None = Field(default=None, description="The day served; none: every day.")
+    slice: RecordedName | None = Field(
+        default=None,
+        description="The production version's slice (its gates') the predictions were in, by "
+        "the features they were served; none: every prediction.",
+    )
+    trained: float | None = Field(
+        default=None, description="A slice's metric on the holdout at training, when recorded."
+    )
     value: float | None = Field(default=None, description="None: not computable on these rows.")
     judged: int = Field(ge=0, description="Predictions with a known outcome.")
 
@@ -407,10 +499,12 @@ class ModelMonitorStatus(Status):
     references: References | None = None
     checks: list[CheckResult] = Field(default_factory=list)
     drift: list[FeatureDriftResult] = Field(default_factory=list)
+    skew: list[FeatureSkewResult] = Field(default_factory=list, max_length=2000)
     performance: list[MetricReading] = Field(
         default_factory=list,
         max_length=400,
-        description="The live metric over the judged predictions, then per day served.",
+        description="The live metric over the judged predictions, then per slice of the "
+        "production version's gates, then per day served.",
     )
     retraining: RetrainingRecord | None = None
     revert: RevertRecord | None = None

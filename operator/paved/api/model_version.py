@@ -151,7 +151,12 @@ class Pipeline(Model):
 
 
 class FeatureSelection(Model):
-    feature_view: ObjectName
+    feature_view: ObjectName = Field(
+        description=(
+            "A FeatureView, or a BatchPrediction whose predictions are features of this model"
+            " (a hybrid: `score`, `model_version`), read point-in-time as any view is."
+        )
+    )
     names: list[Identifier] = Field(
         min_length=1, max_length=2000, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
@@ -488,12 +493,29 @@ class FeatureViewVersion(Model):
     version: RecordedName
 
 
+class UpstreamModels(Model):
+    """A hybrid's: the models whose predictions, served by a BatchPrediction, it trained on."""
+
+    batch_prediction: RecordedName
+    model_versions: list[RecordedName] = Field(
+        default_factory=list,
+        max_length=64,
+        description="<registered model>/<registry version>, each that its label rows were served.",
+    )
+
+
 class Lineage(Model):
     dataset_hash: RecordedName | None = None
     feature_views: list[FeatureViewVersion] = Field(default_factory=list)
+    upstream_models: list[UpstreamModels] = Field(default_factory=list, max_length=32)
     code_commit: RecordedName | None = None
     parameters: dict[str, Any] = free_form("The parameters the run used.")
     metrics: dict[str, float] = Field(default_factory=dict)
+    slice_metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="The gate metric on each slice of the holdout (gates.slices), by slice: "
+        "what a ModelMonitor judges the live slices against.",
+    )
 
 
 class GateResult(Model):

@@ -26,6 +26,7 @@ from paved.api.meta import (
     validated,
 )
 from paved.api.model_version import ModelChoice
+from paved.api.prediction_logging import PredictionLogging
 
 # A Redis key paved reads or writes: printable, no spaces, as Redis tools show them.
 StreamKey = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_.:{}\-/]+$")]
@@ -120,6 +121,7 @@ class StreamingPredictionSpec(Model):
     scoring: Scoring = section(Scoring)
     output: Output = section(Output)
     workers: Workers = section(Workers)
+    prediction_log: PredictionLogging = section(PredictionLogging)
     freshness: PositiveDuration = Field(
         default="30s",
         description="Freshness SLO: the oldest event not yet scored may be at most this old.",

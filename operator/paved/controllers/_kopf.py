@@ -13,7 +13,9 @@ from typing import Any, Final
 import kopf
 from pydantic import BaseModel, ValidationError
 
+from paved.api.batch_prediction import BatchPredictionStatus
 from paved.api.crds import (
+    BATCH_PREDICTION,
     FEATURE_VIEW,
     KINDS,
     MODEL_VERSION,
@@ -35,6 +37,7 @@ from paved.errors import TransientError
 from paved.observability import RECONCILE_SECONDS, RECONCILES
 from paved.ports import Ports
 from paved.ports.cluster import (
+    BatchPrediction,
     FeatureView,
     Found,
     ModelVersion,
@@ -126,6 +129,12 @@ class WatchedCluster:
     ) -> ModelVersion | Unreadable[ModelVersionStatus] | None:
         found = self._one(MODEL_VERSION.kind, namespace, name)
         return None if found is None else parsed(MODEL_VERSION, found)
+
+    async def batch_prediction(
+        self, namespace: str, name: str
+    ) -> BatchPrediction | Unreadable[BatchPredictionStatus] | None:
+        found = self._one(BATCH_PREDICTION.kind, namespace, name)
+        return None if found is None else parsed(BATCH_PREDICTION, found)
 
     async def rollouts(self, namespace: str) -> list[Rollout | Unreadable[RolloutStatus]]:
         return [parsed(ROLLOUT, found) for found in self._index(ROLLOUT.kind).get(namespace, ())]

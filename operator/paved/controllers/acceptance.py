@@ -11,7 +11,7 @@ from paved.controllers._kopf import Resource
 from paved.core.conditions import Observation
 from paved.core.data_paths import path_acceptance
 from paved.core.promotion_policy import Authors, NamedPolicy, governing
-from paved.core.references import acceptance, references_of
+from paved.core.references import Reference, acceptance, references_of
 from paved.errors import PermanentError
 from paved.ports import Ports
 from paved.ports.cluster import Unreadable
@@ -24,9 +24,16 @@ async def check_references(resource: Resource[Any, Any], ports: Ports) -> Observ
     missing = [
         reference
         for reference in references_of(resource.spec)
-        if not await ports.cluster.exists(reference.kind, resource.namespace, reference.name)
+        if not await _exists(reference, resource.namespace, ports)
     ]
     return acceptance(missing, resource.namespace)
+
+
+async def _exists(reference: Reference, namespace: str, ports: Ports) -> bool:
+    for kind in reference.kinds:
+        if await ports.cluster.exists(kind, namespace, reference.name):
+            return True
+    return False
 
 
 async def governing_policies(namespace: str, ports: Ports) -> tuple[NamedPolicy, ...]:

@@ -21,6 +21,7 @@ from paved.controllers.batch_prediction_models import find_model
 from paved.core.batch_prediction_steps import (
     Compare,
     FindModel,
+    Publish,
     Report,
     Score,
     Scored,
@@ -45,10 +46,10 @@ from paved.observability import (
 from paved.ports import Ports
 from paved.ports.cluster import Unreadable
 from paved.ports.registry import RegistryUnavailableError
-from paved.services.batch_scoring import compare_runs, score_run
+from paved.services.batch_scoring import compare_runs, publish_run, score_run
 
-# A reconcile: find the model, score, compare, report; more means an act did not take.
-MAX_STEPS: Final = 5
+# A reconcile: find the model, score, compare, publish, report; more means an act did not take.
+MAX_STEPS: Final = 6
 
 BatchPredictionResource = Resource[BatchPredictionSpec, BatchPredictionStatus]
 
@@ -69,6 +70,9 @@ async def score_batch_predictions(
                 seen = replace(seen, scored=await _score(resource, plan, ports))
             case Compare():
                 seen = replace(seen, compared=await _compare(resource, step, ports))
+            case Publish():
+                await _publish(resource, step, ports, now)
+                seen = replace(seen, published=True)
             case Report():
                 _export(resource, step)
                 updates = dict(step.updates)
@@ -108,7 +112,13 @@ async def _score(
     try:
         model = await asyncio.to_thread(models.load, plan.model.uri)
         report = await asyncio.to_thread(
-            score_run, plan, model=model, offline=ports.offline, online=ports.online, files=files
+            score_run,
+            plan,
+            model=model,
+            offline=ports.offline,
+            online=ports.online,
+            files=files,
+            log=ports.prediction_log_writer,
         )
     except (PermanentError, StoreUnavailableError, RegistryUnavailableError) as error:
         reason = _reason(error)
@@ -132,6 +142,24 @@ async def _compare(resource: BatchPredictionResource, step: Compare, ports: Port
         keys=step.keys,
         root=root,
         threshold=step.threshold,
+    )
+
+
+async def _publish(
+    resource: BatchPredictionResource, step: Publish, ports: Ports, now: dt.datetime
+) -> None:
+    """The run about to be served, put into the served history (in a worker thread)."""
+    if ports.predictions is None:
+        raise PermanentError("this operator has no prediction files configured")
+    root = str(namespace_root(ports.data_root, resource.namespace))
+    await asyncio.to_thread(
+        publish_run,
+        ports.predictions,
+        source=step.source,
+        target=step.target,
+        root=root,
+        lineage=dict(step.lineage),
+        served_at=now,
     )
 
 

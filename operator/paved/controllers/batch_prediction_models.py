@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from paved.api.model_version import ModelChoice, Stage
 from paved.controllers.acceptance import authors, governing_policies
+from paved.controllers.feature_sources import MissingSource, feature_source
 from paved.core.batch_prediction_steps import Waiting
 from paved.core.batch_predictions import ModelInput, ScoringModel
 from paved.core.feature_views import view_definition
@@ -63,12 +64,13 @@ async def _trained_by(
 async def _inputs(
     namespace: str, model_version: ModelVersion, ports: Ports
 ) -> tuple[ModelInput, ...] | Waiting:
-    """The features the model was trained on, each from its FeatureView as it is now."""
+    """The features the model was trained on, each from its FeatureView (or, for a hybrid, the
+    predictions of a BatchPrediction) as it is now."""
     inputs = []
     for selection in model_version.spec.features:
-        found = await ports.cluster.feature_view(namespace, selection.feature_view)
-        if found is None or isinstance(found, Unreadable):
-            message = f"FeatureView {selection.feature_view}, which the model reads, is missing."
+        found = await feature_source(namespace, selection.feature_view, ports)
+        if isinstance(found, MissingSource):
+            message = f"{found.message}: the model reads it."
             return Waiting(BatchPredictionReason.MODEL_NOT_READY, message)
         try:
             view = view_definition(found.name, found.spec, ports.data_root, namespace=namespace)

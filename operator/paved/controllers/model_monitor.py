@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from typing import Any, Final, assert_never
 
 import numpy as np
@@ -19,15 +20,18 @@ import pyarrow as pa
 from paved.api.crds import MODEL_MONITOR
 from paved.api.meta import parse_duration
 from paved.api.model_monitor import (
+    Freshness,
     Histogram,
     LabelSource,
     ModelMonitorSpec,
     ModelMonitorStatus,
     Retrain,
+    Skew,
 )
 from paved.api.model_version import Stage
 from paved.api.rollout import Guardrail
 from paved.controllers._kopf import Reconciled, Resource, on_delete, timer
+from paved.controllers.feature_sources import MissingSource, feature_source
 from paved.core.conditions import Observation
 from paved.core.feature_views import FeatureDefinition, view_definition
 from paved.core.guardrails import Measurement, evaluate
@@ -47,14 +51,26 @@ from paved.core.monitor_checks import (
     Check,
     CheckState,
     CheckVerdict,
+    LoggedWindow,
     drift_verdicts,
     guardrails,
     histogram,
     judged_features,
     output_reference,
+    too_few,
     unavailable,
 )
-from paved.core.monitor_performance import label_horizon, performance
+from paved.core.monitor_features import (
+    EntityRead,
+    compared_features,
+    freshness,
+    keyed,
+    served_entities,
+    skew,
+    skew_rows,
+    skew_samples,
+)
+from paved.core.monitor_performance import label_horizon, live_slices, performance
 from paved.core.monitor_revert import (
     REVERT,
     RequestRevert,
@@ -71,6 +87,7 @@ from paved.core.monitor_steps import (
     Report,
     Subject,
     Unwatched,
+    configured,
     decide,
     due,
     judged,
@@ -88,17 +105,43 @@ from paved.errors import PermanentError, TransientError
 from paved.observability import (
     MONITOR_CHECK,
     MONITOR_METRIC,
+    MONITOR_PREDICTION_PSI,
     MONITOR_PSI,
+    MONITOR_SKEW,
+    MONITOR_STALE,
     forget_model_monitor,
 )
 from paved.ports import Ports
 from paved.ports.cluster import ModelVersion, Unreadable
+from paved.ports.columns import UTC_MICROS
 from paved.ports.monitoring import MonitorReadError, PredictionLogReader
 from paved.ports.offline import FeatureRequest, JoinOptions
+from paved.ports.online import OnlineRequest
 from paved.ports.registry import RegistryUnavailableError
 from paved.ports.traffic import TrafficRouter, Unroutable
 
 MonitorResource = Resource[ModelMonitorSpec, ModelMonitorStatus]
+# The checks that read the recent window of the prediction log.
+WINDOWED: Final = frozenset(
+    {Check.INPUT_DRIFT, Check.PREDICTION_DRIFT, Check.FRESHNESS, Check.SKEW}
+)
+# What reading the features of logged predictions may raise: a store or an engine that does
+# not answer or refuses, and logged entities that do not fit the views' join keys.
+FEATURES_UNREADABLE: Final = (
+    MonitorReadError,
+    PermanentError,
+    TransientError,
+    ValueError,
+    KeyError,
+    pa.ArrowException,
+)
+# The gauge of each check whose value is one number for the whole monitor.
+BY_CHECK: Final = {
+    Check.PREDICTION_DRIFT.value: MONITOR_PREDICTION_PSI,
+    Check.FRESHNESS.value: MONITOR_STALE,
+}
+# The entity rows' time column of the skew check's point-in-time join.
+SERVED_AT: Final = "__served_at"
 # Rows of a training set the reference histograms rest on at most (spread evenly over it).
 MAX_REFERENCE_ROWS: Final = 200_000
 
@@ -141,7 +184,10 @@ async def _production(resource: MonitorResource, ports: Ports) -> Production | U
 
 
 async def _router(resource: MonitorResource, ports: Ports) -> TrafficRouter | Unwatched:
-    router = await ports.routers.router_for(resource.namespace, resource.spec.target)
+    target = resource.spec.target
+    if target is None:
+        return Unwatched(Reason.TARGET_NOT_FOUND, "This monitor names no target to read.")
+    router = await ports.routers.router_for(resource.namespace, target)
     if isinstance(router, Unroutable):
         return Unwatched(Reason.BACKEND_UNAVAILABLE, router.message)
     return router
@@ -151,6 +197,8 @@ async def _traffic(
     resource: MonitorResource, ports: Ports, production: Production | Unwatched
 ) -> Traffic | Unwatched | None:
     """The target's split between the production version's model and anything else."""
+    if resource.spec.target is None:
+        return None  # no serving object to read: `decide` does not ask
     if isinstance(production, Unwatched):
         return production
     router = await _router(resource, ports)
@@ -178,14 +226,12 @@ async def _build(
     return references_built(subject, production, features=features, scores=scores, now=now)
 
 
-async def _trained_features(
+async def _trained_requests(
     resource: MonitorResource, ports: Ports, production: Production
-) -> tuple[dict[str, FeatureDefinition], pa.Table]:
-    """The features the production version trained on, and its training set's rows of them
-    (its labels' entity rows joined point-in-time through the offline engine)."""
+) -> tuple[ModelVersion, list[FeatureRequest], dict[str, FeatureDefinition]]:
+    """The ModelVersion that trained the production version, the features it read (per view)
+    and each feature's definition; MonitorReadError names what is missing."""
     namespace, name = resource.namespace, production.model_version
-    if ports.labels is None:
-        raise MonitorReadError("this operator reads no labels (no LabelRows in its ports)")
     if name is None:
         raise MonitorReadError(f"v{production.version} names no ModelVersion that trained it")
     found = await ports.cluster.model_version(namespace, name)
@@ -196,16 +242,27 @@ async def _trained_features(
     requests: list[FeatureRequest] = []
     definitions: dict[str, FeatureDefinition] = {}
     for selection in found.spec.features:
-        view = await ports.cluster.feature_view(namespace, selection.feature_view)
-        if view is None or isinstance(view, Unreadable):
-            raise MonitorReadError(f"FeatureView {selection.feature_view} is not here")
+        view = await feature_source(namespace, selection.feature_view, ports)
+        if isinstance(view, MissingSource):
+            raise MonitorReadError(view.message)
         definition = view_definition(
             selection.feature_view, view.spec, ports.data_root, namespace=namespace
         )
         requests.append(FeatureRequest(definition, tuple(selection.names)))
         definitions |= {n: definition.feature(n) for n in selection.names}
+    return found, requests, definitions
+
+
+async def _trained_features(
+    resource: MonitorResource, ports: Ports, production: Production
+) -> tuple[dict[str, FeatureDefinition], pa.Table]:
+    """The features the production version trained on, and its training set's rows of them
+    (its labels' entity rows joined point-in-time through the offline engine)."""
+    if ports.labels is None:
+        raise MonitorReadError("this operator reads no labels (no LabelRows in its ports)")
+    found, requests, definitions = await _trained_requests(resource, ports, production)
     labels = found.spec.labels
-    rows = await asyncio.to_thread(ports.labels.entity_rows, namespace, labels)
+    rows = await asyncio.to_thread(ports.labels.entity_rows, resource.namespace, labels)
     rows = _spread(rows, MAX_REFERENCE_ROWS)
     options = JoinOptions(entity_timestamp_column=labels.timestamp_column)
     table = await asyncio.to_thread(ports.offline.historical_features, rows, requests, options)
@@ -261,36 +318,129 @@ async def _judge(
 ) -> list[CheckVerdict]:
     spec = resource.spec
     verdicts = [await _guardrails(resource, ports)] if spec.guardrails is not None else []
-    verdicts += await _drifts(resource, ports, judge, now)
+    windowed = [c for c in configured(spec) if c in WINDOWED]
+    logged = await _window(resource, ports, judge.production, now) if windowed else None
+    if isinstance(logged, str):
+        verdicts += [unavailable(c, Reason.LOG_UNAVAILABLE, logged) for c in windowed]
+    elif logged is not None:
+        verdicts += drift_verdicts(spec, judge.references, logged)
     if spec.performance is not None:
         verdicts.append(await _performance(resource, ports, judge.production, now))
+    if isinstance(logged, LoggedWindow):
+        verdicts += await _feature_verdicts(resource, ports, judge.production, logged, now)
     return verdicts
 
 
-async def _drifts(
-    resource: MonitorResource, ports: Ports, judge: Judge, now: dt.datetime
-) -> list[CheckVerdict]:
+async def _window(
+    resource: MonitorResource, ports: Ports, production: Production, now: dt.datetime
+) -> LoggedWindow | str:
+    """What the production version served in the monitor's window, or why it is unreadable."""
     spec = resource.spec
-    verdicts: list[CheckVerdict] = []
-    drifts = [c for c in (Check.INPUT_DRIFT, Check.PREDICTION_DRIFT) if _configured(spec, c)]
-    if not drifts:
-        return verdicts
     if ports.prediction_log is None:
-        message = "This operator reads no prediction log (no PredictionLogReader in its ports)."
-        return [*verdicts, *(unavailable(c, Reason.LOG_UNAVAILABLE, message) for c in drifts)]
-    since = judged_since(spec, judge.production, now)
+        return "This operator reads no prediction log (no PredictionLogReader in its ports)."
+    since = judged_since(spec, production, now)
     try:
-        logged = await asyncio.to_thread(
+        return await asyncio.to_thread(
             ports.prediction_log.window,
             resource.namespace,
             spec.model,
-            judge.production.version,
+            production.version,
             since=since,
             until=now,
         )
     except MonitorReadError as error:
-        return [*verdicts, *(unavailable(c, Reason.LOG_UNAVAILABLE, str(error)) for c in drifts)]
-    return [*verdicts, *drift_verdicts(spec, judge.references, logged)]
+        return str(error)
+
+
+async def _feature_verdicts(
+    resource: MonitorResource,
+    ports: Ports,
+    production: Production,
+    logged: LoggedWindow,
+    now: dt.datetime,
+) -> list[CheckVerdict]:
+    """Freshness per served entity and skew on a sample, each Unknown with why when the
+    features cannot be read."""
+    spec = resource.spec
+    few: dict[Check, CheckVerdict | None] = {
+        check: too_few(check, logged.samples, spec.min_samples, spec.window)
+        for check in (Check.FRESHNESS, Check.SKEW)
+        if check in configured(spec)
+    }
+    verdicts = {check: verdict for check, verdict in few.items() if verdict is not None}
+    for check in few.keys() - verdicts.keys():
+        try:
+            verdicts[check] = await _feature_check(check, resource, ports, production, logged, now)
+        except FEATURES_UNREADABLE as error:
+            why = f"The production version's features cannot be read: {error}"
+            verdicts[check] = unavailable(check, Reason.FEATURES_UNREADABLE, why)
+    return [verdicts[check] for check in few]
+
+
+async def _feature_check(
+    check: Check,
+    resource: MonitorResource,
+    ports: Ports,
+    production: Production,
+    logged: LoggedWindow,
+    now: dt.datetime,
+) -> CheckVerdict:
+    _, requests, _ = await _trained_requests(resource, ports, production)
+    spec = resource.spec
+    if check is Check.FRESHNESS and spec.freshness is not None:
+        return await _freshness(ports, requests, logged, spec.freshness, now)
+    if check is Check.SKEW and spec.skew is not None:
+        return await _skew(ports, requests, logged, spec.skew)
+    raise AssertionError(f"{check} is no feature check this monitor runs")
+
+
+async def _freshness(
+    ports: Ports,
+    requests: list[FeatureRequest],
+    logged: LoggedWindow,
+    spec: Freshness,
+    now: dt.datetime,
+) -> CheckVerdict:
+    """The online store's rows of the entities served (the most recent first), judged."""
+    join_keys = {key for r in requests for key in r.view.join_keys}
+    found = keyed(served_entities(logged), join_keys)[: spec.max_entities]
+    entities, rows = [entity for entity, _ in found], [keys for _, keys in found]
+    online = [OnlineRequest(r.view, r.features) for r in requests]
+    read = await asyncio.to_thread(ports.online.read, rows, online, now)
+    reads = [
+        EntityRead(entity, tuple(statuses), tuple(stamps))
+        for entity, statuses, stamps in zip(
+            entities, read.statuses, read.event_timestamps, strict=True
+        )
+    ]
+    max_age = parse_duration(spec.max_age) if spec.max_age else None
+    return freshness(reads, spec=spec, max_age=max_age, now=now)
+
+
+async def _skew(
+    ports: Ports, requests: list[FeatureRequest], logged: LoggedWindow, spec: Skew
+) -> CheckVerdict:
+    """A sample of the logged predictions against the offline store's point-in-time join of
+    their entities as of when each was served."""
+    trained = [name for request in requests for name in request.features]
+    features = compared_features(trained, spec.features)
+    join_keys = {key for r in requests for key in r.view.join_keys}
+    picked = skew_rows(logged, join_keys, spec.sample)
+    if not picked:
+        return skew([], features=features, spec=spec)
+    rows = pa.Table.from_pylist([json.loads(logged.entities[i]) for i in picked])
+    served_at = pa.array([logged.served_at[i] for i in picked], UTC_MICROS)
+    rows = rows.append_column(SERVED_AT, served_at)
+    wanted = [
+        FeatureRequest(r.view, tuple(f for f in r.features if f in features)) for r in requests
+    ]
+    options = JoinOptions(entity_timestamp_column=SERVED_AT)
+    table = await asyncio.to_thread(
+        ports.offline.historical_features, rows, [r for r in wanted if r.features], options
+    )
+    offline = table.select(features).to_pylist()
+    samples = skew_samples(logged, picked, features=features, offline=offline)
+    return skew(samples, features=features, spec=spec)
 
 
 async def _performance(
@@ -319,6 +469,7 @@ async def _performance(
         task=trained.spec.task,
         gate_metric=trained.spec.gates.metric.name,
         trained=lineage.metrics if lineage else {},
+        slices=live_slices(trained.spec.gates.slices, lineage.slice_metrics if lineage else {}),
     )
 
 
@@ -366,10 +517,6 @@ async def _label_outcomes(resource: MonitorResource, ports: Ports) -> list[Outco
     if ports.labels is None:
         raise MonitorReadError("this operator reads no labels (no LabelRows in its ports)")
     return await asyncio.to_thread(ports.labels.outcomes, resource.namespace, spec.labels)
-
-
-def _configured(spec: ModelMonitorSpec, check: Check) -> bool:
-    return (spec.input_drift if check is Check.INPUT_DRIFT else spec.prediction_drift) is not None
 
 
 async def _guardrails(resource: MonitorResource, ports: Ports) -> CheckVerdict:
@@ -558,10 +705,16 @@ def _export(resource: MonitorResource, status: ModelMonitorStatus) -> None:
     for check in status.checks:
         if check.state != CheckState.UNKNOWN.value:
             MONITOR_CHECK.labels(*labels, check.check).set(check.state == CheckState.ALARM.value)
+        if check.value is not None and check.check in BY_CHECK:
+            BY_CHECK[check.check].labels(*labels).set(check.value)
     for drift in status.drift:
         MONITOR_PSI.labels(*labels, drift.feature).set(drift.psi)
+    for skewed in status.skew:
+        if skewed.compared:
+            MONITOR_SKEW.labels(*labels, skewed.feature).set(skewed.mismatch_rate)
     for reading in status.performance:
-        if reading.day is None and reading.value is not None:  # the whole window's, not a day's
+        # The whole window's over every prediction: not a day's, not a slice's.
+        if reading.day is None and reading.slice is None and reading.value is not None:
             MONITOR_METRIC.labels(*labels, reading.metric).set(reading.value)
 
 

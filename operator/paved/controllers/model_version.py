@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import replace
-from typing import Any, Final, assert_never
+from typing import Final, assert_never
 
 from paved.api.crds import MODEL_VERSION
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus, Stage
 from paved.controllers._kopf import Reconciled, Resource, timer
 from paved.controllers.acceptance import authors, check_references, governing_policies
+from paved.controllers.feature_sources import FeatureSource, MissingSource, feature_source
 from paved.core.model_version_steps import (
     PIPELINES_UNAVAILABLE,
     REGISTRY_UNAVAILABLE,
@@ -44,7 +45,8 @@ from paved.core.model_versions import (
 )
 from paved.core.pipeline_contract import TrainingPipeline, described
 from paved.core.promotion_policy import metric_floor
-from paved.errors import PermanentError, TransientError
+from paved.core.reasons import ModelVersionReason
+from paved.errors import PermanentError
 from paved.ports import Ports
 from paved.ports.cluster import Unreadable
 from paved.ports.pipelines import (
@@ -58,24 +60,33 @@ from paved.ports.registry import RegistryUnavailableError
 # A reconcile takes at most nine steps (read the run, find the version, read the outcome,
 # register, record the sign-off, find, stage, find, report); more means an act did not take.
 MAX_STEPS: Final = 16
+# A feature source that is not readable yet is looked at again this often (a BatchPrediction's
+# first run, a FeatureView just deleted and applied again).
+FEATURES_RETRY_SECONDS: Final = 30.0
+FEATURES_UNAVAILABLE: Final = ModelVersionReason.FEATURES_UNAVAILABLE
 
 
 ModelVersionResource = Resource[ModelVersionSpec, ModelVersionStatus]
 
 
-async def _feature_views(resource: ModelVersionResource, ports: Ports) -> dict[str, Any]:
-    """The FeatureViews the model is trained on, by name, as the run reads them."""
-    views: dict[str, Any] = {}
+async def _feature_sources(
+    resource: ModelVersionResource, ports: Ports
+) -> dict[str, FeatureSource]:
+    """What the model is trained on, by name: FeatureViews, and BatchPredictions' predictions
+    (a hybrid), as the run reads them."""
+    sources: dict[str, FeatureSource] = {}
     for selection in resource.spec.features:
-        name = selection.feature_view
-        found = await ports.cluster.feature_view(resource.namespace, name)
-        if found is None:
-            # Accepted said it exists a moment ago; the next tick reports it missing.
-            raise TransientError(f"FeatureView {name} was deleted")
-        if isinstance(found, Unreadable):
-            raise PermanentError(f"FeatureView {name} cannot be read: {found.problem}")
-        views[name] = found.spec.model_dump(by_alias=True, mode="json")
-    return views
+        found = await feature_source(resource.namespace, selection.feature_view, ports)
+        if isinstance(found, MissingSource):
+            if found.lasting:  # a person must change something
+                raise PermanentError(found.message)
+            raise _FeaturesUnavailableError(found.message)
+        sources[found.name] = found
+    return sources
+
+
+class _FeaturesUnavailableError(Exception):
+    """A feature source is not there or not readable yet: the run waits, and says why."""
 
 
 async def _rollout_baselines(resource: ModelVersionResource, ports: Ports) -> list[RolloutBaseline]:
@@ -113,7 +124,8 @@ async def _training_request(
 ) -> str:
     """The run's input document."""
     spec = resource.spec
-    views = await _feature_views(resource, ports)
+    sources = await _feature_sources(resource, ports)
+    views = {n: s.spec.model_dump(by_alias=True, mode="json") for n, s in sources.items()}
     model = registered_model_name(resource.namespace, spec.model)
     policies = await governing_policies(resource.namespace, ports)
     # The run judges by one floor: the strictest of the spec's and the policies'.
@@ -128,6 +140,10 @@ async def _training_request(
             "namespace": resource.namespace,
             "model_version": resource.name,
             "feature_views": views,
+            # A hybrid's lineage names the models whose predictions it reads.
+            "batch_predictions": {
+                n: s.served_version for n, s in sources.items() if s.served_version
+            },
             "features": [s.model_dump(by_alias=True) for s in spec.features],
             "labels": spec.labels.model_dump(by_alias=True),
             "task": spec.task.value,
@@ -227,5 +243,8 @@ async def train_and_promote(
             seen = replace(seen, unavailable=down)
         except PipelinesUnavailableError as error:
             down = Unavailable(PIPELINES_UNAVAILABLE, str(error), error.retry_after_seconds)
+            seen = replace(seen, unavailable=down)
+        except _FeaturesUnavailableError as error:
+            down = Unavailable(FEATURES_UNAVAILABLE, str(error), FEATURES_RETRY_SECONDS)
             seen = replace(seen, unavailable=down)
     raise PermanentError(f"no status to report after {MAX_STEPS} steps; the last was {step}")

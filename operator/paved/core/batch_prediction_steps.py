@@ -30,11 +30,13 @@ from paved.api.batch_prediction import (
 )
 from paved.api.model_version import ModelChoice
 from paved.core.batch_predictions import (
+    LogPlan,
     ScoringModel,
     ScoringPlan,
     next_run_at,
     partition,
     prediction_view,
+    published_partition,
     requested_as_of,
     run_lineage,
     trigger_as_of,
@@ -47,6 +49,7 @@ from paved.core.feature_views import ViewDefinition
 
 # The status to write, as a ModelVersion's steps end in it.
 from paved.core.model_version_steps import Report as Report
+from paved.core.model_versions import model_of
 from paved.core.prediction_shadow import (
     ACCEPT_REQUESTED,
     ROLLBACK_REQUESTED,
@@ -104,6 +107,7 @@ class Seen:
     model: ScoringModel | Waiting | None = None
     scored: Scored | ScoringFailed | None = None
     compared: Comparison | None = None  # the served run and a new version's, compared
+    published: bool = False  # the run about to be served is in the served history
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,17 @@ class Compare:
     threshold: float
 
 
-Act = FindModel | Score | Compare
+@dataclass(frozen=True)
+class Publish:
+    """Put a run's predictions into the served history, served from now (`served_at`): a
+    shadow run once accepted, or the run a rollback restores. Redone whole if repeated."""
+
+    source: str  # the run's partition
+    target: str  # its partition in the served history
+    lineage: tuple[tuple[str, str], ...]
+
+
+Act = FindModel | Score | Compare | Publish
 Step = Act | Report
 
 
@@ -144,7 +158,7 @@ def decide(
     if seen.accepted.status != "True":
         return Report((seen.accepted,), updates | {"phase": BatchPredictionPhase.PENDING})
     observed: tuple[Observation, ...] = (seen.accepted,)
-    rollback = _rollback(subject, status, observed, updates)
+    rollback = _rollback(subject, status, observed, updates, published=seen.published)
     if rollback is not None:
         return rollback
     if isinstance(seen.entities, Waiting):
@@ -216,8 +230,8 @@ class _Run:
             self.model.version,
         )
 
-    def record(self, scored: Scored, now: dt.datetime) -> PredictionRun:
-        plan = self.plan()
+    def record(self, scored: Scored, now: dt.datetime, *, shadow: bool = False) -> PredictionRun:
+        plan = self.plan(shadow=shadow)
         return PredictionRun(
             as_of=self.as_of,
             model=self.model.registered,
@@ -239,7 +253,7 @@ class _Run:
         wait = dt.timedelta(seconds=backoff_seconds(failed.attempts))
         return failed if now < failed.at + wait else None
 
-    def plan(self) -> ScoringPlan:
+    def plan(self, *, shadow: bool = False) -> ScoringPlan:
         name, spec, data_root = self.subject.name, self.spec, self.subject.data_root
         version = view_version(name, self.entities, self.model)
         output = prediction_view(
@@ -253,10 +267,18 @@ class _Run:
             entities=self.entities,
             entity_source=str(resolve(SOURCE_FIELD, source.path, root)) if source else None,
             output=output,
-            partition=partition(name, self.as_of, self.model, root=str(root)),
+            partition=partition(name, self.as_of, self.model, root=str(root), shadow=shadow),
             batch_rows=spec.batch_rows,
             lineage=run_lineage(name, self.as_of, self.model),
+            log=None if shadow else self._log_plan(),
         )
+
+    def _log_plan(self) -> LogPlan | None:
+        rate, namespace = self.spec.prediction_log.rate, self.subject.namespace
+        if rate == 0:
+            return None
+        model = model_of(self.model.registered, namespace)
+        return LogPlan(self.subject.name, namespace, model, rate)
 
 
 def _run_step(
@@ -335,9 +357,12 @@ def _rollback(
     status: BatchPredictionStatus,
     observed: tuple[Observation, ...],
     updates: Mapping[str, Any],
-) -> Report | None:
+    *,
+    published: bool,
+) -> Report | Publish | None:
     """A person's rollback, once per request: the previous run's predictions are served again
-    at once (its online values were kept), and its replacement is not shadowed again."""
+    at once (its online values were kept; the history has them as served again from now), and
+    its replacement is not shadowed again."""
     request = subject.annotations.get(ROLLBACK_REQUESTED)
     if not request or request == status.handled_rollback:
         return None
@@ -349,6 +374,11 @@ def _rollback(
             MODEL_CHANGE, "False", ModelChangeReason.NOTHING_TO_ROLL_BACK, message
         )
         return Report((*observed, nothing), done)
+    if not published:
+        root = str(namespace_root(subject.data_root, subject.namespace))
+        target = published_partition(subject.name, previous, root=root, restored=request)
+        lineage = (("batchPrediction", subject.name), ("restoredBy", request))
+        return Publish(previous.path, target, lineage)
     message = (
         f"Rolled back: {served.model} version {served.model_version}'s predictions are no longer "
         f"served; version {previous.model_version}'s as of {previous.as_of.isoformat()} are."
@@ -385,20 +415,20 @@ def _change_step(
         run.model.version,
         served.as_of,
     ):
-        return _judged(run, shadow, observed, serving=serving)
+        return _judged(run, shadow, observed, serving=serving, published=seen.published)
     if seen.scored is None:
         failed = shadow_run.failed_recently(now)
         if failed is not None:
             down = _condition("False", failed.reason, failed.message)
             return Report((*observed, down), updates | {"phase": BatchPredictionPhase.FAILED})
-        return Score(shadow_run.plan())
+        return Score(shadow_run.plan(shadow=True))
     if isinstance(seen.scored, ScoringFailed):
         return _failed(shadow_run, seen.scored, observed, now=now)
-    candidate = shadow_run.record(seen.scored, now)
+    candidate = shadow_run.record(seen.scored, now, shadow=True)
     if seen.compared is None:
         return Compare(served, candidate, run.entities.join_keys, run.spec.output.threshold)
     record = _shadow_record(run, candidate, seen.compared)
-    return _judged(run, record, observed, serving=serving)
+    return _judged(run, record, observed, serving=serving, published=seen.published)
 
 
 def _shadow_record(run: _Run, candidate: PredictionRun, comparison: Comparison) -> ShadowRecord:
@@ -419,16 +449,26 @@ def _shadow_record(run: _Run, candidate: PredictionRun, comparison: Comparison) 
 
 
 def _judged(
-    run: _Run, record: ShadowRecord, observed: tuple[Observation, ...], *, serving: Observation
-) -> Report:
-    """Replace the served predictions with the shadow's, or hold them; a person may accept a
-    held version (not one the promotion rule refuses)."""
+    run: _Run,
+    record: ShadowRecord,
+    observed: tuple[Observation, ...],
+    *,
+    serving: Observation,
+    published: bool,
+) -> Report | Publish:
+    """Replace the served predictions with the shadow's (once they are in the served history),
+    or hold them; a person may accept a held version (not one the promotion rule refuses)."""
     served = run.status.served
     assert served is not None
     version = record.run.model_version
     accepted_by_hand = run.subject.annotations.get(ACCEPT_REQUESTED) == version
     allowed = run.model.refusal is None
     if record.verdict is ShadowVerdict.ACCEPTED or (accepted_by_hand and allowed):
+        if not published:
+            root = str(namespace_root(run.subject.data_root, run.subject.namespace))
+            target = published_partition(run.subject.name, record.run, root=root)
+            lineage = run_lineage(run.subject.name, record.run.as_of, run.model)
+            return Publish(record.run.path, target, lineage)
         how = "by a person" if record.verdict is ShadowVerdict.HELD else "within the limits"
         message = f"Version {version} replaced version {served.model_version} ({how}): "
         change = Observation(

@@ -6,6 +6,12 @@ Pure: no I/O, no clock. A run is one (model version, as-of): the as-of comes fro
 deciding again after a crash names the same run, and redoing it writes the same values. The
 predictions of each model version are their own prediction view (its own online keys), which
 reads serve exactly like a FeatureView's features: ttl, freshness SLO and stale policy included.
+
+Offline, the view is the history of what was served (ADR 0042): a run's partition is in it from
+when its predictions were served (`served_at`, the view's created time), so a model trained on
+the predictions (a hybrid) reads, as of each label's time, what readers were served then. A
+shadow run's partition is kept apart until it is accepted; a rollback puts the restored run back
+in the history as served again.
 """
 
 from __future__ import annotations
@@ -18,7 +24,12 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Final
 
-from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus, Trigger
+from paved.api.batch_prediction import (
+    BatchPredictionSpec,
+    BatchPredictionStatus,
+    PredictionRun,
+    Trigger,
+)
 from paved.api.cron import parse_cron
 from paved.api.feature_view import (
     DataType,
@@ -34,7 +45,10 @@ from paved.core.feature_views import VERSION_LENGTH, ViewDefinition, view_defini
 AS_OF: Final = "as_of"  # the prediction view's event time: the run's as-of
 SCORE: Final = "score"
 MODEL_VERSION: Final = "model_version"  # "<registered model>/<registry version>", on every value
+SERVED_AT: Final = "served_at"  # when readers were first served the row: the view's created time
 PREDICTIONS_DIR: Final = "predictions"
+SHADOW_DIR: Final = "shadow"  # a shadow run's partitions: outside the history until accepted
+PREDICTION_FEATURES: Final = (SCORE, MODEL_VERSION)
 # The annotation `paved predictions run` sets: run now, as of this time (RFC 3339).
 RUN_REQUESTED: Final = "paved.dev/run-requested"
 
@@ -66,6 +80,16 @@ class ScoringModel:
 
 
 @dataclass(frozen=True)
+class LogPlan:
+    """Which of a run's predictions go to the prediction log (ADR 0044), and under what."""
+
+    batch_prediction: str
+    namespace: str
+    model: str  # the ModelVersions' spec.model: the log's partition, a monitor's `model`
+    rate: float  # the share of the run's entities logged, by their ids
+
+
+@dataclass(frozen=True)
 class ScoringPlan:
     """Everything one run needs: what to score, with what, as of when, and where it goes."""
 
@@ -77,6 +101,7 @@ class ScoringPlan:
     partition: str  # the run's Parquet partition (a directory)
     batch_rows: int
     lineage: tuple[tuple[str, str], ...]
+    log: LogPlan | None = None  # None: nothing logged (a shadow run serves nothing)
 
 
 def view_version(name: str, entities: ViewDefinition, model: ScoringModel) -> str:
@@ -101,28 +126,58 @@ def prediction_view(
 ) -> ViewDefinition:
     """The predictions of one model version (`version`, from `view_version`) as a view: keyed
     like the entities, the as-of as event time, `score` and `model_version` as features; its
-    offline source is every run's Parquet."""
+    offline source is the history of served runs."""
+    as_spec = prediction_view_spec(name, spec, join_keys=entities.join_keys)
+    view = view_definition(name, as_spec, data_root, namespace=entities.namespace)
+    return replace(view, version=version)
+
+
+def prediction_view_spec(
+    name: str, spec: BatchPredictionSpec, *, join_keys: tuple[str, ...] | list[str]
+) -> FeatureViewSpec:
+    """A BatchPrediction's predictions as a FeatureView would declare them: what a model
+    trained on them (a hybrid) reads offline, point-in-time, as it reads any view."""
     output = spec.output
-    as_spec = FeatureViewSpec(
+    history = f"{PREDICTIONS_DIR}/{name}/run=*/*.parquet"
+    return FeatureViewSpec(
         # The entity's name is not part of a ViewDefinition (nor of any key): only its join keys.
-        entity=Entity(name="entity", join_keys=list(entities.join_keys)),
-        source=Source(path=f"{PREDICTIONS_DIR}/{name}/*/*.parquet", timestamp_field=AS_OF),
+        entity=Entity(name="entity", join_keys=list(join_keys)),
+        source=Source(path=history, timestamp_field=AS_OF, created_timestamp_field=SERVED_AT),
         ttl=output.ttl,
         features=[
             Feature(name=SCORE, dtype=DataType.FLOAT64, freshness=output.freshness),
             Feature(name=MODEL_VERSION, dtype=DataType.STRING, freshness=output.freshness),
         ],
         online=Online(stale_policy=output.stale_policy),
+        point_in_time=output.point_in_time,
     )
-    view = view_definition(name, as_spec, data_root, namespace=entities.namespace)
-    return replace(view, version=version)
 
 
-def partition(name: str, as_of: dt.datetime, model: ScoringModel, *, root: str) -> str:
-    """The run's directory: `<ns root>/predictions/<name>/run=<as-of>-v<version>`."""
-    stamp = as_of.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    run = f"{PREDICTIONS_DIR}/{name}/run={stamp}-v{model.version}"
-    return str(resolve("partition", run, PurePosixPath(root)))
+def partition(
+    name: str, as_of: dt.datetime, model: ScoringModel, *, root: str, shadow: bool = False
+) -> str:
+    """The run's directory: `<ns root>/predictions/<name>/run=<as-of>-v<version>`, in the
+    served history; a shadow run's under `…/<name>/shadow/`, outside it."""
+    return _run_directory(name, _run_name(as_of, model.version), root=root, shadow=shadow)
+
+
+def published_partition(name: str, run: PredictionRun, *, root: str, restored: str = "") -> str:
+    """Where a run's predictions enter the served history when they are served after they were
+    scored: an accepted shadow under its run's own name; a run a rollback restores (`restored`:
+    the rollback request) under a name of that request, beside its first time in the history."""
+    stem = _run_name(run.as_of, run.model_version)
+    if restored:
+        stem += "-restored-" + hashlib.sha256(restored.encode()).hexdigest()[:8]
+    return _run_directory(name, stem, root=root, shadow=False)
+
+
+def _run_name(as_of: dt.datetime, version: str) -> str:
+    return f"run={as_of.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}-v{version}"
+
+
+def _run_directory(name: str, run: str, *, root: str, shadow: bool) -> str:
+    folder = f"{PREDICTIONS_DIR}/{name}/{SHADOW_DIR}" if shadow else f"{PREDICTIONS_DIR}/{name}"
+    return str(resolve("partition", f"{folder}/{run}", PurePosixPath(root)))
 
 
 def trigger_as_of(

@@ -65,7 +65,14 @@ def flipped(before: Sequence[Condition], after: Sequence[Condition]) -> list[Con
 # Conditions that report a problem when True (Kubernetes's "abnormal-true" polarity): a
 # monitor's InputDrift=True is the news, so its flip to True is the Warning.
 ABNORMAL_WHEN_TRUE: Final = frozenset(
-    {"InputDrift", "PredictionDrift", "GuardrailBreached", "PerformanceDropped"}
+    {
+        "InputDrift",
+        "PredictionDrift",
+        "GuardrailBreached",
+        "PerformanceDropped",
+        "FeaturesStale",
+        "FeaturesSkewed",
+    }
 )
 # Conditions that say what is under way, neither good nor bad (a monitor's Retraining): a flip
 # is Normal, but for the reasons that report a refusal.

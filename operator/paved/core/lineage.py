@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, Final, assert_never
 
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus
-from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
+from paved.api.model_version import FeatureViewVersion, ModelVersionSpec, ModelVersionStatus
 from paved.api.rollout import RolloutStatus
 from paved.core.model_versions import APPROVED_BY_TAG, RegisteredVersion
 from paved.core.promotion_policy import Authors, sign_off_verdict
@@ -344,7 +344,13 @@ def _feature_views(
     if lineage is None or not lineage.feature_views:
         return _missing(LinkKind.FEATURE_VIEWS, "no FeatureView versions recorded")
     lines, gone = [], []
+    # A hybrid's BatchPredictions (ADR 0042): their version names the served predictions, and
+    # the lineage the models behind them; no FeatureView is looked for under their names.
+    upstream = {u.batch_prediction: u.model_versions for u in lineage.upstream_models}
     for fv in lineage.feature_views:
+        if fv.name in upstream:
+            lines.append(_predictions_line(fv, upstream[fv.name]))
+            continue
         now = views.get(fv.name)
         current = now.status.version if now is not None else None
         lines.append(f"{fv.name} version {fv.version} (now {current or 'gone'})")
@@ -359,7 +365,14 @@ def _feature_views(
             True,
             data,
         )
+    if lineage.upstream_models:
+        data["upstreamModels"] = [_dump(u) for u in lineage.upstream_models]
     return Link(LinkKind.FEATURE_VIEWS, f"{len(lines)} FeatureView(s)", tuple(lines), data=data)
+
+
+def _predictions_line(view: FeatureViewVersion, models: Sequence[str]) -> str:
+    scored_by = ", ".join(models) or "no model by its labels' times"
+    return f"{view.name} (BatchPrediction) version {view.version}: scores of {scored_by}"
 
 
 def _sources(views: Mapping[str, FeatureViewFacts | None]) -> Link:

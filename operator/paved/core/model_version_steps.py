@@ -41,6 +41,7 @@ from paved.api.model_version import (
     RegistryEntry,
     RunRecord,
     Stage,
+    UpstreamModels,
 )
 from paved.core.conditions import Observation
 from paved.core.gates import GateVerdict, Verdict, summary
@@ -115,8 +116,9 @@ class Version:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """A service the last step needed could not be reached; `reason` says which
-    (REGISTRY_UNAVAILABLE, PIPELINES_UNAVAILABLE), `message` what failed and since when."""
+    """A service or source the last step needed could not be reached; `reason` says which
+    (REGISTRY_UNAVAILABLE, PIPELINES_UNAVAILABLE, FEATURES_UNAVAILABLE), `message` what failed
+    and since when."""
 
     reason: ModelVersionReason
     message: str
@@ -466,13 +468,19 @@ def _verdict(
 
 def _lineage(subject: Subject, spec: ModelVersionSpec, outcome: TrainingOutcome) -> Lineage:
     views = outcome.lineage.get("featureViews", {})
+    upstream = outcome.lineage.get("upstreamModels", {})
     return Lineage(
         dataset_hash=outcome.lineage.get("datasetHash"),
         feature_views=[FeatureViewVersion(name=n, version=v) for n, v in views.items()],
+        upstream_models=[
+            UpstreamModels(batch_prediction=n, model_versions=list(v)[:64])
+            for n, v in sorted(upstream.items())
+        ],
         code_commit=subject.code_commit,
         parameters=spec.pipeline.parameters | {"seed": spec.pipeline.seed},
         # JSON has no NaN or Infinity: a metric that is not a number stays in MLflow only.
         metrics={k: v for k, v in outcome.metrics.items() if math.isfinite(v)},
+        slice_metrics={k: v for k, v in outcome.sliceMetrics.items() if math.isfinite(v)},
     )
 
 
@@ -555,4 +563,12 @@ def _lineage_tags(
             spec.pipeline.parameters | {"seed": spec.pipeline.seed}, sort_keys=True
         ),
         "paved.metrics": json.dumps(outcome.metrics, sort_keys=True),
-    }
+    } | _upstream_tag(outcome)
+
+
+def _upstream_tag(outcome: TrainingOutcome) -> dict[str, str]:
+    """A hybrid's upstream models, as the registered version's tag (none for other models)."""
+    upstream = outcome.lineage.get("upstreamModels")
+    return (
+        {"paved.upstream_models": json.dumps(upstream, sort_keys=True)[:5000]} if upstream else {}
+    )

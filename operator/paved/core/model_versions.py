@@ -113,6 +113,11 @@ def registered_model_name(namespace: str, model: str) -> str:
     return f"{namespace}{NAMESPACE_SEPARATOR}{model}"
 
 
+def model_of(registered: str, namespace: str) -> str:
+    """The ModelVersions' `spec.model` a namespace's registered model name stands for."""
+    return registered.removeprefix(f"{namespace}{NAMESPACE_SEPARATOR}")
+
+
 def _as_before_tasks(training: dict[str, Any]) -> dict[str, Any]:
     """The spec as its digest was taken before task types (issue #20): the fields they added,
     left at the defaults that mean what a spec without them meant, are left out, so an upgrade

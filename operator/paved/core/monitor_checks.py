@@ -9,6 +9,7 @@ monitor's `minSamples` is Unknown (`TooFewSamples`), never a pass.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,6 +18,7 @@ from enum import StrEnum
 
 from paved.api.feature_view import NUMERIC_TYPES, DataType
 from paved.api.model_monitor import (
+    FeatureSkewResult,
     Histogram,
     InputDrift,
     MetricReading,
@@ -49,6 +51,8 @@ class Check(StrEnum):
     PREDICTION_DRIFT = "PredictionDrift"
     GUARDRAILS = "GuardrailBreached"
     PERFORMANCE = "PerformanceDropped"
+    FRESHNESS = "FeaturesStale"
+    SKEW = "FeaturesSkewed"
 
 
 class CheckState(StrEnum):
@@ -88,6 +92,7 @@ class CheckVerdict:
     samples: int | None = None
     drift: tuple[FeatureDrift, ...] = ()
     readings: tuple[MetricReading, ...] = ()  # the performance check's live metric
+    skew: tuple[FeatureSkewResult, ...] = ()  # the skew check's, per feature
 
     def observation(self) -> Observation:
         return Observation(self.check.value, _CONDITION[self.state], self.reason, self.message)
@@ -96,12 +101,15 @@ class CheckVerdict:
 @dataclass(frozen=True)
 class LoggedWindow:
     """The predictions one version served in a window: each feature's values in request order
-    (None where a request did not carry it), the scores, and a multiclass model's predicted
-    class per prediction (`t:<index>`, as Seldon names its columns)."""
+    (None where a request did not carry it), the scores, a multiclass model's predicted class
+    per prediction (`t:<index>`, as Seldon names its columns), and each prediction's entity
+    (`entity_key`) and time served."""
 
     scores: Sequence[float]
     inputs: Mapping[str, Sequence[Value]] = field(default_factory=dict)
     predicted_classes: Sequence[str | None] = ()
+    entities: Sequence[str] = ()
+    served_at: Sequence[dt.datetime] = ()
 
     @property
     def samples(self) -> int:

@@ -88,6 +88,8 @@ def configured(spec: ModelMonitorSpec) -> tuple[Check, ...]:
         (Check.INPUT_DRIFT, spec.input_drift),
         (Check.PREDICTION_DRIFT, spec.prediction_drift),
         (Check.PERFORMANCE, spec.performance),
+        (Check.FRESHNESS, spec.freshness),
+        (Check.SKEW, spec.skew),
     )
     return tuple(check for check, section in sections if section is not None)
 
@@ -106,6 +108,18 @@ def decide(
     """What this tick does: nothing can be judged (why), build the references, or judge."""
     if isinstance(production, Unwatched):
         return production
+    # Without a target, the production version is judged on what batch and streaming
+    # predictions logged of it: there is no serving object to check.
+    served = None if subject.spec.target is None else _not_served(production, traffic)
+    if served is not None:
+        return served
+    if _needs_references(subject, production):
+        return BuildReferences(production)
+    return Judge(production, subject.status.references)
+
+
+def _not_served(production: Production, traffic: Traffic | Unwatched | None) -> Unwatched | None:
+    """Why the target does not serve the production version (None: it does)."""
     if isinstance(traffic, Unwatched):
         return traffic
     if traffic is None:
@@ -116,9 +130,7 @@ def decide(
             f" v{production.version}: nothing is judged until it does."
         )
         return Unwatched(Reason.TARGET_NOT_PRODUCTION, message)
-    if _needs_references(subject, production):
-        return BuildReferences(production)
-    return Judge(production, subject.status.references)
+    return None
 
 
 def judged_since(
@@ -203,6 +215,7 @@ def judged(
                 for d in drifts
             ],
             "performance": [r for v in verdicts for r in v.readings],
+            "skew": [r for v in verdicts for r in v.skew],
             "last_checked_at": now,
             "next_check_at": _next(subject, now),
             "summary": _summary(verdicts),

@@ -28,7 +28,8 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any, Final
 from urllib.parse import quote
@@ -54,7 +55,8 @@ class OutcomeKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Prediction:
-    """One prediction as the log holds it (the features it saw are the reader's business)."""
+    """One prediction as the log holds it, with the features it saw as the log wrote them
+    (canonical JSON, parsed when asked: most reads judge scores, not features)."""
 
     request_id: str
     entity: str  # `entity_key` of the join keys
@@ -62,6 +64,13 @@ class Prediction:
     model_version: str
     score: float  # the score, or a multiclass model's top class probability (its confidence)
     class_scores: tuple[float, ...] = ()  # a multiclass model's class probabilities, else none
+    logged_features: str = field(default="{}", compare=False, repr=False)
+
+    @cached_property
+    def features(self) -> Mapping[str, Any]:
+        """What the model saw, feature name → value (a feature the request lacked is absent)."""
+        found = json.loads(self.logged_features)
+        return found if isinstance(found, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,19 @@ def sampled(request_id: str, rate: float) -> bool:
         raise ValueError(f"a sampling rate is between 0 and 1, not {rate}")
     digest = hashlib.sha256(request_id.encode()).digest()
     return int.from_bytes(digest[:8], "big") < rate * _HASH_SPACE
+
+
+def logged_features(features: Mapping[str, object]) -> str:
+    """The features a model saw as the log keeps them: canonical JSON (a timestamp as ISO
+    text)."""
+    return json.dumps(dict(features), separators=(",", ":"), default=str)
+
+
+def batch_request_id(name: str, *, model_version: str, as_of: dt.datetime) -> str:
+    """A batch run's id in the log (the BatchPrediction, the version that scored and the run's
+    as-of); each of its predictions' is `<run>/<entity key>`, so a redone run logs the same ones
+    under the same ids."""
+    return f"batch/{name}/{model_version}/{as_of.astimezone(dt.UTC).isoformat()}"
 
 
 def entity_key(join_keys: Mapping[str, object]) -> str:

@@ -94,6 +94,9 @@ class ModelVersionReason(StrEnum):
     PIPELINE_SKIPPED = "PipelineSkipped"
     REGISTRY_UNAVAILABLE = "RegistryUnavailable"
     PIPELINES_UNAVAILABLE = "PipelinesUnavailable"
+    # A feature source exists but cannot be read yet (a hybrid's BatchPrediction has served
+    # nothing): the run starts once it can.
+    FEATURES_UNAVAILABLE = "FeaturesUnavailable"
     # A team's pipeline by reference (ADR 0037): not found, or its IR breaks the contract.
     PIPELINE_NOT_FOUND = "PipelineNotFound"
     PIPELINE_CONTRACT_BROKEN = "PipelineContractBroken"
@@ -225,6 +228,11 @@ class MonitorReason(StrEnum):
     PERFORMANCE_HOLDS = "PerformanceHolds"
     PERFORMANCE_DROPPED = "PerformanceDropped"
     NOT_MEASURABLE = "NotMeasurable"  # the metric cannot be computed on these outcomes
+    FEATURES_FRESH = "FeaturesFresh"
+    FEATURES_STALE = "FeaturesStale"
+    NO_SKEW = "NoSkew"
+    SKEW_DETECTED = "SkewDetected"
+    FEATURES_UNREADABLE = "FeaturesUnreadable"  # the online or offline store did not answer
     ALL_CHECKS_PASS = "AllChecksPass"
     CHECKS_ALARM = "ChecksAlarm"
     NOT_JUDGED = "NotJudged"

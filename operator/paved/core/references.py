@@ -21,13 +21,22 @@ ACCEPTED: Final = "Accepted"
 
 @dataclass(frozen=True, order=True)
 class Reference:
-    """Another paved resource in the same namespace."""
+    """Another paved resource in the same namespace: of `kind`, or of any of `or_kinds`."""
 
     kind: str
     name: str
+    or_kinds: tuple[str, ...] = ()
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return (self.kind, *self.or_kinds)
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.name}"
+        return f"{' or '.join(self.kinds)} {self.name}"
+
+
+# What a model's features are read from: a FeatureView, or a BatchPrediction's predictions.
+FEATURE_SOURCE_KINDS: Final = ("FeatureView", "BatchPrediction")
 
 
 def references_of(
@@ -37,7 +46,8 @@ def references_of(
         case FeatureViewSpec():
             return []
         case ModelVersionSpec():
-            return sorted({Reference("FeatureView", s.feature_view) for s in spec.features})
+            kind, *others = FEATURE_SOURCE_KINDS
+            return sorted({Reference(kind, s.feature_view, tuple(others)) for s in spec.features})
         case RolloutSpec():
             names = [spec.candidate] + ([spec.baseline] if spec.baseline else [])
             return sorted({Reference("ModelVersion", name) for name in names})

@@ -90,6 +90,7 @@ class WorkerPlan(BaseModel):
     batch_size: int
     claim_idle_ms: int
     replicas: int
+    log_rate: float = 0.0  # the share of scored events the prediction log takes (ADR 0044)
 
     def digest(self) -> str:
         """The plan but its replica count: a scale leaves running workers alone."""
@@ -192,6 +193,7 @@ def _plan(subject: Subject, views: dict[str, FeatureViewSpec], model: ChosenMode
         batch_size=spec.workers.batch_size,
         claim_idle_ms=_ms(spec.workers.claim_idle),
         replicas=spec.workers.replicas,
+        log_rate=spec.prediction_log.rate,
     )
 
 

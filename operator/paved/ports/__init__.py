@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from paved.ports.monitoring import (
         LabelRows,
         ModelVersionCreator,
+        PredictionLog,
         PredictionLogReader,
+        PredictionLogWriter,
         RolloutReverter,
     )
     from paved.ports.offline import OfflineEngine
@@ -36,7 +38,9 @@ _MODULES = {
     "ModelLoader": "models",
     "LabelRows": "monitoring",
     "ModelVersionCreator": "monitoring",
+    "PredictionLog": "monitoring",
     "PredictionLogReader": "monitoring",
+    "PredictionLogWriter": "monitoring",
     "RolloutReverter": "monitoring",
     "OfflineEngine": "offline",
     "OnlineStore": "online",
@@ -85,6 +89,8 @@ class Ports:
     # features to; None: this operator monitors nothing (a monitor says so on Watching).
     prediction_log: PredictionLogReader | None = None
     labels: LabelRows | None = None
+    # Where batch predictions log their sample of what they served (ADR 0044); None: not logged.
+    prediction_log_writer: PredictionLogWriter | None = None
     # Where a monitor's retraining creates its ModelVersion; None: no monitor retrains.
     model_versions: ModelVersionCreator | None = None
     # Where a monitor's revert asks the promoting Rollout; None: no monitor reverts.
@@ -106,7 +112,9 @@ __all__ = [
     "PipelineSources",
     "Ports",
     "PredictionFiles",
+    "PredictionLog",
     "PredictionLogReader",
+    "PredictionLogWriter",
     "RolloutReverter",
     "Routers",
     "StreamBacklogs",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol
 
+from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus
 from paved.api.crds import SpecT, StatusT
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus
 from paved.api.model_version import ModelVersionSpec, ModelVersionStatus
@@ -39,6 +40,7 @@ FeatureView = Found[FeatureViewSpec, FeatureViewStatus]
 ModelVersion = Found[ModelVersionSpec, ModelVersionStatus]
 Rollout = Found[RolloutSpec, RolloutStatus]
 PromotionPolicy = Found[PromotionPolicySpec, PromotionPolicyStatus]
+BatchPrediction = Found[BatchPredictionSpec, BatchPredictionStatus]
 
 
 class Cluster(Protocol):
@@ -56,6 +58,12 @@ class Cluster(Protocol):
         self, namespace: str, name: str
     ) -> ModelVersion | Unreadable[ModelVersionStatus] | None:
         """The ModelVersion `name` in `namespace`, or None when it does not exist."""
+        ...
+
+    async def batch_prediction(
+        self, namespace: str, name: str
+    ) -> BatchPrediction | Unreadable[BatchPredictionStatus] | None:
+        """The BatchPrediction `name` in `namespace`, or None when it does not exist."""
         ...
 
     async def rollouts(self, namespace: str) -> list[Rollout | Unreadable[RolloutStatus]]:

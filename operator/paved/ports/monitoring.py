@@ -12,14 +12,16 @@ import pyarrow as pa
 
 from paved.api.model_version import Labels, ModelVersionSpec
 from paved.core.monitor_checks import LoggedWindow
-from paved.core.prediction_log import Joined, Outcome
+from paved.core.prediction_log import Joined, Outcome, Prediction
 
 __all__ = [
     "LabelRows",
     "LoggedWindow",
     "ModelVersionCreator",
     "MonitorReadError",
+    "PredictionLog",
     "PredictionLogReader",
+    "PredictionLogWriter",
     "RolloutReverter",
 ]
 
@@ -52,6 +54,28 @@ class PredictionLogReader(Protocol):
         the outcome that judges it as known at `until` (the log's feedback, else one of `labels`
         within `horizon`); MonitorReadError when the log cannot be read."""
         ...
+
+
+class PredictionLogWriter(Protocol):
+    def write(
+        self,
+        namespace: str,
+        model: str,
+        predictor: str,
+        predictions: Sequence[Prediction],
+        *,
+        key: str | None = None,
+    ) -> None:
+        """Add served predictions of `model` (the ModelVersions' spec.model) to the log, with
+        the features each saw (`Prediction.logged_features`): each day's partition one new
+        file, or, with `key`, one file named by it, which writing the same key again replaces
+        (a redone batch run logs once). MonitorReadError when it cannot be written."""
+        ...
+
+
+class PredictionLog(PredictionLogReader, PredictionLogWriter, Protocol):
+    """The log read by monitors and written by batch and streaming predictions (the data plane
+    writes the online ones itself)."""
 
 
 class LabelRows(Protocol):

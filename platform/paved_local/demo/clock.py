@@ -47,6 +47,16 @@ def compress(rollout: dict[str, Any], scale: float) -> dict[str, Any]:
     return rollout
 
 
+def latency_limited(rollout: dict[str, Any], limit_ms: float | None) -> dict[str, Any]:
+    """The rollout with its latencyP99 guardrail's limit set to the site's (None: as it is)."""
+    if limit_ms is None:
+        return rollout
+    for guardrail in rollout["spec"].get("guardrails", []):
+        if guardrail.get("builtin") == "latencyP99" and "maxMs" in guardrail:
+            guardrail["maxMs"] = limit_ms
+    return rollout
+
+
 class Stopwatch:
     """Seconds since the demo started, to the hundredth: when each event happened."""
 

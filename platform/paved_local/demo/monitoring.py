@@ -125,7 +125,9 @@ async def _retrained(demo: Demo, monitoring: Monitoring) -> None:
 
 def _sample(demo: Demo, monitoring: Monitoring, status: dict[str, Any]) -> None:
     readings = status.get("performance") or []
-    overall: dict[str, Any] = next((r for r in readings if r.get("day") is None), {})
+    overall: dict[str, Any] = next(
+        (r for r in readings if r.get("day") is None and r.get("slice") is None), {}
+    )
     drift = max(status.get("drift") or [], key=lambda d: d["psi"], default=None)
     monitoring.samples.append(
         MonitorSample(

@@ -36,7 +36,7 @@ from paved.features import FeatureStore
 from paved.settings import OperatorSettings
 from paved_local.dataplane.load import Example
 from paved_local.demo import data
-from paved_local.demo.clock import compress
+from paved_local.demo.clock import compress, latency_limited
 from paved_local.demo.control import DemoCluster, Load
 from paved_local.demo.display import Display, Narrator
 from paved_local.demo.errors import DemoError
@@ -332,6 +332,7 @@ class Demo:
         self, manifest: str, candidate: dict[str, Any], expect: str, faulty: bool = False
     ) -> None:
         rollout = compress(self.manifests[manifest], self.options.time_scale)
+        rollout = latency_limited(rollout, self.site.latency_limit_ms)
         name = rollout["metadata"]["name"]
         if faulty:
             await self._inject_fault(candidate)

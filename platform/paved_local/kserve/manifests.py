@@ -33,8 +33,10 @@ CONTAINER: Final = "kserve-container"
 VOLUME: Final = "kserve-provision-location"
 # kserve-mlserver's supported formats → the `modelClass` label KServe passes to MLServer.
 RUNTIMES: Final = {
+    "lightgbm": "mlserver_lightgbm.LightGBMModel",
     "mlflow": "mlserver_mlflow.MLflowRuntime",
     "sklearn": "mlserver_sklearn.SKLearnModel",
+    "xgboost": "mlserver_xgboost.XGBoostModel",
 }
 MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "kserve-controller-manager"}
 

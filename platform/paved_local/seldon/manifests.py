@@ -25,10 +25,12 @@ MODEL_MOUNT: Final = "/mnt/models"  # Seldon's DefaultModelLocalMountPath
 HTTP_PORT: Final = 9000  # Seldon's MLServerDefaultHttpPort
 GRPC_PORT: Final = 9500  # Seldon's MLServerDefaultGrpcPort
 METRICS_PORT: Final = 8082  # MLServer's own metrics port (MLSERVER_METRICS_PORT's default)
-# Seldon's prepackaged server → the MLServer runtime it runs under the V2 protocol.
+# Seldon's prepackaged server → the MLServer runtime it runs under the V2 protocol (Seldon Core
+# v1 has no LightGBM server: a LightGBM model is served as MLflow's pyfunc, which loads it).
 RUNTIMES: Final = {
     "MLFLOW_SERVER": "mlserver_mlflow.MLflowRuntime",
     "SKLEARN_SERVER": "mlserver_sklearn.SKLearnModel",
+    "XGBOOST_SERVER": "mlserver_xgboost.XGBoostModel",
 }
 # The storage initializer's entry point: KServe's `Storage.download(uri, dest)`, the logic of
 # its storage-initializer image, called with Seldon's arguments [uri, /mnt/models].

@@ -74,8 +74,10 @@ def _offline_clicks(store: FeatureStore, user: int) -> int | None:
     entities = pa.table(
         {
             "user_id": [user],
+            # As of after now, not after NOW: a pushed row counts once it was created (the
+            # push's own time), and the suite may reach this test long after it was collected.
             "event_timestamp": pa.array(
-                [NOW + dt.timedelta(minutes=5)], pa.timestamp("us", tz="UTC")
+                [dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)], pa.timestamp("us", tz="UTC")
             ),
         }
     )

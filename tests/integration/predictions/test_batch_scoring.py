@@ -22,11 +22,25 @@ from paved.adapters.models.mlflow import MlflowModels, SklearnScorer
 from paved.adapters.offline.duckdb import DuckDBEngine
 from paved.adapters.offline.prediction_files import LINEAGE_FILE, ParquetPredictionFiles
 from paved.adapters.online.redis import RedisOnlineStore
+from paved.adapters.prediction_log.parquet import ParquetPredictionLog
 from paved.adapters.registry.mlflow import MlflowRegistry
-from paved.api.batch_prediction import BatchPredictionSpec, BatchPredictionStatus, ShadowLimits
+from paved.api.batch_prediction import (
+    BatchPredictionSpec,
+    BatchPredictionStatus,
+    PredictionRun,
+    ShadowLimits,
+)
 from paved.api.feature_view import FeatureViewSpec
 from paved.core.batch_prediction_steps import Score, Seen, Subject, decide
-from paved.core.batch_predictions import ModelInput, ScoringModel, ScoringPlan, view_version
+from paved.core.batch_predictions import (
+    ModelInput,
+    ScoringModel,
+    ScoringPlan,
+    partition,
+    prediction_view_spec,
+    published_partition,
+    view_version,
+)
 from paved.core.feature_views import ViewDefinition, view_definition
 from paved.core.prediction_shadow import breaches
 from paved.core.references import acceptance
@@ -34,7 +48,7 @@ from paved.features import FeatureStore
 from paved.ports.models import Scorer
 from paved.ports.offline import FeatureRequest, JoinOptions, OfflineEngine
 from paved.ports.online import ValueStatus
-from paved.services.batch_scoring import ScoringReport, compare_runs, score_run
+from paved.services.batch_scoring import ScoringReport, compare_runs, publish_run, score_run
 from paved_local.platform import Endpoints
 from paved_pipelines.registry import SKOPS_TRUSTED_TYPES
 from paved_pipelines.steps import LABEL, train
@@ -239,6 +253,42 @@ def test_a_run_that_crashes_mid_way_leaves_no_partition_and_its_redo_no_duplicat
     assert [p.name for p in runs.iterdir()] == [Path(plan.partition).name]
 
 
+def test_a_runs_sample_is_logged_with_its_features_once_however_often_it_is_redone(
+    root: Path, activity: ViewDefinition, model: ScoringModel, online: RedisOnlineStore
+) -> None:
+    scorer = MlflowModels(mlflow.get_tracking_uri()).load(model.uri)
+    plan = _plan(root, activity, model, predictionLog={"rate": 0.5})
+    log = ParquetPredictionLog(str(root))
+    runs = [
+        score_run(
+            plan,
+            model=scorer,
+            offline=DuckDBEngine(),
+            online=online,
+            files=ParquetPredictionFiles(),
+            log=log,
+        )
+        for _ in range(2)  # a run redone (after a crash between scoring and its record)
+    ]
+    assert runs[0].rows == runs[1].rows == USERS
+
+    assert plan.log is not None
+    logged = log.window(
+        NAMESPACE,
+        plan.log.model,
+        model.version,
+        since=AS_OF - dt.timedelta(seconds=1),
+        until=AS_OF + dt.timedelta(seconds=1),
+    )
+    assert 100 < logged.samples < 200  # half of 300 users, by their ids: each once
+    assert len(set(logged.entities)) == logged.samples
+    assert set(logged.served_at) == {AS_OF}  # served as of the run: its features' time
+    expected = _expected(plan, scorer, DuckDBEngine())
+    users = [json.loads(entity)["user_id"] for entity in logged.entities]
+    assert logged.scores == pytest.approx([expected[u] for u in users])
+    assert set(logged.inputs) == set(FEATURES)  # what the model read, for drift and skew
+
+
 def test_an_entity_source_limits_the_run_to_its_entities(
     root: Path, activity: ViewDefinition, model: ScoringModel, online: RedisOnlineStore
 ) -> None:
@@ -325,3 +375,88 @@ def test_a_new_versions_predictions_are_written_beside_the_served_ones_and_compa
     assert comparison.decision_flips is not None
     assert comparison.decision_flips > 0.5
     assert breaches(comparison, ShadowLimits())
+
+
+def test_a_hybrid_reads_the_predictions_that_were_served_at_each_labels_time(
+    root: Path, activity: ViewDefinition, model: ScoringModel, online: RedisOnlineStore
+) -> None:
+    """The prediction view offline is the history of what readers were served: a shadow's
+    scores enter it only once accepted, from then on, and a rollback's restored scores again
+    from the rollback. A model trained on the predictions (a hybrid) reads, as of each label,
+    the score served then, through the same point-in-time join as any feature."""
+    files = ParquetPredictionFiles()
+    served = _plan(root, activity, model)
+    _run(served, MlflowModels(mlflow.get_tracking_uri()).load(model.uri), online, DuckDBEngine())
+    scored_at = dt.datetime.now(dt.UTC)
+    new_model = replace(model, version=str(int(model.version) + 1), model_version="churn-v2")
+    name = served.output.name
+    shadow = replace(
+        served,
+        model=new_model,
+        output=replace(served.output, version=view_version(name, activity, new_model)),
+        partition=partition(name, AS_OF, new_model, root=str(root / NAMESPACE), shadow=True),
+    )
+    rows = pq.read_table(activity.source.replace("*", "part-0"))
+    opposite = rows.append_column(LABEL, pc.greater_equal(rows["clicks_7d"], 18).cast(pa.int64()))
+    scorer = SklearnScorer(train(opposite, {f.name: f for f in activity.features}, {}, 7))
+    _run(shadow, scorer, online, DuckDBEngine())
+    spec = BatchPredictionSpec.model_validate(
+        {
+            "model": {"name": "churn"},
+            "entities": {"featureView": "activity"},
+            "trigger": {"watermark": True},
+        }
+    )
+    history = view_definition(
+        name,
+        prediction_view_spec(name, spec, join_keys=activity.join_keys),
+        str(root),
+        namespace=NAMESPACE,
+    )
+
+    def served_at(at: dt.datetime) -> set[str]:
+        """The model versions whose scores the users' labels at `at` read."""
+        labels = pa.table(
+            {
+                "user_id": pa.array(range(USERS), pa.int64()),
+                "at": pa.array([at] * USERS, pa.timestamp("us", tz="UTC")),
+            }
+        )
+        request = FeatureRequest(history, ("score", "model_version"))
+        read = DuckDBEngine().historical_features(labels, [request], JoinOptions("at"))
+        return set(read["model_version"].to_pylist())
+
+    assert served_at(AS_OF) == {None}  # nothing was served before the run
+    assert served_at(scored_at) == {model.label}  # the shadow is not in the history
+    accepted_at = scored_at + dt.timedelta(hours=1)
+    history_root = str(root / NAMESPACE)
+
+    def publish(source: str, target: str, at: dt.datetime) -> None:
+        publish_run(
+            files, source=source, target=target, root=history_root, lineage={}, served_at=at
+        )
+
+    target = published_partition(name, _record(shadow), root=history_root)
+    publish(shadow.partition, target, accepted_at)
+    assert served_at(accepted_at - dt.timedelta(seconds=1)) == {model.label}
+    assert served_at(accepted_at) == {new_model.label}
+    rolled_back_at = accepted_at + dt.timedelta(hours=1)
+    restored = published_partition(name, _record(served), root=history_root, restored="r-1")
+    publish(served.partition, restored, rolled_back_at)
+    assert served_at(rolled_back_at - dt.timedelta(seconds=1)) == {new_model.label}
+    assert served_at(rolled_back_at) == {model.label}
+    assert pq.read_table(target).num_rows == USERS  # one row a user: no duplicates
+
+
+def _record(plan: ScoringPlan) -> PredictionRun:
+    """What the status records of `plan`'s run."""
+    return PredictionRun(
+        as_of=plan.as_of,
+        model=plan.model.registered,
+        model_version=plan.model.version,
+        view_version=plan.output.version,
+        rows=USERS,
+        seconds=1.0,
+        finished_at=plan.as_of,
+        path=plan.partition,
+    )

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from paved.adapters.online.redis import RedisOnlineStore
+from paved.adapters.prediction_log.parquet import ParquetPredictionLog
 from paved.adapters.streams.redis import RedisBacklogs
 from paved.core.reasons import StreamingPredictionReason as Reason
 from paved.core.streaming_predictions import WorkerPlan, prediction_view
@@ -80,6 +81,37 @@ def test_an_event_delivered_twice_has_one_effect(
     online = _online_predictions(client, prediction, [3, 10, 7])
     assert online == [r["prediction"] for r in first]
     assert client.xpending(prediction.stream, prediction.group)["pending"] == 0
+
+
+def test_a_scored_event_is_logged_once_with_its_features_though_delivered_twice(
+    client: redis.Redis, endpoints: Endpoints, namespace: str, tmp_path: Path
+) -> None:
+    prediction = _plan(namespace, claim_idle="100ms").model_copy(update={"log_rate": 1.0})
+    log = ParquetPredictionLog(str(tmp_path))
+    store = seed_features(client, tmp_path, namespace, USERS, NOW)
+    ids = publish(client, prediction.stream, [{"user_id": u} for u in (3, 10, 7)])
+    dying = consumer(prediction, LosesItsAcks.from_url(endpoints.redis), store, "first", log=log)
+    with pytest.raises(redis.ConnectionError):
+        dying.consume_once(block_ms=100)  # scored, recorded and logged; never acknowledged
+    assert dying.log is not None
+    dying.log.flush()
+    other = consumer(prediction, client, store, "second", log=log)
+    wait_for(lambda: _read(other), 10, "the unacknowledged events")
+    assert other.log is not None
+    other.log.flush()
+
+    logged = log.window(
+        namespace,
+        "churn",  # the model's name, as a ModelVersion and a ModelMonitor say it
+        prediction.model_version,
+        since=NOW - dt.timedelta(minutes=1),
+        until=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1),
+    )
+    assert logged.samples == 3  # the redelivery scored nothing new, so logged nothing
+    assert sorted(logged.entities) == sorted(f'{{"user_id":{u}}}' for u in (3, 10, 7))
+    assert logged.inputs == {"clicks": [3, 10, 7], "minutes": [1.5, 5.0, 3.5]}
+    assert [r["prediction"] for r in results(client, prediction)] == logged.scores
+    assert [r["event_id"] for r in results(client, prediction)] == ids
 
 
 def test_poison_events_are_parked_with_their_reason(

@@ -11,7 +11,14 @@ import pyarrow as pa
 import pytest
 
 from paved.adapters.prediction_log import parquet
-from paved.core.prediction_log import LogKind, Outcome, OutcomeKind, Prediction, entity_key
+from paved.core.prediction_log import (
+    LogKind,
+    Outcome,
+    OutcomeKind,
+    Prediction,
+    entity_key,
+    logged_features,
+)
 
 DAY = dt.datetime(2026, 12, 4, 9, 0, tzinfo=dt.UTC)
 
@@ -164,3 +171,26 @@ def test_the_judged_window_is_one_versions_predictions_with_what_is_known_of_the
     found = {j.prediction.request_id: j.outcome.value if j.outcome else None for j in judged}
     assert found == {"r1": None, "r2": 1.0, "r3": None}  # r4 (13:00) is past the window
     assert log.judged("shop", "churn", "4", since=DAY, until=late, horizon=dt.timedelta(1)) == []
+
+
+def test_a_keyed_write_replaces_its_file_so_a_redone_run_logs_once(tmp_path: Path) -> None:
+    log = parquet.ParquetPredictionLog(str(tmp_path))
+    predictions = [
+        Prediction(
+            f"batch/scores/3/{n}",
+            entity_key({"user_id": n}),
+            DAY,
+            "3",
+            0.5,
+            logged_features=logged_features({"clicks_7d": float(n)}),
+        )
+        for n in range(5)
+    ]
+
+    for _ in range(2):
+        log.write("shop", "churn", "batch/scores", predictions, key="batch-scores-3-0")
+    log.write("shop", "churn", "batch/scores", predictions[:1])  # unkeyed: a new file
+
+    window = log.window("shop", "churn", "3", since=DAY, until=DAY + dt.timedelta(hours=1))
+    assert window.samples == 6
+    assert window.inputs == {"clicks_7d": [0.0, 0.0, 1.0, 2.0, 3.0, 4.0]}

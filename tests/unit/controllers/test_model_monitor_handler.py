@@ -106,13 +106,15 @@ async def test_a_guardrail_breached_on_the_production_arm_alarms(
 
 def _log_served_and_judged(data_root: Path, *, right: int, wrong: int) -> None:
     """Predictions of v3 an hour ago, each judged by Seldon feedback's truth: `right` of them
-    ranked the churner above the stayer, `wrong` the other way round."""
+    ranked the churner above the stayer, `wrong` the other way round. The right ones were new
+    users (tenure_days 30, the version's `new_users` slice), the wrong ones old."""
     at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     records: list[parquet.Record] = []
-    pairs = [(0.8, 1.0), (0.2, 0.0)] * right + [(0.2, 1.0), (0.8, 0.0)] * wrong
-    for n, (score, truth) in enumerate(pairs):
+    pairs = [(0.8, 1.0, 30), (0.2, 0.0, 30)] * right + [(0.2, 1.0, 400), (0.8, 0.0, 400)] * wrong
+    for n, (score, truth, tenure) in enumerate(pairs):
         prediction = Prediction(f"r{n}", f'{{"user_id":{n}}}', at, "3", score)
-        records.append(parquet.PredictionRecord("ml", "churn", "main", prediction, {}))
+        seen = {"tenure_days": tenure}
+        records.append(parquet.PredictionRecord("ml", "churn", "main", prediction, seen))
         outcome = Outcome(OutcomeKind.FEEDBACK, f"r{n}", truth, at, at)
         records.append(parquet.OutcomeRecord("ml", "churn", outcome))
     parquet.write(str(data_root), records)
@@ -122,7 +124,8 @@ async def test_live_auc_below_the_one_at_training_alarms_on_the_joined_log(
     tmp_path: Path, recorded_events: list[Event]
 ) -> None:
     _log_served_and_judged(tmp_path, right=60, wrong=40)  # AUC 0.6 live
-    trained = example("02-modelversion.yaml") | {"status": {"lineage": {"metrics": {"auc": 0.8}}}}
+    lineage = {"metrics": {"auc": 0.8}, "sliceMetrics": {"new_users": 0.75}}
+    trained = example("02-modelversion.yaml") | {"status": {"lineage": lineage}}
     ports = replace(
         scripted_ports(str(tmp_path)),
         registry=ServingRegistry(production=PRODUCTION),
@@ -140,8 +143,12 @@ async def test_live_auc_below_the_one_at_training_alarms_on_the_joined_log(
     message = "auc 0.6000 live on 200 judged predictions vs 0.8000 at training: worse by 0.2000"
     assert (dropped["status"], dropped["reason"]) == ("True", "PerformanceDropped")
     assert dropped["message"].startswith(message)
-    overall, today = outcome.patch["status"]["performance"]
+    overall, new_users, today = outcome.patch["status"]["performance"]
     assert (overall["value"], overall["judged"], today["judged"]) == (0.6, 200, 200)
+    # The version's slice gate, read live on the features served: the new users were all
+    # ranked right (and the gauge is every prediction's AUC, not a slice's).
+    assert (new_users["slice"], new_users["judged"], new_users["value"]) == ("new_users", 120, 1.0)
+    assert new_users["trained"] == 0.75
     labels = {"namespace": "ml", "model_monitor": "subject", "metric": "auc"}
     assert REGISTRY.get_sample_value("paved_monitor_metric", labels) == 0.6
 

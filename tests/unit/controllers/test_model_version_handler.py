@@ -3,13 +3,14 @@ an in-memory registry."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, cast
 
 import pytest
 
-from paved.api.crds import MODEL_VERSION, PROMOTION_POLICY, ROLLOUT
+from paved.api.crds import BATCH_PREDICTION, MODEL_VERSION, PROMOTION_POLICY, ROLLOUT
 from paved.api.model_version import ModelVersionPhase, ModelVersionSpec, Stage
 from paved.controllers._kopf import parsed
 from paved.core.model_versions import (
@@ -268,3 +269,85 @@ async def test_a_first_model_is_judged_on_the_strictest_floor_of_spec_and_policy
     request = world.runner.requests[0]
     assert request["production"] is None
     assert request["gates"]["metric"]["minValue"] == 0.75
+
+
+def _nightly_scores(world: World, *, served: bool) -> None:
+    """A BatchPrediction `nightly` of the churn model over the example FeatureView's users."""
+    run = {
+        "asOf": "2026-11-27T02:00:00Z",
+        "model": "ml.churn",
+        "modelVersion": "4",
+        "viewVersion": "abc",
+        "rows": 1000,
+        "seconds": 3.0,
+        "finishedAt": "2026-11-27T02:05:00Z",
+        "path": "/data/ml/predictions/nightly/run=20261127T020000Z-v4",
+    }
+    body = {
+        "metadata": {"name": "nightly"},
+        "spec": {
+            "model": {"name": "churn"},
+            "entities": {"featureView": "user-activity-v1"},
+            "trigger": {"schedule": "0 2 * * *"},
+        },
+        "status": {"served": run} if served else {},
+    }
+    world.cluster.batch_predictions["nightly"] = cast(Any, parsed(BATCH_PREDICTION, body))
+
+
+def _offer_model() -> ModelVersionSpec:
+    """The next-best-offer model: the nightly churn score is one of its features."""
+    raw = example("02-modelversion.yaml")["spec"]
+    raw["features"].append({"featureView": "nightly", "names": ["score"]})
+    return ModelVersionSpec.model_validate(raw)
+
+
+async def test_a_hybrid_trains_on_the_history_of_the_predictions_that_were_served() -> None:
+    world = World(Registry(), _offer_model())
+    _nightly_scores(world, served=True)
+
+    await world.tick()
+
+    (request,) = world.runner.requests
+    assert request["batch_predictions"] == {"nightly": "abc"}  # its served view version
+    history = request["feature_views"]["nightly"]
+    assert history["source"] == {
+        "path": "predictions/nightly/run=*/*.parquet",
+        "timestampField": "as_of",
+        "createdTimestampField": "served_at",
+    }
+    assert history["entity"]["joinKeys"] == ["user_id"]
+    assert [f["name"] for f in history["features"]] == ["score", "model_version"]
+    assert history["pointInTime"] == {"createdCutoff": True}
+
+
+async def test_a_hybrid_waits_for_predictions_to_be_served_before_it_trains() -> None:
+    world = World(Registry(), _offer_model())
+    _nightly_scores(world, served=False)
+
+    await world.tick()
+
+    assert world.runner.starts == []
+    assert world.condition("Trained") == (
+        "Unknown",
+        "FeaturesUnavailable",
+        "BatchPrediction nightly has served no predictions yet; next attempt in 30 s.",
+    )
+
+
+async def test_a_hybrids_lineage_names_the_models_whose_predictions_it_read() -> None:
+    world = World(Registry(), _offer_model())
+    _nightly_scores(world, served=True)
+    await world.tick()
+    document = json.loads(outcome("mlrun-1"))
+    document["lineage"]["upstreamModels"] = {"nightly": ["ml.churn/3", "ml.churn/4"]}
+    world.runner.run = PipelineRun("run-1", RunState.SUCCEEDED, output=json.dumps(document))
+    await world.tick()
+    await world.tick()
+
+    assert world.status.lineage is not None
+    (upstream,) = world.status.lineage.upstream_models
+    assert (upstream.batch_prediction, upstream.model_versions) == (
+        "nightly",
+        ["ml.churn/3", "ml.churn/4"],
+    )

@@ -16,6 +16,7 @@ from paved.api.feature_view import FeatureViewSpec
 from paved.core.batch_prediction_steps import (
     Compare,
     FindModel,
+    Publish,
     Report,
     Score,
     Scored,
@@ -26,7 +27,7 @@ from paved.core.batch_prediction_steps import (
     Waiting,
     decide,
 )
-from paved.core.batch_predictions import RUN_REQUESTED, ModelInput, ScoringModel
+from paved.core.batch_predictions import RUN_REQUESTED, LogPlan, ModelInput, ScoringModel
 from paved.core.feature_views import view_definition
 from paved.core.prediction_shadow import ACCEPT_REQUESTED, ROLLBACK_REQUESTED, Comparison
 from paved.core.reasons import BatchPredictionReason, ModelChangeReason
@@ -161,13 +162,44 @@ def test_a_new_version_is_shadowed_as_of_the_served_run_whatever_the_trigger_say
 
 
 def shadowed(status: BatchPredictionStatus, comparison: Comparison, **seen: Any) -> Step:
-    """The new version scored beside the served one, and the two compared."""
+    """The new version scored beside the served one, and the two compared; an accepted one put
+    into the served history."""
     model = seen.pop("model", V2)
     compare = step(status, model=model, scored=Scored(1000, 3.0), **seen)
     assert isinstance(compare, Compare)
     assert compare.served == status.served
     assert compare.keys == ("user_id",)
-    return step(status, model=model, scored=Scored(1000, 3.0), compared=comparison, **seen)
+    judged = step(status, model=model, scored=Scored(1000, 3.0), compared=comparison, **seen)
+    if not isinstance(judged, Publish):
+        return judged
+    return step(
+        status, model=model, scored=Scored(1000, 3.0), compared=comparison, published=True, **seen
+    )
+
+
+def test_a_shadow_run_is_written_outside_the_served_history() -> None:
+    scored = step(served(), model=V2)
+    assert isinstance(scored, Score)
+    assert (
+        scored.plan.partition == "/data/ml/predictions/churn-scores/shadow/run=20261205T090000Z-v2"
+    )
+    first = step(BatchPredictionStatus(), model=V1)
+    assert isinstance(first, Score)
+    assert first.plan.partition == "/data/ml/predictions/churn-scores/run=20261205T090000Z-v1"
+    # Only what is served is logged: the shadow's predictions serve nobody.
+    assert scored.plan.log is None
+    assert first.plan.log == LogPlan("churn-scores", "ml", "churn", 0.01)
+
+
+def test_an_accepted_shadow_enters_the_served_history_before_it_is_served() -> None:
+    before = served()
+    published = step(before, model=V2, scored=Scored(1000, 3.0), compared=CLOSE)
+    assert isinstance(published, Publish)
+    assert published.source.endswith("/predictions/churn-scores/shadow/run=20261205T090000Z-v2")
+    assert published.target == "/data/ml/predictions/churn-scores/run=20261205T090000Z-v2"
+    assert ("modelVersion", "2") in published.lineage
+    held_back = step(before, model=V2, scored=Scored(1000, 3.0), compared=FAR)
+    assert isinstance(held_back, Report)  # a held shadow stays outside it
 
 
 CLOSE = Comparison(1000, 0.01, 0.97, 0.02)
@@ -206,7 +238,9 @@ def test_a_shadow_past_a_limit_is_held_with_the_numbers_and_not_scored_again() -
 def test_a_person_accepts_a_held_shadow() -> None:
     status = held(shadowed(served(), FAR))
     asked = replace(SUBJECT, annotations={ACCEPT_REQUESTED: "2"})
-    report = step(status, subject=asked, model=V2)
+    published = step(status, subject=asked, model=V2)
+    assert isinstance(published, Publish)
+    report = step(status, subject=asked, model=V2, published=True)
     assert isinstance(report, Report)
     assert report.updates["served"].model_version == "2"
 
@@ -225,7 +259,14 @@ def test_a_rollback_restores_the_previous_predictions_at_once_and_once() -> None
     assert isinstance(replaced, Report)
     status = served().model_copy(update=dict(replaced.updates))
     asked = replace(SUBJECT, annotations={ROLLBACK_REQUESTED: "2026-12-05T10:40:00Z"})
-    report = step(status, subject=asked, model=V2)
+    restored = step(status, subject=asked, model=V2)
+    assert isinstance(restored, Publish)  # served again from now: into the history again
+    assert status.previous is not None
+    assert restored.source == status.previous.path
+    assert restored.target.startswith(
+        "/data/ml/predictions/churn-scores/run=20261205T090000Z-v1-restored-"
+    )
+    report = step(status, subject=asked, model=V2, published=True)
     assert isinstance(report, Report)
     assert report.updates["served"].model_version == "1"
     after = status.model_copy(update=dict(report.updates))

@@ -21,6 +21,7 @@ from paved.api.model_version import (
     RunRecord,
     SignOff,
     Stage,
+    UpstreamModels,
 )
 from paved.api.rollout import GuardrailResult, RolloutPhase, RolloutStatus
 from paved.core.lineage import (
@@ -210,3 +211,30 @@ def test_a_revert_the_registry_does_not_name_brings_nothing_back() -> None:
     found = chain(_restored_by("churn-v3", [other]))
 
     assert [link.kind for link in found.missing] == [LinkKind.ROLLOUTS]
+
+
+def test_a_hybrids_batch_prediction_is_named_with_the_models_whose_scores_it_read() -> None:
+    hybrid = _model_version()
+    assert hybrid.status.lineage is not None
+    lineage = hybrid.status.lineage.model_copy(
+        update={
+            "feature_views": [
+                *hybrid.status.lineage.feature_views,
+                FeatureViewVersion(name="churn-scores", version="pv-3"),
+            ],
+            "upstream_models": [
+                UpstreamModels(batch_prediction="churn-scores", model_versions=["ml.churn/4"])
+            ],
+        }
+    )
+    status = hybrid.status.model_copy(update={"lineage": lineage})
+
+    found = chain(_facts(dataclasses.replace(hybrid, status=status)))
+
+    assert found.missing == ()  # no FeatureView churn-scores is looked for, nor said gone
+    text = render(found)
+    assert "churn-scores (BatchPrediction) version pv-3: scores of ml.churn/4" in text
+    (views,) = (link for link in found.links if link.kind is LinkKind.FEATURE_VIEWS)
+    assert views.data["upstreamModels"] == [
+        {"batchPrediction": "churn-scores", "modelVersions": ["ml.churn/4"]}
+    ]

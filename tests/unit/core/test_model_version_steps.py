@@ -365,6 +365,8 @@ def test_the_verdict_is_written_with_its_evidence() -> None:
         name="ml.churn", version="3", uri="models:/ml.churn/3", run_id="mlrun-1"
     )
     assert updates["lineage"].feature_views[0].version == "fv-7"
+    # Each slice's metric at training: what a monitor judges the live slice against.
+    assert updates["lineage"].slice_metrics == {"new_users": 0.78}
     assert [(g.name, g.verdict, g.value) for g in updates["gates"]] == [
         ("metric:auc", "pass", 0.81)
     ]

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from paved.api.meta import Condition
 from paved.api.model_monitor import (
     Actions,
+    Freshness,
     ModelMonitorSpec,
     ModelMonitorStatus,
     Retrain,
@@ -217,3 +218,52 @@ def test_enough_new_labels_retrain_and_uncounted_ones_never_do() -> None:
 def test_a_retrain_policy_without_any_trigger_is_refused() -> None:
     with pytest.raises(ValidationError, match="a retraining needs a trigger"):
         Retrain.model_validate({"template": TEMPLATE, "when": []})
+
+
+def test_stale_features_held_over_two_checks_start_a_retraining() -> None:
+    spec = SPEC.model_copy(
+        update={
+            "input_drift": None,
+            "freshness": Freshness(),
+            "actions": Actions(
+                retrain=Retrain.model_validate({"template": TEMPLATE, "when": ["FeaturesStale"]})
+            ),
+        }
+    )
+    stale = CheckVerdict(
+        Check.FRESHNESS,
+        CheckState.ALARM,
+        Reason.FEATURES_STALE,
+        "30 of 1000 served entities have stale features: 3.00% > 1.00%.",
+    )
+    before = ModelMonitorStatus.model_validate(
+        {
+            "conditions": [
+                Condition(
+                    type="FeaturesStale",
+                    status="True",
+                    reason=Reason.FEATURES_STALE,
+                    last_transition_time=ALARM_BEGAN,
+                )
+            ]
+        }
+    )
+
+    start = retrain(Subject(spec, before, generation=1), [stale], None, monitor="churn", now=NOW)
+
+    assert isinstance(start, StartRetraining)
+    assert start.record.trigger == "FeaturesStale"
+    assert start.record.evidence.startswith("FeaturesStale: 30 of 1000 served entities")
+
+
+def test_a_stale_features_trigger_needs_the_freshness_check() -> None:
+    retrain_policy = {"template": TEMPLATE, "when": ["FeaturesStale"]}
+    with pytest.raises(ValidationError, match="FeaturesStale is not a check this monitor runs"):
+        ModelMonitorSpec.model_validate(
+            {
+                "model": "churn",
+                "target": {"seldonDeployment": {"name": "churn"}},
+                "skew": {},
+                "actions": {"retrain": retrain_policy},
+            }
+        )

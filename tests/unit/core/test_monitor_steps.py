@@ -179,3 +179,17 @@ def test_the_window_judged_starts_no_earlier_than_the_promotion() -> None:
     assert judged_since(SPEC, promoted, NOW) == NOW - dt.timedelta(minutes=20)
     long_ago = replace(PRODUCTION, promoted_at=NOW - dt.timedelta(days=3))
     assert judged_since(SPEC, long_ago, NOW) == hour_ago
+
+
+def test_without_a_target_the_log_alone_is_judged() -> None:
+    """A model served by batch or streaming predictions: no serving object to check."""
+    spec = ModelMonitorSpec.model_validate({"model": "churn", "inputDrift": {}, "freshness": {}})
+
+    assert decide(_subject(spec=spec), PRODUCTION, None) == BuildReferences(PRODUCTION)
+
+
+def test_guardrails_need_a_target_to_read() -> None:
+    with pytest.raises(ValueError, match="guardrails read the serving object's metrics"):
+        ModelMonitorSpec.model_validate(
+            {"model": "churn", "guardrails": {"rules": [{"builtin": "errorRate", "max": 0.01}]}}
+        )

@@ -18,15 +18,20 @@ def _spec(example: str) -> dict[str, Any]:
     return spec
 
 
-def test_a_model_version_refers_to_each_feature_view_once() -> None:
+def test_a_model_version_refers_to_each_feature_view_or_batch_prediction_once() -> None:
     raw = _spec("02-modelversion.yaml")
     raw["features"].append({"featureView": "user-activity-v1", "names": ["country"]})
     raw["features"].append({"featureView": "payments-v3", "names": ["amount_30d"]})
     spec = ModelVersionSpec.model_validate(raw)
+    either = ("BatchPrediction",)  # a hybrid reads a BatchPrediction's predictions as features
     assert references_of(spec) == [
-        Reference("FeatureView", "payments-v3"),
-        Reference("FeatureView", "user-activity-v1"),
+        Reference("FeatureView", "payments-v3", either),
+        Reference("FeatureView", "user-activity-v1", either),
     ]
+    observed = acceptance(references_of(spec)[:1], "team-x")
+    assert observed.message == (
+        "Waiting for FeatureView or BatchPrediction payments-v3 in namespace team-x: not found."
+    )
 
 
 def test_a_rollout_refers_to_its_candidate_and_explicit_baseline() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from paved_local.demo.clock import compress
+from paved_local.demo.clock import compress, latency_limited
 from paved_local.demo.display import Live, Narrator
 from paved_local.demo.record import DemoRecord
 from paved_local.demo.scenario import manifests
@@ -34,6 +34,19 @@ def test_a_compressed_rollout_is_still_valid() -> None:
     rollout = manifests()["04-rollout-v2.yaml"]
     rollout["spec"]["steps"].append({"pause": {"duration": "1h"}})
     assert compress(rollout, 0.05)["spec"]["steps"][-1] == {"pause": {"duration": "180s"}}
+
+
+def test_a_site_sets_the_latency_guardrails_limit_and_leaves_the_others_as_written() -> None:
+    written = manifests()["06-rollout-v3.yaml"]
+    others = [g for g in written["spec"]["guardrails"] if g.get("builtin") != "latencyP99"]
+
+    on_kind = latency_limited(manifests()["06-rollout-v3.yaml"], 2500.0)
+    as_written = latency_limited(manifests()["06-rollout-v3.yaml"], None)
+
+    (latency,) = (g for g in on_kind["spec"]["guardrails"] if g.get("builtin") == "latencyP99")
+    assert latency["maxMs"] == 2500.0
+    assert [g for g in on_kind["spec"]["guardrails"] if g is not latency] == others
+    assert as_written == written
 
 
 class Shown:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from paved_local.kserve.manifests import kept, model_endpoint, plan
 from paved_local.kserve.revisions import Revision, Revisions, reconcile
 from paved_local.seldon.manifests import ModelServer
@@ -104,3 +106,19 @@ def test_a_registry_uri_or_a_format_without_a_runtime_gets_no_pod_and_says_why()
     assert unknown.children == ()
     assert unknown.refused is not None
     assert "'onnx'" in unknown.refused
+
+
+@pytest.mark.parametrize(
+    ("form", "runtime"),
+    [("lightgbm", "mlserver_lightgbm.LightGBMModel"), ("xgboost", "mlserver_xgboost.XGBoostModel")],
+)
+def test_the_gradient_boosting_formats_run_mlservers_own_runtimes(form: str, runtime: str) -> None:
+    """kserve-mlserver's formats besides sklearn and mlflow."""
+    revisions = reconcile("churn", Revisions(), OLD, None, _ready)
+
+    planned = plan(_service(form=form), revisions, SERVER)
+
+    assert planned.refused is None
+    deployment = planned.children[0]
+    (server,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert _env(server)["MLSERVER_MODEL_IMPLEMENTATION"] == runtime

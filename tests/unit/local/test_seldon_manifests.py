@@ -190,3 +190,14 @@ def test_the_executor_reaches_a_predictors_model_server_through_its_service() ->
     assert model_endpoint("team-a", "churn", "baseline", "classifier") == (
         "http://churn-baseline-classifier.team-a.svc:9000/v2/models/classifier/infer"
     )
+
+
+def test_an_xgboost_server_runs_mlservers_xgboost_runtime() -> None:
+    predictor = _predictor("baseline")
+    predictor["graph"]["implementation"] = "XGBOOST_SERVER"
+    (planned,) = plan(_sdep(predictor), SERVER)
+
+    assert planned.refused is None
+    assert planned.deployment is not None
+    (server,) = planned.deployment["spec"]["template"]["spec"]["containers"]
+    assert _env(server)["MLSERVER_MODEL_IMPLEMENTATION"] == "mlserver_xgboost.XGBoostModel"

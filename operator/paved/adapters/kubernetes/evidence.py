@@ -121,8 +121,11 @@ class Reader:
     ) -> ClusterEvidence:
         mv = _model_version(body) if body is not None else None
         views: dict[str, FeatureViewFacts | None] = {}
-        for fv in mv.status.lineage.feature_views if mv and mv.status.lineage else []:
-            views[fv.name] = self._feature_view(fv.name)
+        lineage = mv.status.lineage if mv else None
+        predictions = {u.batch_prediction for u in lineage.upstream_models} if lineage else set()
+        for fv in lineage.feature_views if lineage else []:
+            if fv.name not in predictions:  # a hybrid's BatchPrediction is no FeatureView
+                views[fv.name] = self._feature_view(fv.name)
         runs = [_rollout(r) for r in rollouts]
         return ClusterEvidence(serving, served.uri, served.version, runs, mv, views)
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,7 +73,7 @@ class PredictionRecord:
     model: str
     predictor: str
     prediction: Prediction
-    features: Mapping[str, object]
+    features: Mapping[str, object] | None  # None: the prediction's `logged_features` as they are
 
     def row(self) -> dict[str, object]:
         p = self.prediction
@@ -83,7 +84,11 @@ class PredictionRecord:
             "model_version": p.model_version,
             "predictor": self.predictor,
             "entity": p.entity,
-            "features": json.dumps(self.features, separators=(",", ":"), default=str),
+            "features": (
+                p.logged_features
+                if self.features is None
+                else json.dumps(self.features, separators=(",", ":"), default=str)
+            ),
             "score": p.score,
             "class_scores": list(p.class_scores) or None,
         }
@@ -110,13 +115,14 @@ class OutcomeRecord:
 Record = PredictionRecord | OutcomeRecord
 
 
-def write(data_root: str, records: Iterable[Record]) -> list[Path]:
-    """Each partition's records as one new file; the files written."""
+def write(data_root: str, records: Iterable[Record], *, key: str | None = None) -> list[Path]:
+    """Each partition's records as one new file (with `key`, the file named by it: written
+    again, it is replaced); the files written."""
     groups: dict[tuple[str, Path], list[dict[str, object]]] = {}
     for record in records:
         folder = Path(namespace_root(data_root, record.namespace)) / _partition_of(record)
         groups.setdefault((record.namespace, folder), []).append(record.row())
-    return [_write_file(folder, rows) for (_, folder), rows in groups.items()]
+    return [_write_file(folder, rows, key) for (_, folder), rows in groups.items()]
 
 
 def _partition_of(record: Record) -> Path:
@@ -127,12 +133,13 @@ def _partition_of(record: Record) -> Path:
     return Path(partition(LogKind.OUTCOMES, record.model, day))
 
 
-def _write_file(folder: Path, rows: Sequence[dict[str, object]]) -> Path:
+def _write_file(folder: Path, rows: Sequence[dict[str, object]], key: str | None = None) -> Path:
     schema = PREDICTIONS if folder.parts[-3] == LogKind.PREDICTIONS.value else OUTCOMES
     table = pa.Table.from_pylist(list(rows), schema=schema)
     folder.mkdir(parents=True, exist_ok=True)
-    # Time first, so path order is write order.
-    path = folder / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+    # Time first, so path order is write order; a keyed file is one name whenever written.
+    name = quote(key, safe="-_.=") if key else f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+    path = folder / f"part-{name}.parquet"
     temporary = folder / f".{path.name}.tmp"
     try:
         pq.write_table(table, temporary)
@@ -159,7 +166,15 @@ def read(
 
 
 def predictions(table: pa.Table) -> list[Prediction]:
-    columns = ["request_id", "entity", "served_at", "model_version", "score", "class_scores"]
+    columns = [
+        "request_id",
+        "entity",
+        "served_at",
+        "model_version",
+        "score",
+        "class_scores",
+        "features",
+    ]
     return [
         Prediction(
             r["request_id"],
@@ -168,6 +183,7 @@ def predictions(table: pa.Table) -> list[Prediction]:
             r["model_version"],
             r["score"],
             tuple(r["class_scores"] or ()),
+            r["features"] or "{}",
         )
         for r in table.select(columns).to_pylist()
     ]
@@ -212,11 +228,27 @@ def joined(
 
 
 class ParquetPredictionLog:
-    """`PredictionLogReader` over the log's Parquet under `data_root` (where the data plane
-    writes it: the data claim on a cluster, the platform's data root locally)."""
+    """`PredictionLogReader` and `PredictionLogWriter` over the log's Parquet under `data_root`
+    (where the data plane writes it: the data claim on a cluster, the platform's data root
+    locally)."""
 
     def __init__(self, data_root: str) -> None:
         self._root = data_root
+
+    def write(
+        self,
+        namespace: str,
+        model: str,
+        predictor: str,
+        predictions: Sequence[Prediction],
+        *,
+        key: str | None = None,
+    ) -> None:
+        records = [PredictionRecord(namespace, model, predictor, p, None) for p in predictions]
+        try:
+            write(self._root, records, key=key)
+        except (OSError, pa.ArrowException) as error:
+            raise MonitorReadError(f"the prediction log of {model}: {error}") from error
 
     def window(
         self, namespace: str, model: str, version: str, *, since: dt.datetime, until: dt.datetime
@@ -236,12 +268,20 @@ class ParquetPredictionLog:
                 pc.less(table["served_at"], pa.scalar(until, _TIME)),
             ),
         )
-        kept = table.filter(mask).select(["features", "score", "class_scores"]).to_pydict()
+        columns = ["features", "score", "class_scores", "entity", "served_at"]
+        kept = table.filter(mask).select(columns).to_pydict()
         features = [json.loads(text) for text in kept["features"]]
         names = sorted({name for row in features for name in row})
+        # A feature a request did not carry is missing (None), as the log wrote none for it.
         inputs = {name: [row.get(name) for row in features] for name in names}
         scores = [float(score) for score in kept["score"]]
-        return LoggedWindow(scores, inputs, _predicted_classes(kept["class_scores"]))
+        return LoggedWindow(
+            scores,
+            inputs,
+            _predicted_classes(kept["class_scores"]),
+            entities=kept["entity"],
+            served_at=kept["served_at"],
+        )
 
     def judged(
         self,

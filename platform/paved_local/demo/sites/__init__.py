@@ -42,6 +42,8 @@ class Site(Protocol):
     requests_per_second: float
     # Whether a ModelMonitor here reads the data plane's prediction log (the fourth act).
     monitors_production: bool
+    # The p99 the Rollouts' latency guardrail allows here; None: the manifests' own (1 s).
+    latency_limit_ms: float | None
 
     def up(self, log: Log) -> Endpoints:
         """Everything the demo talks to, running and reachable from this process."""

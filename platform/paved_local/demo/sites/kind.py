@@ -78,6 +78,12 @@ class KindSite:
     # The cluster's data plane Pods do not write the prediction log where the operator Pod
     # reads it yet: the fourth act (a ModelMonitor) runs on the local platform only.
     monitors_production = False
+    # Two kind nodes share the laptop's two cores with the operator's training and every Pod:
+    # a model server Pod starting beside the traffic (seconds of CPU) lifts one request past
+    # 1 s now and then, and the demo's 20-s windows make that request the p99 (measured: 1.33 s
+    # at v3's shadow step, a guardrail breach that was the machine's, not the model's). The
+    # story's breach is v3's error rate; latency keeps a limit the machine meets.
+    latency_limit_ms: float | None = 2500.0
 
     def __init__(self, cluster: KindCluster, *, directory: Path | None = None) -> None:
         self.cluster = cluster

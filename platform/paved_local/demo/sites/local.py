@@ -35,6 +35,7 @@ class LocalSite:
     )
     requests_per_second = 40.0
     monitors_production = True
+    latency_limit_ms: float | None = None
 
     def __init__(self, platform: LocalPlatform) -> None:
         self.platform = platform
