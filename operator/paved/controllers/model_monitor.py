@@ -362,36 +362,43 @@ async def _feature_verdicts(
     """Freshness per served entity and skew on a sample, each Unknown with why when the
     features cannot be read."""
     spec = resource.spec
-    few: dict[Check, CheckVerdict | None] = {
-        check: too_few(check, logged.samples, spec.min_samples, spec.window)
-        for check in (Check.FRESHNESS, Check.SKEW)
-        if check in configured(spec)
+    sections: dict[Check, Freshness | Skew] = {
+        check: section
+        for check, section in ((Check.FRESHNESS, spec.freshness), (Check.SKEW, spec.skew))
+        if section is not None
     }
-    verdicts = {check: verdict for check, verdict in few.items() if verdict is not None}
-    for check in few.keys() - verdicts.keys():
-        try:
-            verdicts[check] = await _feature_check(check, resource, ports, production, logged, now)
-        except FEATURES_UNREADABLE as error:
-            why = f"The production version's features cannot be read: {error}"
+    verdicts = {
+        check: verdict
+        for check in sections
+        if (verdict := too_few(check, logged.samples, spec.min_samples, spec.window)) is not None
+    }
+    try:
+        # The features are resolved once per tick, and only when a check will read them.
+        pending = [check for check in sections if check not in verdicts]
+        requests = (await _trained_requests(resource, ports, production))[1] if pending else []
+        for check in pending:
+            verdicts[check] = await _feature_check(sections[check], ports, requests, logged, now)
+    except FEATURES_UNREADABLE as error:
+        why = f"The production version's features cannot be read: {error}"
+        for check in sections.keys() - verdicts.keys():
             verdicts[check] = unavailable(check, Reason.FEATURES_UNREADABLE, why)
-    return [verdicts[check] for check in few]
+    return [verdicts[check] for check in sections]
 
 
 async def _feature_check(
-    check: Check,
-    resource: MonitorResource,
+    section: Freshness | Skew,
     ports: Ports,
-    production: Production,
+    requests: list[FeatureRequest],
     logged: LoggedWindow,
     now: dt.datetime,
 ) -> CheckVerdict:
-    _, requests, _ = await _trained_requests(resource, ports, production)
-    spec = resource.spec
-    if check is Check.FRESHNESS and spec.freshness is not None:
-        return await _freshness(ports, requests, logged, spec.freshness, now)
-    if check is Check.SKEW and spec.skew is not None:
-        return await _skew(ports, requests, logged, spec.skew)
-    raise AssertionError(f"{check} is no feature check this monitor runs")
+    match section:
+        case Freshness():
+            return await _freshness(ports, requests, logged, section, now)
+        case Skew():
+            return await _skew(ports, requests, logged, section)
+        case _:
+            assert_never(section)
 
 
 async def _freshness(
