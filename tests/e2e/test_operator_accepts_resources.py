@@ -142,3 +142,27 @@ def test_operator_serves_liveness_and_its_own_metrics(
     metrics = httpx.get(paved_operator.metrics_url).text
     assert 'paved_reconcile_total{kind="FeatureView",result="ok"}' in metrics
     assert "paved_reconcile_duration_seconds_bucket" in metrics
+
+
+def test_a_batch_prediction_is_refused_the_name_of_a_feature_view_served_online(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    """Both would serve under one online name: the later is not accepted, and says who holds it."""
+    kubectl.run("apply", "-n", namespace, "-f", str(ROOT / "examples" / "01-featureview.yaml"))
+    wait_for_condition(
+        kubectl, _kind("FeatureView"), "user-activity-v1", namespace, "Accepted", "True"
+    )
+    scores = yaml.safe_load((ROOT / "examples" / "04-batchprediction.yaml").read_text())
+    scores["metadata"]["name"] = "user-activity-v1"
+    kubectl.apply(yaml.safe_dump(scores), "-n", namespace)
+
+    refused = wait_for_condition(
+        kubectl, _kind("BatchPrediction"), "user-activity-v1", namespace, "Accepted", "False"
+    )
+    accepted = condition(refused, "Accepted") or {}
+    assert accepted["reason"] == "NameTaken"
+    assert accepted["message"].startswith("FeatureView user-activity-v1, created first")
+    view = wait_for_condition(
+        kubectl, _kind("FeatureView"), "user-activity-v1", namespace, "Accepted", "True"
+    )
+    assert (condition(view, "Ready") or {}).get("reason") != "NameTaken"

@@ -52,6 +52,12 @@ class Cluster:
             return name in self.batch_predictions
         return kind == "FeatureView" and name not in self.batch_predictions
 
+    async def created(self, kind: str, namespace: str, name: str) -> str | None:
+        if not await self.exists(kind, namespace, name):
+            return None
+        found = self.batch_predictions.get(name) if kind == "BatchPrediction" else None
+        return found.created if found is not None else "2026-01-01T00:00:00Z"
+
     async def feature_view(self, _namespace: str, name: str) -> Found[Any, Any] | None:
         if name in self.batch_predictions:
             return None

@@ -118,6 +118,12 @@ class WatchedCluster:
     async def exists(self, kind: str, namespace: str, name: str) -> bool:
         return self._one(kind, namespace, name) is not None
 
+    async def created(self, kind: str, namespace: str, name: str) -> str | None:
+        found = self._one(kind, namespace, name)
+        if found is None:
+            return None
+        return str((found.get("metadata") or {}).get("creationTimestamp", ""))
+
     async def feature_view(
         self, namespace: str, name: str
     ) -> FeatureView | Unreadable[FeatureViewStatus] | None:
@@ -348,6 +354,7 @@ def _adapt_deletion(kind: Kind[Any, Any], handler: Cleanup) -> Callable[..., Awa
             kind=kind.kind,
             namespace=body.metadata.namespace or "",
             name=body.metadata.name or "",
+            created=str(body.metadata.get("creationTimestamp") or ""),
             uid=body.metadata.uid or "",
             generation=generation,
             spec=unparsed,

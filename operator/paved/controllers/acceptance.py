@@ -10,6 +10,7 @@ from paved.api.policies import CREATED_BY, SPEC_CHANGED_BY
 from paved.controllers._kopf import Resource
 from paved.core.conditions import Observation
 from paved.core.data_paths import path_acceptance
+from paved.core.online_names import ONLINE_KINDS, Holder, name_taken
 from paved.core.promotion_policy import Authors, NamedPolicy, governing
 from paved.core.references import Reference, acceptance, references_of
 from paved.errors import PermanentError
@@ -21,12 +22,30 @@ async def check_references(resource: Resource[Any, Any], ports: Ports) -> Observ
     outside = path_acceptance(resource.spec, ports.data_root, resource.namespace)
     if outside is not None:
         return outside
+    taken = await name_holder(resource, ports)
+    if taken is not None:
+        return taken
     missing = [
         reference
         for reference in references_of(resource.spec)
         if not await _exists(reference, resource.namespace, ports)
     ]
     return acceptance(missing, resource.namespace)
+
+
+async def name_holder(resource: Resource[Any, Any], ports: Ports) -> Observation | None:
+    """For a kind that serves online under its name: not accepted while an object of another
+    such kind, created first, holds the name."""
+    if resource.kind not in ONLINE_KINDS:
+        return None
+    others = []
+    for kind in ONLINE_KINDS:
+        if kind == resource.kind:
+            continue
+        created = await ports.cluster.created(kind, resource.namespace, resource.name)
+        if created is not None:
+            others.append(Holder(kind, created))
+    return name_taken(resource.name, Holder(resource.kind, resource.created), others)
 
 
 async def _exists(reference: Reference, namespace: str, ports: Ports) -> bool:

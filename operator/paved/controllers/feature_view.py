@@ -16,7 +16,7 @@ from paved.api.crds import FEATURE_VIEW
 from paved.api.feature_view import FeatureViewSpec, FeatureViewStatus, MaterializationRun
 from paved.api.meta import parse_duration
 from paved.controllers._kopf import Reconciled, Resource, on_delete, timer
-from paved.controllers.acceptance import check_references
+from paved.controllers.acceptance import check_references, name_holder
 from paved.core.conditions import Observation
 from paved.core.feature_views import (
     ViewDefinition,
@@ -27,7 +27,7 @@ from paved.core.feature_views import (
     view_version,
 )
 from paved.core.freshness import FeatureLag, feature_lags, fresh_condition, is_due, summary
-from paved.core.reasons import FeatureViewReason
+from paved.core.reasons import AcceptanceReason, FeatureViewReason
 from paved.errors import PathOutsideDataRootError, SourceDataError, StoreUnavailableError
 from paved.observability import (
     FEATURE_LAG_SECONDS,
@@ -51,7 +51,12 @@ async def keep_features_fresh(
     resource: FeatureViewResource, ports: Ports, now: dt.datetime
 ) -> Reconciled:
     spec, status = resource.spec, resource.status
-    observed: list[Observation] = [await check_references(resource, ports)]
+    accepted = await check_references(resource, ports)
+    observed: list[Observation] = [accepted]
+    if accepted.reason == AcceptanceReason.NAME_TAKEN:
+        # Nothing is written: another kind's values are served under this name.
+        observed.append(Observation(READY, "False", accepted.reason, accepted.message))
+        return Reconciled(observed, status_updates={"version": view_version(spec)})
     try:
         view = view_definition(resource.name, spec, ports.data_root, namespace=resource.namespace)
     except PathOutsideDataRootError as error:
@@ -132,7 +137,11 @@ async def remove_online_values(
     resource: Resource[Any, FeatureViewStatus], ports: Ports, attempts: int
 ) -> Reconciled:
     """Every version's online values go with the FeatureView; while the online store cannot be
-    reached the object stays (its finalizer), says why and tries again, ever less often."""
+    reached the object stays (its finalizer), says why and tries again, ever less often. One
+    that never held its name online wrote nothing there: the holder's values stay."""
+    if await name_holder(resource, ports) is not None:
+        forget_feature_view(resource.namespace, resource.name)
+        return Reconciled([keys_removed(0)])
     try:
         removed = await asyncio.to_thread(
             ports.online.delete_all_versions, resource.namespace, resource.name

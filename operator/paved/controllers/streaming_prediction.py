@@ -20,9 +20,11 @@ from paved.api.streaming_prediction import (
     StreamingPredictionStatus,
 )
 from paved.controllers._kopf import Reconciled, Resource, on_delete, timer
+from paved.controllers.acceptance import name_holder
 from paved.core.conditions import Observation
 from paved.core.model_versions import registered_model_name
 from paved.core.reasons import StreamingPredictionReason as Reason
+from paved.core.references import acceptance
 from paved.core.streaming_predictions import (
     READY,
     ChosenModel,
@@ -59,17 +61,24 @@ async def keep_scoring(
     if ports.workers is None or ports.backlogs is None:
         message = "This operator runs no stream workers (no StreamWorkers in its ports)."
         return Reconciled([Observation(READY, "False", Reason.WORKERS_UNAVAILABLE, message)])
+    accepted = await name_holder(resource, ports) or acceptance([], resource.namespace)
+    if accepted.status != "True":
+        # Refused before it writes: workers it started before it saw the holder stop.
+        await ports.workers.remove(resource.namespace, resource.name)
+        ready = Observation(READY, "False", accepted.reason, accepted.message)
+        return Reconciled([accepted, ready], status_updates={"workers": 0})
     spec = resource.spec
     subject = Subject(resource.namespace, resource.name, spec)
     decision = decide(subject, await _views(resource, ports), await _model(resource, ports))
     updates: dict[str, Any] = {}
+    observed: list[Observation] = [accepted]
     match decision:
         case Run(plan):
             running = await ports.workers.apply(plan)
-            observed = [ready_condition(plan, running)]
+            observed.append(ready_condition(plan, running))
             updates |= {"model_version": plan.model_version, "workers": running}
         case Wait(observation):
-            observed = [observation]  # workers already running keep their plan
+            observed.append(observation)  # workers already running keep their plan
         case _:
             assert_never(decision)
     backlog = await _backlog(resource, ports, now)

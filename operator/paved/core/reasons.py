@@ -16,6 +16,8 @@ class AcceptanceReason(StrEnum):
     ACCEPTED = "Accepted"
     REFERENCE_NOT_FOUND = "ReferenceNotFound"
     INVALID_SPEC = "InvalidSpec"
+    # Another FeatureView, BatchPrediction or StreamingPrediction serves under this name.
+    NAME_TAKEN = "NameTaken"
 
 
 class FailureReason(StrEnum):

@@ -48,6 +48,11 @@ class Cluster(Protocol):
         """Whether the paved object `kind`/`name` exists in `namespace`."""
         ...
 
+    async def created(self, kind: str, namespace: str, name: str) -> str | None:
+        """When the paved object `kind`/`name` in `namespace` was created (its
+        metadata.creationTimestamp), or None when it does not exist."""
+        ...
+
     async def feature_view(
         self, namespace: str, name: str
     ) -> FeatureView | Unreadable[FeatureViewStatus] | None:
