@@ -217,14 +217,34 @@ def joined(
     as_of: dt.datetime,
     horizon: dt.timedelta,
     labels: Sequence[Outcome] = (),
+    version: str | None = None,
+    since: dt.datetime | None = None,
 ) -> list[Joined]:
-    """The predictions of `days`, each with the outcome that judges it as known at `as_of`:
-    the feedback logged up to then (any day from the first of `days`) and `labels`."""
-    logged = read(data_root, namespace, LogKind.PREDICTIONS, model, days)
+    """The predictions of `days` (of `version` only, and served from `since` until `as_of`,
+    when given), each with the outcome that judges it as known at `as_of`: the feedback logged
+    up to then (any day from the first of `days`) and `labels`."""
+    logged = _served(
+        read(data_root, namespace, LogKind.PREDICTIONS, model, days), version, since, as_of
+    )
     first = min(days, default=as_of.date())
     outcome_days = [first + dt.timedelta(n) for n in range((as_of.date() - first).days + 1)]
     feedback = read(data_root, namespace, LogKind.OUTCOMES, model, outcome_days)
     return join(predictions(logged), [*outcomes(feedback), *labels], as_of=as_of, horizon=horizon)
+
+
+def _served(
+    table: pa.Table, version: str | None, since: dt.datetime | None, until: dt.datetime
+) -> pa.Table:
+    """The rows of `version` served in [since, until), kept in Arrow: a day at 40 requests/s is
+    millions of rows, of every version, and a prediction's outcome never depends on another's."""
+    if version is None and since is None:
+        return table
+    mask = pc.less(table["served_at"], pa.scalar(until, _TIME))
+    if since is not None:
+        mask = pc.and_(mask, pc.greater_equal(table["served_at"], pa.scalar(since, _TIME)))
+    if version is not None:
+        mask = pc.and_(mask, pc.equal(table["model_version"], version))
+    return table.filter(mask)
 
 
 class ParquetPredictionLog:
@@ -260,16 +280,8 @@ class ParquetPredictionLog:
             table = read(self._root, namespace, LogKind.PREDICTIONS, model, days)
         except (OSError, pa.ArrowException) as error:
             raise MonitorReadError(f"the prediction log of {model}: {error}") from error
-        # Filtered in Arrow: a day at 40 requests/s is millions of rows, of every version.
-        mask = pc.and_(
-            pc.equal(table["model_version"], version),
-            pc.and_(
-                pc.greater_equal(table["served_at"], pa.scalar(since, _TIME)),
-                pc.less(table["served_at"], pa.scalar(until, _TIME)),
-            ),
-        )
         columns = ["features", "score", "class_scores", "entity", "served_at"]
-        kept = table.filter(mask).select(columns).to_pydict()
+        kept = _served(table, version, since, until).select(columns).to_pydict()
         features = [json.loads(text) for text in kept["features"]]
         names = sorted({name for row in features for name in row})
         # A feature a request did not carry is missing (None), as the log wrote none for it.
@@ -298,17 +310,19 @@ class ParquetPredictionLog:
             since.date() + dt.timedelta(n) for n in range((until.date() - since.date()).days + 1)
         ]
         try:
-            found = joined(
-                self._root, namespace, model, days=days, as_of=until, horizon=horizon, labels=labels
+            return joined(
+                self._root,
+                namespace,
+                model,
+                days=days,
+                as_of=until,
+                horizon=horizon,
+                labels=labels,
+                version=version,
+                since=since,
             )
         except (OSError, pa.ArrowException) as error:
             raise MonitorReadError(f"the prediction log of {model}: {error}") from error
-        return [
-            row
-            for row in found
-            if version in (None, row.prediction.model_version)
-            and since <= row.prediction.served_at < until
-        ]
 
 
 def _predicted_classes(vectors: Sequence[Sequence[float] | None]) -> list[str | None]:
