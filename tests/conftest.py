@@ -32,3 +32,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, tier))
             if item.get_closest_marker("timeout") is None:
                 item.add_marker(pytest.mark.timeout(_TIERS[tier]))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # The tiers run in order, so the local platform's last user has run by now. (Imported here:
+    # `pytest_plugins` imports the fixtures module first, with its asserts rewritten.)
+    from tests.support.fixtures import BEFORE_CLUSTER_TIER
+
+    if _tier(item) == "cluster":
+        while BEFORE_CLUSTER_TIER:
+            BEFORE_CLUSTER_TIER.pop(0)()

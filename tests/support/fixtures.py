@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -26,6 +26,11 @@ from tests.support.waiting import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "paved"
 SERVING_CRDS = ROOT / "platform" / "paved_local" / "crds"
+# What `tests/conftest.py` stops before the first cluster-tier test, in order: no cluster test
+# uses the local platform, and its operator, data plane and MLflow otherwise go on reconciling
+# and serving what the earlier tiers left, on the cores the kind cluster needs. Each stop is
+# idempotent: the fixture's own teardown calls it again at the end of the session.
+BEFORE_CLUSTER_TIER: list[Callable[[], object]] = []
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +39,8 @@ def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPl
     platform = LocalPlatform(Path(kept) if kept else tmp_path_factory.mktemp("platform"))
     try:
         platform.up()
+        if not kept:
+            BEFORE_CLUSTER_TIER.append(platform.down)
         yield platform
     finally:
         if not kept:
@@ -201,6 +208,7 @@ def paved_operator(
     endpoints: Endpoints, operator_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningOperator]:
     running = RunningOperator(endpoints, tmp_path_factory.mktemp("operator"), operator_kubeconfig)
+    BEFORE_CLUSTER_TIER.insert(0, running.stop)  # before the API server it talks to
     try:
         running.start()
         yield running
